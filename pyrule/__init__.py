@@ -1,0 +1,22 @@
+"""pyrule: a workflow runner as quick to write as a Makefile, as safe to rerun as a database."""
+
+__version__ = "0.1.0"
+
+__all__ = ["Workflow", "expand", "glob_wildcards", "temp", "protected", "directory", "__version__"]
+
+
+def __getattr__(name: str):
+    # Lazy: `import pyrule` stays cheap for the command line.
+    if name == "Workflow":
+        from .api import Workflow
+
+        return Workflow
+    if name in ("expand", "glob_wildcards"):
+        from . import helpers
+
+        return getattr(helpers, name)
+    if name in ("temp", "protected", "directory"):
+        from . import rules
+
+        return getattr(rules, name)
+    raise AttributeError(f"module 'pyrule' has no attribute '{name}'")

@@ -1,0 +1,203 @@
+"""The Python API: build the same Rules a Pipefile compiles into, plan them and run them.
+
+    from pyrule import Workflow
+
+    wf = Workflow()
+    wf.rule("count", output="counts/{s}.tsv", input="reads/{s}.fastq", shell="wc -l {input} > {output}")
+
+    @wf.rule(output="summary.txt", input=expand("counts/{s}.tsv", s=["a", "b"]))
+    def summarize(input, output):
+        ...
+
+    wf.plan(["summary.txt"])
+
+The Pipefile loader (pyrule.load) builds its rules through this same class.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+from .errors import Location, PipefileError, suggest
+from .patterns import Pattern, PatternError, wildcard_names
+from .rules import Item, Items, Rule, Rules
+from .units import parse_duration, parse_size
+
+SECTIONS = ("output", "input", "params", "resources", "slurm", "log", "check", "retries", "priority", "env")
+CHECKS = ("checksum", "mtime")
+_SLURM_KEYS = ("partition", "account", "qos", "constraint", "extra")
+
+
+class Workflow:
+    """A set of rules and default targets, with a project directory."""
+
+    def __init__(self, directory: str | Path = ".", namespace: dict[str, Any] | None = None):
+        from .helpers import namespace as fresh_namespace
+
+        self.directory = Path(directory)
+        self.rules = Rules()
+        self.rules.namespace = namespace if namespace is not None else fresh_namespace(self.rules.rules)
+
+    # --- building --------------------------------------------------------------------------
+
+    def rule(self, name: str | None = None, *, output: Any = None, input: Any = None,
+             params: dict | None = None, resources: dict | None = None, log: str | None = None,
+             check: str = "checksum", retries: int = 0, priority: int = 0, env: dict | None = None,
+             shell: str | None = None, python: str | Callable | None = None, doc: str | None = None,
+             slurm: dict | None = None, checkpoint: bool = False, loc: Location | None = None,
+             section_locs: dict[str, Location] | None = None) -> Any:
+        """Add a rule; without `shell`/`python` (and with no name), return a decorator for a body."""
+        fields = dict(
+            outputs=items(output), inputs=items(input), params=dict(params or {}),
+            resources=dict(resources or {}), log=log, check=check, retries=retries, priority=priority,
+            env=dict(env or {}), doc=doc, checkpoint=checkpoint, loc=loc, section_locs=dict(section_locs or {}),
+        )
+        if slurm:
+            fields["resources"]["slurm"] = dict(slurm)
+        if callable(python):
+            fields["func"] = python
+        else:
+            fields["python"] = python
+        if name is None or callable(name):
+            func = name if callable(name) else None
+
+            def decorate(f: Callable) -> Callable:
+                self.add(Rule(name=f.__name__, func=f, doc=doc or f.__doc__, **{k: v for k, v in fields.items() if k not in ("func", "python", "doc")}))
+                return f
+
+            return decorate(func) if func else decorate
+        return self.add(Rule(name=name, shell=shell, **fields))
+
+    def add(self, rule: Rule) -> Rule:
+        """Check a rule and add it; errors name the rule's section and line."""
+        if rule.name in self.rules.rules:
+            first = self.rules.rules[rule.name].loc
+            raise PipefileError(
+                f"rule '{rule.name}' is defined twice",
+                rule.loc,
+                f"the first is at {first}; rename one of them" if first else "rename one of them",
+            )
+        _check_rule(rule)
+        rule.namespace = self.rules.namespace
+        self.rules.rules[rule.name] = rule
+        return rule
+
+    def default(self, *targets: str, loc: Location | None = None) -> None:
+        if self.rules.defaults:
+            raise PipefileError("default targets are given twice", loc, f"the first is at {self.rules.default_loc}")
+        self.rules.defaults = list(targets)
+        self.rules.default_loc = loc
+
+    # --- planning and running ---------------------------------------------------------------
+
+    def plan(self, targets: list[str] | tuple[str, ...] = (), until: list[str] | tuple[str, ...] = ()):
+        """The job graph for `targets` (default targets when empty)."""
+        from .plan import plan
+
+        return plan(self.rules, list(targets), until=list(until), directory=str(self.directory))
+
+    def run(self, targets: list[str] | tuple[str, ...] = (), **options: Any):
+        """Plan and run `targets`; see pyrule.run.run for the options."""
+        from .run import run
+
+        return run(self.rules, list(targets), directory=str(self.directory), **options)
+
+
+def items(value: Any) -> list[Item]:
+    """Section values in API form (str, list, dict of named values, function) as (name, value) items."""
+    if value is None:
+        return []
+    if isinstance(value, Items):
+        return list(value)
+    if isinstance(value, str) or callable(value):
+        return [(None, value)]
+    if isinstance(value, dict):
+        return [(str(k), v) for k, v in value.items()]
+    return [(None, v) for v in value]
+
+
+def _paths_of(entries: list[Item]) -> list[str]:
+    out: list[str] = []
+    for _, v in entries:
+        if isinstance(v, str):
+            out.append(v)
+        elif not callable(v):
+            out.extend(str(x) for x in v)
+    return out
+
+
+def _check_rule(rule: Rule) -> None:
+    """Validate one rule; normalise resources, check and retries in place."""
+
+    def fail(section: str | None, message: str, hint: str | None = None) -> None:
+        raise PipefileError(f"rule '{rule.name}': {message}", rule.where(section), hint)
+
+    for section, entries in (("output", rule.outputs), ("input", rule.inputs)):
+        for name, value in entries:
+            bad = value if callable(value) and section == "output" else None
+            if bad is None and not callable(value):
+                vals = [value] if isinstance(value, str) else value
+                try:
+                    vals = list(vals)
+                except TypeError:
+                    vals = [value]
+                bad = next((v for v in vals if not isinstance(v, str)), None)
+                if bad is None and any(not v for v in vals):
+                    fail(section, f"{section} has an empty path")
+            if bad is not None:
+                fail(section, f"{section} must be paths, not {type(bad).__name__} {bad!r}",
+                     "write a string, a list of strings or expand(...)" + (", or a function of wildcards" if section == "input" else ""))
+    outputs = _paths_of(rule.outputs)
+    try:
+        patterns = [Pattern(p) for p in outputs]
+    except PatternError as e:
+        fail("output", str(e))
+    wild = set(patterns[0].names) if patterns else set()
+    for p in patterns[1:]:
+        if set(p.names) != wild:
+            fail("output", f"all outputs must use the same wildcards ('{patterns[0].text}' and '{p.text}' differ)",
+                 "split the rule in two, or use the same wildcards in each output")
+    for section, texts in (("input", _paths_of(rule.inputs)), ("log", [rule.log] if rule.log else []),
+                           ("params", [v for v in rule.params.values() if isinstance(v, str)])):
+        for text in texts:
+            missing = [n for n in wildcard_names(text) if n not in wild]
+            if missing:
+                have = f"the outputs have {', '.join('{' + n + '}' for n in sorted(wild))}" if wild else "the outputs have no wildcards"
+                fail(section, f"wildcard '{{{missing[0]}}}' in {section} '{text}' is not in the outputs",
+                     f"{have}; {suggest(missing[0], wild) or 'use a wildcard the outputs define, or double the braces {{ }} for a literal one'}")
+    if rule.check not in CHECKS:
+        fail("check", f"check must be {' or '.join(CHECKS)}, not '{rule.check}'", suggest(str(rule.check), CHECKS))
+    for field in ("retries", "priority"):
+        value = getattr(rule, field)
+        if not isinstance(value, int) or isinstance(value, bool) or (field == "retries" and value < 0):
+            fail(field, f"{field} must be a{' non-negative' if field == 'retries' else 'n'} integer, not {value!r}")
+    rule.resources = _resources(rule, fail)
+
+
+def _resources(rule: Rule, fail) -> dict[str, Any]:
+    res = dict(rule.resources)
+    out: dict[str, Any] = {"cores": 1}
+    for key, value in res.items():
+        if callable(value):
+            out[key] = value
+            continue
+        try:
+            if key == "mem":
+                out["mem"] = parse_size(value)
+            elif key == "runtime":
+                out["runtime"] = parse_duration(value)
+            elif key == "slurm":
+                unknown = [k for k in value if k not in _SLURM_KEYS]
+                if unknown:
+                    fail("slurm", f"unknown slurm option '{unknown[0]}'", suggest(unknown[0], _SLURM_KEYS) or f"options are {', '.join(_SLURM_KEYS)}")
+                out["slurm"] = {k: str(v) for k, v in value.items()}
+            else:
+                if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                    raise ValueError(f"{key} must be a non-negative number, not {value!r}")
+                if key in ("cores", "gpus") and (int(value) != value or (key == "cores" and value < 1)):
+                    raise ValueError(f"{key} must be a whole number{' of at least 1' if key == 'cores' else ''}, not {value!r}")
+                out[key] = int(value) if key in ("cores", "gpus") else value
+        except ValueError as e:
+            fail("slurm" if key == "slurm" else "resources", str(e))
+    return out

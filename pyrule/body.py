@@ -1,0 +1,72 @@
+"""What a job runs: its shell script (substituted) or its Python body (a callable for a forked child)."""
+
+from __future__ import annotations
+
+import ast
+import os
+import re
+import subprocess
+from typing import Any, Callable
+
+from .executors.base import JobSpec
+from .graph import Job
+from .substitute import context, substitute
+
+
+def log_path(job: Job) -> str:
+    if job.log:
+        return job.log
+    safe = re.sub(r"[^\w.=,\[\]-]+", "_", job.name)
+    return os.path.join(".pyrule", "logs", re.sub(r"[^\w.-]+", "_", job.rule.name), safe + ".log")
+
+
+def job_spec(job: Job, namespace: dict[str, Any], run_dir: str, attempt: int) -> JobSpec:
+    ctx = context(job, namespace)
+    dirs = sorted({os.path.dirname(p) for p in job.outputs if os.path.dirname(p)})
+    env = {k: str(v) for k, v in job.rule.env.items()}
+    report = os.path.join(run_dir, "reports", re.sub(r"[^\w.=,-]+", "_", job.name) + ".tsv")
+    os.makedirs(os.path.dirname(report), exist_ok=True)
+    spec = JobSpec(name=job.name, workdir=os.getcwd(), log_path=log_path(job), env=env, output_dirs=dirs,
+                   report_path=report, attempt=attempt)
+    rule = job.rule
+    if rule.shell is not None:
+        spec.shell = substitute(rule.shell, ctx, job.wildcards, namespace)
+    elif rule.python is not None or rule.func is not None:
+        spec.python = python_body(job, namespace, ctx)
+    else:
+        spec.shell = ":"  # a rule without a body only gathers its inputs
+    return spec
+
+
+def python_body(job: Job, namespace: dict[str, Any], ctx: dict[str, Any]) -> Callable[[], None]:
+    """A callable that runs the job's Python body (in the forked child the executor makes)."""
+    rule = job.rule
+
+    def shell(cmd: str, **kw: Any) -> subprocess.CompletedProcess:
+        script = substitute(cmd, ctx, job.wildcards, namespace)
+        return subprocess.run(["bash", "-euo", "pipefail", "-c", script], check=True, **kw)
+
+    def report(key: str, value: Any) -> None:
+        path = os.environ.get("PYRULE_REPORT")
+        if path:
+            with open(path, "a", encoding="utf-8") as f:
+                f.write(f"{key}\t{str(value).replace(chr(9), ' ').replace(chr(10), ' ')}\n")
+
+    names = {**ctx, "shell": shell, "report": report}
+
+    def run_body() -> None:
+        if rule.func is not None:
+            import inspect
+
+            params = inspect.signature(rule.func).parameters
+            rule.func(**{k: v for k, v in names.items() if k in params})
+            return
+        g = dict(namespace)
+        g.update(names)
+        tree = ast.parse(rule.python, filename=rule.loc.file if rule.loc else "<python>")
+        loc = rule.where("python")
+        if loc is not None:
+            ast.increment_lineno(tree, loc.line - 1)
+        exec(compile(tree, loc.file if loc else "<python>", "exec"), g)
+
+    return run_body

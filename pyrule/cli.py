@@ -1,0 +1,152 @@
+"""The `pyrule` command: parse options, call the stages, show what happened.
+
+Only this module and ui.py know about terminals; the stages below them return data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from . import __version__
+from .errors import PyruleError, UsageError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+_DESCRIPTION = "Run the rules of a Pipefile: only the jobs whose results are stale, in parallel."
+_EPILOG = """examples:
+  pyrule                      build the default targets
+  pyrule -n                   show what would run, and why
+  pyrule counts/a.tsv report  build a file and a rule
+  pyrule MIN_LEN=40           override a '?=' variable
+  pyrule --until count        run only what the 'count' jobs need, and them
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="pyrule", description=_DESCRIPTION, epilog=_EPILOG,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("targets", nargs="*", metavar="TARGET", help="files or rule names to build, and NAME=VALUE overrides")
+    p.add_argument("-f", "--file", metavar="FILE", help="the Pipefile (default: ./Pipefile, else the nearest one above)")
+    p.add_argument("-C", "--directory", metavar="DIR", help="change to DIR first")
+    p.add_argument("-n", "--dry-run", action="store_true", help="print the jobs that would run, in order, with reasons")
+    p.add_argument("-j", "--jobs", type=_positive_int, metavar="N", help="cores budget (default: CPU count)")
+    p.add_argument("--mem", metavar="SIZE", help="memory budget, e.g. 16G (default: physical RAM)")
+    p.add_argument("--resources", nargs="+", metavar="NAME=N", default=[], help="custom resource budgets")
+    p.add_argument("-k", "--keep-going", action="store_true", help="after a failure, go on with independent jobs")
+    p.add_argument("-B", "--force-all", action="store_true", help="rerun every job")
+    p.add_argument("--force", action="append", default=[], metavar="TARGET", help="rerun TARGET's job and everything after it")
+    p.add_argument("--until", action="append", default=[], metavar="TARGET", help="run only what TARGET needs, TARGET included")
+    p.add_argument("--why", metavar="TARGET", help="explain why TARGET is or is not up to date")
+    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="override a '?=' variable")
+    p.add_argument("--list", action="store_true", help="list the rules with their descriptions, inputs and outputs")
+    p.add_argument("--dag", nargs="?", const="dot", choices=["dot", "mermaid", "json"], help="print the job graph")
+    p.add_argument("--status", action="store_true", help="show every target's state")
+    p.add_argument("--stats", nargs="?", const="", metavar="RULE", help="the last run's per-job table, or RULE over all runs")
+    p.add_argument("--report", nargs="?", const="pyrule-report.html", metavar="FILE", help="write an HTML report of the last run")
+    p.add_argument("--executor", choices=["local", "slurm"], default="local", help="where jobs run")
+    p.add_argument("-q", "--quiet", action="count", default=0, help="less output")
+    p.add_argument("-v", "--verbose", action="count", default=0, help="more output")
+    p.add_argument("--version", action="version", version=f"pyrule {__version__}")
+    return p
+
+
+def _positive_int(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {n}")
+    return n
+
+
+def find_pipefile(start: Path) -> Path | None:
+    """./Pipefile, else the nearest Pipefile in a parent directory (like git)."""
+    for d in (start, *start.parents):
+        candidate = d / "Pipefile"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # argparse has printed the usage error
+        return EXIT_USAGE if e.code else EXIT_OK
+    from .ui import Console
+
+    console = Console(quiet=args.quiet, verbose=args.verbose)
+    try:
+        return _main(args, console)
+    except PyruleError as e:
+        console.error(e)
+        return e.exit_code
+    except KeyboardInterrupt:
+        console.plain("interrupted")
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+    except Exception as e:  # noqa: BLE001 - a bug in pyrule, not the user's mistake
+        console.internal_error(e)
+        return 3
+
+
+def _main(args: argparse.Namespace, console) -> int:
+    if args.directory:
+        try:
+            os.chdir(args.directory)
+        except OSError as e:
+            raise UsageError(f"-C {args.directory}: {e.strerror}", hint="name an existing directory") from None
+    from .load import load, parse_override
+
+    targets = [t for t in args.targets if not _is_override(t)]
+    overrides = dict(parse_override(t) for t in [*(t for t in args.targets if _is_override(t)), *args.set])
+    if args.file:
+        pipefile = Path(args.file)
+        if not pipefile.is_file():
+            raise UsageError(f"-f {args.file}: no such file", hint="name an existing Pipefile")
+    else:
+        found = find_pipefile(Path.cwd())
+        if found is None:
+            raise UsageError("no Pipefile here or in any parent directory",
+                             hint="create a Pipefile, or name one with -f FILE (see README: quick start)")
+        # Paths in messages stay short and relative, as people wrote them.
+        if found.parent != Path.cwd():
+            os.chdir(found.parent)
+        pipefile = Path("Pipefile")
+    rules = load(pipefile, overrides)
+
+    if args.list:
+        console.rule_list(rules)
+        return EXIT_OK
+    from .plan import plan
+
+    graph = plan(rules, targets, until=args.until)
+    if args.dag:
+        from .dag import render
+
+        console.out(render(graph, args.dag))
+        return EXIT_OK
+    from .run import Options, dry_run, execute
+
+    options = Options(
+        jobs=args.jobs, mem=args.mem, resources=args.resources, keep_going=args.keep_going,
+        force_all=args.force_all, force=args.force, executor=args.executor, argv=sys.argv[1:],
+    )
+    if args.why:
+        return console.why(dry_run(graph, rules, options), args.why)
+    if args.dry_run:
+        console.plan(dry_run(graph, rules, options))
+        return EXIT_OK
+    return execute(graph, rules, options, console)
+
+
+def _is_override(arg: str) -> bool:
+    name, sep, _ = arg.partition("=")
+    return bool(sep) and name.isidentifier()

@@ -1,0 +1,65 @@
+"""The job graph: jobs (pure data), their dependencies, and export to networkx."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .paths import Namespace, Paths
+from .rules import Rule
+
+
+@dataclass(eq=False)
+class Job:
+    """One run of a rule for one set of wildcard values."""
+
+    rule: Rule
+    wildcards: dict[str, str]
+    name: str
+    outputs: Paths
+    inputs: Paths
+    log: str | None
+    params: Namespace
+    resources: Namespace
+    deps: list["Job"] = field(default_factory=list)  # jobs producing this job's inputs, in order
+
+    def __repr__(self) -> str:
+        return f"Job({self.name})"
+
+    @property
+    def phony(self) -> bool:
+        return not self.outputs
+
+
+@dataclass
+class JobGraph:
+    """Jobs in dependency order (every job after the jobs it needs)."""
+
+    jobs: list[Job]
+    targets: list[Job]
+    producers: dict[str, Job]  # output path -> job
+    sources: list[str]  # existing files that no rule makes
+    requested: list[str] = field(default_factory=list)  # the target names as asked for
+
+    def consumers(self) -> dict[Job, list[Job]]:
+        out: dict[Job, list[Job]] = {j: [] for j in self.jobs}
+        for j in self.jobs:
+            for d in j.deps:
+                if d in out:
+                    out[d].append(j)
+        return out
+
+    def to_networkx(self) -> Any:
+        """A networkx.DiGraph of job names (edges from a job to the jobs that need it).
+
+        networkx is imported here only: it costs more to import than planning a small workflow.
+        """
+        import networkx as nx
+
+        g = nx.DiGraph()
+        for j in self.jobs:
+            g.add_node(j.name, rule=j.rule.name, outputs=list(j.outputs), wildcards=dict(j.wildcards))
+        for j in self.jobs:
+            for d in j.deps:
+                g.add_edge(d.name, j.name)
+        return g

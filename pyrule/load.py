@@ -1,0 +1,224 @@
+"""Stage 2: AST -> Rules. Evaluates the Pipefile's Python in file order, with includes and
+command-line overrides, and builds rules through the Python API (pyrule.api.Workflow)."""
+
+from __future__ import annotations
+
+import ast
+import os
+from pathlib import Path
+from typing import Any
+
+from . import syntax as S
+from .api import Workflow
+from .errors import Location, PipefileError, UsageError, suggest
+from .parse import parse_file
+from .rules import Items, Rules
+
+_KEYWORD_SECTIONS = ("params", "resources", "env", "slurm")
+_SINGLE_SECTIONS = ("log", "check", "retries", "priority")
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """`NAME=VALUE` from the command line: VALUE is a Python literal when it parses as one, else a string."""
+    name, sep, raw = text.partition("=")
+    name = name.strip()
+    if not sep or not name.isidentifier():
+        raise UsageError(f"bad override '{text}'", hint="write NAME=VALUE, e.g. MIN_LEN=40 or SAMPLES=\"['a','b']\"")
+    try:
+        value = ast.literal_eval(raw)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        value = raw
+    return name, value
+
+
+def load(path: str | Path, overrides: dict[str, Any] | None = None, directory: str | Path = ".") -> Rules:
+    """Load a Pipefile (and its includes) into Rules."""
+    loader = _Loader(Workflow(directory), dict(overrides or {}))
+    loader.load_file(Path(path), None)
+    loader.check_overrides()
+    return loader.wf.rules
+
+
+class _Loader:
+    def __init__(self, wf: Workflow, overrides: dict[str, Any]):
+        self.wf = wf
+        self.ns = wf.rules.namespace
+        self.overrides = overrides
+        self.used: set[str] = set()
+        self.plain: dict[str, Location] = {}  # names set with '=' (not overridable)
+        self.stack: list[str] = []
+
+    # --- files and statements ----------------------------------------------------------------
+
+    def load_file(self, path: Path, included_at: Location | None) -> None:
+        real = os.path.realpath(path)
+        if real in self.stack:
+            chain = " -> ".join(os.path.relpath(p) for p in [*self.stack[self.stack.index(real):], real])
+            raise PipefileError(f"include cycle: {chain}", included_at, "remove one of these includes")
+        if not path.is_file():
+            if included_at is None:
+                raise UsageError(f"no Pipefile at {path}", hint="create one, or name it with -f FILE")
+            raise PipefileError(f"include: no file '{path}'", included_at, "the path is relative to the including file")
+        pipefile = parse_file(path)
+        self.wf.rules.files.append(str(path))
+        self.stack.append(real)
+        for stmt in pipefile.statements:
+            self.statement(stmt, path)
+        self.stack.pop()
+
+    def statement(self, stmt: S.Statement, path: Path) -> None:
+        if isinstance(stmt, S.Assignment):
+            if stmt.op == "?=" and stmt.name in self.overrides:
+                self.used.add(stmt.name)
+                self.ns[stmt.name] = self.overrides[stmt.name]
+            else:
+                self.ns[stmt.name] = evaluate(stmt.value, self.ns)
+                if stmt.op == "=":
+                    self.plain.setdefault(stmt.name, stmt.loc)
+        elif isinstance(stmt, (S.Import, S.PythonBlock)):
+            code = stmt.code if isinstance(stmt, S.Import) else S.Code(stmt.body.text, stmt.body.loc)
+            execute(code, self.ns)
+        elif isinstance(stmt, S.Include):
+            target = evaluate(stmt.path, self.ns)
+            if not isinstance(target, (str, os.PathLike)):
+                raise PipefileError(f"include needs a path, not {type(target).__name__}", stmt.path.loc)
+            self.load_file(path.parent / target, stmt.loc)
+        elif isinstance(stmt, S.Default):
+            self.wf.default(*(t.text for t in stmt.targets), loc=stmt.loc)
+        elif isinstance(stmt, S.RuleDecl):
+            self.rule(stmt)
+        elif isinstance(stmt, S.ShortRule):
+            self.short_rule(stmt)
+
+    def check_overrides(self) -> None:
+        for name in self.overrides:
+            if name in self.used:
+                continue
+            if name in self.plain:
+                raise UsageError(
+                    f"{name} cannot be set from the command line: {self.plain[name]} sets it with '='",
+                    hint=f"write '{name} ?= ...' in the Pipefile to let the command line override it",
+                )
+            raise UsageError(
+                f"{name}={self.overrides[name]!r}: the Pipefile has no '{name} ?= ...'",
+                hint=suggest(name, [n for n in self.ns if n.isupper()]) or "only names set with '?=' can be overridden",
+            )
+
+    # --- rules -------------------------------------------------------------------------------
+
+    def rule(self, decl: S.RuleDecl) -> None:
+        kwargs: dict[str, Any] = {}
+        locs = {name: sec.loc for name, sec in decl.sections.items()}
+        for name, sec in decl.sections.items():
+            if sec.body is not None:
+                kwargs[name] = sec.body.text
+                locs[name] = sec.body.loc
+                continue
+            if name == "check" and len(sec.values) == 1 and sec.values[0].text.strip().isidentifier():
+                kwargs["check"] = sec.values[0].text.strip()  # `check: mtime`, a bare word
+                continue
+            positional, named = [], {}
+            for code in sec.values:
+                args, kw = evaluate(code, self.ns, call=True)
+                positional.extend(args)
+                for k, v in kw.items():
+                    if k in named:
+                        raise PipefileError(f"'{k}' is given twice in {name}:", code.loc)
+                    named[k] = v
+            if name in _KEYWORD_SECTIONS:
+                if positional:
+                    raise PipefileError(f"{name}: takes name = value pairs", sec.loc, f"write e.g. '{name}: x = 1, y = \"a\"'")
+                kwargs[name] = named
+            elif name in _SINGLE_SECTIONS:
+                if named or len(positional) != 1:
+                    raise PipefileError(f"{name}: takes one value", sec.loc)
+                kwargs[name] = positional[0]
+            else:  # output, input: positional and named items, in order
+                kwargs[name] = Items([(None, v) for v in positional] + list(named.items()))
+        if "log" in kwargs and not isinstance(kwargs["log"], str):
+            raise PipefileError(f"log: must be a path, not {type(kwargs['log']).__name__}", locs["log"])
+        self.wf.rule(
+            decl.name,
+            doc=decl.doc,
+            checkpoint=decl.kind == "checkpoint",
+            loc=decl.loc,
+            section_locs=locs,
+            **kwargs,
+        )
+
+    def short_rule(self, decl: S.ShortRule) -> None:
+        outputs = [t.text for t in decl.outputs]
+        inputs = [t.text for t in decl.inputs]
+        locs = {"output": decl.outputs[0].loc}
+        if decl.inputs:
+            locs["input"] = decl.inputs[0].loc
+        if decl.body is None:
+            # Like Make's `all: a b`: a phony rule that gathers its inputs under one name.
+            if len(outputs) > 1 or "{" in outputs[0]:
+                raise PipefileError(
+                    f"'{outputs[0]}': a short rule without a body gathers its inputs under one plain name",
+                    decl.loc, "give it an indented shell body, or a single name without wildcards",
+                )
+            self.wf.rule(outputs[0], input=inputs, loc=decl.loc, section_locs=locs)
+            return
+        locs["shell"] = decl.body.loc
+        self.wf.rule(outputs[0], output=outputs, input=inputs, shell=decl.body.text, loc=decl.loc, section_locs=locs)
+
+
+# --- evaluating Pipefile Python --------------------------------------------------------------
+
+
+def _capture(*args: Any, **kwargs: Any) -> tuple[tuple, dict]:
+    return args, kwargs
+
+
+def _compile(code: S.Code, mode: str, call: bool = False):
+    src = f"__pyrule_args__({code.text}\n)" if call else code.text
+    shift = len("__pyrule_args__(") if call else 0
+    try:
+        tree = ast.parse(src, filename=code.loc.file, mode=mode)
+    except SyntaxError as e:
+        from .parse import python_error
+
+        raise python_error(e, code, shift) from None
+    ast.increment_lineno(tree, code.loc.line - 1)
+    return compile(tree, code.loc.file, mode)
+
+
+def evaluate(code: S.Code, ns: dict[str, Any], call: bool = False) -> Any:
+    """Evaluate an expression (or call arguments: returns (args, kwargs)) in the namespace."""
+    compiled = _compile(code, "eval", call)
+    if call:
+        ns["__pyrule_args__"] = _capture
+    try:
+        return eval(compiled, ns)
+    except Exception as e:  # noqa: BLE001 - any error in user code becomes a located message
+        raise runtime_error(e, code, ns) from None
+
+
+def execute(code: S.Code, ns: dict[str, Any]) -> None:
+    """Run statements (imports, python: blocks) in the namespace."""
+    compiled = _compile(code, "exec")
+    try:
+        exec(compiled, ns)
+    except Exception as e:  # noqa: BLE001
+        raise runtime_error(e, code, ns) from None
+
+
+def runtime_error(e: BaseException, code: S.Code, ns: dict[str, Any]) -> PipefileError:
+    """A PipefileError at the Pipefile line where the Python error happened."""
+    if isinstance(e, PipefileError):
+        return e
+    line = code.loc.line
+    tb = e.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == code.loc.file:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    loc = Location(code.loc.file, line, code.loc.col if line == code.loc.line else 1)
+    hint = None
+    if isinstance(e, NameError) and getattr(e, "name", None):
+        hint = suggest(e.name, [n for n in ns if not n.startswith("__")]) or "define it above this line"
+    if isinstance(e, ModuleNotFoundError):
+        hint = f"install it (pip install {e.name}) or check the name"
+    return PipefileError(f"{type(e).__name__}: {e}", loc, hint)

@@ -1,0 +1,315 @@
+"""Stage 3: Rules + requested targets -> JobGraph.
+
+Each requested file is resolved against an index of the rules' output patterns; each new job's
+inputs are resolved in turn (an explicit stack, so long chains need no deep recursion). Rules
+whose inputs cannot be made are dropped; of the rest the higher priority, then the more specific
+pattern wins (fewer characters matched by wildcards, like Make's shortest stem).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Callable
+
+from .errors import PipefileError, UsageError, suggest
+from .graph import Job, JobGraph
+from .paths import Namespace, Paths
+from .patterns import Candidate, Pattern, PatternIndex, format_wildcards
+from .rules import Rule, Rules
+from .stat_cache import StatCache
+
+_NEW, _ACTIVE, _DONE = 0, 1, 2
+
+
+def plan(rules: Rules, targets: list[str], until: list[str] | None = None, directory: str = ".",
+         stats: StatCache | None = None) -> JobGraph:
+    """The job graph of `targets` (the default targets when empty), cut to `until` if given."""
+    planner = Planner(rules, stats if stats is not None else StatCache(), directory)
+    return planner.plan(targets or default_targets(rules), until or [])
+
+
+def default_targets(rules: Rules) -> list[str]:
+    if rules.defaults:
+        return rules.defaults
+    first = rules.first()
+    if first is None:
+        raise UsageError("the Pipefile has no rules", hint="add a rule, e.g. 'rule all:' with an input: section")
+    return [first.name]
+
+
+def normpath(path: str) -> str:
+    if path.startswith("./") or "/." in path or "//" in path or path.endswith("/"):
+        return os.path.normpath(path)
+    return path
+
+
+class Planner:
+    def __init__(self, rules: Rules, stats: StatCache, directory: str = "."):
+        self.rules = rules
+        self.stats = stats
+        self.directory = directory
+        self.index = PatternIndex()
+        self.patterns: dict[str, list[Pattern]] = {}
+        for rule in rules.rules.values():
+            pats = [Pattern(p) for p in _flat(rule.outputs)]
+            self.patterns[rule.name] = pats
+            for i, p in enumerate(pats):
+                self.index.add((rule, i), p)
+        self.jobs: dict[tuple, Job] = {}
+        self.producer: dict[str, Job | None] = {}
+        self._makeable: dict[str, bool] = {}
+
+    # --- targets ---------------------------------------------------------------------------
+
+    def plan(self, targets: list[str], until: list[str]) -> JobGraph:
+        roots = [self.target_job(t) for t in targets]
+        order = self._walk([j for j in roots if j is not None])
+        graph = JobGraph(order, [j for j in roots if j is not None], {}, [], list(targets))
+        for job in order:
+            for out in job.outputs:
+                graph.producers[out] = job
+        graph.sources = [p for p, j in self.producer.items() if j is None]
+        return self._cut(graph, until) if until else graph
+
+    def target_job(self, target: str, option: str = "target") -> Job | None:
+        """The job for a rule name or a file named on the command line (None: an existing source)."""
+        rule = self.rules.rules.get(target)
+        if rule is not None:
+            if rule.phony:
+                return self._job(rule, {}, None)
+            if self.patterns[rule.name][0].has_wildcards:
+                example = self.patterns[rule.name][0].text
+                raise UsageError(f"rule '{target}' has wildcards: name a file it makes, like '{example}'",
+                                 rule.loc)
+            return self._job(rule, {}, None)
+        path = normpath(target)
+        job = self.producer_of(path, None)
+        if job is None and not self.stats.exists(path):
+            names = list(self.rules.rules)
+            hint = suggest(target, names + _listdir(path)) or "name a rule (pyrule --list) or a file a rule makes"
+            raise UsageError(f"unknown {option} '{target}': no rule is named so and no rule makes it", hint=hint)
+        return job
+
+    def _cut(self, graph: JobGraph, until: list[str]) -> JobGraph:
+        """--until: keep only the jobs the named targets need, those targets' jobs included."""
+        by_rule: dict[str, list[Job]] = {}
+        for j in graph.jobs:
+            by_rule.setdefault(j.rule.name, []).append(j)
+        wanted: list[Job] = []
+        for t in until:
+            if t in by_rule:
+                wanted.extend(by_rule[t])
+            elif normpath(t) in graph.producers:
+                wanted.append(graph.producers[normpath(t)])
+            else:
+                hint = suggest(t, list(by_rule) + list(graph.producers))
+                raise UsageError(f"--until {t}: no job of the requested targets' graph makes it or is so named",
+                                 hint=hint or "name a rule or a file that the requested targets need")
+        keep: set[Job] = set()
+        stack = list(wanted)
+        while stack:
+            j = stack.pop()
+            if j not in keep:
+                keep.add(j)
+                stack.extend(j.deps)
+        graph.jobs = [j for j in graph.jobs if j in keep]
+        graph.targets = list(dict.fromkeys(wanted))
+        graph.producers = {p: j for p, j in graph.producers.items() if j in keep}
+        return graph
+
+    # --- resolution ------------------------------------------------------------------------
+
+    def producer_of(self, path: str, needed_by: Job | None) -> Job | None:
+        """The job that makes `path`, or None when it is a source; error when it can be neither."""
+        try:
+            return self.producer[path]
+        except KeyError:
+            pass
+        candidates = self.index.lookup(path)
+        if not candidates:
+            if not self.stats.exists(path):
+                raise self._missing(path, needed_by)
+            self.producer[path] = None
+            return None
+        cand = candidates[0] if len(candidates) == 1 else self._choose(path, candidates, needed_by)
+        rule, _ = cand.key
+        return self._job(rule, cand.wildcards, needed_by)
+
+    def _choose(self, path: str, candidates: list[Candidate], needed_by: Job | None) -> Candidate:
+        ranked = sorted(candidates, key=lambda c: (-c.key[0].priority, c.wildcard_chars))
+        viable = [c for c in ranked if self._viable(c)] or ranked
+        best = viable[0]
+        rivals = [c for c in viable[1:] if c.key[0] is not best.key[0]
+                  and c.key[0].priority == best.key[0].priority and c.wildcard_chars == best.wildcard_chars]
+        if rivals:
+            a, b = best.key[0], rivals[0].key[0]
+            raise PipefileError(
+                f"ambiguous: rules '{a.name}' ({a.loc}) and '{b.name}' ({b.loc}) can both make '{path}'"
+                + (f" (needed by {needed_by.name})" if needed_by else ""),
+                a.loc, "give one of them a higher 'priority:', or make one output pattern more specific",
+            )
+        return best
+
+    def _viable(self, cand: Candidate) -> bool:
+        """Can every input of this candidate's job be made (or does it exist)?"""
+        rule, _ = cand.key
+        try:
+            inputs = self._inputs(rule, cand.wildcards, None)
+        except PipefileError:
+            return False
+        return all(self._can_make(p) for p in inputs)
+
+    def _can_make(self, path: str) -> bool:
+        if path in self.producer or self.stats.exists(path):
+            return True
+        known = self._makeable.get(path)
+        if known is not None:
+            return known
+        self._makeable[path] = False  # guards against cycles while checking
+        ok = any(self._viable(c) for c in self.index.lookup(path))
+        self._makeable[path] = ok
+        return ok
+
+    def _missing(self, path: str, needed_by: Job | None) -> PipefileError:
+        if needed_by is None:
+            return UsageError(f"no rule to make '{path}'", hint="name a rule (pyrule --list) or a file a rule makes")
+        why = f"needed by {needed_by.name}" + (f" for '{needed_by.outputs[0]}'" if needed_by.outputs else "")
+        near = suggest(os.path.basename(path), [os.path.basename(p) for p in _listdir(path)])
+        hint = (f"{near} " if near else "") + "create the file, or add a rule whose output matches it"
+        return PipefileError(f"no rule to make '{path}' ({why})", needed_by.rule.where("input"), hint)
+
+    # --- jobs ------------------------------------------------------------------------------
+
+    def _job(self, rule: Rule, wildcards: dict[str, str], needed_by: Job | None) -> Job:
+        key = (rule.name, *wildcards.items())
+        job = self.jobs.get(key)
+        if job is not None:
+            return job
+        outputs = Paths.from_items(_format_items(rule.outputs, wildcards))
+        if ".." in wildcards.values() or any(_escapes(v) for v in wildcards.values()):
+            bad = next(v for v in wildcards.values() if _escapes(v) or v == "..")
+            raise PipefileError(f"rule '{rule.name}': wildcard value '{bad}' would reach outside the project",
+                                rule.where("output"), "such paths are refused; name files inside the project")
+        name = rule.name + ("[" + ",".join(f"{k}={v}" for k, v in wildcards.items()) + "]" if wildcards else "")
+        job = Job(
+            rule=rule,
+            wildcards=wildcards,
+            name=name,
+            outputs=outputs,
+            inputs=Paths(),
+            log=format_wildcards(rule.log, wildcards) if rule.log else None,
+            params=Namespace(_evaluated(rule, "params", rule.params, wildcards, name)),
+            resources=Namespace(_evaluated(rule, "resources", rule.resources, wildcards, name)),
+        )
+        job.inputs = self._inputs(rule, wildcards, job)
+        self.jobs[key] = job
+        for out in outputs:
+            self.producer[out] = job
+        return job
+
+    def _inputs(self, rule: Rule, wildcards: dict[str, str], job: Job | None) -> Paths:
+        items = []
+        for item_name, value in rule.inputs:
+            if callable(value):
+                value = _call(rule, "input", value, wildcards, job.name if job else rule.name)
+                if isinstance(value, dict):
+                    items.extend(value.items())
+                    continue
+                if not isinstance(value, str):
+                    try:
+                        value = [str(v) for v in value]
+                    except TypeError:
+                        raise PipefileError(f"rule '{rule.name}': input function returned {type(value).__name__}",
+                                            rule.where("input"), "return a path or a list of paths") from None
+            items.append((item_name, value))
+        paths = Paths.from_items(_format_items(items, wildcards))
+        for i, p in enumerate(paths):
+            n = normpath(p)
+            if n is not p:
+                paths[i] = n
+        return paths
+
+    def _walk(self, roots: list[Job]) -> list[Job]:
+        """Resolve every job's inputs depth-first; return jobs in dependency order."""
+        state: dict[Job, int] = {}
+        order: list[Job] = []
+        for root in roots:
+            if state.get(root, _NEW) != _NEW:
+                continue
+            state[root] = _ACTIVE
+            stack: list[tuple[Job, Any]] = [(root, iter(root.inputs))]
+            while stack:
+                job, it = stack[-1]
+                for path in it:
+                    dep = self.producer_of(path, job)
+                    if dep is None:
+                        continue
+                    if dep not in job.deps:
+                        job.deps.append(dep)
+                    st = state.get(dep, _NEW)
+                    if st == _NEW:
+                        state[dep] = _ACTIVE
+                        stack.append((dep, iter(dep.inputs)))
+                        break
+                    if st == _ACTIVE:
+                        raise self._cycle(stack, dep)
+                else:
+                    state[job] = _DONE
+                    order.append(job)
+                    stack.pop()
+        return order
+
+    def _cycle(self, stack: list[tuple[Job, Any]], dep: Job) -> PipefileError:
+        path = [j for j, _ in stack]
+        cycle = path[path.index(dep):] + [dep]
+        return PipefileError(
+            "dependency cycle: " + " -> ".join(j.name for j in cycle),
+            dep.rule.where("input"), "a job cannot need its own output; break the cycle by renaming an output",
+        )
+
+
+def _flat(items) -> list[str]:
+    out: list[str] = []
+    for _, v in items:
+        out.extend([v] if isinstance(v, str) else v)
+    return out
+
+
+def _format_items(items, wildcards: dict[str, str]) -> list:
+    if not wildcards:
+        return items
+    return [(n, format_wildcards(v, wildcards) if isinstance(v, str) else [format_wildcards(x, wildcards) for x in v])
+            for n, v in items]
+
+
+def _call(rule: Rule, section: str, fn: Callable, wildcards: dict[str, str], job_name: str) -> Any:
+    try:
+        return fn(Namespace(wildcards))
+    except PipefileError:
+        raise
+    except Exception as e:  # noqa: BLE001 - user code
+        raise PipefileError(f"rule '{rule.name}': the {section} function failed for {job_name}: {type(e).__name__}: {e}",
+                            rule.where(section)) from None
+
+
+def _evaluated(rule: Rule, section: str, values: dict[str, Any], wildcards: dict[str, str], job_name: str) -> dict:
+    out = {}
+    for k, v in values.items():
+        if callable(v):
+            v = _call(rule, section, v, wildcards, job_name)
+        elif isinstance(v, str) and wildcards:
+            v = format_wildcards(v, wildcards)
+        out[k] = v
+    return out
+
+
+def _escapes(value: str) -> bool:
+    return value.startswith("/") or value == ".." or value.startswith("../") or "/../" in value or value.endswith("/..")
+
+
+def _listdir(path: str) -> list[str]:
+    d = os.path.dirname(path)
+    try:
+        return [os.path.join(d, n) for n in os.listdir(d or ".")][:1000]
+    except OSError:
+        return []

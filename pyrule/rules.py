@@ -1,0 +1,93 @@
+"""Rules: the pure data a Pipefile (or the Python API) compiles into."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from .errors import Location
+
+# An item of an input/output/log section: (name or None, value). A value is a path string,
+# a list of them, or (inputs and params only) a function of the job's wildcards.
+Item = tuple["str | None", Any]
+
+
+class Items(list):
+    """A list of (name, value) items, in order: positional (name None) and named values mixed."""
+
+
+class FlaggedPath(str):
+    """A path string carrying output flags: temp, protected, directory."""
+
+    flags: frozenset[str]
+
+    def __new__(cls, path: str, flags: frozenset[str] = frozenset()):
+        self = super().__new__(cls, path)
+        self.flags = flags | getattr(path, "flags", frozenset())
+        return self
+
+
+def temp(path: str) -> FlaggedPath:
+    """An output deleted once every job that consumes it has succeeded."""
+    return FlaggedPath(path, frozenset({"temp"}))
+
+
+def protected(path: str) -> FlaggedPath:
+    """An output made read-only after its job succeeds."""
+    return FlaggedPath(path, frozenset({"protected"}))
+
+
+def directory(path: str) -> FlaggedPath:
+    """An output that is a whole directory (one output, however many files it holds)."""
+    return FlaggedPath(path.rstrip("/"), frozenset({"directory"}))
+
+
+@dataclass
+class Rule:
+    """One rule. Paths are patterns with `{wildcard}`s; nothing here touches the file system."""
+
+    name: str
+    outputs: list[Item] = field(default_factory=list)
+    inputs: list[Item] = field(default_factory=list)
+    params: dict[str, Any] = field(default_factory=dict)
+    resources: dict[str, Any] = field(default_factory=dict)
+    log: str | None = None
+    check: str = "checksum"
+    retries: int = 0
+    priority: int = 0
+    env: dict[str, Any] = field(default_factory=dict)
+    shell: str | None = None
+    python: str | None = None  # Python body as source text (Pipefile)
+    func: Callable[..., Any] | None = None  # Python body as a function (API)
+    doc: str | None = None
+    checkpoint: bool = False
+    loc: Location | None = None
+    # Where each section was written, for errors found after loading (plan, run).
+    section_locs: dict[str, Location] = field(default_factory=dict)
+    # The Pipefile's global namespace: Python bodies and input functions run in it.
+    namespace: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def phony(self) -> bool:
+        return not self.outputs
+
+    @property
+    def has_body(self) -> bool:
+        return self.shell is not None or self.python is not None or self.func is not None
+
+    def where(self, section: str | None = None) -> Location | None:
+        return self.section_locs.get(section, self.loc) if section else self.loc
+
+
+@dataclass
+class Rules:
+    """Everything the planner needs: the rules in order and the default targets."""
+
+    rules: dict[str, Rule] = field(default_factory=dict)
+    defaults: list[str] = field(default_factory=list)
+    default_loc: Location | None = None
+    namespace: dict[str, Any] = field(default_factory=dict, repr=False)
+    files: list[str] = field(default_factory=list)  # Pipefile and includes, for --report hashes
+
+    def first(self) -> Rule | None:
+        return next(iter(self.rules.values()), None)

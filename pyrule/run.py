@@ -1,0 +1,629 @@
+"""Stage 5: run the stale jobs in parallel under budgets, lock, execute, measure, record.
+
+The scheduler is event-driven: it starts what is ready and fits, then blocks in the
+executor's wait() until a job ends. Jobs whose outputs another pyrule process holds are set
+aside (no slot held) and retried; once a lock is taken the job is re-checked, because the
+other process may have built it meanwhile.
+"""
+
+from __future__ import annotations
+
+import heapq
+import os
+import shutil
+import signal
+import stat as statmod
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import PyruleError, UsageError
+from .graph import Job, JobGraph
+from .invariants import Decider, Decision, signature
+from .rules import Rules
+from .stat_cache import StatCache
+from .state import State, StateError
+
+STATE_DIR = ".pyrule"
+_LOCK_RETRY_S = 0.2
+_GRACE_S = 5.0
+
+
+@dataclass
+class Options:
+    jobs: int | None = None
+    mem: str | None = None
+    resources: list[str] = field(default_factory=list)
+    keep_going: bool = False
+    force_all: bool = False
+    force: list[str] = field(default_factory=list)
+    executor: str = "local"
+    argv: list[str] = field(default_factory=list)
+    executor_options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class JobOutcome:
+    """One job's fate in a run, as written to stats.tsv/json."""
+
+    job: Job
+    status: str  # ran, up-to-date, failed, skipped
+    reason: str | None = None
+    start: float = 0.0
+    end: float = 0.0
+    wall_s: float = 0.0
+    cpu_s: float = 0.0
+    peak_rss_bytes: int = 0
+    exit_code: int | None = None
+    attempts: int = 0
+    reported: dict[str, str] = field(default_factory=dict)
+    log: str | None = None
+
+
+@dataclass
+class RunResult:
+    """What `Workflow.run` returns and `pyrule` reports."""
+
+    run_id: str
+    outcomes: dict[str, JobOutcome]
+    status: str  # ok, failed, interrupted
+    wall_s: float
+    run_dir: str
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    def count(self, status: str) -> int:
+        return sum(1 for o in self.outcomes.values() if o.status == status)
+
+
+class Interrupted(Exception):
+    def __init__(self, signum: int):
+        self.signum = signum
+
+
+# --- deciding ----------------------------------------------------------------------------------
+
+
+def forced_jobs(graph: JobGraph, options: Options) -> set[Job]:
+    if options.force_all:
+        return set(graph.jobs)
+    if not options.force:
+        return set()
+    roots: list[Job] = []
+    by_rule: dict[str, list[Job]] = {}
+    for j in graph.jobs:
+        by_rule.setdefault(j.rule.name, []).append(j)
+    for t in options.force:
+        if t in by_rule:
+            roots.extend(by_rule[t])
+        elif os.path.normpath(t) in graph.producers:
+            roots.append(graph.producers[os.path.normpath(t)])
+        else:
+            raise UsageError(f"--force {t}: no job of the requested targets' graph makes it or is so named",
+                             hint="name a rule or a file of the graph (pyrule --dag shows it)")
+    consumers = graph.consumers()
+    forced: set[Job] = set()
+    stack = list(roots)
+    while stack:
+        j = stack.pop()
+        if j not in forced:
+            forced.add(j)
+            stack.extend(consumers.get(j, ()))
+    return forced
+
+
+def open_state(readonly: bool) -> State | None:
+    if readonly and not os.path.exists(os.path.join(STATE_DIR, "state.db")):
+        return None
+    try:
+        return State(STATE_DIR, readonly=readonly)
+    except StateError as e:
+        if readonly:
+            return None
+        raise PyruleError(str(e), hint="check the permissions of .pyrule/, or whether another program holds it") from None
+
+
+def _owner_alive(pid: int, start: float) -> bool:
+    import psutil
+
+    try:
+        return abs(psutil.Process(pid).create_time() - start) < 1.0
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return False
+
+
+def dead_jobs(state: State | None) -> list:
+    """Jobs that a pyrule process which no longer exists left marked as running."""
+    if state is None:
+        return []
+    return [r for r in state.running() if not _owner_alive(r.owner_pid, r.owner_start)]
+
+
+def dry_run(graph: JobGraph, rules: Rules, options: Options) -> list[Decision]:
+    """Every job of the graph with its decision, in dependency order; nothing is written."""
+    state = open_state(readonly=True)
+    incomplete = {r.name for r in dead_jobs(state)}
+    decider = Decider(state, StatCache(), forced_jobs(graph, options), incomplete)
+    return [decider.decide(j) for j in graph.jobs]
+
+
+# --- running -------------------------------------------------------------------------------------
+
+
+def execute(graph: JobGraph, rules: Rules, options: Options, console) -> int:
+    result = Runner(graph, rules, options, console).run()
+    if result.status == "interrupted":
+        return 130 if console.last_signal in (None, signal.SIGINT) else 143
+    return 0 if result.ok else 1
+
+
+def run(rules: Rules, targets: list[str], directory: str = ".", jobs: int | None = None, dry_run_: bool = False,
+        keep_going: bool = False, console=None, **kw: Any) -> RunResult | list[Decision]:
+    """The Python API's run (Workflow.run): plan and run targets in `directory`."""
+    from .plan import plan
+    from .ui import Console
+
+    cwd = os.getcwd()
+    os.chdir(directory)
+    try:
+        graph = plan(rules, targets)
+        options = Options(jobs=jobs, keep_going=keep_going, **kw)
+        if kw.pop("dry_run", dry_run_):
+            return dry_run(graph, rules, options)
+        return Runner(graph, rules, options, console or Console(quiet=2)).run()
+    finally:
+        os.chdir(cwd)
+
+
+class Runner:
+    def __init__(self, graph: JobGraph, rules: Rules, options: Options, console):
+        self.graph = graph
+        self.rules = rules
+        self.options = options
+        self.console = console
+        self.stats = StatCache()
+        self.run_id = time.strftime("%Y%m%d-%H%M%S") + f"-{os.getpid()}"
+        self.run_dir = os.path.join(STATE_DIR, "runs", self.run_id)
+        self.outcomes: dict[str, JobOutcome] = {}
+        self.budget = _budgets(options)
+        self.used: dict[str, float] = {k: 0 for k in self.budget}
+        self.failed = False
+        self.interrupted: int | None = None
+
+    # -- setup ---------------------------------------------------------------------------------
+
+    def run(self) -> RunResult:
+        from .runlog import RunLog
+
+        t0 = time.time()
+        self.state = open_state(readonly=False)
+        if self.state.warning:
+            self.console.warn(self.state.warning)
+        os.makedirs(self.run_dir, exist_ok=True)
+        self.log = RunLog(self.run_dir)
+        self.state.run_started(self.run_id, self.options.argv)
+        incomplete = self._recover()
+        self.decider = Decider(self.state, self.stats, forced_jobs(self.graph, self.options), incomplete)
+        decisions = [self.decider.decide(j) for j in self.graph.jobs]
+        stale = [d for d in decisions if d.reason is not None]
+        self._check_fit(stale)
+        for d in decisions:
+            self.log.write(f"decide {d.job.name}: " + (f"stale: {d.reason}" if d.reason else f"up to date: {d.why}"))
+            if d.reason is None:
+                self._up_to_date(d)
+        self.console.run_started(len(stale), len(decisions) - len(stale))
+        status = "ok"
+        old = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            self._schedule([d.job for d in stale])
+            if self.failed:
+                status = "failed"
+        except Interrupted:
+            status = "interrupted"
+            self._stop_all()
+        finally:
+            for s, h in old.items():
+                signal.signal(s, h)
+            self.state.flush()
+            self.state.run_ended(self.run_id, status)
+            self.state.close()
+        result = RunResult(self.run_id, self.outcomes, status, time.time() - t0, self.run_dir)
+        self.log.write(f"run {status}")
+        from .stats import write_stats
+
+        write_stats(self, result)
+        self.log.close()
+        self.console.run_finished(result)
+        return result
+
+    def _recover(self) -> set[str]:
+        """Clean up after a pyrule that died: stop its jobs, remove their outputs, say so."""
+        names = set()
+        for r in dead_jobs(self.state):
+            if r.pgid > 0:
+                try:
+                    os.killpg(r.pgid, signal.SIGKILL)
+                    self.console.warn(f"stopped process group {r.pgid} left running by a pyrule that died ({r.name})")
+                except (ProcessLookupError, PermissionError):
+                    pass
+            for p in r.outputs:
+                _remove(p)
+            self.console.warn(f"{r.name} was running when pyrule died: removed its outputs; it will be rebuilt")
+            self.log.write(f"recover {r.name}: removed incomplete outputs {r.outputs}")
+            names.add(r.name)
+        if names:
+            self.state.forget_running(names)
+        return names
+
+    def _check_fit(self, stale: list[Decision]) -> None:
+        for d in stale:
+            for key, need in _needs(d.job).items():
+                have = self.budget.get(key)
+                if have is not None and need > have:
+                    raise UsageError(
+                        f"job {d.job.name} needs {key}={_show(key, need)} but the budget is {_show(key, have)}",
+                        d.job.rule.where("resources"),
+                        f"raise the budget ({_budget_flag(key)}) or lower the rule's resources",
+                    )
+
+    # -- the loop ------------------------------------------------------------------------------
+
+    def _schedule(self, stale: list[Job]) -> None:
+        self.executor = make_executor(self.options.executor, self.options.executor_options)
+        stale_set = set(stale)
+        consumers: dict[Job, list[Job]] = {j: [] for j in stale}
+        waiting: dict[Job, int] = {}
+        for j in stale:
+            n = 0
+            for d in j.deps:
+                if d in stale_set:
+                    consumers[d].append(j)
+                    n += 1
+            waiting[j] = n
+        depth = _critical_path(stale, consumers)
+        ready: list[tuple] = []
+        seq = 0
+
+        def push(job: Job) -> None:
+            nonlocal seq
+            seq += 1
+            heapq.heappush(ready, (-job.rule.priority, -depth[job], seq, job))
+
+        for j in stale:
+            if waiting[j] == 0:
+                push(j)
+        self.running: dict[str, tuple[Job, Any, float, Any]] = {}  # name -> (job, lock, start, sig)
+        lock_wait: list[Job] = []
+        attempts: dict[Job, int] = {}
+        done: set[Job] = set()
+
+        def finish(job: Job, ok: bool) -> None:
+            done.add(job)
+            for c in consumers.get(job, ()):
+                if not ok:
+                    self._skip(c, f"upstream {job.name} failed", consumers, done)
+                    continue
+                waiting[c] -= 1
+                if waiting[c] == 0 and c not in done:
+                    push(c)
+
+        while ready or self.running or lock_wait:
+            if self.interrupted:
+                raise Interrupted(self.interrupted)
+            stop_new = self.failed and not self.options.keep_going
+            starts: list[tuple[Job, Any, Any]] = []
+            if not stop_new:
+                retry, lock_wait = lock_wait, []
+                for job in retry:
+                    push(job)
+                skipped: list[tuple] = []
+                while ready:
+                    entry = heapq.heappop(ready)
+                    job = entry[-1]
+                    if not self._fits(job):
+                        skipped.append(entry)
+                        continue
+                    prepared = self._prepare(job, lock_wait)
+                    if prepared is None:
+                        continue
+                    if prepared is False:  # up to date after all (early cutoff or built elsewhere)
+                        finish(job, True)
+                        continue
+                    self._take(job)
+                    starts.append((job, *prepared))
+                for entry in skipped:
+                    heapq.heappush(ready, entry)
+            if starts:
+                self._start(starts, attempts)
+            if not self.running:
+                if lock_wait and not stop_new:
+                    time.sleep(_LOCK_RETRY_S)  # another process holds them: retry shortly
+                    continue
+                break
+            try:
+                self._in_wait = True
+                results = self.executor.wait(_LOCK_RETRY_S if lock_wait else None)
+            finally:
+                self._in_wait = False
+            self.state.flush()
+            for res in results:
+                job, lock, start, sig = self.running.pop(res.name)
+                self._give(job)
+                ok = self._ended(job, res, sig, attempts[job])
+                lock.release()
+                if ok is None:  # retry
+                    push(job)
+                    continue
+                finish(job, ok)
+                if ok:
+                    self._drop_temps(job, done)
+        self.state.flush()
+
+    def _prepare(self, job: Job, lock_wait: list[Job]):
+        """Lock the job's outputs and re-check it. None: locked elsewhere; False: up to date now."""
+        from .locks import JobLock
+
+        lock = JobLock(STATE_DIR, list(job.outputs) or [job.name])
+        if not lock.try_acquire():
+            if job not in lock_wait:
+                self.console.note(f"{job.name}: outputs locked by another pyrule process; waiting")
+                self.log.write(f"wait {job.name}: locked by another process")
+            lock_wait.append(job)
+            return None
+        for p in job.outputs:
+            self.stats.forget(p)
+        d = self.decider.decide(job, fresh=True)
+        if d.reason is None:
+            lock.release()
+            self.log.write(f"skip {job.name}: up to date after all ({d.why})")
+            self._up_to_date(d)
+            return False
+        self.outcomes[job.name] = JobOutcome(job, "pending", d.reason)
+        return lock, d
+
+    def _start(self, starts: list[tuple[Job, Any, Decision]], attempts: dict[Job, int]) -> None:
+        from .body import job_spec
+
+        self.state.mark_running([(j.name, 0, list(j.outputs)) for j, _, _ in starts], self.run_id, _self_start())
+        for job, lock, d in starts:
+            attempts[job] = attempts.get(job, 0) + 1
+            sig = signature(job, self.decider.fps)  # inputs as they are when the job starts
+            for p in job.outputs:
+                _remove(p)
+                self.stats.forget(p)
+            spec = job_spec(job, self.rules.namespace, self.run_dir, attempts[job])
+            self.log.write(f"start {job.name} (attempt {attempts[job]}): {d.reason}")
+            self.console.job_started(job, d.reason)
+            pid = self.executor.start(spec)
+            self.state.set_pgid(job.name, pid)
+            self.running[job.name] = (job, lock, time.time(), sig)
+            self.outcomes[job.name].log = spec.log_path
+
+    def _ended(self, job: Job, res, sig, attempt: int) -> bool | None:
+        out = self.outcomes[job.name]
+        out.start, out.end, out.wall_s, out.cpu_s = res.start, res.end, res.wall_s, res.cpu_s
+        out.peak_rss_bytes, out.exit_code, out.attempts, out.reported = res.peak_rss_bytes, res.exit_code, attempt, res.reported
+        missing = [p for p in job.outputs if not os.path.exists(p)]
+        if res.exit_code == 0 and not missing:
+            for p in job.outputs:
+                self.stats.forget(p)
+                if "protected" in getattr(p, "flags", ()) or _flag(job, p, "protected"):
+                    _protect(p)
+            self.state.succeeded(job.name, job.rule.name, sig[0], sig[1])
+            out.status = "ran"
+            self.log.write(f"end {job.name}: ok in {res.wall_s:.2f}s, peak {res.peak_rss_bytes} B")
+            self.console.job_finished(out)
+            return True
+        for p in job.outputs:
+            _remove(p)
+            self.stats.forget(p)
+        why = f"exit code {res.exit_code}" if res.exit_code != 0 else f"exited 0 but did not create {', '.join(missing)}"
+        if attempt <= job.rule.retries and not self.interrupted:
+            self.log.write(f"retry {job.name}: {why} (attempt {attempt} of {job.rule.retries + 1})")
+            self.console.note(f"{job.name} failed ({why}); retrying ({attempt + 1} of {job.rule.retries + 1})")
+            self.state.finished(job.name)
+            return None
+        self.state.finished(job.name)
+        out.status = "failed"
+        out.reason = why
+        self.failed = True
+        self.log.write(f"fail {job.name}: {why}; log {out.log}")
+        self.console.job_failed(out, why)
+        return False
+
+    def _skip(self, job: Job, why: str, consumers, done: set[Job]) -> None:
+        stack = [job]
+        while stack:
+            j = stack.pop()
+            if j in done:
+                continue
+            done.add(j)
+            self.outcomes[j.name] = JobOutcome(j, "skipped", why)
+            self.log.write(f"skip {j.name}: {why}")
+            stack.extend(consumers.get(j, ()))
+
+    def _up_to_date(self, d: Decision) -> None:
+        if d.adopt and d.sig is not None:
+            self.state.succeeded(d.job.name, d.job.rule.name, d.sig[0], d.sig[1])
+        self.outcomes[d.job.name] = JobOutcome(d.job, "up-to-date", d.why)
+
+    def _drop_temps(self, job: Job, done: set[Job]) -> None:
+        """Delete temp() outputs of job's inputs once every consumer in this run is done."""
+        consumers = self._consumers_all()
+        for dep in job.deps:
+            temps = [p for p in dep.outputs if _flag(dep, p, "temp")]
+            if temps and all(c in done and self.outcomes.get(c.name, JobOutcome(c, "")).status in ("ran", "up-to-date")
+                             for c in consumers.get(dep, ())):
+                for p in temps:
+                    _remove(p)
+                    self.log.write(f"temp {p}: removed, every consumer is done")
+
+    def _consumers_all(self):
+        if not hasattr(self, "_all_consumers"):
+            self._all_consumers = self.graph.consumers()
+        return self._all_consumers
+
+    # -- budgets -------------------------------------------------------------------------------
+
+    def _fits(self, job: Job) -> bool:
+        return all(self.used[k] + v <= self.budget[k] for k, v in _needs(job).items() if k in self.budget)
+
+    def _take(self, job: Job) -> None:
+        for k, v in _needs(job).items():
+            if k in self.used:
+                self.used[k] += v
+
+    def _give(self, job: Job) -> None:
+        for k, v in _needs(job).items():
+            if k in self.used:
+                self.used[k] -= v
+
+    # -- signals -------------------------------------------------------------------------------
+
+    _in_wait = False
+
+    def _on_signal(self, signum: int, frame) -> None:
+        if self.interrupted:  # a second Ctrl-C: kill at once
+            self.executor.kill_all()
+            self._second = True
+        self.interrupted = signum
+        self.console.last_signal = signum
+        if self._in_wait:
+            raise Interrupted(signum)
+
+    def _stop_all(self) -> None:
+        executor = getattr(self, "executor", None)
+        running = getattr(self, "running", {})
+        if executor is not None and running:
+            self.console.note(f"stopping {len(running)} running job(s)")
+            try:
+                if getattr(self, "_second", False):
+                    executor.kill_all()
+                else:
+                    executor.terminate_all(_GRACE_S)
+            except Interrupted:
+                executor.kill_all()
+            for job, lock, start, _ in running.values():
+                for p in job.outputs:
+                    _remove(p)
+                self.outcomes[job.name].status = "failed"
+                self.outcomes[job.name].reason = "interrupted"
+                self.state.finished(job.name)
+                lock.release()
+                self.log.write(f"interrupted {job.name}: removed partial outputs")
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+
+def make_executor(name: str, options: dict[str, Any]):
+    if name == "slurm":
+        from .executors.slurm import SlurmExecutor
+
+        return SlurmExecutor(**options)
+    from .executors.local import LocalExecutor
+
+    return LocalExecutor()
+
+
+def _needs(job: Job) -> dict[str, float]:
+    r = job.resources
+    needs = {"cores": r.get("cores", 1), "mem": r.get("mem", 0)}
+    for k, v in r.items():
+        if k not in ("cores", "mem", "runtime", "slurm") and isinstance(v, (int, float)):
+            needs[k] = v
+    return needs
+
+
+def _budgets(options: Options) -> dict[str, float]:
+    from .units import parse_size
+
+    budget: dict[str, float] = {"cores": options.jobs or os.cpu_count() or 1}
+    try:
+        budget["mem"] = parse_size(options.mem) if options.mem else _physical_memory()
+    except ValueError as e:
+        raise UsageError(f"--mem {options.mem}: {e}") from None
+    for item in options.resources:
+        name, sep, value = item.partition("=")
+        try:
+            if not sep or not name.isidentifier():
+                raise ValueError
+            budget[name] = float(value)
+        except ValueError:
+            raise UsageError(f"--resources {item}: write NAME=N, e.g. gpus=2 or disk_io=4") from None
+    return budget
+
+
+def _physical_memory() -> int:
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def _show(key: str, value: float) -> str:
+    if key == "mem":
+        from .units import format_size
+
+        return format_size(value)
+    return f"{value:g}"
+
+
+def _budget_flag(key: str) -> str:
+    return {"cores": "-j N", "mem": "--mem SIZE"}.get(key, f"--resources {key}=N")
+
+
+def _critical_path(stale: list[Job], consumers: dict[Job, list[Job]]) -> dict[Job, int]:
+    depth: dict[Job, int] = {}
+    for j in reversed(stale):  # stale is in dependency order: consumers come later
+        depth[j] = 1 + max((depth[c] for c in consumers[j]), default=0)
+    return depth
+
+
+def _flag(job: Job, path: str, flag: str) -> bool:
+    for _, value in job.rule.outputs:
+        values = [value] if isinstance(value, str) else value
+        if any(flag in getattr(v, "flags", ()) for v in values):
+            from .patterns import Pattern
+
+            if any(flag in getattr(v, "flags", ()) and Pattern(v).format(job.wildcards) == path for v in values):
+                return True
+    return False
+
+
+def _remove(path: str) -> None:
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return
+    try:
+        if statmod.S_ISDIR(st.st_mode):
+            shutil.rmtree(path, onerror=_force_writable)
+        else:
+            if not os.access(path, os.W_OK):
+                os.chmod(path, st.st_mode | statmod.S_IWUSR)
+            os.unlink(path)
+    except OSError:
+        pass
+
+
+def _force_writable(func, path, exc_info) -> None:
+    os.chmod(os.path.dirname(path), 0o755)
+    os.chmod(path, 0o755)
+    func(path)
+
+
+def _protect(path: str) -> None:
+    st = os.stat(path)
+    os.chmod(path, st.st_mode & ~(statmod.S_IWUSR | statmod.S_IWGRP | statmod.S_IWOTH))
+
+
+_START: float | None = None
+
+
+def _self_start() -> float:
+    global _START
+    if _START is None:
+        import psutil
+
+        _START = psutil.Process().create_time()
+    return _START

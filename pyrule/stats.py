@@ -1,0 +1,69 @@
+"""Per-run statistics: .pyrule/runs/RUN-ID/stats.tsv and stats.json, and reading them back."""
+
+from __future__ import annotations
+
+import csv
+import glob
+import hashlib
+import json
+import os
+from typing import Any
+
+COLUMNS = ["rule", "job", "status", "start", "end", "wall_s", "cpu_s", "peak_rss_bytes", "exit_code", "attempts"]
+
+
+def write_stats(runner, result) -> None:
+    from . import __version__
+
+    jobs = []
+    for job in runner.graph.jobs:
+        o = result.outcomes.get(job.name)
+        if o is None:
+            continue
+        jobs.append({
+            "rule": job.rule.name, "job": job.name, "status": o.status, "reason": o.reason,
+            "start": o.start or None, "end": o.end or None, "wall_s": round(o.wall_s, 4), "cpu_s": round(o.cpu_s, 4),
+            "peak_rss_bytes": o.peak_rss_bytes, "exit_code": o.exit_code, "attempts": o.attempts,
+            "reported": o.reported, "log": o.log, "inputs": list(job.inputs), "outputs": list(job.outputs),
+            "deps": [d.name for d in job.deps],
+            "resources": {k: v for k, v in job.resources.items() if isinstance(v, (int, float, str))},
+        })
+    doc: dict[str, Any] = {
+        "run_id": result.run_id, "pyrule_version": __version__, "argv": runner.options.argv,
+        "pipefile_hash": _hash_files(runner.rules.files), "status": result.status,
+        "wall_s": round(result.wall_s, 4),
+        "totals": {s: result.count(s) for s in ("ran", "up-to-date", "failed", "skipped")},
+        "jobs": jobs,
+    }
+    starts = [j["start"] for j in jobs if j["start"]]
+    doc["start"] = min(starts) if starts else None
+    doc["end"] = max((j["end"] for j in jobs if j["end"]), default=None)
+    with open(os.path.join(result.run_dir, "stats.json"), "w", encoding="utf-8") as f:
+        json.dump(doc, f, indent=1)
+    keys = sorted({k for j in jobs for k in j["reported"]})
+    with open(os.path.join(result.run_dir, "stats.tsv"), "w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f, delimiter="\t", lineterminator="\n")
+        w.writerow(COLUMNS + keys)
+        for j in jobs:
+            w.writerow([j[c] if j[c] is not None else "" for c in COLUMNS] + [j["reported"].get(k, "") for k in keys])
+
+
+def _hash_files(files: list[str]) -> str:
+    h = hashlib.sha256()
+    for p in files:
+        try:
+            with open(p, "rb") as f:
+                h.update(f.read())
+        except OSError:
+            pass
+    return h.hexdigest()[:16]
+
+
+def run_dirs(root: str = ".pyrule") -> list[str]:
+    """Recorded runs with stats, oldest first."""
+    return sorted(os.path.dirname(p) for p in glob.glob(os.path.join(root, "runs", "*", "stats.json")))
+
+
+def load_stats(run_dir: str) -> dict[str, Any]:
+    with open(os.path.join(run_dir, "stats.json"), encoding="utf-8") as f:
+        return json.load(f)

@@ -1,0 +1,69 @@
+"""`{input}`-style substitution in shell bodies.
+
+Paths (input, output, log, wildcard values) come shell-quoted, lists space-separated, so no file
+name can run as code or split into words. Params, resources and top-level names are inserted as
+written (they are the Pipefile author's own text, like Make variables). A brace that does not
+hold a known name is left alone: `${HOME}`, `{a,b}` and `awk '{print $1}'` need no escaping;
+`{{` and `}}` always give one literal brace.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from typing import Any
+
+_FIELD = re.compile(r"\{\{|\}\}|\{([A-Za-z_]\w*)((?:\.[A-Za-z_]\w*|\[-?\d+\])*)\}")
+_QUOTED = ("input", "output", "log", "wildcards")
+
+
+def context(job, namespace: dict[str, Any]) -> dict[str, Any]:
+    """The names a body sees for this job."""
+    from .paths import Namespace, Paths
+
+    return {
+        "input": job.inputs,
+        "output": job.outputs,
+        "params": job.params,
+        "wildcards": Namespace(job.wildcards),
+        "resources": job.resources,
+        "log": Paths([job.log] if job.log else []),
+        "rule": job.rule.name,
+        "jobname": job.name,
+    }
+
+
+def substitute(text: str, ctx: dict[str, Any], wildcards: dict[str, str], namespace: dict[str, Any]) -> str:
+    def sub(m: re.Match) -> str:
+        tok = m.group(0)
+        if tok in ("{{", "}}"):
+            return tok[0]
+        root, path = m.group(1), m.group(2)
+        if root in ctx:
+            value, quote = ctx[root], root in _QUOTED
+        elif root in wildcards:
+            value, quote = wildcards[root], True
+        elif root in namespace and not root.startswith("_") and not callable(namespace[root]):
+            value, quote = namespace[root], False
+        else:
+            return tok
+        try:
+            value = _walk(value, path)
+        except (AttributeError, IndexError, KeyError, TypeError):
+            return tok
+        return _render(value, quote)
+
+    return _FIELD.sub(sub, text)
+
+
+def _walk(value: Any, path: str) -> Any:
+    for part in re.findall(r"\.(\w+)|\[(-?\d+)\]", path):
+        value = getattr(value, part[0]) if part[0] else value[int(part[1])]
+    return value
+
+
+def _render(value: Any, quote: bool) -> str:
+    if isinstance(value, (list, tuple)):
+        return " ".join(_render(v, quote) for v in value)
+    text = str(value)
+    return shlex.quote(text) if quote else text

@@ -1,0 +1,219 @@
+"""What the person sees. Plain lines on a pipe, in CI or with NO_COLOR; a rich live display
+(progress bar, time left, running jobs) on a terminal. The stages never print; they return data."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from typing import Any
+
+from .errors import PyruleError
+
+
+def _fmt_time(s: float) -> str:
+    return f"{s:.2f}s" if s < 60 else f"{int(s // 60)}m{s % 60:04.1f}s"
+
+
+class Console:
+    def __init__(self, quiet: int = 0, verbose: int = 0, stream=None):
+        self.quiet = quiet
+        self.verbose = verbose
+        self.err = stream or sys.stderr
+        self.live = (not quiet and self.err.isatty() and not os.environ.get("NO_COLOR")
+                     and os.environ.get("TERM") != "dumb" and not os.environ.get("CI"))
+        self.last_signal: int | None = None
+        self._progress: Any = None
+        self.done = 0
+        self.total = 0
+
+    # --- plain output -----------------------------------------------------------------------
+
+    def out(self, text: str) -> None:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+    def plain(self, text: str) -> None:
+        if self._progress is not None:
+            self._progress.console.print(text, markup=False, highlight=False)
+        else:
+            print(text, file=self.err)
+
+    def note(self, text: str) -> None:
+        if self.quiet < 1:
+            self.plain(text)
+
+    def warn(self, text: str) -> None:
+        self.plain(f"warning: {text}")
+
+    def error(self, e: PyruleError) -> None:
+        self.stop_live()
+        lines = [str(e).split("\n  hint:")[0]]
+        if e.loc is not None:
+            src = _source_line(e.loc.file, e.loc.line)
+            if src is not None:
+                gutter = f"{e.loc.line:>5} | "
+                lines.append(gutter + src.rstrip("\n"))
+                col = max(e.loc.col, 1)
+                lines.append(" " * (len(gutter) - 2) + "| " + "".join(c if c == "\t" else " " for c in src[: col - 1]) + "^")
+        if e.hint:
+            lines.append(f"  hint: {e.hint}")
+        print("\n".join(lines), file=self.err)
+
+    def internal_error(self, e: BaseException) -> None:
+        import traceback
+
+        self.stop_live()
+        if self.verbose:
+            traceback.print_exception(e, file=self.err)
+        print(f"pyrule: internal error: {type(e).__name__}: {e}\n  this is a bug in pyrule, not in your Pipefile; "
+              "rerun with -v for the traceback and report it", file=self.err)
+
+    # --- listings ---------------------------------------------------------------------------
+
+    def rule_list(self, rules) -> None:
+        for r in rules.rules.values():
+            kind = "checkpoint" if r.checkpoint else ("phony" if r.phony else "rule")
+            self.out(f"{r.name}  ({kind}, {r.loc})" if r.loc else r.name)
+            if r.doc:
+                self.out(f"    {r.doc.strip()}")
+            outs = [v for _, v in r.outputs]
+            ins = ["<function>" if callable(v) else v for _, v in r.inputs]
+            if outs:
+                self.out("    output: " + ", ".join(_short(v) for v in outs))
+            if ins:
+                self.out("    input:  " + ", ".join(_short(v) for v in ins))
+
+    def plan(self, decisions) -> None:
+        stale = [d for d in decisions if d.reason is not None]
+        for d in stale:
+            self.out(f"{d.job.name}: {d.reason}")
+        if self.quiet < 1:
+            n_ok = len(decisions) - len(stale)
+            self.out(f"{len(stale)} job(s) would run, {n_ok} up to date" if stale else
+                     f"nothing to do: all {n_ok} job(s) up to date")
+
+    def why(self, decisions, target: str) -> int:
+        from .plan import normpath
+
+        by_name = {d.job.name: d for d in decisions}
+        by_out = {o: d for d in decisions for o in d.job.outputs}
+        by_rule = [d for d in decisions if d.job.rule.name == target]
+        found = ([by_name[target]] if target in by_name else [by_out[normpath(target)]] if normpath(target) in by_out
+                 else by_rule)
+        if not found:
+            raise PyruleError(f"--why {target}: no job of the requested targets' graph makes it or is so named",
+                              hint="name a file, a job or a rule of the graph (pyrule -n lists them)")
+        for d in found:
+            self._explain(d, by_name, 0, set())
+        return 0
+
+    def _explain(self, d, by_name, depth: int, seen: set) -> None:
+        pad = "  " * depth
+        if d.reason is None:
+            self.out(f"{pad}{d.job.name} is up to date: {d.why}")
+        else:
+            self.out(f"{pad}{d.job.name} will run: {d.reason}")
+        if d.job.name in seen:
+            return
+        seen.add(d.job.name)
+        for dep in d.job.deps:
+            dd = by_name.get(dep.name)
+            if dd is not None and (dd.reason is not None or self.verbose):
+                self._explain(dd, by_name, depth + 1, seen)
+
+    # --- a run ------------------------------------------------------------------------------
+
+    def run_started(self, n_stale: int, n_ok: int) -> None:
+        self.total, self.t0 = n_stale, time.time()
+        if n_stale == 0:
+            self.note(f"nothing to do: all {n_ok} job(s) up to date")
+            return
+        if self.live:
+            from rich.console import Console as RichConsole
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+            self._progress = Progress(
+                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                TextColumn("left"), TimeRemainingColumn(), console=RichConsole(file=self.err), transient=True,
+            )
+            self._progress.start()
+            self._task = self._progress.add_task("jobs", total=n_stale)
+            self._running: dict[str, Any] = {}
+        else:
+            self.note(f"{n_stale} job(s) to run, {n_ok} up to date")
+
+    def job_started(self, job, reason: str) -> None:
+        if self._progress is not None:
+            self._running[job.name] = self._progress.add_task(f"  [cyan]{job.name}", total=None)
+        elif self.verbose or self.quiet < 1 and self.total <= 50:
+            self.note(f"start {job.name}" + (f" ({reason})" if self.verbose else ""))
+
+    def _job_done(self, name: str) -> None:
+        self.done += 1
+        if self._progress is not None:
+            task = self._running.pop(name, None)
+            if task is not None:
+                self._progress.remove_task(task)
+            self._progress.advance(self._task)
+
+    def job_finished(self, outcome) -> None:
+        from .units import format_size
+
+        self._job_done(outcome.job.name)
+        if self.quiet < 1:
+            self.plain(f"done  {outcome.job.name} in {_fmt_time(outcome.wall_s)}, peak {format_size(outcome.peak_rss_bytes)}"
+                       + (f" [{self.done}/{self.total}]" if not self.live else ""))
+
+    def job_failed(self, outcome, why: str) -> None:
+        self._job_done(outcome.job.name)
+        tail = _tail(outcome.log)
+        msg = f"FAILED {outcome.job.name}: {why}\n  log: {outcome.log}"
+        if tail:
+            msg += "\n" + "\n".join("  | " + ln for ln in tail)
+        if self._progress is not None:
+            self._progress.console.print(f"[red]{msg}[/red]", markup=True, highlight=False)
+        else:
+            print(msg, file=self.err)
+
+    def run_finished(self, result) -> None:
+        self.stop_live()
+        if result.status != "ok" or self.quiet < 2:
+            ran, ok, failed, skipped = (result.count(s) for s in ("ran", "up-to-date", "failed", "skipped"))
+            word = {"ok": "done", "failed": "FAILED", "interrupted": "interrupted"}[result.status]
+            if ran or failed or skipped or result.status != "ok":
+                print(f"{word}: {ran} ran, {ok} up to date, {failed} failed, {skipped} skipped in "
+                      f"{_fmt_time(result.wall_s)}; stats in {result.run_dir}/stats.tsv", file=self.err)
+
+    def stop_live(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+
+
+def _short(v: Any) -> str:
+    if isinstance(v, (list, tuple)):
+        return f"[{', '.join(map(str, v[:3]))}{', ...' if len(v) > 3 else ''}] ({len(v)})" if len(v) > 3 else str(list(v))
+    return str(v)
+
+
+def _source_line(file: str, line: int) -> str | None:
+    try:
+        with open(file, encoding="utf-8", errors="replace") as f:
+            for i, text in enumerate(f, 1):
+                if i == line:
+                    return text
+    except OSError:
+        return None
+    return None
+
+
+def _tail(path: str | None, n: int = 10) -> list[str]:
+    if not path:
+        return []
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, 2)
+            f.seek(max(0, f.tell() - 8192))
+            return f.read().decode("utf-8", "replace").splitlines()[-n:]
+    except OSError:
+        return []
