@@ -95,7 +95,7 @@ def signature(job: Job, fps: Fingerprints) -> tuple[str, dict[str, Any]]:
     """The job's signature (a digest for quick comparison, and its parts for reasons)."""
     mode = job.rule.check
     parts = {
-        "body": xxhash.xxh3_64_hexdigest(body_text(job)),
+        "body": xxhash.xxh3_64_hexdigest(body_text(job).encode()),
         "params": {k: repr(v) for k, v in job.params.items()},
         "env": {k: str(v) for k, v in job.rule.env.items()},
         "inputs": list(job.inputs),
@@ -104,7 +104,7 @@ def signature(job: Job, fps: Fingerprints) -> tuple[str, dict[str, Any]]:
     }
     flat = "\x00".join((parts["body"], repr(parts["params"]), repr(parts["env"]), "\x01".join(job.inputs),
                         "\x01".join(job.outputs), "\x01".join(parts["fps"])))
-    return xxhash.xxh3_64_hexdigest(flat), parts
+    return xxhash.xxh3_64_hexdigest(flat.encode("utf-8", "surrogateescape")), parts
 
 
 @dataclass

@@ -14,7 +14,7 @@ class JobLock:
     def __init__(self, root: str, keys: list[str]):
         d = os.path.join(root, "locks")
         os.makedirs(d, exist_ok=True)
-        self.locks = [FileLock(os.path.join(d, xxhash.xxh3_64_hexdigest(k) + ".lock")) for k in sorted(set(keys))]
+        self.locks = [FileLock(os.path.join(d, xxhash.xxh3_64_hexdigest(k.encode("utf-8", "surrogateescape")) + ".lock")) for k in sorted(set(keys))]
         self.held = False
 
     def try_acquire(self) -> bool:

@@ -1,0 +1,93 @@
+"""What every executor shares: the job description, the result, and the interface."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+@dataclass
+class JobSpec:
+    """Everything needed to run one job; built by the scheduler.
+
+    Relative paths (log_path, output_dirs, report_path) are taken relative to workdir,
+    because workdir is the project directory the job runs in.
+    """
+
+    name: str  # e.g. "count[sample=a]"
+    workdir: str  # project directory (cwd of the job)
+    log_path: str  # stdout+stderr of the job, appended; parent dirs are created
+    env: dict[str, str]  # extra environment variables, added to os.environ
+    shell: str | None = None  # substituted script, run by `bash -euo pipefail -c`
+    # Runs in a forked child, so it sees the runner's in-memory namespace
+    # (unpicklable closures included); an exception means traceback in the log, exit 1.
+    python: Callable[[], None] | None = None
+    output_dirs: list[str] = field(default_factory=list)  # created before start
+    # `key<TAB>value` lines the job writes there come back as JobResult.reported;
+    # exported to the job as $PYRULE_REPORT.
+    report_path: str | None = None
+    attempt: int = 1
+
+
+@dataclass
+class JobResult:
+    name: str
+    exit_code: int  # negative = killed by that signal (e.g. -15)
+    start: float  # time.time()
+    end: float
+    wall_s: float
+    cpu_s: float  # user+sys of the whole process tree
+    peak_rss_bytes: int  # peak RSS of the whole process tree
+    reported: dict[str, str]
+    pid: int
+
+
+class Executor(Protocol):
+    def start(self, spec: JobSpec) -> int:
+        """Start the job; returns a handle (the pid for local)."""
+        ...
+
+    def wait(self, timeout: float | None) -> list[JobResult]:
+        """Block until at least one job ends or timeout; return every ended job."""
+        ...
+
+    def running(self) -> list[int]: ...
+
+    def terminate_all(self, grace: float = 5.0) -> None:
+        """SIGTERM every job's process group, SIGKILL after grace; reap them."""
+        ...
+
+    def kill_all(self) -> None:
+        """SIGKILL every job's process group at once."""
+        ...
+
+
+def resolve(workdir: str, path: str) -> str:
+    """path relative to workdir (absolute paths are kept)."""
+    return os.path.join(workdir, path)
+
+
+def read_report(path: str) -> dict[str, str]:
+    """Parse `key<TAB>value` lines and delete the file; malformed lines are skipped.
+
+    Later keys win, so a job can overwrite a value by appending it again.
+    """
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            text = f.read()
+    except FileNotFoundError:
+        return {}
+    # Removed so that a retry (or the next run) never sees stale values.
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+    values: dict[str, str] = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition("\t")
+        key = key.strip()
+        if sep and key:
+            values[key] = value.rstrip("\r")
+    return values
