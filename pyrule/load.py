@@ -77,7 +77,7 @@ class _Loader:
                     self.plain.setdefault(stmt.name, stmt.loc)
         elif isinstance(stmt, (S.Import, S.PythonBlock)):
             code = stmt.code if isinstance(stmt, S.Import) else S.Code(stmt.body.text, stmt.body.loc)
-            execute(code, self.ns)
+            execute(code, self.ns, body=isinstance(stmt, S.PythonBlock))
         elif isinstance(stmt, S.Include):
             target = evaluate(stmt.path, self.ns)
             if not isinstance(target, (str, os.PathLike)):
@@ -196,16 +196,16 @@ def evaluate(code: S.Code, ns: dict[str, Any], call: bool = False) -> Any:
         raise runtime_error(e, code, ns) from None
 
 
-def execute(code: S.Code, ns: dict[str, Any]) -> None:
+def execute(code: S.Code, ns: dict[str, Any], body: bool = False) -> None:
     """Run statements (imports, python: blocks) in the namespace."""
     compiled = _compile(code, "exec")
     try:
         exec(compiled, ns)
     except Exception as e:  # noqa: BLE001
-        raise runtime_error(e, code, ns) from None
+        raise runtime_error(e, code, ns, body) from None
 
 
-def runtime_error(e: BaseException, code: S.Code, ns: dict[str, Any]) -> PipefileError:
+def runtime_error(e: BaseException, code: S.Code, ns: dict[str, Any], body: bool = False) -> PipefileError:
     """A PipefileError at the Pipefile line where the Python error happened."""
     if isinstance(e, PipefileError):
         return e
@@ -215,10 +215,30 @@ def runtime_error(e: BaseException, code: S.Code, ns: dict[str, Any]) -> Pipefil
         if tb.tb_frame.f_code.co_filename == code.loc.file:
             line = tb.tb_lineno
         tb = tb.tb_next
-    loc = Location(code.loc.file, line, code.loc.col if line == code.loc.line else 1)
+    col = code.loc.col
+    if line != code.loc.line:  # another line (later, or in a function defined above): its first character
+        lines = code.text.split("\n")
+        if 0 < line - code.loc.line < len(lines):
+            text = lines[line - code.loc.line]
+            col = len(text) - len(text.lstrip()) + 1 + (code.loc.col - 1 if body else 0)
+        else:
+            col = _first_col(code.loc.file, line)
+    loc = Location(code.loc.file, line, col)
     hint = None
     if isinstance(e, NameError) and getattr(e, "name", None):
         hint = suggest(e.name, [n for n in ns if not n.startswith("__")]) or "define it above this line"
     if isinstance(e, ModuleNotFoundError):
         hint = f"install it (pip install {e.name}) or check the name"
     return PipefileError(f"{type(e).__name__}: {e}", loc, hint)
+
+
+def _first_col(file: str, line: int) -> int:
+    """The column of the first non-blank character of a line of a file (1 if unknown)."""
+    try:
+        with open(file, encoding="utf-8", errors="replace") as f:
+            for i, text in enumerate(f, 1):
+                if i == line:
+                    return len(text) - len(text.lstrip()) + 1 if text.strip() else 1
+    except OSError:
+        pass
+    return 1

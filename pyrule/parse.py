@@ -254,17 +254,20 @@ def check_python(code: S.Code, mode: str, body: bool = False) -> None:
     try:
         ast.parse(src, filename=code.loc.file, mode="exec" if mode == "exec" else "eval")
     except SyntaxError as e:
-        raise python_error(e, code, shift) from None
+        raise python_error(e, code, shift, body) from None
 
 
-def python_error(e: SyntaxError, code: S.Code, shift: int = 0) -> PipefileError:
-    """A PipefileError at the place in the Pipefile where Python's parser found the problem."""
+def python_error(e: SyntaxError, code: S.Code, shift: int = 0, body: bool = False) -> PipefileError:
+    """A PipefileError at the place in the Pipefile where Python's parser found the problem.
+
+    A body's text was dedented by its first line's indentation: its later lines get it back.
+    """
     lineno = min(e.lineno or 1, code.text.count("\n") + 1)
     offset = max((e.offset or 1) - (shift if lineno == 1 else 0), 1)
     if lineno == 1:
         loc = Location(code.loc.file, code.loc.line, code.loc.col + offset - 1)
     else:
-        loc = Location(code.loc.file, code.loc.line + lineno - 1, offset)
+        loc = Location(code.loc.file, code.loc.line + lineno - 1, offset + (code.loc.col - 1 if body else 0))
     return PipefileError(f"invalid Python: {e.msg}", loc)
 
 
@@ -392,5 +395,5 @@ def _guess_dedent_loc(text: str, filename: str) -> Location:
         while width < stack[-1]:
             stack.pop()
         if width != stack[-1]:
-            return Location(filename, i, 1)
+            return Location(filename, i, len(line) - len(stripped) + 1)
     return Location(filename, 1, 1)

@@ -107,16 +107,33 @@ def wildcard_names(text: str) -> list[str]:
     return names
 
 
+_FORMATS: dict[str, str] = {}
+
+
+def _format_string(text: str) -> str:
+    """`text` as a str.format template: wildcard fields as `{name}`, every other brace escaped."""
+    out: list[str] = []
+    pos = 0
+    for m in _WILDCARD.finditer(text):
+        out.append(text[pos : m.start()].replace("{", "{{").replace("}", "}}"))
+        pos = m.end()
+        out.append(m.group(0)[0] * 2 if m.group(1) is None else "{" + m.group(1) + "}")
+    out.append(text[pos:].replace("{", "{{").replace("}", "}}"))
+    return "".join(out)
+
+
 def format_wildcards(text: str, wildcards: dict[str, str]) -> str:
-    """Fill `{name}` fields that are wildcards; leave every other brace alone."""
-
-    def sub(m: re.Match) -> str:
-        name = m.group(1)
-        if name is None:
-            return m.group(0)[0]
-        return str(wildcards[name]) if name in wildcards else m.group(0)
-
-    return _WILDCARD.sub(sub, text) if "{" in text or "}" in text else text
+    """Fill `{name}` fields that are wildcards; leave every other brace alone (`{{` gives `{`)."""
+    if "{" not in text and "}" not in text:
+        return text
+    fmt = _FORMATS.get(text)
+    if fmt is None:
+        fmt = _FORMATS[text] = _format_string(text)
+    try:
+        return fmt.format_map(wildcards)
+    except KeyError:  # a field that is no wildcard of this job stays as written
+        return _WILDCARD.sub(lambda m: m.group(0)[0] if m.group(1) is None else
+                             str(wildcards[m.group(1)]) if m.group(1) in wildcards else m.group(0), text)
 
 
 @dataclass(frozen=True)

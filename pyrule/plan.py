@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from typing import Any, Callable
 
-from .errors import PipefileError, UsageError, suggest
+from .errors import Location, PipefileError, UsageError, suggest
 from .graph import Job, JobGraph
 from .paths import Namespace, Paths
 from .patterns import Candidate, Pattern, PatternIndex, format_wildcards
@@ -25,7 +25,9 @@ def plan(rules: Rules, targets: list[str], until: list[str] | None = None, direc
          stats: StatCache | None = None) -> JobGraph:
     """The job graph of `targets` (the default targets when empty), cut to `until` if given."""
     planner = Planner(rules, stats if stats is not None else StatCache(), directory)
-    return planner.plan(targets or default_targets(rules), until or [])
+    if targets:
+        return planner.plan(targets, until or [])
+    return planner.plan(default_targets(rules), until or [], "default target", rules.default_loc)
 
 
 def default_targets(rules: Rules) -> list[str]:
@@ -61,8 +63,9 @@ class Planner:
 
     # --- targets ---------------------------------------------------------------------------
 
-    def plan(self, targets: list[str], until: list[str]) -> JobGraph:
-        roots = [self.target_job(t) for t in targets]
+    def plan(self, targets: list[str], until: list[str], option: str = "target",
+             loc: Location | None = None) -> JobGraph:
+        roots = [self.target_job(t, option, loc) for t in targets]
         order = self._walk([j for j in roots if j is not None])
         graph = JobGraph(order, [j for j in roots if j is not None], {}, [], list(targets))
         for job in order:
@@ -71,7 +74,7 @@ class Planner:
         graph.sources = [p for p, j in self.producer.items() if j is None]
         return self._cut(graph, until) if until else graph
 
-    def target_job(self, target: str, option: str = "target") -> Job | None:
+    def target_job(self, target: str, option: str = "target", loc: Location | None = None) -> Job | None:
         """The job for a rule name or a file named on the command line (None: an existing source)."""
         rule = self.rules.rules.get(target)
         if rule is not None:
@@ -83,12 +86,11 @@ class Planner:
                                  rule.loc)
             return self._job(rule, {}, None)
         path = normpath(target)
-        job = self.producer_of(path, None)
-        if job is None and not self.stats.exists(path):
+        if path not in self.producer and not self.index.lookup(path) and not self.stats.exists(path):
             names = list(self.rules.rules)
             hint = suggest(target, names + _listdir(path)) or "name a rule (pyrule --list) or a file a rule makes"
-            raise UsageError(f"unknown {option} '{target}': no rule is named so and no rule makes it", hint=hint)
-        return job
+            raise UsageError(f"unknown {option} '{target}': no rule is named so and no rule makes it", loc, hint)
+        return self.producer_of(path, None)
 
     def _cut(self, graph: JobGraph, until: list[str]) -> JobGraph:
         """--until: keep only the jobs the named targets need, those targets' jobs included."""
@@ -137,7 +139,10 @@ class Planner:
 
     def _choose(self, path: str, candidates: list[Candidate], needed_by: Job | None) -> Candidate:
         ranked = sorted(candidates, key=lambda c: (-c.key[0].priority, c.wildcard_chars))
-        viable = [c for c in ranked if self._viable(c)] or ranked
+        viable = [c for c in ranked if self._viable(c)]
+        if not viable:
+            # None can be made: no tie to break; the best-ranked one reports its missing input.
+            return ranked[0]
         best = viable[0]
         rivals = [c for c in viable[1:] if c.key[0] is not best.key[0]
                   and c.key[0].priority == best.key[0].priority and c.wildcard_chars == best.wildcard_chars]
@@ -237,19 +242,21 @@ class Planner:
             if state.get(root, _NEW) != _NEW:
                 continue
             state[root] = _ACTIVE
-            stack: list[tuple[Job, Any]] = [(root, iter(root.inputs))]
+            # (job, its inputs still to resolve, its deps so far as a set: no quadratic `in list`)
+            stack: list[tuple[Job, Any, set]] = [(root, iter(root.inputs), set(root.deps))]
             while stack:
-                job, it = stack[-1]
+                job, it, seen = stack[-1]
                 for path in it:
                     dep = self.producer_of(path, job)
                     if dep is None:
                         continue
-                    if dep not in job.deps:
+                    if dep not in seen:
+                        seen.add(dep)
                         job.deps.append(dep)
                     st = state.get(dep, _NEW)
                     if st == _NEW:
                         state[dep] = _ACTIVE
-                        stack.append((dep, iter(dep.inputs)))
+                        stack.append((dep, iter(dep.inputs), set(dep.deps)))
                         break
                     if st == _ACTIVE:
                         raise self._cycle(stack, dep)
@@ -259,8 +266,8 @@ class Planner:
                     stack.pop()
         return order
 
-    def _cycle(self, stack: list[tuple[Job, Any]], dep: Job) -> PipefileError:
-        path = [j for j, _ in stack]
+    def _cycle(self, stack: list[tuple[Job, Any, set]], dep: Job) -> PipefileError:
+        path = [entry[0] for entry in stack]
         cycle = path[path.index(dep):] + [dep]
         return PipefileError(
             "dependency cycle: " + " -> ".join(j.name for j in cycle),

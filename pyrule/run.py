@@ -168,9 +168,10 @@ def run(rules: Rules, targets: list[str], directory: str = ".", jobs: int | None
     cwd = os.getcwd()
     os.chdir(directory)
     try:
-        graph = plan(rules, targets)
+        graph = plan(rules, targets, until=kw.pop("until", None))
+        want_dry_run = kw.pop("dry_run", dry_run_)  # before Options(**kw), which has no such field
         options = Options(jobs=jobs, keep_going=keep_going, **kw)
-        if kw.pop("dry_run", dry_run_):
+        if want_dry_run:
             return dry_run(graph, rules, options)
         return Runner(graph, rules, options, console or Console(quiet=2)).run()
     finally:
@@ -184,7 +185,10 @@ class Runner:
         self.options = options
         self.console = console
         self.stats = StatCache()
-        self.run_id = time.strftime("%Y%m%d-%H%M%S") + f"-{os.getpid()}"
+        # Microseconds: ids sort in start order (run_dirs, --stats) and stay unique when one
+        # process (the Python API) runs twice within a second.
+        now = time.time()
+        self.run_id = time.strftime("%Y%m%d-%H%M%S", time.localtime(now)) + f".{int(now % 1 * 1e6):06d}-{os.getpid()}"
         self.run_dir = os.path.join(STATE_DIR, "runs", self.run_id)
         self.outcomes: dict[str, JobOutcome] = {}
         self.budget = _budgets(options)
@@ -347,11 +351,15 @@ class Runner:
                 results = self.executor.wait(_LOCK_RETRY_S if lock_wait else None)
             finally:
                 self._in_wait = False
-            self.state.flush()
+            ended = []
             for res in results:
                 job, lock, start, sig = self.running.pop(res.name)
                 self._give(job)
-                ok = self._ended(job, res, sig, attempts[job])
+                ended.append((job, lock, self._ended(job, res, sig, attempts[job])))
+            # Recorded before the locks go: another pyrule waiting on them re-checks the job
+            # against the store at once, and must find this success there.
+            self.state.flush()
+            for job, lock, ok in ended:
                 lock.release()
                 if ok is None:  # retry
                     push(job)
@@ -376,9 +384,11 @@ class Runner:
             self.stats.forget(p)
         d = self.decider.decide(job, fresh=True)
         if d.reason is None:
-            lock.release()
             self.log.write(f"skip {job.name}: up to date after all ({d.why})")
             self._up_to_date(d)
+            if d.adopt:
+                self.state.flush()
+            lock.release()
             return False
         self.outcomes[job.name] = JobOutcome(job, "pending", d.reason)
         return lock, d
@@ -412,6 +422,9 @@ class Runner:
                 if "protected" in getattr(p, "flags", ()) or _flag(job, p, "protected"):
                     _protect(p)
             self.state.succeeded(job.name, job.rule.name, sig[0], sig[1])
+            # Its consumers are re-decided on their own signatures now (early cutoff), not
+            # as "upstream will run".
+            self.decider.will_run.discard(job)
             out.status = "ran"
             self.log.write(f"end {job.name}: ok in {res.wall_s:.2f}s, peak {res.peak_rss_bytes} B")
             self.console.job_finished(out)

@@ -85,8 +85,8 @@ class Console:
 
     def plan(self, decisions) -> None:
         stale = [d for d in decisions if d.reason is not None]
-        for d in stale:
-            self.out(f"{d.job.name}: {d.reason}")
+        if stale:
+            self.out("\n".join(f"{d.job.name}: {d.reason}" for d in stale))
         if self.quiet < 1:
             n_ok = len(decisions) - len(stale)
             self.out(f"{len(stale)} job(s) would run, {n_ok} up to date" if stale else

@@ -374,12 +374,19 @@ class LocalExecutor:
             assert result is not None
             self._done.append(result)
 
-    @staticmethod
-    def _signal_groups(groups: list[int], sig: int) -> None:
+    def _signal_groups(self, groups: list[int], sig: int) -> None:
         for pgid in groups:
             try:
                 os.killpg(pgid, sig)
-            except (ProcessLookupError, PermissionError):
+            except ProcessLookupError:
+                # A child signalled right after fork may not have called setsid yet: its group
+                # does not exist, but the unreaped pid is still ours to signal.
+                if pgid in self._jobs:
+                    try:
+                        os.kill(pgid, sig)
+                    except ProcessLookupError:
+                        pass
+            except PermissionError:
                 pass
 
     def _install_sigchld(self) -> None:
