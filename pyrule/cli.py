@@ -42,10 +42,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--why", metavar="TARGET", help="explain why TARGET is or is not up to date")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="override a '?=' variable")
     p.add_argument("--list", action="store_true", help="list the rules with their descriptions, inputs and outputs")
-    p.add_argument("--dag", nargs="?", const="dot", choices=["dot", "mermaid", "json"], help="print the job graph")
+    p.add_argument("--dag", nargs="?", const="dot", choices=["dot", "mermaid", "json", "svg", "png"],
+                   help="print the job graph with each job's current status (png needs Graphviz)")
     p.add_argument("--status", action="store_true", help="show every target's state")
     p.add_argument("--stats", nargs="?", const="", metavar="RULE", help="the last run's per-job table, or RULE over all runs")
     p.add_argument("--report", nargs="?", const="pyrule-report.html", metavar="FILE", help="write an HTML report of the last run")
+    p.add_argument("--run", metavar="RUN-ID", help="with --report: the recorded run to report (default: the last)")
     p.add_argument("--executor", choices=["local", "slurm"], default="local", help="where jobs run")
     p.add_argument("-q", "--quiet", action="count", default=0, help="less output")
     p.add_argument("-v", "--verbose", action="count", default=0, help="more output")
@@ -103,6 +105,10 @@ def _main(args: argparse.Namespace, console) -> int:
             os.chdir(args.directory)
         except OSError as e:
             raise UsageError(f"-C {args.directory}: {e.strerror}", hint="name an existing directory") from None
+    if args.report is not None:  # reads the recorded run only: no Pipefile needed
+        from .report.command import report_command
+
+        return report_command(args.report, args.run, args.file, console)
     from .load import load, parse_override
 
     targets = [t for t in args.targets if not _is_override(t)]
@@ -128,19 +134,23 @@ def _main(args: argparse.Namespace, console) -> int:
     from .plan import plan
 
     graph = plan(rules, targets, until=args.until)
-    if args.dag:
-        from .dag import render
-
-        console.out(render(graph, args.dag))
-        return EXIT_OK
     from .run import Options, dry_run, execute
 
     options = Options(
         jobs=args.jobs, mem=args.mem, resources=args.resources, keep_going=args.keep_going,
         force_all=args.force_all, force=args.force, executor=args.executor, argv=sys.argv[1:],
     )
+    if args.dag:
+        from .report.command import dag_command
+
+        return dag_command(graph, args.dag, dry_run(graph, rules, options), console)
     if args.why:
         return console.why(dry_run(graph, rules, options), args.why)
+    if args.status:
+        from .status import job_status
+
+        console.out("\n".join(f"{name}: {text}" for name, text in job_status(graph, rules, options)))
+        return EXIT_OK
     if args.dry_run:
         console.plan(dry_run(graph, rules, options))
         return EXIT_OK

@@ -533,7 +533,11 @@ class Runner:
 
 def make_executor(name: str, options: dict[str, Any]):
     if name == "slurm":
-        from .executors.slurm import SlurmExecutor
+        try:
+            from .executors.slurm import SlurmExecutor
+        except ImportError:
+            raise UsageError("--executor slurm is not available in this version of pyrule",
+                             hint="run without --executor, or update pyrule") from None
 
         return SlurmExecutor(**options)
     from .executors.local import LocalExecutor
