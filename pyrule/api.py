@@ -16,12 +16,13 @@ The Pipefile loader (pyrule.load) builds its rules through this same class.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from .errors import Location, PipefileError, suggest
 from .patterns import Pattern, PatternError, wildcard_names
-from .rules import Item, Items, Rule, Rules
+from .rules import FlaggedPath, Item, Items, Rule, Rules
 from .units import parse_duration, parse_size
 
 SECTIONS = ("output", "input", "params", "resources", "slurm", "log", "check", "retries", "priority", "env")
@@ -48,6 +49,11 @@ class Workflow:
              slurm: dict | None = None, checkpoint: bool = False, loc: Location | None = None,
              section_locs: dict[str, Location] | None = None) -> Any:
         """Add a rule; without `shell`/`python` (and with no name), return a decorator for a body."""
+        for section, value in (("params", params), ("resources", resources), ("env", env), ("slurm", slurm)):
+            if value is not None and not isinstance(value, dict):
+                label = f"rule '{name}'" if isinstance(name, str) else "rule"
+                raise PipefileError(f"{label}: {section} must be a dict of name = value, not {type(value).__name__}",
+                                    (section_locs or {}).get(section, loc))
         fields = dict(
             outputs=items(output), inputs=items(input), params=dict(params or {}),
             resources=dict(resources or {}), log=log, check=check, retries=retries, priority=priority,
@@ -93,9 +99,17 @@ class Workflow:
 
     def plan(self, targets: list[str] | tuple[str, ...] = (), until: list[str] | tuple[str, ...] = ()):
         """The job graph for `targets` (default targets when empty)."""
+        import os
+
         from .plan import plan
 
-        return plan(self.rules, list(targets), until=list(until), directory=str(self.directory))
+        # Paths are relative to the project directory: plan there, as run() does.
+        cwd = os.getcwd()
+        os.chdir(self.directory)
+        try:
+            return plan(self.rules, list(targets), until=list(until), directory=str(self.directory))
+        finally:
+            os.chdir(cwd)
 
     def run(self, targets: list[str] | tuple[str, ...] = (), **options: Any):
         """Plan and run `targets`; see pyrule.run.run for the options."""
@@ -114,7 +128,21 @@ def items(value: Any) -> list[Item]:
         return [(None, value)]
     if isinstance(value, dict):
         return [(str(k), v) for k, v in value.items()]
-    return [(None, v) for v in value]
+    try:
+        return [(None, v) for v in value]
+    except TypeError:  # not a path nor a list: _check_rule names it
+        return [(None, value)]
+
+
+def _clean_path(path: str) -> str:
+    """Without leading `./` (a temp()/protected()/directory() path keeps its flags)."""
+    clean = path
+    while clean.startswith("./") and len(clean) > 2:
+        clean = clean[2:].lstrip("/")
+    if clean is path:
+        return path
+    flags = getattr(path, "flags", None)
+    return FlaggedPath(clean, flags) if flags else clean
 
 
 def _paths_of(entries: list[Item]) -> list[str]:
@@ -134,20 +162,26 @@ def _check_rule(rule: Rule) -> None:
         raise PipefileError(f"rule '{rule.name}': {message}", rule.where(section), hint)
 
     for section, entries in (("output", rule.outputs), ("input", rule.inputs)):
-        for name, value in entries:
-            bad = value if callable(value) and section == "output" else None
-            if bad is None and not callable(value):
+        for _name, value in entries:
+            bads = [value] if callable(value) and section == "output" else []
+            if not bads and not callable(value):
                 vals = [value] if isinstance(value, str) else value
                 try:
                     vals = list(vals)
                 except TypeError:
                     vals = [value]
-                bad = next((v for v in vals if not isinstance(v, str)), None)
-                if bad is None and any(not v for v in vals):
+                bads = [v for v in vals if not isinstance(v, str)]  # a list: None is a bad value too
+                if not bads and any(not v for v in vals):
                     fail(section, f"{section} has an empty path")
-            if bad is not None:
+            if bads:
+                bad = bads[0]
                 fail(section, f"{section} must be paths, not {type(bad).__name__} {bad!r}",
                      "write a string, a list of strings or expand(...)" + (", or a function of wildcards" if section == "input" else ""))
+    if rule.log is not None and not isinstance(rule.log, str):
+        fail("log", f"log must be a path, not {type(rule.log).__name__}")
+    # Outputs as the planner matches them: `./out/{s}.txt` is `out/{s}.txt` (flags kept).
+    rule.outputs = [(n, _clean_path(v) if isinstance(v, str) else [_clean_path(x) for x in v])
+                    for n, v in rule.outputs]
     outputs = _paths_of(rule.outputs)
     try:
         patterns = [Pattern(p) for p in outputs]

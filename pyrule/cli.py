@@ -32,7 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-f", "--file", metavar="FILE", help="the Pipefile (default: ./Pipefile, else the nearest one above)")
     p.add_argument("-C", "--directory", metavar="DIR", help="change to DIR first")
     p.add_argument("-n", "--dry-run", action="store_true", help="print the jobs that would run, in order, with reasons")
-    p.add_argument("-j", "--jobs", type=_positive_int, metavar="N", help="cores budget (default: CPU count)")
+    p.add_argument("-j", "--jobs", type=_positive_int, metavar="N",
+                   help="cores budget (default: CPU count); with --executor slurm: jobs submitted at once (default 100)")
     p.add_argument("--mem", metavar="SIZE", help="memory budget, e.g. 16G (default: physical RAM)")
     p.add_argument("--resources", nargs="+", metavar="NAME=N", default=[], help="custom resource budgets")
     p.add_argument("-k", "--keep-going", action="store_true", help="after a failure, go on with independent jobs")
@@ -49,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--report", nargs="?", const="pyrule-report.html", metavar="FILE", help="write an HTML report of the last run")
     p.add_argument("--run", metavar="RUN-ID", help="with --report: the recorded run to report (default: the last)")
     p.add_argument("--executor", choices=["local", "slurm"], default="local", help="where jobs run")
+    p.add_argument("--slurm-partition", metavar="NAME", help="with --executor slurm: default partition (sbatch -p)")
+    p.add_argument("--slurm-account", metavar="NAME", help="with --executor slurm: default account (sbatch -A)")
+    p.add_argument("--run-job", metavar="NAME", help=argparse.SUPPRESS)  # on a Slurm node: run one job's body here
     p.add_argument("-q", "--quiet", action="count", default=0, help="less output")
     p.add_argument("-v", "--verbose", action="count", default=0, help="more output")
     p.add_argument("--version", action="version", version=f"pyrule {__version__}")
@@ -127,6 +131,10 @@ def _main(args: argparse.Namespace, console) -> int:
             os.chdir(found.parent)
         pipefile = Path("Pipefile")
     rules = load(pipefile, overrides)
+    if args.run_job:  # a Slurm job script runs a python body this way (executors/slurm.py)
+        from .executors.slurm import run_job
+
+        return run_job(rules, args.run_job, targets)
 
     if args.list:
         console.rule_list(rules)
@@ -139,6 +147,8 @@ def _main(args: argparse.Namespace, console) -> int:
     options = Options(
         jobs=args.jobs, mem=args.mem, resources=args.resources, keep_going=args.keep_going,
         force_all=args.force_all, force=args.force, executor=args.executor, argv=sys.argv[1:],
+        executor_options={k: v for k, v in (("partition", args.slurm_partition), ("account", args.slurm_account))
+                          if v} if args.executor == "slurm" else {},
     )
     if args.dag:
         from .report.command import dag_command

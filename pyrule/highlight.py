@@ -33,11 +33,14 @@ from pygments.token import (
     Operator,
     Punctuation,
     String,
-    Text,
     Whitespace,
 )
 
-__all__ = ["PipefileLexer"]
+__all__ = ["PipefileLexer", "SUBSTITUTION"]
+
+#: The token of a substitution such as ``{input}`` in a shell body (styles without it use
+#: ``String.Interpol``'s colour); kept apart from the shell's own ``${HOME}``.
+SUBSTITUTION = String.Interpol.Substitution
 
 STATEMENT_KEYWORDS = ("rule", "checkpoint", "default", "include", "import", "from", "python")
 SECTIONS = ("output", "input", "params", "resources", "slurm", "log", "check", "retries", "priority", "env")
@@ -62,7 +65,9 @@ class _ShellBodyLexer(BashLexer):
     tokens = {
         "root": [
             (r"\{\{|\}\}", String.Escape),
-            (_SUBSTITUTION, String.Interpol),
+            (_SUBSTITUTION, SUBSTITUTION),
+            # pyrule substitutes in the whole body text, comments included
+            (r"#", Comment.Single, "pipefile-comment"),
             # quoted strings are lexed piecewise so that substitutions inside them show
             (r"\$?\"", String.Double, "string"),
             (r"'", String.Single, "pipefile-single"),
@@ -70,15 +75,20 @@ class _ShellBodyLexer(BashLexer):
         ],
         "string": [
             (r"\{\{|\}\}", String.Escape),
-            (_SUBSTITUTION, String.Interpol),
+            (_SUBSTITUTION, SUBSTITUTION),
             (r'(\\\\|\\[0-7]+|\\.|[^"\\${])+', String.Double),
             (r"\{", String.Double),
             inherit,
         ],
+        "pipefile-comment": [
+            (r"\n", Whitespace, "#pop"),
+            (_SUBSTITUTION, SUBSTITUTION),
+            (r"[^\n{]+|\{", Comment.Single),
+        ],
         "pipefile-single": [
             (r"'", String.Single, "#pop"),
             (r"\{\{|\}\}", String.Escape),
-            (_SUBSTITUTION, String.Interpol),
+            (_SUBSTITUTION, SUBSTITUTION),
             (r"[^'{}]+|[{}]", String.Single),
         ],
     }
@@ -98,9 +108,15 @@ class _ExpressionLexer(PythonLexer):
     }
 
 
+def _nothing(lexer, match, ctx):
+    """A callback for a zero-width rule that only changes the state."""
+    return iter(())
+
+
 def _python_end(text: str, pos: int) -> int:
     """End of the Python expression (a logical line) that starts at ``pos``: brackets, strings
     and backslash continuations may carry it over line ends. Returns the index of its newline."""
+
     depth = 0
     n = len(text)
     i = pos
@@ -144,8 +160,9 @@ def _indent_width(line: str) -> int:
 
 
 def _block_end(text: str, pos: int, indent: int, python: bool) -> int:
-    """End of a block whose first (header) line holds ``pos``: it goes on over blank lines, indented
-    comment lines and lines indented deeper than ``indent``. Trailing blank lines are left out."""
+    """End of a block whose first (header) line holds ``pos``: it goes on over blank lines, comment
+    lines and lines indented deeper than ``indent``. Trailing blank and comment lines are left out;
+    the newline of the last line is part of the block."""
     end = _python_end(text, pos) if python else _line_end(text, pos)
     last = end
     n = len(text)
@@ -160,11 +177,13 @@ def _block_end(text: str, pos: int, indent: int, python: bool) -> int:
         if not stripped:
             end = stop
             continue
-        if width <= indent and not (width > 0 and stripped.startswith("#")):
+        if stripped.startswith("#"):  # as in the parser, a comment line never ends a block
+            continue
+        if width <= indent:
             break
         end = _python_end(text, start) if python else stop
         last = end
-    return last
+    return min(last + 1, n)
 
 
 class PipefileLexer(ExtendedRegexLexer):
@@ -179,9 +198,17 @@ class PipefileLexer(ExtendedRegexLexer):
 
     # --- callbacks: each one tokenizes a whole construct and moves ctx.pos past it ------------
 
-    def _embedded(self, lexer_class, text: str, offset: int):
-        for index, token, value in lexer_class(**self.options).get_tokens_unprocessed(text):
-            yield offset + index, token, value
+    # Embedded code goes to Pygments' own lexers through `using`; the extent of a body is found
+    # by the callbacks (it ends where the indentation ends, brackets may carry an expression
+    # over line ends), which a regular expression alone cannot express.
+    _shell = staticmethod(using(_ShellBodyLexer))
+    _python = staticmethod(using(PythonLexer))
+    _expression = staticmethod(using(_ExpressionLexer))
+
+    def _embedded(self, callback, ctx: LexerContext, start: int, end: int):
+        m = _ANY.match(ctx.text, start, end)
+        if m:
+            yield from callback(self, m)
 
     def _section(self, match, ctx: LexerContext):
         """`<indent>name:` and its value (one line or an indented block)."""
@@ -189,18 +216,15 @@ class PipefileLexer(ExtendedRegexLexer):
         yield match.start(1), Whitespace, indent
         if name in BODIES:
             yield match.start(2), Keyword.Reserved, name
-            sub = _ShellBodyLexer if name == "shell" else PythonLexer
-        elif name in SECTIONS:
-            yield match.start(2), Keyword.Reserved, name
-            sub = _ExpressionLexer
-        else:
-            yield match.start(2), Error, name
-            sub = _ExpressionLexer
+            sub = self._shell if name == "shell" else self._python
+        else:  # a section with a Python value (or an unknown one: an error)
+            yield match.start(2), Keyword.Reserved if name in SECTIONS else Error, name
+            sub = self._expression
         if space:
             yield match.start(3), Whitespace, space
         yield match.start(4), Punctuation, colon
-        end = _block_end(ctx.text, match.end(), _indent_width(indent), python=sub is not _ShellBodyLexer)
-        yield from self._embedded(sub, ctx.text[match.end() : end], match.end())
+        end = _block_end(ctx.text, match.end(), _indent_width(indent), python=sub is self._expression)
+        yield from self._embedded(sub, ctx, match.end(), end)
         ctx.pos = end
 
     def _python_block(self, match, ctx: LexerContext):
@@ -209,7 +233,7 @@ class PipefileLexer(ExtendedRegexLexer):
             yield match.start(2), Whitespace, match.group(2)
         yield match.start(3), Punctuation, match.group(3)
         end = _block_end(ctx.text, match.end(), 0, python=False)
-        yield from self._embedded(PythonLexer, ctx.text[match.end() : end], match.end())
+        yield from self._embedded(self._python, ctx, match.end(), end)
         ctx.pos = end
 
     def _assignment(self, match, ctx: LexerContext):
@@ -217,19 +241,19 @@ class PipefileLexer(ExtendedRegexLexer):
         if match.group(2):
             yield match.start(2), Whitespace, match.group(2)
         yield match.start(3), Operator, match.group(3)
-        end = _python_end(ctx.text, match.end())
-        yield from self._embedded(PythonLexer, ctx.text[match.end() : end], match.end())
+        end = min(_python_end(ctx.text, match.end()) + 1, len(ctx.text))
+        yield from self._embedded(self._python, ctx, match.end(), end)
         ctx.pos = end
 
     def _include(self, match, ctx: LexerContext):
         yield match.start(1), Keyword.Namespace, match.group(1)
-        end = _python_end(ctx.text, match.end())
-        yield from self._embedded(PythonLexer, ctx.text[match.end() : end], match.end())
+        end = min(_python_end(ctx.text, match.end()) + 1, len(ctx.text))
+        yield from self._embedded(self._python, ctx, match.end(), end)
         ctx.pos = end
 
     def _import(self, match, ctx: LexerContext):
-        end = _python_end(ctx.text, match.start())
-        yield from self._embedded(PythonLexer, ctx.text[match.start() : end], match.start())
+        end = min(_python_end(ctx.text, match.start()) + 1, len(ctx.text))
+        yield from self._embedded(self._python, ctx, match.start(), end)
         ctx.pos = end
 
     def _short_rule(self, match, ctx: LexerContext):
@@ -246,16 +270,18 @@ class PipefileLexer(ExtendedRegexLexer):
         yield start + colon, Punctuation, ":"
         yield from _targets(header[colon + 1 :], start + colon + 1)
         end = _block_end(text, start, 0, python=False)
-        if end > header_end:
-            yield from self._embedded(_ShellBodyLexer, text[header_end:end], header_end)
+        yield from self._embedded(self._shell, ctx, header_end, end)
         ctx.pos = end
 
     tokens = {
         "root": [
             (r"[ \t]*\n", Whitespace),
             (r"#[^\n]*", Comment.Single),
-            (rf"^(rule|checkpoint)([ \t]+)({_NAME})([ \t]*)(:)",
-             bygroups(Keyword.Declaration, Whitespace, Name.Function, Whitespace, Punctuation), "rule"),
+            (
+                rf"^(rule|checkpoint)([ \t]+)({_NAME})([ \t]*)(:)",
+                bygroups(Keyword.Declaration, Whitespace, Name.Function, Whitespace, Punctuation),
+                "rule",
+            ),
             (r"^(python)([ \t]*)(:)", _python_block),
             (r"^(default)([ \t]*)(:)", bygroups(Keyword, Whitespace, Punctuation), "targets"),
             (r"^(include)\b", _include),
@@ -268,11 +294,13 @@ class PipefileLexer(ExtendedRegexLexer):
             (r"[^\n]+", Error),
         ],
         "rule": [
-            (r"^(?=[^ \t\n])", Text, "#pop"),
+            (r"^(?=[^ \t\n#])", _nothing, "#pop"),
             (r"[ \t]*\n", Whitespace),
             (r"#[^\n]*", Comment.Single),
-            (r"""^([ \t]+)([rRuU]?)("{3}[\s\S]*?"{3}|'{3}[\s\S]*?'{3}|"(?:\\.|[^"\\\n])*"|'(?:\\.|[^'\\\n])*')""",
-             bygroups(Whitespace, String.Affix, String.Doc)),
+            (
+                r"""^([ \t]+)([rRuU]?)("{3}[\s\S]*?"{3}|'{3}[\s\S]*?'{3}|"(?:\\.|[^"\\\n])*"|'(?:\\.|[^'\\\n])*')""",
+                bygroups(Whitespace, String.Affix, String.Doc),
+            ),
             include("sections"),
             (r"[ \t]+", Whitespace),
             (r"[^\n]+", Error),
@@ -291,7 +319,10 @@ class PipefileLexer(ExtendedRegexLexer):
     }
 
 
-_TARGET_RE = re.compile(r"""[ \t]+|#[^\n]*|[rRbBuU]?("(?:\\.|[^"\\\n])*"|'(?:\\.|[^'\\\n])*')|(?:[^\s:#"'=?{}]|\{[^}\n]*\})+""")
+_ANY = re.compile(r"[\s\S]+")
+_TARGET_RE = re.compile(
+    r"""[ \t]+|#[^\n]*|[rRbBuU]?("(?:\\.|[^"\\\n])*"|'(?:\\.|[^'\\\n])*')|(?:[^\s:#"'=?{}]|\{[^}\n]*\})+"""
+)
 _WILDCARD_RE = re.compile(_WILDCARD)
 
 
@@ -325,7 +356,9 @@ def _target_tokens(value: str, offset: int, quoted: bool):
     for m in _WILDCARD_RE.finditer(value):
         if m.start() > pos:
             yield offset + pos, kind, value[pos : m.start()]
-        for group, token in zip(range(1, 6), (String.Interpol, Name.Variable, String.Interpol, String.Regex, String.Interpol)):
+        for group, token in zip(
+            range(1, 6), (String.Interpol, Name.Variable, String.Interpol, String.Regex, String.Interpol)
+        ):
             if m.group(group):
                 yield offset + m.start(group), token, m.group(group)
         pos = m.end()
@@ -353,9 +386,3 @@ def _targets(text: str, offset: int):
         pos = m.end()
     if pos < len(text):
         yield offset + pos, Error, text[pos:]
-
-
-# `using` is how RegexLexer-based lexers usually delegate; the callbacks above do the same
-# with an explicit extent (a body ends where the indentation ends, which a regex alone cannot
-# express together with brackets that span lines).
-_ = using

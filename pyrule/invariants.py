@@ -123,12 +123,13 @@ class Decider:
     """Decides each job in dependency order; `will_run` grows as it goes."""
 
     def __init__(self, state: State | None, stats: StatCache, forced: set[Job] | None = None,
-                 incomplete: set[str] | None = None):
+                 incomplete: set[str] | None = None, busy: dict[str, int] | None = None):
         self.state = state
         self.stats = stats
         self.fps = Fingerprints(state, stats)
         self.forced = forced or set()
         self.incomplete = incomplete or set()
+        self.busy = busy or {}  # job name -> pid of the other pyrule process running it now
         self.will_run: set[Job] = set()
 
     def decide(self, job: Job, fresh: bool = False) -> Decision:
@@ -147,6 +148,10 @@ class Decider:
                             why="gathers its inputs")
         if job.name in self.incomplete:
             return Decision(job, "incomplete after an interrupted run")
+        if not fresh and job.name in self.busy:
+            # Its outputs may be half-written: never adopt them; the runner waits for the job's
+            # lock and decides again (fresh) once the other process is done with it.
+            return Decision(job, f"being built by another pyrule process (pid {self.busy[job.name]})")
         for p in job.outputs:
             if self.stats.stat(p) is None:
                 return Decision(job, f"output {p} missing")

@@ -82,7 +82,10 @@ class _Loader:
             target = evaluate(stmt.path, self.ns)
             if not isinstance(target, (str, os.PathLike)):
                 raise PipefileError(f"include needs a path, not {type(target).__name__}", stmt.path.loc)
-            self.load_file(path.parent / target, stmt.loc)
+            # `sub/../a.pipe` is named `a.pipe` in messages (unless it went through a symlink)
+            included = path.parent / target
+            short = Path(os.path.normpath(included))
+            self.load_file(short if os.path.realpath(short) == os.path.realpath(included) else included, stmt.loc)
         elif isinstance(stmt, S.Default):
             self.wf.default(*(t.text for t in stmt.targets), loc=stmt.loc)
         elif isinstance(stmt, S.RuleDecl):
@@ -182,7 +185,14 @@ def _compile(code: S.Code, mode: str, call: bool = False):
 
         raise python_error(e, code, shift) from None
     ast.increment_lineno(tree, code.loc.line - 1)
-    return compile(tree, code.loc.file, mode)
+    try:
+        return compile(tree, code.loc.file, mode)
+    except SyntaxError as e:  # found by the compiler, not the parser: `f(x=1, x=2)`
+        from .parse import python_error
+
+        if e.lineno:
+            e.lineno -= code.loc.line - 1
+        raise python_error(e, code, shift) from None
 
 
 def evaluate(code: S.Code, ns: dict[str, Any], call: bool = False) -> Any:

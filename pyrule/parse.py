@@ -14,11 +14,11 @@ from pathlib import Path
 
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
-from lark.indenter import DedentError
-from lark.indenter import Indenter
+from lark.indenter import DedentError, Indenter
 
 from . import syntax as S
 from .errors import Location, PipefileError, suggest
+
 
 def _grammar_path() -> Path:
     # Installed: shipped inside the package; in a source checkout: the top-level grammar/.
@@ -112,9 +112,14 @@ def parse_file(path: str | Path) -> S.Pipefile:
 
 def parse_text(text: str, filename: str = "Pipefile") -> S.Pipefile:
     """Parse Pipefile source into its AST; raise PipefileError with a location on any mistake."""
-    text = text.replace("\r\n", "\n")
+    text = text.removeprefix("\ufeff").replace("\r\n", "\n")  # a BOM from a Windows editor is no text
     if not text.endswith("\n"):
         text += "\n"
+    first = re.match(r"(?:[ \t]*(?:#[^\n]*)?\n)*([ \t]+)[^\s#]", text)
+    if first:  # the indenter only sees indentation after a newline: check the first line here
+        line, col = _line_col(text, first.end() - 1)
+        raise PipefileError("unexpected indentation", Location(filename, line, col),
+                            "top-level statements start at the beginning of the line")
     try:
         tree = _parser().parse(text)
     except UnexpectedInput as e:
@@ -196,7 +201,9 @@ class _ToAst(Transformer):
         return S.PythonBlock(body, Location(self.file, meta.line, meta.column))
 
     def docstring(self, c):
-        return ast.literal_eval(c[0])
+        import inspect
+
+        return inspect.cleandoc(ast.literal_eval(c[0]))  # as Python's help() shows docstrings
 
     def expr_value(self, c):
         return [self._code(t) for t in c]
@@ -239,7 +246,20 @@ class _ToAst(Transformer):
 
     def short_rule(self, c):
         outputs, inputs, *body = c
-        return S.ShortRule(outputs, inputs, self._body(body[0]) if body else None, outputs[0].loc)
+        rule = S.ShortRule(outputs, inputs, self._body(body[0]) if body else None, outputs[0].loc)
+        # `rul count:` or `Rule count:` followed by sections is a misspelt rule, not a shell recipe.
+        first = rule.body.text.split("\n", 1)[0] if rule.body else ""
+        m = re.match(r"(\w+)\s*:", first)
+        if m and not inputs and not any(t.quoted for t in outputs):
+            kw = grammar_keywords()
+            if m.group(1) in kw["sections"] + kw["bodies"]:
+                head = " ".join(t.text for t in outputs)
+                near = suggest(outputs[0].text, ["rule", "checkpoint"])
+                raise PipefileError(
+                    f"'{head}:' is read as a Make-style rule whose shell body starts with '{m.group(1)}:'",
+                    rule.loc, (f"{near} " if near else "") + "a rule is written 'rule NAME:'",
+                )
+        return rule
 
 
 # --- checking Python code with Python's parser -------------------------------------------------

@@ -9,13 +9,14 @@ pattern wins (fewer characters matched by wildcards, like Make's shortest stem).
 from __future__ import annotations
 
 import os
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .errors import Location, PipefileError, UsageError, suggest
 from .graph import Job, JobGraph
 from .paths import Namespace, Paths
 from .patterns import Candidate, Pattern, PatternIndex, format_wildcards
-from .rules import Rule, Rules
+from .rules import FlaggedPath, Rule, Rules
 from .stat_cache import StatCache
 
 _NEW, _ACTIVE, _DONE = 0, 1, 2
@@ -87,7 +88,7 @@ class Planner:
             return self._job(rule, {}, None)
         path = normpath(target)
         if path not in self.producer and not self.index.lookup(path) and not self.stats.exists(path):
-            names = list(self.rules.rules)
+            names = list(self.rules.rules) + [p.text for ps in self.patterns.values() for p in ps if not p.has_wildcards]
             hint = suggest(target, names + _listdir(path)) or "name a rule (pyrule --list) or a file a rule makes"
             raise UsageError(f"unknown {option} '{target}': no rule is named so and no rule makes it", loc, hint)
         return self.producer_of(path, None)
@@ -285,8 +286,15 @@ def _flat(items) -> list[str]:
 def _format_items(items, wildcards: dict[str, str]) -> list:
     if not wildcards:
         return items
-    return [(n, format_wildcards(v, wildcards) if isinstance(v, str) else [format_wildcards(x, wildcards) for x in v])
+    return [(n, _format(v, wildcards) if isinstance(v, str) else [_format(x, wildcards) for x in v])
             for n, v in items]
+
+
+def _format(value: str, wildcards: dict[str, str]) -> str:
+    """Fill in the wildcards; a temp()/protected()/directory() path keeps its flags."""
+    text = format_wildcards(value, wildcards)
+    flags = getattr(value, "flags", None)
+    return FlaggedPath(text, flags) if flags else text
 
 
 def _call(rule: Rule, section: str, fn: Callable, wildcards: dict[str, str], job_name: str) -> Any:

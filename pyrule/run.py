@@ -129,7 +129,9 @@ def _owner_alive(pid: int, start: float) -> bool:
     import psutil
 
     try:
-        return abs(psutil.Process(pid).create_time() - start) < 1.0
+        proc = psutil.Process(pid)
+        # A pyrule killed with -9 stays a zombie until its parent reaps it: that is dead too.
+        return abs(proc.create_time() - start) < 1.0 and proc.status() != psutil.STATUS_ZOMBIE
     except (psutil.NoSuchProcess, psutil.AccessDenied):
         return False
 
@@ -141,11 +143,20 @@ def dead_jobs(state: State | None) -> list:
     return [r for r in state.running() if not _owner_alive(r.owner_pid, r.owner_start)]
 
 
+def running_elsewhere(state: State | None) -> dict[str, int]:
+    """Jobs that another live pyrule process is running now: name -> that process's pid. Their
+    outputs may be half-written: such jobs are stale until their lock is free (then re-checked)."""
+    if state is None:
+        return {}
+    return {r.name: r.owner_pid for r in state.running()
+            if r.owner_pid != os.getpid() and _owner_alive(r.owner_pid, r.owner_start)}
+
+
 def dry_run(graph: JobGraph, rules: Rules, options: Options) -> list[Decision]:
     """Every job of the graph with its decision, in dependency order; nothing is written."""
     state = open_state(readonly=True)
     incomplete = {r.name for r in dead_jobs(state)}
-    decider = Decider(state, StatCache(), forced_jobs(graph, options), incomplete)
+    decider = Decider(state, StatCache(), forced_jobs(graph, options), incomplete, running_elsewhere(state))
     return [decider.decide(j) for j in graph.jobs]
 
 
@@ -208,8 +219,9 @@ class Runner:
         os.makedirs(self.run_dir, exist_ok=True)
         self.log = RunLog(self.run_dir)
         self.state.run_started(self.run_id, self.options.argv)
+        self.busy = running_elsewhere(self.state)
         incomplete = self._recover()
-        self.decider = Decider(self.state, self.stats, forced_jobs(self.graph, self.options), incomplete)
+        self.decider = Decider(self.state, self.stats, forced_jobs(self.graph, self.options), incomplete, self.busy)
         decisions = [self.decider.decide(j) for j in self.graph.jobs]
         stale = [d for d in decisions if d.reason is not None]
         self._check_fit(stale)
@@ -242,28 +254,59 @@ class Runner:
         self.console.run_finished(result)
         return result
 
-    def _recover(self) -> set[str]:
-        """Clean up after a pyrule that died: stop its jobs, remove their outputs, say so."""
+    def _recover(self, rows: list | None = None) -> set[str]:
+        """Clean up after a pyrule that died: stop its jobs, remove their outputs, say so.
+
+        At startup (rows None) each dead job is cleaned up under its lock, so that two pyrule
+        processes starting together never remove what the other has begun to rebuild; `rows`
+        are dead jobs whose lock the caller holds already."""
+        from .locks import JobLock
+
         names = set()
-        for r in dead_jobs(self.state):
-            if r.pgid > 0:
-                try:
-                    os.killpg(r.pgid, signal.SIGKILL)
-                    self.console.warn(f"stopped process group {r.pgid} left running by a pyrule that died ({r.name})")
-                except (ProcessLookupError, PermissionError):
-                    pass
-            for p in r.outputs:
-                _remove(p)
-            self.console.warn(f"{r.name} was running when pyrule died: removed its outputs; it will be rebuilt")
-            self.log.write(f"recover {r.name}: removed incomplete outputs {r.outputs}")
-            names.add(r.name)
-        if names:
-            self.state.forget_running(names)
+        for r in dead_jobs(self.state) if rows is None else rows:
+            lock = JobLock(STATE_DIR, list(r.outputs) or [r.name]) if rows is None else None
+            if lock is not None and not lock.try_acquire():
+                self.busy[r.name] = r.owner_pid  # another pyrule is recovering or rebuilding it now
+                continue
+            try:
+                now = self.state.running_job(r.name)
+                if now is None or now.run_id != r.run_id:
+                    continue  # cleaned up (and perhaps rebuilt) by another pyrule meanwhile
+                self._recover_one(r)
+                self.state.forget_running([r.name])
+                names.add(r.name)
+            finally:
+                if lock is not None:
+                    lock.release()
         return names
+
+    def _recover_one(self, r) -> None:
+        if r.pgid > 0:
+            try:
+                os.killpg(r.pgid, signal.SIGKILL)
+                self.console.warn(f"stopped process group {r.pgid} left running by a pyrule that died ({r.name})")
+            except (ProcessLookupError, PermissionError):
+                pass
+        elif r.pgid < 0 or shutil.which("squeue"):
+            # A Slurm job (pgid = -job id; 0 if pyrule died before sbatch answered): it would
+            # go on writing the outputs unseen, so cancel it (and wait) before removing them.
+            from .executors.slurm import cancel_orphans
+
+            cancelled, problems = cancel_orphans([(r.name, -r.pgid)])
+            for name, job_id, state in cancelled:
+                self.console.warn(f"cancelled Slurm job {job_id} ({name}, {state}) left by a pyrule that died: "
+                                  "its outputs would be written unseen")
+                self.log.write(f"recover {name}: cancelled Slurm job {job_id} ({state})")
+            for problem in problems:
+                self.console.warn(problem)
+        for p in r.outputs:
+            _remove(p)
+        self.console.warn(f"{r.name} was running when pyrule died: removed its outputs; it will be rebuilt")
+        self.log.write(f"recover {r.name}: removed incomplete outputs {r.outputs}")
 
     def _check_fit(self, stale: list[Decision]) -> None:
         for d in stale:
-            for key, need in _needs(d.job).items():
+            for key, need in _needs(d.job, self.options.executor).items():
                 have = self.budget.get(key)
                 if have is not None and need > have:
                     raise UsageError(
@@ -380,6 +423,10 @@ class Runner:
                 self.log.write(f"wait {job.name}: locked by another process")
             lock_wait.append(job)
             return None
+        left = self.state.running_job(job.name)
+        if left is not None and left.run_id != self.run_id and not _owner_alive(left.owner_pid, left.owner_start):
+            # Its pyrule died while running it (after this run started): we hold the lock now.
+            self.decider.incomplete |= self._recover([left])
         for p in job.outputs:
             self.stats.forget(p)
         d = self.decider.decide(job, fresh=True)
@@ -406,10 +453,24 @@ class Runner:
             spec = job_spec(job, self.rules.namespace, self.run_dir, attempts[job])
             self.log.write(f"start {job.name} (attempt {attempts[job]}): {d.reason}")
             self.console.job_started(job, d.reason)
+            if self.options.executor == "slurm":
+                self._for_slurm(job, spec)
             pid = self.executor.start(spec)
-            self.state.set_pgid(job.name, pid)
+            # A Slurm job id is stored as a negative pgid (see executors/slurm.py, _recover_one).
+            self.state.set_pgid(job.name, -pid if self.options.executor == "slurm" else pid)
             self.running[job.name] = (job, lock, time.time(), sig)
             self.outcomes[job.name].log = spec.log_path
+
+    def _for_slurm(self, job: Job, spec) -> None:
+        """What a Slurm node needs to place the job and, for a python body, to find it again."""
+        if not hasattr(self, "_overrides"):
+            from .executors.slurm import overrides_from_argv
+
+            self._overrides = overrides_from_argv(self.options.argv)
+        spec.resources = dict(job.resources)
+        spec.pipefile = self.rules.files[0] if self.rules.files else None
+        spec.overrides = list(self._overrides)
+        spec.target = job.outputs[0] if job.outputs else job.rule.name
 
     def _ended(self, job: Job, res, sig, attempt: int) -> bool | None:
         out = self.outcomes[job.name]
@@ -433,6 +494,8 @@ class Runner:
             _remove(p)
             self.stats.forget(p)
         why = f"exit code {res.exit_code}" if res.exit_code != 0 else f"exited 0 but did not create {', '.join(missing)}"
+        if getattr(res, "reason", None):  # e.g. the Slurm state, or sbatch's message
+            why = f"{why}: {res.reason}"
         if attempt <= job.rule.retries and not self.interrupted:
             self.log.write(f"retry {job.name}: {why} (attempt {attempt} of {job.rule.retries + 1})")
             self.console.note(f"{job.name} failed ({why}); retrying ({attempt + 1} of {job.rule.retries + 1})")
@@ -481,15 +544,15 @@ class Runner:
     # -- budgets -------------------------------------------------------------------------------
 
     def _fits(self, job: Job) -> bool:
-        return all(self.used[k] + v <= self.budget[k] for k, v in _needs(job).items() if k in self.budget)
+        return all(self.used[k] + v <= self.budget[k] for k, v in _needs(job, self.options.executor).items() if k in self.budget)
 
     def _take(self, job: Job) -> None:
-        for k, v in _needs(job).items():
+        for k, v in _needs(job, self.options.executor).items():
             if k in self.used:
                 self.used[k] += v
 
     def _give(self, job: Job) -> None:
-        for k, v in _needs(job).items():
+        for k, v in _needs(job, self.options.executor).items():
             if k in self.used:
                 self.used[k] -= v
 
@@ -524,8 +587,10 @@ class Runner:
                 self.outcomes[job.name].status = "failed"
                 self.outcomes[job.name].reason = "interrupted"
                 self.state.finished(job.name)
-                lock.release()
                 self.log.write(f"interrupted {job.name}: removed partial outputs")
+            self.state.flush()  # no longer marked running before another pyrule can take the locks
+            for job, lock, start, _ in running.values():
+                lock.release()
 
 
 # --- helpers -------------------------------------------------------------------------------------
@@ -545,9 +610,10 @@ def make_executor(name: str, options: dict[str, Any]):
     return LocalExecutor()
 
 
-def _needs(job: Job) -> dict[str, float]:
+def _needs(job: Job, executor: str = "local") -> dict[str, float]:
     r = job.resources
-    needs = {"cores": r.get("cores", 1), "mem": r.get("mem", 0)}
+    # On Slurm, cores and memory are the cluster's business: a job takes one of the -j slots.
+    needs = {"jobs": 1} if executor == "slurm" else {"cores": r.get("cores", 1), "mem": r.get("mem", 0)}
     for k, v in r.items():
         if k not in ("cores", "mem", "runtime", "slurm") and isinstance(v, (int, float)):
             needs[k] = v
@@ -557,11 +623,16 @@ def _needs(job: Job) -> dict[str, float]:
 def _budgets(options: Options) -> dict[str, float]:
     from .units import parse_size
 
-    budget: dict[str, float] = {"cores": options.jobs or os.cpu_count() or 1}
-    try:
-        budget["mem"] = parse_size(options.mem) if options.mem else _physical_memory()
-    except ValueError as e:
-        raise UsageError(f"--mem {options.mem}: {e}") from None
+    if options.executor == "slurm":  # -j N: at most N jobs submitted at once
+        from .executors.slurm import DEFAULT_JOBS
+
+        budget: dict[str, float] = {"jobs": options.jobs or DEFAULT_JOBS}
+    else:
+        budget = {"cores": options.jobs or os.cpu_count() or 1}
+        try:
+            budget["mem"] = parse_size(options.mem) if options.mem else _physical_memory()
+        except ValueError as e:
+            raise UsageError(f"--mem {options.mem}: {e}") from None
     for item in options.resources:
         name, sep, value = item.partition("=")
         try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -75,12 +76,22 @@ class State:
             self.db = self._recover(e)
 
     def _open(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=NORMAL")
-        db.executescript(_SCHEMA)
-        db.execute("SELECT count(*) FROM jobs").fetchone()
-        return db
+        # Several pyrule processes creating the store at once: switching to WAL can meet
+        # SQLITE_BUSY without SQLite's busy handler being asked, so retry here (as long as it would).
+        deadline = time.monotonic() + 30
+        while True:
+            db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+            try:
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=NORMAL")
+                db.executescript(_SCHEMA)
+                db.execute("SELECT count(*) FROM jobs").fetchone()
+                return db
+            except sqlite3.OperationalError as e:
+                db.close()
+                if not ("locked" in str(e) or "busy" in str(e)) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01 + random.random() * 0.04)
 
     def _recover(self, error: Exception) -> sqlite3.Connection:
         """A damaged store: set it aside and start afresh (everything unproven gets rebuilt)."""
@@ -126,6 +137,12 @@ class State:
     def running(self) -> list[RunningJob]:
         rows = self.db.execute("SELECT name, run_id, owner_pid, owner_start, pgid, outputs, started FROM running")
         return [RunningJob(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), r[6]) for r in rows]
+
+    def running_job(self, name: str) -> RunningJob | None:
+        """The job's row in `running` as it is in the store now (another process may have changed it)."""
+        r = self.db.execute("SELECT name, run_id, owner_pid, owner_start, pgid, outputs, started FROM running "
+                            "WHERE name=?", (name,)).fetchone()
+        return RunningJob(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), r[6]) if r else None
 
     # --- writing ------------------------------------------------------------------------------
 

@@ -26,7 +26,8 @@ def job_status(graph: JobGraph, rules: Rules, options) -> list[tuple[str, str]]:
         if name in running:
             r = running[name]
             since = time.strftime("%H:%M:%S", time.localtime(r.started))
-            out.append((name, f"running (pyrule pid {r.owner_pid}, job pid {r.pgid}, since {since})"))
+            job = f"Slurm job {-r.pgid}" if r.pgid < 0 else f"job pid {r.pgid}"  # < 0: a Slurm job id
+            out.append((name, f"running (pyrule pid {r.owner_pid}, {job}, since {since})"))
         elif d.reason is None:
             out.append((name, "up to date"))
         elif name in failed:

@@ -52,7 +52,7 @@ class Console:
             src = _source_line(e.loc.file, e.loc.line)
             if src is not None:
                 gutter = f"{e.loc.line:>5} | "
-                lines.append(gutter + src.rstrip("\n"))
+                lines.append(gutter + src.rstrip("\r\n"))
                 col = max(e.loc.col, 1)
                 lines.append(" " * (len(gutter) - 2) + "| " + "".join(c if c == "\t" else " " for c in src[: col - 1]) + "^")
         if e.hint:

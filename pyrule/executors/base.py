@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 
 @dataclass
@@ -29,6 +29,11 @@ class JobSpec:
     # exported to the job as $PYRULE_REPORT.
     report_path: str | None = None
     attempt: int = 1
+    # For executors that run the job elsewhere (slurm); set by the Runner, unused locally.
+    resources: dict[str, Any] = field(default_factory=dict)  # the job's evaluated resources (mem in bytes)
+    pipefile: str | None = None  # the Pipefile, relative to workdir: a node re-loads it for a python body
+    overrides: list[str] = field(default_factory=list)  # the run's NAME=VALUE overrides, as typed
+    target: str | None = None  # what to plan to find this job again: its first output, or its rule's name
 
 
 @dataclass
@@ -42,6 +47,7 @@ class JobResult:
     peak_rss_bytes: int  # peak RSS of the whole process tree
     reported: dict[str, str]
     pid: int
+    reason: str | None = None  # why it failed, beyond the exit code (e.g. "Slurm job 7 TIMEOUT: ...")
 
 
 class Executor(Protocol):

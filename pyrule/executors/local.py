@@ -41,6 +41,7 @@ _prctl = _libc.prctl
 _prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
 _prctl.restype = ctypes.c_int
 
+_PAGE = os.sysconf("SC_PAGE_SIZE")
 _LOG_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
 
 
@@ -109,7 +110,12 @@ def _python_child(
     inherited = (sys.stdin, sys.stdout, sys.stderr)
     try:
         _child_common(parent, log_fd, devnull, workdir)
-        for fd in close_fds:  # the executor's selector, pidfds, wakeup pipe
+        try:
+            signal.set_wakeup_fd(-1)
+        except ValueError:
+            pass
+        # The executor's selector, pidfds and wakeup pipe, and the originals of fds 0-2.
+        for fd in (*close_fds, log_fd, devnull):
             os.close(fd)
         # The runner's handlers (SIGTERM -> shut down the run) must not run in a job.
         for sig in (
@@ -123,10 +129,6 @@ def _python_child(
         ):
             signal.signal(sig, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.default_int_handler)
-        try:
-            signal.set_wakeup_fd(-1)
-        except ValueError:
-            pass
         os.environ.update(env)
         # New objects on fds 0-2: the inherited ones may be a test runner's capture buffers.
         sys.stdin = open(0, encoding="utf-8", closefd=False)
@@ -191,9 +193,8 @@ class LocalExecutor:
             raise ValueError(f"job {spec.name}: exactly one of shell and python is required")
         workdir = spec.workdir
         for d in spec.output_dirs:
-            os.makedirs(resolve(workdir, d), exist_ok=True)
+            _ensure_dir(resolve(workdir, d))
         log = resolve(workdir, spec.log_path)
-        os.makedirs(os.path.dirname(log) or ".", exist_ok=True)
         env = dict(spec.env)
         report = None
         if spec.report_path:
@@ -205,19 +206,23 @@ class LocalExecutor:
                 pass
         parent = os.getpid()
         inherited_rss = _self_rss()
-        log_fd = os.open(log, _LOG_FLAGS, 0o666)
+        try:
+            log_fd = os.open(log, _LOG_FLAGS, 0o666)
+        except FileNotFoundError:  # created on demand: the common case costs no extra syscall
+            _ensure_dir(os.path.dirname(log))
+            log_fd = os.open(log, _LOG_FLAGS, 0o666)
         try:
             if spec.shell is not None:
                 full_env = {**os.environ, **env}
                 argv = [*self._shell, spec.shell]
-                start = time.time()
+                start, start_mono = time.time(), time.monotonic()
                 pid = os.fork()
                 if pid == 0:
                     _exec_child(parent, log_fd, self._devnull, workdir, argv, full_env)
             else:
                 assert spec.python is not None
                 own_fds = self._own_fds()
-                start = time.time()
+                start, start_mono = time.time(), time.monotonic()
                 pid = os.fork()
                 if pid == 0:
                     _python_child(parent, log_fd, self._devnull, workdir, spec.python, env, own_fds)
@@ -225,41 +230,50 @@ class LocalExecutor:
             os.close(log_fd)
         pidfd = -1
         if self._use_pidfd:
-            # A child that already exited is a zombie until wait4, so this cannot miss it.
-            pidfd = os.pidfd_open(pid)
-            self._sel.register(pidfd, selectors.EVENT_READ, pid)
-        now = time.monotonic()
-        self._jobs[pid] = _Job(spec, pid, start, now, pidfd, report, now + self.sample_interval, inherited_rss)
+            try:
+                # A child that already exited is a zombie until wait4, so this cannot miss it.
+                pidfd = os.pidfd_open(pid)
+                self._sel.register(pidfd, selectors.EVENT_READ, pid)
+            except BaseException:  # e.g. out of fds: never leave a job running untracked
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                if pidfd >= 0:
+                    os.close(pidfd)
+                raise
+        self._jobs[pid] = _Job(
+            spec, pid, start, start_mono, pidfd, report, start_mono + self.sample_interval, inherited_rss
+        )
         self._monitor.add(pid)
         return pid
 
     def wait(self, timeout: float | None) -> list[JobResult]:
         if self._done:
-            done, self._done = self._done, []
-            return done + self._reap_ready(0)
-        if not self._jobs:
-            return []
-        deadline = None if timeout is None else time.monotonic() + max(timeout, 0.0)
-        while True:
-            now = time.monotonic()
-            delay = min(j.next_sample for j in self._jobs.values()) - now
-            if deadline is not None:
-                delay = min(delay, deadline - now)
-            ended = self._reap_ready(max(delay, 0.0))
-            if ended:
-                return ended
-            if deadline is not None and time.monotonic() >= deadline:
-                return []
+            self._reap_ready(0)
+        elif self._jobs:
+            deadline = None if timeout is None else time.monotonic() + max(timeout, 0.0)
+            while not self._done and self._jobs:
+                now = time.monotonic()
+                delay = min(j.next_sample for j in self._jobs.values()) - now
+                if deadline is not None:
+                    if now >= deadline:
+                        break
+                    delay = min(delay, deadline - now)
+                self._reap_ready(max(delay, 0.0))
+        done, self._done = self._done, []
+        return done
 
     def running(self) -> list[int]:
         return list(self._jobs)
 
     def terminate_all(self, grace: float = 5.0) -> None:
+        """SIGTERM every job's group, SIGKILL after grace; the reaped jobs' results come out
+        of the next wait()."""
         groups = list(self._jobs)  # each job leads its own session/process group
         deadline = time.monotonic() + grace
         self._signal_groups(groups, signal.SIGTERM)
+        self._signal_groups(groups, signal.SIGCONT)  # a stopped process would never see TERM
         while self._jobs and (left := deadline - time.monotonic()) > 0:
-            self._done.extend(self._reap_ready(left, sample=False))
+            self._reap_ready(left, sample=False)
         # Members that outlive their leader (they ignore SIGTERM, or are still exiting) get
         # the rest of the grace period; polling is fine on this one-off shutdown path.
         groups = [g for g in groups if _group_alive(g)]
@@ -271,6 +285,7 @@ class LocalExecutor:
         _wait_groups_gone(groups, 2.0)
 
     def kill_all(self) -> None:
+        """SIGKILL every job's group now; the results come out of the next wait()."""
         groups = list(self._jobs)
         self._signal_groups(groups, signal.SIGKILL)
         self._reap_all_blocking()
@@ -305,12 +320,11 @@ class LocalExecutor:
         fds += [fd for fd in (self._wake_r, self._wake_w) if fd >= 0]
         return fds
 
-    def _reap_ready(self, timeout: float, sample: bool = True) -> list[JobResult]:
-        """Wait up to timeout for ends; sample due trees; reap and return the ended jobs."""
+    def _reap_ready(self, timeout: float, sample: bool = True) -> None:
+        """Wait up to timeout for ends; sample due trees; reap the ended jobs into _done."""
         events = self._sel.select(timeout)
         if sample:
             self._sample_due()
-        ended: list[JobResult] = []
         if self._use_pidfd:
             pids = [key.data for key, _ in events]
             flags = 0
@@ -320,10 +334,7 @@ class LocalExecutor:
             pids = list(self._jobs)
             flags = os.WNOHANG
         for pid in pids:
-            result = self._reap(pid, flags)
-            if result is not None:
-                ended.append(result)
-        return ended
+            self._reap(pid, flags)
 
     def _sample_due(self) -> None:
         now = time.monotonic()
@@ -336,27 +347,38 @@ class LocalExecutor:
         for pid in due:
             self._jobs[pid].next_sample = now + self.sample_interval
 
-    def _reap(self, pid: int, flags: int) -> JobResult | None:
-        """wait4 one job; None only with WNOHANG while it still runs."""
-        got, status, ru = os.wait4(pid, flags)
+    def _reap(self, pid: int, flags: int) -> None:
+        """wait4 one job (unless WNOHANG finds it running) and queue its result in _done.
+
+        The runner's signal handler may call kill_all in the middle of any method here, or
+        raise out of wait(): so a result goes to _done at once (the next wait() returns it),
+        and a pid that a nested call already reaped is skipped.
+        """
+        try:
+            got, status, ru = os.wait4(pid, flags)
+        except ChildProcessError:  # reaped, but an exception came before its result was made
+            got, status, ru = pid, 255 << 8, None
         if got == 0:
-            return None
+            return
         end = time.time()
-        job = self._jobs.pop(pid)
+        job = self._jobs.pop(pid, None)
+        if job is None:
+            return
         if job.pidfd >= 0:
             self._sel.unregister(job.pidfd)
             os.close(job.pidfd)
         st = self._monitor.remove(pid)
+        ru_cpu = ru.ru_utime + ru.ru_stime if ru else 0.0
+        kernel_peak = ru.ru_maxrss * 1024 if ru else 0
         # wait4's rusage holds the child and the descendants it reaped (ru_maxrss: the largest
         # single one); the samples see the tree's sum while it ran. Each misses something.
-        cpu = max(ru.ru_utime + ru.ru_stime, st.cpu_s)
+        cpu = max(ru_cpu, st.cpu_s)
         # But ru_maxrss starts at the forked copy of the runner (the kernel keeps the pre-exec
         # high-water mark across exec): `true` from a 200 MB runner reports 200 MB. So it
         # counts only above the runner's RSS at fork; below that, only samples measure, and a
         # job shorter than one sample interval reports 0.
-        kernel_peak = ru.ru_maxrss * 1024
         peak = max(kernel_peak if kernel_peak > job.inherited_rss else 0, st.peak_rss_bytes)
-        return JobResult(
+        result = JobResult(
             name=job.spec.name,
             exit_code=os.waitstatus_to_exitcode(status),
             start=job.start,
@@ -367,12 +389,11 @@ class LocalExecutor:
             reported=read_report(job.report) if job.report else {},
             pid=pid,
         )
+        self._done.append(result)
 
     def _reap_all_blocking(self) -> None:
         for pid in list(self._jobs):
-            result = self._reap(pid, 0)
-            assert result is not None
-            self._done.append(result)
+            self._reap(pid, 0)
 
     def _signal_groups(self, groups: list[int], sig: int) -> None:
         for pgid in groups:
@@ -392,7 +413,7 @@ class LocalExecutor:
     def _install_sigchld(self) -> None:
         # Fallback for kernels without pidfd_open (< 5.3): SIGCHLD's C handler writes to the
         # wakeup pipe, which the selector watches. Main thread only; it replaces any wakeup fd
-        # set before (restored by close()).
+        # set before (restored by close()).  Every wakeup polls every job with WNOHANG.
         self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self._old_sigchld = signal.signal(signal.SIGCHLD, lambda *_: None)
         self._old_wakeup = signal.set_wakeup_fd(self._wake_w, warn_on_full_buffer=False)
@@ -417,12 +438,15 @@ def _drain(fd: int) -> None:
         pass
 
 
+def _ensure_dir(path: str) -> None:
+    # One stat when it exists; makedirs(exist_ok=True) pays for a failed mkdir and an exception.
+    if path and not os.path.isdir(path):
+        os.makedirs(path, exist_ok=True)
+
+
 def _self_rss() -> int:
     with open("/proc/self/statm", "rb") as f:
         return int(f.read().split()[1]) * _PAGE
-
-
-_PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
 def _group_alive(pgid: int) -> bool:

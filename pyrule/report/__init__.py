@@ -63,7 +63,9 @@ def render_report(doc: dict, root: str = ".") -> str:
     for j in jobs:
         rule_href.setdefault(j["rule"], hrefs[j["job"]])
     fail_ids = {j["job"]: f"fail-{i + 1}" for i, j in enumerate(jobs) if j["status"] == "failed"}
-    t0 = doc.get("start") or min((j["start"] for j in jobs if j.get("start")), default=None)
+    t0 = doc.get("start")
+    if t0 is None:
+        t0 = min((j["start"] for j in jobs if j.get("start") is not None), default=None)
     run_id = doc.get("run_id", "?")
 
     collapsed = len(jobs) > COLLAPSE_ABOVE
@@ -87,7 +89,7 @@ def render_report(doc: dict, root: str = ".") -> str:
 
     badges = "".join(
         f'<span class="total" data-status="{esc(s)}" style="border-color:{graph_mod.style(s)[0]}">'
-        f'<b>{esc(totals.get(s, 0))}</b> {esc(graph_mod.style(s)[2])}</span>'
+        f'<strong>{esc(totals.get(s, 0))}</strong> {esc(graph_mod.style(s)[2])}</span>'
         for s in ("ran", "up-to-date", "failed", "skipped"))
     crit_txt = ""
     if crit:
@@ -139,7 +141,7 @@ def render_report(doc: dict, root: str = ".") -> str:
         parts.append(f'<section id="failures"><h2>Failures</h2>{fail_html}</section>')
     parts += [
         '<section id="jobs-section"><h2>Jobs</h2><p class="note">Click a column header to sort (again to reverse). '
-        "Times are seconds from the start of the run; the columns after <i>attempts</i> are the values jobs "
+        "Times are seconds from the start of the run; the columns after <em>attempts</em> are the values jobs "
         "reported.</p>",
         table.jobs_table(jobs, ids, fail_ids, t0) + "</section>",
         f'</main><footer>pyrule {esc(doc.get("pyrule_version", ""))} · run {esc(run_id)} · '

@@ -14,6 +14,7 @@ STATUS_STYLE = {
     "failed": ("#e03131", "#ffffff", "failed"),
     "skipped": ("#f59f00", "#212529", "skipped"),
     "stale": ("#1c7ed6", "#ffffff", "stale (would run)"),
+    "unknown": ("#f8f9fa", "#212529", "status not computed"),
 }
 OTHER_STYLE = ("#845ef7", "#ffffff", "other")
 CHAR_W = 6.7  # 11px monospace
@@ -39,7 +40,7 @@ def short(label: str, limit: int = MAX_LABEL) -> str:
     return label if len(label) <= limit else label[: limit - 1] + "…"
 
 
-_WORST = ["failed", "skipped", "stale", "ran", "up-to-date"]
+_WORST = ["failed", "skipped", "stale", "ran", "up-to-date", "unknown"]
 
 
 def worst(statuses) -> str:
@@ -89,7 +90,7 @@ def svg(nodes: list[GNode], edges: list[tuple[str, str]], standalone: bool = Fal
     lay = layout([n.id for n in nodes], edges, widths)
     legend_h = 26.0 if legend else 0.0
     used = sorted({n.status for n in nodes} | {s for n in nodes for s in n.counts}, key=_rank)
-    legend_w = sum(len(style(s)[2]) * 7.0 + 34 for s in used) + 12
+    legend_w = sum(len(style(s)[2]) * 6.3 + 34 for s in used) + 12
     width = max(lay.width, legend_w, 120.0)
     height = lay.height + legend_h
     out = []
@@ -107,6 +108,8 @@ def svg(nodes: list[GNode], edges: list[tuple[str, str]], standalone: bool = Fal
                "</style>")
     out.append('<defs><marker id="pr-arrow" viewBox="0 0 8 8" refX="7.5" refY="4" markerWidth="7" markerHeight="7" '
                'orient="auto-start-reverse"><path d="M0,0L8,4L0,8z" fill="#868e96"/></marker></defs>')
+    if standalone:  # readable in viewers with a dark background too
+        out.append(f'<rect width="{width:.0f}" height="{height:.0f}" fill="#ffffff"/>')
     out.append(f'<g transform="translate(0,{legend_h:.0f})">')
     out.append('<g class="edges">')
     for a, b, pts in lay.edges:
@@ -143,14 +146,14 @@ def svg(nodes: list[GNode], edges: list[tuple[str, str]], standalone: bool = Fal
             fill, _, label = style(s)
             out.append(f'<rect x="{x:.0f}" y="6" width="14" height="14" rx="3" fill="{fill}" stroke="#343a40" '
                        f'stroke-width=".6"/><text x="{x + 19:.0f}" y="13.5">{esc(label)}</text>')
-            x += len(label) * 7.0 + 34
+            x += len(label) * 6.3 + 34
         out.append("</g>")
     out.append("</svg>")
     return "".join(out)
 
 
 def _rank(s: str) -> int:
-    order = ["ran", "up-to-date", "stale", "skipped", "failed"]
+    order = ["ran", "up-to-date", "stale", "skipped", "failed", "unknown"]
     return order.index(s) if s in order else len(order)
 
 

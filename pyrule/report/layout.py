@@ -3,8 +3,10 @@
 1. layers: longest path from the sources (a node sits one layer below its deepest dependency);
 2. edges that span several layers get a chain of dummy nodes, one per layer crossed;
 3. order within layers: barycentric sweeps down and up, keeping the order with fewest crossings;
-4. coordinates: each node pulled toward the mean x of its neighbours, keeping order and gaps;
-   a layer with more nodes than fit in `max_width` is wrapped onto several staggered rows.
+4. coordinates: each node pulled toward the mean x of its neighbours, keeping order and gaps.
+
+Wide layers are drawn wide (the report scrolls, and can fit the drawing to the window): folding
+them onto several rows was tried, and made per-sample chains cross each other.
 
 Edges run from a dependency (above) to the node that needs it (below). Cycles, which a job
 graph never has, are tolerated: the nodes left over are placed on one more layer.
@@ -12,10 +14,9 @@ graph never has, are tolerated: the nodes left over are placed on one more layer
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 NODE_H = 26.0
-ROW_GAP = 14.0
 LAYER_GAP = 48.0
 H_GAP = 14.0
 DUMMY_W = 6.0
@@ -31,7 +32,6 @@ class Placed:
     x: float = 0.0  # centre
     y: float = 0.0  # centre
     dummy: bool = False
-    wrapped: bool = False  # in a layer drawn on several rows
 
 
 @dataclass
@@ -42,11 +42,9 @@ class Layout:
     height: float
     layers: int = 0
     crossings: int = 0
-    rows: dict[int, int] = field(default_factory=dict)  # layer -> number of rows
 
 
-def layout(ids: list[str], edges: list[tuple[str, str]], widths: dict[str, float] | None = None,
-           max_width: float = 1400.0) -> Layout:
+def layout(ids: list[str], edges: list[tuple[str, str]], widths: dict[str, float] | None = None) -> Layout:
     """Lay out nodes `ids` (in a preferred initial order) with `edges` (from, to)."""
     widths = widths or {}
     index = {n: i for i, n in enumerate(ids)}
@@ -81,7 +79,7 @@ def layout(ids: list[str], edges: list[tuple[str, str]], widths: dict[str, float
             order[p.layer].append(d)
     order = _order(order, up, down, index)
     crossings = sum(_crossings(order[i], order[i + 1], down) for i in range(nlayers - 1))
-    rows = _coordinates(order, nodes, up, down, max_width)
+    _coordinates(order, nodes, up, down)
 
     out_edges = []
     for (a, b), chain in chains.items():
@@ -89,14 +87,13 @@ def layout(ids: list[str], edges: list[tuple[str, str]], widths: dict[str, float
         pts = [(pa.x, pa.y + NODE_H / 2)]
         for d in chain:
             pd = nodes[d]
-            if not pd.wrapped:
-                pts += [(pd.x, pd.y - NODE_H / 2), (pd.x, pd.y + NODE_H / 2)]
+            pts += [(pd.x, pd.y - NODE_H / 2), (pd.x, pd.y + NODE_H / 2)]
         pts.append((pb.x, pb.y - NODE_H / 2))
         out_edges.append((a, b, pts))
     real = {n: p for n, p in nodes.items() if not p.dummy}
     width = max((p.x + p.width / 2 for p in nodes.values()), default=0.0) + MARGIN
     height = max((p.y + NODE_H / 2 for p in nodes.values()), default=0.0) + MARGIN
-    return Layout(real, out_edges, width, height, nlayers, crossings, rows)
+    return Layout(real, out_edges, width, height, nlayers, crossings)
 
 
 def _layers(ids: list[str], edges: list[tuple[str, str]]) -> dict[str, int]:
@@ -189,55 +186,19 @@ def _crossings(top: list[str], bottom: list[str], down: dict[str, list[str]]) ->
 
 
 def _coordinates(order: list[list[str]], nodes: dict[str, Placed], up: dict[str, list[str]],
-                 down: dict[str, list[str]], max_width: float) -> dict[int, int]:
-    rows_of: dict[int, int] = {}
-    wrapped_rows: dict[int, list[list[str]]] = {}
-    for i, layer in enumerate(order):
-        real = [n for n in layer if not nodes[n].dummy]
-        span = sum(nodes[n].width + H_GAP for n in real)
-        if len(real) > 2 and span > max_width:
-            nrows = int(-(-span // max_width))
-            per = int(-(-len(real) // nrows))
-            rows = [real[k:k + per] for k in range(0, len(real), per)]
-            wrapped_rows[i] = rows
-            for n in layer:
-                nodes[n].wrapped = True
-            rows_of[i] = len(rows)
-        else:
-            rows_of[i] = 1
-
-    # y: layers stacked, a wrapped layer being several rows high
+                 down: dict[str, list[str]]) -> None:
     y = MARGIN
-    for i, layer in enumerate(order):
-        if i in wrapped_rows:
-            for r, row in enumerate(wrapped_rows[i]):
-                for n in row:
-                    nodes[n].y = y + r * (NODE_H + ROW_GAP) + NODE_H / 2
-            for n in layer:
-                if nodes[n].dummy:
-                    nodes[n].y = y + NODE_H / 2
-        else:
-            for n in layer:
-                nodes[n].y = y + NODE_H / 2
-        y += rows_of[i] * NODE_H + (rows_of[i] - 1) * ROW_GAP + LAYER_GAP
+    for layer in order:
+        for n in layer:
+            nodes[n].y = y + NODE_H / 2
+        y += NODE_H + LAYER_GAP
 
     def sep(a: str, b: str) -> float:
         return (nodes[a].width + nodes[b].width) / 2 + H_GAP
 
-    def place(i: int, desired: dict[str, float]) -> None:
-        if i in wrapped_rows:
-            real = [n for r in wrapped_rows[i] for n in r]
-            centre = sum(desired[n] for n in real) / len(real)
-            pitch = max(nodes[n].width for n in real) + H_GAP
-            for r, row in enumerate(wrapped_rows[i]):
-                off = centre - (len(row) - 1) * pitch / 2 + (pitch / 2 if r % 2 else 0.0)
-                for k, n in enumerate(row):
-                    nodes[n].x = off + k * pitch
-            for n in order[i]:
-                if nodes[n].dummy:
-                    nodes[n].x = desired[n]
-            return
-        layer = order[i]
+    def place(layer: list[str], desired: dict[str, float]) -> None:
+        """As near `desired` as order and gaps allow: the mean of a left-packed and a
+        right-packed placement (both keep the gaps, so their mean does too)."""
         if not layer:
             return
         fwd = [desired[layer[0]]]
@@ -251,30 +212,34 @@ def _coordinates(order: list[list[str]], nodes: dict[str, Placed], up: dict[str,
             nodes[n].x = (fwd[k] + bwd[k]) / 2
 
     # start: every layer packed and centred on 0
-    for i, layer in enumerate(order):
+    for layer in order:
         x = 0.0
         start: dict[str, float] = {}
         for k, n in enumerate(layer):
             if k:
                 x += sep(layer[k - 1], n)
             start[n] = x
-        mid = x / 2
-        place(i, {n: v - mid for n, v in start.items()})
+        place(layer, {n: v - x / 2 for n, v in start.items()})
 
-    for it in range(8):
-        downward = it % 2 == 0
-        rng = range(1, len(order)) if downward else range(len(order) - 2, -1, -1)
+    # then each node pulled toward its neighbours on both sides, sweeping down and up. A neighbour
+    # pulls less the more nodes it is tied to on that side: a merge of 24 jobs does not drag
+    # the 24 jobs above it together, while a job centres itself under its one dependency.
+    def desired_x(n: str) -> float:
+        total = weight = 0.0
+        for m in up[n]:
+            w = 1.0 / len(down[m])
+            total, weight = total + w * nodes[m].x, weight + w
+        for m in down[n]:
+            w = 1.0 / len(up[m])
+            total, weight = total + w * nodes[m].x, weight + w
+        return total / weight if weight else nodes[n].x
+
+    sweeps = 10 if len(nodes) <= 5000 else 4  # many dummies (long edges over deep graphs): fewer
+    for it in range(sweeps):
+        rng = range(len(order)) if it % 2 == 0 else range(len(order) - 1, -1, -1)
         for i in rng:
-            nbrs = up if downward else down
-            desired = {}
-            for n in order[i]:
-                xs = [nodes[m].x for m in nbrs[n]]
-                if not xs:  # also look the other way, so lone nodes stay near their neighbours
-                    xs = [nodes[m].x for m in (down if downward else up)[n]]
-                desired[n] = sum(xs) / len(xs) if xs else nodes[n].x
-            place(i, desired)
+            place(order[i], {n: desired_x(n) for n in order[i]})
 
     left = min((p.x - p.width / 2 for p in nodes.values()), default=0.0)
     for p in nodes.values():
         p.x += MARGIN - left
-    return rows_of

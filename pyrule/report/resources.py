@@ -6,10 +6,11 @@ from .html import esc, fmt_bytes, fmt_num, fmt_s
 
 LOW_MEM = 0.25  # peak below this share of the declared memory: over-asked
 LOW_CORES = 0.5  # below this share of the declared cores (when more than one): over-asked
+MIN_WALL = 1.0  # seconds of wall time (a rule's, summed) below which CPU use is not judged
 
 
 def measured(jobs: list[dict]) -> list[dict]:
-    return [j for j in jobs if j.get("start") and j.get("status") in ("ran", "failed")]
+    return [j for j in jobs if j.get("start") is not None and j.get("status") in ("ran", "failed")]
 
 
 def _declared_mem(j: dict) -> float | None:
@@ -24,6 +25,8 @@ def _cores(j: dict) -> float:
 
 def mem_verdict(peak: float, declared: float | None) -> tuple[str, str]:
     """(css class, words) for a peak against the declared memory."""
+    if not peak:
+        return "none", "not measured: the job ended before its first sample"
     if declared is None:
         return "none", "not declared"
     ratio = peak / declared
@@ -39,6 +42,8 @@ def cpu_verdict(cpu_s: float, wall_s: float, cores: float) -> tuple[str, str]:
         return "none", ""
     used = cpu_s / wall_s
     words = f"{used:.2f} of {fmt_num(cores)} declared core(s) busy on average"
+    if wall_s < MIN_WALL:  # start-up dominates: no verdict
+        return "none", words
     if used > cores * 1.1 + 0.05:
         return "over", words + ": uses more cores than declared"
     if cores > 1 and used < cores * LOW_CORES:
@@ -66,7 +71,7 @@ def _rows(items: list[tuple[str, str | None, float, float | None, float, float, 
         mem_rows.append(
             f'<tr data-verdict="{mcls}"><th scope="row" title="{esc(label)}">{name}</th>'
             f'<td class="barcell">{_bar(peak, mem_scale, decl, f"declared {decl_txt}", "mem")}</td>'
-            f'<td class="num">{fmt_bytes(peak)}</td><td class="num">{decl_txt}</td>'
+            f'<td class="num">{fmt_bytes(peak) if peak else "—"}</td><td class="num">{decl_txt}</td>'
             f'<td class="verdict {mcls}">{esc(mwords)}</td></tr>')
         ccls, cwords = cpu_verdict(cpu, wall, cores)
         cpu_rows.append(

@@ -66,8 +66,8 @@ def jobs_table(jobs: list[dict], ids: dict[str, str], fail_ids: dict[str, str], 
         mem = res.get("mem") if isinstance(res.get("mem"), (int, float)) else None
         cores = res.get("cores") if isinstance(res.get("cores"), (int, float)) else None
         fill, ink, label = style(j["status"])
-        start = (j["start"] - t0) if (j.get("start") and t0) else None
-        ran = bool(j.get("start"))
+        start = (j["start"] - t0) if (j.get("start") is not None and t0 is not None) else None
+        ran = j.get("start") is not None
         io = f"inputs: {', '.join(j.get('inputs') or []) or '—'}\noutputs: {', '.join(j.get('outputs') or []) or '—'}"
         cells = [
             _cell(str(i + 1), i, "num"),
@@ -78,7 +78,9 @@ def jobs_table(jobs: list[dict], ids: dict[str, str], fail_ids: dict[str, str], 
             _cell(f"+{fmt_s(start)}" if start is not None else "", start if start is not None else "", "num"),
             _cell(fmt_s(j.get("wall_s")) if ran else "", j.get("wall_s") if ran else "", "num"),
             _cell(fmt_s(j.get("cpu_s")) if ran else "", j.get("cpu_s") if ran else "", "num"),
-            _cell(fmt_bytes(j.get("peak_rss_bytes")) if ran else "", j.get("peak_rss_bytes") if ran else "", "num"),
+            _cell((fmt_bytes(j.get("peak_rss_bytes")) if j.get("peak_rss_bytes") else "—") if ran else "",
+                  j.get("peak_rss_bytes") if ran else "", "num",
+                  None if (not ran or j.get("peak_rss_bytes")) else "not measured: ended before its first sample"),
             _cell(fmt_bytes(mem) if mem else "", mem or "", "num"),
             _cell(fmt_num(cores) if cores is not None else "", cores if cores is not None else "", "num"),
             _cell(esc(j["exit_code"]) if j.get("exit_code") is not None else "",
@@ -105,13 +107,14 @@ def failures(jobs: list[dict], ids: dict[str, str], fail_ids: dict[str, str], ro
             continue
         tail, cut = log_tail(j.get("log"), root)
         head = f"last {TAIL_LINES} lines of " if cut else ""
-        meta = [f"exit code {esc(j['exit_code'])}" if j.get("exit_code") is not None else "",
-                esc(j.get("reason") or ""), f"after {fmt_s(j.get('wall_s'))}" if j.get("start") else "",
-                f"{esc(j.get('attempts'))} attempt(s)" if (j.get("attempts") or 0) > 1 else ""]
+        code = f"exit code {j['exit_code']}" if j.get("exit_code") is not None else ""
+        meta = [code, j.get("reason") if j.get("reason") != code else "",
+                f"after {fmt_s(j.get('wall_s'))}" if j.get("start") is not None else "",
+                f"{j.get('attempts')} attempts" if (j.get("attempts") or 0) > 1 else ""]
         out.append(
             f'<article class="failure" id="{fail_ids[j["job"]]}">'
             f'<h3><a href="#{ids[j["job"]]}">{esc(j["job"])}</a> <span class="muted">rule {esc(j["rule"])}</span></h3>'
-            f'<p class="muted">{" · ".join(m for m in meta if m)}</p>'
+            f'<p class="muted">{esc(" · ".join(m for m in meta if m))}</p>'
             f'<p class="logname">{head}log <code>{esc(j.get("log") or "")}</code></p>'
             f'<pre class="logtail">{esc(tail)}</pre></article>')
     return "".join(out)

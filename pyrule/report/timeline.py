@@ -17,7 +17,7 @@ CHAR_W = 6.2  # 10.5px sans-serif, roughly
 
 def timed(jobs: list[dict]) -> list[dict]:
     """Jobs that ran (successfully or not): those with a start time."""
-    return [j for j in jobs if j.get("start")]
+    return [j for j in jobs if j.get("start") is not None]
 
 
 def lanes(jobs: list[dict], run_end: float | None = None) -> dict[str, int]:
@@ -73,7 +73,10 @@ def critical_path(jobs: list[dict], run_end: float | None = None) -> list[str]:
 
 
 def _end(j: dict, run_end: float | None) -> float:
-    return j.get("end") or run_end or j["start"]
+    """When the job ended; one still running when the run stopped ends with the run."""
+    if j.get("end") is not None:
+        return j["end"]
+    return max(run_end, j["start"]) if run_end is not None else j["start"]
 
 
 def _tick_step(span: float) -> float:

@@ -1,0 +1,894 @@
+"""Run jobs on a Slurm cluster: one `sbatch` per job, one `squeue` per poll for all of them.
+
+Each job becomes a small bash script under `.pyrule/slurm/` (kept for inspection, with the
+sbatch command it was submitted with as a comment). The script cds to the project directory
+(a file system shared with the nodes is assumed), exports the job's environment and
+PYRULE_REPORT, and execs `pyrule_measure.py`, a stdlib-only wrapper that runs the body in its
+own session, forwards signals to it, samples the session's RSS from /proc and writes wall
+time, CPU time (wait4 rusage), peak RSS and the exit code to a JSON sidecar: without slurmdbd,
+`sacct -c` reports no MaxRSS or TotalCPU. Slurm's stdout and stderr go to the job's log.
+
+Python bodies are closures that cannot be shipped to a node, so their script runs
+`python -m pyrule --run-job NAME -f PIPEFILE -- [NAME=VALUE ...] TARGET` instead: the node
+loads the Pipefile again (with the same overrides), plans TARGET, and runs that job's body
+in-process (`run_job` below).
+
+States: `squeue -h -t all -j ID,ID,... -o '%i|%T|%r'`, once per poll for every job; ids that
+squeue no longer shows (older than MinJobAge, or a restarted controller) are looked up with
+`sacct -c`. PENDING, RUNNING, COMPLETING, CONFIGURING, SUSPENDED, REQUEUED... are not final.
+
+The Runner stores a Slurm job as a *negative* pgid in the state store's `running` table
+(`-job_id`), so that the next run after a pyrule that died can tell it from a local process
+group and cancel it (`cancel_orphans`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import UsageError, suggest
+from .base import JobResult, JobSpec, read_report, resolve
+
+# Job states after which a job does not change any more (squeue %T, sacct State).
+FINAL_STATES = frozenset(
+    {
+        "COMPLETED",
+        "FAILED",
+        "CANCELLED",
+        "TIMEOUT",
+        "OUT_OF_MEMORY",
+        "NODE_FAIL",
+        "BOOT_FAIL",
+        "DEADLINE",
+        "PREEMPTED",
+    }
+)
+PROFILE_KEYS = ("partition", "account", "qos", "constraint", "extra")
+SLURM_DIR = os.path.join(".pyrule", "slurm")
+MEASURE = "pyrule_measure.py"
+DEFAULT_JOBS = 100  # --jobs default with --executor slurm: jobs submitted at once
+
+_POLL_S = 0.5  # squeue interval while things happen...
+_POLL_IDLE_S = 1.0  # ...and after 10 s without any change
+_SIDECAR_GRACE_S = 3.0  # a finished job's usage file may lag on a network file system
+_VANISHED_POLLS = 3  # polls an id must be unknown to squeue and sacct before it counts as gone
+_CMD_TIMEOUT_S = 60
+_MAY_REQUEUE = frozenset({"NODE_FAIL", "PREEMPTED", "BOOT_FAIL"})
+_TRANSIENT = re.compile(
+    r"Unable to contact slurm controller|Socket timed out|Resource temporarily unavailable|"
+    r"try again",
+    re.I,
+)
+
+# The wrapper the job script execs (stdlib only, any Python >= 3.9 on the node).
+MEASURE_SOURCE = r'''"""Written by pyrule: run a job's body on a Slurm node and measure it.
+
+usage: python pyrule_measure.py USAGE.json -- COMMAND [ARG ...]
+
+Runs COMMAND in its own session with stdin from /dev/null, forwards SIGTERM/SIGINT/SIGHUP/
+SIGCONT/SIGUSR1/SIGUSR2 to it, samples the summed RSS of the session from /proc, and writes
+{"exit_code", "start", "end", "wall_s", "cpu_s", "peak_rss_bytes"} to USAGE.json. Exits with
+COMMAND's exit status (128+N when a signal N killed it).
+"""
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def session_rss(sid):
+    total = 0
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % name, "rb") as f:
+                fields = f.read().rpartition(b")")[2].split()
+        except OSError:
+            continue
+        # after the command: state, ppid, pgrp, session, ... rss is the 24th field of stat
+        if len(fields) > 21 and int(fields[3]) == sid and fields[0] != b"Z":
+            total += int(fields[21]) * PAGE
+    return total
+
+
+def own_rss():
+    with open("/proc/self/statm", "rb") as f:
+        return int(f.read().split()[1]) * PAGE
+
+
+def write(path, data):
+    tmp = "%s.%d.tmp" % (path, os.getpid())
+    with open(tmp, "w") as f:
+        json.dump(data, f)
+    os.replace(tmp, path)
+
+
+def main():
+    usage, cmd = sys.argv[1], sys.argv[2:]
+    if cmd[:1] == ["--"]:
+        cmd = cmd[1:]
+    inherited = own_rss()
+    start, t0 = time.time(), time.monotonic()
+    try:
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, start_new_session=True)
+    except OSError as e:
+        print("pyrule: cannot start %s: %s" % (cmd[0], e), file=sys.stderr)
+        write(usage, {"exit_code": 127, "start": start, "end": time.time(), "wall_s": 0.0, "cpu_s": 0.0,
+                      "peak_rss_bytes": 0})
+        return 127
+
+    def forward(signum, frame):
+        try:
+            os.killpg(proc.pid, signum)
+        except OSError:
+            pass
+
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGCONT, signal.SIGUSR1, signal.SIGUSR2):
+        signal.signal(sig, forward)
+    try:
+        pidfd = os.pidfd_open(proc.pid)
+    except (AttributeError, OSError):
+        pidfd = -1
+    delays = [0.01, 0.04, 0.1, 0.2, 0.3]
+    peak = 0
+    while True:
+        pid, status, ru = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            break
+        peak = max(peak, session_rss(proc.pid))
+        delay = delays.pop(0) if delays else 0.5
+        if pidfd >= 0:
+            select.select([pidfd], [], [], delay)
+        else:
+            time.sleep(delay)
+    end = time.time()
+    # ru_maxrss starts at this wrapper's RSS (the kernel keeps the forked copy's high-water
+    # mark across exec): it counts only above that; below it the samples measure.
+    kernel_peak = ru.ru_maxrss * 1024
+    peak = max(peak, kernel_peak if kernel_peak > inherited else 0)
+    code = os.waitstatus_to_exitcode(status)
+    write(usage, {"exit_code": code, "start": start, "end": end, "wall_s": time.monotonic() - t0,
+                  "cpu_s": ru.ru_utime + ru.ru_stime, "peak_rss_bytes": peak})
+    return code if code >= 0 else 128 - code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+'''
+
+
+class SlurmError(Exception):
+    """A Slurm client command failed in a way that is not about one job."""
+
+
+@dataclass
+class _Job:
+    spec: JobSpec
+    job_id: int
+    submitted: float  # time.time()
+    script: str
+    usage: str  # the wrapper's JSON sidecar
+    report: str | None
+    time_limit_min: int | None
+    mem_mb: int | None
+    state: str = ""
+    reason: str = ""
+    exit_field: str = ""  # sacct ExitCode "N:S", when known
+    elapsed_s: float = 0.0
+    unknown_polls: int = 0
+    final_seen: float | None = None  # time.monotonic() when a final state was first seen
+    cancelled_by_us: bool = False
+
+
+class SlurmExecutor:
+    """Submits jobs with sbatch and follows them with squeue (sacct -c for old ids).
+
+    Options (from the command line, `Options.executor_options`): partition, account; further
+    defaults (partition, account, qos, constraint, extra) come from `[tool.pyrule.slurm]` in
+    the project's pyproject.toml. A rule's `slurm:` section wins over both, the command line
+    over pyproject.toml.
+    """
+
+    def __init__(
+        self,
+        partition: str | None = None,
+        account: str | None = None,
+        *,
+        qos: str | None = None,
+        constraint: str | None = None,
+        extra: str | None = None,
+        project_dir: str | None = None,
+        poll_interval: float = _POLL_S,
+    ) -> None:
+        if shutil.which("sbatch") is None:
+            raise UsageError(
+                "sbatch not found: is this a Slurm cluster? (or use --executor local)",
+                hint="run pyrule on a Slurm login node, or put Slurm's client commands on PATH",
+            )
+        self.project_dir = os.path.abspath(project_dir or os.getcwd())
+        defaults = load_profile(self.project_dir)
+        given = {"partition": partition, "account": account, "qos": qos, "constraint": constraint, "extra": extra}
+        defaults.update({k: v for k, v in given.items() if v})
+        self.defaults = defaults
+        self.poll_interval = poll_interval
+        self.python = sys.executable or "python3"
+        self.shell = "/bin/bash" if os.access("/bin/bash", os.X_OK) else "bash"
+        self._jobs: dict[str, _Job] = {}  # by pyrule job name
+        self._done: list[JobResult] = []
+        self._last_change = time.monotonic()
+        self._measure: str | None = None
+        self._squeue_failing = False
+
+    # --- the Executor interface -------------------------------------------------------
+
+    def start(self, spec: JobSpec) -> int:
+        """Submit the job; returns its Slurm job id (0 if sbatch refused it: the failure then
+        comes out of the next wait(), with sbatch's message as the reason)."""
+        if (spec.shell is None) == (spec.python is None):
+            raise ValueError(f"job {spec.name}: exactly one of shell and python is required")
+        workdir = os.path.abspath(spec.workdir)
+        for d in spec.output_dirs:
+            os.makedirs(resolve(workdir, d), exist_ok=True)
+        log = os.path.abspath(resolve(workdir, spec.log_path))
+        os.makedirs(os.path.dirname(log), exist_ok=True)
+        report = None
+        env = dict(spec.env)
+        if spec.report_path:
+            report = os.path.abspath(resolve(workdir, spec.report_path))
+            env["PYRULE_REPORT"] = report
+            _unlink(report)  # a previous attempt's values must not come back as this one's
+        base = os.path.join(workdir, SLURM_DIR, f"{_safe(spec.name)}.a{spec.attempt}")
+        script, usage = base + ".sh", base + ".usage.json"
+        os.makedirs(os.path.dirname(script), exist_ok=True)
+        _unlink(usage)
+        submitted = time.time()
+
+        body = self._body(spec)
+        if isinstance(body, str):  # cannot run on Slurm: fail the job with that reason
+            return self._refuse(spec, log, body, submitted)
+        args, limit, mem = self.sbatch_args(spec, workdir, log)
+        text = self._script(spec, workdir, env, usage, body, ["sbatch", *args, script])
+        _write(script, text, 0o755)
+        out, err, rc = self._sbatch([*args, script])
+        job_id = out.strip().split(";")[0]
+        if rc != 0 or not job_id.isdigit():
+            lines = [ln.strip() for ln in err.splitlines() if ln.strip()]
+            errors = [ln.split("error:", 1)[1].strip() for ln in lines if "error:" in ln] or lines
+            message = "; ".join(errors) or f"sbatch exited {rc} without a job id"
+            with open(log, "a", encoding="utf-8") as f:
+                f.write(f"pyrule: sbatch refused the job (exit {rc}):\n{err.rstrip()}\n")
+            return self._refuse(spec, log, f"sbatch refused the job: {message}", submitted)
+        self._jobs[spec.name] = _Job(spec, int(job_id), submitted, script, usage, report, limit, mem)
+        self._last_change = time.monotonic()
+        return int(job_id)
+
+    def wait(self, timeout: float | None) -> list[JobResult]:
+        if self._done:
+            done, self._done = self._done, []
+            return done
+        if not self._jobs:
+            return []
+        deadline = None if timeout is None else time.monotonic() + max(timeout, 0.0)
+        while True:
+            ended = self._poll()
+            if ended:
+                return ended
+            now = time.monotonic()
+            if deadline is not None and now >= deadline:
+                return []
+            delay = self.poll_interval if now - self._last_change < 10 else max(self.poll_interval, _POLL_IDLE_S)
+            if any(j.final_seen is not None for j in self._jobs.values()):
+                delay = min(delay, 0.1)  # waiting for a usage file to appear
+            if deadline is not None:
+                delay = min(delay, deadline - now)
+            time.sleep(max(delay, 0.0))
+
+    def running(self) -> list[int]:
+        return [j.job_id for j in self._jobs.values()]
+
+    def terminate_all(self, grace: float = 5.0) -> None:
+        """scancel every job (one call), SIGKILL what still runs after grace; wait (bounded)
+        until none is pending or running. The results come out of the next wait()."""
+        ids = [j.job_id for j in self._jobs.values() if j.final_seen is None]
+        if ids:
+            for j in self._jobs.values():
+                j.cancelled_by_us = True
+            _scancel(ids)
+            left = _wait_final(ids, grace)
+            if left:
+                _scancel(left, "KILL")
+                _wait_final(left, 15.0)
+        self._finish_all()
+
+    def kill_all(self) -> None:
+        """scancel --signal=KILL every job now (waits a few seconds for them to stop)."""
+        ids = [j.job_id for j in self._jobs.values() if j.final_seen is None]
+        if ids:
+            for j in self._jobs.values():
+                j.cancelled_by_us = True
+            _scancel(ids, "KILL")
+            _wait_final(ids, 5.0)
+        self._finish_all()
+
+    # --- building a submission ----------------------------------------------------------
+
+    def sbatch_args(self, spec: JobSpec, workdir: str, log: str) -> tuple[list[str], int | None, int | None]:
+        """sbatch's options for the job (without the script); also the time limit in minutes
+        and the memory in MB, when set."""
+        res = spec.resources or {}
+        opts = dict(self.defaults)
+        opts.update({k: v for k, v in (res.get("slurm") or {}).items() if v not in (None, "")})
+        slurm_log = log.replace("%", "%%")  # sbatch expands %j, %x... in file names
+        args = [
+            "--parsable",
+            f"--job-name={_job_name(spec.name)}",
+            f"--chdir={workdir}",
+            f"--output={slurm_log}",
+            f"--error={slurm_log}",
+            "--open-mode=append",
+        ]
+        cores = _number(res.get("cores", 1)) or 1
+        args.append(f"--cpus-per-task={max(1, math.ceil(cores))}")
+        mem_mb = limit = None
+        mem = _number(res.get("mem", 0))
+        if mem:
+            mem_mb = max(1, math.ceil(mem / 2**20))
+            args.append(f"--mem={mem_mb}M")
+        gpus = _number(res.get("gpus", 0))
+        if gpus:
+            args.append(f"--gres=gpu:{math.ceil(gpus)}")
+        runtime = _number(res.get("runtime", 0))
+        if runtime:
+            limit = max(1, math.ceil(runtime / 60))
+            args.append(f"--time={limit}")
+        for key, flag in (
+            ("partition", "--partition"),
+            ("account", "--account"),
+            ("qos", "--qos"),
+            ("constraint", "--constraint"),
+        ):
+            if opts.get(key):
+                args.append(f"{flag}={opts[key]}")
+        if opts.get("extra"):
+            args.extend(shlex.split(str(opts["extra"])))
+        return args, limit, mem_mb
+
+    def _body(self, spec: JobSpec) -> list[str] | str:
+        """The command the wrapper runs, or why the job cannot run on Slurm."""
+        if spec.shell is not None:
+            return [self.shell, "-euo", "pipefail", "-c", spec.shell]
+        if not spec.pipefile:
+            return (
+                "a Python body runs on a Slurm node as `python -m pyrule --run-job`, which needs the "
+                "job's Pipefile; rules made with the Python API can use only shell bodies there"
+            )
+        target = spec.target or spec.name
+        return [
+            self.python,
+            "-m",
+            "pyrule",
+            "--run-job",
+            spec.name,
+            "-f",
+            spec.pipefile,
+            "-q",
+            "--",
+            *spec.overrides,
+            target,
+        ]
+
+    def _script(
+        self, spec: JobSpec, workdir: str, env: dict[str, str], usage: str, body: list[str], command: list[str]
+    ) -> str:
+        measure = self._measure_path(workdir)
+        q = shlex.quote
+        lines = [
+            "#!/bin/bash",
+            f"# pyrule job {spec.name} (attempt {spec.attempt}), written by pyrule's Slurm executor.",
+            "# submitted with:",
+            "#   " + " ".join(q(a) for a in command).replace("\n", "\n#   "),
+            f"PYRULE_DIR={q(workdir)}",
+            f"PYRULE_PYTHON={q(self.python)}",
+            'cd "$PYRULE_DIR" || { echo "pyrule: cannot cd to $PYRULE_DIR on $(hostname):'
+            ' the project directory must be shared with the nodes" >&2; exit 1; }',
+            '[ -x "$PYRULE_PYTHON" ] || { echo "pyrule: no Python at $PYRULE_PYTHON on $(hostname):'
+            ' the Python environment with pyrule must be shared with the nodes" >&2; exit 127; }',
+        ]
+        lines += [f"export {k}={q(v)}" for k, v in env.items() if k.isidentifier()]
+        lines.append(" ".join(["exec", '"$PYRULE_PYTHON"', q(measure), q(usage), "--", *(q(a) for a in body)]))
+        return "\n".join(lines) + "\n"
+
+    def _measure_path(self, workdir: str) -> str:
+        if self._measure is None:
+            path = os.path.join(workdir, SLURM_DIR, MEASURE)
+            try:
+                with open(path, encoding="utf-8") as f:
+                    same = f.read() == MEASURE_SOURCE
+            except OSError:
+                same = False
+            if not same:
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                _write(path, MEASURE_SOURCE, 0o644)
+            self._measure = path
+        return self._measure
+
+    def _sbatch(self, args: list[str]) -> tuple[str, str, int]:
+        delay = 0.5
+        for attempt in range(4):
+            try:
+                p = _run(["sbatch", *args])
+            except (OSError, subprocess.TimeoutExpired) as e:
+                out, err, rc = "", f"sbatch: error: {e}", 1
+            else:
+                out, err, rc = p.stdout, p.stderr, p.returncode
+            if rc == 0 or not _TRANSIENT.search(err) or attempt == 3:
+                return out, err, rc
+            time.sleep(delay)
+            delay *= 2
+        return out, err, rc
+
+    def _refuse(self, spec: JobSpec, log: str, reason: str, submitted: float) -> int:
+        if not reason.startswith("sbatch refused"):
+            with open(log, "a", encoding="utf-8") as f:
+                f.write(f"pyrule: {reason}\n")
+        now = time.time()
+        self._done.append(
+            JobResult(
+                name=spec.name,
+                exit_code=1,
+                start=submitted,
+                end=now,
+                wall_s=0.0,
+                cpu_s=0.0,
+                peak_rss_bytes=0,
+                reported={},
+                pid=0,
+                reason=reason,
+            )
+        )
+        return 0
+
+    # --- following jobs -----------------------------------------------------------------
+
+    def _poll(self) -> list[JobResult]:
+        waiting = [j for j in self._jobs.values() if j.final_seen is None]
+        if waiting:
+            self._update(waiting)
+        ended = []
+        now = time.monotonic()
+        for j in list(self._jobs.values()):
+            if j.final_seen is None:
+                continue
+            usage = _read_json(j.usage)
+            if usage is None and j.state in ("COMPLETED", "FAILED") and now - j.final_seen < _SIDECAR_GRACE_S:
+                continue  # the wrapper wrote it; a network file system may show it late
+            del self._jobs[j.spec.name]
+            ended.append(self._result(j, usage))
+        if ended:
+            self._last_change = now
+        return ended
+
+    def _update(self, jobs: list[_Job]) -> None:
+        ids = [j.job_id for j in jobs]
+        try:
+            rows = squeue(ids)
+        except SlurmError as e:
+            if not self._squeue_failing:
+                print(f"pyrule: {e}; retrying", file=sys.stderr)
+            self._squeue_failing = True
+            return
+        self._squeue_failing = False
+        missing = [i for i in ids if i not in rows]
+        accounted = sacct(missing) if missing else {}
+        now = time.monotonic()
+        for j in jobs:
+            if j.job_id in rows:
+                state, reason, _ = rows[j.job_id]
+                j.unknown_polls = 0
+            elif j.job_id in accounted:
+                state, j.exit_field, j.elapsed_s = accounted[j.job_id]
+                reason = ""
+            else:
+                j.unknown_polls += 1
+                if j.unknown_polls < _VANISHED_POLLS:
+                    continue
+                state, reason = "VANISHED", ""
+            if state != j.state:
+                self._last_change = now
+            j.state, j.reason = state, reason
+            if state in FINAL_STATES or state == "VANISHED":
+                j.final_seen = now
+                if state in _MAY_REQUEUE:  # Slurm may requeue it: it must not run again unseen
+                    _scancel([j.job_id])
+
+    def _result(self, j: _Job, usage: dict[str, Any] | None) -> JobResult:
+        state = j.state or "CANCELLED"
+        exit_code = usage.get("exit_code") if usage else None
+        if not isinstance(exit_code, int):
+            exit_code = _state_exit_code(state, j.exit_field)
+        if state == "VANISHED" and usage and exit_code == 0:
+            state = "COMPLETED"  # gone from squeue and sacct, but its wrapper saw the body succeed
+        if state != "COMPLETED" and exit_code == 0:
+            exit_code = _state_exit_code(state, j.exit_field) or 1
+        reason = None if state == "COMPLETED" else self._reason(j, state)
+        now = time.time()
+        start = float(usage.get("start", j.submitted)) if usage else j.submitted
+        end = float(usage.get("end", now)) if usage else now
+        reported = read_report(j.report) if j.report else {}
+        reported.setdefault("slurm_job_id", str(j.job_id))
+        return JobResult(
+            name=j.spec.name,
+            exit_code=exit_code,
+            start=start,
+            end=end,
+            wall_s=float(usage.get("wall_s", 0.0)) if usage else j.elapsed_s,
+            cpu_s=float(usage.get("cpu_s", 0.0)) if usage else 0.0,
+            peak_rss_bytes=int(usage.get("peak_rss_bytes", 0)) if usage else 0,
+            reported=reported,
+            pid=j.job_id,
+            reason=reason,
+        )
+
+    def _reason(self, j: _Job, state: str) -> str:
+        head = f"Slurm job {j.job_id} {state}"
+        if state == "TIMEOUT":
+            limit = f" ({j.time_limit_min} min)" if j.time_limit_min else ""
+            return f"{head}: it ran over its time limit{limit}; raise the rule's resources: runtime"
+        if state == "OUT_OF_MEMORY":
+            limit = f" ({j.mem_mb} MB)" if j.mem_mb else ""
+            return f"{head}: it used more than its memory limit{limit}; raise the rule's resources: mem"
+        if state == "CANCELLED":
+            return f"{head}: " + (
+                "cancelled by pyrule" if j.cancelled_by_us else "cancelled (scancel, or an administrator)"
+            )
+        if state == "VANISHED":
+            return f"Slurm job {j.job_id} is no longer known to squeue or sacct (was the cluster restarted?)"
+        if state in ("NODE_FAIL", "BOOT_FAIL"):
+            return f"{head}: its node failed"
+        if state == "FAILED" and j.reason == "JobLaunchFailure":
+            return f"{head} (JobLaunchFailure: Slurm killed or could not start it; over its memory limit?)"
+        return f"{head}" + (f" ({j.reason})" if j.reason and j.reason != "None" else "")
+
+    def _finish_all(self) -> None:
+        """After scancel: every job's result goes to the next wait()."""
+        ids = [j.job_id for j in self._jobs.values() if j.final_seen is None]
+        rows: dict[int, tuple[str, str, str]] = {}
+        if ids:
+            try:
+                rows = squeue(ids)
+            except SlurmError:
+                pass
+        for j in list(self._jobs.values()):
+            if j.final_seen is None:
+                j.state, j.reason = rows.get(j.job_id, ("CANCELLED", "", ""))[:2]
+                if j.state not in FINAL_STATES:
+                    j.state = "CANCELLED"
+            self._done.append(self._result(j, _read_json(j.usage)))
+        self._jobs.clear()
+
+
+# --- Slurm client commands ---------------------------------------------------------------
+
+
+def _run(argv: list[str], timeout: float = _CMD_TIMEOUT_S) -> subprocess.CompletedProcess:
+    # Own session: a Ctrl-C on the terminal reaches pyrule (which scancels), not a half-done scancel.
+    return subprocess.run(
+        argv, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL, start_new_session=True
+    )
+
+
+def squeue(ids: list[int], fields: str = "%i|%T|%r|%j") -> dict[int, tuple[str, ...]]:
+    """One `squeue -h -t all -j IDS` call: {id: (state, reason, name)} (more with other fields).
+    Unknown ids are missing from the result. Raises SlurmError if squeue does not answer."""
+    if not ids:
+        return {}
+    argv = ["squeue", "-h", "-t", "all", "-j", ",".join(map(str, ids)), "-o", fields]
+    try:
+        p = _run(argv, timeout=30)
+    except FileNotFoundError:
+        raise SlurmError("squeue not found") from None
+    except subprocess.TimeoutExpired:
+        raise SlurmError("squeue did not answer within 30 s") from None
+    if p.returncode != 0:
+        if "Invalid job id" in p.stderr:  # one id, and squeue does not know it
+            return {}
+        raise SlurmError(f"squeue failed: {p.stderr.strip() or f'exit {p.returncode}'}")
+    n = fields.count("|")
+    rows: dict[int, tuple[str, ...]] = {}
+    for line in p.stdout.splitlines():
+        parts = line.strip().split("|", n)
+        if len(parts) == n + 1 and parts[0].isdigit():
+            rows[int(parts[0])] = tuple(parts[1:])
+    return rows
+
+
+def sacct(ids: list[int]) -> dict[int, tuple[str, str, float]]:
+    """{id: (state, exitcode, elapsed_s)} for the ids that ended, from `sacct -c` (the job
+    completion log, which works without slurmdbd), else from plain `sacct -X` (slurmdbd).
+    Errors count as "no row"."""
+    rows: dict[int, tuple[str, str, float]] = {}
+    fields = ["-n", "--parsable2", "-o", "jobid,state,exitcode,elapsed"]
+    for source in (["-c"], ["-X"]):
+        left = [i for i in ids if i not in rows]
+        if not left:
+            break
+        try:
+            p = _run(["sacct", *source, *fields, "-j", ",".join(map(str, left))], timeout=30)
+        except (OSError, subprocess.TimeoutExpired):
+            break
+        for line in p.stdout.splitlines():
+            parts = line.strip().split("|")
+            if len(parts) >= 4 and parts[0].isdigit() and int(parts[0]) in left:
+                state = parts[1].split()[0] if parts[1].strip() else ""  # "CANCELLED by 0"
+                rows[int(parts[0])] = (state, parts[2], _elapsed(parts[3]))
+    return rows
+
+
+def _scancel(ids: list[int], signal_name: str | None = None) -> None:
+    argv = ["scancel", *([f"--signal={signal_name}"] if signal_name else []), *map(str, ids)]
+    try:
+        _run(argv, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        pass
+
+
+def _wait_final(ids: list[int], limit: float) -> list[int]:
+    """Poll until every id is final (or unknown); returns the ids still pending/running."""
+    deadline = time.monotonic() + limit
+    left = list(ids)
+    while left:
+        try:
+            rows = squeue(left)
+        except SlurmError:
+            rows = {i: ("?",) for i in left}
+        left = [i for i in left if i in rows and rows[i][0] not in FINAL_STATES]
+        if not left or time.monotonic() >= deadline:
+            break
+        time.sleep(0.2)
+    return left
+
+
+# --- after a pyrule that died --------------------------------------------------------------
+
+
+def cancel_orphans(
+    jobs: list[tuple[str, int]], workdir: str | None = None
+) -> tuple[list[tuple[str, int, str]], list[str]]:
+    """Cancel the Slurm jobs a dead pyrule left pending or running, and wait until they stop.
+
+    jobs: (pyrule job name, Slurm job id, or 0 when pyrule died before sbatch returned one).
+    A known id is cancelled only if its Slurm job still has that name and working directory
+    (ids restart at 1 when a cluster is set up afresh); an unknown id is looked up among the
+    user's jobs by name and working directory. Returns ([(name, id, state before)], problems).
+    """
+    workdir = os.path.realpath(workdir or os.getcwd())
+    problems: list[str] = []
+    if shutil.which("squeue") is None or shutil.which("scancel") is None:
+        known = [f"{name} (Slurm job {jid})" for name, jid in jobs if jid]
+        if known:
+            problems.append(
+                f"cannot check {', '.join(known)}: squeue/scancel not found; "
+                "if they still run, cancel them by hand (scancel ID)"
+            )
+        return [], problems
+    fields = "%i|%T|%j|%Z"
+    found: dict[int, tuple[str, ...]] = {}
+    try:
+        ids = [jid for _, jid in jobs if jid]
+        if ids:
+            found.update(squeue(ids, fields))
+        if any(not jid for _, jid in jobs):
+            p = _run(["squeue", "-h", "--me", "-o", fields], timeout=30)
+            for line in p.stdout.splitlines():
+                parts = line.strip().split("|", 3)
+                if len(parts) == 4 and parts[0].isdigit():
+                    found[int(parts[0])] = tuple(parts[1:])
+    except (SlurmError, OSError, subprocess.TimeoutExpired) as e:
+        problems.append(
+            f"cannot check the Slurm jobs of the run that died ({e}); "
+            f"cancel them by hand if they still run: {', '.join(str(j) for _, j in jobs if j)}"
+        )
+        return [], problems
+    ours: list[tuple[str, int, str]] = []
+    wanted = {_job_name(name): (name, jid) for name, jid in jobs}
+    for jid, (state, slurm_name, wd) in found.items():
+        name, want = wanted.get(slurm_name, (None, None))
+        if name is None or state in FINAL_STATES or (want and want != jid) or os.path.realpath(wd) != workdir:
+            continue
+        ours.append((name, jid, state))
+    if ours:
+        _scancel([jid for _, jid, _ in ours])
+        left = _wait_final([jid for _, jid, _ in ours], 30.0)
+        if left:
+            _scancel(left, "KILL")
+            left = _wait_final(left, 15.0)
+        if left:
+            problems.append(f"Slurm job(s) {', '.join(map(str, left))} still not stopped after scancel")
+    return ours, problems
+
+
+# --- running one job on a node: pyrule --run-job ---------------------------------------------
+
+
+def run_job(rules, name: str, targets: list[str]) -> int:
+    """Plan `targets`, find the job called `name`, and run its body here; returns its exit code."""
+    import tempfile
+    import traceback
+
+    from ..body import job_spec
+    from ..plan import plan
+
+    graph = plan(rules, targets)
+    job = next((j for j in graph.jobs if j.name == name), None)
+    if job is None:
+        raise UsageError(
+            f"--run-job {name}: no such job in the graph of {', '.join(targets) or 'the default targets'}",
+            hint=suggest(name, [j.name for j in graph.jobs]),
+        )
+    with tempfile.TemporaryDirectory(prefix="pyrule-run-job-") as tmp:
+        spec = job_spec(job, rules.namespace, tmp, 1)
+    os.environ.update(spec.env)
+    for d in spec.output_dirs:
+        os.makedirs(d, exist_ok=True)
+    sys.stdout.flush()
+    if spec.shell is not None:
+        code = subprocess.run(["bash", "-euo", "pipefail", "-c", spec.shell], stdin=subprocess.DEVNULL).returncode
+        return code if code >= 0 else 128 - code
+    assert spec.python is not None
+    try:
+        spec.python()
+    except SystemExit as e:
+        if e.code is None:
+            return 0
+        if isinstance(e.code, int):
+            return e.code & 0xFF
+        print(e.code, file=sys.stderr)
+        return 1
+    except BaseException:  # a failing body is a failed job
+        traceback.print_exc()
+        return 1
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    return 0
+
+
+# --- configuration -------------------------------------------------------------------------
+
+
+def load_profile(project_dir: str) -> dict[str, str]:
+    """`[tool.pyrule.slurm]` of project_dir/pyproject.toml: default partition, account, qos,
+    constraint, extra. Missing file or table: {}."""
+    path = os.path.join(project_dir, "pyproject.toml")
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except OSError:
+        return {}
+    if b"pyrule" not in raw:
+        return {}
+    try:
+        import tomllib  # type: ignore[import-not-found]
+    except ImportError:  # Python 3.10
+        try:
+            import tomli as tomllib  # type: ignore[import-not-found,no-redef]
+        except ImportError:
+            if re.search(rb"^\s*\[\s*tool\.pyrule\.slurm\s*\]", raw, re.M):
+                raise UsageError(
+                    f"{path}: reading [tool.pyrule.slurm] needs Python 3.11 or the tomli package",
+                    hint="pip install tomli, or pass --slurm-partition/--slurm-account instead",
+                ) from None
+            return {}
+    try:
+        doc = tomllib.loads(raw.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError) as e:
+        raise UsageError(f"{path}: {e}", hint="fix the TOML syntax") from None
+    table = doc.get("tool", {}).get("pyrule", {}).get("slurm", {})
+    if not isinstance(table, dict):
+        raise UsageError(f"{path}: [tool.pyrule.slurm] must be a table")
+    out: dict[str, str] = {}
+    for key, value in table.items():
+        if key not in PROFILE_KEYS:
+            raise UsageError(
+                f"{path}: unknown key '{key}' in [tool.pyrule.slurm]",
+                hint=suggest(key, PROFILE_KEYS) or f"keys are {', '.join(PROFILE_KEYS)}",
+            )
+        if isinstance(value, list) and key == "extra":
+            value = " ".join(shlex.quote(str(v)) for v in value)
+        out[key] = str(value)
+    return out
+
+
+def overrides_from_argv(argv: list[str]) -> list[str]:
+    """The NAME=VALUE overrides (positional and --set) of a pyrule command line."""
+    from ..cli import _is_override, build_parser
+
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit:
+        return []
+    return [t for t in args.targets if _is_override(t)] + list(args.set)
+
+
+# --- small helpers -------------------------------------------------------------------------
+
+
+def _safe(name: str) -> str:
+    safe = re.sub(r"[^\w.=,\[\]-]+", "_", name)
+    if len(safe) > 120:
+        import hashlib
+
+        safe = safe[:100] + "-" + hashlib.sha256(name.encode()).hexdigest()[:12]
+    return safe
+
+
+def _job_name(name: str) -> str:
+    return re.sub(r"[\x00-\x1f\x7f]", "_", name)
+
+
+def _number(value: Any) -> float:
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else 0
+
+
+def _elapsed(text: str) -> float:
+    """sacct Elapsed: [D-]HH:MM:SS -> seconds."""
+    days, _, hms = text.strip().rpartition("-")
+    try:
+        seconds = 0.0
+        for part in hms.split(":"):
+            seconds = seconds * 60 + float(part)
+        return seconds + (int(days) * 86400 if days else 0)
+    except ValueError:
+        return 0.0
+
+
+def _state_exit_code(state: str, exit_field: str = "") -> int:
+    """An exit code for a job whose wrapper wrote no usage file."""
+    if state == "COMPLETED":
+        return 0
+    code, _, sig = exit_field.partition(":")
+    if code.isdigit() and int(code):
+        return int(code)
+    if state == "FAILED" and sig.isdigit() and int(sig):
+        return -int(sig)
+    return {"CANCELLED": -15, "TIMEOUT": -15, "PREEMPTED": -15, "DEADLINE": -15, "OUT_OF_MEMORY": -9}.get(state, 1)
+
+
+def _read_json(path: str) -> dict[str, Any] | None:
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _write(path: str, text: str, mode: int) -> None:
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.chmod(tmp, mode)
+    os.replace(tmp, path)
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass

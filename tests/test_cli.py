@@ -1,0 +1,357 @@
+"""The real `pyrule` command on real files: options, output formats, exit codes, and every kind of
+user error (exit 2, file:line:col, the source line with a caret, never a traceback)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from pyrule import __version__
+
+PIPELINE = '''\
+SAMPLES ?= ["a", "b"]
+MIN_LEN ?= 30
+TAG ?= "x"
+
+default: summary.txt
+
+rule count:
+    """Count reads longer than MIN_LEN."""
+    output: "counts/{sample}.tsv"
+    input: "reads/{sample}.fq"
+    shell: echo {MIN_LEN} > {output}
+
+rule summarize:
+    output: "summary.txt"
+    input: expand("counts/{sample}.tsv", sample=SAMPLES)
+    shell: cat {input} > {output}
+
+plots/{sample}.png: counts/{sample}.tsv
+    cp {input} {output}
+
+all: summary.txt plots/a.png
+
+rule clean:
+    """Remove the results."""
+    shell: rm -rf counts plots summary.txt
+'''
+
+
+@pytest.fixture
+def pipeline(project):
+    project.pipefile(PIPELINE)
+    project.touch("reads/a.fq", "reads/b.fq")
+    return project
+
+
+# --- dry run, listing, graph -----------------------------------------------------------------------
+
+
+def test_dry_run_prints_one_line_per_job_in_dependency_order(pipeline):
+    rc, out, err = pipeline.run("-n")
+    assert rc == 0 and "Traceback" not in err
+    assert out.splitlines() == [
+        "count[sample=a]: output counts/a.tsv missing",
+        "count[sample=b]: output counts/b.tsv missing",
+        "summarize: output summary.txt missing",
+        "3 job(s) would run, 0 up to date",
+    ]
+    assert not (pipeline / "counts").exists()
+
+
+def test_quiet_dry_run_has_only_the_job_lines(pipeline):
+    assert pipeline.dry("all") == [
+        "count[sample=a]: output counts/a.tsv missing",
+        "count[sample=b]: output counts/b.tsv missing",
+        "summarize: output summary.txt missing",
+        "plots/{sample}.png[sample=a]: output plots/a.png missing",
+    ]
+
+
+def test_targets_files_and_rules(pipeline):
+    assert pipeline.dry("counts/b.tsv", "clean") == [
+        "count[sample=b]: output counts/b.tsv missing",
+        "clean: phony rule: runs whenever requested",
+    ]
+
+
+def test_until(pipeline):
+    assert pipeline.dry("all", "--until", "count") == [
+        "count[sample=a]: output counts/a.tsv missing",
+        "count[sample=b]: output counts/b.tsv missing",
+    ]
+    assert pipeline.dry("--until", "counts/b.tsv") == ["count[sample=b]: output counts/b.tsv missing"]
+
+
+def test_overrides_on_the_command_line(pipeline):
+    rc, out, _ = pipeline.run("--dag", "json", "MIN_LEN=50", "--set", "TAG=y")
+    assert rc == 0
+    rc, out, err = pipeline.run("--list", "SAMPLES=['q']")
+    assert rc == 0, err
+    assert "input:  ['counts/q.tsv']" in out
+    rc, out, err = pipeline.run("--list", "--set", "SAMPLES=p r")  # not a literal: a string
+    assert rc == 0 and "input:  ['counts/p r.tsv']" in out
+
+
+def test_default_assignment_set_from_the_command_line(project):
+    project.pipefile('N ?= 1\nrule a:\n    output: f"out{N!r}.txt"\n    shell: touch {output}\n')
+    assert project.dry() == ["a: output out1.txt missing"]
+    assert project.dry("N=5") == ["a: output out5.txt missing"]
+    assert project.dry("--set", "N=abc") == ["a: output out'abc'.txt missing"]
+    assert project.dry("--set", "N='7'") == ["a: output out'7'.txt missing"]
+    assert project.dry("N=[1,2]") == ["a: output out[1, 2].txt missing"]
+
+
+def test_list_shows_rules_with_docstrings(pipeline):
+    rc, out, err = pipeline.run("--list")
+    assert rc == 0 and err == ""
+    lines = out.splitlines()
+    assert lines[:4] == [
+        "count  (rule, Pipefile:7:1)",
+        "    Count reads longer than MIN_LEN.",
+        "    output: counts/{sample}.tsv",
+        "    input:  reads/{sample}.fq",
+    ]
+    assert "clean  (phony, Pipefile:23:1)" in lines and "    Remove the results." in lines
+    assert "plots/{sample}.png  (rule, Pipefile:18:1)" in lines
+
+
+def test_dag_json(pipeline):
+    rc, out, err = pipeline.run("--dag", "json")
+    assert rc == 0, err
+    dag = json.loads(out)
+    assert [n["id"] for n in dag["nodes"]] == ["count[sample=a]", "count[sample=b]", "summarize"]
+    expected = {"id": "count[sample=a]", "rule": "count", "wildcards": {"sample": "a"},
+                "outputs": ["counts/a.tsv"], "inputs": ["reads/a.fq"]}
+    assert {k: v for k, v in dag["nodes"][0].items() if k in expected} == expected
+    assert {(e["from"], e["to"]) for e in dag["edges"]} == {("count[sample=a]", "summarize"),
+                                                            ("count[sample=b]", "summarize")}
+
+
+def test_dag_dot_has_the_edges(pipeline):
+    rc, out, _ = pipeline.run("--dag")  # dot is the default
+    assert rc == 0
+    assert out.startswith("digraph pyrule {") and out.rstrip().endswith("}")
+    assert '"count[sample=a]" -> "summarize";' in out and '"count[sample=b]" -> "summarize";' in out
+    rc, out2, _ = pipeline.run("--dag", "dot")
+    assert out2 == out
+
+
+def test_dag_mermaid(pipeline):
+    rc, out, _ = pipeline.run("--dag", "mermaid")
+    assert rc == 0
+    lines = out.splitlines()
+    assert lines[0] == "flowchart TD"
+    assert '    j2["summarize"]' in lines and "    j0 --> j2" in lines and "    j1 --> j2" in lines
+
+
+def test_version(project):
+    rc, out, _ = project.run("--version")
+    assert rc == 0 and out.strip() == f"pyrule {__version__}"
+
+
+# --- finding the Pipefile --------------------------------------------------------------------------
+
+
+def test_file_option(project):
+    project.write("flows/My.pipe", 'rule a:\n    output: "a.txt"\n    shell: touch a.txt\n')
+    assert project.dry("-f", "flows/My.pipe") == ["a: output a.txt missing"]
+
+
+def test_directory_option(project, tmp_path):
+    project.write("sub/Pipefile", 'rule a:\n    output: "a.txt"\n    shell: touch a.txt\n')
+    rc, out, err = project.run("-C", str(project / "sub"), "-n", "-q", cwd=tmp_path)
+    assert rc == 0 and out.splitlines() == ["a: output a.txt missing"], err
+
+
+def test_nearest_pipefile_in_a_parent_directory(project):
+    project.pipefile('rule a:\n    output: "a.txt"\n    input: "src/x.txt"\n    shell: touch a.txt\n')
+    project.touch("src/x.txt")
+    (project / "deep" / "er").mkdir(parents=True)
+    rc, out, err = project.run("-n", "-q", cwd=project / "deep" / "er")
+    assert rc == 0 and out.splitlines() == ["a: output a.txt missing"], err
+
+
+def test_no_pipefile_anywhere(project, tmp_path):
+    if any((d / "Pipefile").exists() for d in tmp_path.parents):
+        pytest.skip("a parent of the temporary directory holds a Pipefile")
+    rc, out, err = project.run("-n", cwd=tmp_path)
+    assert rc == 2 and "Traceback" not in err
+    assert err.startswith("error: no Pipefile here or in any parent directory")
+    assert "hint: create a Pipefile, or name one with -f FILE" in err
+
+
+def test_missing_file_option(project):
+    err = project.error("-f", "nope.pipe")
+    assert err.splitlines() == ["error: -f nope.pipe: no such file", "  hint: name an existing Pipefile"]
+
+
+def test_missing_directory_option(project):
+    err = project.error("-C", "nope")
+    assert err.startswith("error: -C nope: No such file or directory")
+
+
+def test_bad_jobs_option(pipeline):
+    err = pipeline.error("-j", "0")
+    assert "argument -j/--jobs: must be at least 1, not 0" in err
+    err = pipeline.error("-j", "many")
+    assert "argument -j/--jobs: 'many' is not a whole number" in err
+
+
+def test_unknown_option(pipeline):
+    assert "unrecognized arguments: --nope" in pipeline.error("--nope")
+
+
+# --- running: exit codes 0 and 1 ---------------------------------------------------------------------
+
+
+def test_exit_codes_of_a_run(project):
+    project.pipefile("""\
+        rule ok:
+            output: "ok.txt"
+            shell: echo hi > {output}
+        rule bad:
+            output: "bad.txt"
+            shell: exit 3
+    """)
+    rc, out, err = project.run("ok")
+    assert rc == 0 and (project / "ok.txt").read_text() == "hi\n", err
+    rc, out, err = project.run("-q", "ok")
+    assert rc == 0 and out == ""
+    assert project.dry("ok") == []
+    rc, out, err = project.run("bad")
+    assert rc == 1 and "FAILED bad" in err and "Traceback" not in err
+
+
+# --- user errors: exit 2, location, source line and caret, no traceback -------------------------
+
+OUT = 'rule a:\n    output: "x"\n    shell: touch x\n'
+
+ERRORS = [
+    # (name, Pipefile, args, first line of stderr, hint or None)
+    ("syntax", 'rule a:\n    output: "x"\n    shell: x\nfoo bar\n', [],
+     "Pipefile:4:8: error: unexpected end of line; expected ':' or a name or a path or a string", None),
+    ("indentation", 'rule a:\n    output: "x"\n  shell: touch x\n', [],
+     "Pipefile:3:3: error: inconsistent indentation: this line's indentation matches no enclosing block",
+     "indent it exactly like the other lines of the block it belongs to"),
+    ("no block", "rule a:\nX = 1\n", [], "Pipefile:2:1: error: expected an indented block after 'rule a:' (line 1)",
+     "indent the lines that belong to it more than the line that opens it"),
+    ("unknown section", 'rule a:\n    output: "x"\n    shel: touch x\n', [],
+     "Pipefile:3:5: error: unknown section 'shel'", "did you mean 'shell'?"),
+    ("duplicate section", 'rule a:\n    output: "x"\n    output: "y"\n', [],
+     "Pipefile:3:5: error: section 'output:' appears twice in rule 'a'", "it was first given at line 2; merge the two"),
+    ("duplicate rule", OUT + "\n" + OUT, [], "Pipefile:5:1: error: rule 'a' is defined twice",
+     "the first is at Pipefile:1:1; rename one of them"),
+    ("python syntax", "X = 1\nY = (2 +\n     )\n" + OUT, [], "Pipefile:3:6: error: invalid Python: invalid syntax", None),
+    ("name error", "SAMPLES = [1]\nN = len(SAMPLE)\n" + OUT, [],
+     "Pipefile:2:5: error: NameError: name 'SAMPLE' is not defined", "did you mean 'SAMPLES'?"),
+    ("wildcard in input", 'rule a:\n    output: "o/{s}.txt"\n    input: "i/{t}.txt"\n    shell: x\n', ["o/a.txt"],
+     "Pipefile:3:5: error: rule 'a': wildcard '{t}' in input 'i/{t}.txt' is not in the outputs", None),
+    ("wildcard in log", 'rule a:\n    output: "o/{s}.txt"\n    log: "l/{x}.log"\n    shell: x\n', ["o/a.txt"],
+     "Pipefile:3:5: error: rule 'a': wildcard '{x}' in log 'l/{x}.log' is not in the outputs", None),
+    ("missing input", 'rule c:\n    output: "c/{s}.tsv"\n    input: "r/{s}.fq"\n    shell: x\n', ["c/a.tsv"],
+     "Pipefile:3:5: error: no rule to make 'r/a.fq' (needed by c[s=a] for 'c/a.tsv')",
+     "create the file, or add a rule whose output matches it"),
+    ("ambiguous", 'rule a:\n    output: "{n}.txt"\n    shell: x\nrule b:\n    output: "{m}.txt"\n    shell: y\n',
+     ["x.txt"], "Pipefile:1:1: error: ambiguous: rules 'a' (Pipefile:1:1) and 'b' (Pipefile:4:1) can both make 'x.txt'",
+     "give one of them a higher 'priority:', or make one output pattern more specific"),
+    ("cycle", 'rule a:\n    output: "a"\n    input: "b"\n    shell: x\nrule b:\n    output: "b"\n    input: "a"\n'
+     '    shell: x\n', [], "Pipefile:3:5: error: dependency cycle: a -> b -> a", None),
+    ("unknown target", OUT, ["b"], "error: unknown target 'b': no rule is named so and no rule makes it",
+     "name a rule (pyrule --list) or a file a rule makes"),
+    ("misspelt rule", OUT + 'rule count:\n    output: "y"\n    shell: x\n', ["cuont"],
+     "error: unknown target 'cuont': no rule is named so and no rule makes it", "did you mean 'count'?"),
+    ("wildcard rule as target", 'rule count:\n    output: "c/{s}.tsv"\n    shell: x\n', ["count"],
+     "Pipefile:1:1: error: rule 'count' has wildcards: name a file it makes, like 'c/{s}.tsv'", None),
+    ("unknown until", OUT, ["--until", "zzz"],
+     "error: --until zzz: no job of the requested targets' graph makes it or is so named", None),
+    ("override of =", "X = 1\n" + OUT, ["X=2"], "error: X cannot be set from the command line: Pipefile:1:1 sets it with '='",
+     "write 'X ?= ...' in the Pipefile to let the command line override it"),
+    ("override unknown", "MIN_LEN ?= 1\n" + OUT, ["MIN_LNE=2"], "error: MIN_LNE=2: the Pipefile has no 'MIN_LNE ?= ...'",
+     "did you mean 'MIN_LEN'?"),
+    ("override unknown --set", "MIN_LEN ?= 1\n" + OUT, ["--set", "MIN_LNE=2"],
+     "error: MIN_LNE=2: the Pipefile has no 'MIN_LNE ?= ...'", "did you mean 'MIN_LEN'?"),
+    ("override malformed", "X ?= 1\n" + OUT, ["--set", "X"], "error: bad override 'X'",
+     "write NAME=VALUE, e.g. MIN_LEN=40 or SAMPLES=\"['a','b']\""),
+    ("include missing", 'X = 1\ninclude "inc/nope.pipe"\n', [], "Pipefile:2:1: error: include: no file 'inc/nope.pipe'",
+     "the path is relative to the including file"),
+    ("bad mem", 'rule a:\n    output: "x"\n    resources: mem = "lots"\n    shell: x\n', [],
+     "Pipefile:3:5: error: rule 'a': not a size: 'lots' (write e.g. 500M, 2G, 1.5T)", None),
+    ("runtime error", 'python:\n    def f():\n        return {}["k"]\nX = f()\n', [],
+     "Pipefile:3:9: error: KeyError: 'k'", None),
+    ("repeated keyword", 'rule a:\n    output: "x"\n    params: p = 1, p = 2\n    shell: x\n', [],
+     "Pipefile:3:20: error: invalid Python: keyword argument repeated: p", None),
+    ("unknown default", "default: sumary\n" + 'rule summary:\n    output: "s"\n    shell: x\n', [],
+     "Pipefile:1:1: error: unknown default target 'sumary': no rule is named so and no rule makes it",
+     "did you mean 'summary'?"),
+]
+
+
+@pytest.mark.parametrize(("text", "args", "first", "hint"), [e[1:] for e in ERRORS], ids=[e[0] for e in ERRORS])
+def test_user_errors(project, text, args, first, hint):
+    project.pipefile(text, dedent=False)
+    err = project.error("-n", *args)
+    lines = err.splitlines()
+    assert lines[0] == first
+    if first.startswith("Pipefile:"):
+        # the source line and a caret under the column
+        line, col = (int(x) for x in first.split(":")[1:3])
+        source = text.split("\n")[line - 1]
+        assert lines[1] == f"{line:>5} | {source}"
+        assert lines[2] == "      | " + " " * (col - 1) + "^"
+    if hint is not None:
+        assert lines[-1] == f"  hint: {hint}"
+
+
+def test_include_cycle_error(project):
+    project.write("sub/a.pipe", 'X = 1\ninclude "../Pipefile"\n')
+    project.pipefile('include "sub/a.pipe"\n')
+    err = project.error("-n")
+    assert err.splitlines()[0] == "sub/a.pipe:2:1: error: include cycle: Pipefile -> sub/a.pipe -> Pipefile"
+    assert '    2 | include "../Pipefile"' in err
+
+
+def test_error_in_an_included_file_shows_its_line(project):
+    project.write("inc/rules.pipe", 'rule a:\n    output: "x"\n    input: 1 +\n')
+    project.pipefile('include "inc/rules.pipe"\n')
+    err = project.error("-n")
+    assert err.splitlines()[:3] == [
+        "inc/rules.pipe:3:12: error: invalid Python: invalid syntax",
+        "    3 |     input: 1 +",
+        "      |            ^",
+    ]
+
+
+def test_errors_are_relative_to_the_project_when_run_from_a_subdirectory(project):
+    project.pipefile('rule a:\n    output: "x"\n    ouptut: "y"\n')
+    (project / "sub").mkdir()
+    rc, _, err = project.run("-n", cwd=project / "sub")
+    assert rc == 2 and err.startswith("Pipefile:3:5: error: unknown section 'ouptut'")
+
+
+def test_crlf_pipefile_error_shows_a_clean_line(project):
+    (project / "Pipefile").write_bytes(b'rule a:\r\n    output: "x"\r\n    shel: x\r\n')
+    err = project.error("-n")
+    assert "\r" not in err
+    assert err.splitlines()[:3] == [
+        "Pipefile:3:5: error: unknown section 'shel'", "    3 |     shel: x", "      |     ^"]
+
+
+def test_no_traceback_for_an_unreadable_pipefile(project):
+    (project / "Pipefile").write_bytes(b"X = '\xff\xfe'\n")
+    err = project.error("-n")
+    assert "not UTF-8" in err
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")
+def test_no_traceback_for_a_pipefile_without_permission(project):
+    p: Path = project.pipefile(OUT)
+    p.chmod(0)
+    try:
+        err = project.error("-n")
+        assert "cannot read Pipefile: Permission denied" in err
+    finally:
+        p.chmod(0o644)

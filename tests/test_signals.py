@@ -1,0 +1,156 @@
+"""Interrupting pyrule (SIGTERM, SIGINT) and killing it (-9): no job survives, partial outputs
+are removed, and the next run finds and cleans up what a dead pyrule left running."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from pathlib import Path
+
+import pytest
+from runner_helpers import alive, group_members, ok, pipefile, read_pid, spawn, wait_for
+
+SHELL_JOB = """
+    rule long:
+        output: "long.txt"
+        shell:
+            echo $$ > job.pid
+            echo partial > {output}
+            if [ -e slow ]; then sleep 30; fi
+            echo complete > {output}
+"""
+
+PYTHON_JOB = """
+    rule long:
+        output: "long.txt"
+        python:
+            import os, time
+            open(output[0], "w").write("partial")
+            open("job.pid", "w").write(str(os.getpid()))
+            while os.path.exists("slow"):
+                time.sleep(0.05)
+            open(output[0], "w").write("complete\\n")
+"""
+
+
+def _start_long_job(d: Path, body: str) -> tuple[subprocess.Popen, int]:
+    pipefile(d, body)
+    (d / "slow").touch()
+    p = spawn(d)
+    pid = wait_for(lambda: read_pid(d / "job.pid"), what="the job to write its pid")
+    wait_for(lambda: (d / "long.txt").exists(), what="the partial output")
+    return p, pid
+
+
+@pytest.mark.parametrize("body", [SHELL_JOB, PYTHON_JOB], ids=["shell", "python"])
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)], ids=["TERM", "INT"])
+def test_signal_stops_jobs_and_removes_partial_output(tmp_path: Path, body: str, signum: int, code: int):
+    p, pgid = _start_long_job(tmp_path, body)
+    p.send_signal(signum)
+    out, err = p.communicate(timeout=30)
+    assert p.returncode == code, err
+    assert not (tmp_path / "long.txt").exists()
+    assert group_members(pgid) == [], "a job process survived pyrule"
+    assert "interrupted" in err
+    # nothing was recorded for the job, and nothing is left marked as running
+    (tmp_path / "slow").unlink()
+    r = ok(tmp_path)
+    assert "died" not in r.err
+    assert r.ran == {"long"}
+    assert (tmp_path / "long.txt").read_text() == "complete\n"
+
+
+def test_sigterm_to_a_job_tree_stops_grandchildren(tmp_path: Path):
+    pipefile(tmp_path, """
+        rule tree:
+            output: "t.txt"
+            shell:
+                echo $$ > job.pid
+                sleep 30 &
+                echo $! > child.pid
+                sleep 30 &
+                wait
+                touch {output}
+    """)
+    p = spawn(tmp_path)
+    pgid = wait_for(lambda: read_pid(tmp_path / "job.pid"))
+    child = wait_for(lambda: read_pid(tmp_path / "child.pid"))
+    p.send_signal(signal.SIGTERM)
+    p.communicate(timeout=30)
+    assert p.returncode == 143
+    assert not alive(child)
+    assert group_members(pgid) == []
+
+
+def test_kill_9_then_next_run_recovers(tmp_path: Path):
+    pipefile(tmp_path, """
+        default: after.txt
+
+        rule long:
+            output: "long.txt"
+            shell:
+                echo $$ > job.pid
+                echo partial > {output}
+                if [ -e slow ]; then
+                    sleep 30 &
+                    echo $! > child.pid
+                    wait
+                fi
+                echo complete > {output}
+
+        rule after:
+            output: "after.txt"
+            input: "long.txt"
+            shell: cp {input} {output}
+    """)
+    (tmp_path / "slow").touch()
+    p = spawn(tmp_path)
+    pgid = wait_for(lambda: read_pid(tmp_path / "job.pid"))
+    child = wait_for(lambda: read_pid(tmp_path / "child.pid"))
+    os.kill(p.pid, signal.SIGKILL)
+    # Deliberately not reaped yet: a dead pyrule may linger as a zombie; it counts as dead.
+    wait_for(lambda: not alive(p.pid), what="pyrule to die")
+    assert alive(child), "the grandchild should outlive pyrule (no parent-death signal reaches it)"
+    assert (tmp_path / "long.txt").read_text() == "partial\n"
+    (tmp_path / "slow").unlink()
+
+    plan = ok(tmp_path, "-n").out
+    assert "long: incomplete after an interrupted run" in plan
+    assert alive(child)  # -n changes nothing
+
+    r = ok(tmp_path)
+    assert "long was running when pyrule died" in r.err
+    assert f"stopped process group {pgid}" in r.err
+    wait_for(lambda: not group_members(pgid), timeout=5, what="the orphaned job group to stop")
+    assert not alive(child)
+    assert r.ran == {"long", "after"}
+    assert (tmp_path / "after.txt").read_text() == "complete\n"
+    p.wait(timeout=5)
+    r = ok(tmp_path)
+    assert r.ran == set() and "died" not in r.err
+
+
+def test_kill_9_after_the_output_was_written_still_rebuilds(tmp_path: Path):
+    """pyrule died before it could record the job: its output looks complete but is not trusted."""
+    pipefile(tmp_path, """
+        rule quick:
+            output: "q.txt"
+            shell:
+                echo $$ > job.pid
+                echo "from run $(cat runno)" > {output}
+                while [ -e hold ]; do sleep 0.02; done
+    """)
+    (tmp_path / "hold").touch()
+    (tmp_path / "runno").write_text("1")
+    p = spawn(tmp_path)
+    wait_for(lambda: read_pid(tmp_path / "job.pid"))
+    wait_for(lambda: (tmp_path / "q.txt").exists())
+    os.kill(p.pid, signal.SIGKILL)
+    p.wait(timeout=5)
+    (tmp_path / "hold").unlink()
+    (tmp_path / "runno").write_text("2")
+    r = ok(tmp_path)
+    assert "quick was running when pyrule died" in r.err
+    assert r.ran == {"quick"}
+    assert (tmp_path / "q.txt").read_text() == "from run 2\n"
