@@ -24,6 +24,9 @@ def job_spec(job: Job, namespace: dict[str, Any], run_dir: str, attempt: int) ->
     ctx = context(job, namespace)
     dirs = sorted({os.path.dirname(p) for p in job.outputs if os.path.dirname(p)})
     env = {k: str(v) for k, v in job.rule.env.items()}
+    # Marks every process of the job (children inherit it), so that the next run can find and
+    # stop what is left when pyrule dies, even before it recorded the job's process group.
+    env["PYRULE_JOB"] = f"{os.path.basename(run_dir)}/{job.name}"
     report = os.path.join(run_dir, "reports", re.sub(r"[^\w.=,-]+", "_", job.name) + ".tsv")
     os.makedirs(os.path.dirname(report), exist_ok=True)
     spec = JobSpec(name=job.name, workdir=os.getcwd(), log_path=log_path(job), env=env, output_dirs=dirs,

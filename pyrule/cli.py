@@ -139,6 +139,10 @@ def _main(args: argparse.Namespace, console) -> int:
     if args.list:
         console.rule_list(rules)
         return EXIT_OK
+    if args.stats is not None:
+        from .stats_view import show_stats
+
+        return show_stats(console, args.stats or None)
     from .plan import plan
 
     graph = plan(rules, targets, until=args.until)

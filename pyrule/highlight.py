@@ -6,8 +6,8 @@ Pipefiles. Embedded code is delegated to Pygments' own lexers, like the editor g
 ``editors/`` do:
 
 * shell bodies (``shell:`` and the lines of a Make-style short rule) -> ``BashLexer``, extended so
-  that ``{input}``, ``{output[0]}``, ``{params.x}``... are ``String.Interpol`` (but not ``${HOME}``,
-  ``{a,b}`` or awk's ``{print $1}``) and ``{{`` / ``}}`` are ``String.Escape``;
+  that ``{input}``, ``{output[0]}``, ``{params.x}``... are ``String.Interpol.Substitution`` (but
+  not ``${HOME}``, ``{a,b}`` or awk's ``{print $1}``) and ``{{`` / ``}}`` are ``String.Escape``;
 * ``python:`` bodies, imports and top-level assignments -> ``PythonLexer``;
 * section values -> ``PythonLexer``, extended so that wildcards ``{name}`` / ``{name,regex}`` in
   strings are ``Name.Variable`` (the regex ``String.Regex``).
@@ -166,23 +166,20 @@ def _block_end(text: str, pos: int, indent: int, python: bool) -> int:
     end = _python_end(text, pos) if python else _line_end(text, pos)
     last = end
     n = len(text)
-    while end < n:
+    while end + 1 < n:
         start = end + 1
-        if start >= n:
-            break
         stop = _line_end(text, start)
         line = text[start:stop]
         stripped = line.strip(" \t\r")
-        width = _indent_width(line)
-        if not stripped:
+        # blank and comment lines never end a block (as in the parser); they are part of it when
+        # more of it follows
+        if stripped and not stripped.startswith("#"):
+            if _indent_width(line) <= indent:
+                break
+            end = max(_python_end(text, start), stop) if python else stop
+            last = end
+        else:
             end = stop
-            continue
-        if stripped.startswith("#"):  # as in the parser, a comment line never ends a block
-            continue
-        if width <= indent:
-            break
-        end = _python_end(text, start) if python else stop
-        last = end
     return min(last + 1, n)
 
 
@@ -288,7 +285,7 @@ class PipefileLexer(ExtendedRegexLexer):
             (r"^(?=(?:import|from)\b)", _import),
             (rf"^({_NAME})([ \t]*)(\?=|=(?!=))", _assignment),
             (r"^(?=[^\s#])", _short_rule),
-            # an indented section whose rule was cut short (e.g. by a comment in column 0)
+            # an indented section line outside any rule: not valid, but shown as the section it is
             include("sections"),
             (r"[ \t]+", Whitespace),
             (r"[^\n]+", Error),

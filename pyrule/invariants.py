@@ -91,8 +91,10 @@ def body_text(job: Job) -> str:
     return ""
 
 
-def signature(job: Job, fps: Fingerprints) -> tuple[str, dict[str, Any]]:
-    """The job's signature (a digest for quick comparison, and its parts for reasons)."""
+def signature(job: Job, fps: Fingerprints, known: dict[str, str] | None = None) -> tuple[str, dict[str, Any]]:
+    """The job's signature (a digest for quick comparison, and its parts for reasons).
+
+    `known`: fingerprints to use for inputs that are gone on purpose (removed temp() files)."""
     mode = job.rule.check
     parts = {
         "body": xxhash.xxh3_64_hexdigest(body_text(job).encode()),
@@ -100,7 +102,7 @@ def signature(job: Job, fps: Fingerprints) -> tuple[str, dict[str, Any]]:
         "env": {k: str(v) for k, v in job.rule.env.items()},
         "inputs": list(job.inputs),
         "outputs": list(job.outputs),
-        "fps": [fps.of(p, mode) for p in job.inputs],
+        "fps": [known[p] if known and p in known else fps.of(p, mode) for p in job.inputs],
     }
     flat = "\x00".join((parts["body"], repr(parts["params"]), repr(parts["env"]), "\x01".join(job.inputs),
                         "\x01".join(job.outputs), "\x01".join(parts["fps"])))
@@ -116,6 +118,7 @@ class Decision:
     why: str = ""
     upstream: bool = False  # stale only because an upstream job runs: re-checked after it ends
     adopt: bool = False  # outputs exist without a record but are newer than the inputs
+    temp_gone: list[str] = field(default_factory=list)  # up to date, but these temp() outputs were removed
     sig: tuple[str, dict[str, Any]] | None = field(default=None, repr=False)
 
 
@@ -131,6 +134,28 @@ class Decider:
         self.incomplete = incomplete or set()
         self.busy = busy or {}  # job name -> pid of the other pyrule process running it now
         self.will_run: set[Job] = set()
+        # temp() outputs removed after use by jobs that are otherwise up to date: their consumers
+        # are judged on the fingerprint they recorded. `needed`: such jobs that must run anyway,
+        # because a stale job needs those files (see decide_all).
+        self.temp_gone: set[str] = set()
+        self.needed: dict[Job, str] = {}
+
+    def decide_all(self, jobs: list[Job]) -> list[Decision]:
+        """Decide every job (in dependency order); then bring back the removed temp() outputs
+        that a stale job needs, by running their (up-to-date) producers after all."""
+        decisions = [self.decide(j) for j in jobs]
+        if not self.temp_gone:
+            return decisions
+        by_job = {d.job: d for d in decisions}
+        for d in reversed(decisions):  # consumers first: a producer revived here is seen later
+            if d.reason is None:
+                continue
+            for dep in d.job.deps:
+                dd = by_job.get(dep)
+                if dd is not None and dd.reason is None and dd.temp_gone:
+                    dd.reason = self.needed[dep] = f"temp output {dd.temp_gone[0]} was removed; {d.job.name} needs it"
+                    self.will_run.add(dep)
+        return decisions
 
     def decide(self, job: Job, fresh: bool = False) -> Decision:
         d = self._decide(job, fresh)
@@ -152,13 +177,20 @@ class Decider:
             # Its outputs may be half-written: never adopt them; the runner waits for the job's
             # lock and decides again (fresh) once the other process is done with it.
             return Decision(job, f"being built by another pyrule process (pid {self.busy[job.name]})")
-        for p in job.outputs:
-            if self.stats.stat(p) is None:
+        if job in self.needed:
+            return Decision(job, self.needed[job])
+        missing = [p for p in job.outputs if self.stats.stat(p) is None]
+        temps = temp_outputs(job) if missing else set()
+        for p in missing:
+            if p not in temps:
                 return Decision(job, f"output {p} missing")
         for dep in job.deps:
             if dep in self.will_run:
                 return Decision(job, f"upstream {dep.name} will run", upstream=True)
         rec = self.state.record(job.name, fresh) if self.state else None
+        if missing and (rec is None or fresh):
+            # Fresh: the job was stale when the run began, so consumers may need the file: rebuild.
+            return Decision(job, f"output {missing[0]} missing")
         if rec is None:
             newest_in = max((self.stats.stat(p).st_mtime_ns for p in job.inputs if self.stats.stat(p)), default=0)
             oldest_out = min(self.stats.stat(p).st_mtime_ns for p in job.outputs)
@@ -167,10 +199,30 @@ class Decider:
                                 sig=signature(job, self.fps))
             older = max(job.inputs, key=lambda p: self.stats.stat(p).st_mtime_ns if self.stats.stat(p) else 0)
             return Decision(job, f"never built by pyrule, and input {older} is newer than its outputs")
-        sig = signature(job, self.fps)
+        known = None
+        if self.temp_gone and any(p in self.temp_gone for p in job.inputs):
+            old = State.signature_of(rec)
+            known = {p: fp for p, fp in zip(old.get("inputs", []), old.get("fps", [])) if p in self.temp_gone}
+        sig = signature(job, self.fps, known)
         if sig[0] == rec.digest:
+            if missing:
+                self.temp_gone.update(missing)
+                return Decision(job, None, why="signature unchanged; its temp() outputs were removed after use",
+                                sig=sig, temp_gone=missing)
             return Decision(job, None, why="signature unchanged since its last success", sig=sig)
         return Decision(job, _difference(State.signature_of(rec), sig[1], job.rule.check), sig=sig)
+
+
+def temp_outputs(job: Job) -> set[str]:
+    """The job's outputs that its rule marks temp()."""
+    from .patterns import Pattern
+
+    out: set[str] = set()
+    for _, value in job.rule.outputs:
+        for v in [value] if isinstance(value, str) else value:
+            if "temp" in getattr(v, "flags", ()):
+                out.add(Pattern(v).format(job.wildcards) if job.wildcards else str(v))
+    return out
 
 
 def _difference(old: dict[str, Any], new: dict[str, Any], mode: str) -> str:

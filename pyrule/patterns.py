@@ -55,6 +55,9 @@ class Pattern:
                 regex.append(f"(?P<{name}>{rx})")
             parts.append((name, seen[name]))
         _append_literal(parts, regex, text[pos:])
+        stray = next((p for p in _literal_fields(text) if "{" in p or "}" in p), None)
+        if stray is not None:
+            raise PatternError(f"unbalanced brace in '{text}': write {{{{ or }}}} for a literal brace")
         self.parts = parts
         self.names = list(seen)
         self.prefix = parts[0] if parts and isinstance(parts[0], str) else ""
@@ -86,6 +89,11 @@ class Pattern:
 
     def __repr__(self) -> str:
         return f"Pattern({self.text!r})"
+
+
+def _literal_fields(text: str) -> list[str]:
+    """The text between wildcard fields and escaped braces."""
+    return _WILDCARD.split(text)[::3] if _WILDCARD.groups == 2 else []
 
 
 def _append_literal(parts: list, regex: list[str], literal: str) -> None:

@@ -157,7 +157,7 @@ def dry_run(graph: JobGraph, rules: Rules, options: Options) -> list[Decision]:
     state = open_state(readonly=True)
     incomplete = {r.name for r in dead_jobs(state)}
     decider = Decider(state, StatCache(), forced_jobs(graph, options), incomplete, running_elsewhere(state))
-    return [decider.decide(j) for j in graph.jobs]
+    return decider.decide_all(graph.jobs)
 
 
 # --- running -------------------------------------------------------------------------------------
@@ -222,7 +222,7 @@ class Runner:
         self.busy = running_elsewhere(self.state)
         incomplete = self._recover()
         self.decider = Decider(self.state, self.stats, forced_jobs(self.graph, self.options), incomplete, self.busy)
-        decisions = [self.decider.decide(j) for j in self.graph.jobs]
+        decisions = self.decider.decide_all(self.graph.jobs)
         stale = [d for d in decisions if d.reason is not None]
         self._check_fit(stale)
         for d in decisions:
@@ -281,13 +281,9 @@ class Runner:
         return names
 
     def _recover_one(self, r) -> None:
-        if r.pgid > 0:
-            try:
-                os.killpg(r.pgid, signal.SIGKILL)
-                self.console.warn(f"stopped process group {r.pgid} left running by a pyrule that died ({r.name})")
-            except (ProcessLookupError, PermissionError):
-                pass
-        elif r.pgid < 0 or shutil.which("squeue"):
+        if r.pgid >= 0:
+            self._stop_local(r)
+        if r.pgid < 0 or (r.pgid == 0 and shutil.which("squeue")):
             # A Slurm job (pgid = -job id; 0 if pyrule died before sbatch answered): it would
             # go on writing the outputs unseen, so cancel it (and wait) before removing them.
             from .executors.slurm import cancel_orphans
@@ -303,6 +299,30 @@ class Runner:
             _remove(p)
         self.console.warn(f"{r.name} was running when pyrule died: removed its outputs; it will be rebuilt")
         self.log.write(f"recover {r.name}: removed incomplete outputs {r.outputs}")
+
+    def _stop_local(self, r) -> None:
+        """Stop a dead pyrule's local job: its recorded process group, and the groups of the
+        processes marked as the job's (PYRULE_JOB), because pyrule may have died before it
+        recorded the group (pgid 0), and a process may have left its group."""
+        marked = _marked_processes(f"{r.run_id}/{r.name}")
+        groups = {r.pgid} if r.pgid > 0 else set()
+        for pid in marked:
+            try:
+                groups.add(os.getpgid(pid))
+            except OSError:
+                pass
+        groups.discard(os.getpgrp())
+        for pgid in sorted(groups):
+            try:
+                os.killpg(pgid, signal.SIGKILL)
+                self.console.warn(f"stopped process group {pgid} left running by a pyrule that died ({r.name})")
+            except (ProcessLookupError, PermissionError):
+                pass
+        for pid in marked:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
 
     def _check_fit(self, stale: list[Decision]) -> None:
         for d in stale:
@@ -377,6 +397,7 @@ class Runner:
                         continue
                     if prepared is False:  # up to date after all (early cutoff or built elsewhere)
                         finish(job, True)
+                        self._drop_temps(job, done)
                         continue
                     self._take(job)
                     starts.append((job, *prepared))
@@ -391,6 +412,8 @@ class Runner:
                 break
             try:
                 self._in_wait = True
+                if self.interrupted:  # a signal that came after the check above, before _in_wait
+                    raise Interrupted(self.interrupted)
                 results = self.executor.wait(_LOCK_RETRY_S if lock_wait else None)
             finally:
                 self._in_wait = False
@@ -530,11 +553,17 @@ class Runner:
         consumers = self._consumers_all()
         for dep in job.deps:
             temps = [p for p in dep.outputs if _flag(dep, p, "temp")]
-            if temps and all(c in done and self.outcomes.get(c.name, JobOutcome(c, "")).status in ("ran", "up-to-date")
+            if temps and all(self._status(c) == "up-to-date" or (c in done and self._status(c) == "ran")
                              for c in consumers.get(dep, ())):
                 for p in temps:
-                    _remove(p)
-                    self.log.write(f"temp {p}: removed, every consumer is done")
+                    if os.path.lexists(p):
+                        _remove(p)
+                        self.stats.forget(p)
+                        self.log.write(f"temp {p}: removed, every consumer is done")
+
+    def _status(self, job: Job) -> str:
+        out = self.outcomes.get(job.name)
+        return out.status if out is not None else ""
 
     def _consumers_all(self):
         if not hasattr(self, "_all_consumers"):
@@ -581,7 +610,7 @@ class Runner:
                     executor.terminate_all(_GRACE_S)
             except Interrupted:
                 executor.kill_all()
-            for job, lock, start, _ in running.values():
+            for job, _lock, _start, _ in running.values():
                 for p in job.outputs:
                     _remove(p)
                 self.outcomes[job.name].status = "failed"
@@ -589,11 +618,27 @@ class Runner:
                 self.state.finished(job.name)
                 self.log.write(f"interrupted {job.name}: removed partial outputs")
             self.state.flush()  # no longer marked running before another pyrule can take the locks
-            for job, lock, start, _ in running.values():
+            for _job, lock, _start, _ in running.values():
                 lock.release()
 
 
 # --- helpers -------------------------------------------------------------------------------------
+
+
+def _marked_processes(marker: str) -> list[int]:
+    """Processes whose environment has PYRULE_JOB=marker (a job's, see body.job_spec)."""
+    want = b"PYRULE_JOB=" + marker.encode("utf-8", "surrogateescape")
+    found = []
+    for entry in os.scandir("/proc") if os.path.isdir("/proc") else ():
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/environ", "rb") as f:
+                if want in f.read().split(b"\0"):
+                    found.append(int(entry.name))
+        except OSError:
+            continue
+    return [p for p in found if p != os.getpid()]
 
 
 def make_executor(name: str, options: dict[str, Any]):

@@ -88,7 +88,7 @@ class Console:
         if stale:
             self.out("\n".join(f"{d.job.name}: {d.reason}" for d in stale))
         if self.quiet < 1:
-            n_ok = len(decisions) - len(stale)
+            n_ok = sum(1 for d in decisions if d.reason is None and not (d.job.phony and not d.job.rule.has_body))
             self.out(f"{len(stale)} job(s) would run, {n_ok} up to date" if stale else
                      f"nothing to do: all {n_ok} job(s) up to date")
 
@@ -161,7 +161,9 @@ class Console:
 
         self._job_done(outcome.job.name)
         if self.quiet < 1:
-            self.plain(f"done  {outcome.job.name} in {_fmt_time(outcome.wall_s)}, peak {format_size(outcome.peak_rss_bytes)}"
+            # A job shorter than one sampling interval has no measured peak: say nothing, not "0B".
+            peak = f", peak {format_size(outcome.peak_rss_bytes)}" if outcome.peak_rss_bytes else ""
+            self.plain(f"done  {outcome.job.name} in {_fmt_time(outcome.wall_s)}{peak}"
                        + (f" [{self.done}/{self.total}]" if not self.live else ""))
 
     def job_failed(self, outcome, why: str) -> None:

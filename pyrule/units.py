@@ -9,7 +9,7 @@ _SIZE_UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
 
 
 def parse_size(value: object) -> int:
-    """Bytes from an int (taken as megabytes, like Snakemake's mem_mb) or a string like '2G'."""
+    """Bytes from a number (megabytes, like Snakemake's mem_mb), a string like '2G', or '500B'."""
     if isinstance(value, bool):
         raise ValueError(f"not a size: {value!r}")
     if isinstance(value, (int, float)):
@@ -17,7 +17,10 @@ def parse_size(value: object) -> int:
     m = _SIZE.match(str(value))
     if not m:
         raise ValueError(f"not a size: {value!r} (write e.g. 500M, 2G, 1.5T)")
-    return int(float(m.group(1)) * _SIZE_UNITS[m.group(2).upper()])
+    unit = m.group(2).upper()
+    if not unit and not m.group(3):  # "500", like 500: megabytes
+        unit = "M"
+    return int(float(m.group(1)) * _SIZE_UNITS[unit])
 
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$", re.I)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from pyrule import monitor
 from pyrule.executors import JobResult, JobSpec, LocalExecutor
 from pyrule.executors.local import _pidfd_works
 
@@ -169,7 +170,12 @@ def test_python_body_peak_rss(ex: LocalExecutor, tmp_path: Path) -> None:
     assert r.peak_rss_bytes >= 300 * MB
 
 
-def test_shell_tree_peak_rss_is_summed(ex: LocalExecutor, tmp_path: Path) -> None:
+@pytest.mark.parametrize("children_file", [True, False], ids=["proc-children", "ppid-scan"])
+def test_shell_tree_peak_rss_is_summed(
+    ex: LocalExecutor, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, children_file: bool
+) -> None:
+    if not children_file:  # the fallback for kernels without /proc/PID/task/TID/children
+        monkeypatch.setattr(monitor, "_HAVE_CHILDREN_FILE", False)
     child = f"{PY} -c 'import time; b = b\"x\" * (100 * 2**20); time.sleep(1)'"
     r = run(ex, spec(tmp_path, shell=f"{child} & {child} & wait"))
     assert r.exit_code == 0

@@ -183,6 +183,70 @@ def test_temp_output_removed_once_all_consumers_succeeded(tmp_path: Path):
     assert "temp mid.txt: removed" in run_log
 
 
+TEMP_CHAIN = """
+    default: all
+
+    rule all:
+        input: "left.txt", "right.txt"
+
+    rule mid:
+        output: temp("mid.txt")
+        input: "src.txt"
+        shell: echo mid >> ledger.txt; sort {input} > {output}
+
+    rule left:
+        output: "left.txt"
+        input: "mid.txt"
+        shell: echo left >> ledger.txt; cp {input} {output}
+
+    rule right:
+        output: "right.txt"
+        input: "mid.txt", "extra.txt"
+        shell: echo right >> ledger.txt; cat {input} > {output}
+"""
+
+
+def test_removed_temp_output_does_not_make_the_next_run_redo_anything(tmp_path: Path):
+    pipefile(tmp_path, TEMP_CHAIN)
+    write(tmp_path / "src.txt", "b\na\n")
+    write(tmp_path / "extra.txt", "x\n")
+    assert ok(tmp_path).ran == {"mid", "left", "right"}
+    assert not (tmp_path / "mid.txt").exists()
+    assert "nothing to do" in ok(tmp_path, "-n").out
+    r = ok(tmp_path)
+    assert r.ran == set()
+    assert "temp() outputs were removed" in r.jobs()["mid"]["reason"]
+    assert not (tmp_path / "mid.txt").exists()
+    assert (tmp_path / "ledger.txt").read_text().split() == ["mid", "left", "right"]
+
+
+def test_removed_temp_output_is_rebuilt_when_a_consumer_needs_it(tmp_path: Path):
+    pipefile(tmp_path, TEMP_CHAIN)
+    write(tmp_path / "src.txt", "b\na\n")
+    write(tmp_path / "extra.txt", "x\n")
+    ok(tmp_path)
+    (tmp_path / "ledger.txt").unlink()
+    write(tmp_path / "extra.txt", "y\n")
+    plan = ok(tmp_path, "-n").out.splitlines()
+    assert plan[:2] == ["mid: temp output mid.txt was removed; right needs it", "right: input extra.txt changed (content)"]
+    assert ok(tmp_path).ran == {"mid", "right"}
+    assert (tmp_path / "right.txt").read_text() == "a\nb\ny\n"
+    assert not (tmp_path / "mid.txt").exists()  # every consumer is done (left was up to date)
+    # an input change upstream of the temp file reruns the whole chain
+    write(tmp_path / "src.txt", "c\na\n")
+    assert ok(tmp_path).ran == {"mid", "left", "right"}
+    assert (tmp_path / "left.txt").read_text() == "a\nc\n"
+    # the same bytes again: the temp file is rebuilt, its consumers are not (early cutoff)
+    write(tmp_path / "src.txt", "a\nc\n")
+    assert ok(tmp_path).ran == {"mid"}
+    assert not (tmp_path / "mid.txt").exists()
+    # a consumer's output removed: rebuilt from a rebuilt temp file
+    (tmp_path / "left.txt").unlink()
+    assert ok(tmp_path).ran == {"mid", "left"}
+    assert (tmp_path / "left.txt").read_text() == "a\nc\n"
+    assert ok(tmp_path).ran == set()
+
+
 def test_temp_output_kept_when_a_consumer_fails(tmp_path: Path):
     pipefile(tmp_path, """
         default: all

@@ -69,19 +69,19 @@ def test_cores_budget_two_core_jobs_never_overlap(tmp_path: Path):
 
 
 def test_cores_budget_allows_parallel_one_core_jobs(tmp_path: Path):
-    pipefile(tmp_path, f"""
+    pipefile(tmp_path, """
         default: all
 
         rule all:
-            input: expand("w/{{i}}.txt", i=range(2))
+            input: expand("w/{i}.txt", i=range(2))
 
         rule work:
-            output: "w/{{i}}.txt"
+            output: "w/{i}.txt"
             shell:
-                touch started-{{wildcards.i}}
+                touch started-{wildcards.i}
                 for _ in $(seq 100); do [ -e started-0 ] && [ -e started-1 ] && break; sleep 0.05; done
                 [ -e started-0 ] && [ -e started-1 ]
-                touch {{output}}
+                touch {output}
     """)
     ok(tmp_path, "-j", "2")  # each job waits to see the other one started
 

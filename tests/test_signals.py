@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 from pathlib import Path
 
@@ -154,3 +155,34 @@ def test_kill_9_after_the_output_was_written_still_rebuilds(tmp_path: Path):
     assert "quick was running when pyrule died" in r.err
     assert r.ran == {"quick"}
     assert (tmp_path / "q.txt").read_text() == "from run 2\n"
+
+
+def test_kill_9_before_the_job_group_was_recorded(tmp_path: Path):
+    """pyrule can die between starting a job and recording its process group: the next run
+    still finds the job's processes (they carry PYRULE_JOB in their environment)."""
+    pipefile(tmp_path, """
+        rule long:
+            output: "long.txt"
+            shell:
+                echo $$ > job.pid
+                if [ -e slow ]; then
+                    sleep 30 &
+                    echo $! > child.pid
+                    wait
+                fi
+                echo complete > {output}
+    """)
+    (tmp_path / "slow").touch()
+    p = spawn(tmp_path)
+    pgid = wait_for(lambda: read_pid(tmp_path / "job.pid"))
+    child = wait_for(lambda: read_pid(tmp_path / "child.pid"))
+    os.kill(p.pid, signal.SIGKILL)
+    p.wait(timeout=5)
+    with sqlite3.connect(tmp_path / ".pyrule" / "state.db") as db:  # as if it died before recording it
+        assert db.execute("UPDATE running SET pgid = 0 WHERE name = 'long'").rowcount == 1
+    (tmp_path / "slow").unlink()
+    assert alive(child)
+    r = ok(tmp_path)
+    assert f"stopped process group {pgid}" in r.err
+    wait_for(lambda: not alive(child), timeout=5, what="the orphaned job process to stop")
+    assert r.ran == {"long"}

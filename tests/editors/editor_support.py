@@ -44,14 +44,21 @@ def in_ci() -> bool:
     return os.environ.get("CI") == "true"
 
 
-def require(ok: bool, what: str) -> None:
-    """Skip the test with a clear reason when an engine is missing; fail instead on CI."""
+def require(ok: bool, what: str, module: bool = False) -> None:
+    """Skip the test (or the whole module) with a clear reason when an engine is missing; fail
+    instead when CI=true."""
     if ok:
         return
     message = f"{what} is not installed (run editors/ci-install.sh)"
     if in_ci():
         pytest.fail(f"CI=true: {message}", pytrace=False)
-    pytest.skip(message)
+    pytest.skip(message, allow_module_level=module)
+
+
+def require_pygments(module: bool = False) -> None:
+    import importlib.util
+
+    require(importlib.util.find_spec("pygments") is not None, "Pygments (pip install pygments)", module)
 
 
 def require_tool(name: str) -> str:
@@ -94,6 +101,10 @@ def write_samples(directory: Path) -> dict[str, Path]:
         path.write_text(sample_text(name))
         out[name] = path
     return out
+
+
+def example_id(path: Path | None) -> str:
+    return str(path.relative_to(ROOT)) if path else "none"
 
 
 def example_files() -> list[Path]:
@@ -249,13 +260,14 @@ CASES: list[tuple[str, int, str, int, str]] = [
     ("shell", 9, "{input}", 0, "substitution"),
     ("shell", 9, "{output}", 0, "substitution"),
     # a ':' inside a shell line is no section
-    ("shell", 10, "time: 10:30", 0, "string"),
-    ("shell", 10, "time", 0, "!section"),
-    ("shell", 10, "{{", 0, "escape"),
-    ("shell", 10, "not", 0, "!substitution"),
-    ("shell", 10, "}}", 0, "escape"),
-    ("shell", 11, "# a comment with ", 0, "comment"),
-    ("shell", 11, "{input}", 0, "substitution"),
+    # pyrule substitutes in the whole body text, comments included
+    ("shell", 10, "# a comment with ", 0, "comment"),
+    ("shell", 10, "{input}", 0, "substitution"),
+    ("shell", 11, "time: 10:30", 0, "string"),
+    ("shell", 11, "time", 0, "!section"),
+    ("shell", 11, "{{", 0, "escape"),
+    ("shell", 11, "not", 0, "!substitution"),
+    ("shell", 11, "}}", 0, "escape"),
     ("shell", 12, "log", 0, "section"),
     # an unclosed quote ends with its body
     ("shell", 14, "rule", 0, "keyword"),

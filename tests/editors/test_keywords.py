@@ -13,8 +13,6 @@ import re
 import sys
 from pathlib import Path
 
-import pytest
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import editor_support as es  # noqa: E402
 
@@ -80,6 +78,7 @@ def test_emacs_lists():
 
 
 def test_pygments_lists():
+    es.require_pygments()
     from pyrule import highlight
 
     assert set(highlight.STATEMENT_KEYWORDS) == STATEMENTS
@@ -132,7 +131,7 @@ def test_emacs_highlights_every_keyword(tmp_path):
 
 
 def test_pygments_highlights_every_keyword():
-    pytest.importorskip("pygments", reason="Pygments is not installed")
+    es.require_pygments()
     text, expects = es.keyword_sample()
     failures = es.check(
         expects,

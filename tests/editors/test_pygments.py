@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import sys
 from pathlib import Path
 
@@ -10,7 +12,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import editor_support as es  # noqa: E402
 
-pygments = pytest.importorskip("pygments", reason="Pygments is not installed")
+es.require_pygments(module=True)
 from pygments.token import Error  # noqa: E402
 
 from pyrule.highlight import PipefileLexer  # noqa: E402
@@ -44,12 +46,40 @@ def test_sample_tokens(name):
     assert not failures, "\n".join(failures)
 
 
+@contextlib.contextmanager
+def _deadline(seconds: int):
+    """Fail (instead of hanging) if the block takes longer than `seconds`."""
+
+    def expired(signum, frame):
+        raise TimeoutError(f"the lexer took more than {seconds}s: an endless loop?")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGALRM"), reason="needs SIGALRM")
+def test_every_prefix_lexes_and_terminates():
+    """Half-typed files (cut anywhere: unclosed strings, brackets, bodies) lex in full, quickly."""
+    texts = [es.sample_text(name) for name in es.sample_names()] + [p.read_text() for p in es.example_files()]
+    with _deadline(60):
+        for text in texts:
+            for cut in range(0, len(text), 7):
+                prefix = text[:cut]
+                tokens = PipefileLexer().get_tokens_unprocessed(prefix)
+                assert "".join(v for _, _, v in tokens) == prefix
+
+
 def test_error_token_for_unknown_section():
     text = "rule r:\n    outptu: 'x'\n"
     assert any(v == "outptu" for v in _errors(text) for v in [v.split(": ", 1)[1].strip("'")])
 
 
-@pytest.mark.parametrize("path", es.example_files() or [None], ids=lambda p: str(p))
+@pytest.mark.parametrize("path", es.example_files() or [None], ids=es.example_id)
 def test_examples(path):
     if path is None:
         pytest.skip("no examples/**/Pipefile yet")

@@ -111,7 +111,7 @@ def test_snippets_expand_to_valid_pipefiles():
     assert {"rule", "short", "rulepy", "checkpoint", "python"} <= {s["prefix"] for s in snippets.values()}
     for name, snippet in snippets.items():
         text = _expand_snippet("\n".join(snippet["body"])).replace("\t", "    ")
-        if snippet["prefix"] == "?=":
+        if snippet["prefix"] == "override":
             text = text.replace("NAME", "N").replace("value", "1")
         parse_text(text + "\n", f"snippet {name}")
         assert "${" not in text, text
@@ -177,7 +177,7 @@ def test_snapshots(tm, tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("path", es.example_files() or [None], ids=str)
+@pytest.mark.parametrize("path", es.example_files() or [None], ids=es.example_id)
 def test_examples(tm, tmp_path, path):
     if path is None:
         pytest.skip("no examples/**/Pipefile yet")

@@ -128,7 +128,7 @@ def test_unknown_section_is_an_error(vim, tmp_path):
     assert "pipefileUnknownSection" in es.vim_names_at(es.vim_stacks(path, tmp_path), 2, 5)
 
 
-@pytest.mark.parametrize("path", es.example_files() or [None], ids=str)
+@pytest.mark.parametrize("path", es.example_files() or [None], ids=es.example_id)
 def test_examples(vim, tmp_path, path):
     if path is None:
         pytest.skip("no examples/**/Pipefile yet")

@@ -39,7 +39,7 @@ syntax match pipefileBraceEscape /{{\|}}/ contained
 " a wildcard in a path or a string: {name} or {name,regex}
 syntax match pipefileWildcard /{\h\w*\%(,\%([^{}]\|{[^{}]*}\)*\)\=}/ contained
       \ contains=pipefileWildcardRegex
-syntax match pipefileWildcardRegex /,\zs\%([^{}]\|{[^{}]*}\)*\ze}$\@!/ contained
+syntax match pipefileWildcardRegex /,\zs\%([^{}]\|{[^{}]*}\)*\ze}/ contained
 " a substitution in a shell body: a brace holding a name, attribute or index path only; not
 " ${HOME}, {a,b} brace expansion or awk's {print $1}
 syntax match pipefileSubstitution /\%(\$\|{\)\@1<!{\h\w*\%(\.\h\w*\|\[[^][{}[:space:]]*\]\)*}}\@!/

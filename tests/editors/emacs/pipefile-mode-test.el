@@ -110,6 +110,16 @@
           (with-current-buffer buffer
             (let ((bad (pipefile-test--check line col len category text)))
               (when bad (push (format "%s:%s" (file-name-nondirectory path) bad) failures)))))))
+    ;; and nothing in those files is marked as a mistake
+    (maphash (lambda (path buffer)
+               (with-current-buffer buffer
+                 (let ((pos (text-property-any (point-min) (point-max)
+                                               'face 'font-lock-warning-face)))
+                   (when pos
+                     (push (format "%s:%d: marked as an error" (file-name-nondirectory path)
+                                   (line-number-at-pos pos))
+                           failures)))))
+             buffers)
     (maphash (lambda (_ buffer) (kill-buffer buffer)) buffers)
     (should (equal (nreverse failures) nil))))
 

@@ -1,0 +1,160 @@
+"""What a run records (.pyrule/runs/RUN-ID/: stats.tsv, stats.json, run.log) and `--stats`."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from pathlib import Path
+
+from runner_helpers import ok, pipefile, pyrule
+
+MB = 2**20
+
+
+def test_peak_rss_of_a_python_job_allocating_300_mb(tmp_path: Path):
+    pipefile(tmp_path, """
+        rule big:
+            output: "big.txt"
+            python:
+                import time
+                block = bytearray(300 * 1024 * 1024)
+                for i in range(0, len(block), 4096):
+                    block[i] = 1
+                time.sleep(0.6)
+                open(output[0], "w").write(str(len(block)))
+    """)
+    r = ok(tmp_path)
+    job = r.jobs()["big"]
+    assert job["peak_rss_bytes"] >= 300 * MB, job
+    assert job["peak_rss_bytes"] < 2000 * MB, job
+    assert job["cpu_s"] > 0
+
+
+def test_peak_rss_of_a_shell_job_tree(tmp_path: Path):
+    """The memory of a process the shell starts counts (the whole tree is measured)."""
+    pipefile(tmp_path, """
+        rule big:
+            output: "big.txt"
+            shell:
+                python3 -c "import time; b = bytearray(200 * 2**20); b[::4096] = b'x' * len(b[::4096]); time.sleep(0.6)"
+                touch {output}
+    """)
+    job = ok(tmp_path).jobs()["big"]
+    assert job["peak_rss_bytes"] >= 200 * MB, job
+
+
+def test_stats_tsv_and_json_columns(tmp_path: Path):
+    pipefile(tmp_path, """
+        default: all
+
+        rule all:
+            input: "a.txt", "b.txt"
+
+        rule a:
+            output: "a.txt"
+            shell: echo a > {output}
+
+        rule b:
+            output: "b.txt"
+            shell: exit 4
+    """)
+    r = pyrule(tmp_path, "-k")
+    assert r.rc == 1
+    with open(Path(r.run_dir) / "stats.tsv", newline="") as f:
+        reader = csv.reader(f, delimiter="\t")
+        header = next(reader)
+        rows = {row[1]: dict(zip(header, row)) for row in reader}
+    assert header[:10] == ["rule", "job", "status", "start", "end", "wall_s", "cpu_s", "peak_rss_bytes", "exit_code",
+                           "attempts"]
+    assert rows["a"]["status"] == "ran" and rows["a"]["exit_code"] == "0" and rows["a"]["attempts"] == "1"
+    assert float(rows["a"]["end"]) >= float(rows["a"]["start"]) > 0
+    assert float(rows["a"]["wall_s"]) >= 0
+    assert rows["b"]["status"] == "failed" and rows["b"]["exit_code"] == "4"
+    assert rows["all"]["status"] == "up-to-date"
+
+    doc = json.loads((Path(r.run_dir) / "stats.json").read_text())
+    assert doc["status"] == "failed"
+    assert doc["run_id"] == Path(r.run_dir).name
+    assert doc["totals"] == {"ran": 1, "up-to-date": 1, "failed": 1, "skipped": 0}
+    b = next(j for j in doc["jobs"] if j["job"] == "b")
+    assert b["reason"] == "exit code 4" and b["log"] == ".pyrule/logs/b/b.log"
+
+
+def test_run_log_has_timestamped_decisions(tmp_path: Path):
+    pipefile(tmp_path, """
+        default: b.txt
+
+        rule a:
+            output: "a.txt"
+            shell: echo a > {output}
+
+        rule b:
+            output: "b.txt"
+            input: "a.txt"
+            shell: cp {input} {output}
+    """)
+    r = ok(tmp_path)
+    lines = (Path(r.run_dir) / "run.log").read_text().splitlines()
+    stamp = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3} "
+    assert all(re.match(stamp, ln) for ln in lines), lines
+    text = "\n".join(ln.split(" ", 1)[1] for ln in lines)
+    assert "decide a: stale: output a.txt missing" in text
+    assert "start a (attempt 1): output a.txt missing" in text
+    assert re.search(r"end a: ok in [\d.]+s", text)
+    assert text.endswith("run ok")
+    (Path(tmp_path) / "a.txt").write_text("changed\n")
+    r = ok(tmp_path)
+    text = (Path(r.run_dir) / "run.log").read_text()
+    assert "decide a: stale" not in text
+    assert "decide b: stale: input a.txt changed (content)" in text
+    assert "decide a: up to date: signature unchanged since its last success" in text
+
+
+STATS_PIPEFILE = """
+    N ?= 1
+    default: all
+
+    rule all:
+        input: "one.txt", "two.txt"
+
+    rule work:
+        output: "{name}.txt"
+        params: n = N
+        shell: sleep 0.05; echo {params.n} > {output}
+"""
+
+
+def test_stats_command_shows_the_last_runs_table(tmp_path: Path):
+    pipefile(tmp_path, STATS_PIPEFILE)
+    bad = pyrule(tmp_path, "--stats")
+    assert bad.rc == 2 and "no recorded runs" in bad.err
+    ok(tmp_path)
+    r = ok(tmp_path, "N=2")
+    out = ok(tmp_path, "--stats").out
+    lines = out.splitlines()
+    assert lines[0].startswith(f"run {Path(r.run_dir).name}: ok, 2 ran, 1 up-to-date")
+    assert lines[1].split() == ["job", "status", "wall", "cpu", "peak", "mem", "exit", "attempts", "reported"]
+    work = {ln.split()[0]: ln.split() for ln in lines[2:]}
+    assert set(work) == {"work[name=one]", "work[name=two]", "all"}
+    assert work["work[name=one]"][1] == "ran"
+    assert work["all"][1] == "up-to-date"
+    assert "\x1b[" not in out
+
+
+def test_stats_command_summarises_a_rule_across_runs(tmp_path: Path):
+    pipefile(tmp_path, STATS_PIPEFILE)
+    runs = [ok(tmp_path, f"N={n}").stats() for n in (1, 2, 3)]
+    ok(tmp_path, "N=3")  # nothing ran: not counted
+    out = ok(tmp_path, "--stats", "work").out
+    lines = out.splitlines()
+    assert lines[0] == "rule work: 6 job run(s) in 3 of 4 recorded run(s)"
+    walls = [j["wall_s"] for doc in runs for j in doc["jobs"] if j["rule"] == "work"]
+    mean = sum(walls) / len(walls)
+    assert lines[1].split() == ["wall:", "mean", f"{mean:.2f}s,", "max", f"{max(walls):.2f}s"]
+    assert lines[2].startswith("  peak memory: mean ") and ", max " in lines[2]
+    assert lines[3].split()[:3] == ["run", "jobs", "failed"]
+    assert [ln.split()[0] for ln in lines[4:]] == [doc["run_id"] for doc in runs]
+    assert all(ln.split()[1:3] == ["2", "0"] for ln in lines[4:])
+    bad = pyrule(tmp_path, "--stats", "wrok")
+    assert bad.rc == 2 and "did you mean 'work'?" in bad.err
