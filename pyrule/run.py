@@ -224,7 +224,14 @@ class Runner:
         self.decider = Decider(self.state, self.stats, forced_jobs(self.graph, self.options), incomplete, self.busy)
         decisions = self.decider.decide_all(self.graph.jobs)
         stale = [d for d in decisions if d.reason is not None]
-        self._check_fit(stale)
+        try:
+            self._check_fit(stale)
+        except UsageError:  # nothing started: close the run as an error, not left "running"
+            self.state.run_ended(self.run_id, "error")
+            self.state.close()
+            self.log.write("run error: a job does not fit the budget")
+            self.log.close()
+            raise
         for d in decisions:
             self.log.write(f"decide {d.job.name}: " + (f"stale: {d.reason}" if d.reason else f"up to date: {d.why}"))
             if d.reason is None:

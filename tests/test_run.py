@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -132,6 +133,8 @@ def test_job_larger_than_the_budget_is_an_error_before_anything_starts(tmp_path:
     assert "Pipefile:" in r.err  # points at the rule's resources line
     assert not (tmp_path / "small.txt").exists()
     assert not (tmp_path / ".pyrule" / "logs").exists()
+    with sqlite3.connect(tmp_path / ".pyrule" / "state.db") as db:  # the run is not left "running"
+        assert db.execute("SELECT status FROM runs").fetchall() == [("error",)]
 
 
 def test_up_to_date_jobs_do_not_count_against_the_budget_check(tmp_path: Path):
