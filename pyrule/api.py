@@ -89,6 +89,15 @@ class Workflow:
         self.rules.rules[rule.name] = rule
         return rule
 
+    def checkpoint(self, name: str | None = None, **sections: Any) -> Any:
+        """A checkpoint rule: `rule(..., checkpoint=True)`, as a call or a decorator."""
+        return self.rule(name, checkpoint=True, **sections)
+
+    @property
+    def checkpoints(self) -> Any:
+        """`checkpoints.NAME.get(**wildcards).output`, for input functions."""
+        return self.rules.namespace["checkpoints"]
+
     def default(self, *targets: str, loc: Location | None = None) -> None:
         if self.rules.defaults:
             raise PipefileError("default targets are given twice", loc, f"the first is at {self.rules.default_loc}")

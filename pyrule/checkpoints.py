@@ -9,7 +9,8 @@ job has run, in the same invocation.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 
 class CheckpointPending(Exception):
@@ -27,7 +28,7 @@ class CheckpointResult:
 
 
 class _Checkpoint:
-    def __init__(self, proxy: "CheckpointsProxy", name: str):
+    def __init__(self, proxy: CheckpointsProxy, name: str):
         self._proxy = proxy
         self._name = name
 

@@ -39,6 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-k", "--keep-going", action="store_true", help="after a failure, go on with independent jobs")
     p.add_argument("-B", "--force-all", action="store_true", help="rerun every job")
     p.add_argument("--force", action="append", default=[], metavar="TARGET", help="rerun TARGET's job and everything after it")
+    p.add_argument("--delete-orphans", action="store_true",
+                   help="remove outputs of jobs a checkpoint no longer asks for")
     p.add_argument("--until", action="append", default=[], metavar="TARGET", help="run only what TARGET needs, TARGET included")
     p.add_argument("--why", metavar="TARGET", help="explain why TARGET is or is not up to date")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="override a '?=' variable")
@@ -150,7 +152,7 @@ def _main(args: argparse.Namespace, console) -> int:
 
     options = Options(
         jobs=args.jobs, mem=args.mem, resources=args.resources, keep_going=args.keep_going,
-        force_all=args.force_all, force=args.force, executor=args.executor, argv=sys.argv[1:],
+        force_all=args.force_all, force=args.force, delete_orphans=args.delete_orphans, executor=args.executor, argv=sys.argv[1:],
         executor_options={k: v for k, v in (("partition", args.slurm_partition), ("account", args.slurm_account))
                           if v} if args.executor == "slurm" else {},
     )
@@ -167,6 +169,11 @@ def _main(args: argparse.Namespace, console) -> int:
         return EXIT_OK
     if args.dry_run:
         console.plan(dry_run(graph, rules, options))
+        from .orphans import find_orphans
+        from .run import open_state
+
+        for name, outputs in find_orphans(graph, open_state(readonly=True)):
+            console.out(f"orphaned: {', '.join(outputs)} (made by {name}, no longer in the graph; --delete-orphans removes it)")
         return EXIT_OK
     return execute(graph, rules, options, console)
 

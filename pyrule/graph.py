@@ -21,7 +21,12 @@ class Job:
     log: str | None
     params: Namespace
     resources: Namespace
-    deps: list["Job"] = field(default_factory=list)  # jobs producing this job's inputs, in order
+    deps: list[Job] = field(default_factory=list)  # jobs producing this job's inputs, in order
+    # The checkpoint job whose outputs this job's inputs depend on, while it has not run yet.
+    waits_for: Job | None = None
+    # Checkpoint jobs this job's input functions asked: it runs after them (Make's order-only
+    # prerequisites), without their outputs being among its inputs.
+    after: list[Job] = field(default_factory=list)
 
     def __repr__(self) -> str:
         return f"Job({self.name})"
@@ -40,6 +45,8 @@ class JobGraph:
     producers: dict[str, Job]  # output path -> job
     sources: list[str]  # existing files that no rule makes
     requested: list[str] = field(default_factory=list)  # the target names as asked for
+    # The planner that made this graph: the runner asks it to re-plan after a checkpoint runs.
+    planner: Any = field(default=None, repr=False, compare=False)
 
     def consumers(self) -> dict[Job, list[Job]]:
         out: dict[Job, list[Job]] = {j: [] for j in self.jobs}

@@ -5,8 +5,10 @@ from __future__ import annotations
 import itertools
 import os
 import re
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
+from .checkpoints import CheckpointsProxy
 from .rules import FlaggedPath, Rule, directory, protected, temp
 
 __all__ = ["expand", "glob_wildcards", "temp", "protected", "directory", "RulesProxy", "Namespace"]
@@ -145,6 +147,7 @@ def namespace(rules: dict[str, Rule]) -> dict[str, Any]:
         "protected": protected,
         "directory": directory,
         "rules": RulesProxy(rules),
+        "checkpoints": CheckpointsProxy(rules),
     }
 
 

@@ -166,6 +166,8 @@ class Decider:
         return d
 
     def _decide(self, job: Job, fresh: bool) -> Decision:
+        if job.waits_for is not None:
+            return Decision(job, f"waits for checkpoint {job.waits_for.name}", upstream=True)
         if job in self.forced:
             return Decision(job, "forced")
         if job.phony:

@@ -8,10 +8,12 @@ pattern wins (fewer characters matched by wildcards, like Make's shortest stem).
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Callable
 from typing import Any
 
+from .checkpoints import CheckpointPending, CheckpointResult, CheckpointsProxy
 from .errors import Location, PipefileError, UsageError, suggest
 from .graph import Job, JobGraph
 from .paths import Namespace, Paths
@@ -61,6 +63,14 @@ class Planner:
         self.jobs: dict[tuple, Job] = {}
         self.producer: dict[str, Job | None] = {}
         self._makeable: dict[str, bool] = {}
+        # Checkpoints: which jobs asked which checkpoint job, and which checkpoint jobs ran here.
+        self.asked: dict[Job, list[Job]] = {}
+        self.completed: set[Job] = set()
+        self._asking: list[Job] = []
+        self._dir_outputs: dict[str, Job] = {}
+        proxy = rules.namespace.get("checkpoints")
+        if isinstance(proxy, CheckpointsProxy):
+            proxy.resolver = self._checkpoint
 
     # --- targets ---------------------------------------------------------------------------
 
@@ -68,7 +78,7 @@ class Planner:
              loc: Location | None = None) -> JobGraph:
         roots = [self.target_job(t, option, loc) for t in targets]
         order = self._walk([j for j in roots if j is not None])
-        graph = JobGraph(order, [j for j in roots if j is not None], {}, [], list(targets))
+        graph = JobGraph(order, [j for j in roots if j is not None], {}, [], list(targets), planner=self)
         for job in order:
             for out in job.outputs:
                 graph.producers[out] = job
@@ -130,6 +140,9 @@ class Planner:
             pass
         candidates = self.index.lookup(path)
         if not candidates:
+            owner = self._directory_owner(path)
+            if owner is not None:  # a file inside a directory() output is made by that output's job
+                return owner
             if not self.stats.exists(path):
                 raise self._missing(path, needed_by)
             self.producer[path] = None
@@ -207,17 +220,81 @@ class Planner:
             params=Namespace(_evaluated(rule, "params", rule.params, wildcards, name)),
             resources=Namespace(_evaluated(rule, "resources", rule.resources, wildcards, name)),
         )
-        job.inputs = self._inputs(rule, wildcards, job)
         self.jobs[key] = job
         for out in outputs:
             self.producer[out] = job
+            if "directory" in getattr(out, "flags", ()):
+                self._dir_outputs[out] = job
+        try:
+            job.inputs = self._inputs(rule, wildcards, job)
+        except BaseException:
+            del self.jobs[key]
+            raise
         return job
 
+    def _directory_owner(self, path: str) -> Job | None:
+        if not self._dir_outputs:
+            return None
+        parent = os.path.dirname(path)
+        while parent:
+            job = self._dir_outputs.get(parent)
+            if job is not None:
+                return job
+            parent = os.path.dirname(parent)
+        return None
+
+    # --- checkpoints -----------------------------------------------------------------------
+
+    def _checkpoint(self, name: str, wildcards: dict[str, str]) -> CheckpointResult:
+        """checkpoints.NAME.get(**wildcards), called from an input function."""
+        rule = self.rules.rules[name]
+        asking = self._asking[-1] if self._asking else None
+        try:
+            job = self._job(rule, wildcards, asking)
+        except KeyError as e:
+            raise PipefileError(f"checkpoints.{name}.get(): no value for wildcard {e}", rule.where("output"),
+                                "pass every wildcard of the checkpoint's outputs, e.g. get(**wildcards)") from None
+        if asking is not None and asking is not job:
+            askers = self.asked.setdefault(job, [])
+            if asking not in askers:
+                askers.append(asking)
+            # The asking job runs after the checkpoint even if it only reads its outputs in an
+            # input function (a sample sheet) and none of them is among its inputs.
+            if job not in asking.after:
+                asking.after.append(job)
+        if job in self.completed or all(self.stats.exists(p) for p in job.outputs):
+            return CheckpointResult(job.outputs, wildcards)
+        raise CheckpointPending(job)
+
+    def replan(self, job: Job) -> list[Job]:
+        """Resolve `job`'s inputs again (a checkpoint it asked has run): the jobs it now needs, in order."""
+        job.waits_for = None
+        job.deps = []
+        job.after = []
+        job.inputs = self._inputs(job.rule, job.wildcards, job)
+        return self._walk([job])
+
     def _inputs(self, rule: Rule, wildcards: dict[str, str], job: Job | None) -> Paths:
-        items = []
+        items: list = []
+        self._input_items(rule, wildcards, job, items)
+        return self._input_paths(items, wildcards)
+
+    def _input_items(self, rule: Rule, wildcards: dict[str, str], job: Job | None, items: list) -> None:
         for item_name, value in rule.inputs:
             if callable(value):
-                value = _call(rule, "input", value, wildcards, job.name if job else rule.name)
+                if job is not None:
+                    self._asking.append(job)
+                try:
+                    value = _call(rule, "input", value, wildcards, job.name if job else rule.name)
+                except CheckpointPending as pending:
+                    # Until the checkpoint has run, the job needs the checkpoint's outputs.
+                    # (the checkpoint's outputs are among its inputs: see _checkpoint)
+                    if job is not None:
+                        job.waits_for = pending.job
+                    continue
+                finally:
+                    if job is not None:
+                        self._asking.pop()
                 if isinstance(value, dict):
                     items.extend(value.items())
                     continue
@@ -228,6 +305,8 @@ class Planner:
                         raise PipefileError(f"rule '{rule.name}': input function returned {type(value).__name__}",
                                             rule.where("input"), "return a path or a list of paths") from None
             items.append((item_name, value))
+
+    def _input_paths(self, items: list, wildcards: dict[str, str]) -> Paths:
         paths = Paths.from_items(_format_items(items, wildcards))
         for i, p in enumerate(paths):
             n = normpath(p)
@@ -244,11 +323,11 @@ class Planner:
                 continue
             state[root] = _ACTIVE
             # (job, its inputs still to resolve, its deps so far as a set: no quadratic `in list`)
-            stack: list[tuple[Job, Any, set]] = [(root, iter(root.inputs), set(root.deps))]
+            stack: list[tuple[Job, Any, set]] = [(root, _needs(root), set(root.deps))]
             while stack:
                 job, it, seen = stack[-1]
                 for path in it:
-                    dep = self.producer_of(path, job)
+                    dep = path if isinstance(path, Job) else self.producer_of(path, job)
                     if dep is None:
                         continue
                     if dep not in seen:
@@ -257,7 +336,7 @@ class Planner:
                     st = state.get(dep, _NEW)
                     if st == _NEW:
                         state[dep] = _ACTIVE
-                        stack.append((dep, iter(dep.inputs), set(dep.deps)))
+                        stack.append((dep, _needs(dep), set(dep.deps)))
                         break
                     if st == _ACTIVE:
                         raise self._cycle(stack, dep)
@@ -274,6 +353,11 @@ class Planner:
             "dependency cycle: " + " -> ".join(j.name for j in cycle),
             dep.rule.where("input"), "a job cannot need its own output; break the cycle by renaming an output",
         )
+
+
+def _needs(job: Job):
+    """What a job must wait for: its inputs' producers, then the checkpoints it asked."""
+    return itertools.chain(job.inputs, job.after) if job.after else iter(job.inputs)
 
 
 def _flat(items) -> list[str]:
@@ -300,7 +384,7 @@ def _format(value: str, wildcards: dict[str, str]) -> str:
 def _call(rule: Rule, section: str, fn: Callable, wildcards: dict[str, str], job_name: str) -> Any:
     try:
         return fn(Namespace(wildcards))
-    except PipefileError:
+    except (PipefileError, CheckpointPending):
         raise
     except Exception as e:  # noqa: BLE001 - user code
         raise PipefileError(f"rule '{rule.name}': the {section} function failed for {job_name}: {type(e).__name__}: {e}",

@@ -40,6 +40,7 @@ class Options:
     executor: str = "local"
     argv: list[str] = field(default_factory=list)
     executor_options: dict[str, Any] = field(default_factory=dict)
+    delete_orphans: bool = False
 
 
 @dataclass
@@ -243,6 +244,7 @@ class Runner:
             self._schedule([d.job for d in stale])
             if self.failed:
                 status = "failed"
+            self._orphans()
         except Interrupted:
             status = "interrupted"
             self._stop_all()
@@ -260,6 +262,22 @@ class Runner:
         self.log.close()
         self.console.run_finished(result)
         return result
+
+    def _orphans(self) -> None:
+        from .orphans import delete_orphans, find_orphans
+
+        self.state.flush()
+        orphans = find_orphans(self.graph, self.state)
+        if not orphans:
+            return
+        if self.options.delete_orphans:
+            n = delete_orphans(orphans, self.state)
+            self.console.note(f"removed {n} orphaned output(s) of {len(orphans)} job(s) no longer in the graph")
+            self.log.write(f"orphans removed: {[name for name, _ in orphans]}")
+            return
+        for name, outputs in orphans:
+            self.console.warn(f"orphaned: {', '.join(outputs)} (made by {name}, no longer in the graph)")
+        self.console.note("  remove them with --delete-orphans")
 
     def _recover(self, rows: list | None = None) -> set[str]:
         """Clean up after a pyrule that died: stop its jobs, remove their outputs, say so.
@@ -373,15 +391,86 @@ class Runner:
         attempts: dict[Job, int] = {}
         done: set[Job] = set()
 
+        def replan(checkpoint: Job) -> None:
+            """The checkpoint job has run: re-plan the jobs that asked for it, and schedule what is new."""
+            planner = self.graph.planner
+            planner.completed.add(checkpoint)
+            known = set(self.graph.jobs)
+            for asker in list(planner.asked.get(checkpoint, ())):
+                if asker in done or asker not in waiting:
+                    continue
+                before = set(asker.deps)
+                try:
+                    order = planner.replan(asker)
+                except PyruleError as e:
+                    self.console.error(e)
+                    self.log.write(f"replan {asker.name} failed: {e}")
+                    self.failed = True
+                    self._skip(asker, f"cannot plan it after checkpoint {checkpoint.name}", consumers, done)
+                    continue
+                new = [j for j in order if j not in known and j is not asker]
+                at = self.graph.jobs.index(asker)
+                self.graph.jobs[at:at] = new
+                known.update(new)
+                n_stale = 0
+                for j in new:
+                    for out in j.outputs:
+                        self.graph.producers[out] = j
+                    if self.options.force_all:
+                        self.decider.forced.add(j)
+                    d = self.decider.decide(j)
+                    self.log.write(f"decide {j.name} (after checkpoint {checkpoint.name}): "
+                                   + (f"stale: {d.reason}" if d.reason else f"up to date: {d.why}"))
+                    if d.reason is None:
+                        self._up_to_date(d)
+                        continue
+                    n_stale += 1
+                    stale_set.add(j)
+                    consumers[j] = []
+                    depth[j] = 1
+                    waiting[j] = 0
+                    for dep in j.deps:
+                        if dep in stale_set and dep not in done:
+                            consumers[dep].append(j)
+                            waiting[j] += 1
+                    if waiting[j] == 0:
+                        push(j)
+                for old in before - set(asker.deps):
+                    if asker in consumers.get(old, ()):
+                        consumers[old].remove(asker)
+                    if old in waiting and old not in done and not any(c not in done for c in consumers.get(old, ())):
+                        # No longer part of the workflow: drop it (its old outputs are orphans).
+                        done.add(old)
+                        self.graph.jobs.remove(old)
+                        self.outcomes.pop(old.name, None)
+                        self.console.more_jobs(-1)
+                        self.log.write(f"drop {old.name}: no longer needed after checkpoint {checkpoint.name}")
+                waiting[asker] = 0
+                for dep in asker.deps:
+                    if dep in stale_set and dep not in done:
+                        if asker not in consumers[dep]:
+                            consumers[dep].append(asker)
+                        waiting[asker] += 1
+                self.log.write(f"replan {asker.name} after checkpoint {checkpoint.name}: {len(new)} new job(s)")
+                self.console.more_jobs(n_stale)
+                if waiting[asker] == 0:
+                    push(asker)
+
         def finish(job: Job, ok: bool) -> None:
             done.add(job)
+            planner = self.graph.planner
+            askers = set(planner.asked.get(job, ())) if ok and job.rule.checkpoint and planner else set()
             for c in consumers.get(job, ()):
                 if not ok:
                     self._skip(c, f"upstream {job.name} failed", consumers, done)
                     continue
+                if c in askers:  # re-planned below, with a fresh count of what it waits for
+                    continue
                 waiting[c] -= 1
                 if waiting[c] == 0 and c not in done:
                     push(c)
+            if askers:
+                replan(job)
 
         while ready or self.running or lock_wait:
             if self.interrupted:
@@ -396,6 +485,8 @@ class Runner:
                 while ready:
                     entry = heapq.heappop(ready)
                     job = entry[-1]
+                    if job in done:  # dropped after it became ready (a checkpoint no longer needs it)
+                        continue
                     if not self._fits(job):
                         skipped.append(entry)
                         continue

@@ -128,6 +128,14 @@ class State:
             rec.signature = json.loads(rec.signature)
         return rec.signature
 
+    def recorded_outputs(self, rules: list[str]) -> list[tuple[str, list[str]]]:
+        """(job name, outputs) of every recorded job of these rules."""
+        if not rules:
+            return []
+        marks = ",".join("?" * len(rules))
+        rows = self.db.execute(f"SELECT name, signature FROM jobs WHERE rule IN ({marks})", rules).fetchall()
+        return [(name, json.loads(sig).get("outputs", [])) for name, sig in rows]
+
     def file_cache(self) -> dict[str, tuple]:
         """path -> (size, mtime_ns, inode, hash)."""
         if self._files is None:

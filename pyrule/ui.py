@@ -142,6 +142,12 @@ class Console:
         else:
             self.note(f"{n_stale} job(s) to run, {n_ok} up to date")
 
+    def more_jobs(self, n: int) -> None:
+        """A checkpoint added n jobs to run."""
+        self.total += n
+        if self._progress is not None and n:
+            self._progress.update(self._task, total=self.total)
+
     def job_started(self, job, reason: str) -> None:
         if self._progress is not None:
             self._running[job.name] = self._progress.add_task(f"  [cyan]{job.name}", total=None)

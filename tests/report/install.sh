@@ -18,5 +18,5 @@ if ! "$PYTHON" -c "import playwright" 2>/dev/null; then
     "$PYTHON" -m pip install playwright
 fi
 
-/usr/bin/chromium --version
+/usr/bin/chromium --version 2>/dev/null || true
 "$PYTHON" -c "import importlib.metadata as m; print('playwright', m.version('playwright'))"
