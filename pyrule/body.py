@@ -6,7 +6,8 @@ import ast
 import os
 import re
 import subprocess
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .executors.base import JobSpec
 from .graph import Job

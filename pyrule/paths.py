@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import shlex
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 
 class Paths(list):
@@ -14,7 +15,7 @@ class Paths(list):
         self._names: dict[str, Any] = dict(names or {})
 
     @classmethod
-    def from_items(cls, items: list[tuple[str | None, Any]]) -> "Paths":
+    def from_items(cls, items: list[tuple[str | None, Any]]) -> Paths:
         flat: list[str] = []
         names: dict[str, Any] = {}
         for name, value in items:

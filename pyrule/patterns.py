@@ -8,8 +8,8 @@ costs one dict probe per distinct suffix length, then a prefix check, then one r
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 # `{name}` or `{name,REGEX}` (REGEX may hold one level of braces, as in `{n,[0-9]{2}}`);
 # `{{` and `}}` are literal braces.

@@ -13,8 +13,9 @@ import os
 import random
 import sqlite3
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
