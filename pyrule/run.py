@@ -217,7 +217,6 @@ class Runner:
         self.state = open_state(readonly=False)
         if self.state.warning:
             self.console.warn(self.state.warning)
-        os.makedirs(self.run_dir, exist_ok=True)
         self.log = RunLog(self.run_dir)
         self.state.run_started(self.run_id, self.options.argv)
         self.busy = running_elsewhere(self.state)
@@ -237,11 +236,14 @@ class Runner:
             self.log.write(f"decide {d.job.name}: " + (f"stale: {d.reason}" if d.reason else f"up to date: {d.why}"))
             if d.reason is None:
                 self._up_to_date(d)
+        if stale or incomplete:
+            self.log.keep()
         self.console.run_started(len(stale), len(decisions) - len(stale))
         status = "ok"
         old = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
         try:
-            self._schedule([d.job for d in stale])
+            if stale:  # a no-op run needs no executor, no locks, no process bookkeeping
+                self._schedule([d.job for d in stale])
             if self.failed:
                 status = "failed"
             self._orphans()
@@ -256,9 +258,10 @@ class Runner:
             self.state.close()
         result = RunResult(self.run_id, self.outcomes, status, time.time() - t0, self.run_dir)
         self.log.write(f"run {status}")
-        from .stats import write_stats
+        if self.log.kept:
+            from .stats import write_stats
 
-        write_stats(self, result)
+            write_stats(self, result)
         self.log.close()
         self.console.run_finished(result)
         return result

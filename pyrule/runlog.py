@@ -1,5 +1,9 @@
-"""run.log: every decision of a run, one timestamped line each (buffered, flushed at the end
-and whenever the scheduler waits, so a crash loses at most the last moments)."""
+"""run.log: every decision of a run, one timestamped line each.
+
+Lines are kept in memory until the run turns out to have work (`keep()`): a run with nothing to
+do leaves no run directory behind, so a no-op costs no writes and `--stats` shows the last run
+that did something.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +11,39 @@ import os
 import time
 
 
+def _stamp(t: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(t)) + f".{int(t % 1 * 1000):03d}"
+
+
 class RunLog:
     def __init__(self, run_dir: str):
-        self.f = open(os.path.join(run_dir, "run.log"), "a", encoding="utf-8", buffering=1 << 16)
+        self.run_dir = run_dir
+        self.f = None
+        self.pending: list[tuple[float, str]] = []
 
     def write(self, line: str) -> None:
-        t = time.time()
-        self.f.write(time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(t)) + f".{int(t % 1 * 1000):03d} {line}\n")
+        if self.f is None:
+            self.pending.append((time.time(), line))
+        else:
+            self.f.write(f"{_stamp(time.time())} {line}\n")
+
+    def keep(self) -> None:
+        """Create the run directory and write everything logged so far."""
+        if self.f is not None:
+            return
+        os.makedirs(self.run_dir, exist_ok=True)
+        self.f = open(os.path.join(self.run_dir, "run.log"), "a", encoding="utf-8", buffering=1 << 16)
+        self.f.writelines(f"{_stamp(t)} {line}\n" for t, line in self.pending)
+        self.pending = []
+
+    @property
+    def kept(self) -> bool:
+        return self.f is not None
+
+    def flush(self) -> None:
+        if self.f is not None:
+            self.f.flush()
 
     def close(self) -> None:
-        self.f.close()
+        if self.f is not None:
+            self.f.close()

@@ -39,7 +39,7 @@ def write_stats(runner, result) -> None:
     doc["start"] = min(starts) if starts else None
     doc["end"] = max((j["end"] for j in jobs if j["end"]), default=None)
     with open(os.path.join(result.run_dir, "stats.json"), "w", encoding="utf-8") as f:
-        json.dump(doc, f, indent=1)
+        f.write(json.dumps(doc, separators=(",", ":")))  # the C encoder: indent would be 10x slower
     keys = sorted({k for j in jobs for k in j["reported"]})
     with open(os.path.join(result.run_dir, "stats.tsv"), "w", encoding="utf-8", newline="") as f:
         w = csv.writer(f, delimiter="\t", lineterminator="\n")

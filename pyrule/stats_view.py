@@ -40,13 +40,15 @@ def _last_run(console, doc: dict[str, Any]) -> None:
                 + (f", started {_when(doc['start'])}" if doc.get("start") else ""))
     header = ["job", "status", "wall", "cpu", "peak mem", "exit", "attempts", "reported"]
     rows = []
+    top_wall = max((j["wall_s"] or 0 for j in doc["jobs"] if j["status"] in _RAN), default=0)
+    top_peak = max((j["peak_rss_bytes"] or 0 for j in doc["jobs"] if j["status"] in _RAN), default=0)
     for j in doc["jobs"]:
         ran = j["status"] in _RAN
         rows.append([
             j["job"], j["status"],
-            _secs(j["wall_s"]) if ran else "",
+            f"{_secs(j['wall_s'])} {_spark(j['wall_s'], top_wall)}" if ran else "",
             _secs(j["cpu_s"]) if ran else "",
-            format_size(j["peak_rss_bytes"]) if ran else "",
+            f"{format_size(j['peak_rss_bytes'])} {_spark(j['peak_rss_bytes'], top_peak)}" if ran else "",
             "" if j["exit_code"] is None else str(j["exit_code"]),
             str(j["attempts"]) if j["attempts"] else "",
             " ".join(f"{k}={v}" for k, v in sorted(j.get("reported", {}).items())),
@@ -103,6 +105,13 @@ def _table(console, header: list[str], rows: list[list[str]], right: set[int]) -
         return "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
 
     console.out("\n".join([line(header), *(line(r) for r in rows)]))
+
+
+def _spark(value: float | None, top: float, width: int = 8) -> str:
+    """A bar of `width` characters (in eighths of a block) for value against the run's largest."""
+    eighths = round(width * 8 * (value or 0) / top) if top > 0 else 0
+    bar = "█" * (eighths // 8) + ("", "▏", "▎", "▍", "▌", "▋", "▊", "▉")[eighths % 8]
+    return bar.ljust(width)
 
 
 def _secs(s: float | None) -> str:
