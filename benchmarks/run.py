@@ -107,6 +107,24 @@ def _version(argv: list[str]) -> str:
     return lines[0].strip() if lines and r.returncode == 0 else "?"
 
 
+def resolve_shim(exe: str) -> str:
+    """A pyenv shim costs a bash script and a `pyenv` lookup per call: time the real program."""
+    if "/shims/" not in exe:
+        return exe
+    pyenv = shutil.which("pyenv")
+    if pyenv:
+        try:
+            r = subprocess.run(
+                [pyenv, "which", Path(exe).name], check=False, capture_output=True, text=True, timeout=30
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            return exe
+        real = r.stdout.strip()
+        if r.returncode == 0 and real and os.access(real, os.X_OK):
+            return real
+    return exe
+
+
 def find_tools(names: list[str], pyrule_cmd: str, anchors: Path) -> dict[str, Tool]:
     tools: dict[str, Tool] = {}
     for name in names:
@@ -116,6 +134,7 @@ def find_tools(names: list[str], pyrule_cmd: str, anchors: Path) -> dict[str, To
             if not exe:
                 tools[name] = Tool(name, None, f"`{pyrule_cmd}` not found on PATH")
                 continue
+            exe = resolve_shim(exe)
             t = Tool(name, [exe, *argv[1:]])
             t.version = _version([exe, *argv[1:], "--version"])
         elif name in ("make", "ninja"):
@@ -370,7 +389,7 @@ class Bench:
     def reference(self, wl: Workload, gen: Path, m: Manifest, outputs: list[str]) -> Path | None:
         """Outputs of floor.sh, the reference every tool's build is compared with."""
         ref = self.opts.workdir / "ref" / f"{wl.id}-{m.n}"
-        if (ref / ".complete").exists():
+        if (ref / ".complete").exists() and read_manifest(ref) == m:
             return ref
         copy_tree(gen, ref, hardlink=wl.shape == "bigfiles")
         s = run_timed(
@@ -393,7 +412,7 @@ class Bench:
             for r in results.values():
                 r.check = "no reference (floor.sh failed)"
         hardlink = wl.shape == "bigfiles"
-        dirs = {t: self.run_root / wl.id / t for t in names}
+        dirs = {t: self.run_root / f"{wl.id}-{m.n}" / t for t in names}
         active: list[str] = []
         for t in names:
             tool = self.tools[t]
@@ -715,7 +734,7 @@ def main(argv: list[str] | None = None) -> int:
                 log(f"{head}: {tools_list}")
                 results += bench.phase(wl, phase, gen, m, applicable)
             if not opts.keep:
-                remove_tree(opts.workdir / "run" / w)
+                remove_tree(opts.workdir / "run" / f"{w}-{m.n}")
     except KeyboardInterrupt:
         log("interrupted: reporting what was measured so far")
     table = render(results, tools, argv, opts)

@@ -236,7 +236,7 @@ class Runner:
             self.log.write(f"decide {d.job.name}: " + (f"stale: {d.reason}" if d.reason else f"up to date: {d.why}"))
             if d.reason is None:
                 self._up_to_date(d)
-        if stale or incomplete:
+        if stale or incomplete or any(d.adopt for d in decisions):  # something to run or record
             self.log.keep()
         self.console.run_started(len(stale), len(decisions) - len(stale))
         status = "ok"

@@ -158,10 +158,14 @@ def test_shell_and_python_bodies_run_on_slurm(slurm_cluster, tmp_path):
     assert len(set(ids)) == 4
     assert set(slurm_cluster.wait(ids).values()) == {"COMPLETED"}
 
+    runs = set((tmp_path / ".pyrule" / "runs").glob("*/stats.json"))
+    mtime = (tmp_path / "up" / "a.txt").stat().st_mtime_ns
     again = pyrule(slurm_cluster, tmp_path, "--executor", "slurm", "-j", "4", "SUFFIX=?")
     assert again.returncode == 0, again.stderr
     assert "nothing to do" in again.stdout + again.stderr
-    assert not [j for j in jobs_of(tmp_path).values() if j["status"] == "ran"]
+    for new in set((tmp_path / ".pyrule" / "runs").glob("*/stats.json")) - runs:  # if a no-op run records one
+        assert not [j for j in json.loads(new.read_text())["jobs"] if j["status"] == "ran"]
+    assert (tmp_path / "up" / "a.txt").stat().st_mtime_ns == mtime
 
 
 def test_failures_show_slurm_state_and_keep_going(slurm_cluster, tmp_path):
