@@ -24,13 +24,15 @@ from .state import State
 _BLOCK = 1 << 22  # 4 MiB reads: xxh3 is far faster than the page cache, so fewer syscalls win
 
 
+_buffer = bytearray(_BLOCK)  # reused: allocating 4 MiB per file would cost more than hashing a small one
+
+
 def hash_file(path: str) -> str:
     h = xxhash.xxh3_128()
-    buf = bytearray(_BLOCK)
-    view = memoryview(buf)
+    view = memoryview(_buffer)
     with open(path, "rb", buffering=0) as f:
         while True:
-            n = f.readinto(buf)
+            n = f.readinto(_buffer)
             if not n:
                 break
             h.update(view[:n])

@@ -27,6 +27,7 @@ from .state import State, StateError
 STATE_DIR = ".pyrule"
 _LOCK_RETRY_S = 0.2
 _GRACE_S = 5.0
+_BACKFILL = 16  # ready jobs looked at past the first that does not fit
 
 
 @dataclass
@@ -485,7 +486,11 @@ class Runner:
                 for job in retry:
                     push(job)
                 skipped: list[tuple] = []
-                while ready:
+                slot = "jobs" if "jobs" in self.budget else "cores"
+                # Every job takes at least one slot: with none free, or after looking past a few
+                # jobs that do not fit (backfill), stop; scanning the whole queue each time would
+                # make a long queue quadratic.
+                while ready and self.used[slot] < self.budget[slot] and len(skipped) < _BACKFILL:
                     entry = heapq.heappop(ready)
                     job = entry[-1]
                     if job in done:  # dropped after it became ready (a checkpoint no longer needs it)

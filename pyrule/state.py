@@ -66,6 +66,7 @@ class State:
         self._pending_jobs: list[tuple] = []
         self._pending_files: dict[str, tuple] = {}
         self._pending_done: list[str] = []
+        self._pending_pgids: list[tuple[int, str]] = []
         self._records: dict[str, Record] | None = None
         self._files: dict[str, tuple] | None = None
         self.warning: str | None = None
@@ -168,7 +169,9 @@ class State:
             self.db.executemany("INSERT OR REPLACE INTO running VALUES (?,?,?,?,?,?,?)", rows)
 
     def set_pgid(self, name: str, pgid: int) -> None:
-        self.db.execute("UPDATE running SET pgid=? WHERE name=?", (pgid, name))
+        """Written with the next flush (right after the scheduler's next wait): the direct child
+        already dies with pyrule (parent-death signal); the pgid lets a later run stop the rest."""
+        self._pending_pgids.append((pgid, name))
 
     def succeeded(self, name: str, rule: str, digest: str, signature: dict[str, Any]) -> None:
         self._pending_jobs.append((name, rule, digest, json.dumps(signature, sort_keys=True), time.time()))
@@ -190,9 +193,11 @@ class State:
             self._records.pop(name, None)
 
     def flush(self) -> None:
-        if not (self._pending_jobs or self._pending_files or self._pending_done):
+        if not (self._pending_jobs or self._pending_files or self._pending_done or self._pending_pgids):
             return
         with self._transaction():
+            if self._pending_pgids:
+                self.db.executemany("UPDATE running SET pgid=? WHERE name=?", self._pending_pgids)
             if self._pending_jobs:
                 self.db.executemany("INSERT OR REPLACE INTO jobs VALUES (?,?,?,?,?)", self._pending_jobs)
             if self._pending_files:
@@ -203,6 +208,7 @@ class State:
         self._pending_jobs.clear()
         self._pending_files.clear()
         self._pending_done.clear()
+        self._pending_pgids.clear()
 
     def run_started(self, run_id: str, argv: list[str]) -> None:
         with self._transaction():
