@@ -57,7 +57,33 @@ class Console:
                 lines.append(" " * (len(gutter) - 2) + "| " + "".join(c if c == "\t" else " " for c in src[: col - 1]) + "^")
         if e.hint:
             lines.append(f"  hint: {e.hint}")
+        if self._color() and e.loc is not None and len(lines) > 2:
+            self._print_highlighted(lines, e.loc.file)
+            return
         print("\n".join(lines), file=self.err)
+
+    def _color(self) -> bool:
+        if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
+            return False
+        return bool(os.environ.get("FORCE_COLOR")) or self.err.isatty()
+
+    def _print_highlighted(self, lines: list[str], file: str) -> None:
+        """The error in red and the source line highlighted as a Pipefile (Pygments, through rich)."""
+        from rich.console import Console as RichConsole
+        from rich.syntax import Syntax
+        from rich.text import Text
+
+        from .highlight import PipefileLexer
+
+        rc = RichConsole(file=self.err, force_terminal=True, highlight=False, soft_wrap=True)
+        gutter, _, src = lines[1].partition("| ")
+        code = Syntax(src, PipefileLexer(), theme="ansi_dark", background_color="default").highlight(src)
+        code.rstrip()
+        rc.print(Text(lines[0], style="bold red"))
+        rc.print(Text.assemble((gutter + "| ", "dim"), code))
+        rc.print(Text(lines[2], style="bold red"))
+        for hint in lines[3:]:
+            rc.print(Text(hint, style="yellow"))
 
     def internal_error(self, e: BaseException) -> None:
         import traceback
