@@ -161,14 +161,14 @@ def _main(args: argparse.Namespace, console) -> int:
 
         return dag_command(graph, args.dag, dry_run(graph, rules, options), console)
     if args.why:
-        return console.why(dry_run(graph, rules, options), args.why)
+        return console.why(dry_run(graph, rules, options, console), args.why)
     if args.status:
         from .status import job_status
 
         console.out("\n".join(f"{name}: {text}" for name, text in job_status(graph, rules, options)))
         return EXIT_OK
     if args.dry_run:
-        console.plan(dry_run(graph, rules, options))
+        console.plan(dry_run(graph, rules, options, console))
         from .orphans import find_orphans
         from .run import open_state
 

@@ -209,6 +209,19 @@ class Planner:
             bad = next(v for v in wildcards.values() if _escapes(v) or v == "..")
             raise PipefileError(f"rule '{rule.name}': wildcard value '{bad}' would reach outside the project",
                                 rule.where("output"), "such paths are refused; name files inside the project")
+        if wildcards:
+            # Values harmless one by one can still combine with the pattern's own text into a
+            # path out of the project or onto the project itself (`{name}.` with name='.' is
+            # '..'): a failed or forced job would then remove it.
+            neutral = {k: "x" for k in wildcards}
+            for pattern, out in zip(_flat(rule.outputs), outputs):
+                if _outside(out) and not _outside(format_wildcards(pattern, neutral)):
+                    shown = ",".join(f"{k}={v}" for k, v in wildcards.items())
+                    raise PipefileError(
+                        f"rule '{rule.name}': with {shown} the output '{out}' would be "
+                        + ("the project directory itself" if os.path.normpath(out) == "." else "outside the project"),
+                        rule.where("output"), "such paths are refused; name files inside the project")
+        _check_utf8(rule, "output", outputs)
         name = rule.name + ("[" + ",".join(f"{k}={v}" for k, v in wildcards.items()) + "]" if wildcards else "")
         job = Job(
             rule=rule,
@@ -227,6 +240,7 @@ class Planner:
                 self._dir_outputs[out] = job
         try:
             job.inputs = self._inputs(rule, wildcards, job)
+            _check_utf8(rule, "input", job.inputs)
         except BaseException:
             del self.jobs[key]
             raise
@@ -404,6 +418,25 @@ def _evaluated(rule: Rule, section: str, values: dict[str, Any], wildcards: dict
 
 def _escapes(value: str) -> bool:
     return value.startswith("/") or value == ".." or value.startswith("../") or "/../" in value or value.endswith("/..")
+
+
+def _check_utf8(rule: Rule, section: str, paths) -> None:
+    """File names that are not UTF-8 (undecodable bytes, as os.listdir gives them) cannot be
+    recorded in the state store, the run log or the stats: refuse them up front."""
+    for p in paths:
+        try:
+            str(p).encode("utf-8")
+        except UnicodeEncodeError:
+            shown = str(p).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+            raise PipefileError(f"rule '{rule.name}': the {section} '{shown}' is not a UTF-8 file name",
+                                rule.where(section) or rule.loc,
+                                "pyrule needs file names that are valid UTF-8; rename the file") from None
+
+
+def _outside(path: str) -> bool:
+    """Whether a path is the project directory itself or reaches out of it."""
+    norm = os.path.normpath(path) if path else "."
+    return norm in (".", "..") or norm.startswith("../") or os.path.isabs(norm)
 
 
 def _listdir(path: str) -> list[str]:

@@ -116,15 +116,19 @@ def forced_jobs(graph: JobGraph, options: Options) -> set[Job]:
     return forced
 
 
-def open_state(readonly: bool) -> State | None:
-    if readonly and not os.path.exists(os.path.join(STATE_DIR, "state.db")):
+def open_state(readonly: bool, console=None) -> State | None:
+    """The state store; read-only (dry runs, --status): None when there is none or it cannot be
+    read (decisions are then made as for a new project, and `console` hears why)."""
+    if readonly and not os.path.lexists(os.path.join(STATE_DIR, "state.db")):
         return None
     try:
         return State(STATE_DIR, readonly=readonly)
     except StateError as e:
         if readonly:
+            if console is not None:
+                console.warn(e.message)
             return None
-        raise PyruleError(str(e), hint="check the permissions of .pyrule/, or whether another program holds it") from None
+        raise
 
 
 def _owner_alive(pid: int, start: float) -> bool:
@@ -154,9 +158,9 @@ def running_elsewhere(state: State | None) -> dict[str, int]:
             if r.owner_pid != os.getpid() and _owner_alive(r.owner_pid, r.owner_start)}
 
 
-def dry_run(graph: JobGraph, rules: Rules, options: Options) -> list[Decision]:
+def dry_run(graph: JobGraph, rules: Rules, options: Options, console=None) -> list[Decision]:
     """Every job of the graph with its decision, in dependency order; nothing is written."""
-    state = open_state(readonly=True)
+    state = open_state(readonly=True, console=console)
     incomplete = {r.name for r in dead_jobs(state)}
     decider = Decider(state, StatCache(), forced_jobs(graph, options), incomplete, running_elsewhere(state))
     return decider.decide_all(graph.jobs)
@@ -241,6 +245,7 @@ class Runner:
             self.log.keep()
         self.console.run_started(len(stale), len(decisions) - len(stale))
         status = "ok"
+        store_error: StateError | None = None
         old = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
         try:
             if stale:  # a no-op run needs no executor, no locks, no process bookkeeping
@@ -251,19 +256,39 @@ class Runner:
         except Interrupted:
             status = "interrupted"
             self._stop_all()
+        except StateError as e:
+            # The store cannot record what runs (full disk, size limit, I/O error, held locked):
+            # nothing may run unrecorded, so stop the running jobs and remove their outputs.
+            status, store_error = "error", e
+            self.console.warn(f"{e.message}; stopping")
+            self._stop_all()
         finally:
             for s, h in old.items():
                 signal.signal(s, h)
-            self.state.flush()
-            self.state.run_ended(self.run_id, status)
-            self.state.close()
+            try:
+                self.state.flush()
+                self.state.run_ended(self.run_id, status)
+            except StateError as e:
+                store_error = store_error or e
+            try:
+                self.state.close()
+            except StateError as e:
+                store_error = store_error or e
         result = RunResult(self.run_id, self.outcomes, status, time.time() - t0, self.run_dir)
         self.log.write(f"run {status}")
-        if self.log.kept:
-            from .stats import write_stats
+        try:
+            if self.log.kept:
+                from .stats import write_stats
 
-            write_stats(self, result)
+                write_stats(self, result)
+        except OSError as e:  # full disk, or .pyrule/ deleted meanwhile: the run itself is done
+            self.log.error = self.log.error or e
         self.log.close()
+        if self.log.error is not None:
+            self.console.warn(f"could not write the run's log and stats under {self.run_dir}: "
+                              f"{self.log.error.strerror or self.log.error}")
+        if store_error is not None:
+            raise store_error
         self.console.run_finished(result)
         return result
 
@@ -324,7 +349,15 @@ class Runner:
                 self.log.write(f"recover {name}: cancelled Slurm job {job_id} ({state})")
             for problem in problems:
                 self.console.warn(problem)
+        from .plan import _outside
+
         for p in r.outputs:
+            if _outside(p) and p not in self.graph.producers:
+                # Only the store says this job writes there (it may be damaged or edited): an
+                # output of the current Pipefile, or inside the project, is removed; not this.
+                self.console.warn(f"{r.name}: the store names '{p}' as its output, outside the project and "
+                                  "not an output of this Pipefile: left alone")
+                continue
             _remove(p)
         self.console.warn(f"{r.name} was running when pyrule died: removed its outputs; it will be rebuilt")
         self.log.write(f"recover {r.name}: removed incomplete outputs {r.outputs}")
@@ -333,8 +366,11 @@ class Runner:
         """Stop a dead pyrule's local job: its recorded process group, and the groups of the
         processes marked as the job's (PYRULE_JOB), because pyrule may have died before it
         recorded the group (pgid 0), and a process may have left its group."""
+        import psutil
+
         marked = _marked_processes(f"{r.run_id}/{r.name}")
-        groups = {r.pgid} if r.pgid > 0 else set()
+        # After a reboot (power loss) the recorded group id may belong to anything now.
+        groups = {r.pgid} if r.pgid > 0 and r.started > psutil.boot_time() else set()
         for pid in marked:
             try:
                 groups.add(os.getpgid(pid))
@@ -694,11 +730,15 @@ class Runner:
     # -- signals -------------------------------------------------------------------------------
 
     _in_wait = False
+    _stopping = False  # in the grace period of _stop_all
 
     def _on_signal(self, signum: int, frame) -> None:
         if self.interrupted:  # a second Ctrl-C: kill at once
-            self.executor.kill_all()
             self._second = True
+            if self._stopping:
+                # Out of the grace period's wait (a select that would otherwise resume for the
+                # rest of it); _stop_all kills, outside this handler.
+                raise Interrupted(signum)
         self.interrupted = signum
         self.console.last_signal = signum
         if self._in_wait:
@@ -713,9 +753,12 @@ class Runner:
                 if getattr(self, "_second", False):
                     executor.kill_all()
                 else:
+                    self._stopping = True
                     executor.terminate_all(_GRACE_S)
             except Interrupted:
                 executor.kill_all()
+            finally:
+                self._stopping = False
             for job, _lock, _start, _ in running.values():
                 for p in job.outputs:
                     _remove(p)
@@ -723,7 +766,10 @@ class Runner:
                 self.outcomes[job.name].reason = "interrupted"
                 self.state.finished(job.name)
                 self.log.write(f"interrupted {job.name}: removed partial outputs")
-            self.state.flush()  # no longer marked running before another pyrule can take the locks
+            try:
+                self.state.flush()  # no longer marked running before another pyrule can take the locks
+            except StateError:  # the store is failing (that may be why we stop): still marked, so
+                pass  # the next run finds them incomplete, and their outputs are gone already
             for _job, lock, _start, _ in running.values():
                 lock.release()
 
@@ -838,7 +884,8 @@ def _remove(path: str) -> None:
         if statmod.S_ISDIR(st.st_mode):
             shutil.rmtree(path, onerror=_force_writable)
         else:
-            if not os.access(path, os.W_OK):
+            # (never through a symlink: chmod would change the file it points to, maybe outside the project)
+            if not statmod.S_ISLNK(st.st_mode) and not os.access(path, os.W_OK):
                 os.chmod(path, st.st_mode | statmod.S_IWUSR)
             os.unlink(path)
     except OSError:
@@ -847,7 +894,8 @@ def _remove(path: str) -> None:
 
 def _force_writable(func, path, exc_info) -> None:
     os.chmod(os.path.dirname(path), 0o755)
-    os.chmod(path, 0o755)
+    if not os.path.islink(path):  # a link's target may be outside the project: leave it alone
+        os.chmod(path, 0o755)
     func(path)
 
 

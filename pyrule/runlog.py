@@ -20,20 +20,41 @@ class RunLog:
         self.run_dir = run_dir
         self.f = None
         self.pending: list[tuple[float, str]] = []
+        self.error: OSError | None = None  # the log could not be written (full disk...): the run goes on
 
     def write(self, line: str) -> None:
         if self.f is None:
-            self.pending.append((time.time(), line))
+            if self.error is None:
+                self.pending.append((time.time(), line))
         else:
-            self.f.write(f"{_stamp(time.time())} {line}\n")
+            try:
+                self.f.write(f"{_stamp(time.time())} {line}\n")
+            except OSError as e:
+                self._failed(e)
+
+    def _failed(self, e: OSError) -> None:
+        self.error = self.error or e
+        f, self.f = self.f, None
+        self.pending = []
+        if f is not None:
+            try:
+                f.close()
+            except OSError:
+                pass
 
     def keep(self) -> None:
         """Create the run directory and write everything logged so far."""
         if self.f is not None:
             return
-        os.makedirs(self.run_dir, exist_ok=True)
-        self.f = open(os.path.join(self.run_dir, "run.log"), "a", encoding="utf-8", buffering=1 << 16)
-        self.f.writelines(f"{_stamp(t)} {line}\n" for t, line in self.pending)
+        if self.error is not None:
+            return
+        try:
+            os.makedirs(self.run_dir, exist_ok=True)
+            self.f = open(os.path.join(self.run_dir, "run.log"), "a", encoding="utf-8", errors="backslashreplace",
+                          buffering=1 << 16)
+            self.f.writelines(f"{_stamp(t)} {line}\n" for t, line in self.pending)
+        except OSError as e:
+            self._failed(e)
         self.pending = []
 
     @property
@@ -42,8 +63,15 @@ class RunLog:
 
     def flush(self) -> None:
         if self.f is not None:
-            self.f.flush()
+            try:
+                self.f.flush()
+            except OSError as e:
+                self._failed(e)
 
     def close(self) -> None:
         if self.f is not None:
-            self.f.close()
+            try:
+                self.f.close()
+            except OSError as e:
+                self.f = None
+                self._failed(e)

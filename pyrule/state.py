@@ -8,6 +8,7 @@ and the list of runs. Reads happen once per invocation; writes are batched.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import random
@@ -16,6 +17,9 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
+
+from .errors import PyruleError
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -53,8 +57,45 @@ class RunningJob:
     started: float
 
 
-class StateError(Exception):
-    pass
+class StateError(PyruleError):
+    """The store cannot be opened or written (full disk, read-only directory, held locked...):
+    a clean error (exit 2), never a traceback. A damaged store is set aside instead (_recover)."""
+
+
+def _problem(path: str, error: BaseException, writing: bool) -> StateError:
+    """A StateError that says what went wrong with the store in words, and what to do."""
+    name = getattr(error, "sqlite_errorname", "") or ""
+    text = str(error)
+    root = os.path.dirname(path) or "."
+    if isinstance(error, OSError) and error.errno in (errno.EROFS, errno.EACCES, errno.EPERM) or \
+            name.startswith(("SQLITE_READONLY", "SQLITE_CANTOPEN")) or "readonly" in text or \
+            (("unable to open" in text) and not os.access(root if os.path.isdir(root) else ".", os.W_OK)):
+        hint = ("pyrule records what it built in .pyrule/ and needs to write there; "
+                "`pyrule -n` works in a read-only directory")
+        what = "the directory is read-only or not writable"
+    elif isinstance(error, OSError) and error.errno == errno.ENOSPC or name == "SQLITE_FULL" or "full" in text:
+        what, hint = "the disk is full", "free some space, then run pyrule again"
+    elif name.startswith("SQLITE_IOERR") or "I/O error" in text:
+        what, hint = "a disk I/O error", "is the disk full, or a file size limit (ulimit -f) in force?"
+    elif name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "locked" in text or "busy" in text:
+        what = "another program has held it locked for too long"
+        hint = "wait for it to finish (another pyrule?), or find what holds .pyrule/state.db (fuser)"
+    else:
+        what, hint = "", "check the permissions of .pyrule/, or whether another program holds it"
+    verb = "write" if writing else "open"
+    return StateError(f"cannot {verb} the state store {path}: {text}" + (f" ({what})" if what else ""), hint=hint)
+
+
+def _damaged(error: BaseException, path: str) -> bool:
+    """Whether the store is damaged (garbage, truncated, not a database, a directory), as opposed
+    to unreachable (read-only, full, locked), which setting it aside would not cure."""
+    if os.path.isdir(path):
+        return True
+    if not isinstance(error, sqlite3.DatabaseError) or isinstance(error, sqlite3.OperationalError):
+        # OperationalError: cannot open, locked, full, I/O... but a store without its tables
+        # (created by a pyrule that died at once) is as good as new: damaged, harmlessly.
+        return "no such table" in str(error) or "no such column" in str(error)
+    return True
 
 
 class State:
@@ -70,10 +111,11 @@ class State:
         self._records: dict[str, Record] | None = None
         self._files: dict[str, tuple] | None = None
         self.warning: str | None = None
+        self.readonly = readonly
         try:
             if not readonly:
                 os.makedirs(root, exist_ok=True)
-            self.db = self._open()
+            self.db = self._open_readonly() if readonly else self._open()
         except (sqlite3.DatabaseError, OSError) as e:
             self.db = self._recover(e)
 
@@ -87,24 +129,49 @@ class State:
                 db.execute("PRAGMA journal_mode=WAL")
                 db.execute("PRAGMA synchronous=NORMAL")
                 db.executescript(_SCHEMA)
-                db.execute("SELECT count(*) FROM jobs").fetchone()
+                _probe(db)
                 return db
             except sqlite3.OperationalError as e:
                 db.close()
                 if not ("locked" in str(e) or "busy" in str(e)) or time.monotonic() > deadline:
                     raise
                 time.sleep(0.01 + random.random() * 0.04)
+            except BaseException:
+                db.close()
+                raise
+
+    def _open_readonly(self) -> sqlite3.Connection:
+        """Read without writing anything (no WAL switch, no schema): a dry run must also work in
+        a read-only directory, and must leave a damaged store where it is."""
+        uri = f"file:{quote(os.path.abspath(self.path))}?mode=ro"
+        try:
+            return _checked(sqlite3.connect(uri, uri=True, timeout=30, isolation_level=None, check_same_thread=False))
+        except sqlite3.OperationalError as e:
+            if "unable to open" not in str(e) and "readonly" not in str(e):
+                raise
+        # A WAL store whose -shm file cannot be created (a read-only directory): nobody can be
+        # writing to it either, so read it as it is on disk.
+        return _checked(sqlite3.connect(uri + "&immutable=1", uri=True, timeout=30, isolation_level=None,
+                                        check_same_thread=False))
 
     def _recover(self, error: Exception) -> sqlite3.Connection:
-        """A damaged store: set it aside and start afresh (everything unproven gets rebuilt)."""
-        if isinstance(error, OSError) or "locked" in str(error):
-            raise StateError(f"cannot open {self.path}: {error}") from None
-        broken = f"{self.path}.broken-{int(time.time())}"
-        for suffix in ("", "-wal", "-shm"):
-            if os.path.exists(self.path + suffix):
-                os.replace(self.path + suffix, broken + suffix)
+        """A damaged store: set it aside and start afresh (everything unproven gets rebuilt).
+        One that cannot be reached (read-only, full, locked) is a clean error instead."""
+        if not _damaged(error, self.path):
+            raise _problem(self.path, error, writing=False) from None
+        if self.readonly:  # a dry run leaves it alone; the next run sets it aside
+            raise StateError(f"{self.path} is damaged ({error}): deciding without it; the next run will "
+                             "set it aside and start a new one") from None
+        broken = f"{self.path}.broken-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
+        try:
+            for suffix in ("", "-wal", "-shm"):
+                if os.path.lexists(self.path + suffix):
+                    os.replace(self.path + suffix, broken + suffix)
+            db = self._open()
+        except (sqlite3.DatabaseError, OSError) as e:
+            raise _problem(self.path, e, writing=True) from None
         self.warning = f"{self.path} was damaged ({error}); moved it to {broken} and started a new one"
-        return self._open()
+        return db
 
     # --- reading ------------------------------------------------------------------------------
 
@@ -220,7 +287,7 @@ class State:
             self.db.execute("UPDATE runs SET ended=?, status=? WHERE id=?", (time.time(), status, run_id))
 
     def _transaction(self):
-        return _Transaction(self.db)
+        return _Transaction(self.db, self.path)
 
     def close(self) -> None:
         try:
@@ -229,12 +296,49 @@ class State:
             self.db.close()
 
 
+def _probe(db: sqlite3.Connection) -> None:
+    """Read every table with the columns pyrule uses: a store with another schema (from another
+    program, or damaged) fails here, at open, rather than in the middle of a run."""
+    for table, columns in (("jobs", "name, rule, digest, signature, updated"),
+                           ("files", "path, size, mtime_ns, inode, hash"),
+                           ("running", "name, run_id, owner_pid, owner_start, pgid, outputs, started"),
+                           ("runs", "id, started, ended, status, argv")):
+        db.execute(f"SELECT {columns} FROM {table} LIMIT 1").fetchall()
+
+
+def _checked(db: sqlite3.Connection) -> sqlite3.Connection:
+    try:
+        _probe(db)
+        return db
+    except BaseException:
+        db.close()
+        raise
+
+
 class _Transaction:
-    def __init__(self, db: sqlite3.Connection):
+    """BEGIN IMMEDIATE ... COMMIT; a store that cannot be written (full disk, file size limit,
+    I/O error, held locked past the timeout) raises StateError, with the transaction undone."""
+
+    def __init__(self, db: sqlite3.Connection, path: str = "state.db"):
         self.db = db
+        self.path = path
 
     def __enter__(self):
-        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as e:
+            raise _problem(self.path, e, writing=True) from None
 
     def __exit__(self, exc_type, exc, tb):
-        self.db.execute("COMMIT" if exc_type is None else "ROLLBACK")
+        try:
+            self.db.execute("COMMIT" if exc_type is None else "ROLLBACK")
+        except sqlite3.Error as e:
+            if self.db.in_transaction:
+                try:
+                    self.db.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
+            if exc_type is None or issubclass(exc_type, sqlite3.Error):
+                raise _problem(self.path, e, writing=True) from None
+        if exc_type is not None and issubclass(exc_type, sqlite3.Error):
+            raise _problem(self.path, exc, writing=True) from None

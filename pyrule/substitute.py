@@ -1,7 +1,8 @@
 """`{input}`-style substitution in shell bodies.
 
 Paths (input, output, log, wildcard values) come shell-quoted, lists space-separated, so no file
-name can run as code or split into words. Params, resources and top-level names are inserted as
+name can run as code or split into words; a relative path that starts with `-` comes as `./-...`,
+so that no command reads it as an option. Params, resources and top-level names are inserted as
 written (they are the Pipefile author's own text, like Make variables). A brace that does not
 hold a known name is left alone: `${HOME}`, `{a,b}` and `awk '{print $1}'` need no escaping;
 `{{` and `}}` always give one literal brace.
@@ -15,6 +16,7 @@ from typing import Any
 
 _FIELD = re.compile(r"\{\{|\}\}|\{([A-Za-z_]\w*)((?:\.[A-Za-z_]\w*|\[-?\d+\])*)\}")
 _QUOTED = ("input", "output", "log", "wildcards")
+_PATHS = ("input", "output", "log")
 
 
 def context(job, namespace: dict[str, Any]) -> dict[str, Any]:
@@ -40,11 +42,11 @@ def substitute(text: str, ctx: dict[str, Any], wildcards: dict[str, str], namesp
             return tok[0]
         root, path = m.group(1), m.group(2)
         if root in ctx:
-            value, quote = ctx[root], root in _QUOTED
+            value, quote = ctx[root], ("path" if root in _PATHS else "word") if root in _QUOTED else ""
         elif root in wildcards:
-            value, quote = wildcards[root], True
+            value, quote = wildcards[root], "word"
         elif root in namespace and not root.startswith("_") and not callable(namespace[root]):
-            value, quote = namespace[root], False
+            value, quote = namespace[root], ""
         else:
             return tok
         try:
@@ -62,8 +64,12 @@ def _walk(value: Any, path: str) -> Any:
     return value
 
 
-def _render(value: Any, quote: bool) -> str:
+def _render(value: Any, quote: str) -> str:
+    """quote: "path" (shell-quoted; a relative path starting with '-' gets './' so that no
+    command takes it for an option), "word" (shell-quoted), "" (as written)."""
     if isinstance(value, (list, tuple)):
         return " ".join(_render(v, quote) for v in value)
     text = str(value)
+    if quote == "path" and text.startswith("-"):
+        text = "./" + text
     return shlex.quote(text) if quote else text

@@ -8,7 +8,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import REPO
+
+REPO = Path(__file__).resolve().parent.parent
 
 SPLIT = """
 import os
@@ -201,7 +202,13 @@ def test_python_api_checkpoint_as_a_decorated_function(tmp_path):
 
 @pytest.mark.parametrize("example", ["split-process-merge", "sample-sheet"])
 def test_checkpoint_examples_run(tmp_path, example):
-    from conftest import run_pyrule
+    import subprocess
+    import sys
+
+    def run_pyrule(*args, cwd):
+        env = {**os.environ, "NO_COLOR": "1"}
+        p = subprocess.run([sys.executable, "-m", "pyrule", *args], cwd=cwd, capture_output=True, text=True, env=env)
+        return p.returncode, p.stdout, p.stderr
 
     work = tmp_path / example
     shutil.copytree(REPO / "examples" / example, work, ignore=shutil.ignore_patterns(".pyrule"))

@@ -58,12 +58,15 @@ def test_without_keep_going_no_new_job_starts_after_a_failure(tmp_path: Path):
         rule fail:
             output: "fail.txt"
             priority: 10
-            shell: sleep 0.1; exit 1
+            shell: touch failing; exit 1
 
         rule slow:
             output: "slow.txt"
             priority: 5
-            shell: sleep 1; echo slow > {output}
+            shell:
+                while [ ! -e failing ]; do sleep 0.02; done
+                sleep 0.5
+                echo slow > {output}
 
         rule later:
             output: "later.txt"

@@ -80,7 +80,7 @@ def test_cores_budget_allows_parallel_one_core_jobs(tmp_path: Path):
             output: "w/{i}.txt"
             shell:
                 touch started-{wildcards.i}
-                for _ in $(seq 100); do [ -e started-0 ] && [ -e started-1 ] && break; sleep 0.05; done
+                for _ in $(seq 200); do [ -e started-0 ] && [ -e started-1 ] && break; sleep 0.05; done
                 [ -e started-0 ] && [ -e started-1 ]
                 touch {output}
     """)

@@ -186,3 +186,29 @@ def test_kill_9_before_the_job_group_was_recorded(tmp_path: Path):
     assert f"stopped process group {pgid}" in r.err
     wait_for(lambda: not alive(child), timeout=5, what="the orphaned job process to stop")
     assert r.ran == {"long"}
+
+
+def test_second_ctrl_c_kills_at_once(tmp_path: Path):
+    """A job that ignores SIGTERM would hold pyrule for the grace period: a second Ctrl-C kills it."""
+    pipefile(tmp_path, """
+        rule stubborn:
+            output: "s.txt"
+            shell:
+                trap '' TERM
+                echo $$ > job.pid
+                echo partial > {output}
+                sleep 30
+    """)
+    errfile = tmp_path / "pyrule.err"
+    with open(errfile, "w") as err:
+        p = spawn(tmp_path, stderr=err)
+        pgid = wait_for(lambda: read_pid(tmp_path / "job.pid"))
+        wait_for(lambda: (tmp_path / "s.txt").exists())
+        p.send_signal(signal.SIGINT)
+        wait_for(lambda: "stopping 1 running job(s)" in errfile.read_text(), what="pyrule to stop its jobs")
+        assert alive(pgid)  # it ignores SIGTERM: pyrule would wait for the grace period
+        p.send_signal(signal.SIGINT)
+        p.communicate(timeout=30)
+    assert p.returncode == 130, errfile.read_text()
+    assert group_members(pgid) == []
+    assert not (tmp_path / "s.txt").exists()
