@@ -115,6 +115,10 @@ def parse_text(text: str, filename: str = "Pipefile") -> S.Pipefile:
     text = text.removeprefix("\ufeff").replace("\r\n", "\n")  # a BOM from a Windows editor is no text
     if not text.endswith("\n"):
         text += "\n"
+    if "\0" in text:  # Python's own parser refuses NUL anywhere (strings, bodies): say where it is
+        line, col = _line_col(text, text.index("\0"))
+        raise PipefileError("the Pipefile contains a NUL character", Location(filename, line, col),
+                            "is it a binary file? remove the character")
     first = re.match(r"(?:[ \t]*(?:#[^\n]*)?\n)*([ \t]+)[^\s#]", text)
     if first:  # the indenter only sees indentation after a newline: check the first line here
         line, col = _line_col(text, first.end() - 1)
@@ -168,8 +172,20 @@ class _ToAst(Transformer):
 
     def _target(self, tok: Token) -> S.Target:
         if tok.type == "PYSTRING":
-            return S.Target(ast.literal_eval(tok), True, self._loc(tok))
+            return S.Target(self._string(tok, "a path"), True, self._loc(tok))
         return S.Target(str(tok), False, self._loc(tok))
+
+    def _string(self, tok: Token, what: str) -> str:
+        """The value of a string literal token; a located error for f-strings, bytes, bad escapes."""
+        try:
+            value = ast.literal_eval(tok)
+        except (ValueError, SyntaxError) as e:
+            why = "an f-string is not a plain string" if tok.lstrip("rRbBuU")[:1] in "fF" else getattr(e, "msg", str(e))
+            raise PipefileError(f"{what} must be a plain string: {why}", self._loc(tok)) from None
+        if not isinstance(value, str):
+            raise PipefileError(f"{what} must be a text string, not {type(value).__name__}", self._loc(tok),
+                                "remove the b prefix")
+        return value
 
     def assignment(self, c):
         name, op, value = c
@@ -203,7 +219,7 @@ class _ToAst(Transformer):
     def docstring(self, c):
         import inspect
 
-        return inspect.cleandoc(ast.literal_eval(c[0]))  # as Python's help() shows docstrings
+        return inspect.cleandoc(self._string(c[0], "a docstring"))  # as Python's help() shows docstrings
 
     def expr_value(self, c):
         return [self._code(t) for t in c]

@@ -622,7 +622,8 @@ class Runner:
                 self._for_slurm(job, spec)
             pid = self.executor.start(spec)
             # A Slurm job id is stored as a negative pgid (see executors/slurm.py, _recover_one).
-            self.state.set_pgid(job.name, -pid if self.options.executor == "slurm" else pid)
+            slurm = self.options.executor == "slurm"
+            self.state.set_pgid(job.name, -pid if slurm else pid, now=slurm)
             self.running[job.name] = (job, lock, time.time(), sig)
             self.outcomes[job.name].log = spec.log_path
 

@@ -235,10 +235,14 @@ class State:
         with self._transaction():
             self.db.executemany("INSERT OR REPLACE INTO running VALUES (?,?,?,?,?,?,?)", rows)
 
-    def set_pgid(self, name: str, pgid: int) -> None:
-        """Written with the next flush (right after the scheduler's next wait): the direct child
-        already dies with pyrule (parent-death signal); the pgid lets a later run stop the rest."""
-        self._pending_pgids.append((pgid, name))
+    def set_pgid(self, name: str, pgid: int, now: bool = False) -> None:
+        """Written with the next flush (right after the scheduler's next wait) unless `now`: a
+        local job's direct child already dies with pyrule (parent-death signal) and the pgid only
+        lets a later run stop the rest; a Slurm job id must be durable at once (it outlives us)."""
+        if now:
+            self.db.execute("UPDATE running SET pgid=? WHERE name=?", (pgid, name))
+        else:
+            self._pending_pgids.append((pgid, name))
 
     def succeeded(self, name: str, rule: str, digest: str, signature: dict[str, Any]) -> None:
         self._pending_jobs.append((name, rule, digest, json.dumps(signature, sort_keys=True), time.time()))

@@ -90,6 +90,7 @@ EXPECTED = _expected()
 
 
 def _project(d: Path, markers: bool = True) -> Path:
+    d.mkdir(parents=True)
     pipefile(d, _pipefile(markers))
     (d / "running").mkdir()
     return d

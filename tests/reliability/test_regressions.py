@@ -1,0 +1,43 @@
+"""Small regression tests for what the fuzzers found (each reproduces one minimal input)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from reliability_util import clean_error
+from runner_helpers import pyrule
+
+from pyrule.errors import PipefileError
+from pyrule.parse import parse_text
+
+
+@pytest.mark.parametrize("text", [
+    'rule r0:\n    """\x00Make r0."""\n    output: "x"\n    shell: touch x\n',  # found by test_fuzz
+    "X = 1\x00\n",
+    "rule a:\n    shell:\n        echo \x00\n",
+])
+def test_a_nul_character_is_a_located_error(text: str):
+    with pytest.raises(PipefileError) as info:
+        parse_text(text)
+    assert "NUL" in info.value.message and info.value.loc is not None
+
+
+@pytest.mark.parametrize("literal", ['b"bytes"', "rb'x'", 'f"{1}"', "F'x'", 'b"é"', "'\\N{nope}'"])
+def test_a_docstring_that_is_no_plain_string_is_a_located_error(literal: str):
+    with pytest.raises(PipefileError) as info:
+        parse_text(f'rule a:\n    {literal}\n    output: "x"\n    shell: touch x\n')
+    assert info.value.loc is not None and info.value.loc.line == 2
+
+
+@pytest.mark.parametrize("literal", ['b"x"', 'f"x{1}"', 'b"é"', "'\\N{nope}'"])
+def test_a_quoted_short_rule_target_that_is_no_plain_string_is_a_located_error(literal: str):
+    with pytest.raises(PipefileError) as info:
+        parse_text(f"{literal}: y\n    touch x\n")
+    assert info.value.loc is not None and info.value.loc.line == 1
+
+
+def test_the_command_shows_them_cleanly(tmp_path: Path):
+    (tmp_path / "Pipefile").write_bytes(b'rule a:\n    b"doc"\n    output: "x"\n    shell: touch x\n')
+    r = pyrule(tmp_path, "-n")
+    assert clean_error(r.rc, r.err) is None and r.rc == 2, str(r)
