@@ -48,7 +48,8 @@ def _last_run(console, doc: dict[str, Any]) -> None:
             j["job"], j["status"],
             f"{_secs(j['wall_s'])} {_spark(j['wall_s'], top_wall)}" if ran else "",
             _secs(j["cpu_s"]) if ran else "",
-            f"{format_size(j['peak_rss_bytes'])} {_spark(j['peak_rss_bytes'], top_peak)}" if ran else "",
+            (f"{format_size(j['peak_rss_bytes'])} {_spark(j['peak_rss_bytes'], top_peak)}" if j["peak_rss_bytes"]
+             else "—") if ran else "",
             "" if j["exit_code"] is None else str(j["exit_code"]),
             str(j["attempts"]) if j["attempts"] else "",
             " ".join(f"{k}={v}" for k, v in sorted(j.get("reported", {}).items())),
@@ -71,7 +72,8 @@ def _rule_summary(console, rule: str, runs: list[dict[str, Any]]) -> None:
     ok = [j for j in every if j["status"] == "ran"]
     failed = len(every) - len(ok)
     walls = [j["wall_s"] for j in ok] or [0.0]
-    peaks = [j["peak_rss_bytes"] for j in ok] or [0]
+    # 0 means "not measured" (a job shorter than one memory sample): left out of the figures.
+    peaks = [j["peak_rss_bytes"] for j in ok if j["peak_rss_bytes"]] or [0]
     console.out(f"rule {rule}: {len(every)} job run(s) in {len(per_run)} of {len(runs)} recorded run(s)"
                 + (f", {failed} failed" if failed else ""))
     console.out(f"  wall:        mean {_secs(sum(walls) / len(walls))}, max {_secs(max(walls))}")
@@ -81,7 +83,7 @@ def _rule_summary(console, rule: str, runs: list[dict[str, Any]]) -> None:
     for doc, jobs in per_run:
         good = [j for j in jobs if j["status"] == "ran"]
         w = [j["wall_s"] for j in good] or [0.0]
-        p = [j["peak_rss_bytes"] for j in good] or [0]
+        p = [j["peak_rss_bytes"] for j in good if j["peak_rss_bytes"]] or [0]
         rows.append([doc["run_id"], str(len(jobs)), str(len(jobs) - len(good)), _secs(sum(w) / len(w)),
                      _secs(max(w)), format_size(sum(p) / len(p)), format_size(max(p))])
     _table(console, header, rows, right={1, 2, 3, 4, 5, 6})
