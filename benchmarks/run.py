@@ -54,7 +54,9 @@ SNAKEMAKE_BATCH = 1000  # jobs per --batch slice when Snakemake pre-builds a big
 PHASE_LABEL = {"build": "build", "noop": "no-op", "dry": "dry run"}
 
 # the environment every tool runs in: C locale so that `out/*.txt` sorts alike in every shell
-ENV = {**os.environ, "LC_ALL": "C"}
+# Python tools may cache their bytecode, as they do once installed: a PYTHONDONTWRITEBYTECODE
+# inherited from a sandbox would make every run of a source-installed tool recompile it.
+ENV = {**{k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}, "LC_ALL": "C"}
 ENV.pop("MAKEFLAGS", None)
 ENV.pop("MFLAGS", None)
 
@@ -300,7 +302,7 @@ def missing_outputs(d: Path, outputs: list[str]) -> list[str]:
 def compare_outputs(ref: Path, d: Path, outputs: list[str]) -> str:
     bad = [p for p in outputs if not (d / p).is_file() or not filecmp.cmp(ref / p, d / p, shallow=False)]
     if not bad:
-        return f"ok ({len(outputs)} files identical)"
+        return f"ok ({len(outputs)} file{'' if len(outputs) == 1 else 's'} identical)"
     return f"DIFF {len(bad)}/{len(outputs)} (first: {bad[0]})"
 
 

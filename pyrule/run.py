@@ -581,7 +581,10 @@ class Runner:
         """Lock the job's outputs and re-check it. None: locked elsewhere; False: up to date now."""
         from .locks import JobLock
 
-        lock = JobLock(STATE_DIR, list(job.outputs) or [job.name])
+        # Its inputs that jobs make, shared: no other pyrule may rebuild them while this job reads
+        # them (a -B run racing a normal one), nor may this job start while one is being rebuilt.
+        made = [p for p in job.inputs if p in self.graph.producers]
+        lock = JobLock(STATE_DIR, list(job.outputs) or [job.name], made)
         if not lock.try_acquire():
             if job not in lock_wait:
                 self.console.note(f"{job.name}: outputs locked by another pyrule process; waiting")
@@ -589,8 +592,12 @@ class Runner:
             lock_wait.append(job)
             return None
         left = self.state.running_job(job.name)
-        if left is not None and left.run_id != self.run_id and not _owner_alive(left.owner_pid, left.owner_start):
-            # Its pyrule died while running it (after this run started): we hold the lock now.
+        if left is not None and left.run_id != self.run_id:
+            # Another run has it marked running, yet we hold its lock: that run died while
+            # running it (after this run started). Whether its process still shows as alive does
+            # not matter: the kernel frees a dying process's locks before it is gone (and one that
+            # could not record the job's end has stopped it). A run always clears the mark before
+            # it gives the lock back, so its outputs are suspect: never adopt or keep them.
             self.decider.incomplete |= self._recover([left])
         for p in job.outputs:
             self.stats.forget(p)

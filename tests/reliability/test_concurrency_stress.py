@@ -188,3 +188,78 @@ def test_a_process_killed_while_holding_locks_does_not_stop_the_others(tmp_path:
         _check_tree(d)
     record("concurrency", kind="one of 3 processes killed (SIGKILL) mid-run", rounds=rounds, processes=3,
            jobs=len(NAMES), lost=0)
+
+
+def test_a_job_never_reads_an_input_that_another_process_is_rebuilding(tmp_path: Path):
+    """The race the -B test found: a normal run decided `prod` up to date, then a -B run began to
+    rebuild it (removing p.txt, writing it again); the normal run's consumer must wait for that,
+    not read the half-written file. (Regression: the consumer now holds its inputs' locks shared.)"""
+    d = tmp_path / "proj"
+    d.mkdir()
+    pipefile(d, """
+        rule cons:
+            output: "c.txt"
+            input: "p.txt", "gate.txt"
+            shell: cat {input} > {output}
+
+        rule gate:
+            output: "gate.txt"
+            shell:
+                touch gate-started
+                while [ ! -e go ]; do sleep 0.02; done
+                echo g > {output}
+
+        rule prod:
+            output: "p.txt"
+            shell:
+                echo start > {output}
+                while [ -e hold ] && [ ! -e go2 ]; do sleep 0.02; done
+                echo done >> {output}
+    """)
+    ok(d, "p.txt")
+    (d / "hold").touch()
+    normal = spawn(d, "c.txt")  # prod is up to date for it; it runs gate, then cons
+    wait_for(lambda: (d / "gate-started").exists(), what="gate to start")
+    forced = spawn(d, "-B", "p.txt")  # rebuilds prod meanwhile, and holds it half-written
+    wait_for(lambda: (d / "p.txt").exists() and (d / "p.txt").read_text() == "start\n", what="the rebuild")
+    (d / "go").touch()  # gate ends: cons is ready, while p.txt is half-written
+    time.sleep(1.5)
+    (d / "go2").touch()
+    for p in (normal, forced):
+        out, err = p.communicate(timeout=60)
+        assert p.returncode == 0, f"exit {p.returncode}\n{out}\n{err}"
+    assert (d / "c.txt").read_text() == "start\ndone\ng\n"
+
+
+@pytest.mark.parametrize("recorded", [False, True], ids=["first-build", "rebuild"])
+def test_a_dying_owner_s_half_written_output_is_never_kept(tmp_path: Path, recorded: bool):
+    """Found by the kill test (1 round in 10): a pyrule killed mid-job frees its locks while
+    exiting, before it is gone; another pyrule that took the lock saw the job marked running by a
+    process that still looked alive, skipped the recovery, and adopted the half-written output
+    (or kept it, as 'signature unchanged', on a rebuild). Here the owner is this test process:
+    alive, holding no lock."""
+    import json
+    import sqlite3
+
+    import psutil
+
+    d = tmp_path / "proj"
+    d.mkdir()
+    pipefile(d, """
+        rule a:
+            output: "a.txt"
+            shell: echo complete > {output}
+    """)
+    ok(d)
+    con = sqlite3.connect(d / ".pyrule" / "state.db")
+    with con:
+        if not recorded:
+            con.execute("DELETE FROM jobs")
+        me = psutil.Process()
+        con.execute("INSERT INTO running VALUES (?,?,?,?,?,?,?)",
+                    ("a", "dying-run", me.pid, me.create_time(), 0, json.dumps(["a.txt"]), time.time()))
+    con.close()
+    (d / "a.txt").write_text("half")
+    r = ok(d)
+    assert (d / "a.txt").read_text() == "complete\n", str(r)
+    assert r.ran == {"a"}
