@@ -53,6 +53,20 @@ def _find_shell() -> list[str]:
     return [shutil.which("sh") or "/bin/sh", "-e", "-c"]
 
 
+def _find_setpriv() -> str | None:
+    """util-linux's setpriv, if it can set a parent-death signal (util-linux >= 2.33)."""
+    path = shutil.which("setpriv")
+    if path is None:
+        return None
+    try:
+        import subprocess
+
+        out = subprocess.run([path, "--help"], capture_output=True, text=True, timeout=5).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return path if "--pdeathsig" in out else None
+
+
 def _child_common(parent: int, log_fd: int, devnull: int, workdir: str) -> None:
     """Child side, before exec or a Python body: own session, death signal, fds, cwd."""
     os.setsid()
@@ -173,6 +187,11 @@ class LocalExecutor:
     def __init__(self, sample_interval: float = 0.2, use_pidfd: bool | None = None) -> None:
         self.sample_interval = sample_interval
         self._shell = _find_shell()
+        # Shell jobs start through posix_spawn (vfork: no copy of the runner's page tables, ~2x
+        # cheaper than fork+exec from a runner of tens of MB) via `setpriv --pdeathsig KILL`,
+        # which sets the parent-death signal and execs the shell. Without setpriv: fork+exec.
+        self._setpriv = _find_setpriv()
+        self._cwd = os.getcwd()
         self._jobs: dict[int, _Job] = {}
         self._done: list[JobResult] = []  # reaped, not yet returned by wait()
         self._monitor = TreeMonitor()
@@ -218,9 +237,17 @@ class LocalExecutor:
                 full_env = {**os.environ, **env}
                 argv = [*self._shell, spec.shell]
                 start, start_mono = time.time(), time.monotonic()
-                pid = os.fork()
-                if pid == 0:
-                    _exec_child(parent, log_fd, self._devnull, workdir, argv, full_env)
+                if self._setpriv and os.path.abspath(workdir) == self._cwd:
+                    pid = os.posix_spawn(
+                        self._setpriv, [self._setpriv, "--pdeathsig", "KILL", "--", *argv], full_env,
+                        setsid=True, setsigmask=(), setsigdef=(signal.SIGPIPE, signal.SIGXFSZ),
+                        file_actions=[(os.POSIX_SPAWN_DUP2, self._devnull, 0), (os.POSIX_SPAWN_DUP2, log_fd, 1),
+                                      (os.POSIX_SPAWN_DUP2, log_fd, 2)],
+                    )
+                else:
+                    pid = os.fork()
+                    if pid == 0:
+                        _exec_child(parent, log_fd, self._devnull, workdir, argv, full_env)
             else:
                 assert spec.python is not None
                 own_fds = self._own_fds()
