@@ -192,6 +192,7 @@ class LocalExecutor:
         # which sets the parent-death signal and execs the shell. Without setpriv: fork+exec.
         self._setpriv = _find_setpriv()
         self._cwd = os.getcwd()
+        self._environ = dict(os.environ)  # decoded once, not for every job
         self._jobs: dict[int, _Job] = {}
         self._done: list[JobResult] = []  # reaped, not yet returned by wait()
         self._monitor = TreeMonitor()
@@ -234,7 +235,7 @@ class LocalExecutor:
             log_fd = os.open(log, _LOG_FLAGS, 0o666)
         try:
             if spec.shell is not None:
-                full_env = {**os.environ, **env}
+                full_env = {**self._environ, **env}
                 argv = [*self._shell, spec.shell]
                 start, start_mono = time.time(), time.monotonic()
                 if self._setpriv and os.path.abspath(workdir) == self._cwd:

@@ -283,26 +283,27 @@ def _check_after_failed_writes(d: Path, r_rc: int, err: str, expected: dict[str,
 def test_a_file_size_limit_stops_the_store_mid_run(tmp_path: Path):
     """RLIMIT_FSIZE on the pyrule process (its jobs inherit it, their files are tiny): the
     store's write-ahead log outgrows it mid-run."""
-    from test_faults import EXPECTED, PIPEFILE
+    from test_faults import PIPEFILE, expected_outputs
 
     d = tmp_path / "proj"
     d.mkdir()
     pipefile(d, PIPEFILE)
+    expected = expected_outputs(40)
 
     def limit() -> None:
         resource.setrlimit(resource.RLIMIT_FSIZE, (150_000, 150_000))
 
     env = {**os.environ, "NO_COLOR": "1"}
-    p = subprocess.run([sys.executable, "-m", "pyrule", "-j", "4"], cwd=d, env=env, preexec_fn=limit,
+    p = subprocess.run([sys.executable, "-m", "pyrule", "-j", "4", "N=40"], cwd=d, env=env, preexec_fn=limit,
                        capture_output=True, text=True, timeout=300)
     assert p.returncode == 2, p.stderr[-3000:]
     assert "cannot write the state store" in p.stderr and "ulimit" in p.stderr, p.stderr[-3000:]
-    _check_after_failed_writes(d, p.returncode, p.stderr, EXPECTED)
-    r = pyrule(d, "-j", "4", timeout=300)
+    _check_after_failed_writes(d, p.returncode, p.stderr, expected)
+    r = pyrule(d, "-j", "4", "N=40", timeout=300)
     _clean(r)
     assert r.rc == 0, str(r)
     built = {k: v for k, v in tree(d, skip_files=("pids.txt", "Pipefile")).items()}
-    assert built == EXPECTED
+    assert built == expected
     record("damaged-state", case="RLIMIT_FSIZE mid-run", ok=True)
 
 
@@ -317,19 +318,20 @@ def tiny_disk(tmp_path: Path):
 
 
 def test_a_full_disk(tiny_disk: Path):
-    from test_faults import EXPECTED, PIPEFILE
+    from test_faults import PIPEFILE, expected_outputs
 
     d = tiny_disk
     pipefile(d, PIPEFILE)
-    p = subprocess.run([sys.executable, "-m", "pyrule", "-j", "4"], cwd=d, env={**os.environ, "NO_COLOR": "1"},
+    expected = expected_outputs(40)
+    p = subprocess.run([sys.executable, "-m", "pyrule", "-j", "4", "N=40"], cwd=d, env={**os.environ, "NO_COLOR": "1"},
                        capture_output=True, text=True, timeout=300)
-    _check_after_failed_writes(d, p.returncode, p.stderr, EXPECTED)
+    _check_after_failed_writes(d, p.returncode, p.stderr, expected)
     # More room: the next run finishes the job, and the tree is right.
     assert _mount("-o", "remount,size=64m", str(d))
-    r = pyrule(d, "-j", "4", timeout=300)
+    r = pyrule(d, "-j", "4", "N=40", timeout=300)
     _clean(r)
     assert r.rc == 0, str(r)
-    assert {k: v for k, v in tree(d, skip_files=("pids.txt", "Pipefile")).items()} == EXPECTED
+    assert {k: v for k, v in tree(d, skip_files=("pids.txt", "Pipefile")).items()} == expected
     record("damaged-state", case="full disk (256k tmpfs)", ok=True, exit_code=p.returncode)
 
 

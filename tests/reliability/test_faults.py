@@ -40,7 +40,7 @@ LAYERS = ("a", "b", "c")
 JOBS = "-j4"
 
 PIPEFILE = f"""
-    N = {N}
+    N ?= {N}
     default: all
 
     python:
@@ -108,11 +108,11 @@ def _fold(texts: list[str], salt: int) -> int:
     return h
 
 
-def expected_outputs() -> dict[str, bytes]:
-    """What a correct build holds, computed independently of pyrule."""
-    a = {i: _lines("a", i, (i * 7919 + 13) % M) for i in range(N)}
-    b = {i: _lines("b", i, _fold([a[i], a[(i + 1) % N]], 17)) for i in range(N)}
-    c = {i: _lines("c", i, _fold([b[i], b[(i + 7) % N]], 29)) for i in range(N)}
+def expected_outputs(n: int = N) -> dict[str, bytes]:
+    """What a correct build holds (`pyrule N=n` for another size), computed independently of pyrule."""
+    a = {i: _lines("a", i, (i * 7919 + 13) % M) for i in range(n)}
+    b = {i: _lines("b", i, _fold([a[i], a[(i + 1) % n]], 17)) for i in range(n)}
+    c = {i: _lines("c", i, _fold([b[i], b[(i + 7) % n]], 29)) for i in range(n)}
     out = {}
     for layer, texts in zip(LAYERS, (a, b, c)):
         for i, text in texts.items():
