@@ -205,11 +205,14 @@ class Planner:
         if job is not None:
             return job
         outputs = Paths.from_items(_format_items(rule.outputs, wildcards))
-        if ".." in wildcards.values() or any(_escapes(v) for v in wildcards.values()):
+        # Only a value that is empty or holds '.' or '/' can lead a path out of the project:
+        # the common case (names, numbers) skips the checks below.
+        risky = any(not v or "." in v or "/" in v for v in wildcards.values())
+        if risky and (".." in wildcards.values() or any(_escapes(v) for v in wildcards.values())):
             bad = next(v for v in wildcards.values() if _escapes(v) or v == "..")
             raise PipefileError(f"rule '{rule.name}': wildcard value '{bad}' would reach outside the project",
                                 rule.where("output"), "such paths are refused; name files inside the project")
-        if wildcards:
+        if risky:
             # Values harmless one by one can still combine with the pattern's own text into a
             # path out of the project or onto the project itself (`{name}.` with name='.' is
             # '..'): a failed or forced job would then remove it.
@@ -391,8 +394,7 @@ def _format_items(items, wildcards: dict[str, str]) -> list:
 def _format(value: str, wildcards: dict[str, str]) -> str:
     """Fill in the wildcards; a temp()/protected()/directory() path keeps its flags."""
     text = format_wildcards(value, wildcards)
-    flags = getattr(value, "flags", None)
-    return FlaggedPath(text, flags) if flags else text
+    return text if value.__class__ is str else FlaggedPath(text, value.flags)
 
 
 def _call(rule: Rule, section: str, fn: Callable, wildcards: dict[str, str], job_name: str) -> Any:
@@ -424,6 +426,8 @@ def _check_utf8(rule: Rule, section: str, paths) -> None:
     """File names that are not UTF-8 (undecodable bytes, as os.listdir gives them) cannot be
     recorded in the state store, the run log or the stats: refuse them up front."""
     for p in paths:
+        if p.isascii():
+            continue
         try:
             str(p).encode("utf-8")
         except UnicodeEncodeError:

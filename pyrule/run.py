@@ -8,6 +8,7 @@ other process may have built it meanwhile.
 
 from __future__ import annotations
 
+import gc
 import heapq
 import os
 import shutil
@@ -228,6 +229,9 @@ class Runner:
         incomplete = self._recover()
         self.decider = Decider(self.state, self.stats, forced_jobs(self.graph, self.options), incomplete, self.busy)
         decisions = self.decider.decide_all(self.graph.jobs)
+        if not gc.isenabled():  # the command line turned it off for planning (see cli._main)
+            gc.freeze()
+            gc.enable()
         stale = [d for d in decisions if d.reason is not None]
         try:
             self._check_fit(stale)
