@@ -46,6 +46,17 @@ class Fingerprints:
         self.state = state
         self.stats = stats
         self.cache = state.file_cache() if state else {}
+        self._rules: dict[int, tuple[str, dict[str, str], str]] = {}  # id(rule) -> rule_parts()
+
+    def rule_parts(self, job: Job) -> tuple[str, dict[str, str], str]:
+        """The parts of a signature that are the rule's own (body hash, env): once per rule."""
+        key = id(job.rule)
+        parts = self._rules.get(key)
+        if parts is None:
+            env = {k: str(v) for k, v in job.rule.env.items()}
+            parts = (xxhash.xxh3_64_hexdigest(body_text(job).encode()), env, repr(env))
+            self._rules[key] = parts
+        return parts
 
     def of(self, path: str, mode: str) -> str:
         st = self.stats.stat(path)
@@ -98,15 +109,17 @@ def signature(job: Job, fps: Fingerprints, known: dict[str, str] | None = None) 
 
     `known`: fingerprints to use for inputs that are gone on purpose (removed temp() files)."""
     mode = job.rule.check
+    body, env, env_repr = fps.rule_parts(job)
+    params = {k: repr(v) for k, v in job.params.items()} if job.params else {}
     parts = {
-        "body": xxhash.xxh3_64_hexdigest(body_text(job).encode()),
-        "params": {k: repr(v) for k, v in job.params.items()},
-        "env": {k: str(v) for k, v in job.rule.env.items()},
+        "body": body,
+        "params": params,
+        "env": env,
         "inputs": list(job.inputs),
         "outputs": list(job.outputs),
         "fps": [known[p] if known and p in known else fps.of(p, mode) for p in job.inputs],
     }
-    flat = "\x00".join((parts["body"], repr(parts["params"]), repr(parts["env"]), "\x01".join(job.inputs),
+    flat = "\x00".join((body, repr(params), env_repr, "\x01".join(job.inputs),
                         "\x01".join(job.outputs), "\x01".join(parts["fps"])))
     return xxhash.xxh3_64_hexdigest(flat.encode("utf-8", "surrogateescape")), parts
 
