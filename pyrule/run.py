@@ -247,7 +247,8 @@ class Runner:
                 self._up_to_date(d)
         if stale or incomplete or any(d.adopt for d in decisions):  # something to run or record
             self.log.keep()
-        self.console.run_started(len(stale), len(decisions) - len(stale))
+        gathers = sum(1 for d in decisions if d.reason is None and d.job.phony and not d.job.rule.has_body)
+        self.console.run_started(len(stale), len(decisions) - len(stale) - gathers)
         status = "ok"
         store_error: StateError | None = None
         old = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
