@@ -70,6 +70,18 @@ class Executor(Protocol):
         ...
 
 
+def exit_code_of(e: SystemExit) -> int:
+    """The exit code a process would have for this SystemExit (as the interpreter computes it)."""
+    if e.code is None:
+        return 0
+    if isinstance(e.code, int):
+        return e.code & 0xFF
+    import sys
+
+    print(e.code, file=sys.stderr)
+    return 1
+
+
 def resolve(workdir: str, path: str) -> str:
     """path relative to workdir (absolute paths are kept)."""
     return os.path.join(workdir, path)

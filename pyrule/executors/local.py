@@ -33,7 +33,7 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from pyrule.executors.base import JobResult, JobSpec, read_report, resolve
+from pyrule.executors.base import JobResult, JobSpec, exit_code_of, read_report, resolve
 from pyrule.monitor import TreeMonitor
 
 _PR_SET_PDEATHSIG = 1
@@ -101,13 +101,7 @@ def _exec_child(parent: int, log_fd: int, devnull: int, workdir: str, argv: list
             os._exit(127)
 
 
-def _exit_code(e: SystemExit) -> int:
-    if e.code is None:
-        return 0
-    if isinstance(e.code, int):
-        return e.code & 0xFF
-    print(e.code, file=sys.stderr)
-    return 1
+_exit_code = exit_code_of
 
 
 def _python_child(

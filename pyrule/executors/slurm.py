@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import UsageError, suggest
-from .base import JobResult, JobSpec, read_report, resolve
+from .base import JobResult, JobSpec, exit_code_of, read_report, resolve
 
 # Job states after which a job does not change any more (squeue %T, sacct State).
 FINAL_STATES = frozenset(
@@ -754,12 +754,7 @@ def run_job(rules, name: str, targets: list[str]) -> int:
     try:
         spec.python()
     except SystemExit as e:
-        if e.code is None:
-            return 0
-        if isinstance(e.code, int):
-            return e.code & 0xFF
-        print(e.code, file=sys.stderr)
-        return 1
+        return exit_code_of(e)
     except BaseException:  # a failing body is a failed job
         traceback.print_exc()
         return 1
