@@ -236,7 +236,8 @@ def _resources(rule: Rule, fail) -> dict[str, Any]:
                     fail("slurm", f"unknown slurm option '{unknown[0]}'", suggest(unknown[0], _SLURM_KEYS) or f"options are {', '.join(_SLURM_KEYS)}")
                 out["slurm"] = {k: str(v) for k, v in value.items()}
             else:
-                if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0 or value == float("inf"):
+                    # (`not value >= 0` also refuses NaN; infinity would overflow int())
                     raise ValueError(f"{key} must be a non-negative number, not {value!r}")
                 if key in ("cores", "gpus") and (int(value) != value or (key == "cores" and value < 1)):
                     raise ValueError(f"{key} must be a whole number{' of at least 1' if key == 'cores' else ''}, not {value!r}")

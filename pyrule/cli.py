@@ -197,6 +197,8 @@ def run_cli() -> None:
     Everything pyrule writes is flushed or closed before this point.
     """
     code = main()
+    if sys.getprofile() is not None or sys.gettrace() is not None:
+        sys.exit(code)  # a profiler or coverage tool wants its report written at exit
     try:
         sys.stdout.flush()
         sys.stderr.flush()

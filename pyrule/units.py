@@ -13,6 +13,8 @@ def parse_size(value: object) -> int:
     if isinstance(value, bool):
         raise ValueError(f"not a size: {value!r}")
     if isinstance(value, (int, float)):
+        if not 0 <= value < float("inf"):  # negative, infinite or NaN: no size
+            raise ValueError(f"not a size: {value!r}")
         return int(value * 2**20)
     m = _SIZE.match(str(value))
     if not m:
@@ -30,6 +32,8 @@ _DURATION_UNITS = {"": 60, "s": 1, "m": 60, "h": 3600, "d": 86400}
 def parse_duration(value: object) -> int:
     """Seconds from minutes (a number, as Slurm reads --time), '90s', '30m', '2h', '1d' or 'H:MM:SS'."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if not 0 <= value < float("inf"):  # negative, infinite or NaN: no duration
+            raise ValueError(f"not a duration: {value!r}")
         return int(value * 60)
     text = str(value)
     if ":" in text:

@@ -41,3 +41,17 @@ def test_the_command_shows_them_cleanly(tmp_path: Path):
     (tmp_path / "Pipefile").write_bytes(b'rule a:\n    b"doc"\n    output: "x"\n    shell: touch x\n')
     r = pyrule(tmp_path, "-n")
     assert clean_error(r.rc, r.err) is None and r.rc == 2, str(r)
+
+
+@pytest.mark.parametrize("override", ["CORES=1e400", "MEM=1e400", "MEM=-1", "MEM=-1e400", "RUNTIME=1e400",
+                                      "RUNTIME=-5", "GPUS=1e400", "DISK=1e400"])
+def test_infinite_or_negative_resources_are_located_errors(tmp_path: Path, override: str):
+    """Found by the override fuzzer: `pyrule CORES=1e400` (a float infinity) was an internal
+    error (OverflowError); a negative mem was accepted."""
+    (tmp_path / "Pipefile").write_text(
+        "CORES ?= 1\nMEM ?= 10\nRUNTIME ?= 1\nGPUS ?= 0\nDISK ?= 0\n"
+        "rule a:\n    output: \"a\"\n"
+        "    resources: cores = CORES, mem = MEM, runtime = RUNTIME, gpus = GPUS, disk = DISK\n"
+        "    shell: touch a\n")
+    r = pyrule(tmp_path, "-n", override)
+    assert r.rc == 2 and clean_error(r.rc, r.err) is None, str(r)
