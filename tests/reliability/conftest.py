@@ -13,10 +13,10 @@ survived, processes, fuzz inputs, names): docs/reliability.md was filled from su
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
+from reliability_util import soak_enabled  # beside this file (not in here: see there)
 
 HERE = Path(__file__).resolve().parent
 
@@ -31,8 +31,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="examples per fuzz test in tests/reliability/test_fuzz.py")
 
 
-def soak_enabled(config: pytest.Config) -> bool:
-    return bool(config.getoption("--soak", default=False)) or os.environ.get("PYRULE_SOAK") == "1"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -28,10 +28,16 @@ def record(test: str, **figures) -> None:
         f.write(json.dumps({"test": test, "time": time.time(), **figures}) + "\n")
 
 
+def soak_enabled(config: pytest.Config) -> bool:
+    """`--soak` (added by tests/reliability/conftest.py) or PYRULE_SOAK=1.
+
+    Here, not in conftest.py: `from conftest import ...` finds whichever conftest module was
+    imported first (tests/slurm has one too)."""
+    return bool(config.getoption("--soak", default=False)) or os.environ.get("PYRULE_SOAK") == "1"
+
+
 def count(config: pytest.Config, option: str, default: int, soak_default: int) -> int:
     """A trial count: the command-line option if given, else the soak or the CI default."""
-    from conftest import soak_enabled  # tests/reliability/conftest.py
-
     given = config.getoption(option, default=None)
     if given:
         return int(given)

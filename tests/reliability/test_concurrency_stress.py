@@ -127,7 +127,7 @@ def _finish(procs, timeout: float = 300) -> list[tuple[int, str, str]]:
 
 
 def _rounds(request: pytest.FixtureRequest) -> int:
-    from conftest import soak_enabled
+    from reliability_util import soak_enabled
 
     return 10 if soak_enabled(request.config) else 1
 
