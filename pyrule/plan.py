@@ -426,6 +426,9 @@ def _check_utf8(rule: Rule, section: str, paths) -> None:
     """File names that are not UTF-8 (undecodable bytes, as os.listdir gives them) cannot be
     recorded in the state store, the run log or the stats: refuse them up front."""
     for p in paths:
+        if "\0" in p:  # no file name holds one (os.stat would raise ValueError)
+            raise PipefileError(f"rule '{rule.name}': the {section} {str(p)!r} contains a NUL character",
+                                rule.where(section) or rule.loc, "a path cannot hold '\\0'")
         if p.isascii():
             continue
         try:

@@ -17,7 +17,7 @@ class StatCache(dict):
             st = os.stat(path)
         except (FileNotFoundError, NotADirectoryError):
             st = None
-        except OSError:
+        except (OSError, ValueError):  # ValueError: a NUL in the path (no file has one)
             st = None
         self[path] = st
         return st

@@ -55,3 +55,18 @@ def test_infinite_or_negative_resources_are_located_errors(tmp_path: Path, overr
         "    shell: touch a\n")
     r = pyrule(tmp_path, "-n", override)
     assert r.rc == 2 and clean_error(r.rc, r.err) is None, str(r)
+
+
+@pytest.mark.parametrize(("pipefile", "args"), [
+    ('rule all:\n    input: expand("r\\0/{s}.txt", s=["a"])\n', []),  # found by the mutation fuzzer
+    ('SAMPLES ?= ["a"]\nrule all:\n    input: expand("out/{s}.txt", s=SAMPLES)\n'
+     'rule make:\n    output: "out/{s}.txt"\n    shell: touch {output}\n', ["SAMPLES='\\x00'"]),  # override fuzzer
+    ('default: "a\\0"\nrule x:\n    output: "y"\n    shell: touch y\n', []),
+    ('rule x:\n    output: "y\\0"\n    shell: touch y\n', []),
+])
+def test_a_nul_in_a_path_is_a_located_error(tmp_path: Path, pipefile: str, args: list[str]):
+    """A path holding NUL (a Python escape, or an override's value) made os.stat raise ValueError:
+    an internal error."""
+    (tmp_path / "Pipefile").write_text(pipefile)
+    r = pyrule(tmp_path, "-n", *args)
+    assert r.rc == 2 and clean_error(r.rc, r.err) is None, str(r)
