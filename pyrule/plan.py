@@ -38,7 +38,8 @@ def default_targets(rules: Rules) -> list[str]:
         return rules.defaults
     first = rules.first()
     if first is None:
-        raise UsageError("the Pipefile has no rules", hint="add a rule, e.g. 'rule all:' with an input: section")
+        raise UsageError("the Pipefile has no rules", Location(rules.files[0], 1, 1) if rules.files else None,
+                         hint="add a rule, e.g. 'rule all:' with an input: section")
     return [first.name]
 
 

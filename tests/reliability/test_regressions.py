@@ -70,3 +70,12 @@ def test_a_nul_in_a_path_is_a_located_error(tmp_path: Path, pipefile: str, args:
     (tmp_path / "Pipefile").write_text(pipefile)
     r = pyrule(tmp_path, "-n", *args)
     assert r.rc == 2 and clean_error(r.rc, r.err) is None, str(r)
+
+
+@pytest.mark.parametrize("text", ["X = 1\n", "", "# only a comment\n", 'V = """\nrule a:\n    shell: x\n"""\n'])
+def test_a_pipefile_without_rules_is_a_located_error(tmp_path: Path, text: str):
+    """Found by the mutation fuzzer (a triple-quoted string swallowing every rule): 'the Pipefile
+    has no rules' came without a file:line:col."""
+    (tmp_path / "Pipefile").write_text(text)
+    r = pyrule(tmp_path, "-n")
+    assert r.rc == 2 and clean_error(r.rc, r.err) is None and "Pipefile:1:1" in r.err, str(r)
