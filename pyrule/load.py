@@ -239,7 +239,9 @@ def runtime_error(e: BaseException, code: S.Code, ns: dict[str, Any], body: bool
         hint = suggest(e.name, [n for n in ns if not n.startswith("__")]) or "define it above this line"
     if isinstance(e, ModuleNotFoundError):
         hint = f"install it (pip install {e.name}) or check the name"
-    return PipefileError(f"{type(e).__name__}: {e}", loc, hint)
+    if isinstance(e, MemoryError):
+        hint = "this line asks for more memory than the machine gives; check the sizes it computes"
+    return PipefileError(f"{type(e).__name__}: {e}" if str(e) else type(e).__name__, loc, hint)
 
 
 def _first_col(file: str, line: int) -> int:

@@ -21,6 +21,7 @@ import contextlib
 import io
 import os
 import re
+import resource
 import signal
 import subprocess
 import sys
@@ -34,6 +35,7 @@ from reliability_util import clean_error, count, record
 pytestmark = pytest.mark.filterwarnings("ignore")
 
 LIMIT_S = 5.0
+MEMORY_CAP = 2 << 30  # bytes of address space while pyrule runs in this process
 SAMPLE_POOL = ["a", "b", "c", "x1", "s_2"]
 
 
@@ -52,6 +54,12 @@ def run_main(argv: list[str], cwd: Path, limit: float = LIMIT_S) -> tuple[int, s
     out, err = io.StringIO(), io.StringIO()
     old_cwd = os.getcwd()
     old = signal.signal(signal.SIGALRM, _alarm)
+    # A mutated Pipefile is Python: `[1, 2, 3]*9**9` asks for 9 GB in one C call that no timer
+    # interrupts (a soak run was OOM-killed at 24 GB). Cap the address space meanwhile: the
+    # MemoryError is then the Pipefile's own error, which pyrule must report cleanly.
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    cap = MEMORY_CAP if hard == resource.RLIM_INFINITY else min(MEMORY_CAP, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
     os.chdir(cwd)
     try:
         signal.setitimer(signal.ITIMER_REAL, limit)
@@ -66,6 +74,7 @@ def run_main(argv: list[str], cwd: Path, limit: float = LIMIT_S) -> tuple[int, s
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, old)
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
         os.chdir(old_cwd)
     return rc, out.getvalue(), err.getvalue()
 
@@ -192,11 +201,13 @@ def _rule(draw, i: int, unit: str, comment) -> str:
 
 CHARS = list(" \t\n:{}()[]\"'#=?,.-/\\*$`;aZ9_bfrRu@%!<>|&~^") + ["é", "名", "\x00", "\r", "\x0b", "\x0c", "\ufeff",
                                                                   "\udcff", "\u2028", "\x85"]
+# No "**": `9**9**9` is a big-integer power, one C call that no signal interrupts, so the 5 s
+# limit cannot stop it. A Pipefile is Python; like a Python script, it can compute forever.
 TOKENS = ["rule", "rule x:", "checkpoint", "output:", "input:", "shell:", "python:", "params:", "log:", "default:",
           "include", 'include "nope.pipe"', "{", "}", "{s}", "{s,[a-z]+}", "{{", "\n    ", "\n\t", "\n", "?=", "=",
           ":", '"""', "'", "lambda w:", "expand(", ")", "(", "[", "\\\n", "\r\n", "#", "temp(", "directory(",
           "rules.r0.output", "checkpoints.r0.get(s='a').output", "default: nope", "import nope", "-> ", "..", "/",
-          'b"', 'f"', "rb'", '"\\N{x}"', "'\\x'", "protected(", "directory(", "**", "async ", "yield", "return",
+          'b"', 'f"', "rb'", '"\\N{x}"', "'\\x'", "protected(", "directory(", "async ", "yield", "return",
           "\\", "lambda: ", "priority: x", "retries: -1", "check: sha1", "resources: cores = 0", "log: 1", "env: 1"]
 
 

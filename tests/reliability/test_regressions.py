@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import resource
+import subprocess
 from pathlib import Path
 
 import pytest
 from reliability_util import clean_error
-from runner_helpers import pyrule
+from runner_helpers import PYRULE, pyrule
 
 from pyrule.errors import PipefileError
 from pyrule.parse import parse_text
@@ -79,3 +81,13 @@ def test_a_pipefile_without_rules_is_a_located_error(tmp_path: Path, text: str):
     (tmp_path / "Pipefile").write_text(text)
     r = pyrule(tmp_path, "-n")
     assert r.rc == 2 and clean_error(r.rc, r.err) is None and "Pipefile:1:1" in r.err, str(r)
+
+
+def test_a_pipefile_that_asks_for_too_much_memory_is_a_located_error(tmp_path: Path):
+    """Found by the mutation soak (`[1, 2, 3]*9**9`, 9 GB in one C call): under a memory limit
+    the MemoryError must be the Pipefile's error at its line, with no empty message."""
+    (tmp_path / "Pipefile").write_text('N = 9**9\nX = [1, 2, 3]*N\nrule a:\n    output: "a"\n    shell: touch a\n')
+    r = subprocess.run([*PYRULE, "-n"], cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                       preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30)))
+    assert r.returncode == 2 and clean_error(r.returncode, r.stderr) is None, r.stderr
+    assert "Pipefile:2:5: error: MemoryError\n" in r.stderr and "hint:" in r.stderr, r.stderr
