@@ -6,6 +6,7 @@ from __future__ import annotations
 import glob
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -141,6 +142,27 @@ def alive(pid: int) -> bool:
     except OSError:
         return False
     return state not in (b"Z", b"X")
+
+
+def kill_with_watchdog(p: subprocess.Popen) -> None:
+    """SIGKILL pyrule and its watchdog together (as `kill -9` of both, or the OOM killer would):
+    nothing stops the jobs then, and the next run has to find what was left."""
+    dogs = []
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                with open(f"/proc/{entry.name}/stat", "rb") as f:
+                    ppid = int(f.read().rpartition(b")")[2].split()[1])
+                with open(f"/proc/{entry.name}/cmdline", "rb") as f:
+                    cmdline = f.read().split(b"\0")
+            except OSError:
+                continue
+            if ppid == p.pid and b"pyrule-watchdog" in cmdline:
+                dogs.append(int(entry.name))
+    assert dogs, "pyrule has no watchdog process"
+    for pid in dogs:
+        os.kill(pid, signal.SIGKILL)
+    os.kill(p.pid, signal.SIGKILL)
 
 
 def intervals_overlap(intervals: list[tuple[float, float]]) -> bool:

@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from runner_helpers import alive, group_members, ok, pipefile, read_pid, spawn, wait_for
+from runner_helpers import alive, group_members, kill_with_watchdog, ok, pipefile, read_pid, spawn, wait_for
 
 SHELL_JOB = """
     rule long:
@@ -84,8 +84,7 @@ def test_sigterm_to_a_job_tree_stops_grandchildren(tmp_path: Path):
     assert group_members(pgid) == []
 
 
-def test_kill_9_then_next_run_recovers(tmp_path: Path):
-    pipefile(tmp_path, """
+KILL_9_JOBS = """
         default: after.txt
 
         rule long:
@@ -104,15 +103,38 @@ def test_kill_9_then_next_run_recovers(tmp_path: Path):
             output: "after.txt"
             input: "long.txt"
             shell: cp {input} {output}
-    """)
+"""
+
+
+def test_kill_9_stops_the_whole_job_group(tmp_path: Path):
+    """The watchdog process sees pyrule die and kills every job group, grandchildren included."""
+    pipefile(tmp_path, KILL_9_JOBS)
     (tmp_path / "slow").touch()
     p = spawn(tmp_path)
     pgid = wait_for(lambda: read_pid(tmp_path / "job.pid"))
     child = wait_for(lambda: read_pid(tmp_path / "child.pid"))
     os.kill(p.pid, signal.SIGKILL)
+    p.wait(timeout=5)
+    wait_for(lambda: not group_members(pgid), timeout=5, what="the watchdog to stop the job group")
+    assert not alive(child)
+    (tmp_path / "slow").unlink()
+    r = ok(tmp_path)
+    assert "long was running when pyrule died" in r.err and "stopped process group" not in r.err
+    assert r.ran == {"long", "after"}
+    assert (tmp_path / "after.txt").read_text() == "complete\n"
+
+
+def test_kill_9_then_next_run_recovers(tmp_path: Path):
+    """pyrule and its watchdog both killed: the next run stops what they left running."""
+    pipefile(tmp_path, KILL_9_JOBS)
+    (tmp_path / "slow").touch()
+    p = spawn(tmp_path)
+    pgid = wait_for(lambda: read_pid(tmp_path / "job.pid"))
+    child = wait_for(lambda: read_pid(tmp_path / "child.pid"))
+    kill_with_watchdog(p)
     # Deliberately not reaped yet: a dead pyrule may linger as a zombie; it counts as dead.
     wait_for(lambda: not alive(p.pid), what="pyrule to die")
-    assert alive(child), "the grandchild should outlive pyrule (no parent-death signal reaches it)"
+    assert alive(child), "the grandchild should outlive pyrule (nothing is left to stop it)"
     assert (tmp_path / "long.txt").read_text() == "partial\n"
     (tmp_path / "slow").unlink()
 
@@ -176,7 +198,7 @@ def test_kill_9_before_the_job_group_was_recorded(tmp_path: Path):
     p = spawn(tmp_path)
     pgid = wait_for(lambda: read_pid(tmp_path / "job.pid"))
     child = wait_for(lambda: read_pid(tmp_path / "child.pid"))
-    os.kill(p.pid, signal.SIGKILL)
+    kill_with_watchdog(p)
     p.wait(timeout=5)
     with sqlite3.connect(tmp_path / ".pyrule" / "state.db") as db:  # as if it died before recording it
         assert db.execute("UPDATE running SET pgid = 0 WHERE name = 'long'").rowcount == 1

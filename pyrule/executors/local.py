@@ -6,18 +6,12 @@ appended to its log. Completion is event-driven: one pidfd per job in a selector
 SIGCHLD through `signal.set_wakeup_fd`), then `os.wait4` for the status and rusage. The tree
 sampling of `TreeMonitor` runs from `wait()` via the selector timeout; there is no thread.
 
-Spawning: os.fork + os.execve, measured against subprocess.Popen(preexec_fn=...) with a
-500-job loop of `bash -euo pipefail -c true`, 2 at a time (2-CPU VM shared with other work,
-Python 3.11; absolute numbers moved 3x with the load, fork stayed ahead in every run):
-
-    runner RSS     os.fork + execve     Popen + preexec_fn
-    ~10 MB         650 jobs/s, 1.5 ms   477 jobs/s, 2.1 ms
-    100 MB         223 jobs/s, 4.5 ms   166 jobs/s, 6.0 ms
-
-Both must fork (not vfork) to run the prctl in the child, so their cost grows with the
-runner's RSS (page tables are copied); os.fork also skips Popen's exec-status pipe round trip.
-For reference, vfork-based spawning (Popen without preexec_fn, posix_spawn) costs ~0.7-0.9 ms
-at any RSS but cannot set the parent-death signal without an extra program (setpriv).
+Spawning: shell jobs start through os.posix_spawn (vfork: ~0.7 ms at any runner RSS, where
+fork+exec copies the runner's page tables: 1.5 ms at 10 MB, 4.5 ms at 100 MB), and a body that
+is one simple command skips bash (simple_command.py). A vfork child cannot set its own
+parent-death signal, so one watchdog process per run stops every job group when the runner
+dies (watchdog.py). Python bodies (and shell jobs in another directory) fork, and set
+PR_SET_PDEATHSIG in the child.
 """
 
 from __future__ import annotations
@@ -33,7 +27,9 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from pyrule.executors import simple_command
 from pyrule.executors.base import JobResult, JobSpec, exit_code_of, read_report, resolve
+from pyrule.executors.watchdog import Watchdog
 from pyrule.monitor import TreeMonitor
 
 _PR_SET_PDEATHSIG = 1
@@ -51,20 +47,6 @@ def _find_shell() -> list[str]:
     if bash:
         return [bash, "-euo", "pipefail", "-c"]
     return [shutil.which("sh") or "/bin/sh", "-e", "-c"]
-
-
-def _find_setpriv() -> str | None:
-    """util-linux's setpriv, if it can set a parent-death signal (util-linux >= 2.33)."""
-    path = shutil.which("setpriv")
-    if path is None:
-        return None
-    try:
-        import subprocess
-
-        out = subprocess.run([path, "--help"], capture_output=True, text=True, timeout=5).stdout
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return path if "--pdeathsig" in out else None
 
 
 def _child_common(parent: int, log_fd: int, devnull: int, workdir: str) -> None:
@@ -182,9 +164,11 @@ class LocalExecutor:
         self.sample_interval = sample_interval
         self._shell = _find_shell()
         # Shell jobs start through posix_spawn (vfork: no copy of the runner's page tables, ~2x
-        # cheaper than fork+exec from a runner of tens of MB) via `setpriv --pdeathsig KILL`,
-        # which sets the parent-death signal and execs the shell. Without setpriv: fork+exec.
-        self._setpriv = _find_setpriv()
+        # cheaper than fork+exec from a runner of tens of MB); one simple command skips the shell
+        # (simple_command.py). A vfork child cannot set a parent-death signal: the watchdog
+        # process stops every job group if the runner dies.
+        self._watchdog = Watchdog()
+        self._programs: dict[tuple[str, str], str | None] = {}  # (command, PATH) -> executable
         self._cwd = os.getcwd()
         self._environ = dict(os.environ)  # decoded once, not for every job
         self._jobs: dict[int, _Job] = {}
@@ -232,13 +216,8 @@ class LocalExecutor:
                 full_env = {**self._environ, **env}
                 argv = [*self._shell, spec.shell]
                 start, start_mono = time.time(), time.monotonic()
-                if self._setpriv and os.path.abspath(workdir) == self._cwd:
-                    pid = os.posix_spawn(
-                        self._setpriv, [self._setpriv, "--pdeathsig", "KILL", "--", *argv], full_env,
-                        setsid=True, setsigmask=(), setsigdef=(signal.SIGPIPE, signal.SIGXFSZ),
-                        file_actions=[(os.POSIX_SPAWN_DUP2, self._devnull, 0), (os.POSIX_SPAWN_DUP2, log_fd, 1),
-                                      (os.POSIX_SPAWN_DUP2, log_fd, 2)],
-                    )
+                if os.path.abspath(workdir) == self._cwd:  # posix_spawn cannot chdir (Python < 3.13)
+                    pid = self._spawn(spec.shell, argv, full_env, log_fd)
                 else:
                     pid = os.fork()
                     if pid == 0:
@@ -268,6 +247,7 @@ class LocalExecutor:
             spec, pid, start, start_mono, pidfd, report, start_mono + self.sample_interval, inherited_rss
         )
         self._monitor.add(pid)
+        self._watchdog.started(pid)
         return pid
 
     def wait(self, timeout: float | None) -> list[JobResult]:
@@ -317,12 +297,14 @@ class LocalExecutor:
     # --- extras -----------------------------------------------------------------------
 
     def close(self) -> None:
-        """Release the selector and /dev/null (and the SIGCHLD setup); jobs are not touched."""
+        """Release the selector, /dev/null, the SIGCHLD setup and the watchdog (which stops jobs
+        still running: call it after every job was reaped)."""
         for job in self._jobs.values():
             if job.pidfd >= 0:
                 os.close(job.pidfd)
         self._sel.close()
         os.close(self._devnull)
+        self._watchdog.close()
         if self._wake_r >= 0:
             signal.set_wakeup_fd(self._old_wakeup)
             signal.signal(signal.SIGCHLD, self._old_sigchld)  # type: ignore[arg-type]
@@ -338,6 +320,33 @@ class LocalExecutor:
 
     # --- internals --------------------------------------------------------------------
 
+    def _spawn(self, script: str, argv: list[str], env: dict[str, str], log_fd: int) -> int:
+        """posix_spawn the job: the command itself when it is one simple command, else the shell."""
+        actions = [(os.POSIX_SPAWN_DUP2, self._devnull, 0), (os.POSIX_SPAWN_DUP2, log_fd, 1),
+                   (os.POSIX_SPAWN_DUP2, log_fd, 2)]
+        cmd = simple_command.parse(script)
+        program = self._program(cmd.argv[0], env.get("PATH", os.defpath)) if cmd else None
+        if cmd is not None and program is not None:
+            try:
+                return os.posix_spawn(program, cmd.argv, env, setsid=True, setsigmask=(),
+                                      setsigdef=(signal.SIGPIPE, signal.SIGXFSZ),
+                                      file_actions=actions + [(os.POSIX_SPAWN_OPEN, fd, path, flags, 0o666)
+                                                              for fd, path, flags in cmd.redirects])
+            except OSError:
+                pass  # a redirection or the exec failed: bash fails the same way, and says so in the log
+        return os.posix_spawn(argv[0], argv, env, setsid=True, setsigmask=(),
+                              setsigdef=(signal.SIGPIPE, signal.SIGXFSZ), file_actions=actions)
+
+    def _program(self, name: str, path: str) -> str | None:
+        key = (name, path)
+        if key not in self._programs:
+            if "/" in name:
+                found = name if os.path.isfile(name) and os.access(name, os.X_OK) else None
+            else:
+                found = shutil.which(name, path=path)
+            self._programs[key] = found
+        return self._programs[key]
+
     def _runner_rss(self) -> int:
         # Re-read at most every 0.5 s: the runner's RSS moves slowly, a /proc read costs ~20 us.
         now = time.monotonic()
@@ -348,7 +357,7 @@ class LocalExecutor:
     def _own_fds(self) -> list[int]:
         fds = [self._sel.fileno()] if hasattr(self._sel, "fileno") else []
         fds += [j.pidfd for j in self._jobs.values() if j.pidfd >= 0]
-        fds += [fd for fd in (self._wake_r, self._wake_w) if fd >= 0]
+        fds += [fd for fd in (self._wake_r, self._wake_w, self._watchdog.fd) if fd >= 0]
         return fds
 
     def _reap_ready(self, timeout: float, sample: bool = True) -> None:
@@ -398,6 +407,7 @@ class LocalExecutor:
         if job.pidfd >= 0:
             self._sel.unregister(job.pidfd)
             os.close(job.pidfd)
+        self._watchdog.reaped(pid)
         st = self._monitor.remove(pid)
         ru_cpu = ru.ru_utime + ru.ru_stime if ru else 0.0
         kernel_peak = ru.ru_maxrss * 1024 if ru else 0

@@ -35,7 +35,7 @@ from reliability_util import clean_error, count, record
 pytestmark = pytest.mark.filterwarnings("ignore")
 
 LIMIT_S = 5.0
-MEMORY_CAP = 2 << 30  # bytes of address space while pyrule runs in this process
+MEMORY_HEADROOM = 2 << 30  # bytes of address space pyrule may add while it runs in this process
 SAMPLE_POOL = ["a", "b", "c", "x1", "s_2"]
 
 
@@ -45,6 +45,11 @@ class Hang(BaseException):
 
 def _alarm(signum, frame):
     raise Hang()
+
+
+def _address_space() -> int:
+    with open("/proc/self/statm", "rb") as f:
+        return int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
 
 
 def run_main(argv: list[str], cwd: Path, limit: float = LIMIT_S) -> tuple[int, str, str]:
@@ -58,7 +63,8 @@ def run_main(argv: list[str], cwd: Path, limit: float = LIMIT_S) -> tuple[int, s
     # interrupts (a soak run was OOM-killed at 24 GB). Cap the address space meanwhile: the
     # MemoryError is then the Pipefile's own error, which pyrule must report cleanly.
     soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-    cap = MEMORY_CAP if hard == resource.RLIM_INFINITY else min(MEMORY_CAP, hard)
+    cap = _address_space() + MEMORY_HEADROOM
+    cap = cap if hard == resource.RLIM_INFINITY else min(cap, hard)
     resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
     os.chdir(cwd)
     try:

@@ -1,0 +1,104 @@
+"""One watchdog process per run: when pyrule dies, it kills every job's process group.
+
+Jobs start through posix_spawn (vfork: no copy of the runner's page tables), and a vfork child
+cannot set its own parent-death signal. Rather than exec a helper per job to do it (`setpriv
+--pdeathsig`: ~1 ms and an exec per job), the executor starts this small process once, in its own
+session, with the read end of a pipe as stdin. The runner writes `+PGID` when a job starts and
+`-PGID` when it has reaped it. The kernel closes the write end when the runner dies, however it
+dies (SIGKILL, OOM killer, a crash): the watchdog reads EOF and SIGKILLs the groups still
+listed, grandchildren included (a parent-death signal reached only the job's first process).
+A runner that exits normally has reaped every job, so EOF finds nothing to kill.
+
+If the watchdog itself is killed, the next run still stops what was left: it recorded each
+job's process group in the state store, and every job process carries PYRULE_JOB.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+MARKER = "pyrule-watchdog"  # in the process's argv: ps and tests can tell it apart
+
+_CODE = """\
+import os, signal
+for s in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM, signal.SIGPIPE):
+    signal.signal(s, signal.SIG_IGN)
+live, rest = set(), b""
+while True:
+    try:
+        data = os.read(0, 65536)
+    except InterruptedError:
+        continue
+    if not data:
+        break
+    *lines, rest = (rest + data).split(b"\\n")
+    for line in lines:
+        if line[:1] == b"+":
+            live.add(int(line[1:]))
+        elif line[:1] == b"-":
+            live.discard(int(line[1:]))
+for pgid in live:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except OSError:
+        pass
+"""
+
+
+class Watchdog:
+    """The runner's side: start the process on first use, tell it about each job group."""
+
+    def __init__(self) -> None:
+        self.pid = 0
+        self.fd = -1  # write end of the pipe; -1 before start or after the watchdog was lost
+        self.lost = False
+
+    def start(self) -> None:
+        r, w = os.pipe2(os.O_CLOEXEC)
+        null = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+        try:
+            # -I -S: no site, no user paths; it starts in a few ms and imports nothing of ours.
+            argv = [sys.executable, "-I", "-S", "-c", _CODE, MARKER]
+            self.pid = os.posix_spawn(
+                sys.executable, argv, {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}, setsid=True,
+                file_actions=[(os.POSIX_SPAWN_DUP2, r, 0), (os.POSIX_SPAWN_DUP2, null, 1),
+                              (os.POSIX_SPAWN_DUP2, null, 2)],
+            )
+        except OSError:
+            os.close(w)
+            self.lost = True
+            raise
+        finally:
+            os.close(r)
+            os.close(null)
+        self.fd = w
+
+    def started(self, pgid: int) -> None:
+        self._send(b"+%d\n" % pgid)
+
+    def reaped(self, pgid: int) -> None:
+        self._send(b"-%d\n" % pgid)
+
+    def _send(self, msg: bytes) -> None:
+        if self.fd < 0:
+            if self.lost:
+                return
+            self.start()
+        try:
+            os.write(self.fd, msg)  # a few bytes to a pipe: atomic, and the reader keeps up
+        except OSError:  # the watchdog was killed: the store's records are the fallback
+            os.close(self.fd)
+            self.fd, self.lost = -1, True
+
+    def close(self) -> None:
+        """Let it go (after every job was reaped): it reads EOF, kills nothing, exits; reaped here."""
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+        if self.pid:
+            try:
+                os.waitpid(self.pid, 0)
+            except ChildProcessError:
+                pass
+            self.pid = 0
