@@ -209,6 +209,8 @@ class Console:
         self._job_done(outcome.job.name)
         tail = _tail(outcome.log)
         msg = f"FAILED {outcome.job.name}: {why}\n  log: {outcome.log}"
+        if outcome.log and not tail and not os.path.exists(outcome.log):
+            msg = f"FAILED {outcome.job.name}: {why}\n  log: none (the job printed nothing)"
         if tail:
             msg += "\n" + "\n".join("  | " + ln for ln in tail)
         if self._progress is not None:

@@ -88,6 +88,35 @@ def test_log_is_appended(ex: LocalExecutor, tmp_path: Path) -> None:
     assert log_of(tmp_path) == "one\ntwo\n"
 
 
+@pytest.mark.parametrize("body", ["shell", "python"])
+def test_an_optional_log_exists_only_when_the_job_printed_or_ran_long(ex: LocalExecutor, tmp_path: Path,
+                                                                       body: str) -> None:
+    def job(name: str, script: str, pyfunc: object) -> JobSpec:
+        kw = {"shell": script} if body == "shell" else {"python": pyfunc}
+        return spec(tmp_path, name, log_optional=True, **kw)
+
+    log = tmp_path / ".pyrule" / "logs"
+    run(ex, job("quiet", "cat /dev/null > q.txt", lambda: None))
+    assert not (log / "quiet.log").exists()
+    run(ex, job("loud", "echo hello", lambda: print("hello")))
+    assert (log / "loud.log").read_text() == "hello\n"
+    run(ex, job("loud", "echo again", lambda: print("again")))  # an existing log is appended to
+    assert (log / "loud.log").read_text() == "hello\nagain\n"
+    # A longer job gets its log at once (after one sampling interval), for `tail -f`.
+    pid = ex.start(job("long", "sleep 1.5; echo late",
+                       lambda: (time.sleep(1.5), print("late"))))
+    deadline = time.monotonic() + 1.2
+    while not (log / "long.log").exists() and time.monotonic() < deadline:
+        ex.wait(0.05)
+    assert (log / "long.log").exists() and pid in ex.running()
+    while pid in ex.running():
+        ex.wait(1)
+    assert (log / "long.log").read_text() == "late\n"
+    # Not optional (a rule's `log:`): always created.
+    run(ex, spec(tmp_path, "given", shell="cat /dev/null > g.txt"))
+    assert (log / "given.log").read_text() == ""
+
+
 def test_pipefail_and_errexit(ex: LocalExecutor, tmp_path: Path) -> None:
     assert run(ex, spec(tmp_path, shell="false | true")).exit_code != 0
     r = run(ex, spec(tmp_path, shell="false; echo after > after.txt"))

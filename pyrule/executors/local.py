@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 from pyrule.executors import simple_command
 from pyrule.executors.base import JobResult, JobSpec, exit_code_of, read_report, resolve
+from pyrule.executors.joblog import LogFiles
 from pyrule.executors.watchdog import Watchdog
 from pyrule.monitor import TreeMonitor
 
@@ -39,7 +40,6 @@ _prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong,
 _prctl.restype = ctypes.c_int
 
 _PAGE = os.sysconf("SC_PAGE_SIZE")
-_LOG_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
 
 
 def _find_shell() -> list[str]:
@@ -152,6 +152,7 @@ class _Job:
     report: str | None
     next_sample: float
     inherited_rss: int  # the runner's RSS when it forked this job (see _reap)
+    log_fd: int  # its log while still unnamed (joblog.py), else -1
 
 
 class LocalExecutor:
@@ -168,6 +169,7 @@ class LocalExecutor:
         # (simple_command.py). A vfork child cannot set a parent-death signal: the watchdog
         # process stops every job group if the runner dies.
         self._watchdog = Watchdog()
+        self._logs = LogFiles()
         self._programs: dict[tuple[str, str], str | None] = {}  # (command, PATH) -> executable
         self._cwd = os.getcwd()
         self._environ = dict(os.environ)  # decoded once, not for every job
@@ -206,11 +208,7 @@ class LocalExecutor:
                 pass
         parent = os.getpid()
         inherited_rss = self._runner_rss()
-        try:
-            log_fd = os.open(log, _LOG_FLAGS, 0o666)
-        except FileNotFoundError:  # created on demand: the common case costs no extra syscall
-            _ensure_dir(os.path.dirname(log))
-            log_fd = os.open(log, _LOG_FLAGS, 0o666)
+        log_fd, unnamed = self._logs.open(log, spec.log_optional)
         try:
             if spec.shell is not None:
                 full_env = {**self._environ, **env}
@@ -229,7 +227,10 @@ class LocalExecutor:
                 pid = os.fork()
                 if pid == 0:
                     _python_child(parent, log_fd, self._devnull, workdir, spec.python, env, own_fds)
-        finally:
+        except BaseException:
+            os.close(log_fd)
+            raise
+        if not unnamed:
             os.close(log_fd)
         pidfd = -1
         if self._use_pidfd:
@@ -244,7 +245,8 @@ class LocalExecutor:
                     os.close(pidfd)
                 raise
         self._jobs[pid] = _Job(
-            spec, pid, start, start_mono, pidfd, report, start_mono + self.sample_interval, inherited_rss
+            spec, pid, start, start_mono, pidfd, report, start_mono + self.sample_interval, inherited_rss,
+            log_fd if unnamed else -1,
         )
         self._monitor.add(pid)
         self._watchdog.started(pid)
@@ -304,7 +306,8 @@ class LocalExecutor:
                 os.close(job.pidfd)
         self._sel.close()
         os.close(self._devnull)
-        self._watchdog.close()
+        self._watchdog.close(jobs_left=bool(self._jobs))
+        self._logs.close()
         if self._wake_r >= 0:
             signal.set_wakeup_fd(self._old_wakeup)
             signal.signal(signal.SIGCHLD, self._old_sigchld)  # type: ignore[arg-type]
@@ -358,6 +361,7 @@ class LocalExecutor:
         fds = [self._sel.fileno()] if hasattr(self._sel, "fileno") else []
         fds += [j.pidfd for j in self._jobs.values() if j.pidfd >= 0]
         fds += [fd for fd in (self._wake_r, self._wake_w, self._watchdog.fd) if fd >= 0]
+        fds += [j.log_fd for j in self._jobs.values() if j.log_fd >= 0]
         return fds
 
     def _reap_ready(self, timeout: float, sample: bool = True) -> None:
@@ -385,7 +389,11 @@ class LocalExecutor:
             return
         self._monitor.sample(due)
         for pid in due:
-            self._jobs[pid].next_sample = now + self.sample_interval
+            job = self._jobs[pid]
+            job.next_sample = now + self.sample_interval
+            if job.log_fd >= 0 and self._logs.name(job.log_fd, resolve(job.spec.workdir, job.spec.log_path)):
+                os.close(job.log_fd)  # a longer job: its log gets its name now, for `tail -f`
+                job.log_fd = -1
 
     def _reap(self, pid: int, flags: int) -> None:
         """wait4 one job (unless WNOHANG finds it running) and queue its result in _done.
@@ -408,6 +416,8 @@ class LocalExecutor:
             self._sel.unregister(job.pidfd)
             os.close(job.pidfd)
         self._watchdog.reaped(pid)
+        if job.log_fd >= 0:
+            self._logs.finish(job.log_fd, resolve(job.spec.workdir, job.spec.log_path))
         st = self._monitor.remove(pid)
         ru_cpu = ru.ru_utime + ru.ru_stime if ru else 0.0
         kernel_peak = ru.ru_maxrss * 1024 if ru else 0

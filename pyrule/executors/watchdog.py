@@ -15,29 +15,40 @@ job's process group in the state store, and every job process carries PYRULE_JOB
 
 from __future__ import annotations
 
+import fcntl
 import os
+import signal
 import sys
 
 MARKER = "pyrule-watchdog"  # in the process's argv: ps and tests can tell it apart
+# It reads the pipe every POLL_S, not on every write: a wake-up per message would cost the
+# runner a context switch per job start and end. A 1 MiB pipe holds ~100k messages meanwhile;
+# when pyrule dies, its jobs are stopped within POLL_S.
+POLL_S = 0.2
+_PIPE_SIZE = 1 << 20
 
-_CODE = """\
-import os, signal
+_CODE = f"""\
+import os, signal, time
 for s in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM, signal.SIGPIPE):
     signal.signal(s, signal.SIG_IGN)
-live, rest = set(), b""
-while True:
-    try:
-        data = os.read(0, 65536)
-    except InterruptedError:
-        continue
-    if not data:
-        break
-    *lines, rest = (rest + data).split(b"\\n")
-    for line in lines:
-        if line[:1] == b"+":
-            live.add(int(line[1:]))
-        elif line[:1] == b"-":
-            live.discard(int(line[1:]))
+os.set_blocking(0, False)
+live, rest, eof = set(), b"", False
+while not eof:
+    time.sleep({POLL_S!r})
+    while True:
+        try:
+            data = os.read(0, 1 << 20)
+        except BlockingIOError:
+            break
+        if not data:
+            eof = True
+            break
+        *lines, rest = (rest + data).split(b"\\n")
+        for line in lines:
+            if line[:1] == b"+":
+                live.add(int(line[1:]))
+            elif line[:1] == b"-":
+                live.discard(int(line[1:]))
 for pgid in live:
     try:
         os.killpg(pgid, signal.SIGKILL)
@@ -56,6 +67,10 @@ class Watchdog:
 
     def start(self) -> None:
         r, w = os.pipe2(os.O_CLOEXEC)
+        try:
+            fcntl.fcntl(w, fcntl.F_SETPIPE_SZ, _PIPE_SIZE)
+        except OSError:  # above /proc/sys/fs/pipe-max-size: a full pipe only makes writes wait
+            pass
         null = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
         try:
             # -I -S: no site, no user paths; it starts in a few ms and imports nothing of ours.
@@ -91,14 +106,16 @@ class Watchdog:
             os.close(self.fd)
             self.fd, self.lost = -1, True
 
-    def close(self) -> None:
-        """Let it go (after every job was reaped): it reads EOF, kills nothing, exits; reaped here."""
+    def close(self, jobs_left: bool) -> None:
+        """Let it go. With jobs left running, it stops them (it reads EOF within POLL_S);
+        without, it has nothing to do and is killed and reaped at once."""
         if self.fd >= 0:
             os.close(self.fd)
             self.fd = -1
-        if self.pid:
+        if self.pid and not jobs_left:
             try:
+                os.kill(self.pid, signal.SIGKILL)
                 os.waitpid(self.pid, 0)
-            except ChildProcessError:
+            except (ProcessLookupError, ChildProcessError):
                 pass
-            self.pid = 0
+        self.pid = 0

@@ -25,6 +25,8 @@ def log_tail(path: str | None, root: str, lines: int = TAIL_LINES) -> tuple[str,
             size = f.tell()
             f.seek(max(0, size - _TAIL_BYTES))
             data = f.read()
+    except FileNotFoundError:
+        return "(no log file: the job printed nothing, or the log was removed since)", False
     except OSError as e:
         return f"(log {path} could not be read: {e.strerror or e})", False
     text = clean(data.decode("utf-8", errors="replace"))
