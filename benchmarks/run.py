@@ -128,6 +128,14 @@ def resolve_shim(exe: str) -> str:
     return exe
 
 
+def _default_pyrule() -> str:
+    venv = Path(__file__).resolve().parent / ".venv-pyrule" / "bin" / "pyrule"
+    return str(venv) if venv.exists() else "pyrule"
+
+
+DEFAULT_PYRULE = _default_pyrule()
+
+
 def find_tools(names: list[str], pyrule_cmd: str, anchors: Path) -> dict[str, Tool]:
     tools: dict[str, Tool] = {}
     for name in names:
@@ -670,7 +678,9 @@ def main(argv: list[str] | None = None) -> int:
         " nothing built (dry run)",
     )
     p.add_argument("--out", type=Path, default=None, help="also write the Markdown table here")
-    p.add_argument("--pyrule", default="pyrule", help="pyrule command (default: pyrule from PATH)")
+    p.add_argument("--pyrule", default=DEFAULT_PYRULE,
+                   help="pyrule command (default: benchmarks/.venv-pyrule/bin/pyrule if setup_anchors.sh made it,"
+                   " else pyrule from PATH)")
     p.add_argument(
         "--anchors",
         type=Path,

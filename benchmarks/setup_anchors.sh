@@ -3,6 +3,7 @@
 #
 #   benchmarks/.venv-anchors   snakemake + doit (pip, in their own venv)
 #   make, ninja                system packages (apt-get, only if missing)
+#   benchmarks/.venv-pyrule    pyrule itself (editable), from an equally clean venv
 #
 # The anchors are NEVER dependencies of pyrule: they live in a separate,
 # gitignored virtual environment. Safe to run again (idempotent).
@@ -42,6 +43,17 @@ else
     "$VENV/bin/python" -m pip install --quiet --upgrade pip
     "$VENV/bin/python" -m pip install --quiet snakemake doit
 fi
+
+# --- pyrule itself, in a clean venv of its own --------------------------
+# Every Python tool then starts from an equally clean site-packages: a system
+# site-packages may run .pth hooks at every interpreter start (one on our CI
+# machines imports certifi: 34 ms), which would be charged to pyrule alone.
+PYRULE_VENV="$HERE/.venv-pyrule"
+if [ ! -x "$PYRULE_VENV/bin/python" ]; then
+    echo "creating $PYRULE_VENV"
+    "$PYTHON" -m venv "$PYRULE_VENV"
+fi
+"$PYRULE_VENV/bin/python" -m pip install --quiet -e "$HERE/.."
 
 echo
 echo "anchor versions:"

@@ -11,7 +11,7 @@ from typing import Any
 from . import syntax as S
 from .api import Workflow
 from .errors import Location, PipefileError, UsageError, suggest
-from .parse import parse_file
+from .parse_cache import parse_file
 from .rules import Items, Rules
 
 _KEYWORD_SECTIONS = ("params", "resources", "env", "slurm")

@@ -10,10 +10,18 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import psutil
+if TYPE_CHECKING:
+    import psutil
 
-_VANISHED = (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied)
+
+def _psutil():  # noqa: ANN202
+    """psutil, imported on the first sample: its import costs ~13 ms, a run of short jobs never needs it."""
+    import psutil
+
+    return psutil
+
 # /proc/PID/task/TID/children (CONFIG_PROC_CHILDREN, on in common distro kernels) lists a
 # tree in O(tree size). psutil's children(recursive=True) reads /proc/*/stat of every process
 # on the machine per call: ~1 ms per job per tick with 80 processes, far more on a busy node.
@@ -49,7 +57,7 @@ def _children_from_proc(pid: int) -> list[int]:
 def _ppid_map() -> dict[int, list[int]]:
     """parent pid -> child pids, from one scan of every process (fallback path)."""
     tree: dict[int, list[int]] = {}
-    for p in psutil.process_iter(["ppid"]):
+    for p in _psutil().process_iter(["ppid"]):
         ppid = p.info["ppid"]
         if ppid is not None:
             tree.setdefault(ppid, []).append(p.pid)
@@ -91,6 +99,8 @@ class TreeMonitor:
         return found
 
     def _sample_one(self, root: int, st: TreeStats, tree: dict[int, list[int]] | None) -> None:
+        ps = _psutil()
+        vanished = (ps.NoSuchProcess, ps.ZombieProcess, ps.AccessDenied)
         rss = 0
         cpu = 0.0
         alive: dict[int, psutil.Process] = {}
@@ -98,11 +108,11 @@ class TreeMonitor:
             proc = st.procs.get(pid)
             try:
                 if proc is None:
-                    proc = psutil.Process(pid)
+                    proc = ps.Process(pid)
                 with proc.oneshot():
                     r = proc.memory_info().rss
                     t = proc.cpu_times()
-            except _VANISHED:
+            except vanished:
                 continue
             alive[pid] = proc
             rss += r

@@ -21,6 +21,7 @@ from typing import Any
 from .errors import PyruleError, UsageError
 from .graph import Job, JobGraph
 from .invariants import Decider, Decision, signature
+from .procinfo import alive_since, start_time
 from .rules import Rules
 from .stat_cache import StatCache
 from .state import State, StateError
@@ -133,14 +134,8 @@ def open_state(readonly: bool, console=None) -> State | None:
 
 
 def _owner_alive(pid: int, start: float) -> bool:
-    import psutil
-
-    try:
-        proc = psutil.Process(pid)
-        # A pyrule killed with -9 stays a zombie until its parent reaps it: that is dead too.
-        return abs(proc.create_time() - start) < 1.0 and proc.status() != psutil.STATUS_ZOMBIE
-    except (psutil.NoSuchProcess, psutil.AccessDenied):
-        return False
+    # A pyrule killed with -9 stays a zombie until its parent reaps it: that is dead too.
+    return alive_since(pid, start)
 
 
 def dead_jobs(state: State | None) -> list:
@@ -270,6 +265,9 @@ class Runner:
         finally:
             for s, h in old.items():
                 signal.signal(s, h)
+            close = getattr(getattr(self, "executor", None), "close", None)
+            if close is not None:  # the local one lets its watchdog go (which stops jobs left running)
+                close()
             try:
                 self.state.flush()
                 self.state.run_ended(self.run_id, status)
@@ -923,7 +921,5 @@ _START: float | None = None
 def _self_start() -> float:
     global _START
     if _START is None:
-        import psutil
-
-        _START = psutil.Process().create_time()
+        _START = start_time() or time.time()
     return _START

@@ -14,6 +14,12 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _own_cache_directory(tmp_path_factory: pytest.TempPathFactory):
+    """pyrule's parse cache (and Lark's) in a directory of this session, not the user's ~/.cache."""
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("xdg-cache"))
+
+
 def run_pyrule(*args: str, cwd: str | os.PathLike | None = None, env: dict | None = None,
                timeout: float = 120) -> tuple[int, str, str]:
     """Run the real `pyrule` command (`python -m pyrule ARGS`); return (exit code, stdout, stderr)."""

@@ -29,6 +29,7 @@ _PIPE_SIZE = 1 << 20
 
 _CODE = f"""\
 import os, signal, time
+os.chdir("/")  # hold no directory busy (an unmount, a removal) while it waits
 for s in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM, signal.SIGPIPE):
     signal.signal(s, signal.SIG_IGN)
 os.set_blocking(0, False)

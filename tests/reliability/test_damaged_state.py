@@ -314,7 +314,10 @@ def tiny_disk(tmp_path: Path):
     if not _mount("-t", "tmpfs", "-o", "size=256k", "tmpfs", str(d)):
         pytest.skip("needs root and mount -t tmpfs")
     yield d
-    subprocess.run(["umount", str(d)], capture_output=True)
+    for _ in range(50):  # a process that had its cwd there may still be exiting
+        if subprocess.run(["umount", str(d)], capture_output=True).returncode == 0:
+            break
+        time.sleep(0.1)
 
 
 def test_a_full_disk(tiny_disk: Path):

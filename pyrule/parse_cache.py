@@ -1,0 +1,96 @@
+"""A cache of parsed Pipefiles, so that an unchanged Pipefile is not parsed (nor Lark imported).
+
+Importing Lark and building its parser is the largest part of pyrule's start-up (~30 ms of
+~100 ms); a Pipefile changes far less often than it is run. So the AST of each successfully
+parsed file is pickled under a key made of everything the parse depends on — pyrule's version,
+the grammar's text, the Python version, the file's name as given and its exact bytes — in the
+user's cache directory (`$XDG_CACHE_HOME/pyrule/parse`, by default `~/.cache/pyrule/parse`),
+beside which Lark keeps its own parser cache. A hit is the same AST a parse would give: any
+change to the inputs is a new key. Only parses that succeed are stored, so every error still
+comes from the parser. The cache is best effort: unreadable, unwritable or damaged entries are
+ignored (and re-made), and `PYRULE_PARSE_CACHE=0` turns it off.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import sys
+from pathlib import Path
+
+import xxhash
+
+from . import __version__
+from . import syntax as S
+from .errors import PipefileError
+
+_MAX_ENTRIES = 256  # beyond this, the oldest entries are dropped when one is added
+
+
+def _directory() -> Path | None:
+    if os.environ.get("PYRULE_PARSE_CACHE", "1") == "0":
+        return None
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "pyrule" / "parse"
+
+
+def _grammar_digest() -> str:
+    here = Path(__file__).parent
+    for candidate in (here / "grammar" / "pipefile.lark", here.parent / "grammar" / "pipefile.lark"):
+        try:
+            return xxhash.xxh3_64_hexdigest(candidate.read_bytes())
+        except OSError:
+            continue
+    return "none"
+
+
+def _key(filename: str, data: bytes) -> str:
+    h = xxhash.xxh3_128()
+    for part in (__version__, _grammar_digest(), sys.version, filename):
+        h.update(part.encode("utf-8", "surrogateescape") + b"\0")
+    h.update(data)
+    return h.hexdigest()
+
+
+def parse_file(path: str | Path) -> S.Pipefile:
+    """parse.parse_file, answered from the cache when this exact file was parsed before."""
+    path = Path(path)
+    directory = _directory()
+    if directory is None:
+        return _parse(path)
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise PipefileError(f"cannot read {path}: {e.strerror}") from None
+    entry = directory / (_key(str(path), data) + ".pickle")
+    try:
+        with open(entry, "rb") as f:
+            tree = pickle.load(f)
+        if isinstance(tree, S.Pipefile):
+            return tree
+    except Exception:  # noqa: BLE001 - missing, unreadable or damaged: parse instead
+        pass
+    tree = _parse(path)
+    _store(directory, entry, tree)
+    return tree
+
+
+def _parse(path: Path) -> S.Pipefile:
+    from .parse import parse_file
+
+    return parse_file(path)
+
+
+def _store(directory: Path, entry: Path, tree: S.Pipefile) -> None:
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        tmp = entry.with_suffix(f".{os.getpid()}.tmp")
+        with open(tmp, "wb") as f:
+            pickle.dump(tree, f, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, entry)  # whole or not at all: a reader never sees half an entry
+        entries = sorted(directory.glob("*.pickle"), key=lambda p: p.stat().st_mtime)
+        for old in entries[:-_MAX_ENTRIES]:
+            old.unlink(missing_ok=True)
+    except (OSError, pickle.PicklingError, RecursionError):
+        pass  # a read-only home, a full disk: the cache is only an optimisation
+
