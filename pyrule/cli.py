@@ -90,6 +90,9 @@ def main(argv: list[str] | None = None) -> int:
     from .ui import Console
 
     console = Console(quiet=args.quiet, verbose=args.verbose)
+    import gc
+
+    was_enabled = gc.isenabled()
     try:
         return _main(args, console)
     except PyruleError as e:
@@ -103,6 +106,12 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:  # noqa: BLE001 - a bug in pyrule, not the user's mistake
         console.internal_error(e)
         return 3
+    finally:
+        # The command exits here (run_cli), but a caller that goes on (the API, tests) must get
+        # its collector back: frozen and uncollected objects of this call would never be freed.
+        gc.unfreeze()
+        if was_enabled:
+            gc.enable()
 
 
 def _main(args: argparse.Namespace, console) -> int:
