@@ -5,16 +5,26 @@ from __future__ import annotations
 import os
 
 
-class StatCache(dict):
-    """path -> os.stat_result, or None when the path does not exist."""
+class Stat:
+    """The four fields pyrule reads of a stat result. An os.stat_result holds some twenty
+    separate objects (~850 bytes); at 100,000 jobs the cache held 170 MB of them."""
 
-    def stat(self, path: str) -> os.stat_result | None:
+    __slots__ = ("st_mode", "st_size", "st_mtime_ns", "st_ino")
+
+    def __init__(self, st: os.stat_result) -> None:
+        self.st_mode, self.st_size, self.st_mtime_ns, self.st_ino = st.st_mode, st.st_size, st.st_mtime_ns, st.st_ino
+
+
+class StatCache(dict):
+    """path -> Stat, or None when the path does not exist."""
+
+    def stat(self, path: str) -> Stat | None:
         try:
             return self[path]
         except KeyError:
             pass
         try:
-            st = os.stat(path)
+            st: Stat | None = Stat(os.stat(path))
         except (FileNotFoundError, NotADirectoryError):
             st = None
         except (OSError, ValueError):  # ValueError: a NUL in the path (no file has one)
