@@ -9,7 +9,7 @@ from .paths import Namespace, Paths
 from .rules import Rule
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)  # slots: no per-job __dict__ (100k jobs: ~40 MB)
 class Job:
     """One run of a rule for one set of wildcard values."""
 

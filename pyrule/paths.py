@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import shlex
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
 from typing import Any
+
+
+_NO_NAMES: Mapping[str, Any] = MappingProxyType({})
 
 
 class Paths(list):
     """The `input`/`output`/`log` seen by bodies: `input[0]`, `input.name`, `str(input)`."""
 
-    def __init__(self, items: Iterable[str] = (), names: dict[str, Any] | None = None):
+    __slots__ = ("_names",)  # two per job: no __dict__, and one shared empty mapping
+
+    def __init__(self, items: Iterable[str] = (), names: Mapping[str, Any] | None = None):
         super().__init__(items)
-        self._names: dict[str, Any] = dict(names or {})
+        self._names: Mapping[str, Any] = dict(names) if names else _NO_NAMES
 
     @classmethod
     def from_items(cls, items: list[tuple[str | None, Any]]) -> Paths:
