@@ -5,9 +5,11 @@ from __future__ import annotations
 import ast
 import os
 import re
-import subprocess
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import subprocess
 
 from .executors.base import JobSpec
 from .graph import Job
@@ -52,6 +54,8 @@ def python_body(job: Job, namespace: dict[str, Any], ctx: dict[str, Any]) -> Cal
     rule = job.rule
 
     def shell(cmd: str, **kw: Any) -> subprocess.CompletedProcess:
+        import subprocess  # only Python bodies that call shell() need it
+
         script = substitute(cmd, ctx, job.wildcards, namespace)
         return subprocess.run(["bash", "-euo", "pipefail", "-c", script], check=True, **kw)
 

@@ -7,7 +7,6 @@ from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Any
 
-
 _NO_NAMES: Mapping[str, Any] = MappingProxyType({})
 
 

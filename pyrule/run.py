@@ -11,7 +11,6 @@ from __future__ import annotations
 import gc
 import heapq
 import os
-import shutil
 import signal
 import stat as statmod
 import time
@@ -19,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import PyruleError, UsageError
+from .executors.base import which
 from .graph import Job, JobGraph
 from .invariants import Decider, Decision, signature
 from .procinfo import alive_since, start_time
@@ -340,7 +340,7 @@ class Runner:
     def _recover_one(self, r) -> None:
         if r.pgid >= 0:
             self._stop_local(r)
-        if r.pgid < 0 or (r.pgid == 0 and shutil.which("squeue")):
+        if r.pgid < 0 or (r.pgid == 0 and which("squeue")):
             # A Slurm job (pgid = -job id; 0 if pyrule died before sbatch answered): it would
             # go on writing the outputs unseen, so cancel it (and wait) before removing them.
             from .executors.slurm import cancel_orphans
@@ -893,6 +893,8 @@ def _remove(path: str) -> None:
         return
     try:
         if statmod.S_ISDIR(st.st_mode):
+            import shutil  # here, not at the top: it costs ~4 ms of every start
+
             shutil.rmtree(path, onerror=_force_writable)
         else:
             # (never through a symlink: chmod would change the file it points to, maybe outside the project)
@@ -923,3 +925,4 @@ def _self_start() -> float:
     if _START is None:
         _START = start_time() or time.time()
     return _START
+

@@ -19,7 +19,6 @@ from __future__ import annotations
 import ctypes
 import os
 import selectors
-import shutil
 import signal
 import sys
 import time
@@ -28,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from pyrule.executors import simple_command
-from pyrule.executors.base import JobResult, JobSpec, exit_code_of, read_report, resolve
+from pyrule.executors.base import JobResult, JobSpec, exit_code_of, read_report, resolve, which
 from pyrule.executors.joblog import LogFiles
 from pyrule.executors.watchdog import Watchdog
 from pyrule.monitor import TreeMonitor
@@ -43,10 +42,10 @@ _PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
 def _find_shell() -> list[str]:
-    bash = "/bin/bash" if os.access("/bin/bash", os.X_OK) else shutil.which("bash")
+    bash = "/bin/bash" if os.access("/bin/bash", os.X_OK) else which("bash")
     if bash:
         return [bash, "-euo", "pipefail", "-c"]
-    return [shutil.which("sh") or "/bin/sh", "-e", "-c"]
+    return [which("sh") or "/bin/sh", "-e", "-c"]
 
 
 def _child_common(parent: int, log_fd: int, devnull: int, workdir: str) -> None:
@@ -346,7 +345,7 @@ class LocalExecutor:
             if "/" in name:
                 found = name if os.path.isfile(name) and os.access(name, os.X_OK) else None
             else:
-                found = shutil.which(name, path=path)
+                found = which(name, path=path)
             self._programs[key] = found
         return self._programs[key]
 
@@ -531,3 +530,4 @@ def _wait_groups_gone(groups: list[int], limit: float) -> None:
         groups = [g for g in groups if _group_alive(g)]
         if groups:
             time.sleep(0.01)
+
