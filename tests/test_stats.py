@@ -160,3 +160,20 @@ def test_stats_command_summarises_a_rule_across_runs(tmp_path: Path):
     assert all(ln.split()[1:3] == ["2", "0"] for ln in lines[4:])
     bad = pyrule(tmp_path, "--stats", "wrok")
     assert bad.rc == 2 and "did you mean 'work'?" in bad.err
+
+
+def test_short_jobs_never_report_the_runner_s_own_memory(tmp_path: Path):
+    """A spawned child's ru_maxrss starts from the runner's peak RSS; the runner grows while it
+    runs, so comparing with its RSS at spawn let ~20 MB "peaks" through for `cat` jobs."""
+    pipefile(tmp_path, """
+        rule all:
+            input: expand("out/{i}.txt", i=range(300))
+        rule copy:
+            output: "out/{i}.txt"
+            shell: cat Pipefile > {output}
+    """)
+    r = ok(tmp_path, "-j", "2")
+    rows = list(csv.DictReader(open(Path(r.run_dir) / "stats.tsv"), delimiter="\t"))
+    peaks = [int(row["peak_rss_bytes"] or 0) for row in rows if row["rule"] == "copy"]
+    assert len(peaks) == 300
+    assert max(peaks) < 10 * 2**20, sorted(peaks)[-5:]  # cat's own tree is ~1-2 MB; the runner 20+

@@ -38,7 +38,6 @@ _prctl = _libc.prctl
 _prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
 _prctl.restype = ctypes.c_int
 
-_PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
 def _find_shell() -> list[str]:
@@ -150,7 +149,6 @@ class _Job:
     pidfd: int  # -1 in SIGCHLD mode
     report: str | None
     next_sample: float
-    inherited_rss: int  # the runner's RSS when it forked this job (see _reap)
     log_fd: int  # its log while still unnamed (joblog.py), else -1
 
 
@@ -183,7 +181,7 @@ class LocalExecutor:
         self._wake_r = self._wake_w = -1
         self._old_wakeup = -1
         self._old_sigchld: object = None
-        self._rss, self._rss_read_at = 0, -1.0
+        self._hwm = 0  # the runner's own peak RSS, as last read (see _reap)
         if not use_pidfd:
             self._install_sigchld()
 
@@ -206,7 +204,6 @@ class LocalExecutor:
             except FileNotFoundError:
                 pass
         parent = os.getpid()
-        inherited_rss = self._runner_rss()
         log_fd, unnamed = self._logs.open(log, spec.log_optional)
         try:
             if spec.shell is not None:
@@ -244,7 +241,7 @@ class LocalExecutor:
                     os.close(pidfd)
                 raise
         self._jobs[pid] = _Job(
-            spec, pid, start, start_mono, pidfd, report, start_mono + self.sample_interval, inherited_rss,
+            spec, pid, start, start_mono, pidfd, report, start_mono + self.sample_interval,
             log_fd if unnamed else -1,
         )
         self._monitor.add(pid)
@@ -349,12 +346,14 @@ class LocalExecutor:
             self._programs[key] = found
         return self._programs[key]
 
-    def _runner_rss(self) -> int:
-        # Re-read at most every 0.5 s: the runner's RSS moves slowly, a /proc read costs ~20 us.
-        now = time.monotonic()
-        if now - self._rss_read_at > 0.5:
-            self._rss, self._rss_read_at = _self_rss(), now
-        return self._rss
+    def _inherited(self, peak: int) -> bool:
+        """Whether a child's ru_maxrss may be the runner's own high-water mark: a spawned (vfork)
+        or forked child starts from the runner's memory, and the kernel keeps that mark across
+        exec, so `true` from a 200 MB runner reports 200 MB. Re-read only when it looks larger."""
+        if peak <= self._hwm:
+            return True
+        self._hwm = _self_hwm()
+        return peak <= self._hwm
 
     def _own_fds(self) -> list[int]:
         fds = [self._sel.fileno()] if hasattr(self._sel, "fileno") else []
@@ -423,11 +422,9 @@ class LocalExecutor:
         # wait4's rusage holds the child and the descendants it reaped (ru_maxrss: the largest
         # single one); the samples see the tree's sum while it ran. Each misses something.
         cpu = max(ru_cpu, st.cpu_s)
-        # But ru_maxrss starts at the forked copy of the runner (the kernel keeps the pre-exec
-        # high-water mark across exec): `true` from a 200 MB runner reports 200 MB. So it
-        # counts only above the runner's RSS at fork; below that, only samples measure, and a
-        # job shorter than one sample interval reports 0.
-        peak = max(kernel_peak if kernel_peak > job.inherited_rss else 0, st.peak_rss_bytes)
+        # But ru_maxrss starts at the runner's own peak (see _inherited): it counts only above
+        # it; below, only samples measure, and a job shorter than one sample interval reports 0.
+        peak = max(0 if self._inherited(kernel_peak) else kernel_peak, st.peak_rss_bytes)
         result = JobResult(
             name=job.spec.name,
             exit_code=os.waitstatus_to_exitcode(status),
@@ -494,9 +491,13 @@ def _ensure_dir(path: str) -> None:
         os.makedirs(path, exist_ok=True)
 
 
-def _self_rss() -> int:
-    with open("/proc/self/statm", "rb") as f:
-        return int(f.read().split()[1]) * _PAGE
+def _self_hwm() -> int:
+    """The runner's peak RSS (VmHWM), in bytes."""
+    with open("/proc/self/status", "rb") as f:
+        for line in f:
+            if line.startswith(b"VmHWM:"):
+                return int(line.split()[1]) * 1024
+    return 0
 
 
 def _group_alive(pgid: int) -> bool:
