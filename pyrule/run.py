@@ -197,7 +197,9 @@ class Runner:
         self.rules = rules
         self.options = options
         self.console = console
-        self.stats = StatCache()
+        # The planner's: every path it looked at is stat'ed once per invocation, not twice.
+        planner = getattr(graph, "planner", None)
+        self.stats = planner.stats if planner is not None else StatCache()
         # Microseconds: ids sort in start order (run_dirs, --stats) and stay unique when one
         # process (the Python API) runs twice within a second.
         now = time.time()
@@ -362,6 +364,7 @@ class Runner:
                                   "not an output of this Pipefile: left alone")
                 continue
             _remove(p)
+            self.stats.forget(p)
         self.console.warn(f"{r.name} was running when pyrule died: removed its outputs; it will be rebuilt")
         self.log.write(f"recover {r.name}: removed incomplete outputs {r.outputs}")
 
