@@ -124,7 +124,7 @@ def signature(job: Job, fps: Fingerprints, known: dict[str, str] | None = None) 
     return xxhash.xxh3_64_hexdigest(flat.encode("utf-8", "surrogateescape")), parts
 
 
-@dataclass
+@dataclass(slots=True)  # one per job: no per-instance __dict__
 class Decision:
     """Whether a job runs, and why (reason None: up to date, `why` says why)."""
 

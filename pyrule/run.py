@@ -46,7 +46,7 @@ class Options:
     delete_orphans: bool = False
 
 
-@dataclass
+@dataclass(slots=True)  # one per job: no per-instance __dict__
 class JobOutcome:
     """One job's fate in a run, as written to stats.tsv/json."""
 

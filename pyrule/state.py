@@ -38,7 +38,7 @@ CREATE TABLE IF NOT EXISTS runs (
 """
 
 
-@dataclass
+@dataclass(slots=True)  # one per job: no per-instance __dict__
 class Record:
     """A job's signature at its last success."""
 

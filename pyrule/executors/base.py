@@ -39,7 +39,7 @@ class JobSpec:
     target: str | None = None  # what to plan to find this job again: its first output, or its rule's name
 
 
-@dataclass
+@dataclass(slots=True)  # one per job: no per-instance __dict__
 class JobResult:
     name: str
     exit_code: int  # negative = killed by that signal (e.g. -15)
