@@ -134,6 +134,8 @@ class Decision:
     upstream: bool = False  # stale only because an upstream job runs: re-checked after it ends
     adopt: bool = False  # outputs exist without a record but are newer than the inputs
     temp_gone: list[str] = field(default_factory=list)  # up to date, but these temp() outputs were removed
+    # Only for adoption (recorded as if the job had run). Not kept otherwise: at 100k jobs the
+    # signatures' parts held 100 MB for nothing.
     sig: tuple[str, dict[str, Any]] | None = field(default=None, repr=False)
 
 
@@ -218,16 +220,16 @@ class Decider:
             return Decision(job, f"never built by pyrule, and input {older} is newer than its outputs")
         known = None
         if self.temp_gone and any(p in self.temp_gone for p in job.inputs):
-            old = State.signature_of(rec)
+            old = self.state.signature_of(job.name, rec)
             known = {p: fp for p, fp in zip(old.get("inputs", []), old.get("fps", [])) if p in self.temp_gone}
         sig = signature(job, self.fps, known)
         if sig[0] == rec.digest:
             if missing:
                 self.temp_gone.update(missing)
                 return Decision(job, None, why="signature unchanged; its temp() outputs were removed after use",
-                                sig=sig, temp_gone=missing)
-            return Decision(job, None, why="signature unchanged since its last success", sig=sig)
-        return Decision(job, _difference(State.signature_of(rec), sig[1], job.rule.check), sig=sig)
+                                temp_gone=missing)
+            return Decision(job, None, why="signature unchanged since its last success")
+        return Decision(job, _difference(self.state.signature_of(job.name, rec), sig[1], job.rule.check))
 
 
 def temp_outputs(job: Job) -> set[str]:

@@ -43,7 +43,7 @@ class Record:
     """A job's signature at its last success."""
 
     digest: str
-    signature: dict[str, Any]
+    signature: dict[str, Any] | str | None  # None: not read yet (see signature_of); str: JSON
 
 
 @dataclass
@@ -177,8 +177,10 @@ class State:
 
     def records(self) -> dict[str, Record]:
         if self._records is None:
-            rows = self.db.execute("SELECT name, digest, signature FROM jobs").fetchall()
-            self._records = {n: Record(d, s) for n, d, s in rows}  # signature JSON decoded on demand
+            # Digests only: a signature is read (and decoded) when a job's digest differs, to say
+            # what changed. At 100k jobs the texts alone were 26 MB.
+            rows = self.db.execute("SELECT name, digest FROM jobs").fetchall()
+            self._records = {n: Record(d, None) for n, d in rows}
         return self._records
 
     def record(self, name: str, fresh: bool = False) -> Record | None:
@@ -191,8 +193,11 @@ class State:
             return rec
         return self.records().get(name)
 
-    @staticmethod
-    def signature_of(rec: Record) -> dict[str, Any]:
+    def signature_of(self, name: str, rec: Record) -> dict[str, Any]:
+        """The recorded signature's parts (read from the store on first use)."""
+        if rec.signature is None:
+            row = self.db.execute("SELECT signature FROM jobs WHERE name=?", (name,)).fetchone()
+            rec.signature = row[0] if row else "{}"
         if isinstance(rec.signature, str):
             rec.signature = json.loads(rec.signature)
         return rec.signature
