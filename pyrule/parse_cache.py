@@ -4,7 +4,8 @@ Importing Lark and building its parser is the largest part of pyrule's start-up 
 ~100 ms); a Pipefile changes far less often than it is run. So the AST of each successfully
 parsed file is pickled under a key made of everything the parse depends on — pyrule's version,
 the grammar's text, the Python version, the file's name as given and its exact bytes — in the
-user's cache directory (`$XDG_CACHE_HOME/pyrule/parse`, by default `~/.cache/pyrule/parse`),
+user's cache directory (`$XDG_CACHE_HOME/pyrule/parse`, by default `~/.cache/pyrule/parse`;
+used only if the user owns it and nobody else can write to it, since unpickling runs code),
 beside which Lark keeps its own parser cache. A hit is the same AST a parse would give: any
 change to the inputs is a new key. Only parses that succeed are stored, so every error still
 comes from the parser. The cache is best effort: unreadable, unwritable or damaged entries are
@@ -63,16 +64,27 @@ def parse_file(path: str | Path) -> S.Pipefile:
     except OSError as e:
         raise PipefileError(f"cannot read {path}: {e.strerror}") from None
     entry = directory / (_key(str(path), data) + ".pickle")
-    try:
-        with open(entry, "rb") as f:
-            tree = pickle.load(f)
-        if isinstance(tree, S.Pipefile):
-            return tree
-    except Exception:  # noqa: BLE001 - missing, unreadable or damaged: parse instead
-        pass
+    try:  # unpickling runs code: only from a directory that no one else can write to
+        trusted = _private(directory)
+    except OSError:
+        trusted = True  # not there yet: _store makes it, private
+    if trusted:
+        try:
+            with open(entry, "rb") as f:
+                tree = pickle.load(f)
+            if isinstance(tree, S.Pipefile):
+                return tree
+        except Exception:  # noqa: BLE001 - missing, unreadable or damaged: parse instead
+            pass
     tree = _parse(path)
-    _store(directory, entry, tree)
+    if trusted:
+        _store(directory, entry, tree)
     return tree
+
+
+def _private(directory: Path) -> bool:
+    st = os.stat(directory)
+    return st.st_uid == os.geteuid() and not st.st_mode & 0o022
 
 
 def _parse(path: Path) -> S.Pipefile:
@@ -83,7 +95,9 @@ def _parse(path: Path) -> S.Pipefile:
 
 def _store(directory: Path, entry: Path, tree: S.Pipefile) -> None:
     try:
-        directory.mkdir(parents=True, exist_ok=True)
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if not _private(directory):
+            return
         tmp = entry.with_suffix(f".{os.getpid()}.tmp")
         with open(tmp, "wb") as f:
             pickle.dump(tree, f, protocol=pickle.HIGHEST_PROTOCOL)

@@ -61,3 +61,18 @@ def test_a_damaged_or_unwritable_cache_is_ignored(tmp_path: Path):
     blocked.write_text("")
     assert "a.txt" in ok(tmp_path, "-n", env={"XDG_CACHE_HOME": str(blocked)}).out
     assert "a.txt" in ok(tmp_path, "-n", env={"PYRULE_PARSE_CACHE": "0"}).out
+
+
+def test_a_cache_others_can_write_to_is_not_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Unpickling runs code: an entry planted in a group- or world-writable cache is never loaded."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    (tmp_path / "Pipefile").write_text('rule a:\n    output: "a.txt"\n    shell: touch a.txt\n')
+    parse_cache.parse_file(tmp_path / "Pipefile")
+    directory = tmp_path / "pyrule" / "parse"
+    assert oct(directory.stat().st_mode & 0o777) == "0o700"
+    [entry] = directory.glob("*.pickle")
+    entry.write_bytes(b"planted")  # stands for a malicious pickle: loading it would fail loudly here
+    directory.chmod(0o777)
+    tree = parse_cache.parse_file(tmp_path / "Pipefile")
+    assert tree == parse.parse_file(tmp_path / "Pipefile")
+    assert entry.read_bytes() == b"planted"  # neither read nor rewritten
