@@ -23,9 +23,6 @@ def log_path(job: Job) -> str:
     return os.path.join(".pyrule", "logs", re.sub(r"[^\w.-]+", "_", job.rule.name), safe + ".log")
 
 
-_has_reports: set[str] = set()  # run directories whose reports/ exists
-
-
 def job_spec(job: Job, namespace: dict[str, Any], run_dir: str, attempt: int) -> JobSpec:
     ctx = context(job, namespace)
     dirs = sorted({os.path.dirname(p) for p in job.outputs if os.path.dirname(p)})
@@ -34,9 +31,6 @@ def job_spec(job: Job, namespace: dict[str, Any], run_dir: str, attempt: int) ->
     # stop what is left when pyrule dies, even before it recorded the job's process group.
     env["PYRULE_JOB"] = f"{os.path.basename(run_dir)}/{job.name}"
     report = os.path.join(run_dir, "reports", re.sub(r"[^\w.=,-]+", "_", job.name) + ".tsv")
-    if run_dir not in _has_reports:
-        os.makedirs(os.path.dirname(report), exist_ok=True)
-        _has_reports.add(run_dir)
     spec = JobSpec(name=job.name, workdir=os.getcwd(), log_path=log_path(job), env=env, output_dirs=dirs,
                    report_path=report, attempt=attempt, log_optional=not job.log)
     rule = job.rule

@@ -28,7 +28,6 @@ import xxhash
 
 _BUSY = (errno.EAGAIN, errno.EWOULDBLOCK, errno.EACCES)
 _MASK = (1 << 56) - 1  # offsets below the bucket bits: l_start + l_len fits in a signed off_t
-_made_dirs: set[str] = set()
 
 
 def _place(key: str) -> tuple[int, int]:
@@ -61,12 +60,9 @@ class JobLock:
             return fd
         path = os.path.join(self._dir, f"jobs-{number:02x}.lock")
         flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC
-        if self._dir not in _made_dirs:
-            os.makedirs(self._dir, exist_ok=True)
-            _made_dirs.add(self._dir)
         try:
             fd = os.open(path, flags, 0o644)
-        except FileNotFoundError:  # .pyrule/ deleted meanwhile
+        except FileNotFoundError:  # the first lock here, or .pyrule/ deleted meanwhile
             os.makedirs(self._dir, exist_ok=True)
             fd = os.open(path, flags, 0o644)
         self._fds[number] = fd

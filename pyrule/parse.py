@@ -18,18 +18,9 @@ from lark.indenter import DedentError, Indenter
 
 from . import syntax as S
 from .errors import Location, PipefileError, suggest
+from .grammar_file import grammar_path
 
-
-def _grammar_path() -> Path:
-    # Installed: shipped inside the package; in a source checkout: the top-level grammar/.
-    here = Path(__file__).parent
-    for candidate in (here / "grammar" / "pipefile.lark", here.parent / "grammar" / "pipefile.lark"):
-        if candidate.is_file():
-            return candidate
-    raise FileNotFoundError("pipefile.lark is missing from the pyrule installation")
-
-
-GRAMMAR = _grammar_path()
+GRAMMAR = grammar_path()
 
 # Human names for the grammar's terminals, used in "expected ..." messages.
 _TERMINAL_NAMES = {

@@ -24,6 +24,7 @@ import xxhash
 from . import __version__
 from . import syntax as S
 from .errors import PipefileError
+from .grammar_file import grammar_digest
 
 _MAX_ENTRIES = 256  # beyond this, the oldest entries are dropped when one is added
 
@@ -35,19 +36,9 @@ def _directory() -> Path | None:
     return Path(base) / "pyrule" / "parse"
 
 
-def _grammar_digest() -> str:
-    here = Path(__file__).parent
-    for candidate in (here / "grammar" / "pipefile.lark", here.parent / "grammar" / "pipefile.lark"):
-        try:
-            return xxhash.xxh3_64_hexdigest(candidate.read_bytes())
-        except OSError:
-            continue
-    return "none"
-
-
 def _key(filename: str, data: bytes) -> str:
     h = xxhash.xxh3_128()
-    for part in (__version__, _grammar_digest(), sys.version, filename):
+    for part in (__version__, grammar_digest(), sys.version, filename):
         h.update(part.encode("utf-8", "surrogateescape") + b"\0")
     h.update(data)
     return h.hexdigest()

@@ -12,7 +12,8 @@ _TICKS = os.sysconf("SC_CLK_TCK")
 _boot: float | None = None
 
 
-def _boot_time() -> float:
+def boot_time() -> float:
+    """When the machine booted, in seconds since the epoch."""
     global _boot
     if _boot is None:
         with open("/proc/stat", "rb") as f:
@@ -34,15 +35,18 @@ def _stat(pid: int | str) -> list[bytes] | None:
         return None
 
 
+def _started(fields: list[bytes]) -> float:
+    return boot_time() + int(fields[19]) / _TICKS
+
+
 def start_time(pid: int | str = "self") -> float | None:
     """The process's start, in seconds since the epoch; None if it does not exist."""
     fields = _stat(pid)
-    return None if fields is None else _boot_time() + int(fields[19]) / _TICKS
+    return None if fields is None else _started(fields)
 
 
 def alive_since(pid: int, start: float) -> bool:
-    """Whether pid runs and is the process that started at `start` (not a zombie, not a reused pid)."""
+    """Whether pid runs and is the process that started at `start`: not a zombie (a pyrule
+    killed with -9 stays one until its parent reaps it), not a reused pid."""
     fields = _stat(pid)
-    if fields is None or fields[0] in (b"Z", b"X"):
-        return False
-    return abs(_boot_time() + int(fields[19]) / _TICKS - start) < 1.0
+    return fields is not None and fields[0] not in (b"Z", b"X") and abs(_started(fields) - start) < 1.0

@@ -21,7 +21,7 @@ from .errors import PyruleError, UsageError
 from .executors.base import which
 from .graph import Job, JobGraph
 from .invariants import Decider, Decision, signature
-from .procinfo import alive_since, start_time
+from .procinfo import alive_since, boot_time, start_time
 from .rules import Rules
 from .stat_cache import StatCache
 from .state import State, StateError
@@ -133,16 +133,11 @@ def open_state(readonly: bool, console=None) -> State | None:
         raise
 
 
-def _owner_alive(pid: int, start: float) -> bool:
-    # A pyrule killed with -9 stays a zombie until its parent reaps it: that is dead too.
-    return alive_since(pid, start)
-
-
 def dead_jobs(state: State | None) -> list:
     """Jobs that a pyrule process which no longer exists left marked as running."""
     if state is None:
         return []
-    return [r for r in state.running() if not _owner_alive(r.owner_pid, r.owner_start)]
+    return [r for r in state.running() if not alive_since(r.owner_pid, r.owner_start)]
 
 
 def running_elsewhere(state: State | None) -> dict[str, int]:
@@ -151,7 +146,7 @@ def running_elsewhere(state: State | None) -> dict[str, int]:
     if state is None:
         return {}
     return {r.name: r.owner_pid for r in state.running()
-            if r.owner_pid != os.getpid() and _owner_alive(r.owner_pid, r.owner_start)}
+            if r.owner_pid != os.getpid() and alive_since(r.owner_pid, r.owner_start)}
 
 
 def dry_run(graph: JobGraph, rules: Rules, options: Options, console=None) -> list[Decision]:
@@ -267,9 +262,8 @@ class Runner:
         finally:
             for s, h in old.items():
                 signal.signal(s, h)
-            close = getattr(getattr(self, "executor", None), "close", None)
-            if close is not None:  # the local one lets its watchdog go (which stops jobs left running)
-                close()
+            if getattr(self, "executor", None) is not None:  # the local one lets its watchdog go
+                self.executor.close()
             try:
                 self.state.flush()
                 self.state.run_ended(self.run_id, status)
@@ -372,11 +366,9 @@ class Runner:
         """Stop a dead pyrule's local job: its recorded process group, and the groups of the
         processes marked as the job's (PYRULE_JOB), because pyrule may have died before it
         recorded the group (pgid 0), and a process may have left its group."""
-        import psutil
-
         marked = _marked_processes(f"{r.run_id}/{r.name}")
         # After a reboot (power loss) the recorded group id may belong to anything now.
-        groups = {r.pgid} if r.pgid > 0 and r.started > psutil.boot_time() else set()
+        groups = {r.pgid} if r.pgid > 0 and r.started > boot_time() else set()
         for pid in marked:
             try:
                 groups.add(os.getpgid(pid))
@@ -410,6 +402,7 @@ class Runner:
 
     def _schedule(self, stale: list[Job]) -> None:
         self.executor = make_executor(self.options.executor, self.options.executor_options)
+        os.makedirs(os.path.join(self.run_dir, "reports"), exist_ok=True)  # where jobs report (body.job_spec)
         stale_set = set(stale)
         consumers: dict[Job, list[Job]] = {j: [] for j in stale}
         waiting: dict[Job, int] = {}
@@ -928,4 +921,3 @@ def _self_start() -> float:
     if _START is None:
         _START = start_time() or time.time()
     return _START
-

@@ -9,12 +9,13 @@ from .rules import Rules
 
 
 def job_status(graph: JobGraph, rules: Rules, options) -> list[tuple[str, str]]:
-    from .run import _owner_alive, dry_run, open_state
+    from .procinfo import alive_since
+    from .run import dry_run, open_state
     from .stats import load_stats, run_dirs
 
     decisions = dry_run(graph, rules, options)
     state = open_state(readonly=True)
-    running = {r.name: r for r in (state.running() if state else []) if _owner_alive(r.owner_pid, r.owner_start)}
+    running = {r.name: r for r in (state.running() if state else []) if alive_since(r.owner_pid, r.owner_start)}
     failed: dict[str, str] = {}
     runs = run_dirs()
     if runs:

@@ -106,13 +106,18 @@ KILL_9_JOBS = """
 """
 
 
+def _start_with_grandchild(d: Path, text: str) -> tuple[subprocess.Popen, int, int]:
+    """Start pyrule on a Pipefile whose job writes job.pid and, while `slow` exists, keeps a
+    `sleep` child (child.pid); return pyrule, the job's group and the child."""
+    pipefile(d, text)
+    (d / "slow").touch()
+    p = spawn(d)
+    return p, wait_for(lambda: read_pid(d / "job.pid")), wait_for(lambda: read_pid(d / "child.pid"))
+
+
 def test_kill_9_stops_the_whole_job_group(tmp_path: Path):
     """The watchdog process sees pyrule die and kills every job group, grandchildren included."""
-    pipefile(tmp_path, KILL_9_JOBS)
-    (tmp_path / "slow").touch()
-    p = spawn(tmp_path)
-    pgid = wait_for(lambda: read_pid(tmp_path / "job.pid"))
-    child = wait_for(lambda: read_pid(tmp_path / "child.pid"))
+    p, pgid, child = _start_with_grandchild(tmp_path, KILL_9_JOBS)
     os.kill(p.pid, signal.SIGKILL)
     p.wait(timeout=5)
     wait_for(lambda: not group_members(pgid), timeout=5, what="the watchdog to stop the job group")
@@ -126,11 +131,7 @@ def test_kill_9_stops_the_whole_job_group(tmp_path: Path):
 
 def test_kill_9_then_next_run_recovers(tmp_path: Path):
     """pyrule and its watchdog both killed: the next run stops what they left running."""
-    pipefile(tmp_path, KILL_9_JOBS)
-    (tmp_path / "slow").touch()
-    p = spawn(tmp_path)
-    pgid = wait_for(lambda: read_pid(tmp_path / "job.pid"))
-    child = wait_for(lambda: read_pid(tmp_path / "child.pid"))
+    p, pgid, child = _start_with_grandchild(tmp_path, KILL_9_JOBS)
     kill_with_watchdog(p)
     # Deliberately not reaped yet: a dead pyrule may linger as a zombie; it counts as dead.
     wait_for(lambda: not alive(p.pid), what="pyrule to die")
@@ -182,7 +183,7 @@ def test_kill_9_after_the_output_was_written_still_rebuilds(tmp_path: Path):
 def test_kill_9_before_the_job_group_was_recorded(tmp_path: Path):
     """pyrule can die between starting a job and recording its process group: the next run
     still finds the job's processes (they carry PYRULE_JOB in their environment)."""
-    pipefile(tmp_path, """
+    p, pgid, child = _start_with_grandchild(tmp_path, """
         rule long:
             output: "long.txt"
             shell:
@@ -194,10 +195,6 @@ def test_kill_9_before_the_job_group_was_recorded(tmp_path: Path):
                 fi
                 echo complete > {output}
     """)
-    (tmp_path / "slow").touch()
-    p = spawn(tmp_path)
-    pgid = wait_for(lambda: read_pid(tmp_path / "job.pid"))
-    child = wait_for(lambda: read_pid(tmp_path / "child.pid"))
     kill_with_watchdog(p)
     p.wait(timeout=5)
     with sqlite3.connect(tmp_path / ".pyrule" / "state.db") as db:  # as if it died before recording it

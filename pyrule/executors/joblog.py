@@ -16,6 +16,15 @@ _APPEND = os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC
 _TMPFILE = getattr(os, "O_TMPFILE", 0)
 
 
+def _open_in(directory: str, target: str, flags: int) -> int:
+    """os.open, creating `directory` first if it is missing (only then: one syscall otherwise)."""
+    try:
+        return os.open(target, flags, 0o666)
+    except FileNotFoundError:
+        os.makedirs(directory, exist_ok=True)
+        return os.open(target, flags, 0o666)
+
+
 class LogFiles:
     def __init__(self) -> None:
         self._dirs: dict[str, int] = {}  # directory -> an fd of it, for linkat
@@ -30,17 +39,10 @@ class LogFiles:
         directory = os.path.dirname(path) or "."
         if optional and self._tmpfile:
             try:
-                return os.open(directory, _TMPFILE | os.O_WRONLY | os.O_CLOEXEC, 0o666), True
-            except FileNotFoundError:
-                os.makedirs(directory, exist_ok=True)
-                return os.open(directory, _TMPFILE | os.O_WRONLY | os.O_CLOEXEC, 0o666), True
-            except OSError:  # a file system without O_TMPFILE: create it by name from now on
+                return _open_in(directory, directory, _TMPFILE | os.O_WRONLY | os.O_CLOEXEC), True
+            except OSError:  # a file system without O_TMPFILE: create logs by name from now on
                 self._tmpfile = False
-        try:
-            return os.open(path, _APPEND | os.O_CREAT, 0o666), False
-        except FileNotFoundError:
-            os.makedirs(directory, exist_ok=True)
-            return os.open(path, _APPEND | os.O_CREAT, 0o666), False
+        return _open_in(directory, path, _APPEND | os.O_CREAT), False
 
     def name(self, fd: int, path: str) -> bool:
         """Give the unnamed log its name; False if that name exists now (see finish)."""

@@ -39,7 +39,6 @@ _prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong,
 _prctl.restype = ctypes.c_int
 
 
-
 def _find_shell() -> list[str]:
     bash = "/bin/bash" if os.access("/bin/bash", os.X_OK) else which("bash")
     if bash:
@@ -339,11 +338,7 @@ class LocalExecutor:
     def _program(self, name: str, path: str) -> str | None:
         key = (name, path)
         if key not in self._programs:
-            if "/" in name:
-                found = name if os.path.isfile(name) and os.access(name, os.X_OK) else None
-            else:
-                found = which(name, path=path)
-            self._programs[key] = found
+            self._programs[key] = which(name, path=path)
         return self._programs[key]
 
     def _inherited(self, peak: int) -> bool:
@@ -531,4 +526,3 @@ def _wait_groups_gone(groups: list[int], limit: float) -> None:
         groups = [g for g in groups if _group_alive(g)]
         if groups:
             time.sleep(0.01)
-

@@ -98,4 +98,3 @@ def parse(script: str) -> SimpleCommand | None:
     if pending is not None or not words:
         return None
     return SimpleCommand(words, redirects)
-

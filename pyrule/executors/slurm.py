@@ -326,6 +326,9 @@ class SlurmExecutor:
             _wait_final(ids, 5.0)
         self._finish_all()
 
+    def close(self) -> None:
+        """Nothing to release: every job was followed to its end (or cancelled) before this."""
+
     # --- building a submission ----------------------------------------------------------
 
     def sbatch_args(self, spec: JobSpec, workdir: str, log: str) -> tuple[list[str], int | None, int | None]:
