@@ -174,10 +174,7 @@ def _main(args: argparse.Namespace, console) -> int:
         from .stats_view import show_stats
 
         return show_stats(console, args.stats or None)
-    from .plan import plan
-
-    graph = plan(rules, targets, until=args.until)
-    from .run import Options, dry_run, execute
+    from .run import Options, dry_run, execute, known_unchanged
 
     options = Options(
         jobs=args.jobs, mem=args.mem, resources=args.resources, keep_going=args.keep_going,
@@ -185,6 +182,18 @@ def _main(args: argparse.Namespace, console) -> int:
         executor_options={k: v for k, v in (("partition", args.slurm_partition), ("account", args.slurm_account))
                           if v} if args.executor == "slurm" else {},
     )
+    if not (args.dag or args.why or args.status or args.force or args.force_all):
+        # Nothing changed since a run that had nothing to do: say so without planning (noop_memo.py).
+        from .noop_memo import memo_key
+
+        options.noop_key = memo_key(rules, targets, args.until)
+        known = known_unchanged(options.noop_key) if options.noop_key else None
+        if known is not None:
+            console.unchanged(*known, dry_run=args.dry_run)
+            return EXIT_OK
+    from .plan import plan
+
+    graph = plan(rules, targets, until=args.until)
     if args.dag:
         from .report.command import dag_command
 

@@ -44,6 +44,7 @@ class Options:
     argv: list[str] = field(default_factory=list)
     executor_options: dict[str, Any] = field(default_factory=dict)
     delete_orphans: bool = False
+    noop_key: str | None = None  # noop_memo.memo_key: a run with nothing to do leaves a memo under it
 
 
 @dataclass(slots=True)  # one per job: no per-instance __dict__
@@ -149,6 +150,21 @@ def running_elsewhere(state: State | None) -> dict[str, int]:
             if r.owner_pid != os.getpid() and alive_since(r.owner_pid, r.owner_start)}
 
 
+def known_unchanged(key: str) -> tuple[int, int] | None:
+    """(jobs up to date, paths checked) if the no-op memo under `key` holds (noop_memo.py): the
+    run (or dry run) would find nothing to do. Read-only: such a run writes nothing, not even
+    its entry in the store's list of runs."""
+    state = open_state(readonly=True)
+    if state is None:
+        return None
+    from .noop_memo import unchanged
+
+    try:
+        return unchanged(state, key)
+    finally:
+        state.close()
+
+
 def dry_run(graph: JobGraph, rules: Rules, options: Options, console=None) -> list[Decision]:
     """Every job of the graph with its decision, in dependency order; nothing is written."""
     state = open_state(readonly=True, console=console)
@@ -216,6 +232,7 @@ class Runner:
         if self.state.warning:
             self.console.warn(self.state.warning)
         self.log = RunLog(self.run_dir)
+        generation = self.state.generation()  # before anything the decisions read
         self.state.run_started(self.run_id, self.options.argv)
         self.busy = running_elsewhere(self.state)
         incomplete = self._recover()
@@ -250,6 +267,8 @@ class Runner:
             if self.failed:
                 status = "failed"
             self._orphans()
+            if self.options.noop_key is not None and not self.failed and not self.busy:
+                self._leave_memo(generation, decisions if not stale else None)
         except Interrupted:
             status = "interrupted"
             self._stop_all()
@@ -290,6 +309,31 @@ class Runner:
             raise store_error
         self.console.run_finished(result)
         return result
+
+    def _leave_memo(self, generation: int, decisions: list[Decision] | None) -> None:
+        """Leave a no-op memo (noop_memo.py) if the same run again would find nothing to do.
+        After a no-op (`decisions`), that is what this run decided; after a build, the graph is
+        decided again, on the store as it is now and on the same stat results (only the
+        outputs just written are stat'ed again): a fraction of what the build cost."""
+        from .noop_memo import save
+
+        try:
+            if decisions is None:
+                self.state.flush()
+                generation = self.state.generation()
+                self.state.reread()  # what another process recorded meanwhile counts too
+                decisions = Decider(self.state, self.stats).decide_all(self.graph.jobs)
+                stale = next((d for d in decisions if d.reason is not None or d.adopt), None)
+                if stale is not None:
+                    self.log.write(f"no-op memo not left: {stale.job.name} would run again ({stale.reason})")
+                    return
+            up_to_date = sum(1 for d in decisions if not (d.job.phony and not d.job.rule.has_body))
+            saved = save(self.state, self.options.noop_key, generation, self.stats, up_to_date)
+        except StateError as e:  # only a shortcut for the next run: this one is done
+            self.log.write(f"no-op memo not left: {e.message}")
+            return
+        self.log.write("no-op memo left" if saved else "no-op memo not left: a directory among the paths, "
+                       "or the store changed meanwhile")
 
     def _orphans(self) -> None:
         from .orphans import delete_orphans, find_orphans

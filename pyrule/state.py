@@ -3,7 +3,8 @@ pyrule processes at once.
 
 It holds each job's signature at its last success, a fingerprint cache (so unchanged files
 are not re-hashed), the jobs running now (so a run that died can be found and cleaned up),
-and the list of runs. Reads happen once per invocation; writes are batched.
+the list of runs, and memos of no-op runs (noop_memo.py) with the generation they hold for.
+Reads happen once per invocation; writes are batched.
 """
 
 from __future__ import annotations
@@ -35,7 +36,16 @@ CREATE TABLE IF NOT EXISTS running (
 CREATE TABLE IF NOT EXISTS runs (
     id TEXT PRIMARY KEY, started REAL, ended REAL, status TEXT, argv TEXT
 );
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS noop_memo (
+    key TEXT PRIMARY KEY, generation INTEGER NOT NULL, jobs INTEGER NOT NULL, paths BLOB NOT NULL,
+    digest TEXT NOT NULL
+);
 """
+# Every write to `jobs` or `running` adds one, in the same transaction: a no-op memo (noop_memo.py)
+# holds only while the generation it was made at is current.
+_BUMP = "INSERT INTO meta VALUES ('generation', 1) ON CONFLICT(key) DO UPDATE SET value = value + 1"
+_MEMOS_KEPT = 8
 
 
 @dataclass(slots=True)  # one per job: no per-instance __dict__
@@ -193,6 +203,10 @@ class State:
             return rec
         return self.records().get(name)
 
+    def reread(self) -> None:
+        """Forget the records read so far: the next record() reads the store as it is now."""
+        self._records = None
+
     def signature_of(self, name: str, rec: Record) -> dict[str, Any]:
         """The recorded signature's parts (read from the store on first use)."""
         if rec.signature is None:
@@ -238,6 +252,7 @@ class State:
         now = time.time()
         rows = [(n, run_id, os.getpid(), owner_start, pgid, json.dumps(outs), now) for n, pgid, outs in jobs]
         with self._transaction():
+            self.db.execute(_BUMP)
             self.db.executemany("INSERT OR REPLACE INTO running VALUES (?,?,?,?,?,?,?)", rows)
 
     def set_pgid(self, name: str, pgid: int, now: bool = False) -> None:
@@ -245,7 +260,9 @@ class State:
         local job's direct child already dies with pyrule (parent-death signal) and the pgid only
         lets a later run stop the rest; a Slurm job id must be durable at once (it outlives us)."""
         if now:
-            self.db.execute("UPDATE running SET pgid=? WHERE name=?", (pgid, name))
+            with self._transaction():
+                self.db.execute(_BUMP)
+                self.db.execute("UPDATE running SET pgid=? WHERE name=?", (pgid, name))
         else:
             self._pending_pgids.append((pgid, name))
 
@@ -261,10 +278,13 @@ class State:
 
     def forget_running(self, names: Iterable[str]) -> None:
         with self._transaction():
+            self.db.execute(_BUMP)
             self.db.executemany("DELETE FROM running WHERE name=?", [(n,) for n in names])
 
     def forget_job(self, name: str) -> None:
-        self.db.execute("DELETE FROM jobs WHERE name=?", (name,))
+        with self._transaction():
+            self.db.execute(_BUMP)
+            self.db.execute("DELETE FROM jobs WHERE name=?", (name,))
         if self._records is not None:
             self._records.pop(name, None)
 
@@ -272,6 +292,8 @@ class State:
         if not (self._pending_jobs or self._pending_files or self._pending_done or self._pending_pgids):
             return
         with self._transaction():
+            if self._pending_pgids or self._pending_jobs or self._pending_done:
+                self.db.execute(_BUMP)
             if self._pending_pgids:
                 self.db.executemany("UPDATE running SET pgid=? WHERE name=?", self._pending_pgids)
             if self._pending_jobs:
@@ -285,6 +307,41 @@ class State:
         self._pending_files.clear()
         self._pending_done.clear()
         self._pending_pgids.clear()
+
+    # --- no-op memos (noop_memo.py) -----------------------------------------------------------
+
+    def generation(self) -> int:
+        """How many writes to the jobs and running tables the store has seen."""
+        try:
+            row = self.db.execute("SELECT value FROM meta WHERE key='generation'").fetchone()
+        except sqlite3.OperationalError:  # a store from before memos, opened read-only
+            return 0
+        return row[0] if row else 0
+
+    def noop_memo(self, key: str) -> tuple[int, bytes, str] | None:
+        """(jobs up to date, paths, stat digest) of the memo under `key`, if it holds for the
+        store as it is now (made at the current generation)."""
+        try:
+            row = self.db.execute("SELECT generation, jobs, paths, digest FROM noop_memo WHERE key=?",
+                                  (key,)).fetchone()
+        except sqlite3.Error:  # a store from before memos, opened read-only: decide the long way
+            return None
+        # Read after the memo: a write in between raised the generation (it only grows).
+        if row is None or row[0] != self.generation():
+            return None
+        return row[1], row[2], row[3]
+
+    def save_noop_memo(self, key: str, generation: int, jobs: int, paths: bytes, digest: str) -> bool:
+        """Keep the memo if the store is still at `generation` (what the run's decisions read)."""
+        with self._transaction():
+            if self.generation() != generation:
+                return False
+            self.db.execute("DELETE FROM noop_memo WHERE generation != ?", (generation,))
+            self.db.execute("INSERT OR REPLACE INTO noop_memo VALUES (?,?,?,?,?)",
+                            (key, generation, jobs, paths, digest))
+            self.db.execute("DELETE FROM noop_memo WHERE rowid NOT IN "
+                            f"(SELECT rowid FROM noop_memo ORDER BY rowid DESC LIMIT {_MEMOS_KEPT})")
+        return True
 
     def run_started(self, run_id: str, argv: list[str]) -> None:
         with self._transaction():

@@ -115,8 +115,18 @@ class Console:
             self.out("\n".join(f"{d.job.name}: {d.reason}" for d in stale))
         if self.quiet < 1:
             n_ok = sum(1 for d in decisions if d.reason is None and not (d.job.phony and not d.job.rule.has_body))
-            self.out(f"{len(stale)} job(s) would run, {n_ok} up to date" if stale else
-                     f"nothing to do: all {n_ok} job(s) up to date")
+            self.out(f"{len(stale)} job(s) would run, {n_ok} up to date" if stale else _nothing_to_do(n_ok))
+
+    def unchanged(self, n_ok: int, n_paths: int, dry_run: bool) -> None:
+        """Nothing to do, known from the no-op memo: said as a full run or dry run says it."""
+        if dry_run:
+            if self.quiet < 1:
+                self.out(_nothing_to_do(n_ok))
+        else:
+            self.note(_nothing_to_do(n_ok))
+        if self.verbose:
+            self.note(f"  (no-op memo: the rules, the store and {n_paths} path(s) are as a run that had "
+                      "nothing to do left them; planning skipped)")
 
     def why(self, decisions, target: str) -> int:
         from .plan import normpath
@@ -152,7 +162,7 @@ class Console:
     def run_started(self, n_stale: int, n_ok: int) -> None:
         self.total, self.t0 = n_stale, time.time()
         if n_stale == 0:
-            self.note(f"nothing to do: all {n_ok} job(s) up to date")
+            self.note(_nothing_to_do(n_ok))
             return
         if self.live:
             from rich.console import Console as RichConsole
@@ -231,6 +241,10 @@ class Console:
         if self._progress is not None:
             self._progress.stop()
             self._progress = None
+
+
+def _nothing_to_do(n_ok: int) -> str:
+    return f"nothing to do: all {n_ok} job(s) up to date"
 
 
 def _short(v: Any) -> str:

@@ -10,6 +10,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from runner_helpers import mount
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -18,6 +19,21 @@ REPO = Path(__file__).resolve().parent.parent
 def _own_cache_directory(tmp_path_factory: pytest.TempPathFactory):
     """pyrule's parse cache (and Lark's) in a directory of this session, not the user's ~/.cache."""
     os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("xdg-cache"))
+
+
+@pytest.fixture
+def read_only(tmp_path: Path):
+    """Make a directory read-only with a read-only bind mount (even root cannot write there)."""
+    mounted: list[Path] = []
+
+    def make(d: Path) -> None:
+        if not (mount("--bind", str(d), str(d)) and (mounted.append(d) or True)
+                and mount("-o", "remount,ro,bind", str(d))):
+            pytest.skip("needs root and mount --bind (a read-only bind mount)")
+
+    yield make
+    for d in reversed(mounted):
+        subprocess.run(["umount", str(d)], capture_output=True)
 
 
 def run_pyrule(*args: str, cwd: str | os.PathLike | None = None, env: dict | None = None,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import glob
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -181,3 +182,10 @@ def read_intervals(path: Path) -> dict[str, tuple[float, float]]:
         name, s, e = line.split()
         out[name] = (float(s), float(e))
     return out
+
+
+def mount(*args: str) -> bool:
+    """`mount ARGS` as root; False when not root, no mount(8), or it fails."""
+    if os.geteuid() != 0 or not shutil.which("mount"):
+        return False
+    return subprocess.run(["mount", *args], capture_output=True).returncode == 0

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 from reliability_util import pid_alive, read_pids, record, running_rows, tree
-from runner_helpers import ok, pipefile, pyrule, spawn, wait_for
+from runner_helpers import mount, ok, pipefile, pyrule, spawn, wait_for
 
 SMALL = """
     SAMPLES = [f"s{i}" for i in range(10)]
@@ -220,28 +220,7 @@ def test_a_store_held_locked_longer_than_pyrule_waits(tmp_path: Path):
     assert r.rc == 0 and r.ran == {"a[s=s3]", "b[s=s3]"}, str(r)
 
 
-# --- a project directory nobody can write --------------------------------------------------------
-
-
-def _mount(*args: str) -> bool:
-    if os.geteuid() != 0 or not shutil.which("mount"):
-        return False
-    return subprocess.run(["mount", *args], capture_output=True).returncode == 0
-
-
-@pytest.fixture
-def read_only(tmp_path: Path):
-    """Make a directory read-only with a read-only bind mount (even root cannot write there)."""
-    mounted: list[Path] = []
-
-    def make(d: Path) -> None:
-        if not (_mount("--bind", str(d), str(d)) and (mounted.append(d) or True)
-                and _mount("-o", "remount,ro,bind", str(d))):
-            pytest.skip("needs root and mount --bind (a read-only bind mount)")
-
-    yield make
-    for d in reversed(mounted):
-        subprocess.run(["umount", str(d)], capture_output=True)
+# --- a project directory nobody can write (the read_only fixture: tests/conftest.py) ------------
 
 
 @pytest.mark.parametrize("with_state", [True, False], ids=["with-state", "no-state"])
@@ -311,7 +290,7 @@ def test_a_file_size_limit_stops_the_store_mid_run(tmp_path: Path):
 def tiny_disk(tmp_path: Path):
     d = tmp_path / "tiny"
     d.mkdir()
-    if not _mount("-t", "tmpfs", "-o", "size=256k", "tmpfs", str(d)):
+    if not mount("-t", "tmpfs", "-o", "size=256k", "tmpfs", str(d)):
         pytest.skip("needs root and mount -t tmpfs")
     yield d
     for _ in range(50):  # a process that had its cwd there may still be exiting
@@ -330,7 +309,7 @@ def test_a_full_disk(tiny_disk: Path):
                        capture_output=True, text=True, timeout=300)
     _check_after_failed_writes(d, p.returncode, p.stderr, expected)
     # More room: the next run finishes the job, and the tree is right.
-    assert _mount("-o", "remount,size=64m", str(d))
+    assert mount("-o", "remount,size=64m", str(d))
     r = pyrule(d, "-j", "4", "N=40", timeout=300)
     _clean(r)
     assert r.rc == 0, str(r)

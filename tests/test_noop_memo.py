@@ -1,0 +1,256 @@
+"""The no-op memo (pyrule/noop_memo.py): a run that had, or left, nothing to do lets the same run
+again answer at once; anything that could change a decision makes it decide the long way.
+
+`-v` says when the memo answered; the tests read that, and check the files themselves."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+from runner_helpers import ok, pipefile, pyrule, spawn, wait_for, write
+
+MEMO = "no-op memo"
+
+CHAIN = """
+    TAG ?= "one"
+
+    rule all:
+        input: "b.txt"
+
+    rule b:
+        output: "b.txt"
+        input: "a.txt"
+        params: tag=TAG
+        shell: cat {input} > {output}; echo {params.tag} >> {output}
+
+    rule a:
+        output: "a.txt"
+        input: "src.txt"
+        shell: cat {input} > {output}
+"""
+
+
+def _project(tmp_path: Path, text: str = CHAIN) -> Path:
+    pipefile(tmp_path, text)
+    write(tmp_path / "src.txt", "source\n")
+    return tmp_path
+
+
+def _memo_answered(d: Path, *args: str) -> bool:
+    r = ok(d, "-v", *args)
+    assert "nothing to do: all" in r.out + r.err, str(r)
+    return MEMO in r.err
+
+
+def _memos(d: Path) -> int:
+    with sqlite3.connect(d / ".pyrule" / "state.db") as db:
+        return db.execute("SELECT count(*) FROM noop_memo").fetchone()[0]
+
+
+def test_a_build_leaves_a_memo_that_the_next_run_and_dry_run_use(tmp_path: Path):
+    d = _project(tmp_path)
+    assert ok(d).ran == {"a", "b"}
+    assert _memo_answered(d)
+    assert _memo_answered(d, "-n")
+    r = ok(d, "-n")
+    assert r.out.strip() == "nothing to do: all 2 job(s) up to date"
+
+
+def test_a_memo_answer_writes_nothing(tmp_path: Path):
+    d = _project(tmp_path)
+    ok(d)
+    db = d / ".pyrule" / "state.db"
+    before = db.read_bytes(), len(list((d / ".pyrule" / "runs").iterdir()))
+    assert _memo_answered(d)
+    assert (db.read_bytes(), len(list((d / ".pyrule" / "runs").iterdir()))) == before
+
+
+def _edit_source(d: Path) -> None:
+    write(d / "src.txt", "changed\n")
+
+
+def _same_size_edit_with_old_mtime(d: Path) -> None:
+    st = os.stat(d / "src.txt")
+    (d / "src.txt").write_text("SOURCE\n")  # same size
+    os.utime(d / "src.txt", ns=(st.st_atime_ns, st.st_mtime_ns))  # mtime set back: only ctime tells
+
+
+def _delete_output(d: Path) -> None:
+    os.remove(d / "b.txt")
+
+
+def _edit_body(d: Path) -> None:
+    text = (d / "Pipefile").read_text().replace("cat {input} > {output}\n", "cat < {input} > {output}\n")
+    (d / "Pipefile").write_text(text)
+
+
+def _edit_output(d: Path) -> None:
+    write(d / "a.txt", "tampered\n")
+
+
+@pytest.mark.parametrize("change, rerun", [
+    (_edit_source, {"a", "b"}),
+    # Content changed behind a size, mtime and inode set back as they were: the fingerprint cache
+    # trusts them (as Make trusts mtimes), so the long way sees nothing either; but the memo
+    # must not answer (ctime moved).
+    (_same_size_edit_with_old_mtime, set()),
+    (_delete_output, {"b"}),
+    (_edit_body, {"a"}),  # b's input comes out the same: early cutoff
+    (_edit_output, {"b"}),  # an edited output is an input changed for its consumers
+])
+def test_a_change_is_never_answered_from_the_memo(tmp_path: Path, change, rerun: set[str]):
+    d = _project(tmp_path)
+    ok(d)
+    assert _memo_answered(d)
+    change(d)
+    r = ok(d, "-v")
+    assert MEMO not in r.err
+    assert r.ran == rerun, str(r)
+    assert _memo_answered(d)  # and the build left a new one
+
+
+def test_an_override_that_changes_a_param_reruns(tmp_path: Path):
+    d = _project(tmp_path)
+    ok(d)
+    assert _memo_answered(d)
+    r = ok(d, "-v", "TAG=two")
+    assert MEMO not in r.err and r.ran == {"b"}
+    assert (d / "b.txt").read_text() == "source\ntwo\n"
+
+
+def test_same_content_new_inode_is_decided_the_long_way(tmp_path: Path):
+    d = _project(tmp_path)
+    ok(d)
+    shutil.copy2(d / "src.txt", d / "src.tmp")
+    os.replace(d / "src.tmp", d / "src.txt")  # same bytes and mtime, another inode
+    assert not _memo_answered(d)  # content unchanged: nothing runs, decided by checksum
+    assert _memo_answered(d)  # that no-op left a memo for the new inode
+
+
+def test_other_targets_and_until_have_their_own_memo(tmp_path: Path):
+    d = _project(tmp_path)
+    ok(d)
+    assert not _memo_answered(d, "a.txt")
+    assert _memo_answered(d, "a.txt")
+    assert not _memo_answered(d, "--until", "a")
+    assert _memo_answered(d, "--until", "a")
+    assert _memo_answered(d)  # still good: no job was recorded since
+
+
+def test_a_run_that_records_anything_retires_every_memo(tmp_path: Path):
+    d = _project(tmp_path, CHAIN + """
+    rule other:
+        output: "other.txt"
+        shell: echo other > {output}
+    """)
+    ok(d)
+    assert _memo_answered(d)
+    assert ok(d, "other.txt").ran == {"other"}
+    assert not _memo_answered(d)
+    assert _memo_answered(d)
+
+
+def test_force_and_force_all_never_use_the_memo(tmp_path: Path):
+    d = _project(tmp_path)
+    ok(d)
+    assert ok(d, "--force", "b").ran == {"b", "all"}
+    assert ok(d, "-B").ran == {"a", "b", "all"}
+
+
+@pytest.mark.parametrize("text", [
+    # an input function may read anything: its result is not data pyrule can compare
+    """
+    rule all:
+        input: lambda w: ["a.txt"]
+    rule a:
+        output: "a.txt"
+        input: "src.txt"
+        shell: cat {input} > {output}
+    """,
+    # a directory's fingerprint is its contents, which its stat does not show
+    """
+    rule a:
+        output: directory("outdir")
+        input: "src.txt"
+        shell: mkdir -p {output}; cp {input} {output}/
+    """,
+])
+def test_no_memo_where_stat_cannot_prove_nothing_changed(tmp_path: Path, text: str):
+    d = _project(tmp_path, text)
+    ok(d)
+    assert not _memo_answered(d)
+    assert not _memo_answered(d)
+    assert _memos(d) == 0
+
+
+SLOW = """
+    rule slow:
+        output: "slow.txt"
+        shell: sleep 1.5; echo done > {output}
+"""
+
+
+def test_a_job_running_in_another_process_is_waited_for_not_answered_from_the_memo(tmp_path: Path):
+    d = _project(tmp_path, SLOW)
+    ok(d)
+    assert _memo_answered(d)
+    other = spawn(d, "-B")
+    try:
+        wait_for(lambda: not (d / "slow.txt").exists(), what="the forced run to start its job")
+        r = pyrule(d, "-v")
+        assert r.rc == 0 and MEMO not in r.err, str(r)
+        assert (d / "slow.txt").read_text() == "done\n"  # it waited for the other run's job
+    finally:
+        assert other.wait(timeout=60) == 0
+
+
+@pytest.mark.parametrize("old_store", [False, True], ids=["memo", "store-from-before-memos"])
+def test_a_dry_run_in_a_read_only_directory(tmp_path: Path, read_only, old_store: bool):
+    (tmp_path / "proj").mkdir()
+    d = _project(tmp_path / "proj")
+    ok(d)
+    if old_store:
+        with sqlite3.connect(d / ".pyrule" / "state.db") as db:
+            db.execute("DROP TABLE noop_memo")
+            db.execute("DROP TABLE meta")
+    read_only(d)
+    r = ok(d, "-n", "-v")
+    assert r.out.strip() == "nothing to do: all 2 job(s) up to date"
+    assert (MEMO in r.err) is not old_store, str(r)
+
+
+def test_an_old_store_gets_memos_once_written(tmp_path: Path):
+    d = _project(tmp_path)
+    ok(d)
+    with sqlite3.connect(d / ".pyrule" / "state.db") as db:
+        db.execute("DROP TABLE noop_memo")
+        db.execute("DROP TABLE meta")
+    assert not _memo_answered(d, "-n")  # read-only: no tables, no memo, no error
+    assert not _memo_answered(d)  # a run creates the tables and leaves a memo
+    assert _memo_answered(d)
+
+
+def test_temp_outputs_removed_after_use_stay_removed(tmp_path: Path):
+    d = _project(tmp_path, """
+    rule b:
+        output: "b.txt"
+        input: "a.txt"
+        shell: cat {input} > {output}
+    rule a:
+        output: temp("a.txt")
+        input: "src.txt"
+        shell: cat {input} > {output}
+    """)
+    ok(d)
+    assert not (d / "a.txt").exists()
+    assert _memo_answered(d)
+    time.sleep(0.01)
+    write(d / "src.txt", "new\n")
+    assert ok(d).ran == {"a", "b"}
+    assert (d / "b.txt").read_text() == "new\n" and not (d / "a.txt").exists()
+    assert _memo_answered(d)
