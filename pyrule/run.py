@@ -318,9 +318,15 @@ class Runner:
         from .noop_memo import save
 
         try:
+            self.state.flush()
             if decisions is None:
-                self.state.flush()
                 generation = self.state.generation()
+            if self.state.running():
+                # Another process's job (or one a dead pyrule left): a run would wait for its
+                # lock or clean it up, so no memo. (A new mark raises the generation.)
+                self.log.write("no-op memo not left: jobs are marked running")
+                return
+            if decisions is None:
                 self.state.reread()  # what another process recorded meanwhile counts too
                 decisions = Decider(self.state, self.stats).decide_all(self.graph.jobs)
                 stale = next((d for d in decisions if d.reason is not None or d.adopt), None)

@@ -41,10 +41,13 @@ CREATE TABLE IF NOT EXISTS noop_memo (
     key TEXT PRIMARY KEY, generation INTEGER NOT NULL, jobs INTEGER NOT NULL, paths BLOB NOT NULL,
     digest TEXT NOT NULL
 );
-"""
-# Every write to `jobs` or `running` adds one, in the same transaction: a no-op memo (noop_memo.py)
-# holds only while the generation it was made at is current.
-_BUMP = "INSERT INTO meta VALUES ('generation', 1) ON CONFLICT(key) DO UPDATE SET value = value + 1"
+""" + "".join(
+    # The generation: every row written to `jobs` or `running`, by any program (another pyrule
+    # version, the sqlite3 shell), raises it in the same transaction. A no-op memo
+    # (noop_memo.py) holds only while the generation it was made at is current.
+    f"CREATE TRIGGER IF NOT EXISTS {table}_{op.lower()} AFTER {op} ON {table} BEGIN "
+    "INSERT INTO meta VALUES ('generation', 1) ON CONFLICT(key) DO UPDATE SET value = value + 1; END;\n"
+    for table in ("jobs", "running") for op in ("INSERT", "UPDATE", "DELETE"))
 _MEMOS_KEPT = 8
 
 
@@ -252,7 +255,6 @@ class State:
         now = time.time()
         rows = [(n, run_id, os.getpid(), owner_start, pgid, json.dumps(outs), now) for n, pgid, outs in jobs]
         with self._transaction():
-            self.db.execute(_BUMP)
             self.db.executemany("INSERT OR REPLACE INTO running VALUES (?,?,?,?,?,?,?)", rows)
 
     def set_pgid(self, name: str, pgid: int, now: bool = False) -> None:
@@ -260,9 +262,7 @@ class State:
         local job's direct child already dies with pyrule (parent-death signal) and the pgid only
         lets a later run stop the rest; a Slurm job id must be durable at once (it outlives us)."""
         if now:
-            with self._transaction():
-                self.db.execute(_BUMP)
-                self.db.execute("UPDATE running SET pgid=? WHERE name=?", (pgid, name))
+            self.db.execute("UPDATE running SET pgid=? WHERE name=?", (pgid, name))
         else:
             self._pending_pgids.append((pgid, name))
 
@@ -278,13 +278,10 @@ class State:
 
     def forget_running(self, names: Iterable[str]) -> None:
         with self._transaction():
-            self.db.execute(_BUMP)
             self.db.executemany("DELETE FROM running WHERE name=?", [(n,) for n in names])
 
     def forget_job(self, name: str) -> None:
-        with self._transaction():
-            self.db.execute(_BUMP)
-            self.db.execute("DELETE FROM jobs WHERE name=?", (name,))
+        self.db.execute("DELETE FROM jobs WHERE name=?", (name,))
         if self._records is not None:
             self._records.pop(name, None)
 
@@ -292,8 +289,6 @@ class State:
         if not (self._pending_jobs or self._pending_files or self._pending_done or self._pending_pgids):
             return
         with self._transaction():
-            if self._pending_pgids or self._pending_jobs or self._pending_done:
-                self.db.execute(_BUMP)
             if self._pending_pgids:
                 self.db.executemany("UPDATE running SET pgid=? WHERE name=?", self._pending_pgids)
             if self._pending_jobs:

@@ -209,15 +209,31 @@ def test_a_job_running_in_another_process_is_waited_for_not_answered_from_the_me
         assert other.wait(timeout=60) == 0
 
 
+def _as_before_memos(d: Path) -> None:
+    """Make the store one that a pyrule without memos made: no generation, no memos."""
+    with sqlite3.connect(d / ".pyrule" / "state.db") as db:
+        for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type='trigger'").fetchall():
+            db.execute(f"DROP TRIGGER {name}")
+        db.execute("DROP TABLE noop_memo")
+        db.execute("DROP TABLE meta")
+
+
+def test_a_store_written_by_another_program_retires_the_memo(tmp_path: Path):
+    d = _project(tmp_path)
+    ok(d)
+    with sqlite3.connect(d / ".pyrule" / "state.db") as db:  # e.g. a pyrule from before memos
+        db.execute("UPDATE jobs SET digest='0' WHERE name='b'")
+    r = ok(d, "-v")
+    assert MEMO not in r.err and r.ran == {"b"}, str(r)
+
+
 @pytest.mark.parametrize("old_store", [False, True], ids=["memo", "store-from-before-memos"])
 def test_a_dry_run_in_a_read_only_directory(tmp_path: Path, read_only, old_store: bool):
     (tmp_path / "proj").mkdir()
     d = _project(tmp_path / "proj")
     ok(d)
     if old_store:
-        with sqlite3.connect(d / ".pyrule" / "state.db") as db:
-            db.execute("DROP TABLE noop_memo")
-            db.execute("DROP TABLE meta")
+        _as_before_memos(d)
     read_only(d)
     r = ok(d, "-n", "-v")
     assert r.out.strip() == "nothing to do: all 2 job(s) up to date"
@@ -227,9 +243,7 @@ def test_a_dry_run_in_a_read_only_directory(tmp_path: Path, read_only, old_store
 def test_an_old_store_gets_memos_once_written(tmp_path: Path):
     d = _project(tmp_path)
     ok(d)
-    with sqlite3.connect(d / ".pyrule" / "state.db") as db:
-        db.execute("DROP TABLE noop_memo")
-        db.execute("DROP TABLE meta")
+    _as_before_memos(d)
     assert not _memo_answered(d, "-n")  # read-only: no tables, no memo, no error
     assert not _memo_answered(d)  # a run creates the tables and leaves a memo
     assert _memo_answered(d)
