@@ -37,8 +37,11 @@ from pathlib import Path
 
 GENERATOR_VERSION = 3
 
-ALL_TOOLS: tuple[str, ...] = ("pyrule", "make", "snakemake", "doit", "ninja", "floor")
-NOOP_TOOLS: tuple[str, ...] = ("pyrule", "make", "snakemake", "doit", "ninja")
+BUILD_TOOLS: tuple[str, ...] = ("pyrule", "make", "snakemake", "doit", "ninja", "floor")
+# pyrule-long: pyrule with its no-op memo off (PYRULE_NOOP_MEMO=0), deciding the long way (plan,
+# read every record, recompute every signature): keeps that path measured, as the memo skips it
+ALL_TOOLS: tuple[str, ...] = (*BUILD_TOOLS, "pyrule-long")
+NOOP_TOOLS: tuple[str, ...] = ("pyrule", "pyrule-long", "make", "snakemake", "doit", "ninja")
 DRY_TOOLS: tuple[str, ...] = ("pyrule", "make", "snakemake", "doit", "ninja")
 
 AGG_SHELL = r"printf '%s\n' out/*.txt | xargs cat"
@@ -76,7 +79,7 @@ def _wl(
     big: bool = False,
     sizable: bool = True,
 ) -> Workload:
-    default_tools = {"build": ALL_TOOLS, "noop": NOOP_TOOLS, "dry": DRY_TOOLS}
+    default_tools = {"build": BUILD_TOOLS, "noop": NOOP_TOOLS, "dry": DRY_TOOLS}
     return Workload(
         id=id,
         shape=shape,

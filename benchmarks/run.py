@@ -74,11 +74,12 @@ class Tool:
     base: list[str] | None  # argv prefix; None when unavailable
     missing: str = ""  # why unavailable
     version: str = "?"
+    env: dict[str, str] = field(default_factory=dict)  # on top of ENV
 
     def argv(self, phase: str, jobs: int) -> list[str]:
         assert self.base is not None
         b = self.base
-        if self.name == "pyrule":
+        if self.name in ("pyrule", "pyrule-long"):
             return [*b, "-n"] if phase == "dry" else [*b, "-j", str(jobs)]
         if self.name == "make":
             return [*b, "-n"] if phase == "dry" else [*b, f"-j{jobs}"]
@@ -139,14 +140,14 @@ DEFAULT_PYRULE = _default_pyrule()
 def find_tools(names: list[str], pyrule_cmd: str, anchors: Path) -> dict[str, Tool]:
     tools: dict[str, Tool] = {}
     for name in names:
-        if name == "pyrule":
+        if name in ("pyrule", "pyrule-long"):
             argv = shlex.split(pyrule_cmd)
             exe = shutil.which(argv[0]) if argv else None
             if not exe:
                 tools[name] = Tool(name, None, f"`{pyrule_cmd}` not found on PATH")
                 continue
             exe = resolve_shim(exe)
-            t = Tool(name, [exe, *argv[1:]])
+            t = Tool(name, [exe, *argv[1:]], env={"PYRULE_NOOP_MEMO": "0"} if name == "pyrule-long" else {})
             t.version = _version([exe, *argv[1:], "--version"])
         elif name in ("make", "ninja"):
             exe = shutil.which(name)
@@ -230,7 +231,8 @@ def _tail(path: Path, limit: int = 160) -> str:
     return last if len(last) <= limit else last[: limit - 3] + "..."
 
 
-def run_timed(argv: list[str], cwd: Path, logfile: Path, timeout: float, measure_rss: bool = False) -> Sample:
+def run_timed(argv: list[str], cwd: Path, logfile: Path, timeout: float, measure_rss: bool = False,
+              env: dict[str, str] | None = None) -> Sample:
     """Run argv in cwd as one process tree: wall clock, and peak RSS of its largest process.
 
     With measure_rss (and GNU time available) the tool runs under GNU time for a clean RSS.
@@ -251,7 +253,7 @@ def run_timed(argv: list[str], cwd: Path, logfile: Path, timeout: float, measure
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,
-                env=ENV,
+                env={**ENV, **(env or {})},
                 start_new_session=True,  # its own process group: a timeout kills the whole tree
             )
         except OSError as e:
@@ -467,7 +469,7 @@ class Bench:
                 argv = tool.argv(phase, wl.jobs)
                 first = t not in first_run
                 logfile = self.log_root / f"{wl.id}-{phase}-{t}.log"
-                s = run_timed(argv, d, logfile, self.opts.timeout, measure_rss=first)
+                s = run_timed(argv, d, logfile, self.opts.timeout, measure_rss=first, env=tool.env)
                 log(
                     f"[{wl.id} {PHASE_LABEL[phase]}] {t:9s} {what:8s} "
                     + (
@@ -529,7 +531,8 @@ class Bench:
             if len(steps) > 1:
                 log(f"[{wl.id} no-op] {tool.name}: pre-build step {i}/{len(steps)}")
             step = f"-step{i}" if len(steps) > 1 else ""
-            s = run_timed(argv, d, self.log_root / f"{wl.id}-prebuild-{tool.name}{step}.log", self.opts.timeout)
+            s = run_timed(argv, d, self.log_root / f"{wl.id}-prebuild-{tool.name}{step}.log", self.opts.timeout,
+                          env=tool.env)
             if not s.ok:
                 res.failure = f"pre-build failed: {s.reason}"
                 return False
@@ -656,7 +659,8 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help=f"comma list from {','.join(WORKLOADS)}; default {','.join(DEFAULT_WORKLOADS)} (+W5,W6 with --big)",
     )
-    p.add_argument("--tools", default=",".join(ALL_TOOLS), help="comma list (default: all)")
+    p.add_argument("--tools", default=",".join(ALL_TOOLS),
+                   help="comma list (default: all; each workload takes those that apply)")
     p.add_argument("--runs", type=int, default=5, help="timed runs per tool (default 5)")
     p.add_argument(
         "--warmup",

@@ -182,7 +182,8 @@ def _main(args: argparse.Namespace, console) -> int:
         executor_options={k: v for k, v in (("partition", args.slurm_partition), ("account", args.slurm_account))
                           if v} if args.executor == "slurm" else {},
     )
-    if not (args.dag or args.why or args.status or args.force or args.force_all):
+    if not (args.dag or args.why or args.status or args.force or args.force_all
+            or os.environ.get("PYRULE_NOOP_MEMO") == "0"):
         # Nothing changed since a run that had nothing to do: say so without planning (noop_memo.py).
         from .noop_memo import memo_key
 

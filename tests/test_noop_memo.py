@@ -41,8 +41,8 @@ def _project(tmp_path: Path, text: str = CHAIN) -> Path:
     return tmp_path
 
 
-def _memo_answered(d: Path, *args: str) -> bool:
-    r = ok(d, "-v", *args)
+def _memo_answered(d: Path, *args: str, env: dict[str, str] | None = None) -> bool:
+    r = ok(d, "-v", *args, env=env)
     assert "nothing to do: all" in r.out + r.err, str(r)
     return MEMO in r.err
 
@@ -268,3 +268,13 @@ def test_temp_outputs_removed_after_use_stay_removed(tmp_path: Path):
     assert ok(d).ran == {"a", "b"}
     assert (d / "b.txt").read_text() == "new\n" and not (d / "a.txt").exists()
     assert _memo_answered(d)
+
+
+def test_pyrule_noop_memo_0_decides_the_long_way_and_leaves_no_memo(tmp_path: Path):
+    d = _project(tmp_path)
+    off = {"PYRULE_NOOP_MEMO": "0"}
+    ok(d, env=off)
+    assert _memos(d) == 0
+    r = ok(d, "-v", env=off)
+    assert MEMO not in r.err and "nothing to do: all 2 job(s) up to date" in r.err
+    assert _memos(d) == 0

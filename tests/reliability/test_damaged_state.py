@@ -287,10 +287,11 @@ def test_a_file_size_limit_stops_the_store_mid_run(tmp_path: Path):
 
 
 @pytest.fixture
-def tiny_disk(tmp_path: Path):
+def tiny_disk(tmp_path: Path, request: pytest.FixtureRequest):
+    """A tmpfs of 256k (or the size parametrized indirectly)."""
     d = tmp_path / "tiny"
     d.mkdir()
-    if not mount("-t", "tmpfs", "-o", "size=256k", "tmpfs", str(d)):
+    if not mount("-t", "tmpfs", "-o", f"size={getattr(request, 'param', '256k')}", "tmpfs", str(d)):
         pytest.skip("needs root and mount -t tmpfs")
     yield d
     for _ in range(50):  # a process that had its cwd there may still be exiting
@@ -317,12 +318,18 @@ def test_a_full_disk(tiny_disk: Path):
     record("damaged-state", case="full disk (256k tmpfs)", ok=True, exit_code=p.returncode)
 
 
+@pytest.mark.parametrize("tiny_disk", ["512k"], indirect=True)  # room for the store once freed
 def test_a_full_disk_before_anything_runs(tiny_disk: Path):
     d = tiny_disk
     pipefile(d, SMALL)
     (d / "src").mkdir()
     (d / "src" / "s0.txt").write_text("x\n")
-    (d / "filler").write_bytes(b"\0" * 250_000)  # (tmpfs rounds to pages: the disk is now full)
+    with open(d / "filler", "wb", buffering=0) as f:  # until the disk is full
+        try:
+            while f.write(b"\0" * 4096):
+                pass
+        except OSError:
+            pass
     r = pyrule(d, "b/s0.txt")
     _clean(r)
     assert r.rc in (1, 2), str(r)
