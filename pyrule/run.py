@@ -232,7 +232,9 @@ class Runner:
         if self.state.warning:
             self.console.warn(self.state.warning)
         self.log = RunLog(self.run_dir)
-        generation = self.state.generation()  # before anything the decisions read
+        # Before anything the decisions read; a memo needs nothing marked running then, as a new
+        # mark raises the generation and a removed one does not.
+        generation = None if self.state.running() else self.state.generation()
         self.state.run_started(self.run_id, self.options.argv)
         self.busy = running_elsewhere(self.state)
         incomplete = self._recover()
@@ -258,17 +260,20 @@ class Runner:
             self.log.keep()
         gathers = sum(1 for d in decisions if d.reason is None and d.job.phony and not d.job.rule.has_body)
         self.console.run_started(len(stale), len(decisions) - len(stale) - gathers)
+        # A build's decisions (one per job) are not kept through it: at 100,000 jobs, memory.
+        stale_jobs, noop = [d.job for d in stale], (decisions if not stale else None)
+        del decisions, stale
         status = "ok"
         store_error: StateError | None = None
         old = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
         try:
-            if stale:  # a no-op run needs no executor, no locks, no process bookkeeping
-                self._schedule([d.job for d in stale])
+            if stale_jobs:  # a no-op run needs no executor, no locks, no process bookkeeping
+                self._schedule(stale_jobs)
             if self.failed:
                 status = "failed"
             self._orphans()
             if self.options.noop_key is not None and not self.failed and not self.busy:
-                self._leave_memo(generation, decisions if not stale else None)
+                self._leave_memo(generation, noop)
         except Interrupted:
             status = "interrupted"
             self._stop_all()
@@ -310,7 +315,7 @@ class Runner:
         self.console.run_finished(result)
         return result
 
-    def _leave_memo(self, generation: int, decisions: list[Decision] | None) -> None:
+    def _leave_memo(self, generation: int | None, decisions: list[Decision] | None) -> None:
         """Leave a no-op memo (noop_memo.py) if the same run again would find nothing to do.
         After a no-op (`decisions`), that is what this run decided; after a build, the graph is
         decided again, on the store as it is now and on the same stat results (only the
@@ -321,9 +326,9 @@ class Runner:
             self.state.flush()
             if decisions is None:
                 generation = self.state.generation()
-            if self.state.running():
+            if generation is None or self.state.running():
                 # Another process's job (or one a dead pyrule left): a run would wait for its
-                # lock or clean it up, so no memo. (A new mark raises the generation.)
+                # lock or clean it up, so no memo.
                 self.log.write("no-op memo not left: jobs are marked running")
                 return
             if decisions is None:

@@ -42,12 +42,13 @@ CREATE TABLE IF NOT EXISTS noop_memo (
     digest TEXT NOT NULL
 );
 """ + "".join(
-    # The generation: every row written to `jobs` or `running`, by any program (another pyrule
-    # version, the sqlite3 shell), raises it in the same transaction. A no-op memo
-    # (noop_memo.py) holds only while the generation it was made at is current.
+    # The generation: every job record written or removed, and every job marked running, by any
+    # program (another pyrule version, the sqlite3 shell), raises it in the same transaction. A
+    # no-op memo (noop_memo.py) is made only while nothing is marked running, and holds only
+    # while the generation it was made at is current; so only new marks matter of `running`.
     f"CREATE TRIGGER IF NOT EXISTS {table}_{op.lower()} AFTER {op} ON {table} BEGIN "
     "INSERT INTO meta VALUES ('generation', 1) ON CONFLICT(key) DO UPDATE SET value = value + 1; END;\n"
-    for table in ("jobs", "running") for op in ("INSERT", "UPDATE", "DELETE"))
+    for table, op in (("jobs", "INSERT"), ("jobs", "UPDATE"), ("jobs", "DELETE"), ("running", "INSERT")))
 _MEMOS_KEPT = 8
 
 

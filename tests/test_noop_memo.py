@@ -278,3 +278,21 @@ def test_pyrule_noop_memo_0_decides_the_long_way_and_leaves_no_memo(tmp_path: Pa
     r = ok(d, "-v", env=off)
     assert MEMO not in r.err and "nothing to do: all 2 job(s) up to date" in r.err
     assert _memos(d) == 0
+
+
+def test_a_failed_run_leaves_no_memo(tmp_path: Path):
+    d = _project(tmp_path, """
+    rule all:
+        input: "good.txt", "bad.txt"
+    rule good:
+        output: "good.txt"
+        shell: echo good > {output}
+    rule bad:
+        output: "bad.txt"
+        shell: exit 3
+    """)
+    assert pyrule(d, "-k").rc == 1
+    assert _memos(d) == 0
+    assert pyrule(d, "-k", "-v").rc == 1  # still failing: decided the long way, reruns bad
+    assert ok(d, "good.txt").ran == set()
+    assert _memo_answered(d, "good.txt")
