@@ -296,3 +296,22 @@ def test_a_failed_run_leaves_no_memo(tmp_path: Path):
     assert pyrule(d, "-k", "-v").rc == 1  # still failing: decided the long way, reruns bad
     assert ok(d, "good.txt").ran == set()
     assert _memo_answered(d, "good.txt")
+
+
+def test_many_paths_over_several_chunks(tmp_path: Path):
+    """More paths than one digest covers (4096): a change in any chunk is seen."""
+    d = _project(tmp_path, """
+    N = 5000
+    rule all:
+        input: expand("out/{i}.txt", i=range(N))
+    rule copy:
+        output: "out/{i}.txt"
+        input: "src.txt"
+        shell: cp {input} {output}
+    """)
+    ok(d, "-j", "2", timeout=300)
+    assert _memo_answered(d)
+    os.remove(d / "out" / "4999.txt")  # past the first chunk
+    r = ok(d, "-v")
+    assert MEMO not in r.err and r.ran == {"copy[i=4999]"}, str(r)
+    assert _memo_answered(d)
