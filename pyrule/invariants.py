@@ -3,8 +3,8 @@
 A job runs when an output is missing or incomplete, when it is forced, when an upstream job
 runs and changes its input, or when its signature differs from the one recorded at its last
 success. The signature covers the rule body, params, env, the input and output lists and each
-input's fingerprint: an xxh3 hash of the content (re-hashed only when size, mtime or inode
-changed) or, with `check: mtime`, size and mtime. Since inputs are fingerprinted by content,
+input's fingerprint: an xxh3 hash of the content (re-hashed only when size, mtime, inode or
+ctime changed) or, with `check: mtime`, size and mtime. Since inputs are fingerprinted by content,
 a rerun that reproduces identical bytes leaves its consumers up to date (early cutoff).
 """
 
@@ -68,13 +68,22 @@ class Fingerprints:
             return f"m:{st.st_size}:{st.st_mtime_ns}"
         known = self.cache.get(path)
         if known is not None and known[0] == st.st_size and known[1] == st.st_mtime_ns and known[2] == st.st_ino:
-            return known[3]
+            if known[3] == st.st_ctime_ns:
+                return known[4]
+            if known[3] is None:  # recorded before ctime was kept: trusted as then, once
+                self._remember(path, st, known[4])
+                return known[4]
+            # Same size, mtime and inode but a new ctime: perhaps only chmod, perhaps content
+            # written with the mtime set back (cp -p, rsync -t, tar x): hash it to know.
         digest = hash_file(path)
-        if self.state is not None:
-            self.state.remember_file(path, st.st_size, st.st_mtime_ns, st.st_ino, digest)
-        else:
-            self.cache[path] = (st.st_size, st.st_mtime_ns, st.st_ino, digest)
+        self._remember(path, st, digest)
         return digest
+
+    def _remember(self, path: str, st, digest: str) -> None:
+        if self.state is not None:
+            self.state.remember_file(path, st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns, digest)
+        else:
+            self.cache[path] = (st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns, digest)
 
     @staticmethod
     def _directory(path: str) -> str:

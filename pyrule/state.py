@@ -27,7 +27,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     name TEXT PRIMARY KEY, rule TEXT NOT NULL, digest TEXT NOT NULL, signature TEXT NOT NULL, updated REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS files (
-    path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, inode INTEGER, hash TEXT
+    path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, inode INTEGER, hash TEXT, ctime_ns INTEGER
 );
 CREATE TABLE IF NOT EXISTS running (
     name TEXT PRIMARY KEY, run_id TEXT, owner_pid INTEGER, owner_start REAL, pgid INTEGER,
@@ -143,6 +143,7 @@ class State:
                 db.execute("PRAGMA journal_mode=WAL")
                 db.execute("PRAGMA synchronous=NORMAL")
                 db.executescript(_SCHEMA)
+                _add_ctime(db)
                 _probe(db)
                 return db
             except sqlite3.OperationalError as e:
@@ -229,9 +230,13 @@ class State:
         return [(name, json.loads(sig).get("outputs", [])) for name, sig in rows]
 
     def file_cache(self) -> dict[str, tuple]:
-        """path -> (size, mtime_ns, inode, hash)."""
+        """path -> (size, mtime_ns, inode, ctime_ns, hash); ctime None: recorded before pyrule kept it."""
         if self._files is None:
-            self._files = {r[0]: r[1:] for r in self.db.execute("SELECT path, size, mtime_ns, inode, hash FROM files")}
+            try:
+                rows = self.db.execute("SELECT path, size, mtime_ns, inode, ctime_ns, hash FROM files").fetchall()
+            except sqlite3.OperationalError:  # a store from before ctime, opened read-only
+                rows = self.db.execute("SELECT path, size, mtime_ns, inode, NULL, hash FROM files").fetchall()
+            self._files = {r[0]: r[1:] for r in rows}
         return self._files
 
     def running(self) -> list[RunningJob]:
@@ -246,8 +251,8 @@ class State:
 
     # --- writing ------------------------------------------------------------------------------
 
-    def remember_file(self, path: str, size: int, mtime_ns: int, inode: int, digest: str) -> None:
-        entry = (size, mtime_ns, inode, digest)
+    def remember_file(self, path: str, size: int, mtime_ns: int, inode: int, ctime_ns: int, digest: str) -> None:
+        entry = (size, mtime_ns, inode, ctime_ns, digest)
         self.file_cache()[path] = entry
         self._pending_files[path] = entry
 
@@ -295,8 +300,8 @@ class State:
             if self._pending_jobs:
                 self.db.executemany("INSERT OR REPLACE INTO jobs VALUES (?,?,?,?,?)", self._pending_jobs)
             if self._pending_files:
-                self.db.executemany("INSERT OR REPLACE INTO files VALUES (?,?,?,?,?)",
-                                    [(p, *v) for p, v in self._pending_files.items()])
+                self.db.executemany("INSERT OR REPLACE INTO files (path, size, mtime_ns, inode, ctime_ns, hash) "
+                                    "VALUES (?,?,?,?,?,?)", [(p, *v) for p, v in self._pending_files.items()])
             if self._pending_done:
                 self.db.executemany("DELETE FROM running WHERE name=?", [(n,) for n in self._pending_done])
         self._pending_jobs.clear()
@@ -356,6 +361,17 @@ class State:
             self.flush()
         finally:
             self.db.close()
+
+
+def _add_ctime(db: sqlite3.Connection) -> None:
+    """A store from before the fingerprint cache kept ctime gets the column (its rows NULL)."""
+    if any(row[1] == "ctime_ns" for row in db.execute("PRAGMA table_info(files)")):
+        return
+    try:
+        db.execute("ALTER TABLE files ADD COLUMN ctime_ns INTEGER")
+    except sqlite3.OperationalError as e:
+        if "duplicate column" not in str(e):  # not another pyrule that added it just now
+            raise
 
 
 def _probe(db: sqlite3.Connection) -> None:

@@ -95,10 +95,9 @@ def _edit_output(d: Path) -> None:
 
 @pytest.mark.parametrize("change, rerun", [
     (_edit_source, {"a", "b"}),
-    # Content changed behind a size, mtime and inode set back as they were: the fingerprint cache
-    # trusts them (as Make trusts mtimes), so the long way sees nothing either; but the memo
-    # must not answer (ctime moved).
-    (_same_size_edit_with_old_mtime, set()),
+    # Content changed behind a size, mtime and inode set back as they were (cp -p, rsync -t):
+    # ctime moved, so the memo does not answer and the fingerprint cache hashes the file again.
+    (_same_size_edit_with_old_mtime, {"a", "b"}),
     (_delete_output, {"b"}),
     (_edit_body, {"a"}),  # b's input comes out the same: early cutoff
     (_edit_output, {"b"}),  # an edited output is an input changed for its consumers
@@ -210,12 +209,13 @@ def test_a_job_running_in_another_process_is_waited_for_not_answered_from_the_me
 
 
 def _as_before_memos(d: Path) -> None:
-    """Make the store one that a pyrule without memos made: no generation, no memos."""
+    """Make the store one that a pyrule without memos made: no generation, no memos, no ctimes."""
     with sqlite3.connect(d / ".pyrule" / "state.db") as db:
         for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type='trigger'").fetchall():
             db.execute(f"DROP TRIGGER {name}")
         db.execute("DROP TABLE noop_memo")
         db.execute("DROP TABLE meta")
+        db.execute("ALTER TABLE files DROP COLUMN ctime_ns")  # nor ctime in the fingerprint cache
 
 
 def test_a_store_written_by_another_program_retires_the_memo(tmp_path: Path):
@@ -315,3 +315,25 @@ def test_many_paths_over_several_chunks(tmp_path: Path):
     r = ok(d, "-v")
     assert MEMO not in r.err and r.ran == {"copy[i=4999]"}, str(r)
     assert _memo_answered(d)
+
+
+def test_a_chmod_alone_rehashes_but_reruns_nothing(tmp_path: Path):
+    d = _project(tmp_path)
+    ok(d)
+    os.chmod(d / "src.txt", 0o600)  # ctime moves, content does not
+    r = ok(d, "-v")
+    assert MEMO not in r.err and r.ran == set(), str(r)
+    assert _memo_answered(d)
+
+
+def test_a_store_from_before_ctime_trusts_its_fingerprints_once(tmp_path: Path):
+    """Rows recorded without ctime are trusted on size, mtime and inode (as they were), and
+    get their ctime: upgrading re-hashes nothing."""
+    d = _project(tmp_path)
+    ok(d)
+    with sqlite3.connect(d / ".pyrule" / "state.db") as db:
+        db.execute("UPDATE files SET ctime_ns = NULL")
+    r = ok(d, "-v", env={"PYRULE_NOOP_MEMO": "0"})
+    assert r.ran == set(), str(r)
+    with sqlite3.connect(d / ".pyrule" / "state.db") as db:
+        assert db.execute("SELECT count(*) FROM files WHERE ctime_ns IS NULL").fetchone()[0] == 0
