@@ -16,13 +16,11 @@ PR_SET_PDEATHSIG in the child.
 
 from __future__ import annotations
 
-import ctypes
 import os
 import selectors
 import signal
 import sys
 import time
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -33,10 +31,21 @@ from pyrule.executors.watchdog import Watchdog
 from pyrule.monitor import TreeMonitor
 
 _PR_SET_PDEATHSIG = 1
-_libc = ctypes.CDLL(None, use_errno=True)
-_prctl = _libc.prctl
-_prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
-_prctl.restype = ctypes.c_int
+_prctl_fn: Callable[..., int] | None = None
+
+
+def _prctl() -> Callable[..., int]:
+    """libc's prctl, through ctypes, loaded on first use: a run that only spawns (no forked
+    child) never pays ctypes' import. start() loads it before it forks, for the child to inherit."""
+    global _prctl_fn
+    if _prctl_fn is None:
+        import ctypes
+
+        fn = ctypes.CDLL(None, use_errno=True).prctl
+        fn.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+        fn.restype = ctypes.c_int
+        _prctl_fn = fn
+    return _prctl_fn
 
 
 def _find_shell() -> list[str]:
@@ -53,7 +62,7 @@ def _child_common(parent: int, log_fd: int, devnull: int, workdir: str) -> None:
     # it exits: start() must run on a thread that lives as long as the run (normally the main
     # one). Grandchildren are not covered; the scheduler's recovery on the next run stops them
     # through the process groups it recorded.
-    _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    _prctl()(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     if os.getppid() != parent:
         # The runner died before the prctl took effect: nobody would ever deliver the signal.
         os.kill(os.getpid(), signal.SIGKILL)
@@ -127,6 +136,8 @@ def _python_child(
     except SystemExit as e:
         code = _exit_code(e)
     except BaseException:  # a failing body is a failed job, nothing more
+        import traceback
+
         traceback.print_exc()
         code = 1
     finally:
@@ -212,6 +223,7 @@ class LocalExecutor:
                 if os.path.abspath(workdir) == self._cwd:  # posix_spawn cannot chdir (Python < 3.13)
                     pid = self._spawn(spec.shell, argv, full_env, log_fd)
                 else:
+                    _prctl()
                     pid = os.fork()
                     if pid == 0:
                         _exec_child(parent, log_fd, self._devnull, workdir, argv, full_env)
@@ -219,6 +231,7 @@ class LocalExecutor:
                 assert spec.python is not None
                 own_fds = self._own_fds()
                 start, start_mono = time.time(), time.monotonic()
+                _prctl()
                 pid = os.fork()
                 if pid == 0:
                     _python_child(parent, log_fd, self._devnull, workdir, spec.python, env, own_fds)
