@@ -231,3 +231,24 @@ def test_second_ctrl_c_kills_at_once(tmp_path: Path):
     assert p.returncode == 130, errfile.read_text()
     assert group_members(pgid) == []
     assert not (tmp_path / "s.txt").exists()
+
+
+def test_the_watchdog_stops_a_job_it_was_never_told_about(tmp_path: Path):
+    """pyrule may die between spawning a job and reporting its group (descheduled on a loaded
+    machine): at EOF the watchdog also stops every process marked as one of the run's jobs."""
+    from pyrule.executors.watchdog import Watchdog
+
+    dog = Watchdog()
+    dog.ready("run-1")
+    env = {**os.environ, "PYRULE_JOB": "run-1/long"}
+    other = {**os.environ, "PYRULE_JOB": "run-2/long"}  # another run's job: not ours to stop
+    ours = subprocess.Popen(["sleep", "30"], env=env, start_new_session=True)
+    theirs = subprocess.Popen(["sleep", "30"], env=other, start_new_session=True)
+    try:
+        dog.close(jobs_left=True)  # as the kernel closes the pipe when pyrule dies
+        assert ours.wait(timeout=5) == -signal.SIGKILL
+        assert theirs.poll() is None
+    finally:
+        for p in (ours, theirs):
+            p.kill()
+            p.wait()

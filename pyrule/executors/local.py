@@ -214,6 +214,7 @@ class LocalExecutor:
             except FileNotFoundError:
                 pass
         parent = os.getpid()
+        self._watchdog.ready(env.get("PYRULE_JOB", "").partition("/")[0])
         log_fd, unnamed = self._logs.open(log, spec.log_optional)
         try:
             if spec.shell is not None:
@@ -238,6 +239,9 @@ class LocalExecutor:
         except BaseException:
             os.close(log_fd)
             raise
+        # At once: until the watchdog knows the group, a pyrule killed now would leave the job
+        # to the next run's recovery (the watchdog was started before the spawn, above).
+        self._watchdog.started(pid)
         if not unnamed:
             os.close(log_fd)
         pidfd = -1
@@ -249,6 +253,7 @@ class LocalExecutor:
             except BaseException:  # e.g. out of fds: never leave a job running untracked
                 os.kill(pid, signal.SIGKILL)
                 os.waitpid(pid, 0)
+                self._watchdog.reaped(pid)
                 if pidfd >= 0:
                     os.close(pidfd)
                 raise
@@ -257,7 +262,6 @@ class LocalExecutor:
             log_fd if unnamed else -1,
         )
         self._monitor.add(pid)
-        self._watchdog.started(pid)
         return pid
 
     def wait(self, timeout: float | None) -> list[JobResult]:

@@ -9,6 +9,11 @@ dies (SIGKILL, OOM killer, a crash): the watchdog reads EOF and SIGKILLs the gro
 listed, grandchildren included (a parent-death signal reached only the job's first process).
 A runner that exits normally has reaped every job, so EOF finds nothing to kill.
 
+A job can run before its `+PGID` is written (the runner descheduled right after the spawn on a
+loaded machine). So at EOF the watchdog also stops every process marked as one of this run's
+jobs (PYRULE_JOB=RUN-ID/... in its environment, as the next run's recovery looks for them),
+with its process group.
+
 If the watchdog itself is killed, the next run still stops what was left: it recorded each
 job's process group in the state store, and every job process carries PYRULE_JOB.
 """
@@ -28,7 +33,7 @@ POLL_S = 0.2
 _PIPE_SIZE = 1 << 20
 
 _CODE = f"""\
-import os, signal, time
+import os, signal, sys, time
 os.chdir("/")  # hold no directory busy (an unmount, a removal) while it waits
 for s in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM, signal.SIGPIPE):
     signal.signal(s, signal.SIG_IGN)
@@ -50,9 +55,26 @@ while not eof:
                 live.add(int(line[1:]))
             elif line[:1] == b"-":
                 live.discard(int(line[1:]))
+mark = ("PYRULE_JOB=" + sys.argv[2] + "/").encode() if len(sys.argv) > 2 and sys.argv[2] else None
+marked = set()
+for name in os.listdir("/proc") if mark else ():
+    if name.isdigit():
+        try:
+            with open("/proc/" + name + "/environ", "rb") as f:
+                if any(e.startswith(mark) for e in f.read().split(b"\\0")):
+                    marked.add(int(name))
+                    live.add(os.getpgid(int(name)))
+        except OSError:
+            pass
+live.discard(os.getpgrp())
 for pgid in live:
     try:
         os.killpg(pgid, signal.SIGKILL)
+    except OSError:
+        pass
+for pid in marked:  # one that left its group
+    try:
+        os.kill(pid, signal.SIGKILL)
     except OSError:
         pass
 """
@@ -66,7 +88,8 @@ class Watchdog:
         self.fd = -1  # write end of the pipe; -1 before start or after the watchdog was lost
         self.lost = False
 
-    def start(self) -> None:
+    def start(self, run_id: str = "") -> None:
+        """`run_id`: the PYRULE_JOB prefix of this run's jobs (stopped at EOF even if unreported)."""
         r, w = os.pipe2(os.O_CLOEXEC)
         try:
             fcntl.fcntl(w, fcntl.F_SETPIPE_SZ, _PIPE_SIZE)
@@ -75,7 +98,7 @@ class Watchdog:
         null = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
         try:
             # -I -S: no site, no user paths; it starts in a few ms and imports nothing of ours.
-            argv = [sys.executable, "-I", "-S", "-c", _CODE, MARKER]
+            argv = [sys.executable, "-I", "-S", "-c", _CODE, MARKER, run_id]
             self.pid = os.posix_spawn(
                 sys.executable, argv, {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}, setsid=True,
                 file_actions=[(os.POSIX_SPAWN_DUP2, r, 0), (os.POSIX_SPAWN_DUP2, null, 1),
@@ -90,6 +113,15 @@ class Watchdog:
             os.close(null)
         self.fd = w
 
+    def ready(self, run_id: str = "") -> None:
+        """Start it if it is not running yet: before a job is spawned, so that the job's group
+        can be reported the moment the spawn returns."""
+        if self.fd < 0 and not self.lost:
+            try:
+                self.start(run_id)
+            except OSError:  # lost: the store's records are the fallback (the next run's recovery)
+                pass
+
     def started(self, pgid: int) -> None:
         self._send(b"+%d\n" % pgid)
 
@@ -98,9 +130,7 @@ class Watchdog:
 
     def _send(self, msg: bytes) -> None:
         if self.fd < 0:
-            if self.lost:
-                return
-            self.start()
+            return  # lost (or never started: nothing to report then)
         try:
             os.write(self.fd, msg)  # a few bytes to a pipe: atomic, and the reader keeps up
         except OSError:  # the watchdog was killed: the store's records are the fallback
