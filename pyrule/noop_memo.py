@@ -5,11 +5,11 @@ signature: seconds of Python where Make compares mtimes in C. But a run's decisi
 function of (1) the rules, the requested targets and --until, (2) the state store, and (3) what
 stat() said of the paths that planning and deciding looked at (contents are re-read only when
 those fields change). A run that finds every job up to date records a memo: a key for (1), the
-store's generation for (2) (every write to its jobs or running tables raises it), and the paths
-of (3) with a digest of the stat fields it saw per 4096 paths (mode, size, mtime, inode, and ctime, which
-unlike mtime nothing can set back). The same run later, at the same generation,
-whose paths stat the same, would decide the same: nothing to do. It stats the paths, as Make
-does, and skips planning and deciding.
+store's generation for (2) (raised by every job record written or removed and every job marked
+running), and the paths of (3) with digests of the stat fields it saw, one per 4096 paths (mode,
+size, mtime, inode, and ctime, which unlike mtime nothing can set back). The same run later,
+at the same generation, whose paths stat the same, would decide the same: nothing to do. It
+stats the paths, as Make does, and skips planning and deciding.
 
 Decided the long way every time instead: rules with input, param or resource functions, or
 checkpoints (their results depend on what they read, which pyrule cannot see); directories
@@ -22,6 +22,7 @@ import array
 import os
 import stat as statmod
 import zlib
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import xxhash
@@ -68,21 +69,36 @@ def _rule_text(rule: Rule) -> str | None:
     return repr(parts) + "\n"
 
 
+def _digests(stats: Iterable[Any]) -> Iterator[str]:
+    """One digest of the stat fields per _CHUNK results (None: the path does not exist), then
+    one of the rest (perhaps none): the same for the cache a run decided on and for fresh stats."""
+    a = array.array("Q")
+    extend, full = a.extend, _CHUNK * len(_ABSENT)
+    for st in stats:
+        extend(_ABSENT if st is None else (st.st_mode, st.st_size, st.st_mtime_ns & _MASK, st.st_ino,
+                                          st.st_ctime_ns & _MASK))
+        if len(a) == full:
+            yield xxhash.xxh3_128_hexdigest(a.tobytes())
+            del a[:]
+    yield xxhash.xxh3_128_hexdigest(a.tobytes())
+
+
+def _stat_each(paths: list[str]) -> Iterator[os.stat_result | None]:
+    stat = os.stat
+    for path in paths:  # the hot loop: 200,000 paths at 100,000 jobs
+        try:
+            yield stat(path)
+        except (OSError, ValueError):
+            yield None
+
+
 def save(state: State, key: str, generation: int, stats: StatCache, up_to_date: int) -> bool:
     """Record the memo of a run that found `up_to_date` jobs up to date, from the stat results
     its decisions used (not fresh ones). False when a path rules it out or the store changed."""
-    digests, a = [], array.array("Q")
-    for path, st in stats.items():
-        if "\0" in path or (st is not None and statmod.S_ISDIR(st.st_mode)):
-            return False
-        a.extend(_ABSENT if st is None else (st.st_mode, st.st_size, st.st_mtime_ns & _MASK, st.st_ino,
-                                            st.st_ctime_ns & _MASK))
-        if len(a) == _CHUNK * len(_ABSENT):
-            digests.append(xxhash.xxh3_128_hexdigest(a.tobytes()))
-            del a[:]
-    digests.append(xxhash.xxh3_128_hexdigest(a.tobytes()))
+    if any("\0" in path or (st is not None and statmod.S_ISDIR(st.st_mode)) for path, st in stats.items()):
+        return False
     paths = zlib.compress("\0".join(stats).encode("utf-8", "surrogateescape"), 1)
-    return state.save_noop_memo(key, generation, up_to_date, paths, "".join(digests))
+    return state.save_noop_memo(key, generation, up_to_date, paths, "".join(_digests(stats.values())))
 
 
 def unchanged(state: State, key: str) -> tuple[int, int] | None:
@@ -95,19 +111,10 @@ def unchanged(state: State, key: str) -> tuple[int, int] | None:
     text = zlib.decompress(blob).decode("utf-8", "surrogateescape")
     paths = text.split("\0") if text else []
     width = len(xxhash.xxh3_128_hexdigest(b""))
-    if len(digests) != width * (len(paths) // _CHUNK + 1):
+    expected = [digests[i:i + width] for i in range(0, len(digests), width)]
+    if len(expected) != len(paths) // _CHUNK + 1:
         return None
-    stat = os.stat
-    for n, start in enumerate(range(0, len(paths) + 1, _CHUNK)):  # the hot loop: 200,000 paths at 100,000 jobs
-        a = array.array("Q")
-        extend = a.extend
-        for path in paths[start:start + _CHUNK]:
-            try:
-                st = stat(path)
-            except (OSError, ValueError):
-                extend(_ABSENT)
-                continue
-            extend((st.st_mode, st.st_size, st.st_mtime_ns & _MASK, st.st_ino, st.st_ctime_ns & _MASK))
-        if xxhash.xxh3_128_hexdigest(a.tobytes()) != digests[n * width:(n + 1) * width]:
+    for got, want in zip(_digests(_stat_each(paths)), expected):
+        if got != want:
             return None
     return up_to_date, len(paths)

@@ -311,7 +311,7 @@ class State:
     # --- no-op memos (noop_memo.py) -----------------------------------------------------------
 
     def generation(self) -> int:
-        """How many writes to the jobs and running tables the store has seen."""
+        """A counter raised by every job record written or removed and every job marked running."""
         try:
             row = self.db.execute("SELECT value FROM meta WHERE key='generation'").fetchone()
         except sqlite3.OperationalError:  # a store from before memos, opened read-only
@@ -319,7 +319,7 @@ class State:
         return row[0] if row else 0
 
     def noop_memo(self, key: str) -> tuple[int, bytes, str] | None:
-        """(jobs up to date, paths, stat digest) of the memo under `key`, if it holds for the
+        """(jobs up to date, paths, stat digests) of the memo under `key`, if it holds for the
         store as it is now (made at the current generation)."""
         try:
             row = self.db.execute("SELECT generation, jobs, paths, digest FROM noop_memo WHERE key=?",

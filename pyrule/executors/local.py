@@ -36,7 +36,7 @@ _prctl_fn: Callable[..., int] | None = None
 
 def _prctl() -> Callable[..., int]:
     """libc's prctl, through ctypes, loaded on first use: a run that only spawns (no forked
-    child) never pays ctypes' import. start() loads it before it forks, for the child to inherit."""
+    child) never pays ctypes' import. _fork() loads it in the runner, for the child to inherit."""
     global _prctl_fn
     if _prctl_fn is None:
         import ctypes
@@ -46,6 +46,12 @@ def _prctl() -> Callable[..., int]:
         fn.restype = ctypes.c_int
         _prctl_fn = fn
     return _prctl_fn
+
+
+def _fork() -> int:
+    """os.fork, with prctl loaded first: the child only has to call it."""
+    _prctl()
+    return os.fork()
 
 
 def _find_shell() -> list[str]:
@@ -224,16 +230,14 @@ class LocalExecutor:
                 if os.path.abspath(workdir) == self._cwd:  # posix_spawn cannot chdir (Python < 3.13)
                     pid = self._spawn(spec.shell, argv, full_env, log_fd)
                 else:
-                    _prctl()
-                    pid = os.fork()
+                    pid = _fork()
                     if pid == 0:
                         _exec_child(parent, log_fd, self._devnull, workdir, argv, full_env)
             else:
                 assert spec.python is not None
                 own_fds = self._own_fds()
                 start, start_mono = time.time(), time.monotonic()
-                _prctl()
-                pid = os.fork()
+                pid = _fork()
                 if pid == 0:
                     _python_child(parent, log_fd, self._devnull, workdir, spec.python, env, own_fds)
         except BaseException:

@@ -55,6 +55,7 @@ while not eof:
                 live.add(int(line[1:]))
             elif line[:1] == b"-":
                 live.discard(int(line[1:]))
+# As run._marked_processes finds them for the next run's recovery (this code imports nothing of ours).
 mark = ("PYRULE_JOB=" + sys.argv[2] + "/").encode() if len(sys.argv) > 2 and sys.argv[2] else None
 marked = set()
 for name in os.listdir("/proc") if mark else ():
