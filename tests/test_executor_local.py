@@ -117,6 +117,30 @@ def test_an_optional_log_exists_only_when_the_job_printed_or_ran_long(ex: LocalE
     assert (log / "given.log").read_text() == ""
 
 
+def test_a_quiet_jobs_unnamed_log_is_reused_only_when_nothing_of_the_job_is_left(
+        ex: LocalExecutor, tmp_path: Path) -> None:
+    def quiet(name: str, script: str) -> JobSpec:
+        return spec(tmp_path, name, log_optional=True, shell=script)
+
+    def log_inode(name: str) -> str:
+        return (tmp_path / f"{name}.ino").read_text().strip()
+
+    # fd 2: the log (fd 1 is the .ino file); the birth time tells a new file with a reused inode number
+    ino = "stat -L -c '%i %w' /proc/self/fd/2 > {}.ino"
+    run(ex, quiet("a", ino.format("a")))
+    run(ex, quiet("b", ino.format("b")))
+    assert log_inode("a") == log_inode("b")  # the same unnamed file, no new creation
+    # c leaves a process behind that writes later: its file must not become d's log.
+    run(ex, quiet("c", "(sleep 0.4; echo late-from-c) & " + ino.format("c")))
+    run(ex, quiet("d", ino.format("d") + "; sleep 0.8"))
+    assert log_inode("d") != log_inode("c")
+    logs = tmp_path / ".pyrule" / "logs"
+    assert "late-from-c" not in (logs / "d.log").read_text()  # named after a sampling interval
+    run(ex, quiet("e", "echo loud"))  # a reused file that gets written is named as usual
+    assert (logs / "e.log").read_text() == "loud\n"
+    assert not (logs / "a.log").exists() and not (logs / "b.log").exists()
+
+
 def test_pipefail_and_errexit(ex: LocalExecutor, tmp_path: Path) -> None:
     assert run(ex, spec(tmp_path, shell="false | true")).exit_code != 0
     r = run(ex, spec(tmp_path, shell="false; echo after > after.txt"))

@@ -376,7 +376,7 @@ class LocalExecutor:
         fds += [j.pidfd for j in self._jobs.values() if j.pidfd >= 0]
         fds += [fd for fd in (self._wake_r, self._wake_w, self._watchdog.fd) if fd >= 0]
         fds += [j.log_fd for j in self._jobs.values() if j.log_fd >= 0]
-        return fds
+        return fds + self._logs.spare_fds()
 
     def _reap_ready(self, timeout: float, sample: bool = True) -> None:
         """Wait up to timeout for ends; sample due trees; reap the ended jobs into _done."""
@@ -431,7 +431,7 @@ class LocalExecutor:
             os.close(job.pidfd)
         self._watchdog.reaped(pid)
         if job.log_fd >= 0:
-            self._logs.finish(job.log_fd, resolve(job.spec.workdir, job.spec.log_path))
+            self._logs.finish(job.log_fd, resolve(job.spec.workdir, job.spec.log_path), _group_gone(pid))
         st = self._monitor.remove(pid)
         ru_cpu = ru.ru_utime + ru.ru_stime if ru else 0.0
         kernel_peak = ru.ru_maxrss * 1024 if ru else 0
@@ -514,6 +514,17 @@ def _self_hwm() -> int:
             if line.startswith(b"VmHWM:"):
                 return int(line.split()[1]) * 1024
     return 0
+
+
+def _group_gone(pgid: int) -> bool:
+    """Whether no process (not even a zombie) is left in the group."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        pass
+    return False
 
 
 def _group_alive(pgid: int) -> bool:
