@@ -18,12 +18,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from .errors import Location, PipefileError, suggest
 from .patterns import Pattern, PatternError, wildcard_names
 from .rules import FlaggedPath, Item, Items, Rule, Rules
 from .units import parse_duration, parse_size
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start
+if TYPE_CHECKING:
+    from typing import Any
 
 SECTIONS = ("output", "input", "params", "resources", "slurm", "log", "check", "retries", "priority", "env")
 CHECKS = ("checksum", "mtime")

@@ -6,14 +6,15 @@ import ast
 import os
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    import subprocess
 
 from .executors.base import JobSpec
 from .graph import Job
 from .substitute import context, substitute
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start
+if TYPE_CHECKING:
+    import subprocess
+    from typing import Any
 
 
 def log_path(job: Job) -> str:

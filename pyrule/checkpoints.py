@@ -10,7 +10,10 @@ job has run, in the same invocation.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class CheckpointPending(Exception):

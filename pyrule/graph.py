@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from .paths import Namespace, Paths
 from .rules import Rule
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start
+if TYPE_CHECKING:
+    from typing import Any
 
 
 @dataclass(eq=False, slots=True)  # slots: no per-job __dict__ (100k jobs: ~40 MB)

@@ -6,10 +6,13 @@ import itertools
 import os
 import re
 from collections.abc import Iterable
-from typing import Any
 
 from .checkpoints import CheckpointsProxy
 from .rules import FlaggedPath, Rule, directory, protected, temp
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["expand", "glob_wildcards", "temp", "protected", "directory", "RulesProxy", "Namespace"]
 

@@ -13,13 +13,16 @@ from __future__ import annotations
 import os
 import stat as statmod
 from dataclasses import dataclass, field
-from typing import Any
 
 import xxhash
 
 from .graph import Job
 from .stat_cache import StatCache
 from .state import State
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start
+if TYPE_CHECKING:
+    from typing import Any
 
 _BLOCK = 1 << 22  # 4 MiB reads: xxh3 is far faster than the page cache, so fewer syscalls win
 

@@ -6,13 +6,16 @@ from __future__ import annotations
 import ast
 import os
 from pathlib import Path
-from typing import Any
 
 from . import syntax as S
 from .api import Workflow
 from .errors import Location, PipefileError, UsageError, suggest
 from .parse_cache import parse_file
 from .rules import Items, Rules
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start
+if TYPE_CHECKING:
+    from typing import Any
 
 _KEYWORD_SECTIONS = ("params", "resources", "env", "slurm")
 _SINGLE_SECTIONS = ("log", "check", "retries", "priority")

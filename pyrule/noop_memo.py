@@ -23,7 +23,6 @@ import os
 import stat as statmod
 import zlib
 from collections.abc import Iterable, Iterator
-from typing import Any
 
 import xxhash
 
@@ -31,6 +30,10 @@ from . import __version__
 from .rules import Rule, Rules
 from .stat_cache import StatCache
 from .state import State
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start
+if TYPE_CHECKING:
+    from typing import Any
 
 _MASK = (1 << 64) - 1  # times before 1970 are negative: packed as unsigned, like the rest
 _ABSENT = (0, 0, 0, 0, 0)  # a path that does not exist (no stat result has mode 0)

@@ -5,7 +5,10 @@ from __future__ import annotations
 import shlex
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
-from typing import Any
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start
+if TYPE_CHECKING:
+    from typing import Any
 
 _NO_NAMES: Mapping[str, Any] = MappingProxyType({})
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import Callable
-from typing import Any
 
 from .checkpoints import CheckpointPending, CheckpointResult, CheckpointsProxy
 from .errors import Location, PipefileError, UsageError, suggest
@@ -20,6 +19,10 @@ from .paths import Namespace, Paths
 from .patterns import Candidate, Pattern, PatternIndex, format_wildcards
 from .rules import FlaggedPath, Rule, Rules
 from .stat_cache import StatCache
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start
+if TYPE_CHECKING:
+    from typing import Any
 
 _NEW, _ACTIVE, _DONE = 0, 1, 2
 

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from .errors import Location
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start
+if TYPE_CHECKING:
+    from typing import Any
+
 # An item of an input/output/log section: (name or None, value). A value is a path string,
 # a list of them, or (inputs and params only) a function of the job's wildcards.
-Item = tuple["str | None", Any]
+Item = tuple["str | None", "Any"]
 
 
 class Items(list):

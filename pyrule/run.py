@@ -15,7 +15,6 @@ import signal
 import stat as statmod
 import time
 from dataclasses import dataclass, field
-from typing import Any
 
 from .errors import PyruleError, UsageError
 from .executors.base import which
@@ -25,6 +24,10 @@ from .procinfo import alive_since, boot_time, start_time
 from .rules import Rules
 from .stat_cache import StatCache
 from .state import State, StateError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start
+if TYPE_CHECKING:
+    from typing import Any
 
 STATE_DIR = ".pyrule"
 _LOCK_RETRY_S = 0.2

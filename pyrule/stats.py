@@ -6,9 +6,12 @@ import csv
 import glob
 import json
 import os
-from typing import Any
 
 import xxhash
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start
+if TYPE_CHECKING:
+    from typing import Any
 
 COLUMNS = ["rule", "job", "status", "start", "end", "wall_s", "cpu_s", "peak_rss_bytes", "exit_code", "attempts"]
 

@@ -7,11 +7,14 @@ from __future__ import annotations
 import os
 import sys
 import time
-from typing import Any
 
 from .errors import PyruleError, suggest
 from .stats import load_stats, run_dirs
 from .units import format_size
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start
+if TYPE_CHECKING:
+    from typing import Any
 
 _RAN = ("ran", "failed")
 

@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import re
 import shlex
-from typing import Any
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start
+if TYPE_CHECKING:
+    from typing import Any
 
 _FIELD = re.compile(r"\{\{|\}\}|\{([A-Za-z_]\w*)((?:\.[A-Za-z_]\w*|\[-?\d+\])*)\}")
 _QUOTED = ("input", "output", "log", "wildcards")

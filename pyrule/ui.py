@@ -6,9 +6,12 @@ from __future__ import annotations
 import os
 import sys
 import time
-from typing import Any
 
 from .errors import PyruleError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def _fmt_time(s: float) -> str:

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from pyrule.executors import simple_command
-from pyrule.executors.base import JobResult, JobSpec, exit_code_of, read_report, resolve, which
+from pyrule.executors.base import Executor, JobResult, JobSpec, exit_code_of, read_report, resolve, which
 from pyrule.executors.joblog import LogFiles
 from pyrule.executors.watchdog import Watchdog
 from pyrule.monitor import TreeMonitor
@@ -168,7 +168,7 @@ class _Job:
     log_fd: int  # its log while still unnamed (joblog.py), else -1
 
 
-class LocalExecutor:
+class LocalExecutor(Executor):
     """Runs jobs as child processes of the calling process.
 
     Not thread-safe: call every method from one thread (the one that lives for the run).

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import UsageError, suggest
-from .base import JobResult, JobSpec, exit_code_of, read_report, resolve
+from .base import Executor, JobResult, JobSpec, exit_code_of, read_report, resolve
 
 # Job states after which a job does not change any more (squeue %T, sacct State).
 FINAL_STATES = frozenset(
@@ -196,7 +196,7 @@ class _Job:
     cancelled_by_us: bool = False
 
 
-class SlurmExecutor:
+class SlurmExecutor(Executor):
     """Submits jobs with sbatch and follows them with squeue (sacct -c for old ids).
 
     Options (from the command line, `Options.executor_options`): partition, account; further
