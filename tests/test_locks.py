@@ -64,3 +64,14 @@ def test_a_dead_holder_frees_its_locks(tmp_path: Path):
     finally:
         p.kill()
         p.wait()
+
+
+def test_a_fresh_project_creates_at_most_64_lock_files(tmp_path: Path):
+    # Each lock file is one file creation (0.25-0.7 ms on some disks) the first time a project
+    # uses it: 2,000 jobs' paths spread over all 64 files, and no more files than that.
+    for i in range(2000):
+        lock = JobLock(str(tmp_path), [f"out/{i}.txt"], shared=[f"in/{i}.txt"])
+        assert lock.try_acquire()
+        lock.release()
+    files = sorted(p.name for p in (tmp_path / "locks").iterdir())
+    assert files == [f"jobs-{n:02x}.lock" for n in range(64)]
