@@ -7,11 +7,11 @@ or as soon as the job has run one sampling interval (so `tail -f` works on every
 A short job that printed nothing leaves no log file. A log that exists already is opened and
 appended to, as before; a rule's own `log:` file is always created.
 
-On some disks even the unnamed file costs a file creation (~240 us on this CI's ext4 with
-`discard`; NFS pays a round trip). So the unnamed file of a job that wrote nothing is kept as a
-spare and handed to the next job that logs into the same directory — but only when no process
-of the finished job is left (its process group is gone), since one left behind could still
-write into it.
+On some disks even the unnamed file costs a file creation (~240 us on the reference
+machine's ext4 with `discard`; NFS pays a round trip). So the unnamed file of a job that wrote
+nothing is kept as a spare and handed to the next job that logs into the same directory — but
+only when no process of the finished job is left (its process group is gone), since one left
+behind could still write into it.
 """
 
 from __future__ import annotations
