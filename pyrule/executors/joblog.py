@@ -75,16 +75,15 @@ class LogFiles:
             if not os.fstat(fd).st_size:
                 if reusable:
                     self._spares.setdefault(os.path.dirname(path) or ".", []).append(fd)
-                    return
+                    fd = -1
             elif not self.name(fd, path):
                 # Created by someone else meanwhile: append what the job wrote.
                 with open(f"/proc/self/fd/{fd}", "rb") as src, open(path, "ab") as dst:
                     while chunk := src.read(1 << 20):
                         dst.write(chunk)
-        except BaseException:
-            os.close(fd)
-            raise
-        os.close(fd)
+        finally:
+            if fd >= 0:
+                os.close(fd)
 
     def spare_fds(self) -> list[int]:
         """The spares' fds (a forked Python body closes them)."""

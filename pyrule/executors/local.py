@@ -431,7 +431,7 @@ class LocalExecutor(Executor):
             os.close(job.pidfd)
         self._watchdog.reaped(pid)
         if job.log_fd >= 0:
-            self._logs.finish(job.log_fd, resolve(job.spec.workdir, job.spec.log_path), _group_gone(pid))
+            self._logs.finish(job.log_fd, resolve(job.spec.workdir, job.spec.log_path), not _group_exists(pid))
         st = self._monitor.remove(pid)
         ru_cpu = ru.ru_utime + ru.ru_stime if ru else 0.0
         kernel_peak = ru.ru_maxrss * 1024 if ru else 0
@@ -516,27 +516,23 @@ def _self_hwm() -> int:
     return 0
 
 
-def _group_gone(pgid: int) -> bool:
-    """Whether no process (not even a zombie) is left in the group."""
+def _group_exists(pgid: int) -> bool:
+    """Whether any process is left in the group, zombies included (one we may not signal too)."""
     try:
         os.killpg(pgid, 0)
     except ProcessLookupError:
-        return True
+        return False
     except PermissionError:
         pass
-    return False
+    return True
 
 
 def _group_alive(pgid: int) -> bool:
     """Whether a member of the group still runs. Zombies do not count: orphans killed with
     their leader wait for init to reap them (~1.5 s on some container inits), yet
     killpg(pgid, 0) still finds them."""
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
+    if not _group_exists(pgid):
         return False
-    except PermissionError:
-        return True
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
