@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from .paths import Namespace, Paths
+from .record import field, record
 from .rules import Rule
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start
@@ -12,7 +11,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 
-@dataclass(eq=False, slots=True)  # slots: no per-job __dict__ (100k jobs: ~40 MB)
+@record(eq=False, slots=True)  # slots: no per-job __dict__ (100k jobs: ~40 MB)
 class Job:
     """One run of a rule for one set of wildcard values."""
 
@@ -39,7 +38,7 @@ class Job:
         return not self.outputs
 
 
-@dataclass
+@record
 class JobGraph:
     """Jobs in dependency order (every job after the jobs it needs)."""
 

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import os
 import stat as statmod
-from dataclasses import dataclass, field
 
 import xxhash
 
 from .graph import Job
+from .record import field, record
 from .stat_cache import StatCache
 from .state import State
 
@@ -136,7 +136,7 @@ def signature(job: Job, fps: Fingerprints, known: dict[str, str] | None = None) 
     return xxhash.xxh3_64_hexdigest(flat.encode("utf-8", "surrogateescape")), parts
 
 
-@dataclass(slots=True)  # one per job: no per-instance __dict__
+@record(slots=True)  # one per job: no per-instance __dict__
 class Decision:
     """Whether a job runs, and why (reason None: up to date, `why` says why)."""
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+
+from .record import field, record
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start
 if TYPE_CHECKING:
@@ -28,7 +29,7 @@ def _psutil():  # noqa: ANN202
 _HAVE_CHILDREN_FILE = os.path.exists(f"/proc/{os.getpid()}/task/{os.getpid()}/children")
 
 
-@dataclass
+@record
 class TreeStats:
     peak_rss_bytes: int = 0  # max over samples of the tree's summed RSS
     cpu_s: float = 0.0  # max over samples of the tree's user+sys time

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+
+from .record import record
 
 # `{name}` or `{name,REGEX}` (REGEX may hold one level of braces, as in `{n,[0-9]{2}}`);
 # `{{` and `}}` are literal braces.
@@ -144,7 +145,7 @@ def format_wildcards(text: str, wildcards: dict[str, str]) -> str:
                              str(wildcards[m.group(1)]) if m.group(1) in wildcards else m.group(0), text)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Candidate:
     key: object  # what the caller indexed (e.g. (rule, output index))
     pattern: Pattern

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from .errors import Location
+from .record import field, record
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start
 if TYPE_CHECKING:
@@ -46,7 +46,7 @@ def directory(path: str) -> FlaggedPath:
     return FlaggedPath(path.rstrip("/"), frozenset({"directory"}))
 
 
-@dataclass
+@record
 class Rule:
     """One rule. Paths are patterns with `{wildcard}`s; nothing here touches the file system."""
 
@@ -83,7 +83,7 @@ class Rule:
         return self.section_locs.get(section, self.loc) if section else self.loc
 
 
-@dataclass
+@record
 class Rules:
     """Everything the planner needs: the rules in order and the default targets."""
 

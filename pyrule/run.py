@@ -14,13 +14,13 @@ import os
 import signal
 import stat as statmod
 import time
-from dataclasses import dataclass, field
 
 from .errors import PyruleError, UsageError
 from .executors.base import which
 from .graph import Job, JobGraph
 from .invariants import Decider, Decision, signature
 from .procinfo import alive_since, boot_time, start_time
+from .record import field, record
 from .rules import Rules
 from .stat_cache import StatCache
 from .state import State, StateError
@@ -35,7 +35,7 @@ _GRACE_S = 5.0
 _BACKFILL = 16  # ready jobs looked at past the first that does not fit
 
 
-@dataclass
+@record
 class Options:
     jobs: int | None = None
     mem: str | None = None
@@ -50,7 +50,7 @@ class Options:
     noop_key: str | None = None  # noop_memo.memo_key: a run with nothing to do leaves a memo under it
 
 
-@dataclass(slots=True)  # one per job: no per-instance __dict__
+@record(slots=True)  # one per job: no per-instance __dict__
 class JobOutcome:
     """One job's fate in a run, as written to stats.tsv/json."""
 
@@ -68,7 +68,7 @@ class JobOutcome:
     log: str | None = None
 
 
-@dataclass
+@record
 class RunResult:
     """What `Workflow.run` returns and `pyrule` reports."""
 

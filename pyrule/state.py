@@ -15,10 +15,10 @@ import os
 import sqlite3
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
 from urllib.parse import quote
 
 from .errors import PyruleError
+from .record import record
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start
 if TYPE_CHECKING:
@@ -54,7 +54,7 @@ CREATE TABLE IF NOT EXISTS noop_memo (
 _MEMOS_KEPT = 8
 
 
-@dataclass(slots=True)  # one per job: no per-instance __dict__
+@record(slots=True)  # one per job: no per-instance __dict__
 class Record:
     """A job's signature at its last success."""
 
@@ -62,7 +62,7 @@ class Record:
     signature: dict[str, Any] | str | None  # None: not read yet (see signature_of); str: JSON
 
 
-@dataclass
+@record
 class RunningJob:
     name: str
     run_id: str

@@ -1,4 +1,4 @@
-"""The Pipefile's abstract syntax tree: plain dataclasses, each node with its location.
+"""The Pipefile's abstract syntax tree: plain records (record.py), each node with its location.
 
 Python code is kept as source text (`Code`) with the location of its first character, so the
 loader can compile it and report Python's own errors at the right Pipefile line.
@@ -6,12 +6,11 @@ loader can compile it and report Python's own errors at the right Pipefile line.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from .errors import Location
+from .record import field, record
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Code:
     """Python source taken verbatim from a Pipefile (an expression, arguments, or a block)."""
 
@@ -19,7 +18,7 @@ class Code:
     loc: Location
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Body:
     """A raw shell or Python body, dedented; `loc` is its first line."""
 
@@ -27,7 +26,7 @@ class Body:
     loc: Location
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Target:
     """A path or rule name as written in a short rule or `default:` (bare or quoted)."""
 
@@ -36,7 +35,7 @@ class Target:
     loc: Location
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Assignment:
     name: str
     op: str  # "=" or "?="
@@ -44,31 +43,31 @@ class Assignment:
     loc: Location
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Import:
     code: Code
     loc: Location
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Include:
     path: Code
     loc: Location
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Default:
     targets: list[Target]
     loc: Location
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class PythonBlock:
     body: Body
     loc: Location
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Section:
     """`name: value`; expression sections hold one `Code` per line, body sections a `Body`."""
 
@@ -78,7 +77,7 @@ class Section:
     body: Body | None = None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class RuleDecl:
     kind: str  # "rule" or "checkpoint"
     name: str
@@ -87,7 +86,7 @@ class RuleDecl:
     loc: Location
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ShortRule:
     outputs: list[Target]
     inputs: list[Target]
@@ -98,7 +97,7 @@ class ShortRule:
 Statement = Assignment | Import | Include | Default | PythonBlock | RuleDecl | ShortRule
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Pipefile:
     path: str
     statements: list[Statement]

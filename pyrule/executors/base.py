@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+
+from ..record import field, record
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start
 if TYPE_CHECKING:
     from typing import Any
 
 
-@dataclass
+@record
 class JobSpec:
     """Everything needed to run one job; built by the scheduler.
 
@@ -42,7 +43,7 @@ class JobSpec:
     target: str | None = None  # what to plan to find this job again: its first output, or its rule's name
 
 
-@dataclass(slots=True)  # one per job: no per-instance __dict__
+@record(slots=True)  # one per job: no per-instance __dict__
 class JobResult:
     name: str
     exit_code: int  # negative = killed by that signal (e.g. -15)

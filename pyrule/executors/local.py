@@ -22,13 +22,14 @@ import signal
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from pyrule.executors import simple_command
 from pyrule.executors.base import Executor, JobResult, JobSpec, exit_code_of, read_report, resolve, which
 from pyrule.executors.joblog import LogFiles
 from pyrule.executors.watchdog import Watchdog
 from pyrule.monitor import TreeMonitor
+
+from ..record import record
 
 _PR_SET_PDEATHSIG = 1
 _prctl_fn: Callable[..., int] | None = None
@@ -156,7 +157,7 @@ def _python_child(
         os._exit(code)
 
 
-@dataclass
+@record
 class _Job:
     spec: JobSpec
     pid: int

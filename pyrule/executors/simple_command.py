@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+
+from ..record import record
 
 _BASH_WORDS = frozenset(
     # builtins (`compgen -b` in bash 5) ...
@@ -54,7 +55,7 @@ _FLAGS = {
 _FD = {">": 1, ">>": 1, "2>": 2, "2>>": 2, "<": 0}
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class SimpleCommand:
     argv: list[str]  # argv[0] as written (a name to look up on PATH, or a path)
     redirects: list[tuple[int, str, int]]  # (fd, path, open flags), in the order written

@@ -33,10 +33,10 @@ import shutil
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from typing import Any
 
 from ..errors import UsageError, suggest
+from ..record import record
 from .base import Executor, JobResult, JobSpec, exit_code_of, read_report, resolve
 
 # Job states after which a job does not change any more (squeue %T, sacct State).
@@ -177,7 +177,7 @@ class SlurmError(Exception):
     """A Slurm client command failed in a way that is not about one job."""
 
 
-@dataclass
+@record
 class _Job:
     spec: JobSpec
     job_id: int

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
+from ..record import field, record
 from .html import esc
 from .layout import NODE_H, layout
 
@@ -26,7 +25,7 @@ def style(status: str) -> tuple[str, str, str]:
     return STATUS_STYLE.get(status, (OTHER_STYLE[0], OTHER_STYLE[1], status))
 
 
-@dataclass
+@record
 class GNode:
     id: str
     label: str

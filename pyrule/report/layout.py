@@ -14,7 +14,7 @@ graph never has, are tolerated: the nodes left over are placed on one more layer
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from ..record import record
 
 NODE_H = 26.0
 LAYER_GAP = 48.0
@@ -24,7 +24,7 @@ MARGIN = 12.0
 MAX_SWEEPS = 24
 
 
-@dataclass
+@record
 class Placed:
     id: str
     width: float
@@ -34,7 +34,7 @@ class Placed:
     dummy: bool = False
 
 
-@dataclass
+@record
 class Layout:
     nodes: dict[str, Placed]
     edges: list[tuple[str, str, list[tuple[float, float]]]]  # (from, to, polyline points)
