@@ -16,8 +16,8 @@ The Pipefile loader (pyrule.load) builds its rules through this same class.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
-from pathlib import Path
 
 from .errors import Location, PipefileError, suggest
 from .patterns import Pattern, PatternError, wildcard_names
@@ -36,10 +36,10 @@ _SLURM_KEYS = ("partition", "account", "qos", "constraint", "extra")
 class Workflow:
     """A set of rules and default targets, with a project directory."""
 
-    def __init__(self, directory: str | Path = ".", namespace: dict[str, Any] | None = None):
+    def __init__(self, directory: str | os.PathLike[str] = ".", namespace: dict[str, Any] | None = None):
         from .helpers import namespace as fresh_namespace
 
-        self.directory = Path(directory)
+        self.directory = os.fspath(directory)
         self.rules = Rules()
         self.rules.namespace = namespace if namespace is not None else fresh_namespace(self.rules.rules)
 
@@ -111,15 +111,13 @@ class Workflow:
 
     def plan(self, targets: list[str] | tuple[str, ...] = (), until: list[str] | tuple[str, ...] = ()):
         """The job graph for `targets` (default targets when empty)."""
-        import os
-
         from .plan import plan
 
         # Paths are relative to the project directory: plan there, as run() does.
         cwd = os.getcwd()
         os.chdir(self.directory)
         try:
-            return plan(self.rules, list(targets), until=list(until), directory=str(self.directory))
+            return plan(self.rules, list(targets), until=list(until), directory=self.directory)
         finally:
             os.chdir(cwd)
 
@@ -127,7 +125,7 @@ class Workflow:
         """Plan and run `targets`; see pyrule.run.run for the options."""
         from .run import run
 
-        return run(self.rules, list(targets), directory=str(self.directory), **options)
+        return run(self.rules, list(targets), directory=self.directory, **options)
 
 
 def items(value: Any) -> list[Item]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from pathlib import Path
 
 from . import __version__
 from .errors import PyruleError, UsageError
@@ -85,13 +84,16 @@ def _positive_int(text: str) -> int:
     return n
 
 
-def find_pipefile(start: Path) -> Path | None:
-    """./Pipefile, else the nearest Pipefile in a parent directory (like git)."""
-    for d in (start, *start.parents):
-        candidate = d / "Pipefile"
-        if candidate.is_file():
+def find_pipefile(start: str) -> str | None:
+    """./Pipefile, else the nearest Pipefile in a parent directory (like git); `start` is absolute."""
+    while True:
+        candidate = os.path.join(start, "Pipefile")
+        if os.path.isfile(candidate):
             return candidate
-    return None
+        parent = os.path.dirname(start)
+        if parent == start:
+            return None
+        start = parent
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -149,18 +151,18 @@ def _main(args: argparse.Namespace, console) -> int:
     targets = [t for t in args.targets if not _is_override(t)]
     overrides = dict(parse_override(t) for t in [*(t for t in args.targets if _is_override(t)), *args.set])
     if args.file:
-        pipefile = Path(args.file)
-        if not pipefile.is_file():
+        pipefile = args.file
+        if not os.path.isfile(pipefile):
             raise UsageError(f"-f {args.file}: no such file", hint="name an existing Pipefile")
     else:
-        found = find_pipefile(Path.cwd())
+        found = find_pipefile(os.getcwd())
         if found is None:
             raise UsageError("no Pipefile here or in any parent directory",
                              hint="create a Pipefile, or name one with -f FILE (see README: quick start)")
         # Paths in messages stay short and relative, as people wrote them.
-        if found.parent != Path.cwd():
-            os.chdir(found.parent)
-        pipefile = Path("Pipefile")
+        if os.path.dirname(found) != os.getcwd():
+            os.chdir(os.path.dirname(found))
+        pipefile = "Pipefile"
     rules = load(pipefile, overrides)
     if args.run_job:  # a Slurm job script runs a python body this way (executors/slurm.py)
         from .executors.slurm import run_job

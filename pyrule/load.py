@@ -3,9 +3,8 @@ command-line overrides, and builds rules through the Python API (pyrule.api.Work
 
 from __future__ import annotations
 
-import ast
 import os
-from pathlib import Path
+from types import CodeType
 
 from . import syntax as S
 from .api import Workflow
@@ -17,6 +16,8 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start
 if TYPE_CHECKING:
     from typing import Any
 
+    StrPath = str | os.PathLike[str]
+
 _KEYWORD_SECTIONS = ("params", "resources", "env", "slurm")
 _SINGLE_SECTIONS = ("log", "check", "retries", "priority")
 
@@ -27,6 +28,8 @@ def parse_override(text: str) -> tuple[str, Any]:
     name = name.strip()
     if not sep or not name.isidentifier():
         raise UsageError(f"bad override '{text}'", hint="write NAME=VALUE, e.g. MIN_LEN=40 or SAMPLES=\"['a','b']\"")
+    import ast  # only here: the module costs start-up time
+
     try:
         value = ast.literal_eval(raw)
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
@@ -34,10 +37,10 @@ def parse_override(text: str) -> tuple[str, Any]:
     return name, value
 
 
-def load(path: str | Path, overrides: dict[str, Any] | None = None, directory: str | Path = ".") -> Rules:
+def load(path: StrPath, overrides: dict[str, Any] | None = None, directory: StrPath = ".") -> Rules:
     """Load a Pipefile (and its includes) into Rules."""
     loader = _Loader(Workflow(directory), dict(overrides or {}))
-    loader.load_file(Path(path), None)
+    loader.load_file(os.fspath(path), None)
     loader.check_overrides()
     return loader.wf.rules
 
@@ -53,23 +56,23 @@ class _Loader:
 
     # --- files and statements ----------------------------------------------------------------
 
-    def load_file(self, path: Path, included_at: Location | None) -> None:
+    def load_file(self, path: str, included_at: Location | None) -> None:
         real = os.path.realpath(path)
         if real in self.stack:
             chain = " -> ".join(os.path.relpath(p) for p in [*self.stack[self.stack.index(real):], real])
             raise PipefileError(f"include cycle: {chain}", included_at, "remove one of these includes")
-        if not path.is_file():
+        if not os.path.isfile(path):
             if included_at is None:
                 raise UsageError(f"no Pipefile at {path}", hint="create one, or name it with -f FILE")
             raise PipefileError(f"include: no file '{path}'", included_at, "the path is relative to the including file")
         pipefile = parse_file(path)
-        self.wf.rules.files.append(str(path))
+        self.wf.rules.files.append(path)
         self.stack.append(real)
         for stmt in pipefile.statements:
             self.statement(stmt, path)
         self.stack.pop()
 
-    def statement(self, stmt: S.Statement, path: Path) -> None:
+    def statement(self, stmt: S.Statement, path: str) -> None:
         if isinstance(stmt, S.Assignment):
             if stmt.op == "?=" and stmt.name in self.overrides:
                 self.used.add(stmt.name)
@@ -86,8 +89,8 @@ class _Loader:
             if not isinstance(target, (str, os.PathLike)):
                 raise PipefileError(f"include needs a path, not {type(target).__name__}", stmt.path.loc)
             # `sub/../a.pipe` is named `a.pipe` in messages (unless it went through a symlink)
-            included = path.parent / target
-            short = Path(os.path.normpath(included))
+            included = os.path.join(os.path.dirname(path), target)
+            short = os.path.normpath(included)
             self.load_file(short if os.path.realpath(short) == os.path.realpath(included) else included, stmt.loc)
         elif isinstance(stmt, S.Default):
             self.wf.default(*(t.text for t in stmt.targets), loc=stmt.loc)
@@ -178,24 +181,23 @@ def _capture(*args: Any, **kwargs: Any) -> tuple[tuple, dict]:
     return args, kwargs
 
 
-def _compile(code: S.Code, mode: str, call: bool = False):
+def _compile(code: S.Code, mode: str, call: bool = False) -> CodeType:
     src = f"__pyrule_args__({code.text}\n)" if call else code.text
-    shift = len("__pyrule_args__(") if call else 0
     try:
-        tree = ast.parse(src, filename=code.loc.file, mode=mode)
+        compiled = compile(src, code.loc.file, mode)
     except SyntaxError as e:
         from .parse import python_error
 
-        raise python_error(e, code, shift) from None
-    ast.increment_lineno(tree, code.loc.line - 1)
-    try:
-        return compile(tree, code.loc.file, mode)
-    except SyntaxError as e:  # found by the compiler, not the parser: `f(x=1, x=2)`
-        from .parse import python_error
+        raise python_error(e, code, len("__pyrule_args__(") if call else 0) from None
+    return _moved(compiled, code.loc.line - 1)
 
-        if e.lineno:
-            e.lineno -= code.loc.line - 1
-        raise python_error(e, code, shift) from None
+
+def _moved(code: CodeType, lines: int) -> CodeType:
+    """`code` (and the functions defined in it) as if its source began `lines` lines further
+    down: tracebacks show Pipefile lines. Line numbers are stored relative to the first line, so
+    this is cheaper than compiling through `ast` and `ast.increment_lineno`."""
+    consts = tuple(_moved(c, lines) if isinstance(c, CodeType) else c for c in code.co_consts)
+    return code.replace(co_firstlineno=code.co_firstlineno + lines, co_consts=consts)
 
 
 def evaluate(code: S.Code, ns: dict[str, Any], call: bool = False) -> Any:

@@ -20,7 +20,7 @@ from . import syntax as S
 from .errors import Location, PipefileError, suggest
 from .grammar_file import grammar_path
 
-GRAMMAR = grammar_path()
+GRAMMAR = Path(grammar_path())
 
 # Human names for the grammar's terminals, used in "expected ..." messages.
 _TERMINAL_NAMES = {

@@ -17,7 +17,6 @@ from __future__ import annotations
 import os
 import pickle
 import sys
-from pathlib import Path
 
 import xxhash
 
@@ -29,11 +28,11 @@ from .grammar_file import grammar_digest
 _MAX_ENTRIES = 256  # beyond this, the oldest entries are dropped when one is added
 
 
-def _directory() -> Path | None:
+def _directory() -> str | None:
     if os.environ.get("PYRULE_PARSE_CACHE", "1") == "0":
         return None
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "pyrule" / "parse"
+    return os.path.join(base, "pyrule", "parse")
 
 
 def _key(filename: str, data: bytes) -> str:
@@ -44,17 +43,18 @@ def _key(filename: str, data: bytes) -> str:
     return h.hexdigest()
 
 
-def parse_file(path: str | Path) -> S.Pipefile:
+def parse_file(path: str | os.PathLike[str]) -> S.Pipefile:
     """parse.parse_file, answered from the cache when this exact file was parsed before."""
-    path = Path(path)
+    path = os.fspath(path)
     directory = _directory()
     if directory is None:
         return _parse(path)
     try:
-        data = path.read_bytes()
+        with open(path, "rb") as f:
+            data = f.read()
     except OSError as e:
         raise PipefileError(f"cannot read {path}: {e.strerror}") from None
-    entry = directory / (_key(str(path), data) + ".pickle")
+    entry = os.path.join(directory, _key(path, data) + ".pickle")
     try:  # unpickling runs code: only from a directory that no one else can write to
         trusted = _private(directory)
     except OSError:
@@ -73,29 +73,33 @@ def parse_file(path: str | Path) -> S.Pipefile:
     return tree
 
 
-def _private(directory: Path) -> bool:
+def _private(directory: str) -> bool:
     st = os.stat(directory)
     return st.st_uid == os.geteuid() and not st.st_mode & 0o022
 
 
-def _parse(path: Path) -> S.Pipefile:
+def _parse(path: str) -> S.Pipefile:
     from .parse import parse_file
 
     return parse_file(path)
 
 
-def _store(directory: Path, entry: Path, tree: S.Pipefile) -> None:
+def _store(directory: str, entry: str, tree: S.Pipefile) -> None:
     try:
-        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.makedirs(directory, mode=0o700, exist_ok=True)
         if not _private(directory):
             return
-        tmp = entry.with_suffix(f".{os.getpid()}.tmp")
+        tmp = f"{entry}.{os.getpid()}.tmp"
         with open(tmp, "wb") as f:
             pickle.dump(tree, f, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(tmp, entry)  # whole or not at all: a reader never sees half an entry
-        entries = sorted(directory.glob("*.pickle"), key=lambda p: p.stat().st_mtime)
+        entries = sorted((e for e in os.scandir(directory) if e.name.endswith(".pickle")),
+                         key=lambda e: e.stat().st_mtime)
         for old in entries[:-_MAX_ENTRIES]:
-            old.unlink(missing_ok=True)
+            try:
+                os.unlink(old.path)
+            except FileNotFoundError:
+                pass  # another pyrule pruned it first
     except (OSError, pickle.PicklingError, RecursionError):
         pass  # a read-only home, a full disk: the cache is only an optimisation
 

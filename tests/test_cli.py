@@ -161,6 +161,11 @@ def test_file_option(project):
     assert project.dry("-f", "flows/My.pipe") == ["a: output a.txt missing"]
 
 
+def test_messages_name_the_file_option_without_dots_and_doubled_slashes(project):
+    project.write("flows/Bad.pipe", "X = 1 / 0\n")
+    assert project.error("-f", "./flows//Bad.pipe").startswith("flows/Bad.pipe:1:5: error: ZeroDivisionError")
+
+
 def test_directory_option(project, tmp_path):
     project.write("sub/Pipefile", 'rule a:\n    output: "a.txt"\n    shell: touch a.txt\n')
     rc, out, err = project.run("-C", str(project / "sub"), "-n", "-q", cwd=tmp_path)

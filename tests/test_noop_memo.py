@@ -227,10 +227,11 @@ def test_a_store_written_by_another_program_retires_the_memo(tmp_path: Path):
     assert MEMO not in r.err and r.ran == {"b"}, str(r)
 
 
+@pytest.mark.parametrize("name", ["proj", "odd %41?#name"])  # SQLite's URI escapes
 @pytest.mark.parametrize("old_store", [False, True], ids=["memo", "store-from-before-memos"])
-def test_a_dry_run_in_a_read_only_directory(tmp_path: Path, read_only, old_store: bool):
-    (tmp_path / "proj").mkdir()
-    d = _project(tmp_path / "proj")
+def test_a_dry_run_in_a_read_only_directory(tmp_path: Path, read_only, old_store: bool, name: str):
+    (tmp_path / name).mkdir()
+    d = _project(tmp_path / name)
     ok(d)
     if old_store:
         _as_before_memos(d)

@@ -4,27 +4,26 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 
 from ..errors import PyruleError, UsageError
 from ..stats import run_dirs
 
 
-def project_dir(pipefile: str | None) -> Path:
+def project_dir(pipefile: str | None) -> str:
     """Where the runs were recorded: the current directory with -f, else the directory of the
     nearest Pipefile (as a run would chdir there), else the current directory."""
     if pipefile:
-        return Path.cwd()
+        return os.getcwd()
     from ..cli import find_pipefile
 
-    found = find_pipefile(Path.cwd())
-    return found.parent if found is not None else Path.cwd()
+    found = find_pipefile(os.getcwd())
+    return os.path.dirname(found) if found is not None else os.getcwd()
 
 
-def pick_run(root: Path, run_id: str | None) -> str:
+def pick_run(root: str, run_id: str | None) -> str:
     """The run directory to report: RUN-ID (or a unique prefix of one), else the last run."""
-    runs = run_dirs(str(root / ".pyrule"))
-    where = os.path.relpath(root / ".pyrule" / "runs")
+    runs = run_dirs(os.path.join(root, ".pyrule"))
+    where = os.path.relpath(os.path.join(root, ".pyrule", "runs"))
     if not runs:
         raise UsageError(f"no recorded run in {where}: there is nothing to report yet",
                          hint="run pyrule first (e.g. `pyrule -j 4`), then `pyrule --report`")
