@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import os
 import re
 from collections.abc import Callable
@@ -69,12 +68,12 @@ def python_body(job: Job, namespace: dict[str, Any], ctx: dict[str, Any]) -> Cal
             params = inspect.signature(rule.func).parameters
             rule.func(**{k: v for k, v in names.items() if k in params})
             return
+        from .load import moved
+
         g = dict(namespace)
         g.update(names)
-        tree = ast.parse(rule.python, filename=rule.loc.file if rule.loc else "<python>")
         loc = rule.where("python")
-        if loc is not None:
-            ast.increment_lineno(tree, loc.line - 1)
-        exec(compile(tree, loc.file if loc else "<python>", "exec"), g)
+        code = compile(rule.python, loc.file if loc else "<python>", "exec")
+        exec(moved(code, loc.line - 1) if loc else code, g)
 
     return run_body

@@ -25,19 +25,21 @@ if TYPE_CHECKING:
     from typing import Any
 
 _BLOCK = 1 << 22  # 4 MiB reads: xxh3 is far faster than the page cache, so fewer syscalls win
-
-
-_buffer = bytearray(_BLOCK)  # reused: allocating 4 MiB per file would cost more than hashing a small one
+_SMALL = 1 << 16  # a file this small is read and hashed in one piece
+_buffer: list[bytearray] = []  # the 4 MiB block, made when a large file first needs it (1-2 ms)
 
 
 def hash_file(path: str) -> str:
-    h = xxhash.xxh3_128()
-    view = memoryview(_buffer)
     with open(path, "rb", buffering=0) as f:
-        while True:
-            n = f.readinto(_buffer)
-            if not n:
-                break
+        data = f.read(_SMALL)
+        if len(data) < _SMALL:  # a regular file reads short only at its end
+            return xxhash.xxh3_128_hexdigest(data)
+        h = xxhash.xxh3_128(data)
+        if not _buffer:
+            _buffer.append(bytearray(_BLOCK))  # reused: allocating 4 MiB per file would cost more
+        block = _buffer[0]
+        view = memoryview(block)
+        while n := f.readinto(block):
             h.update(view[:n])
     return h.hexdigest()
 

@@ -189,14 +189,14 @@ def _compile(code: S.Code, mode: str, call: bool = False) -> CodeType:
         from .parse import python_error
 
         raise python_error(e, code, len("__pyrule_args__(") if call else 0) from None
-    return _moved(compiled, code.loc.line - 1)
+    return moved(compiled, code.loc.line - 1)
 
 
-def _moved(code: CodeType, lines: int) -> CodeType:
+def moved(code: CodeType, lines: int) -> CodeType:
     """`code` (and the functions defined in it) as if its source began `lines` lines further
     down: tracebacks show Pipefile lines. Line numbers are stored relative to the first line, so
     this is cheaper than compiling through `ast` and `ast.increment_lineno`."""
-    consts = tuple(_moved(c, lines) if isinstance(c, CodeType) else c for c in code.co_consts)
+    consts = tuple(moved(c, lines) if isinstance(c, CodeType) else c for c in code.co_consts)
     return code.replace(co_firstlineno=code.co_firstlineno + lines, co_consts=consts)
 
 

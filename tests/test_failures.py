@@ -375,12 +375,16 @@ def test_python_body_exception_fails_the_job_with_traceback(tmp_path: Path):
         rule boom:
             output: "boom.txt"
             python:
+                def check():
+                    raise ValueError("no good")
                 open(output[0], "w").write("partial")
-                raise ValueError("no good")
+                check()
     """)
     r = pyrule(tmp_path)
     assert r.rc == 1
     assert "ValueError: no good" in r.err
+    # the traceback names Pipefile lines, in the body and in a function it defines
+    assert 'File "Pipefile", line 7, in <module>' in r.err and 'File "Pipefile", line 5, in check' in r.err
     assert not (tmp_path / "boom.txt").exists()
 
 
