@@ -13,6 +13,7 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start
 if TYPE_CHECKING:
     from typing import Any
 
+_to_json = json.JSONEncoder(separators=(",", ":")).encode  # one encoder: json.dumps(separators=) makes one per call
 COLUMNS = ["rule", "job", "status", "start", "end", "wall_s", "cpu_s", "peak_rss_bytes", "exit_code", "attempts"]
 
 
@@ -33,7 +34,7 @@ def write_stats(runner, result) -> None:
     }
     with open(os.path.join(result.run_dir, "stats.json"), "w", encoding="utf-8") as fj, \
             open(os.path.join(result.run_dir, "stats.tsv"), "w", encoding="utf-8", newline="") as ft:
-        fj.write(json.dumps(head, separators=(",", ":"))[:-1] + ',"jobs":[')
+        fj.write(_to_json(head)[:-1] + ',"jobs":[')
         w = csv.writer(ft, delimiter="\t", lineterminator="\n")
         w.writerow(COLUMNS + keys)
         for i, (job, o) in enumerate(done):
@@ -45,7 +46,7 @@ def write_stats(runner, result) -> None:
                 "outputs": list(job.outputs), "deps": [d.name for d in job.deps],
                 "resources": {k: v for k, v in job.resources.items() if isinstance(v, (int, float, str))},
             }
-            fj.write(("," if i else "") + json.dumps(j, separators=(",", ":")))  # the C encoder
+            fj.write(("," if i else "") + _to_json(j))
             w.writerow([j[c] if j[c] is not None else "" for c in COLUMNS] + [o.reported.get(k, "") for k in keys])
         fj.write("]}")
 

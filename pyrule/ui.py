@@ -39,7 +39,7 @@ class Console:
         if self._progress is not None:
             self._progress.console.print(text, markup=False, highlight=False)
         else:
-            print(text, file=self.err)
+            self.err.write(text + "\n")  # one write: print() makes two on an unbuffered stream
 
     def note(self, text: str) -> None:
         if self.quiet < 1:
