@@ -19,6 +19,7 @@ from .graph import Job
 from .record import field, record
 from .stat_cache import StatCache
 from .state import State
+from .substitute import top_level_fields
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start
 if TYPE_CHECKING:
@@ -51,15 +52,18 @@ class Fingerprints:
         self.state = state
         self.stats = stats
         self.cache = state.file_cache() if state else {}
-        self._rules: dict[int, tuple[str, dict[str, str], str]] = {}  # id(rule) -> rule_parts()
+        self._rules: dict[int, tuple[str, dict[str, str], str, dict[str, str]]] = {}  # id(rule) -> rule_parts()
 
-    def rule_parts(self, job: Job) -> tuple[str, dict[str, str], str]:
-        """The parts of a signature that are the rule's own (body hash, env): once per rule."""
+    def rule_parts(self, job: Job) -> tuple[str, dict[str, str], str, dict[str, str]]:
+        """The parts of a signature that are the rule's own (body hash, env, the top-level names
+        its shell body uses): once per rule."""
         key = id(job.rule)
         parts = self._rules.get(key)
         if parts is None:
-            env = {k: str(v) for k, v in job.rule.env.items()}
-            parts = (xxhash.xxh3_64_hexdigest(body_text(job).encode()), env, repr(env))
+            rule = job.rule
+            env = {k: str(v) for k, v in rule.env.items()}
+            names = top_level_fields(rule.shell, rule.namespace, job.wildcards) if rule.shell else {}
+            parts = (xxhash.xxh3_64_hexdigest(body_text(job).encode()), env, repr(env), names)
             self._rules[key] = parts
         return parts
 
@@ -123,7 +127,7 @@ def signature(job: Job, fps: Fingerprints, known: dict[str, str] | None = None) 
 
     `known`: fingerprints to use for inputs that are gone on purpose (removed temp() files)."""
     mode = job.rule.check
-    body, env, env_repr = fps.rule_parts(job)
+    body, env, env_repr, names = fps.rule_parts(job)
     params = {k: repr(v) for k, v in job.params.items()} if job.params else {}
     parts = {
         "body": body,
@@ -135,6 +139,9 @@ def signature(job: Job, fps: Fingerprints, known: dict[str, str] | None = None) 
     }
     flat = "\x00".join((body, repr(params), env_repr, "\x01".join(job.inputs),
                         "\x01".join(job.outputs), "\x01".join(parts["fps"])))
+    if names:  # only then: signatures recorded before names were part of them stay valid
+        parts["names"] = names
+        flat += "\x00" + repr(names)
     return xxhash.xxh3_64_hexdigest(flat.encode("utf-8", "surrogateescape")), parts
 
 
@@ -262,11 +269,12 @@ def _difference(old: dict[str, Any], new: dict[str, Any], mode: str) -> str:
     """The first recorded invariant that changed, in words."""
     if old.get("body") != new["body"]:
         return "rule body changed"
-    for key in ("params", "env"):
-        a, b = old.get(key, {}), new[key]
+    for key in ("params", "env", "names"):
+        a, b = old.get(key, {}), new.get(key, {})
         for name in sorted(set(a) | set(b)):
             if a.get(name) != b.get(name):
-                return f"{key}.{name}: {a.get(name, '(unset)')} → {b.get(name, '(unset)')}"
+                what = f"{key}.{name}" if key != "names" else f"top-level {name} in the shell body"
+                return f"{what}: {a.get(name, '(unset)')} → {b.get(name, '(unset)')}"
     if old.get("inputs") != new["inputs"] or old.get("outputs") != new["outputs"]:
         which = "input" if old.get("inputs") != new["inputs"] else "output"
         a, b = old.get(which + "s", []), new[which + "s"]

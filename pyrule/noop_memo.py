@@ -30,6 +30,7 @@ from . import __version__
 from .rules import Rule, Rules
 from .stat_cache import StatCache
 from .state import State
+from .substitute import top_level_fields
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start
 if TYPE_CHECKING:
@@ -69,6 +70,8 @@ def _rule_text(rule: Rule) -> str | None:
         if any(callable(v) for v in values.values()):
             return None
         parts.append(values)  # repr(), as the job signature sees params
+    if rule.shell:  # the top-level names its shell body uses (a wildcard may shadow one: no harm)
+        parts.append(top_level_fields(rule.shell, rule.namespace))
     return repr(parts) + "\n"
 
 

@@ -13,12 +13,17 @@ from __future__ import annotations
 import re
 import shlex
 
+import xxhash
+
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start
 if TYPE_CHECKING:
     from typing import Any
 
 _FIELD = re.compile(r"\{\{|\}\}|\{([A-Za-z_]\w*)((?:\.[A-Za-z_]\w*|\[-?\d+\])*)\}")
 _QUOTED = ("input", "output", "log", "wildcards")
+_LONG = 200  # characters of a top-level value kept as written in a signature
+# The names context() gives a body; a shell field with another name is a wildcard or a top-level name.
+CONTEXT_NAMES = ("input", "output", "params", "wildcards", "resources", "log", "rule", "jobname")
 _PATHS = ("input", "output", "log")
 
 
@@ -48,7 +53,7 @@ def substitute(text: str, ctx: dict[str, Any], wildcards: dict[str, str], namesp
             value, quote = ctx[root], ("path" if root in _PATHS else "word") if root in _QUOTED else ""
         elif root in wildcards:
             value, quote = wildcards[root], "word"
-        elif root in namespace and not root.startswith("_") and not callable(namespace[root]):
+        elif _top_level(namespace, root):
             value, quote = namespace[root], ""
         else:
             return tok
@@ -59,6 +64,29 @@ def substitute(text: str, ctx: dict[str, Any], wildcards: dict[str, str], namesp
         return _render(value, quote)
 
     return _FIELD.sub(sub, text)
+
+
+def top_level_fields(text: str, namespace: dict[str, Any], wildcards: Any = ()) -> dict[str, str]:
+    """The fields of a shell body that a Pipefile top-level name fills (`{REF}`, `{CFG.threads}`),
+    as substituted: part of its jobs' signatures, so that changing such a name reruns them, as a
+    changed param does. A long value is kept as its digest: every job's record holds it."""
+    out = {}
+    for m in _FIELD.finditer(text):
+        root = m.group(1)
+        if root is None or root in CONTEXT_NAMES or root in wildcards or not _top_level(namespace, root):
+            continue
+        try:
+            text = _render(_walk(namespace[root], m.group(2)), "")
+        except (AttributeError, IndexError, KeyError, TypeError):
+            continue  # left as written in the command too
+        if len(text) > _LONG:
+            text = f"xxh3:{xxhash.xxh3_64_hexdigest(text.encode('utf-8', 'surrogateescape'))} ({len(text)} characters)"
+        out[m.group(0)] = text
+    return out
+
+
+def _top_level(namespace: dict[str, Any], name: str) -> bool:
+    return name in namespace and not name.startswith("_") and not callable(namespace[name])
 
 
 def _walk(value: Any, path: str) -> Any:

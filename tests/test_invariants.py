@@ -4,6 +4,7 @@ runs (invariants)"). Each test builds a small project in a temporary directory."
 from __future__ import annotations
 
 import os
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -93,6 +94,55 @@ def test_params_change_reruns_that_rules_jobs(chain: Path):
     assert "MIN 5" in (chain / "c2.txt").read_text()
     assert ok(chain, "MIN=5").ran == set()
     assert ok(chain, "MIN=3").ran == CHAIN1 | CHAIN2
+
+
+def test_a_top_level_name_in_a_shell_body_reruns_its_jobs_when_it_changes(tmp_path: Path):
+    pipefile(tmp_path, """
+        THREADS ?= 2
+        rule all:
+            input: "z1.txt", "z2.txt", "o.txt"
+        rule z:
+            output: "z{n}.txt"
+            shell: echo {THREADS} {n} > {output}
+        rule other:
+            output: "o.txt"
+            shell: echo {rule} > {output}
+    """)
+    assert ok(tmp_path).ran == {"z[n=1]", "z[n=2]", "other"}
+    plan = ok(tmp_path, "-n", "THREADS=4").out
+    assert "z[n=1]: top-level {THREADS} in the shell body: 2 → 4" in plan
+    assert "other:" not in plan  # a rule that uses no top-level name is not touched
+    assert ok(tmp_path, "THREADS=4").ran == {"z[n=1]", "z[n=2]"}
+    assert (tmp_path / "z2.txt").read_text() == "4 2\n"
+    assert ok(tmp_path, "THREADS=4").ran == set()
+
+
+def test_a_long_top_level_value_is_recorded_as_its_digest(tmp_path: Path):
+    pipefile(tmp_path, """
+        SAMPLES ?= ["sample%03d" % i for i in range(100)]
+        rule z:
+            output: "z.txt"
+            shell: echo {SAMPLES} > {output}
+    """)
+    assert ok(tmp_path).ran == {"z"}
+    assert "sample099" in (tmp_path / "z.txt").read_text()
+    with sqlite3.connect(tmp_path / ".pyrule" / "state.db") as db:
+        [(signature,)] = db.execute("SELECT signature FROM jobs WHERE name='z'").fetchall()
+    assert "sample099" not in signature and len(signature) < 1000
+    plan = ok(tmp_path, "-n", "SAMPLES=['a', 'b']").out
+    assert "z: top-level {SAMPLES} in the shell body: xxh3:" in plan and "(999 characters) → a b" in plan
+
+
+def test_a_wildcard_shadows_a_top_level_name_of_the_same_name(tmp_path: Path):
+    pipefile(tmp_path, """
+        n ?= 7
+        rule z:
+            output: "z{n}.txt"
+            shell: echo {n} > {output}
+    """)
+    assert ok(tmp_path, "z1.txt").ran == {"z[n=1]"}
+    assert (tmp_path / "z1.txt").read_text() == "1\n"
+    assert ok(tmp_path, "z1.txt", "n=8").ran == set()  # the command did not change
 
 
 def test_rule_body_change(chain: Path):

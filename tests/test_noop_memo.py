@@ -122,6 +122,21 @@ def test_an_override_that_changes_a_param_reruns(tmp_path: Path):
     assert (d / "b.txt").read_text() == "source\ntwo\n"
 
 
+def test_a_top_level_name_from_the_environment_in_a_shell_body_is_not_answered_from_the_memo(tmp_path: Path):
+    pipefile(tmp_path, """
+        import os
+        LEVEL = os.environ.get("LEVEL", "1")
+        rule z:
+            output: "z.txt"
+            shell: echo {LEVEL} > {output}
+    """)
+    ok(tmp_path)
+    assert _memo_answered(tmp_path)
+    r = ok(tmp_path, "-v", env={"LEVEL": "2"})
+    assert MEMO not in r.err and r.ran == {"z"}, str(r)
+    assert (tmp_path / "z.txt").read_text() == "2\n"
+
+
 def test_same_content_new_inode_is_decided_the_long_way(tmp_path: Path):
     d = _project(tmp_path)
     ok(d)
