@@ -21,10 +21,10 @@ if TYPE_CHECKING:
 
 _FIELD = re.compile(r"\{\{|\}\}|\{([A-Za-z_]\w*)((?:\.[A-Za-z_]\w*|\[-?\d+\])*)\}")
 _QUOTED = ("input", "output", "log", "wildcards")
-_LONG = 200  # characters of a top-level value kept as written in a signature
+_PATHS = ("input", "output", "log")
 # The names context() gives a body; a shell field with another name is a wildcard or a top-level name.
 CONTEXT_NAMES = ("input", "output", "params", "wildcards", "resources", "log", "rule", "jobname")
-_PATHS = ("input", "output", "log")
+_LONG = 200  # characters of a top-level value kept as written in a signature
 
 
 def context(job, namespace: dict[str, Any]) -> dict[str, Any]:
@@ -76,12 +76,12 @@ def top_level_fields(text: str, namespace: dict[str, Any], wildcards: Any = ()) 
         if root is None or root in CONTEXT_NAMES or root in wildcards or not _top_level(namespace, root):
             continue
         try:
-            text = _render(_walk(namespace[root], m.group(2)), "")
+            value = _render(_walk(namespace[root], m.group(2)), "")
         except (AttributeError, IndexError, KeyError, TypeError):
             continue  # left as written in the command too
-        if len(text) > _LONG:
-            text = f"xxh3:{xxhash.xxh3_64_hexdigest(text.encode('utf-8', 'surrogateescape'))} ({len(text)} characters)"
-        out[m.group(0)] = text
+        if len(value) > _LONG:
+            value = f"xxh3:{xxhash.xxh3_64_hexdigest(value.encode('utf-8', 'surrogateescape'))} ({len(value)} characters)"
+        out[m.group(0)] = value
     return out
 
 
