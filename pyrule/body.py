@@ -68,12 +68,11 @@ def python_body(job: Job, namespace: dict[str, Any], ctx: dict[str, Any]) -> Cal
             params = inspect.signature(rule.func).parameters
             rule.func(**{k: v for k, v in names.items() if k in params})
             return
-        from .load import moved
+        from .load import compile_at
 
         g = dict(namespace)
         g.update(names)
         loc = rule.where("python")
-        code = compile(rule.python, loc.file if loc else "<python>", "exec")
-        exec(moved(code, loc.line - 1) if loc else code, g)
+        exec(compile_at(rule.python, loc.file, loc.line, "exec") if loc else compile(rule.python, "<python>", "exec"), g)
 
     return run_body

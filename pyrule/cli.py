@@ -160,8 +160,9 @@ def _main(args: argparse.Namespace, console) -> int:
             raise UsageError("no Pipefile here or in any parent directory",
                              hint="create a Pipefile, or name one with -f FILE (see README: quick start)")
         # Paths in messages stay short and relative, as people wrote them.
-        if os.path.dirname(found) != os.getcwd():
-            os.chdir(os.path.dirname(found))
+        home = os.path.dirname(found)
+        if home != os.getcwd():
+            os.chdir(home)
         pipefile = "Pipefile"
     rules = load(pipefile, overrides)
     if args.run_job:  # a Slurm job script runs a python body this way (executors/slurm.py)

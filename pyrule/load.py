@@ -184,19 +184,24 @@ def _capture(*args: Any, **kwargs: Any) -> tuple[tuple, dict]:
 def _compile(code: S.Code, mode: str, call: bool = False) -> CodeType:
     src = f"__pyrule_args__({code.text}\n)" if call else code.text
     try:
-        compiled = compile(src, code.loc.file, mode)
+        return compile_at(src, code.loc.file, code.loc.line, mode)
     except SyntaxError as e:
         from .parse import python_error
 
         raise python_error(e, code, len("__pyrule_args__(") if call else 0) from None
-    return moved(compiled, code.loc.line - 1)
 
 
-def moved(code: CodeType, lines: int) -> CodeType:
-    """`code` (and the functions defined in it) as if its source began `lines` lines further
-    down: tracebacks show Pipefile lines. Line numbers are stored relative to the first line, so
-    this is cheaper than compiling through `ast` and `ast.increment_lineno`."""
-    consts = tuple(moved(c, lines) if isinstance(c, CodeType) else c for c in code.co_consts)
+def compile_at(src: str, file: str, line: int, mode: str) -> CodeType:
+    """Compile Python taken from `file`, where its first line is `line`: tracebacks show the
+    file's lines, in the functions it defines too. (A SyntaxError counts from the source's own
+    first line.)"""
+    return _moved(compile(src, file, mode), line - 1)
+
+
+def _moved(code: CodeType, lines: int) -> CodeType:
+    # Line numbers are stored relative to the first line: cheaper than compiling through
+    # `ast` with `ast.increment_lineno`.
+    consts = tuple(_moved(c, lines) if isinstance(c, CodeType) else c for c in code.co_consts)
     return code.replace(co_firstlineno=code.co_firstlineno + lines, co_consts=consts)
 
 

@@ -28,8 +28,7 @@ from pyrule.executors.base import Executor, JobResult, JobSpec, exit_code_of, re
 from pyrule.executors.joblog import LogFiles
 from pyrule.executors.watchdog import Watchdog
 from pyrule.monitor import TreeMonitor
-
-from ..record import record
+from pyrule.record import record
 
 _PR_SET_PDEATHSIG = 1
 _prctl_fn: Callable[..., int] | None = None
