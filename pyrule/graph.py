@@ -37,6 +37,11 @@ class Job:
     def phony(self) -> bool:
         return not self.outputs
 
+    @property
+    def gather(self) -> bool:
+        """A phony rule without a body (Make's `all`): it only gathers its inputs."""
+        return not self.outputs and not self.rule.has_body
+
 
 @record
 class JobGraph:

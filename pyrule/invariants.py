@@ -154,6 +154,9 @@ class Decision:
     why: str = ""
     upstream: bool = False  # stale only because an upstream job runs: re-checked after it ends
     adopt: bool = False  # outputs exist without a record but are newer than the inputs
+    # A gather (Job.gather) that is stale only because inputs of it will be built: not a job to
+    # run of its own (-n and the counts leave it out), yet not up to date either.
+    pending: bool = False
     temp_gone: list[str] = field(default_factory=list)  # up to date, but these temp() outputs were removed
     # Only for adoption (recorded as if the job had run). Not kept otherwise: at 100k jobs the
     # signatures' parts held 100 MB for nothing.
@@ -209,8 +212,13 @@ class Decider:
         if job in self.forced:
             return Decision(job, "forced")
         if job.phony:
-            return Decision(job, "phony rule: runs whenever requested" if job.rule.has_body else None,
-                            why="gathers its inputs")
+            if job.rule.has_body:
+                return Decision(job, "phony rule: runs whenever requested")
+            # A gather is only as done as its inputs: never "up to date" while one will be built.
+            for dep in job.deps:
+                if dep in self.will_run:
+                    return Decision(job, f"upstream {dep.name} will run", upstream=True, pending=True)
+            return Decision(job, None, why="gathers its inputs")
         if job.name in self.incomplete:
             return Decision(job, "incomplete after an interrupted run")
         if not fresh and job.name in self.busy:

@@ -261,8 +261,9 @@ class Runner:
                 self._up_to_date(d)
         if stale or incomplete or any(d.adopt for d in decisions):  # something to run or record
             self.log.keep()
-        gathers = sum(1 for d in decisions if d.reason is None and d.job.phony and not d.job.rule.has_body)
-        self.console.run_started(len(stale), len(decisions) - len(stale) - gathers)
+        gathers = sum(1 for d in decisions if d.reason is None and d.job.gather)
+        pending = sum(1 for d in stale if d.pending)
+        self.console.run_started(len(stale) - pending, len(decisions) - len(stale) - gathers)
         # A build's decisions (one per job) are not kept through it: at 100,000 jobs, memory.
         stale_jobs, noop = [d.job for d in stale], (decisions if not stale else None)
         del decisions, stale
@@ -595,6 +596,8 @@ class Runner:
                     if prepared is None:
                         continue
                     if prepared is False:  # up to date after all (early cutoff or built elsewhere)
+                        if not job.gather:  # (a gather waiting for its inputs was not counted)
+                            self.console.job_settled(job)
                         finish(job, True)
                         self._drop_temps(job, done)
                         continue

@@ -17,13 +17,19 @@ def job_status(graph: JobGraph, rules: Rules, options) -> list[tuple[str, str]]:
     state = open_state(readonly=True)
     running = {r.name: r for r in (state.running() if state else []) if alive_since(r.owner_pid, r.owner_start)}
     failed: dict[str, str] = {}
+    skipped: dict[str, str] = {}
     runs = run_dirs()
     if runs:
         last = load_stats(runs[-1])
         failed = {j["job"]: j.get("reason") or "failed" for j in last["jobs"] if j["status"] == "failed"}
+        skipped = {j["job"]: j.get("reason") or "skipped" for j in last["jobs"] if j["status"] == "skipped"}
+    by_name = {d.job.name: d for d in decisions}
     out = []
     for d in decisions:
         name = d.job.name
+        if d.pending and name not in running:
+            out.append((name, _gather(d, by_name, failed, skipped)))
+            continue
         if name in running:
             r = running[name]
             since = time.strftime("%H:%M:%S", time.localtime(r.started))
@@ -38,3 +44,20 @@ def job_status(graph: JobGraph, rules: Rules, options) -> list[tuple[str, str]]:
         else:
             out.append((name, f"stale: {d.reason}"))
     return out
+
+
+def _gather(d, by_name: dict, failed: dict[str, str], skipped: dict[str, str]) -> str:
+    """A gather rule's state is its inputs': the first input that is not up to date, and why."""
+    for dep in d.job.deps:
+        dd = by_name.get(dep.name)
+        if dd is None or dd.reason is None:
+            continue
+        what = next((p for p in dep.outputs if p in d.job.inputs), dep.name)
+        if dep.name in failed:
+            return f"not built: input {what} failed in the last run ({dep.name}: {failed[dep.name]})"
+        if dep.name in skipped:
+            return f"not built: input {what} was skipped in the last run ({skipped[dep.name]})"
+        if dd.reason == f"output {what} missing":
+            return f"not built: input {what} missing"
+        return f"not built: input {what} is stale ({dep.name}: {dd.reason})"
+    return f"stale: {d.reason}"

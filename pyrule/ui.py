@@ -113,11 +113,12 @@ class Console:
                 self.out("    input:  " + ", ".join(_short(v) for v in ins))
 
     def plan(self, decisions) -> None:
-        stale = [d for d in decisions if d.reason is not None]
+        # (a gather waiting for its inputs is implied by them: --status and --why show it)
+        stale = [d for d in decisions if d.reason is not None and not d.pending]
         if stale:
             self.out("\n".join(f"{d.job.name}: {d.reason}" for d in stale))
         if self.quiet < 1:
-            n_ok = sum(1 for d in decisions if d.reason is None and not (d.job.phony and not d.job.rule.has_body))
+            n_ok = sum(1 for d in decisions if d.reason is None and not d.job.gather)
             self.out(f"{len(stale)} job(s) would run, {n_ok} up to date" if stale else _nothing_to_do(n_ok))
 
     def unchanged(self, n_ok: int, n_paths: int, dry_run: bool) -> None:
@@ -207,6 +208,11 @@ class Console:
             if task is not None:
                 self._progress.remove_task(task)
             self._progress.advance(self._task)
+
+    def job_settled(self, job) -> None:
+        """A job counted to run that was up to date when its turn came (early cutoff, built by
+        another pyrule, a gather whose inputs are built): done, silently."""
+        self._job_done(job.name)
 
     def job_finished(self, outcome) -> None:
         from .units import format_size

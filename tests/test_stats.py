@@ -71,12 +71,12 @@ def test_stats_tsv_and_json_columns(tmp_path: Path):
     assert float(rows["a"]["end"]) >= float(rows["a"]["start"]) > 0
     assert float(rows["a"]["wall_s"]) >= 0
     assert rows["b"]["status"] == "failed" and rows["b"]["exit_code"] == "4"
-    assert rows["all"]["status"] == "up-to-date"
+    assert rows["all"]["status"] == "skipped"  # its input b.txt failed: not "up to date"
 
     doc = json.loads((Path(r.run_dir) / "stats.json").read_text())
     assert doc["status"] == "failed"
     assert doc["run_id"] == Path(r.run_dir).name
-    assert doc["totals"] == {"ran": 1, "up-to-date": 1, "failed": 1, "skipped": 0}
+    assert doc["totals"] == {"ran": 1, "up-to-date": 0, "failed": 1, "skipped": 1}
     b = next(j for j in doc["jobs"] if j["job"] == "b")
     assert b["reason"] == "exit code 4" and b["log"] == ".pyrule/logs/b/b.log"
 
