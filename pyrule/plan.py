@@ -25,6 +25,15 @@ if TYPE_CHECKING:
     from typing import Any
 
 _NEW, _ACTIVE, _DONE = 0, 1, 2
+# How many jobs deep a chain of dependencies may be. Real chains are tens or hundreds of jobs
+# (the benchmarks' longest is 200; iterative workflows a few thousand); a deeper one is a rule
+# that matches its own inputs without end (`{x}.txt` from `{x}.x.txt`), which would otherwise
+# plan until memory runs out.
+MAX_DEPTH = 10_000
+# Choosing between rules looks ahead at their inputs, recursively: this far, then a candidate
+# counts as makeable and the walk (with MAX_DEPTH) finds out.
+_LOOKAHEAD = 100
+_STATE_DIR = ".pyrule"  # run.STATE_DIR: pyrule's own files; no job may write there
 
 
 def plan(rules: Rules, targets: list[str], until: list[str] | None = None, directory: str = ".",
@@ -182,14 +191,22 @@ class Planner:
             return False
         return all(self._can_make(p) for p in inputs)
 
+    _lookahead = 0
+
     def _can_make(self, path: str) -> bool:
         if path in self.producer or self.stats.exists(path):
             return True
         known = self._makeable.get(path)
         if known is not None:
             return known
+        if self._lookahead >= _LOOKAHEAD:
+            return True  # not known this far ahead: the walk decides (and stops a chain without end)
         self._makeable[path] = False  # guards against cycles while checking
-        ok = any(self._viable(c) for c in self.index.lookup(path))
+        self._lookahead += 1
+        try:
+            ok = any(self._viable(c) for c in self.index.lookup(path))
+        finally:
+            self._lookahead -= 1
         self._makeable[path] = ok
         return ok
 
@@ -229,6 +246,9 @@ class Planner:
                         + ("the project directory itself" if os.path.normpath(out) == "." else "outside the project"),
                         rule.where("output"), "such paths are refused; name files inside the project")
         _check_utf8(rule, "output", outputs)
+        for out in outputs:
+            if len(out) > 255 or _STATE_DIR in out:  # cheap tests first: most paths pass both
+                _check_output_path(rule, out)
         name = rule.name + ("[" + ",".join(f"{k}={v}" for k, v in wildcards.items()) + "]" if wildcards else "")
         job = Job(
             rule=rule,
@@ -348,7 +368,12 @@ class Planner:
             while stack:
                 job, it, seen = stack[-1]
                 for path in it:
-                    dep = path if isinstance(path, Job) else self.producer_of(path, job)
+                    try:
+                        dep = path if isinstance(path, Job) else self.producer_of(path, job)
+                    except NameTooLong:
+                        if len(stack) < 8:  # not a chain: the name itself is too long
+                            raise
+                        raise self._endless(stack, path, "until the name is too long for a file") from None
                     if dep is None:
                         continue
                     if dep not in seen:
@@ -356,6 +381,8 @@ class Planner:
                         job.deps.append(dep)
                     st = state.get(dep, _NEW)
                     if st == _NEW:
+                        if len(stack) >= MAX_DEPTH:
+                            raise self._endless(stack, path, f"over {MAX_DEPTH:,} jobs deep")
                         state[dep] = _ACTIVE
                         stack.append((dep, _needs(dep), set(dep.deps)))
                         break
@@ -374,6 +401,22 @@ class Planner:
             "dependency cycle: " + " -> ".join(j.name for j in cycle),
             dep.rule.where("input"), "a job cannot need its own output; break the cycle by renaming an output",
         )
+
+
+    def _endless(self, stack: list[tuple[Job, Any, set]], path: Any, how: str) -> PipefileError:
+        """A chain of jobs that does not end: its first steps, and the rules that repeat."""
+        jobs = [entry[0] for entry in stack]
+        steps = [f"{j.outputs[0] if j.outputs else j.name} ({j.name})" for j in jobs[:4]]
+        rules = list(dict.fromkeys(j.rule.name for j in jobs[-50:]))
+        shown = ", ".join(f"'{r}'" for r in rules[:3])
+        who = f"rules {shown} keep matching their own" if len(rules) > 1 else f"rule {shown} keeps matching its own"
+        last = jobs[-1].rule
+        return PipefileError(
+            f"a chain of inputs without end ({how}): {who} inputs:\n    "
+            + "\n    needs ".join(steps) + "\n    needs ...",
+            last.where("input") or last.loc,
+            "make the input pattern unable to match the output again, e.g. constrain the wildcard "
+            "('{x,[^.]+}'); a chain may be at most " + f"{MAX_DEPTH:,} jobs deep")
 
 
 def _needs(job: Job):
@@ -442,6 +485,22 @@ def _check_utf8(rule: Rule, section: str, paths) -> None:
             raise PipefileError(f"rule '{rule.name}': the {section} '{shown}' is not a UTF-8 file name",
                                 rule.where(section) or rule.loc,
                                 "pyrule needs file names that are valid UTF-8; rename the file") from None
+
+
+class NameTooLong(PipefileError):
+    """An output path no file system can hold (a component over 255 bytes, or over 4095 in all)."""
+
+
+def _check_output_path(rule: Rule, out: str) -> None:
+    """Refuse an output inside .pyrule/ (pyrule's own state, locks and logs) or one no file can have."""
+    parts = os.path.normpath(out).split("/")
+    if parts[0] == _STATE_DIR:
+        raise PipefileError(f"rule '{rule.name}': the output '{out}' is inside {_STATE_DIR}/, pyrule's own state",
+                            rule.where("output"), "no job may write there; name a file elsewhere in the project")
+    size = len(out.encode("utf-8", "surrogateescape"))
+    if size > 4095 or any(len(p.encode("utf-8", "surrogateescape")) > 255 for p in parts):
+        raise NameTooLong(f"rule '{rule.name}': the output '{out[:60]}...' ({size} bytes) is too long for a file name",
+                          rule.where("output"), "a path may have at most 4095 bytes, each of its names 255")
 
 
 def _outside(path: str) -> bool:
