@@ -257,8 +257,8 @@ class Planner:
             outputs=outputs,
             inputs=Paths(),
             log=format_wildcards(rule.log, wildcards) if rule.log else None,
-            params=Namespace(_evaluated(rule, "params", rule.params, wildcards, name)),
-            resources=Namespace(_evaluated(rule, "resources", rule.resources, wildcards, name)),
+            params=Namespace(),
+            resources=Namespace(),
         )
         self.jobs[key] = job
         for out in outputs:
@@ -266,6 +266,7 @@ class Planner:
             if "directory" in getattr(out, "flags", ()):
                 self._dir_outputs[out] = job
         try:
+            self._values(job)
             job.inputs = self._inputs(rule, wildcards, job)
             _check_utf8(rule, "input", job.inputs)
         except BaseException:
@@ -312,8 +313,25 @@ class Planner:
         job.waits_for = None
         job.deps = []
         job.after = []
+        self._values(job)
         job.inputs = self._inputs(job.rule, job.wildcards, job)
         return self._walk([job])
+
+    def _values(self, job: Job) -> None:
+        """The job's params and resources. A function among them may ask a checkpoint that has
+        not run yet: the job then waits for it (as for an input function) and gets its values
+        when it is re-planned."""
+        rule = job.rule
+        if not rule.params and not rule.resources:
+            return
+        self._asking.append(job)
+        try:
+            job.params = Namespace(_evaluated(rule, "params", rule.params, job.wildcards, job.name))
+            job.resources = Namespace(_evaluated(rule, "resources", rule.resources, job.wildcards, job.name))
+        except CheckpointPending as pending:
+            job.waits_for = pending.job
+        finally:
+            self._asking.pop()
 
     def _inputs(self, rule: Rule, wildcards: dict[str, str], job: Job | None) -> Paths:
         items: list = []

@@ -448,14 +448,17 @@ class Runner:
 
     def _check_fit(self, stale: list[Decision]) -> None:
         for d in stale:
-            for key, need in _needs(d.job, self.options.executor).items():
-                have = self.budget.get(key)
-                if have is not None and need > have:
-                    raise UsageError(
-                        f"job {d.job.name} needs {key}={_show(key, need)} but the budget is {_show(key, have)}",
-                        d.job.rule.where("resources"),
-                        f"raise the budget ({_budget_flag(key)}) or lower the rule's resources",
-                    )
+            self._check_job_fits(d.job)
+
+    def _check_job_fits(self, job: Job) -> None:
+        for key, need in _needs(job, self.options.executor).items():
+            have = self.budget.get(key)
+            if have is not None and need > have:
+                raise UsageError(
+                    f"job {job.name} needs {key}={_show(key, need)} but the budget is {_show(key, have)}",
+                    job.rule.where("resources"),
+                    f"raise the budget ({_budget_flag(key)}) or lower the rule's resources",
+                )
 
     # -- the loop ------------------------------------------------------------------------------
 
@@ -500,6 +503,7 @@ class Runner:
                 before = set(asker.deps)
                 try:
                     order = planner.replan(asker)
+                    self._check_job_fits(asker)  # its resources may have waited for the checkpoint
                 except PyruleError as e:
                     self.console.error(e)
                     self.log.write(f"replan {asker.name} failed: {e}")

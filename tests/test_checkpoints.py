@@ -216,3 +216,51 @@ def test_checkpoint_examples_run(tmp_path, example):
     assert rc == 0, err
     rc, out, err = run_pyrule("-n", cwd=work)
     assert "nothing to do" in out
+
+
+# params: and resources: functions may ask a checkpoint too: such a job waits for it like one
+# whose input function does, and its values are computed once the checkpoint has run.
+PARAMS_ASK = """
+default: merged.txt
+
+checkpoint split:
+    output: "n.txt"
+    shell:  echo 3 > {output}
+
+python:
+    def count(wildcards):
+        return open(checkpoints.split.get().output[0]).read().strip()
+
+    def mem(wildcards):
+        return int(open(checkpoints.split.get().output[0]).read()) * 10
+
+rule merge:
+    output: "merged.txt"
+    params: n = count
+    resources: tokens = mem
+    shell:  echo {params.n} {resources.tokens} > {output}
+"""
+
+
+def test_params_and_resources_functions_that_ask_a_checkpoint(project):
+    project.pipefile(PARAMS_ASK)
+    assert project.dry() == ["split: output n.txt missing", "merge: waits for checkpoint split"]
+    rc, out, err = project.run()
+    assert rc == 0, err
+    assert (project / "merged.txt").read_text() == "3 30\n"
+    assert ran(project / ".pyrule/runs") == ["merge", "split"]
+    assert project.dry() == []
+    # the value is part of the signature as usual: a new count reruns merge
+    project.pipefile(PARAMS_ASK.replace("echo 3", "echo 4"))
+    rc, out, err = project.run()
+    assert rc == 0, err
+    assert (project / "merged.txt").read_text() == "4 40\n"
+
+
+def test_resources_from_a_checkpoint_over_the_budget_fail_the_job(project):
+    project.pipefile(PARAMS_ASK.replace("    params: n = count\n", "").replace("{params.n} ", ""))
+    rc, out, err = project.run("--resources", "tokens=5")
+    assert rc == 1, err
+    assert "Traceback" not in err and "internal error" not in err, err
+    assert "merge needs tokens=30 but the budget is 5" in err, err
+    assert not (project / "merged.txt").exists()
