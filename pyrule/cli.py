@@ -52,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-k", "--keep-going", action="store_true", help="after a failure, go on with independent jobs")
     p.add_argument("-B", "--force-all", action="store_true", help="rerun every job")
     p.add_argument("--force", action="append", default=[], metavar="TARGET", help="rerun TARGET's job and everything after it")
+    p.add_argument("--overwrite-protected", action="store_true",
+                   help="rerun jobs whose protected() outputs exist (else refused before anything runs)")
     p.add_argument("--delete-orphans", action="store_true",
                    help="remove outputs of jobs a checkpoint no longer asks for")
     p.add_argument("--until", action="append", default=[], metavar="TARGET", help="run only what TARGET needs, TARGET included")
@@ -181,7 +183,8 @@ def _main(args: argparse.Namespace, console) -> int:
 
     options = Options(
         jobs=args.jobs, mem=args.mem, resources=args.resources, keep_going=args.keep_going,
-        force_all=args.force_all, force=args.force, delete_orphans=args.delete_orphans, executor=args.executor, argv=sys.argv[1:],
+        force_all=args.force_all, force=args.force, delete_orphans=args.delete_orphans,
+        overwrite_protected=args.overwrite_protected, executor=args.executor, argv=sys.argv[1:],
         executor_options={k: v for k, v in (("partition", args.slurm_partition), ("account", args.slurm_account))
                           if v} if args.executor == "slurm" else {},
     )

@@ -47,6 +47,7 @@ class Options:
     argv: list[str] = field(default_factory=list)
     executor_options: dict[str, Any] = field(default_factory=dict)
     delete_orphans: bool = False
+    overwrite_protected: bool = False  # rerun jobs whose protected() outputs exist
     noop_key: str | None = None  # noop_memo.memo_key: a run with nothing to do leaves a memo under it
 
 
@@ -249,10 +250,12 @@ class Runner:
         stale = [d for d in decisions if d.reason is not None]
         try:
             self._check_fit(stale)
-        except UsageError:  # nothing started: close the run as an error, not left "running"
+            if not self.options.overwrite_protected:
+                check_protected(stale)
+        except UsageError as e:  # nothing started: close the run as an error, not left "running"
             self.state.run_ended(self.run_id, "error")
             self.state.close()
-            self.log.write("run error: a job does not fit the budget")
+            self.log.write(f"run error: {e.message}")
             self.log.close()
             raise
         for d in decisions:
@@ -947,6 +950,26 @@ def _flag(job: Job, path: str, flag: str) -> bool:
     return False
 
 
+def check_protected(stale: list[Decision]) -> None:
+    """Refuse (before anything runs) to rerun jobs whose protected() outputs exist: a rerun
+    would delete and rewrite them. --overwrite-protected allows it."""
+    rules = {d.job.rule.name: d.job.rule for d in stale}
+    flagged = {n for n, r in rules.items() if any("protected" in getattr(v, "flags", ()) for _, value in r.outputs
+                                                  for v in ([value] if isinstance(value, str) else value))}
+    if not flagged:  # the common case: one pass over the stale jobs, no file looked at
+        return
+    found = [(d, p) for d in stale if d.job.rule.name in flagged for p in d.job.outputs
+             if _flag(d.job, p, "protected") and os.path.lexists(p)]
+    if not found:
+        return
+    d, p = found[0]
+    more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+    raise UsageError(
+        f"job {d.job.name} would rewrite its protected output {p}{more} ({d.reason})",
+        d.job.rule.where("output"),
+        "pass --overwrite-protected to rebuild protected outputs; nothing was run")
+
+
 def _remove(path: str) -> None:
     try:
         st = os.lstat(path)
@@ -967,14 +990,18 @@ def _remove(path: str) -> None:
 
 
 def _force_writable(func, path, exc_info) -> None:
-    os.chmod(os.path.dirname(path), 0o755)
+    parent = os.path.dirname(path)
+    if not os.path.islink(parent):  # (rmtree never goes through one; a link's target may be outside)
+        os.chmod(parent, 0o755)
     if not os.path.islink(path):  # a link's target may be outside the project: leave it alone
         os.chmod(path, 0o755)
     func(path)
 
 
 def _protect(path: str) -> None:
-    st = os.stat(path)
+    st = os.lstat(path)
+    if statmod.S_ISLNK(st.st_mode):  # never through a symlink: it may point out of the project
+        return
     os.chmod(path, st.st_mode & ~(statmod.S_IWUSR | statmod.S_IWGRP | statmod.S_IWOTH))
 
 

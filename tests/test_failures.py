@@ -285,7 +285,8 @@ def test_protected_output_is_read_only_and_can_be_rebuilt(tmp_path: Path):
     ok(tmp_path)
     mode = os.stat(tmp_path / "precious.txt").st_mode
     assert not mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)
-    assert ok(tmp_path, "-B").ran == {"keep"}
+    assert pyrule(tmp_path, "-B").rc == 2  # would rewrite it: refused unless told so
+    assert ok(tmp_path, "-B", "--overwrite-protected").ran == {"keep"}
     assert not os.stat(tmp_path / "precious.txt").st_mode & stat.S_IWUSR
     assert ok(tmp_path).ran == set()
 
