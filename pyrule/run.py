@@ -648,6 +648,12 @@ class Runner:
         """Lock the job's outputs and re-check it. None: locked elsewhere; False: up to date now."""
         from .locks import JobLock
 
+        if job.gather:  # it runs and writes nothing: re-decided without locks (its inputs can be 100,000)
+            d = self.decider.decide(job, fresh=True)
+            if d.reason is None:
+                self.log.write(f"skip {job.name}: its inputs are built ({d.why})")
+                self._up_to_date(d)
+                return False
         # Its inputs that jobs make, shared: no other pyrule may rebuild them while this job reads
         # them (a -B run racing a normal one), nor may this job start while one is being rebuilt.
         made = [p for p in job.inputs if p in self.graph.producers]
