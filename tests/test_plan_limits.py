@@ -99,3 +99,14 @@ def test_a_counter_without_end_is_a_located_error(project):
     err = proc.stderr
     assert proc.returncode == 2, (proc.returncode, err[-2000:])
     assert "s/0.txt" in err and "s/1.txt" in err and "step" in err, err
+
+
+def test_an_output_name_no_file_system_can_hold_is_a_located_error(project):
+    project.pipefile("""
+        rule make:
+            output: "out/{name}.txt"
+            shell: touch {output}
+    """)
+    err = project.error("out/" + "n" * 300 + ".txt")
+    assert "Pipefile:3:5" in err and "too long for a file name" in err, err
+    assert project.run("out/" + "n" * 240 + ".txt")[0] == 0  # long, but a file can have it
