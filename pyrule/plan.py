@@ -391,7 +391,7 @@ class Planner:
                     except NameTooLong:
                         if len(stack) < 8:  # not a chain: the name itself is too long
                             raise
-                        raise self._endless(stack, path, "until the name is too long for a file") from None
+                        raise self._endless(stack, "until the name is too long for a file") from None
                     if dep is None:
                         continue
                     if dep not in seen:
@@ -400,7 +400,7 @@ class Planner:
                     st = state.get(dep, _NEW)
                     if st == _NEW:
                         if len(stack) >= MAX_DEPTH:
-                            raise self._endless(stack, path, f"over {MAX_DEPTH:,} jobs deep")
+                            raise self._endless(stack, f"over {MAX_DEPTH:,} jobs deep")
                         state[dep] = _ACTIVE
                         stack.append((dep, _needs(dep), set(dep.deps)))
                         break
@@ -420,12 +420,12 @@ class Planner:
             dep.rule.where("input"), "a job cannot need its own output; break the cycle by renaming an output",
         )
 
-
-    def _endless(self, stack: list[tuple[Job, Any, set]], path: Any, how: str) -> PipefileError:
+    def _endless(self, stack: list[tuple[Job, Any, set]], how: str) -> PipefileError:
         """A chain of jobs that does not end: its first steps, and the rules that repeat."""
         jobs = [entry[0] for entry in stack]
-        steps = [f"{j.outputs[0] if j.outputs else j.name} ({j.name})" for j in jobs[:4]]
         rules = list(dict.fromkeys(j.rule.name for j in jobs[-50:]))
+        start = next(i for i, j in enumerate(jobs) if j.rule.name in rules)  # (after an `all`, say)
+        steps = [f"{j.outputs[0] if j.outputs else j.name} ({j.name})" for j in jobs[start:start + 4]]
         shown = ", ".join(f"'{r}'" for r in rules[:3])
         who = f"rules {shown} keep matching their own" if len(rules) > 1 else f"rule {shown} keeps matching its own"
         last = jobs[-1].rule
