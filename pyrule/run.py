@@ -518,6 +518,7 @@ class Runner:
                 self.graph.jobs[at:at] = new
                 known.update(new)
                 n_stale = 0
+                refused: Job | None = None
                 for j in new:
                     for out in j.outputs:
                         self.graph.producers[out] = j
@@ -529,6 +530,17 @@ class Runner:
                     if d.reason is None:
                         self._up_to_date(d)
                         continue
+                    if not self.options.overwrite_protected:
+                        try:
+                            check_protected([d])
+                        except UsageError as e:  # as up front, but jobs already ran: this one fails
+                            self.console.error(e)
+                            self.log.write(f"fail {j.name}: {e.message}")
+                            self.failed = True
+                            self.outcomes[j.name] = JobOutcome(j, "failed", "would rewrite a protected output")
+                            done.add(j)
+                            refused = refused or j
+                            continue
                     n_stale += 1
                     stale_set.add(j)
                     consumers[j] = []
@@ -558,7 +570,9 @@ class Runner:
                         waiting[asker] += 1
                 self.log.write(f"replan {asker.name} after checkpoint {checkpoint.name}: {len(new)} new job(s)")
                 self.console.more_jobs(n_stale)
-                if waiting[asker] == 0:
+                if refused is not None:
+                    self._skip(asker, f"upstream {refused.name} failed", consumers, done)
+                elif waiting[asker] == 0:
                     push(asker)
 
         def finish(job: Job, ok: bool) -> None:

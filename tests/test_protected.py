@@ -65,3 +65,46 @@ def test_protected_symlink_output_does_not_change_the_file_it_points_to(project,
     assert rc == 0, err
     assert os.path.islink(project / "link.txt")
     assert stat.S_IMODE(outside.stat().st_mode) == 0o644
+
+
+def test_a_job_a_checkpoint_adds_does_not_rewrite_a_protected_output(project):
+    # Jobs known only once a checkpoint has run are checked when they are re-planned: the one
+    # that would rewrite a protected output fails (exit 1), and so does not what needs it.
+    project.pipefile("""
+        import os
+
+        default: merged.txt
+
+        checkpoint split:
+            output: directory("chunks")
+            input:  "input.txt"
+            shell:  mkdir -p {output}; split -l 2 -d -a 3 {input} {output}/part.; for f in {output}/part.*; do mv $f $f.txt; done
+
+        rule process:
+            output: protected("processed/{part}.txt")
+            input:  "chunks/{part}.txt"
+            shell:  tr a-z A-Z < {input} > {output}
+
+        python:
+            def chunks(wildcards):
+                d = checkpoints.split.get().output[0]
+                return expand("processed/{part}.txt", part=glob_wildcards(os.path.join(d, "{part}.txt")).part)
+
+        rule merge:
+            output: "merged.txt"
+            input:  chunks
+            shell:  cat {input} > {output}
+    """)
+    project.write("input.txt", "a\nb\n")
+    assert project.run()[0] == 0
+    assert (project / "processed/part.000.txt").read_text() == "A\nB\n"
+    import shutil
+
+    shutil.rmtree(project / "chunks")  # the checkpoint's result is gone: its dependents are unknown
+    project.write("input.txt", "c\nd\n")
+    rc, _, err = project.run()
+    assert rc == 1, err
+    assert "processed/part.000.txt" in err and "--overwrite-protected" in err, err
+    assert (project / "processed/part.000.txt").read_text() == "A\nB\n"
+    assert project.run("--overwrite-protected")[0] == 0
+    assert (project / "processed/part.000.txt").read_text() == "C\nD\n"
