@@ -213,7 +213,15 @@ def _main(args: argparse.Namespace, console) -> int:
         console.out("\n".join(f"{name}: {text}" for name, text in job_status(graph, rules, options)))
         return EXIT_OK
     if args.dry_run:
-        console.plan(dry_run(graph, rules, options, console))
+        decisions = dry_run(graph, rules, options, console)
+        console.plan(decisions)
+        if not args.overwrite_protected:  # say now what the run would refuse
+            from .run import check_protected
+
+            try:
+                check_protected([d for d in decisions if d.reason is not None])
+            except UsageError as e:
+                console.warn(f"the run would be refused: {e.message}; --overwrite-protected allows it")
         from .orphans import find_orphans
         from .run import open_state
 

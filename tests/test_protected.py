@@ -30,6 +30,8 @@ def test_force_all_refuses_to_rewrite_a_protected_output(project):
     assert project.run("precious.txt", "other.txt")[0] == 0
     assert not _writable(project / "precious.txt")
     other = (project / "other.txt").stat().st_mtime_ns
+    rc, out, err = project.run("-n", "-B", "precious.txt", "other.txt")
+    assert rc == 0 and "keep: forced" in out and "would be refused" in err and "precious.txt" in err, err
     err = project.error("-B", "precious.txt", "other.txt")
     assert "precious.txt" in err and "--overwrite-protected" in err and "Pipefile:5:5" in err, err
     assert (project / "precious.txt").read_text() == "gold\n"
