@@ -27,6 +27,7 @@ from collections.abc import Iterable, Iterator
 import xxhash
 
 from . import __version__
+from .code_identity import body_identity
 from .rules import Rule, Rules
 from .stat_cache import StatCache
 from .state import State
@@ -72,6 +73,8 @@ def _rule_text(rule: Rule) -> str | None:
         parts.append(values)  # repr(), as the job signature sees params
     if rule.shell:  # the top-level names its shell body uses (a wildcard may shadow one: no harm)
         parts.append(top_level_fields(rule.shell, rule.namespace))
+    elif rule.python is not None:  # its code's identity and the top-level names it reads
+        parts.append(body_identity(rule))
     return repr(parts) + "\n"
 
 

@@ -72,6 +72,7 @@ class Planner:
         self.completed: set[Job] = set()
         self._asking: list[Job] = []
         self._dir_outputs: dict[str, Job] = {}
+        self._rule_env: dict[str, dict[str, str]] = {}  # rule name -> its env, without env functions
         proxy = rules.namespace.get("checkpoints")
         if isinstance(proxy, CheckpointsProxy):
             proxy.resolver = self._checkpoint
@@ -239,6 +240,7 @@ class Planner:
             log=format_wildcards(rule.log, wildcards) if rule.log else None,
             params=Namespace(_evaluated(rule, "params", rule.params, wildcards, name)),
             resources=Namespace(_evaluated(rule, "resources", rule.resources, wildcards, name)),
+            env=self._env(rule, wildcards, name),
         )
         self.jobs[key] = job
         for out in outputs:
@@ -252,6 +254,16 @@ class Planner:
             del self.jobs[key]
             raise
         return job
+
+    def _env(self, rule: Rule, wildcards: dict[str, str], job_name: str) -> dict[str, str]:
+        """The job's environment values: env functions are called for each job, as params'
+        are; a rule without one shares one dict among its jobs."""
+        if not any(callable(v) for v in rule.env.values()):
+            env = self._rule_env.get(rule.name)
+            if env is None:
+                env = self._rule_env[rule.name] = {k: str(v) for k, v in rule.env.items()}
+            return env
+        return {k: str(_call(rule, "env", v, wildcards, job_name) if callable(v) else v) for k, v in rule.env.items()}
 
     def _directory_owner(self, path: str) -> Job | None:
         if not self._dir_outputs:

@@ -157,7 +157,7 @@ def test_a_top_level_name_a_python_body_reads_reruns_it_when_it_changes(body: Pa
     r = ok(body, "FACTOR=3")
     assert r.ran == {"z"} and (body / "z.txt").read_text() == "[1, 4, 7] x,y,z\n"
     assert ok(body, "FACTOR=3").ran == set()
-    plan = _lines(ok(body, "-n", "LABELS={'x'}"))
+    plan = _lines(ok(body, "-n", "FACTOR=3", "LABELS={'x'}"))
     assert plan == ["z: top-level LABELS in the Python body: {'x', 'y', 'z'} → {'x'}"]
 
 
@@ -227,7 +227,7 @@ def test_an_env_function_that_fails_is_a_located_error(tmp_path: Path):
     """)
     r = pyrule(tmp_path, "za.txt")
     assert r.rc == 2 and "Traceback" not in r.err, str(r)
-    assert "env function failed for z[s=a]" in r.err and "Pipefile:4" in r.err, r.err
+    assert "env function failed for z[s=a]" in r.err and "Pipefile:3:5" in r.err, r.err
 
 
 def test_an_api_env_function(tmp_path: Path):

@@ -1,0 +1,179 @@
+"""The identity of a Python body for job signatures: what its code does, not where it was written.
+
+A code object's identity is its bytecode, names, argument counts, flags, exception table and
+constants, nested code objects (lambdas, comprehensions, nested functions) by their own identity:
+never `repr()`, which holds addresses, and never line numbers, line tables or file names, so a
+comment or a blank line changes nothing. A function adds its default values and closure by value.
+Computed once per code object (a Pipefile's bodies and API functions live as long as the run).
+
+The top-level names a body reads (LOAD_NAME/LOAD_GLOBAL in its code, recursively) are tracked
+by value; a function defined in the same namespace (the Pipefile's, or an API script's module)
+by its identity, with the names it reads in turn. Imported code and classes are not tracked.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from types import CodeType, FunctionType, ModuleType
+
+import xxhash
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start
+if TYPE_CHECKING:
+    from typing import Any
+
+LONG = 200  # characters of a value kept as written (as for shell bodies); longer: its digest
+# Names that a body's globals get from the job (body.python_body), not from the namespace.
+JOB_NAMES = frozenset(("input", "output", "params", "wildcards", "resources", "log", "rule", "jobname",
+                       "shell", "report"))
+_ADDRESS = re.compile(r" at 0x[0-9A-Fa-f]+")
+_digests: dict[CodeType, str] = {}
+_reads: dict[CodeType, frozenset[str]] = {}
+_bodies: dict[str, CodeType] = {}  # `python:` text -> its code
+
+
+def code_digest(code: CodeType) -> str:
+    """The canonical identity of a code object (see the module's docstring)."""
+    digest = _digests.get(code)
+    if digest is None:
+        h = xxhash.xxh3_128()
+        h.update(repr((code.co_name, code.co_argcount, code.co_posonlyargcount, code.co_kwonlyargcount,
+                       code.co_flags, code.co_names, code.co_varnames, code.co_freevars,
+                       code.co_cellvars)).encode("utf-8", "surrogateescape"))
+        h.update(b"\0")
+        h.update(code.co_code)
+        h.update(b"\0")
+        h.update(getattr(code, "co_exceptiontable", b""))  # offsets and depths only (3.11+)
+        for c in code.co_consts:
+            h.update(b"\0")
+            h.update(canonical(c).encode("utf-8", "surrogateescape"))
+        digest = _digests[code] = h.hexdigest()
+    return digest
+
+
+def function_digest(func: FunctionType) -> str:
+    """A function's identity: its code's, with its default values and closure by value."""
+    cells = []
+    for cell in func.__closure__ or ():
+        try:
+            cells.append(cell.cell_contents)
+        except ValueError:  # an empty cell (a name not yet assigned)
+            cells.append(None)
+    extra = canonical((func.__defaults__, func.__kwdefaults__, tuple(cells)))
+    return xxhash.xxh3_64_hexdigest(f"{code_digest(func.__code__)}\0{extra}".encode("utf-8", "surrogateescape"))
+
+
+def body_identity(rule: Any) -> tuple[str, dict[str, str]]:
+    """A rule's Python body (`python:` text or an API function): its identity, and the values
+    of the top-level names it reads."""
+    if rule.func is not None:
+        func = rule.func
+        if not isinstance(func, FunctionType):  # a builtin, a partial, a callable object
+            return "callable:" + canonical(func), {}
+        return "func:" + function_digest(func), top_level_reads(func.__code__, func.__globals__, frozenset())
+    code = _bodies.get(rule.python)
+    if code is None:
+        try:
+            code = _bodies[rule.python] = compile(rule.python, "<python>", "exec")
+        except (SyntaxError, ValueError):  # the loader reports it; the text is its identity then
+            return "python:" + rule.python, {}
+    return "python:" + code_digest(code), top_level_reads(code, rule.namespace)
+
+
+def global_reads(code: CodeType) -> frozenset[str]:
+    """The global names the code reads (LOAD_NAME, LOAD_GLOBAL), in nested code too."""
+    names = _reads.get(code)
+    if names is None:
+        names = set(_loads(code))
+        for c in code.co_consts:
+            if isinstance(c, CodeType):
+                names |= global_reads(c)
+        names = _reads[code] = frozenset(names)
+    return names
+
+
+def top_level_reads(code: CodeType, namespace: dict[str, Any], skip: frozenset[str] = JOB_NAMES) -> dict[str, str]:
+    """The namespace's names that the code reads, by value (a function defined in the namespace:
+    by its identity, and the names it reads in turn), sorted by name."""
+    out: dict[str, str] = {}
+    todo = list(global_reads(code))
+    while todo:
+        name = todo.pop()
+        if name in out or name in skip or name.startswith("__") or name not in namespace:
+            continue
+        value = namespace[name]
+        if isinstance(value, ModuleType):
+            continue
+        if isinstance(value, FunctionType):
+            if value.__globals__ is not namespace:
+                continue  # imported: not the workflow's own code
+            out[name] = f"function {value.__name__} xxh3:{function_digest(value)}"
+            todo.extend(global_reads(value.__code__))
+            continue
+        if callable(value):
+            continue  # a class, a builtin, a helper
+        text = canonical(value)
+        if len(text) > LONG:
+            text = f"xxh3:{xxhash.xxh3_64_hexdigest(text.encode('utf-8', 'surrogateescape'))} ({len(text)} characters)"
+        out[name] = text
+    return dict(sorted(out.items()))
+
+
+def canonical(value: Any, _seen: tuple[int, ...] = ()) -> str:
+    """A value as text that is the same in every process: like repr(), but sets sorted, code by
+    its identity, and no addresses (`<Foo object>`)."""
+    t = type(value)
+    if t in (str, int, float, bool, bytes, complex) or value is None or value is Ellipsis:
+        return repr(value)
+    if isinstance(value, CodeType):
+        return f"<code {value.co_name} xxh3:{code_digest(value)}>"
+    if isinstance(value, (tuple, list, dict, set, frozenset)):
+        if id(value) in _seen:
+            return "..."
+        seen = (*_seen, id(value))
+        if isinstance(value, dict):
+            inner = ", ".join(f"{canonical(k, seen)}: {canonical(v, seen)}" for k, v in value.items())
+            return f"{{{inner}}}"
+        items = [canonical(v, seen) for v in value]
+        if isinstance(value, (set, frozenset)):
+            inner = ", ".join(sorted(items))
+            if not items:
+                return "frozenset()" if isinstance(value, frozenset) else "set()"
+            return f"frozenset({{{inner}}})" if isinstance(value, frozenset) else f"{{{inner}}}"
+        if isinstance(value, tuple):
+            return f"({items[0]},)" if len(items) == 1 else f"({', '.join(items)})"
+        return f"[{', '.join(items)}]"
+    if isinstance(value, FunctionType):
+        return f"<function {value.__name__} xxh3:{function_digest(value)}>"
+    try:
+        text = repr(value)
+    except Exception:  # noqa: BLE001 - user code
+        text = f"<{t.__module__}.{t.__qualname__}>"
+    return _ADDRESS.sub("", text)
+
+
+if sys.version_info >= (3, 11):
+    _SHIFT = 1  # LOAD_GLOBAL's argument is the name's index times two (plus a flag)
+else:
+    _SHIFT = 0
+
+
+def _loads(code: CodeType) -> list[str]:
+    import opcode  # only for Python bodies (a millisecond); dis would cost more
+
+    load_name, load_global = opcode.opmap["LOAD_NAME"], opcode.opmap["LOAD_GLOBAL"]
+    load_dict = opcode.opmap.get("LOAD_FROM_DICT_OR_GLOBALS", -1)  # 3.12+: class bodies
+    extended = opcode.EXTENDED_ARG
+    names, out, raw, arg = code.co_names, [], code.co_code, 0
+    for i in range(0, len(raw), 2):
+        op = raw[i]
+        arg = arg << 8 | raw[i + 1]
+        if op == extended:
+            continue
+        if op == load_global:
+            out.append(names[arg >> _SHIFT])
+        elif op == load_name or op == load_dict:
+            out.append(names[arg])
+        arg = 0
+    return out
