@@ -15,9 +15,12 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Iterator
 from types import CodeType, FunctionType, ModuleType
 
 import xxhash
+
+from .substitute import top_level_fields
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start
 if TYPE_CHECKING:
@@ -64,21 +67,37 @@ def function_digest(func: FunctionType) -> str:
     return xxhash.xxh3_64_hexdigest(f"{code_digest(func.__code__)}\0{extra}".encode("utf-8", "surrogateescape"))
 
 
-def body_identity(rule: Any) -> tuple[str, dict[str, str]]:
+def body_identity(rule: Any, wildcards: Any = ()) -> tuple[str, dict[str, str]]:
     """A rule's Python body (`python:` text or an API function): its identity, and the values
-    of the top-level names it reads."""
+    of the top-level names it reads, with the `{NAME}` fields of its strings that shell() would
+    fill from the Pipefile's names (keyed `{NAME}`, as for shell bodies)."""
     if rule.func is not None:
         func = rule.func
         if not isinstance(func, FunctionType):  # a builtin, a partial, a callable object
             return "callable:" + canonical(func), {}
-        return "func:" + function_digest(func), top_level_reads(func.__code__, func.__globals__, frozenset())
-    code = _bodies.get(rule.python)
-    if code is None:
-        try:
-            code = _bodies[rule.python] = compile(rule.python, "<python>", "exec")
-        except (SyntaxError, ValueError):  # the loader reports it; the text is its identity then
-            return "python:" + rule.python, {}
-    return "python:" + code_digest(code), top_level_reads(code, rule.namespace)
+        identity, code = "func:" + function_digest(func), func.__code__
+        names = top_level_reads(code, func.__globals__, frozenset())
+    else:
+        code = _bodies.get(rule.python)
+        if code is None:
+            try:
+                code = _bodies[rule.python] = compile(rule.python, "<python>", "exec")
+            except (SyntaxError, ValueError):  # the loader reports it; the text is its identity then
+                return "python:" + rule.python, {}
+        identity, names = "python:" + code_digest(code), top_level_reads(code, rule.namespace)
+    for text in _strings(code):
+        names.update(top_level_fields(text, rule.namespace, wildcards))
+    return identity, names
+
+
+def _strings(code: CodeType) -> Iterator[str]:
+    """The string constants with a `{` in the code, in nested code too."""
+    for c in code.co_consts:
+        if isinstance(c, str):
+            if "{" in c:
+                yield c
+        elif isinstance(c, CodeType):
+            yield from _strings(c)
 
 
 def global_reads(code: CodeType) -> frozenset[str]:

@@ -64,7 +64,7 @@ class Fingerprints:
             rule = job.rule
             env = job.env  # the rule's own unless an env function made it per job (see signature)
             if rule.python is not None or rule.func is not None:
-                body, names = body_identity(rule)
+                body, names = body_identity(rule, job.wildcards)
             else:
                 body = "shell:" + rule.shell if rule.shell is not None else ""
                 names = top_level_fields(rule.shell, rule.namespace, job.wildcards) if rule.shell else {}
@@ -246,7 +246,8 @@ class Decider:
                 return Decision(job, None, why="signature unchanged; its temp() outputs were removed after use",
                                 temp_gone=missing)
             return Decision(job, None, why="signature unchanged since its last success")
-        return Decision(job, _difference(self.state.signature_of(job.name, rec), sig[1], job.rule.check))
+        return Decision(job, _difference(self.state.signature_of(job.name, rec), sig[1], job.rule.check,
+                                          "shell" if job.rule.shell is not None else "Python"))
 
 
 def temp_outputs(job: Job) -> set[str]:
@@ -261,7 +262,7 @@ def temp_outputs(job: Job) -> set[str]:
     return out
 
 
-def _difference(old: dict[str, Any], new: dict[str, Any], mode: str) -> str:
+def _difference(old: dict[str, Any], new: dict[str, Any], mode: str, kind: str = "shell") -> str:
     """The first recorded invariant that changed, in words."""
     if old.get("body") != new["body"]:
         return "rule body changed"
@@ -269,8 +270,6 @@ def _difference(old: dict[str, Any], new: dict[str, Any], mode: str) -> str:
         a, b = old.get(key, {}), new.get(key, {})
         for name in sorted(set(a) | set(b)):
             if a.get(name) != b.get(name):
-                # A shell body's names are its fields ({THREADS}); a Python body's, plain names.
-                kind = "shell" if name.startswith("{") else "Python"
                 what = f"{key}.{name}" if key != "names" else f"top-level {name} in the {kind} body"
                 return f"{what}: {a.get(name, '(unset)')} → {b.get(name, '(unset)')}"
     if old.get("inputs") != new["inputs"] or old.get("outputs") != new["outputs"]:

@@ -192,6 +192,20 @@ def test_a_top_level_name_read_from_the_environment_by_a_python_body(tmp_path: P
     assert r.ran == {"z"} and (tmp_path / "z.txt").read_text() == "2\n", str(r)
 
 
+def test_a_top_level_name_in_a_command_a_python_body_runs_with_shell(tmp_path: Path):
+    pipefile(tmp_path, """
+        THREADS ?= 2
+        rule z:
+            output: "z{n}.txt"
+            python:
+                shell("echo {THREADS} {n} > {output}")
+    """)
+    assert ok(tmp_path, "z1.txt").ran == {"z[n=1]"}
+    assert _lines(ok(tmp_path, "-n", "z1.txt", "THREADS=4")) == ["z[n=1]: top-level {THREADS} in the Python body: 2 → 4"]
+    assert ok(tmp_path, "z1.txt", "THREADS=4").ran == {"z[n=1]"}
+    assert (tmp_path / "z1.txt").read_text() == "4 1\n"
+
+
 # --- env: with a function ------------------------------------------------------------------
 
 ENV = """
