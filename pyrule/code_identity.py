@@ -30,6 +30,7 @@ LONG = 200  # characters of a value kept as written (as for shell bodies); longe
 # Names that a body's globals get from the job (body.python_body), not from the namespace.
 JOB_NAMES = frozenset(("input", "output", "params", "wildcards", "resources", "log", "rule", "jobname",
                        "shell", "report"))
+_ATOMS = frozenset((str, int, float, bool, bytes, complex, type(None), type(Ellipsis)))  # repr() is the value
 _ADDRESS = re.compile(r" at 0x[0-9A-Fa-f]+")
 _digests: dict[CodeType, str] = {}
 _reads: dict[CodeType, frozenset[str]] = {}
@@ -143,13 +144,15 @@ def canonical(value: Any, _seen: tuple[int, ...] = ()) -> str:
     """A value as text that is the same in every process: like repr(), but sets sorted, code by
     its identity, and no addresses (`<Foo object>`)."""
     t = type(value)
-    if t in (str, int, float, bool, bytes, complex) or value is None or value is Ellipsis:
+    if t in _ATOMS:
         return repr(value)
     if isinstance(value, CodeType):
         return f"<code {value.co_name} xxh3:{code_digest(value)}>"
     if isinstance(value, (tuple, list, dict, set, frozenset)):
         if id(value) in _seen:
             return "..."
+        if t in (list, tuple) and set(map(type, value)) <= _ATOMS:
+            return repr(value)  # the common case (a list of samples), at C speed
         seen = (*_seen, id(value))
         if isinstance(value, dict):
             inner = ", ".join(f"{canonical(k, seen)}: {canonical(v, seen)}" for k, v in value.items())
