@@ -11,7 +11,7 @@ size, mtime, inode, and ctime, which unlike mtime nothing can set back). The sam
 at the same generation, whose paths stat the same, would decide the same: nothing to do. It
 stats the paths, as Make does, and skips planning and deciding.
 
-Decided the long way every time instead: rules with input, param or resource functions, or
+Decided the long way every time instead: rules with input, param, resource or env functions, or
 checkpoints (their results depend on what they read, which pyrule cannot see); directories
 among the paths (their fingerprint is their contents); --force and -B.
 """

@@ -95,6 +95,35 @@ def test_an_api_function_whose_behaviour_changed_reruns(tmp_path: Path, edit: st
         assert lines == ["make: rule body changed"], edit
 
 
+CLOSURE = '''\
+import sys
+from pyrule import Workflow
+
+wf = Workflow()
+
+
+def writer(text):
+    def write(output):
+        open(output[0], "w").write(text)
+    return write
+
+
+wf.rule("make", output="out.txt", python=writer("TEXT"))
+if sys.argv[1:] == ["-n"]:
+    for d in wf.run(dry_run=True):
+        print(f"{d.job.name}: {d.reason}")
+else:
+    wf.run()
+'''
+
+
+def test_the_values_an_api_functions_closure_holds_count(tmp_path: Path):
+    _build(tmp_path, CLOSURE.replace("TEXT", "one"))
+    assert (tmp_path / "out.txt").read_text() == "one"
+    assert _script(tmp_path, CLOSURE.replace("TEXT", "one")) == ["make: None"]
+    assert _script(tmp_path, CLOSURE.replace("TEXT", "two")) == ["make: rule body changed"]
+
+
 # --- Pipefile python: bodies ---------------------------------------------------------------
 
 BODY = """
