@@ -20,7 +20,7 @@ from types import CodeType, FunctionType, ModuleType
 
 import xxhash
 
-from .substitute import top_level_fields
+from .substitute import CONTEXT_NAMES, top_level_fields
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start
 if TYPE_CHECKING:
@@ -28,8 +28,7 @@ if TYPE_CHECKING:
 
 LONG = 200  # characters of a value kept as written (as for shell bodies); longer: its digest
 # Names that a body's globals get from the job (body.python_body), not from the namespace.
-JOB_NAMES = frozenset(("input", "output", "params", "wildcards", "resources", "log", "rule", "jobname",
-                       "shell", "report"))
+JOB_NAMES = frozenset((*CONTEXT_NAMES, "shell", "report"))
 _ATOMS = frozenset((str, int, float, bool, bytes, complex, type(None), type(Ellipsis)))  # repr() is the value
 _ADDRESS = re.compile(r" at 0x[0-9A-Fa-f]+")
 _digests: dict[CodeType, str] = {}
@@ -56,15 +55,16 @@ def code_digest(code: CodeType) -> str:
     return digest
 
 
-def function_digest(func: FunctionType) -> str:
-    """A function's identity: its code's, with its default values and closure by value."""
+def function_digest(func: FunctionType, _seen: tuple[int, ...] = ()) -> str:
+    """A function's identity: its code's, with its default values and closure by value (a
+    closure may hold the function itself: `_seen` ends the recursion)."""
     cells = []
     for cell in func.__closure__ or ():
         try:
             cells.append(cell.cell_contents)
         except ValueError:  # an empty cell (a name not yet assigned)
             cells.append(None)
-    extra = canonical((func.__defaults__, func.__kwdefaults__, tuple(cells)))
+    extra = canonical((func.__defaults__, func.__kwdefaults__, tuple(cells)), (*_seen, id(func)))
     return xxhash.xxh3_64_hexdigest(f"{code_digest(func.__code__)}\0{extra}".encode("utf-8", "surrogateescape"))
 
 
@@ -167,7 +167,9 @@ def canonical(value: Any, _seen: tuple[int, ...] = ()) -> str:
             return f"({items[0]},)" if len(items) == 1 else f"({', '.join(items)})"
         return f"[{', '.join(items)}]"
     if isinstance(value, FunctionType):
-        return f"<function {value.__name__} xxh3:{function_digest(value)}>"
+        if id(value) in _seen:
+            return f"<function {value.__name__} ...>"
+        return f"<function {value.__name__} xxh3:{function_digest(value, _seen)}>"
     try:
         text = repr(value)
     except Exception:  # noqa: BLE001 - user code
