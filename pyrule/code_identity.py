@@ -68,16 +68,18 @@ def function_digest(func: FunctionType, _seen: tuple[int, ...] = ()) -> str:
     return xxhash.xxh3_64_hexdigest(f"{code_digest(func.__code__)}\0{extra}".encode("utf-8", "surrogateescape"))
 
 
-def body_identity(rule: Any, wildcards: Any = ()) -> tuple[str, dict[str, str]]:
+def body_identity(rule: Any, wildcards: Any = (), values: dict[int, tuple[Any, str]] | None = None
+                  ) -> tuple[str, dict[str, str]]:
     """A rule's Python body (`python:` text or an API function): its identity, and the values
     of the top-level names it reads, with the `{NAME}` fields of its strings that shell() would
-    fill from the Pipefile's names (keyed `{NAME}`, as for shell bodies)."""
+    fill from the Pipefile's names (keyed `{NAME}`, as for shell bodies). `values`: a cache of
+    values as text, for many rules reading one long list."""
     if rule.func is not None:
         func = rule.func
         if not isinstance(func, FunctionType):  # a builtin, a partial, a callable object
             return "callable:" + canonical(func), {}
         identity, code = "func:" + function_digest(func), func.__code__
-        names = top_level_reads(code, func.__globals__, frozenset())
+        names = top_level_reads(code, func.__globals__, frozenset(), values)
     else:
         code = _bodies.get(rule.python)
         if code is None:
@@ -85,7 +87,7 @@ def body_identity(rule: Any, wildcards: Any = ()) -> tuple[str, dict[str, str]]:
                 code = _bodies[rule.python] = compile(rule.python, "<python>", "exec")
             except (SyntaxError, ValueError):  # the loader reports it; the text is its identity then
                 return "python:" + rule.python, {}
-        identity, names = "python:" + code_digest(code), top_level_reads(code, rule.namespace)
+        identity, names = "python:" + code_digest(code), top_level_reads(code, rule.namespace, values=values)
     for text in _strings(code):
         names.update(top_level_fields(text, rule.namespace, wildcards))
     return identity, names
@@ -113,10 +115,13 @@ def global_reads(code: CodeType) -> frozenset[str]:
     return names
 
 
-def top_level_reads(code: CodeType, namespace: dict[str, Any], skip: frozenset[str] = JOB_NAMES) -> dict[str, str]:
+def top_level_reads(code: CodeType, namespace: dict[str, Any], skip: frozenset[str] = JOB_NAMES,
+                    values: dict[int, tuple[Any, str]] | None = None) -> dict[str, str]:
     """The namespace's names that the code reads, by value (a function defined in the namespace:
     by its identity, and the names it reads in turn), sorted by name."""
     out: dict[str, str] = {}
+    if values is None:
+        values = {}
     todo = list(global_reads(code))
     while todo:
         name = todo.pop()
@@ -133,10 +138,13 @@ def top_level_reads(code: CodeType, namespace: dict[str, Any], skip: frozenset[s
             continue
         if callable(value):
             continue  # a class, a builtin, a helper
-        text = canonical(value)
-        if len(text) > LONG:
-            text = f"xxh3:{xxhash.xxh3_64_hexdigest(text.encode('utf-8', 'surrogateescape'))} ({len(text)} characters)"
-        out[name] = text
+        known = values.get(id(value))
+        if known is None:  # (the value is kept with its text: its id stays its own)
+            text = canonical(value)
+            if len(text) > LONG:
+                text = f"xxh3:{xxhash.xxh3_64_hexdigest(text.encode('utf-8', 'surrogateescape'))} ({len(text)} characters)"
+            known = values[id(value)] = (value, text)
+        out[name] = known[1]
     return dict(sorted(out.items()))
 
 

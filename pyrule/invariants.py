@@ -54,6 +54,7 @@ class Fingerprints:
         self.stats = stats
         self.cache = state.file_cache() if state else {}
         self._rules: dict[int, tuple[str, dict[str, str], str, dict[str, str]]] = {}  # id(rule) -> rule_parts()
+        self._values: dict[int, tuple[Any, str]] = {}  # top-level values Python bodies read, as text
 
     def rule_parts(self, job: Job) -> tuple[str, dict[str, str], str, dict[str, str]]:
         """The parts of a signature that are the rule's own (body hash, env, the top-level names
@@ -64,7 +65,7 @@ class Fingerprints:
             rule = job.rule
             env = job.env  # the rule's own unless an env function made it per job (see signature)
             if rule.python is not None or rule.func is not None:
-                body, names = body_identity(rule, job.wildcards)
+                body, names = body_identity(rule, job.wildcards, self._values)
             else:
                 body = "shell:" + rule.shell if rule.shell is not None else ""
                 names = top_level_fields(rule.shell, rule.namespace, job.wildcards) if rule.shell else {}

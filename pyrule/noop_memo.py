@@ -48,15 +48,16 @@ def memo_key(rules: Rules, targets: list[str], until: list[str]) -> str | None:
     compared without calling them."""
     h = xxhash.xxh3_128()
     h.update(repr((__version__, targets, until, rules.defaults)).encode("utf-8", "surrogateescape"))
+    texts: dict[int, tuple[Any, str]] = {}  # top-level values as text, once for all rules
     for rule in rules.rules.values():
-        text = _rule_text(rule)
+        text = _rule_text(rule, texts)
         if text is None:
             return None
         h.update(text.encode("utf-8", "surrogateescape"))
     return h.hexdigest()
 
 
-def _rule_text(rule: Rule) -> str | None:
+def _rule_text(rule: Rule, texts: dict[int, tuple[Any, str]]) -> str | None:
     if rule.checkpoint or rule.func is not None:
         return None
     parts: list[Any] = [rule.name, rule.log, rule.check, rule.retries, rule.priority, rule.shell, rule.python]
@@ -74,7 +75,7 @@ def _rule_text(rule: Rule) -> str | None:
     if rule.shell:  # the top-level names its shell body uses (a wildcard may shadow one: no harm)
         parts.append(top_level_fields(rule.shell, rule.namespace))
     elif rule.python is not None:  # its code's identity and the top-level names it reads
-        parts.append(body_identity(rule))
+        parts.append(body_identity(rule, values=texts))
     return repr(parts) + "\n"
 
 
