@@ -173,7 +173,8 @@ def test_a_comment_or_blank_line_edit_of_a_python_body_reruns_nothing(body: Path
     assert r.ran == set() and "nothing to do" in r.out + r.err, str(r)
 
 
-@pytest.mark.parametrize("old, new", [("+ OFFSET", "- OFFSET"), ("range(3)", "range(4)"), ('","', '";"')])
+@pytest.mark.parametrize("old, new", [("+ OFFSET", "- OFFSET"), ("range(3)", "range(4)"), ('","', '";"'),
+                                      ("sorted(LABELS)", "list(LABELS)")])
 def test_a_change_of_behaviour_in_a_python_body_reruns_it(body: Path, old: str, new: str):
     text = (body / "Pipefile").read_text()
     (body / "Pipefile").write_text(text.replace(old, new))
