@@ -6,6 +6,8 @@ of behaviour always must."""
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -44,21 +46,19 @@ else:
 
 
 def _script(d: Path, text: str) -> list[str]:
-    """Run the API script once in a process of its own; with -n, its decisions (`job: reason`)."""
-    import subprocess
-
+    """Run the API script with -n in a process of its own (another PYTHONHASHSEED than the
+    build's): its decisions, `job: reason`."""
     write(d / "wf.py", text)
     p = subprocess.run([sys.executable, "wf.py", "-n"], cwd=d, capture_output=True, text=True, timeout=60,
-                       env={**__import__("os").environ, "PYTHONHASHSEED": str(len(text))})
+                       env={**os.environ, "PYTHONHASHSEED": str(len(text))})
     assert p.returncode == 0, p.stderr
     return p.stdout.splitlines()
 
 
 def _build(d: Path, text: str) -> None:
-    import subprocess
-
     write(d / "wf.py", text)
-    p = subprocess.run([sys.executable, "wf.py"], cwd=d, capture_output=True, text=True, timeout=60)
+    p = subprocess.run([sys.executable, "wf.py"], cwd=d, capture_output=True, text=True, timeout=60,
+                       env={**os.environ, "PYTHONHASHSEED": "1"})
     assert p.returncode == 0, p.stderr
 
 
