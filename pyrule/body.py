@@ -26,7 +26,7 @@ def log_path(job: Job) -> str:
 def job_spec(job: Job, namespace: dict[str, Any], run_dir: str, attempt: int) -> JobSpec:
     ctx = context(job, namespace)
     dirs = sorted({os.path.dirname(p) for p in job.outputs if os.path.dirname(p)})
-    env = {k: str(v) for k, v in job.rule.env.items()}
+    env = dict(job.env)
     # Marks every process of the job (children inherit it), so that the next run can find and
     # stop what is left when pyrule dies, even before it recorded the job's process group.
     env["PYRULE_JOB"] = f"{os.path.basename(run_dir)}/{job.name}"

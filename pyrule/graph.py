@@ -23,6 +23,9 @@ class Job:
     log: str | None
     params: Namespace
     resources: Namespace
+    # Exported to the job: the rule's env (one dict shared by its jobs), or with an env function,
+    # this job's own values.
+    env: dict[str, str] = field(default_factory=dict)
     deps: list[Job] = field(default_factory=list)  # jobs producing this job's inputs, in order
     # The checkpoint job whose outputs this job's inputs depend on, while it has not run yet.
     waits_for: Job | None = None

@@ -15,6 +15,7 @@ import stat as statmod
 
 import xxhash
 
+from .code_identity import body_identity
 from .graph import Job
 from .record import field, record
 from .stat_cache import StatCache
@@ -53,17 +54,22 @@ class Fingerprints:
         self.stats = stats
         self.cache = state.file_cache() if state else {}
         self._rules: dict[int, tuple[str, dict[str, str], str, dict[str, str]]] = {}  # id(rule) -> rule_parts()
+        self._values: dict[int, tuple[Any, str]] = {}  # top-level values Python bodies read, as text
 
     def rule_parts(self, job: Job) -> tuple[str, dict[str, str], str, dict[str, str]]:
         """The parts of a signature that are the rule's own (body hash, env, the top-level names
-        its shell body uses): once per rule."""
+        its body uses): once per rule."""
         key = id(job.rule)
         parts = self._rules.get(key)
         if parts is None:
             rule = job.rule
-            env = {k: str(v) for k, v in rule.env.items()}
-            names = top_level_fields(rule.shell, rule.namespace, job.wildcards) if rule.shell else {}
-            parts = (xxhash.xxh3_64_hexdigest(body_text(job).encode()), env, repr(env), names)
+            env = job.env  # the rule's own unless an env function made it per job (see signature)
+            if rule.python is not None or rule.func is not None:
+                body, names = body_identity(rule, job.wildcards, self._values)
+            else:
+                body = "shell:" + rule.shell if rule.shell is not None else ""
+                names = top_level_fields(rule.shell, rule.namespace, job.wildcards) if rule.shell else {}
+            parts = (xxhash.xxh3_64_hexdigest(body.encode("utf-8", "surrogateescape")), env, repr(env), names)
             self._rules[key] = parts
         return parts
 
@@ -110,24 +116,15 @@ class Fingerprints:
         return h.hexdigest()
 
 
-def body_text(job: Job) -> str:
-    rule = job.rule
-    if rule.shell is not None:
-        return "shell:" + rule.shell
-    if rule.python is not None:
-        return "python:" + rule.python
-    if rule.func is not None:
-        code = rule.func.__code__
-        return "func:" + code.co_code.hex() + repr(code.co_consts) + repr(code.co_names)
-    return ""
-
-
 def signature(job: Job, fps: Fingerprints, known: dict[str, str] | None = None) -> tuple[str, dict[str, Any]]:
     """The job's signature (a digest for quick comparison, and its parts for reasons).
 
     `known`: fingerprints to use for inputs that are gone on purpose (removed temp() files)."""
     mode = job.rule.check
-    body, env, env_repr, names = fps.rule_parts(job)
+    body, rule_env, env_repr, names = fps.rule_parts(job)
+    env = job.env
+    if env is not rule_env:  # evaluated for this job (an env function)
+        env_repr = repr(env)
     params = {k: repr(v) for k, v in job.params.items()} if job.params else {}
     parts = {
         "body": body,
@@ -258,7 +255,8 @@ class Decider:
                 return Decision(job, None, why="signature unchanged; its temp() outputs were removed after use",
                                 temp_gone=missing)
             return Decision(job, None, why="signature unchanged since its last success")
-        return Decision(job, _difference(self.state.signature_of(job.name, rec), sig[1], job.rule.check))
+        return Decision(job, _difference(self.state.signature_of(job.name, rec), sig[1], job.rule.check,
+                                          "shell" if job.rule.shell is not None else "Python"))
 
 
 def temp_outputs(job: Job) -> set[str]:
@@ -273,7 +271,7 @@ def temp_outputs(job: Job) -> set[str]:
     return out
 
 
-def _difference(old: dict[str, Any], new: dict[str, Any], mode: str) -> str:
+def _difference(old: dict[str, Any], new: dict[str, Any], mode: str, kind: str = "shell") -> str:
     """The first recorded invariant that changed, in words."""
     if old.get("body") != new["body"]:
         return "rule body changed"
@@ -281,7 +279,7 @@ def _difference(old: dict[str, Any], new: dict[str, Any], mode: str) -> str:
         a, b = old.get(key, {}), new.get(key, {})
         for name in sorted(set(a) | set(b)):
             if a.get(name) != b.get(name):
-                what = f"{key}.{name}" if key != "names" else f"top-level {name} in the shell body"
+                what = f"{key}.{name}" if key != "names" else f"top-level {name} in the {kind} body"
                 return f"{what}: {a.get(name, '(unset)')} → {b.get(name, '(unset)')}"
     if old.get("inputs") != new["inputs"] or old.get("outputs") != new["outputs"]:
         which = "input" if old.get("inputs") != new["inputs"] else "output"

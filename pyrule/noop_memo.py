@@ -11,7 +11,7 @@ size, mtime, inode, and ctime, which unlike mtime nothing can set back). The sam
 at the same generation, whose paths stat the same, would decide the same: nothing to do. It
 stats the paths, as Make does, and skips planning and deciding.
 
-Decided the long way every time instead: rules with input, param or resource functions, or
+Decided the long way every time instead: rules with input, param, resource or env functions, or
 checkpoints (their results depend on what they read, which pyrule cannot see); directories
 among the paths (their fingerprint is their contents); --force and -B.
 """
@@ -27,6 +27,7 @@ from collections.abc import Iterable, Iterator
 import xxhash
 
 from . import __version__
+from .code_identity import body_identity
 from .rules import Rule, Rules
 from .stat_cache import StatCache
 from .state import State
@@ -47,15 +48,16 @@ def memo_key(rules: Rules, targets: list[str], until: list[str]) -> str | None:
     compared without calling them."""
     h = xxhash.xxh3_128()
     h.update(repr((__version__, targets, until, rules.defaults)).encode("utf-8", "surrogateescape"))
+    texts: dict[int, tuple[Any, str]] = {}  # top-level values as text, once for all rules
     for rule in rules.rules.values():
-        text = _rule_text(rule)
+        text = _rule_text(rule, texts)
         if text is None:
             return None
         h.update(text.encode("utf-8", "surrogateescape"))
     return h.hexdigest()
 
 
-def _rule_text(rule: Rule) -> str | None:
+def _rule_text(rule: Rule, texts: dict[int, tuple[Any, str]]) -> str | None:
     if rule.checkpoint or rule.func is not None:
         return None
     parts: list[Any] = [rule.name, rule.log, rule.check, rule.retries, rule.priority, rule.shell, rule.python]
@@ -72,6 +74,8 @@ def _rule_text(rule: Rule) -> str | None:
         parts.append(values)  # repr(), as the job signature sees params
     if rule.shell:  # the top-level names its shell body uses (a wildcard may shadow one: no harm)
         parts.append(top_level_fields(rule.shell, rule.namespace))
+    elif rule.python is not None:  # its code's identity and the top-level names it reads
+        parts.append(body_identity(rule, values=texts))
     return repr(parts) + "\n"
 
 

@@ -81,6 +81,7 @@ class Planner:
         self.completed: set[Job] = set()
         self._asking: list[Job] = []
         self._dir_outputs: dict[str, Job] = {}
+        self._plain_env: dict[str, dict[str, str]] = {}  # rule name -> its env, without env functions
         proxy = rules.namespace.get("checkpoints")
         if isinstance(proxy, CheckpointsProxy):
             proxy.resolver = self._checkpoint
@@ -259,6 +260,7 @@ class Planner:
             log=format_wildcards(rule.log, wildcards) if rule.log else None,
             params=Namespace(),
             resources=Namespace(),
+            env=self._rule_env(rule),
         )
         self.jobs[key] = job
         for out in outputs:
@@ -273,6 +275,14 @@ class Planner:
             del self.jobs[key]
             raise
         return job
+
+    def _rule_env(self, rule: Rule) -> dict[str, str]:
+        """The environment values of a rule without env functions: one dict its jobs share
+        (_values() gives a job of a rule with env functions its own)."""
+        env = self._plain_env.get(rule.name)
+        if env is None:
+            env = self._plain_env[rule.name] = {k: str(v) for k, v in rule.env.items() if not callable(v)}
+        return env
 
     def _directory_owner(self, path: str) -> Job | None:
         if not self._dir_outputs:
@@ -318,16 +328,20 @@ class Planner:
         return self._walk([job])
 
     def _values(self, job: Job) -> None:
-        """The job's params and resources. A function among them may ask a checkpoint that has
-        not run yet: the job then waits for it (as for an input function) and gets its values
-        when it is re-planned."""
+        """The job's params, resources and env functions' values. A function among them may ask
+        a checkpoint that has not run yet: the job then waits for it (as for an input function)
+        and gets its values when it is re-planned."""
         rule = job.rule
-        if not rule.params and not rule.resources:
+        env_functions = any(callable(v) for v in rule.env.values())
+        if not rule.params and not rule.resources and not env_functions:
             return
         self._asking.append(job)
         try:
             job.params = Namespace(_evaluated(rule, "params", rule.params, job.wildcards, job.name))
             job.resources = Namespace(_evaluated(rule, "resources", rule.resources, job.wildcards, job.name))
+            if env_functions:
+                job.env = {k: str(_call(rule, "env", v, job.wildcards, job.name) if callable(v) else v)
+                           for k, v in rule.env.items()}
         except CheckpointPending as pending:
             job.waits_for = pending.job
         finally:
