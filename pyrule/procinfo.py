@@ -50,3 +50,93 @@ def alive_since(pid: int, start: float) -> bool:
     killed with -9 stays one until its parent reaps it), not a reused pid."""
     fields = _stat(pid)
     return fields is not None and fields[0] not in (b"Z", b"X") and abs(_started(fields) - start) < 1.0
+
+
+# --- job marks: which processes belong to a job -----------------------------------------------
+#
+# Every process of a job carries PYRULE_JOB=RUN-ID/NAME (body.job_spec): a shell job in its
+# environment, which what it execs inherits. A Python body is a fork of the runner, whose
+# /proc/PID/environ stays the runner's (os.environ changes are not seen there), and so is a daemon
+# it forks: mark_self() marks such a process with a small shared mapping named after the mark,
+# which /proc/PID/maps shows and every fork keeps (what they exec gets the environment's mark).
+# Finding them means reading /proc: on recovery, on shutdown and after a job's end (new pids only).
+
+_ENV_MARK = b"PYRULE_JOB="
+_MAP_MARK = b"/memfd:PYRULE_JOB="
+_MEMFD_NAME_MAX = 249  # memfd_create's limit (bytes, without the "memfd:" the kernel adds)
+_marks: list = []  # the mapping of mark_self, kept for the life of the process
+
+
+def _map_name(mark: bytes) -> bytes:
+    return (_ENV_MARK + mark)[:_MEMFD_NAME_MAX]
+
+
+def mark_self(mark: str) -> None:
+    """Mark this process and every process it will fork as PYRULE_JOB=mark (see above)."""
+    import mmap
+
+    try:
+        fd = os.memfd_create(os.fsdecode(_map_name(os.fsencode(mark))), os.MFD_CLOEXEC)
+    except (AttributeError, OSError):  # no memfd (Linux < 3.17, a sandbox): the environment's mark only
+        return
+    try:
+        os.ftruncate(fd, 1)
+        _marks.append(mmap.mmap(fd, 1))
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def is_marked(pid: int | str, mark: bytes, prefix: bool = False) -> bool:
+    """Whether the process carries PYRULE_JOB=mark (or, with `prefix`, a mark that starts so)."""
+    want = _ENV_MARK + mark
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            env = f.read()
+    except OSError:
+        return False
+    if want in env and any(e == want or (prefix and e.startswith(want)) for e in env.split(b"\0")):
+        return True
+    want = _map_name(mark)
+    try:
+        with open(f"/proc/{pid}/maps", "rb") as f:
+            maps = f.read()
+    except OSError:
+        return False
+    at = maps.find(_MAP_MARK)
+    while at >= 0:
+        end = maps.find(b"\n", at)
+        name = maps[at + 7:end if end >= 0 else len(maps)].removesuffix(b" (deleted)")  # after "/memfd:"
+        if name == want or (prefix and name.startswith(want)):
+            return True
+        at = maps.find(_MAP_MARK, at + 1)
+    return False
+
+
+def marked_processes(mark: str, prefix: bool = False, newer_than: int = 0) -> list[int]:
+    """Processes (not this one) that carry PYRULE_JOB=mark, or a mark starting with `mark` if
+    `prefix`. `newer_than`: only those started after that pid was (pids grow until they wrap
+    around at pid_max; a wrap since is noticed, see _newer)."""
+    want = os.fsencode(mark)
+    me = os.getpid()
+    try:
+        names = os.listdir("/proc")
+    except OSError:
+        return []
+    pids = [int(n) for n in names if n.isdigit()]
+    if newer_than:
+        pids = _newer(pids, newer_than)
+    return [p for p in pids if p != me and is_marked(p, want, prefix)]
+
+
+def _newer(pids: list[int], since: int) -> list[int]:
+    """The pids allocated after `since`: above it, or (after a wrap-around) up to the last one."""
+    try:
+        with open("/proc/loadavg", "rb") as f:
+            last = int(f.read().split()[-1])  # the most recently allocated pid
+    except (OSError, ValueError, IndexError):
+        return pids
+    if last >= since:
+        return [p for p in pids if since < p <= last]
+    return [p for p in pids if p > since or p <= last]

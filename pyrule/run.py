@@ -18,7 +18,7 @@ import time
 from .errors import PyruleError, UsageError
 from .graph import Job, JobGraph
 from .invariants import Decider, Decision, signature
-from .procinfo import alive_since, boot_time, start_time
+from .procinfo import alive_since, boot_time, marked_processes, start_time
 from .record import field, record
 from .rules import Rules
 from .stat_cache import StatCache
@@ -424,7 +424,7 @@ class Runner:
         """Stop a dead pyrule's local job: its recorded process group, and the groups of the
         processes marked as the job's (PYRULE_JOB), because pyrule may have died before it
         recorded the group (pgid 0), and a process may have left its group."""
-        marked = _marked_processes(f"{r.run_id}/{r.name}")
+        marked = marked_processes(f"{r.run_id}/{r.name}")
         # After a reboot (power loss) the recorded group id may belong to anything now.
         groups = {r.pgid} if r.pgid > 0 and r.started > boot_time() else set()
         for pid in marked:
@@ -717,6 +717,15 @@ class Runner:
         out = self.outcomes[job.name]
         out.start, out.end, out.wall_s, out.cpu_s = res.start, res.end, res.wall_s, res.cpu_s
         out.peak_rss_bytes, out.exit_code, out.attempts, out.reported = res.peak_rss_bytes, res.exit_code, attempt, res.reported
+        stopped = getattr(res, "stopped", None)
+        if stopped:
+            # Stopped before its outputs are looked at: what is recorded is what stays. The job
+            # does not fail for it (Make would not even wait), but it is said, as a leftover
+            # writer of an output would have made it wrong.
+            n = len(stopped)
+            self.console.warn(f"{job.name} left {n} process{'es' if n > 1 else ''} running when it ended: "
+                              f"stopped {', '.join(stopped)} (see its log)")
+            self.log.write(f"leftover {job.name}: stopped {', '.join(stopped)}")
         missing = [p for p in job.outputs if not os.path.exists(p)]
         if res.exit_code == 0 and not missing:
             for p in job.outputs:
@@ -851,22 +860,6 @@ class Runner:
 
 
 # --- helpers -------------------------------------------------------------------------------------
-
-
-def _marked_processes(marker: str) -> list[int]:
-    """Processes whose environment has PYRULE_JOB=marker (a job's, see body.job_spec)."""
-    want = b"PYRULE_JOB=" + marker.encode("utf-8", "surrogateescape")
-    found = []
-    for entry in os.scandir("/proc") if os.path.isdir("/proc") else ():
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/environ", "rb") as f:
-                if want in f.read().split(b"\0"):
-                    found.append(int(entry.name))
-        except OSError:
-            continue
-    return [p for p in found if p != os.getpid()]
 
 
 def make_executor(name: str, options: dict[str, Any]):

@@ -56,7 +56,7 @@ def test_what_a_job_leaves_running_is_stopped_when_it_ends(tmp_path: Path):
     writer = read_pid(tmp_path / "writer.pid")
     assert writer and not alive(writer), "the job's writer outlived the job"
     assert r.ran == {"w"}
-    assert "w left 1 process running" in r.err, r.err
+    assert "w left " in r.err and f"{writer} (sh)" in r.err, r.err
     log = (tmp_path / ".pyrule" / "logs" / "w" / "w.log").read_text()
     assert f"pyrule: stopped process {writer} (sh), left running when the job ended" in log, log
     out = tmp_path / "out.txt"
@@ -113,6 +113,7 @@ def test_a_python_body_daemon_holds_no_lock_and_is_stopped_after_kill_9(tmp_path
     no PYRULE_JOB in its environment) must not keep the locks, and the next run stops it."""
     p, daemon = _start_daemon_job(tmp_path)
     assert _lock_fds(daemon) == [], "a job process holds pyrule's locks"
+    group = os.getpgid(daemon)  # its own session's, not the job's
     kill_with_watchdog(p)
     p.wait(timeout=5)
     assert alive(daemon)
@@ -121,7 +122,7 @@ def test_a_python_body_daemon_holds_no_lock_and_is_stopped_after_kill_9(tmp_path
     assert r.rc == 0, str(r)
     assert "locked by another pyrule" not in r.err
     assert "d was running when pyrule died" in r.err
-    assert f"stopped process {daemon}" in r.err, r.err
+    assert f"stopped process group {group} left running by a pyrule that died (d)" in r.err, r.err
     wait_for(lambda: not alive(daemon), timeout=5, what="the daemon to stop")
     assert r.ran == {"d"}
 
