@@ -88,8 +88,10 @@ def mark_self(mark: str) -> None:
         os.close(fd)
 
 
-def is_marked(pid: int | str, mark: bytes, prefix: bool = False) -> bool:
-    """Whether the process carries PYRULE_JOB=mark (or, with `prefix`, a mark that starts so)."""
+def is_marked(pid: int | str, mark: bytes, prefix: bool = False, forks_of: bytes | None = None) -> bool:
+    """Whether the process carries PYRULE_JOB=mark (or, with `prefix`, a mark that starts so).
+    `forks_of`: look for a Python body's mark only if the process has this environment (a fork
+    of the process whose environment it is): /proc/PID/maps is the larger read."""
     want = _ENV_MARK + mark
     try:
         with open(f"/proc/{pid}/environ", "rb") as f:
@@ -98,6 +100,8 @@ def is_marked(pid: int | str, mark: bytes, prefix: bool = False) -> bool:
         return False
     if want in env and any(e == want or (prefix and e.startswith(want)) for e in env.split(b"\0")):
         return True
+    if forks_of is not None and env != forks_of:
+        return False
     want = _map_name(mark)
     try:
         with open(f"/proc/{pid}/maps", "rb") as f:
@@ -114,29 +118,44 @@ def is_marked(pid: int | str, mark: bytes, prefix: bool = False) -> bool:
     return False
 
 
-def marked_processes(mark: str, prefix: bool = False, newer_than: int = 0) -> list[int]:
+def marked_processes(mark: str, prefix: bool = False, newer_than: int = 0, own_jobs: bool = False) -> list[int]:
     """Processes (not this one) that carry PYRULE_JOB=mark, or a mark starting with `mark` if
     `prefix`. `newer_than`: only those started after that pid was (pids grow until they wrap
-    around at pid_max; a wrap since is noticed, see _newer)."""
+    around at pid_max; a wrap since is noticed, see _newer). `own_jobs`: the marks are of jobs
+    this process started (so a Python body's processes have its environment)."""
     want = os.fsencode(mark)
     me = os.getpid()
-    try:
-        names = os.listdir("/proc")
-    except OSError:
-        return []
-    pids = [int(n) for n in names if n.isdigit()]
-    if newer_than:
-        pids = _newer(pids, newer_than)
-    return [p for p in pids if p != me and is_marked(p, want, prefix)]
+    last = _last_pid() if newer_than else None
+    pids: range | list[int]
+    if last is not None and 0 <= last - newer_than <= 64:  # a few new pids: no listing of /proc
+        pids = range(newer_than + 1, last + 1)
+    else:
+        try:
+            pids = [int(n) for n in os.listdir("/proc") if n.isdigit()]
+        except OSError:
+            return []
+        if newer_than and last is not None:
+            # Allocated after newer_than: above it, or (after a wrap-around) up to the last one.
+            pids = [p for p in pids if newer_than < p <= last or (last < newer_than and (p > newer_than or p <= last))]
+    forks_of = _own_environ() if own_jobs else None
+    return [p for p in pids if p != me and is_marked(p, want, prefix, forks_of)]
 
 
-def _newer(pids: list[int], since: int) -> list[int]:
-    """The pids allocated after `since`: above it, or (after a wrap-around) up to the last one."""
+_environ: bytes | None = None
+
+
+def _own_environ() -> bytes:
+    global _environ
+    if _environ is None:
+        with open("/proc/self/environ", "rb") as f:
+            _environ = f.read()
+    return _environ
+
+
+def _last_pid() -> int | None:
+    """The pid allocated last (in this pid namespace)."""
     try:
         with open("/proc/loadavg", "rb") as f:
-            last = int(f.read().split()[-1])  # the most recently allocated pid
+            return int(f.read().split()[-1])
     except (OSError, ValueError, IndexError):
-        return pids
-    if last >= since:
-        return [p for p in pids if since < p <= last]
-    return [p for p in pids if p > since or p <= last]
+        return None

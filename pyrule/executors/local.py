@@ -489,7 +489,7 @@ class LocalExecutor(Executor):
         killpg probe and a look at the pids allocated since the job started."""
         mark = job.spec.env.get("PYRULE_JOB")
         recent = time.monotonic() - job.start_mono < _FULL_SCAN_S
-        pids = set(marked_processes(mark, newer_than=pid if recent else 0)) if mark else set()
+        pids = set(marked_processes(mark, newer_than=pid if recent else 0, own_jobs=True)) if mark else set()
         if not pids and not _group_exists(pid):
             return []
         groups = {pid} | {g for g in map(_pgid, pids) if g > 0}
@@ -527,7 +527,7 @@ class LocalExecutor(Executor):
         return sorted({g for g in map(_pgid, self._strays()) if g > 0 and g not in own})
 
     def _strays(self) -> list[int]:
-        return marked_processes(self._run_mark + "/", prefix=True) if self._run_mark else []
+        return marked_processes(self._run_mark + "/", prefix=True, own_jobs=True) if self._run_mark else []
 
     def _kill_strays(self) -> None:
         """After the groups: SIGKILL any process still marked as one of the run's jobs (one
