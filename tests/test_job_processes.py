@@ -134,6 +134,14 @@ def test_the_watchdog_stops_a_python_body_daemon(tmp_path: Path):
     wait_for(lambda: not alive(daemon), timeout=5, what="the watchdog to stop the daemon")
 
 
+def test_ctrl_c_stops_a_python_body_daemon(tmp_path: Path):
+    p, daemon = _start_daemon_job(tmp_path)
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=30)
+    assert p.returncode == 130, err
+    assert not alive(daemon), "the daemon a Python body forked outlived pyrule"
+
+
 def test_a_python_body_daemon_is_stopped_when_the_job_ends(tmp_path: Path):
     pipefile(tmp_path, DAEMON)
     r = ok(tmp_path)
