@@ -121,8 +121,8 @@ def is_marked(pid: int | str, mark: bytes, prefix: bool = False, forks_of: bytes
 def marked_processes(mark: str, prefix: bool = False, newer_than: int = 0, own_jobs: bool = False) -> list[int]:
     """Processes (not this one) that carry PYRULE_JOB=mark, or a mark starting with `mark` if
     `prefix`. `newer_than`: only those started after that pid was (pids grow until they wrap
-    around at pid_max; a wrap since is noticed, see _newer). `own_jobs`: the marks are of jobs
-    this process started (so a Python body's processes have its environment)."""
+    around at pid_max; one wrap-around meanwhile is allowed for). `own_jobs`: the marks are of
+    jobs this process started (so a Python body's processes have its environment)."""
     want = os.fsencode(mark)
     me = os.getpid()
     last = _last_pid() if newer_than else None

@@ -12,6 +12,10 @@ is one simple command skips bash (simple_command.py). A vfork child cannot set i
 parent-death signal, so one watchdog process per run stops every job group when the runner
 dies (watchdog.py). Python bodies (and shell jobs in another directory) fork, and set
 PR_SET_PDEATHSIG in the child.
+
+A job ends when its first process exits: whatever it left running (in its group, or marked as
+its own after leaving it: see procinfo's job marks) is stopped then, before its outputs are
+checked, and its log says so (_stop_leftovers).
 """
 
 from __future__ import annotations
@@ -129,10 +133,7 @@ def _python_child(
         ours = {*close_fds, log_fd, devnull}
         for fd in _open_fds():
             if fd > 2 and fd not in ours:
-                try:
-                    os.dup2(devnull, fd, inheritable=False)
-                except OSError:  # the listing's own fd, closed since
-                    pass
+                os.dup2(devnull, fd, inheritable=False)  # (the listing's own fd, closed since: harmless)
         # The executor's selector, pidfds and wakeup pipe, and the originals of fds 0-2.
         for fd in ours:
             os.close(fd)
@@ -512,7 +513,8 @@ class LocalExecutor(Executor):
             if job.log_fd >= 0:
                 os.write(job.log_fd, note.encode())
             else:
-                fd = os.open(resolve(job.spec.workdir, job.spec.log_path), os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o666)
+                flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
+                fd = os.open(resolve(job.spec.workdir, job.spec.log_path), flags, 0o666)
                 try:
                     os.write(fd, note.encode())
                 finally:
