@@ -16,14 +16,13 @@ import stat as statmod
 import time
 
 from .errors import PyruleError, UsageError
-from .executors.base import which
 from .graph import Job, JobGraph
 from .invariants import Decider, Decision, signature
-from .procinfo import alive_since, boot_time, start_time
+from .procinfo import alive_since, boot_time, marked_processes, start_time
 from .record import field, record
 from .rules import Rules
 from .stat_cache import StatCache
-from .state import State, StateError
+from .state import SLURM_UNSUBMITTED, State, StateError
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start
 if TYPE_CHECKING:
@@ -225,6 +224,7 @@ class Runner:
         self.used: dict[str, float] = {k: 0 for k in self.budget}
         self.failed = False
         self.interrupted: int | None = None
+        self._told_waiting: set[str] = set()  # jobs we said wait for another pyrule's job of their name
 
     # -- setup ---------------------------------------------------------------------------------
 
@@ -396,14 +396,14 @@ class Runner:
         return names
 
     def _recover_one(self, r) -> None:
-        if r.pgid >= 0:
-            self._stop_local(r)
-        if r.pgid < 0 or (r.pgid == 0 and which("squeue")):
-            # A Slurm job (pgid = -job id; 0 if pyrule died before sbatch answered): it would
-            # go on writing the outputs unseen, so cancel it (and wait) before removing them.
+        if r.slurm_job is None:
+            self._stop_local(r)  # a local job: never ask Slurm (without a controller, squeue stalls)
+        else:
+            # A Slurm job (id 0 if pyrule died before sbatch answered): it would go on writing
+            # the outputs unseen, so cancel it (and wait) before removing them.
             from .executors.slurm import cancel_orphans
 
-            cancelled, problems = cancel_orphans([(r.name, -r.pgid)])
+            cancelled, problems = cancel_orphans([(r.name, r.slurm_job)])
             for name, job_id, state in cancelled:
                 self.console.warn(f"cancelled Slurm job {job_id} ({name}, {state}) left by a pyrule that died: "
                                   "its outputs would be written unseen")
@@ -428,7 +428,7 @@ class Runner:
         """Stop a dead pyrule's local job: its recorded process group, and the groups of the
         processes marked as the job's (PYRULE_JOB), because pyrule may have died before it
         recorded the group (pgid 0), and a process may have left its group."""
-        marked = _marked_processes(f"{r.run_id}/{r.name}")
+        marked = marked_processes(f"{r.run_id}/{r.name}")
         # After a reboot (power loss) the recorded group id may belong to anything now.
         groups = {r.pgid} if r.pgid > 0 and r.started > boot_time() else set()
         for pid in marked:
@@ -680,11 +680,20 @@ class Runner:
             return None
         left = self.state.running_job(job.name)
         if left is not None and left.run_id != self.run_id:
-            # Another run has it marked running, yet we hold its lock: that run died while
-            # running it (after this run started). Whether its process still shows as alive does
-            # not matter: the kernel frees a dying process's locks before it is gone (and one that
-            # could not record the job's end has stopped it). A run always clears the mark before
-            # it gives the lock back, so its outputs are suspect: never adopt or keep them.
+            if left.owner_pid != os.getpid() and alive_since(left.owner_pid, left.owner_start):
+                # A live pyrule runs a job of this name on other outputs (`pyrule SAMPLE=a` and
+                # `pyrule SAMPLE=b` at once), or is dying (the kernel frees a dying process's
+                # locks before it is gone): never recover a live run's job; wait until it is done.
+                lock.release()
+                if job.name not in self._told_waiting:
+                    self._told_waiting.add(job.name)
+                    self.console.note(f"{job.name}: a job of this name runs in pyrule process {left.owner_pid}; waiting")
+                    self.log.write(f"wait {job.name}: running in process {left.owner_pid}")
+                lock_wait.append(job)
+                return None
+            # Another run has it marked running, yet we hold its lock and its pyrule is gone: it
+            # died while running it (after this run started). A run always clears the mark
+            # before it gives the lock back, so its outputs are suspect: never adopt or keep them.
             self.decider.incomplete |= self._recover([left])
         for p in job.outputs:
             self.stats.forget(p)
@@ -702,7 +711,9 @@ class Runner:
     def _start(self, starts: list[tuple[Job, Any, Decision]], attempts: dict[Job, int]) -> None:
         from .body import job_spec
 
-        self.state.mark_running([(j.name, 0, list(j.outputs)) for j, _, _ in starts], self.run_id, _self_start())
+        # Which executor runs them is on record from now: recovery asks Slurm only about Slurm jobs.
+        pgid = SLURM_UNSUBMITTED if self.options.executor == "slurm" else 0
+        self.state.mark_running([(j.name, pgid, list(j.outputs)) for j, _, _ in starts], self.run_id, _self_start())
         for job, lock, d in starts:
             attempts[job] = attempts.get(job, 0) + 1
             sig = signature(job, self.decider.fps)  # inputs as they are when the job starts
@@ -736,6 +747,15 @@ class Runner:
         out = self.outcomes[job.name]
         out.start, out.end, out.wall_s, out.cpu_s = res.start, res.end, res.wall_s, res.cpu_s
         out.peak_rss_bytes, out.exit_code, out.attempts, out.reported = res.peak_rss_bytes, res.exit_code, attempt, res.reported
+        stopped = getattr(res, "stopped", None)
+        if stopped:
+            # Stopped before its outputs are looked at: what is recorded is what stays. The job
+            # does not fail for it (Make would not even wait), but it is said, as a leftover
+            # writer of an output would have made it wrong.
+            n = len(stopped)
+            self.console.warn(f"{job.name} left {n} process{'es' if n > 1 else ''} running when it ended: "
+                              f"stopped {', '.join(stopped)} (see its log)")
+            self.log.write(f"leftover {job.name}: stopped {', '.join(stopped)}")
         missing = [p for p in job.outputs if not os.path.exists(p)]
         if res.exit_code == 0 and not missing:
             for p in job.outputs:
@@ -870,22 +890,6 @@ class Runner:
 
 
 # --- helpers -------------------------------------------------------------------------------------
-
-
-def _marked_processes(marker: str) -> list[int]:
-    """Processes whose environment has PYRULE_JOB=marker (a job's, see body.job_spec)."""
-    want = b"PYRULE_JOB=" + marker.encode("utf-8", "surrogateescape")
-    found = []
-    for entry in os.scandir("/proc") if os.path.isdir("/proc") else ():
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/environ", "rb") as f:
-                if want in f.read().split(b"\0"):
-                    found.append(int(entry.name))
-        except OSError:
-            continue
-    return [p for p in found if p != os.getpid()]
 
 
 def make_executor(name: str, options: dict[str, Any]):

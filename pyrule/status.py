@@ -33,7 +33,8 @@ def job_status(graph: JobGraph, rules: Rules, options) -> list[tuple[str, str]]:
         if name in running:
             r = running[name]
             since = time.strftime("%H:%M:%S", time.localtime(r.started))
-            job = f"Slurm job {-r.pgid}" if r.pgid < 0 else f"job pid {r.pgid}"  # < 0: a Slurm job id
+            slurm = r.slurm_job
+            job = f"job pid {r.pgid}" if slurm is None else f"Slurm job {slurm}" if slurm else "Slurm job not submitted yet"
             out.append((name, f"running (pyrule pid {r.owner_pid}, {job}, since {since})"))
         elif d.reason is None:
             out.append((name, "up to date"))

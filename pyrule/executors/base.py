@@ -55,6 +55,7 @@ class JobResult:
     reported: dict[str, str]
     pid: int
     reason: str | None = None  # why it failed, beyond the exit code (e.g. "Slurm job 7 TIMEOUT: ...")
+    stopped: list[str] = field(default_factory=list)  # "PID (command)" of each process it left running
 
 
 class Executor:

@@ -12,6 +12,10 @@ is one simple command skips bash (simple_command.py). A vfork child cannot set i
 parent-death signal, so one watchdog process per run stops every job group when the runner
 dies (watchdog.py). Python bodies (and shell jobs in another directory) fork, and set
 PR_SET_PDEATHSIG in the child.
+
+A job ends when its first process exits: whatever it left running (in its group, or marked as
+its own after leaving it: see procinfo's job marks) is stopped then, before its outputs are
+checked, and its log says so (_stop_leftovers).
 """
 
 from __future__ import annotations
@@ -28,9 +32,15 @@ from pyrule.executors.base import Executor, JobResult, JobSpec, exit_code_of, re
 from pyrule.executors.joblog import LogFiles
 from pyrule.executors.watchdog import Watchdog
 from pyrule.monitor import TreeMonitor
+from pyrule.procinfo import mark_self, marked_processes
 from pyrule.record import record
 
 _PR_SET_PDEATHSIG = 1
+# What a job leaves running gets this long after SIGTERM, then SIGKILL.
+_LEFTOVER_GRACE_S = 1.0
+# A job that ran this long is looked for among all processes when it ends; a shorter one only
+# among the pids allocated since it started (pids cannot wrap around twice meanwhile).
+_FULL_SCAN_S = 1.0
 _prctl_fn: Callable[..., int] | None = None
 
 
@@ -117,8 +127,15 @@ def _python_child(
             signal.set_wakeup_fd(-1)
         except ValueError:
             pass
+        # Every other descriptor of the runner's (its lock files, the store, ...) would live on in
+        # a daemon the body forks, and with it a lock of a run that died: /dev/null takes their
+        # numbers (objects of the runner's still name them: a closed number could be reused).
+        ours = {*close_fds, log_fd, devnull}
+        for fd in _open_fds():
+            if fd > 2 and fd not in ours:
+                os.dup2(devnull, fd, inheritable=False)  # (the listing's own fd, closed since: harmless)
         # The executor's selector, pidfds and wakeup pipe, and the originals of fds 0-2.
-        for fd in (*close_fds, log_fd, devnull):
+        for fd in ours:
             os.close(fd)
         # The runner's handlers (SIGTERM -> shut down the run) must not run in a job.
         for sig in (
@@ -133,6 +150,8 @@ def _python_child(
             signal.signal(sig, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.default_int_handler)
         os.environ.update(env)
+        if "PYRULE_JOB" in env:  # /proc shows the runner's environment here: mark it another way
+            mark_self(env["PYRULE_JOB"])
         # New objects on fds 0-2: the inherited ones may be a test runner's capture buffers.
         sys.stdin = open(0, encoding="utf-8", closefd=False)
         sys.stdout = open(1, "w", buffering=1, encoding="utf-8", closefd=False)
@@ -198,6 +217,8 @@ class LocalExecutor(Executor):
         self._old_wakeup = -1
         self._old_sigchld: object = None
         self._hwm = 0  # the runner's own peak RSS, as last read (see _reap)
+        self._run_mark = ""  # the RUN-ID of PYRULE_JOB=RUN-ID/NAME, which marks the run's job processes
+        self._stopping = False  # in terminate_all or kill_all
         if not use_pidfd:
             self._install_sigchld()
 
@@ -220,7 +241,8 @@ class LocalExecutor(Executor):
             except FileNotFoundError:
                 pass
         parent = os.getpid()
-        self._watchdog.ready(env.get("PYRULE_JOB", "").partition("/")[0])
+        self._run_mark = env.get("PYRULE_JOB", "").partition("/")[0]
+        self._watchdog.ready(self._run_mark)
         log_fd, unnamed = self._logs.open(log, spec.log_optional)
         try:
             if spec.shell is not None:
@@ -288,9 +310,11 @@ class LocalExecutor(Executor):
         return list(self._jobs)
 
     def terminate_all(self, grace: float = 5.0) -> None:
-        """SIGTERM every job's group, SIGKILL after grace; the reaped jobs' results come out
-        of the next wait()."""
+        """SIGTERM every job's group, and those of the processes that left them, SIGKILL after
+        grace; the reaped jobs' results come out of the next wait()."""
+        self._stopping = True
         groups = list(self._jobs)  # each job leads its own session/process group
+        groups += self._stray_groups(groups)
         deadline = time.monotonic() + grace
         self._signal_groups(groups, signal.SIGTERM)
         self._signal_groups(groups, signal.SIGCONT)  # a stopped process would never see TERM
@@ -304,13 +328,17 @@ class LocalExecutor(Executor):
             groups = [g for g in groups if _group_alive(g)]
         self._signal_groups(groups, signal.SIGKILL)
         self._reap_all_blocking()
+        self._kill_strays()
         _wait_groups_gone(groups, 2.0)
 
     def kill_all(self) -> None:
-        """SIGKILL every job's group now; the results come out of the next wait()."""
+        """SIGKILL every job's group, and what left them, now; the results come out of the next wait()."""
+        self._stopping = True
         groups = list(self._jobs)
+        groups += self._stray_groups(groups)
         self._signal_groups(groups, signal.SIGKILL)
         self._reap_all_blocking()
+        self._kill_strays()
 
     # --- extras -----------------------------------------------------------------------
 
@@ -430,6 +458,7 @@ class LocalExecutor(Executor):
             self._sel.unregister(job.pidfd)
             os.close(job.pidfd)
         self._watchdog.reaped(pid)
+        stopped = [] if self._stopping else self._stop_leftovers(job, pid)
         if job.log_fd >= 0:
             self._logs.finish(job.log_fd, resolve(job.spec.workdir, job.spec.log_path), not _group_exists(pid))
         st = self._monitor.remove(pid)
@@ -451,8 +480,61 @@ class LocalExecutor(Executor):
             peak_rss_bytes=peak,
             reported=read_report(job.report) if job.report else {},
             pid=pid,
+            stopped=stopped,
         )
         self._done.append(result)
+
+    def _stop_leftovers(self, job: _Job, pid: int) -> list[str]:
+        """Stop what the ended job left running (in its group, or marked as its own after leaving
+        it: a setsid writer, a daemon), and say so in its log. Cheap when there is none: one
+        killpg probe and a look at the pids allocated since the job started."""
+        mark = job.spec.env.get("PYRULE_JOB")
+        recent = time.monotonic() - job.start_mono < _FULL_SCAN_S
+        pids = set(marked_processes(mark, newer_than=pid if recent else 0, own_jobs=True)) if mark else set()
+        if not pids and not _group_exists(pid):
+            return []
+        groups = {pid} | {g for g in map(_pgid, pids) if g > 0}
+        groups.discard(os.getpgrp())
+        found = _members(groups, pids)
+        if not found:
+            return []  # only zombies
+        self._signal_groups(list(groups), signal.SIGTERM)
+        self._signal_groups(list(groups), signal.SIGCONT)
+        _signal(pids, signal.SIGTERM)
+        deadline = time.monotonic() + _LEFTOVER_GRACE_S
+        while _members(groups, pids) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        self._signal_groups(list(groups), signal.SIGKILL)
+        _signal(pids, signal.SIGKILL)
+        _wait_groups_gone(list(groups), 2.0)
+        stopped = [f"{p} ({comm})" for p, comm in sorted(found.items())]
+        note = "".join(f"pyrule: stopped process {d}, left running when the job ended\n" for d in stopped)
+        try:
+            if job.log_fd >= 0:
+                os.write(job.log_fd, note.encode())
+            else:
+                flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
+                fd = os.open(resolve(job.spec.workdir, job.spec.log_path), flags, 0o666)
+                try:
+                    os.write(fd, note.encode())
+                finally:
+                    os.close(fd)
+        except OSError:  # the runner says so too (JobResult.stopped)
+            pass
+        return stopped
+
+    def _stray_groups(self, groups: list[int]) -> list[int]:
+        """The groups of the run's job processes that left their job's group."""
+        own = {os.getpgrp(), *groups}
+        return sorted({g for g in map(_pgid, self._strays()) if g > 0 and g not in own})
+
+    def _strays(self) -> list[int]:
+        return marked_processes(self._run_mark + "/", prefix=True, own_jobs=True) if self._run_mark else []
+
+    def _kill_strays(self) -> None:
+        """After the groups: SIGKILL any process still marked as one of the run's jobs (one
+        forked meanwhile into a new session)."""
+        _signal(self._strays(), signal.SIGKILL)
 
     def _reap_all_blocking(self) -> None:
         for pid in list(self._jobs):
@@ -491,6 +573,46 @@ def _pidfd_works() -> bool:
     except OSError:
         return False
     return True
+
+
+def _open_fds() -> list[int]:
+    try:
+        return [int(n) for n in os.listdir("/proc/self/fd")]
+    except OSError:
+        return []
+
+
+def _pgid(pid: int) -> int:
+    try:
+        return os.getpgid(pid)
+    except OSError:
+        return 0
+
+
+def _signal(pids, sig: int) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def _members(groups: set[int], pids: set[int]) -> dict[int, str]:
+    """pid -> command name of the live (not zombie) processes in `groups` or among `pids`."""
+    found = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as f:
+                comm, _, rest = f.read().partition(b" (")[2].rpartition(b")")
+        except OSError:
+            continue
+        fields = rest.split()  # state, ppid, pgrp
+        pid = int(entry.name)
+        if fields and fields[0] not in (b"Z", b"X") and (int(fields[2]) in groups or pid in pids):
+            found[pid] = comm.decode(errors="replace")
+    return found
 
 
 def _drain(fd: int) -> None:

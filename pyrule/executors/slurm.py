@@ -18,8 +18,8 @@ squeue no longer shows (older than MinJobAge, or a restarted controller) are loo
 `sacct -c`. PENDING, RUNNING, COMPLETING, CONFIGURING, SUSPENDED, REQUEUED... are not final.
 
 The Runner stores a Slurm job as a *negative* pgid in the state store's `running` table
-(`-job_id`), so that the next run after a pyrule that died can tell it from a local process
-group and cancel it (`cancel_orphans`).
+(`-job_id`; `state.SLURM_UNSUBMITTED` before sbatch answered), so that the next run after a
+pyrule that died can tell it from a local process group and cancel it (`cancel_orphans`).
 """
 
 from __future__ import annotations

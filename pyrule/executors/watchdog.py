@@ -55,16 +55,22 @@ while not eof:
                 live.add(int(line[1:]))
             elif line[:1] == b"-":
                 live.discard(int(line[1:]))
-# As run._marked_processes finds them for the next run's recovery (this code imports nothing of ours).
+# As procinfo.marked_processes finds them for the next run's recovery (this code imports nothing
+# of ours): the mark in the environment, or a Python body's mapping named after it.
 mark = ("PYRULE_JOB=" + sys.argv[2] + "/").encode() if len(sys.argv) > 2 and sys.argv[2] else None
-marked = set()
+def marked(name):
+    with open("/proc/" + name + "/environ", "rb") as f:
+        if any(e.startswith(mark) for e in f.read().split(b"\\0")):
+            return True
+    with open("/proc/" + name + "/maps", "rb") as f:
+        return b"/memfd:" + mark in f.read()
+marked_pids = set()
 for name in os.listdir("/proc") if mark else ():
     if name.isdigit():
         try:
-            with open("/proc/" + name + "/environ", "rb") as f:
-                if any(e.startswith(mark) for e in f.read().split(b"\\0")):
-                    marked.add(int(name))
-                    live.add(os.getpgid(int(name)))
+            if marked(name):
+                marked_pids.add(int(name))
+                live.add(os.getpgid(int(name)))
         except OSError:
             pass
 live.discard(os.getpgrp())
@@ -73,7 +79,7 @@ for pgid in live:
         os.killpg(pgid, signal.SIGKILL)
     except OSError:
         pass
-for pid in marked:  # one that left its group
+for pid in marked_pids:  # one that left its group
     try:
         os.kill(pid, signal.SIGKILL)
     except OSError:

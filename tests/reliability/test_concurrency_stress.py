@@ -236,10 +236,12 @@ def test_a_dying_owner_s_half_written_output_is_never_kept(tmp_path: Path, recor
     """Found by the kill test (1 round in 10): a pyrule killed mid-job frees its locks while
     exiting, before it is gone; another pyrule that took the lock saw the job marked running by a
     process that still looked alive, skipped the recovery, and adopted the half-written output
-    (or kept it, as 'signature unchanged', on a rebuild). Here the owner is this test process:
-    alive, holding no lock."""
+    (or kept it, as 'signature unchanged', on a rebuild). Here the owner is a process that holds
+    no lock and dies while the other pyrule waits: recovery waits until the owner is proven
+    gone (a live pyrule's job is never recovered), then rebuilds."""
     import json
     import sqlite3
+    import subprocess
 
     import psutil
 
@@ -251,15 +253,25 @@ def test_a_dying_owner_s_half_written_output_is_never_kept(tmp_path: Path, recor
             shell: echo complete > {output}
     """)
     ok(d)
+    owner = subprocess.Popen(["sleep", "60"])
     con = sqlite3.connect(d / ".pyrule" / "state.db")
     with con:
         if not recorded:
             con.execute("DELETE FROM jobs")
-        me = psutil.Process()
         con.execute("INSERT INTO running VALUES (?,?,?,?,?,?,?)",
-                    ("a", "dying-run", me.pid, me.create_time(), 0, json.dumps(["a.txt"]), time.time()))
+                    ("a", "dying-run", owner.pid, psutil.Process(owner.pid).create_time(), 0,
+                     json.dumps(["a.txt"]), time.time()))
     con.close()
     (d / "a.txt").write_text("half")
-    r = ok(d)
-    assert (d / "a.txt").read_text() == "complete\n", str(r)
-    assert r.ran == {"a"}
+    errfile = tmp_path / "err"
+    with open(errfile, "w") as err:
+        p = spawn(d, stderr=err)
+        wait_for(lambda: "waiting" in errfile.read_text() or p.poll() is not None, what="pyrule to wait for the owner")
+        assert p.poll() is None, errfile.read_text()
+        assert (d / "a.txt").read_text() == "half"
+        owner.kill()
+        owner.wait()
+        out, _ = p.communicate(timeout=30)
+    assert p.returncode == 0, errfile.read_text()
+    assert "a was running when pyrule died" in errfile.read_text()
+    assert (d / "a.txt").read_text() == "complete\n"
