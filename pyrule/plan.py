@@ -19,6 +19,7 @@ from .paths import Namespace, Paths
 from .patterns import Candidate, Pattern, PatternIndex, format_wildcards
 from .rules import FlaggedPath, Rule, Rules
 from .stat_cache import StatCache
+from .substitute import context, template
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start
 if TYPE_CHECKING:
@@ -248,10 +249,20 @@ class Planner:
         try:
             job.inputs = self._inputs(rule, wildcards, job)
             _check_utf8(rule, "input", job.inputs)
+            if rule.shell is not None:
+                self._check_shell(job)
         except BaseException:
             del self.jobs[key]
             raise
         return job
+
+    def _check_shell(self, job: Job) -> None:
+        """Every `{...}` of the job's shell body can be substituted: a typo in a reference, or a
+        path that cannot be written in its quotes, is an error before any job runs."""
+        body = template(job.rule.shell)
+        if body.checked:
+            ns = self.rules.namespace
+            body.check(context(job, ns), job.wildcards, ns, job.rule.name, job.rule.where("shell"))
 
     def _directory_owner(self, path: str) -> Job | None:
         if not self._dir_outputs:
@@ -293,6 +304,8 @@ class Planner:
         job.deps = []
         job.after = []
         job.inputs = self._inputs(job.rule, job.wildcards, job)
+        if job.rule.shell is not None:
+            self._check_shell(job)
         return self._walk([job])
 
     def _inputs(self, rule: Rule, wildcards: dict[str, str], job: Job | None) -> Paths:
