@@ -63,6 +63,8 @@ class Planner:
         for rule in rules.rules.values():
             pats = [Pattern(p) for p in _flat(rule.outputs)]
             self.patterns[rule.name] = pats
+            if rule.shell is not None:
+                template(rule.shell).check_rule(rule, pats[0].names if pats else [], rules.namespace)
             for i, p in enumerate(pats):
                 self.index.add((rule, i), p)
         self.jobs: dict[tuple, Job] = {}

@@ -128,6 +128,38 @@ class Template:
             except PipefileError as e:
                 raise PipefileError(f"rule '{rule}': {e.message}", self.location(f, loc), e.hint) from None
 
+    def check_rule(self, rule: Any, wildcards: list[str], namespace: dict[str, Any]) -> None:
+        """Check once per rule, before any job is planned (a rule no target needs too), what
+        does not depend on a job: the names and counts of its outputs (and of its inputs, unless
+        a function gives them), the names of its params, resources, wildcards and log, and
+        top-level names. check() does the rest per job."""
+        from .paths import Namespace, Paths
+
+        known: dict[str, Any] = {
+            "output": Paths.from_items(rule.outputs),
+            "log": Paths([rule.log] if rule.log else []),
+            "params": Namespace(dict.fromkeys(rule.params)),
+            "resources": Namespace(dict.fromkeys(rule.resources)),
+            "wildcards": Namespace(dict.fromkeys(wildcards)),
+        }
+        if not any(callable(v) for _, v in rule.inputs):
+            known["input"] = Paths.from_items(rule.inputs)
+        for f in self.fields:
+            root = f.root
+            if not f.steps or root in wildcards and root not in CONTEXT_NAMES:
+                continue
+            if root in known:  # a param's own value is known per job only: its name here
+                value, steps = known[root], f.steps if root in _PATHS else f.steps[:1]
+            elif root not in CONTEXT_NAMES and _top_level(namespace, root):
+                value, steps = namespace[root], f.steps
+            else:
+                continue
+            try:
+                _walk(value, f, steps)
+            except PipefileError as e:
+                raise PipefileError(f"rule '{rule.name}': {e.message}", self.location(f, rule.where("shell")),
+                                    e.hint) from None
+
     def location(self, f: Field, loc: Location | None) -> Location | None:
         """Where a field is in the Pipefile, given where the body starts (its text is dedented
         by the column of its first character)."""
@@ -335,11 +367,11 @@ def _top_level(namespace: dict[str, Any], name: str) -> bool:
     return name in namespace and not name.startswith("_") and not callable(namespace[name])
 
 
-def _walk(value: Any, f: Field) -> Any:
+def _walk(value: Any, f: Field, steps: tuple | None = None) -> Any:
     """Follow a field's `.name` and `[i]` steps; a step that does not resolve is a PipefileError
     with what there is instead."""
     done = f.root
-    for is_attr, key in f.steps:
+    for is_attr, key in f.steps if steps is None else steps:
         try:
             value = getattr(value, key) if is_attr else value[key]
         except (AttributeError, IndexError, KeyError, TypeError):
@@ -363,7 +395,7 @@ def _unresolved(f: Field, done: str, value: Any, is_attr: bool, key: Any) -> Pip
         names = list(value.names())
         if not names:
             return PipefileError(f"{f.text} does not resolve: {done} has no named items",
-                                 hint=f"name them (e.g. {done}: {key} = \"...\") or use {{{done}[0]}}")
+                                 hint=f"use {{{done}[0]}}, or name the items in the rule's {done}: section ({key} = \"...\")")
     elif isinstance(value, dict):
         names = list(value)
     else:

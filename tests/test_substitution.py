@@ -57,6 +57,11 @@ def test_a_reference_typo_on_a_later_body_line_and_in_the_short_form(project):
         out.txt: in.txt
             cat {input} > {output}
             echo {input.x} >> {output}
+    """)
+    project.touch("in.txt")
+    err = project.error()
+    assert "Pipefile:4:10: error: rule 'out.txt': {input.x} does not resolve: input has no named items" in err, err
+    project.pipefile("""\
         rule r:
             output: "r.txt"
             params: n = 1
@@ -64,12 +69,8 @@ def test_a_reference_typo_on_a_later_body_line_and_in_the_short_form(project):
                 echo start > {output}
                 echo {params.m} >> {output}
     """)
-    project.touch("in.txt")
-    err = project.error("out.txt")
-    assert "Pipefile:4:10: error: rule 'out.txt': {input.x} " in err, err
-    assert "input has no named items" in err, err
-    err = project.error("r.txt")
-    assert "Pipefile:10:14: error: rule 'r': {params.m} " in err, err
+    err = project.error("-n")
+    assert "Pipefile:6:14: error: rule 'r': {params.m} does not resolve: params has no 'm'" in err, err
     assert not (project / "out.txt").exists() and not (project / "r.txt").exists()
 
 
@@ -150,3 +151,19 @@ def test_a_path_that_cannot_be_written_in_single_quotes_is_an_error_naming_it(pr
             or "in/it's.txt" in err, err
         assert "single quotes" in err, err
     assert not (project / "o").exists()
+
+
+def test_a_reference_typo_in_a_rule_no_target_needs_is_an_error_too(project):
+    """What does not depend on a job is checked once per rule, when the Pipefile is planned."""
+    project.pipefile("""\
+        rule a:
+            output: "a.txt"
+            shell: touch {output}
+        rule b:
+            output: "b/{x}.txt"
+            input: reads = ["r1", "r2"]
+            shell: cat {input.reads[2]} > {output}
+    """)
+    err = project.error("a.txt")
+    assert "Pipefile:7:16: error: rule 'b': {input.reads[2]} does not resolve: input.reads has 2 items" in err, err
+    assert not (project / "a.txt").exists()
