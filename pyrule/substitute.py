@@ -110,8 +110,8 @@ class Template:
             self.parts.append(f)
             literal = []
         self.parts.append("".join(literal) + text[pos:])
-        # What can go wrong per job: a step that may not resolve, a path that may not fit its quotes.
-        self.checked = [f for f in self.fields if f.steps or f.escaped or f.quoting in (SINGLE, HEREDOC, HEREDOC_QUOTED)]
+        # Paths that may not fit where they are: checked per job.
+        self.checked = [f for f in self.fields if f.escaped or f.quoting in (SINGLE, HEREDOC, HEREDOC_QUOTED)]
 
     def render(self, ctx: dict[str, Any], wildcards: dict[str, str], namespace: dict[str, Any]) -> str:
         out = []
@@ -119,20 +119,21 @@ class Template:
             out.append(part if part.__class__ is str else self._value(part, ctx, wildcards, namespace))
         return "".join(out)
 
-    def check(self, ctx: dict[str, Any], wildcards: dict[str, str], namespace: dict[str, Any],
-              rule: str, loc: Location | None) -> None:
-        """Raise a located PipefileError for the first field that cannot be substituted for this job."""
-        for f in self.checked:
+    def check(self, fields: list[Field], ctx: dict[str, Any], wildcards: dict[str, str],
+              namespace: dict[str, Any], rule: str, loc: Location | None) -> None:
+        """Raise a located PipefileError for the first of these fields (check_rule() gives them)
+        that cannot be substituted for this job."""
+        for f in fields:
             try:
                 self._value(f, ctx, wildcards, namespace)
             except PipefileError as e:
                 raise PipefileError(f"rule '{rule}': {e.message}", self.location(f, loc), e.hint) from None
 
-    def check_rule(self, rule: Any, wildcards: list[str], namespace: dict[str, Any]) -> None:
+    def check_rule(self, rule: Any, wildcards: list[str], namespace: dict[str, Any]) -> list[Field]:
         """Check once per rule, before any job is planned (a rule no target needs too), what
         does not depend on a job: the names and counts of its outputs (and of its inputs, unless
         a function gives them), the names of its params, resources, wildcards and log, and
-        top-level names. check() does the rest per job."""
+        top-level names. Return the fields left to check() per job."""
         from .paths import Namespace, Paths
 
         known: dict[str, Any] = {
@@ -144,21 +145,24 @@ class Template:
         }
         if not any(callable(v) for _, v in rule.inputs):
             known["input"] = Paths.from_items(rule.inputs)
+        per_job = []
         for f in self.fields:
             root = f.root
-            if not f.steps or root in wildcards and root not in CONTEXT_NAMES:
-                continue
             if root in known:  # a param's own value is known per job only: its name here
                 value, steps = known[root], f.steps if root in _PATHS else f.steps[:1]
-            elif root not in CONTEXT_NAMES and _top_level(namespace, root):
+            elif root not in CONTEXT_NAMES and root not in wildcards and _top_level(namespace, root):
                 value, steps = namespace[root], f.steps
             else:
-                continue
-            try:
-                _walk(value, f, steps)
-            except PipefileError as e:
-                raise PipefileError(f"rule '{rule.name}': {e.message}", self.location(f, rule.where("shell")),
-                                    e.hint) from None
+                value, steps = None, ()
+            if steps:
+                try:
+                    _walk(value, f, steps)
+                except PipefileError as e:
+                    raise PipefileError(f"rule '{rule.name}': {e.message}", self.location(f, rule.where("shell")),
+                                        e.hint) from None
+            if len(steps) < len(f.steps) or f in self.checked:
+                per_job.append(f)
+        return per_job
 
     def location(self, f: Field, loc: Location | None) -> Location | None:
         """Where a field is in the Pipefile, given where the body starts (its text is dedented
@@ -266,16 +270,25 @@ class _Scanner:
                     stack.pop()
                 elif c == "#" and self.prev in _WORD_END:
                     stack.append([COMMENT])
+                elif c == "(" and s.startswith("(", i + 1):  # `((...))`: arithmetic, where `<<` shifts
+                    stack.append([_CMD, 1, 0, True])  # (closes like `$((`, and quotes as around it)
+                    i += 1
                 elif c == "(" and kind is _CMD:
                     frame[1] += 1
                 elif c == ")" and kind is _CMD:
                     if frame[1]:
                         frame[1] -= 1
-                    else:
+                    elif not frame[2]:  # (in a `case`, `x)` ends a pattern)
                         stack.pop()
-                elif c == "<" and s.startswith("<", i + 1) and not s.startswith("<", i + 2):
-                    i = self._heredoc(s, i + 2)
-                    continue
+                elif kind is _CMD and c in "ce" and self.prev in _WORD_END and s.startswith(("case", "esac"), i) \
+                        and s[i + 4:i + 5] in ("", " ", "\t", "\n", ";"):
+                    frame[2] += 1 if c == "c" else -1 if frame[2] else 0
+                elif c == "<" and s.startswith("<", i + 1):
+                    if s.startswith("<", i + 2):  # `<<<`: a here-string
+                        i += 2
+                    elif len(stack[-1]) < 4 or not stack[-1][3]:
+                        i = self._heredoc(s, i + 2)
+                        continue
                 elif c == "\n" and self.heredocs:
                     # The here-documents announced on this line start here, the first one first.
                     stack.extend([HEREDOC_QUOTED if quoted else HEREDOC, (word, dash)]
@@ -284,7 +297,7 @@ class _Scanner:
                     self.line_start = True
                 else:
                     i = self._expansion(s, i, c)
-            self.prev = c
+            self.prev = s[i]  # (the last character used)
             i += 1
 
     def _expansion(self, s: str, i: int, c: str) -> int:
@@ -292,8 +305,10 @@ class _Scanner:
         if c == "\\":
             self.escape = True
         elif c == "$" and s.startswith("(", i + 1):
-            self.stack.append([_CMD, 0])
-            return i + 1
+            arithmetic = s.startswith("(", i + 2)  # `$((...))`, where `<<` shifts
+            # [kind, open parentheses, open `case`s, arithmetic]
+            self.stack.append([_CMD, int(arithmetic), 0, arithmetic])
+            return i + 1 + arithmetic
         elif c == "`":
             self.stack.append([_BACKTICK, self.stack[-1][0] is DOUBLE])
         return i

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import pytest
 
+from pyrule.substitute import template
+
 # The body of the rule `bad` is on line 14 of the Pipefile below: `echo TYPO > {output}`, with
 # TYPO (at column 17) replaced.
 TYPO_PIPEFILE = """\
@@ -96,7 +98,7 @@ def test_braces_that_are_no_reference_stay_as_written(project):
             output: "out.txt"
             params: p = "P"
             shell:
-                echo "${HOME}" > {output}
+                X=shell; echo "${HOME}" ${X} > {output}
                 echo a b | awk '{print $1}' >> {output}
                 { echo grouped; echo twice; } >> {output}
                 echo x{a,b} {unknown} {name.attr} {{input}} {X} {params.p} >> {output}
@@ -105,7 +107,7 @@ def test_braces_that_are_no_reference_stay_as_written(project):
     assert rc == 0, err
     import os
 
-    want = f"{os.environ['HOME']}\na\ngrouped\ntwice\nxa xb {{unknown}} {{name.attr}} {{input}} top P\n"
+    want = f"{os.environ['HOME']} shell\na\ngrouped\ntwice\nxa xb {{unknown}} {{name.attr}} {{input}} top P\n"
     assert (project / "out.txt").read_text() == want
 
 
@@ -167,3 +169,29 @@ def test_a_reference_typo_in_a_rule_no_target_needs_is_an_error_too(project):
     err = project.error("a.txt")
     assert "Pipefile:7:16: error: rule 'b': {input.reads[2]} does not resolve: input.reads has 2 items" in err, err
     assert not (project / "a.txt").exists()
+
+
+@pytest.mark.parametrize(("body", "where"), [
+    ('echo "{input}"', "double quotes"),
+    ("echo '\"' {input}", "unquoted"),
+    ('echo \\"{input}', "unquoted"),
+    ('echo "a\\"{input}"', "double quotes"),
+    ("echo $'\\'' {input}", "unquoted"),
+    ('echo "$(echo "{input}")"', "double quotes"),
+    ('"$(case $x in a) echo "{input}";; esac)"', "double quotes"),
+    ('echo $((1<<2))\necho "{input}"', "double quotes"),
+    ('(( x <<= 1 ))\necho "{input}"', "double quotes"),
+    ('cat <<< "{input}"', "double quotes"),
+    ('cat <<EOF\n"{input}"\nEOF', "a here-document"),
+    ('cat <<EOF\nEOF\necho "{input}"', "double quotes"),
+    ('cat <<-"E"\n\t{input}\n\tE', "a quoted here-document"),
+    ("cat <<A <<'B'\n{input}\nA\n{input}\nB\n{input}", "a here-document,a quoted here-document,unquoted"),
+    ("x=1 # {input}\n{input}", "a comment,unquoted"),
+    ("echo $# {input}", "unquoted"),
+])
+def test_the_quoting_context_of_a_field(body, where):
+    assert ",".join(f.quoting for f in template(body).fields) == where
+
+
+def test_dollar_brace_is_the_shells_own():
+    assert template("echo ${input} ${X} \\${input}").fields[0].start == len("echo ${input} ${X} \\$")
