@@ -398,6 +398,9 @@ def _walk(value: Any, f: Field, steps: tuple | None = None) -> Any:
 def _unresolved(f: Field, done: str, value: Any, is_attr: bool, key: Any) -> PipefileError:
     from .paths import Paths
 
+    if not is_attr and isinstance(value, dict):
+        return PipefileError(f"{f.text} does not resolve: {done} has names, not positions",
+                             hint=f"write {{{done}.NAME}}" + (f" ({', '.join(list(value)[:10])})" if value else ""))
     if not is_attr:
         try:
             n = len(value)
@@ -409,8 +412,9 @@ def _unresolved(f: Field, done: str, value: Any, is_attr: bool, key: Any) -> Pip
     if isinstance(value, Paths):
         names = list(value.names())
         if not names:
-            return PipefileError(f"{f.text} does not resolve: {done} has no named items",
-                                 hint=f"use {{{done}[0]}}, or name the items in the rule's {done}: section ({key} = \"...\")")
+            hint = ("a rule has one log: write {log}" if done == "log" else
+                    f"use {{{done}[0]}}, or name the items in the rule's {done}: section ({key} = \"...\")")
+            return PipefileError(f"{f.text} does not resolve: {done} has no named items", hint=hint)
     elif isinstance(value, dict):
         names = list(value)
     else:
@@ -421,7 +425,8 @@ def _unresolved(f: Field, done: str, value: Any, is_attr: bool, key: Any) -> Pip
     if close:
         hint = f"did you mean '{f.text.replace(f'{done}.{key}', f'{done}.{close[0]}', 1)}'?"
     else:
-        hint = f"{done} has {', '.join(names)}" if names and isinstance(value, dict) else None
+        shown = ", ".join("{" + f"{done}.{n}" + "}" for n in names[:10]) + (", ..." if len(names) > 10 else "")
+        hint = f"there is {shown}" if names and isinstance(value, (dict, Paths)) else None
     return PipefileError(f"{f.text} does not resolve: {done} has no '{key}'", hint=hint)
 
 
