@@ -416,6 +416,9 @@ def _unresolved(f: Field, done: str, value: Any, is_attr: bool, key: Any) -> Pip
                     f"use {{{done}[0]}}, or name the items in the rule's {done}: section ({key} = \"...\")")
             return PipefileError(f"{f.text} does not resolve: {done} has no named items", hint=hint)
     elif isinstance(value, dict):
+        if key in value:  # a plain dict: `{CFG.threads}` reads no keys
+            return PipefileError(f"{f.text} does not resolve: {done} is a dict, whose keys are not attributes",
+                                 hint=f"pass it through params: (e.g. {key} = {done}['{key}']) and write {{params.{key}}}")
         names = list(value)
     else:
         names = [n for n in dir(value) if not n.startswith("_")]
