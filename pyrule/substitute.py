@@ -32,7 +32,8 @@ if TYPE_CHECKING:
 
 _FIELD = re.compile(r"\{\{|\}\}|\{([A-Za-z_]\w*)((?:\.[A-Za-z_]\w*|\[-?\d+\])*)\}")
 _STEP = re.compile(r"\.(\w+)|\[(-?\d+)\]")
-_QUOTED = ("input", "output", "log", "wildcards")
+# What is quoted (and how it is named in errors): paths, and what holds wildcard values.
+_QUOTED = {"input": "input", "output": "output", "log": "log", "wildcards": "wildcard value", "jobname": "job name"}
 _PATHS = ("input", "output", "log")
 # The names context() gives a body; a shell field with another name is a wildcard or a top-level name.
 CONTEXT_NAMES = ("input", "output", "params", "wildcards", "resources", "log", "rule", "jobname")
@@ -175,7 +176,7 @@ class Template:
     def _value(self, f: Field, ctx: dict[str, Any], wildcards: dict[str, str], namespace: dict[str, Any]) -> str:
         root = f.root
         if root in ctx:
-            value, what = ctx[root], (root if root in _PATHS else "wildcard value") if root in _QUOTED else ""
+            value, what = ctx[root], _QUOTED.get(root, "")
         elif root in wildcards:
             value, what = wildcards[root], "wildcard value"
         elif _top_level(namespace, root):

@@ -154,7 +154,7 @@ QUOTING_PIPEFILE = r"""
 
     rule words:
         output: "words/{name}.txt"
-        shell: printf '%s|' "{wildcards.name}" "{name}"{name}'|' > "{output}"
+        shell: printf '%s|' "{wildcards.name}" "{name}"{name}'|' {jobname} > "{output}"
 
     rule py:
         output: "py/{name}.txt"
@@ -186,7 +186,7 @@ def test_hostile_names_in_every_quoting_context(tmp_path: Path):
             p = d / ctx / f"{name}.txt"
             if not p.exists() or p.read_bytes() != _content(i, name):
                 wrong.append(f"{ctx}/{name}.txt")
-        if (d / "words" / f"{name}.txt").read_bytes() != f"{name}|{name}{name}||".encode():
+        if (d / "words" / f"{name}.txt").read_bytes() != f"{name}|{name}{name}||words[name={name}]|".encode():
             wrong.append(f"words/{name}.txt")
     assert not wrong, f"outputs with wrong bytes: {wrong}"
     record("hostile-quoting", names=len(NAMES), contexts=9, pwned=0, wrong=0)
