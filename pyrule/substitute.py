@@ -42,7 +42,9 @@ _LONG = 200  # characters of a top-level value kept as written in a signature
 # Shell quoting contexts. UNQUOTED is also the inside of $(...) and of backticks.
 UNQUOTED, DOUBLE, SINGLE, ANSI, HEREDOC, HEREDOC_QUOTED, COMMENT = (
     "unquoted", "double quotes", "single quotes", "$'...'", "a here-document", "a quoted here-document", "a comment")
+UNSURE = "quotes that do not balance"
 _CMD, _BACKTICK = "$(", "`"  # frames that quote like UNQUOTED
+_PLAIN = re.compile(r"[\w./+,=:@%^-]*")  # the same text in any quoting context
 _EXPANDING = (UNQUOTED, _CMD, _BACKTICK, DOUBLE, HEREDOC)  # where `$` and backslash are special
 _WORD_END = " \t\n;&|()<>"  # a `#` after one of these (or first) starts a comment
 _HEREDOC_WORD = re.compile(r"""(?:[^\s;&|<>()'"\\]|\\.|'[^']*'|"[^"]*")+""")
@@ -111,8 +113,14 @@ class Template:
             self.parts.append(f)
             literal = []
         self.parts.append("".join(literal) + text[pos:])
+        scan.feed(text[pos:] + ("" if text.endswith("\n") else "\n"))
+        if scan.stack != [[UNQUOTED]] or scan.heredocs:
+            # Quotes, $(...) or here-documents that do not close: this scanner misread the body
+            # (or bash will reject it). Only values that mean the same in every context can go in.
+            for f in self.fields:
+                f.quoting, f.backticks = UNSURE, ()
         # Paths that may not fit where they are: checked per job.
-        self.checked = [f for f in self.fields if f.escaped or f.quoting in (SINGLE, HEREDOC, HEREDOC_QUOTED)]
+        self.checked = [f for f in self.fields if f.escaped or f.quoting in (SINGLE, HEREDOC, HEREDOC_QUOTED, UNSURE)]
 
     def render(self, ctx: dict[str, Any], wildcards: dict[str, str], namespace: dict[str, Any]) -> str:
         out = []
@@ -282,7 +290,7 @@ class _Scanner:
                     elif not frame[2]:  # (in a `case`, `x)` ends a pattern)
                         stack.pop()
                 elif kind is _CMD and c in "ce" and self.prev in _WORD_END and s.startswith(("case", "esac"), i) \
-                        and s[i + 4:i + 5] in ("", " ", "\t", "\n", ";"):
+                        and s[i + 4:i + 5] in ("", " ", "\t", "\n", ";", ")"):
                     frame[2] += 1 if c == "c" else -1 if frame[2] else 0
                 elif c == "<" and s.startswith("<", i + 1):
                     if s.startswith("<", i + 2):  # `<<<`: a here-string
@@ -348,6 +356,11 @@ def _quote(value: Any, path: bool, what: str, f: Field) -> str:
         out = text
     elif q is ANSI:
         out = text.replace("\\", "\\\\").replace("'", "\\'")
+    elif q is UNSURE:
+        if not _PLAIN.fullmatch(text):
+            raise PipefileError(f"{f.text}: the {what} {text!r} cannot be quoted safely: pyrule cannot tell which "
+                                f"quotes {f.text} is in ({q})", hint="check the body's quotes, $(...) and here-documents")
+        out = text
     elif q is COMMENT:
         out = shlex.quote(text).replace("\n", " ")
     else:  # a here-document: a line break in the value could end it early

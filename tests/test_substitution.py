@@ -195,3 +195,18 @@ def test_the_quoting_context_of_a_field(body, where):
 
 def test_dollar_brace_is_the_shells_own():
     assert template("echo ${input} ${X} \\${input}").fields[0].start == len("echo ${input} ${X} \\$")
+
+
+@pytest.mark.parametrize("body", ["let x=1<<2\necho {input} > {output}", 'echo "{input} > {output}'])
+def test_a_body_whose_quotes_do_not_balance_takes_only_plain_names(project, body):
+    """Where the quoting cannot be told for sure, a name that would mean something else in
+    another context is an error, never run."""
+    project.pipefile("rule r:\n    output: \"out.txt\"\n    input: \"in/$(touch PWNED).txt\"\n    shell:\n"
+                     + "".join(f"        {line}\n" for line in body.split("\n")))
+    project.write("in/$(touch PWNED).txt", "data\n")
+    err = project.error()
+    assert "cannot be quoted safely" in err and "'in/$(touch PWNED).txt'" in err, err
+    assert not (project / "PWNED").exists()
+    assert [f.quoting for f in template(body).fields] == ["quotes that do not balance"] * 2
+    # plain names go in as they are
+    assert template(body).render({"input": ["in/a.txt"], "output": ["out.txt"]}, {}, {}).endswith("in/a.txt > out.txt")
