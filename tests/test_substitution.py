@@ -5,6 +5,8 @@ tests/reliability/test_hostile.py.)"""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from pyrule.substitute import template
@@ -105,8 +107,6 @@ def test_braces_that_are_no_reference_stay_as_written(project):
     """)
     rc, out, err = project.run()
     assert rc == 0, err
-    import os
-
     want = f"{os.environ['HOME']} shell\na\ngrouped\ntwice\nxa xb {{unknown}} {{name.attr}} {{input}} top P\n"
     assert (project / "out.txt").read_text() == want
 
