@@ -19,6 +19,7 @@ from .paths import Namespace, Paths
 from .patterns import Candidate, Pattern, PatternIndex, format_wildcards
 from .rules import FlaggedPath, Rule, Rules
 from .stat_cache import StatCache
+from .substitute import Field, context, template
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start
 if TYPE_CHECKING:
@@ -68,9 +69,14 @@ class Planner:
         self.directory = directory
         self.index = PatternIndex()
         self.patterns: dict[str, list[Pattern]] = {}
+        self._shell_checks: dict[str, list[Field]] = {}  # what check_rule() left to check per job
         for rule in rules.rules.values():
             pats = [Pattern(p) for p in _flat(rule.outputs)]
             self.patterns[rule.name] = pats
+            if rule.shell is not None:
+                fields = template(rule.shell).check_rule(rule, pats[0].names if pats else [], rules.namespace)
+                if fields:
+                    self._shell_checks[rule.name] = fields
             for i, p in enumerate(pats):
                 self.index.add((rule, i), p)
         self.jobs: dict[tuple, Job] = {}
@@ -271,6 +277,7 @@ class Planner:
             self._values(job)
             job.inputs = self._inputs(rule, wildcards, job)
             _check_utf8(rule, "input", job.inputs)
+            self._check_shell(job)
         except BaseException:
             del self.jobs[key]
             raise
@@ -283,6 +290,15 @@ class Planner:
         if env is None:
             env = self._plain_env[rule.name] = {k: str(v) for k, v in rule.env.items() if not callable(v)}
         return env
+
+    def _check_shell(self, job: Job) -> None:
+        """Every `{...}` of the job's shell body can be substituted: a typo in a reference, or a
+        path that cannot be written in its quotes, is an error before any job runs."""
+        fields = self._shell_checks.get(job.rule.name)
+        if fields and job.waits_for is None:  # (a job waiting for a checkpoint is checked when re-planned)
+            ns = self.rules.namespace
+            template(job.rule.shell).check(fields, context(job, ns), job.wildcards, ns, job.rule.name,
+                                           job.rule.where("shell"))
 
     def _directory_owner(self, path: str) -> Job | None:
         if not self._dir_outputs:
@@ -325,6 +341,7 @@ class Planner:
         job.after = []
         self._values(job)
         job.inputs = self._inputs(job.rule, job.wildcards, job)
+        self._check_shell(job)
         return self._walk([job])
 
     def _values(self, job: Job) -> None:

@@ -7,8 +7,9 @@ import os
 import resource
 import subprocess
 import sys
+from pathlib import Path
 
-from conftest import REPO
+REPO = Path(__file__).resolve().parent.parent  # (not from conftest: tests/reliability has one too)
 
 
 def test_output_inside_pyrule_state_is_refused(project):

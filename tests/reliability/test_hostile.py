@@ -115,6 +115,101 @@ def test_hostile_names_are_substituted_safely(tmp_path: Path):
     record("hostile", names=len(NAMES), rules=5, jobs=5 * len(NAMES), pwned=0, wrong=0)
 
 
+# The same names inside the author's own quotes (Snakemake users write "{input}" by habit): each
+# field is escaped for the quoting context it sits in. '...' cannot hold a name with a `'`.
+QUOTING_PIPEFILE = r"""
+    NAMES = glob_wildcards("in/{name}.txt").name
+    PLAIN = [n for n in NAMES if "'" not in n]
+    default: all
+
+    rule all:
+        input:
+            expand("{ctx}/{name}.txt", ctx=["dq", "ansi", "cmd", "tick", "words", "py", "short"], name=NAMES),
+            expand("{ctx}/{name}.txt", ctx=["sq", "shortsq"], name=PLAIN),
+
+    rule dq:
+        output: "dq/{name}.txt"
+        input: "in/{name}.txt"
+        shell: cat "{input}" > "{output}"
+
+    rule sq:
+        output: "sq/{name}.txt"
+        input: "in/{name}.txt"
+        shell: cat '{input}' > '{output}'
+
+    rule ansi:
+        output: "ansi/{name}.txt"
+        input: "in/{name}.txt"
+        shell: cat $'{input}' > $'{output}'
+
+    rule cmd:
+        output: "cmd/{name}.txt"
+        input: "in/{name}.txt"
+        shell: cat "$(printf '%s' "{input}")" > "$(printf '%s' {output})"
+
+    rule tick:
+        output: "tick/{name}.txt"
+        input: "in/{name}.txt"
+        shell: cat "`printf '%s' "{input}"`" > "`printf '%s' {output}`"
+
+    rule words:
+        output: "words/{name}.txt"
+        shell: printf '%s|' "{wildcards.name}" "{name}"{name}'|' {jobname} > "{output}"
+
+    rule py:
+        output: "py/{name}.txt"
+        input: "in/{name}.txt"
+        python:
+            shell('cat "{input}" > "{output}"')
+
+    "short/{name}.txt": "in/{name}.txt"
+        cat "{input}" > "{output}"
+
+    "shortsq/{name}.txt": "in/{name}.txt"
+        cat '{input}' > '{output}'
+"""
+
+
+def test_hostile_names_in_every_quoting_context(tmp_path: Path):
+    d = tmp_path / "proj"
+    (d / "in").mkdir(parents=True)
+    for i, name in enumerate(NAMES):
+        (d / "in" / f"{name}.txt").write_bytes(_content(i, name))
+    pipefile(d, QUOTING_PIPEFILE)
+    r = pyrule(d, "-j", "4", timeout=300)
+    assert _pwned(d) == [], "a file name ran as code"
+    assert r.rc == 0 and "Traceback" not in r.err, str(r)
+    wrong = []
+    for i, name in enumerate(NAMES):
+        ctxs = ["dq", "ansi", "cmd", "tick", "py", "short"] + (["sq", "shortsq"] if "'" not in name else [])
+        for ctx in ctxs:
+            p = d / ctx / f"{name}.txt"
+            if not p.exists() or p.read_bytes() != _content(i, name):
+                wrong.append(f"{ctx}/{name}.txt")
+        if (d / "words" / f"{name}.txt").read_bytes() != f"{name}|{name}{name}||words[name={name}]|".encode():
+            wrong.append(f"words/{name}.txt")
+    assert not wrong, f"outputs with wrong bytes: {wrong}"
+    record("hostile-quoting", names=len(NAMES), contexts=9, pwned=0, wrong=0)
+
+
+@pytest.mark.parametrize("body", ["cat '{input}' > {output}", "cat > {output} <<EOF\n{input}\nEOF"])
+def test_a_name_that_cannot_be_written_in_its_quotes_is_a_located_error(tmp_path: Path, body: str):
+    """In '...' a `'` would end the quotes, in a here-document a line break could end it: refused
+    before any job runs, naming the file."""
+    d = tmp_path / "proj"
+    (d / "in").mkdir(parents=True)
+    for name in ("fine", "it's", "new\nline"):
+        (d / "in" / f"{name}.txt").write_text("x\n")
+    bad = "it's" if "'" in body else "new\nline"
+    (d / "Pipefile").write_text(f"default: all\nall: out/fine.txt {f'out/{bad}.txt'!r}\nout/{{n}}.txt: in/{{n}}.txt\n"
+                                + "".join(f"    {line}\n" for line in body.split("\n")))
+    for args in (["-n"], []):
+        r = pyrule(d, *args)
+        assert r.rc == 2 and LOCATED.search(r.err) and "Traceback" not in r.err, str(r)
+        assert repr(f"in/{bad}.txt") in r.err, str(r)
+    assert not (d / "out").exists() and _pwned(d) == []
+
+
 def test_a_leading_dash_path_is_never_an_option(tmp_path: Path):
     """`rm {input}` with an input named `-rf x`: the command sees ./-rf x, not an option."""
     d = tmp_path / "proj"
