@@ -87,7 +87,7 @@ def test_an_output_under_a_file_fails_its_job(tmp_path: Path):
     """)
     write(tmp_path / "sub", "a file where the output's directory should be\n")
     r = pyrule(tmp_path)
-    _assert_failed_run(r, "make", "cannot start: cannot create the directory of sub/out.txt")
+    _assert_failed_run(r, "make", "cannot start: cannot create directory sub for its outputs: sub is not a directory")
     assert (tmp_path / "sub").read_text().startswith("a file")
 
 
