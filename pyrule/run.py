@@ -889,10 +889,10 @@ class Runner:
 def _check_layout() -> None:
     """What pyrule keeps in .pyrule/ are directories: a file there (put by hand, or by a tool) is
     a clear error before anything is recorded or run, not a crash in the middle of the run."""
-    for entry in ("locks", "logs", "runs"):
-        path = os.path.join(STATE_DIR, entry)
+    for entry in ("", "locks", "logs", "runs"):
+        path = os.path.join(STATE_DIR, entry) if entry else STATE_DIR
         if os.path.lexists(path) and not os.path.isdir(path):
-            raise StateError(f"{path} is not a directory: pyrule keeps its {entry} there",
+            raise StateError(f"{path} is not a directory: pyrule keeps its {entry or 'state'} there",
                              hint=f"remove {path} (pyrule creates it again), then run pyrule again")
 
 

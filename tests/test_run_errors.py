@@ -121,21 +121,22 @@ def test_a_wildcard_value_of_250_characters_works(tmp_path: Path):
     assert ok(tmp_path, target).rc == 0 and "nothing to do" in ok(tmp_path, target).err
 
 
-@pytest.mark.parametrize("entry", ["locks", "logs", "runs"])
+@pytest.mark.parametrize("entry", ["locks", "logs", "runs", ""])
 def test_a_file_where_pyrule_keeps_a_directory_is_a_clear_error(tmp_path: Path, entry: str):
     pipefile(tmp_path, """
         rule make:
             output: "out.txt"
             shell: echo hi > {output}
     """)
-    write(tmp_path / ".pyrule" / entry, "")
+    path = os.path.join(".pyrule", entry) if entry else ".pyrule"
+    write(tmp_path / path, "")
     r = pyrule(tmp_path)
     assert r.rc == 2, r
     assert "Traceback" not in r.err and "internal error" not in r.err, r
-    assert f".pyrule/{entry} is not a directory" in r.err
-    assert f"remove .pyrule/{entry}" in r.err
+    assert f"{path} is not a directory" in r.err
+    assert f"remove {path} (pyrule creates it again)" in r.err
     assert not (tmp_path / "out.txt").exists()
-    os.unlink(tmp_path / ".pyrule" / entry)
+    os.unlink(tmp_path / path)
     ok(tmp_path)
     assert _record(tmp_path) == ("ok", [])
 
