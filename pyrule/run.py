@@ -294,7 +294,7 @@ class Runner:
             status, internal = "error", e
             try:
                 self._stop_all("stopped: pyrule met an internal error")
-                self.state.forget_run(self.run_id)  # jobs marked but never started
+                self._unmark_all()
             except (StateError, Interrupted):  # still marked: the next run cleans them up
                 pass
         finally:
@@ -725,6 +725,18 @@ class Runner:
             slurm = self.options.executor == "slurm"
             self.state.set_pgid(job.name, -pid if slurm else pid, now=slurm)
         return unstarted
+
+    def _unmark_all(self) -> None:
+        """After an error, with every job stopped: what this run still has marked running (not
+        started yet, or ended without its end recorded) may have partial outputs: remove them,
+        as the next run's recovery would, and unmark it."""
+        self.state.flush()
+        for r in self.state.running():
+            if r.run_id == self.run_id:
+                for p in r.outputs:
+                    _remove(p)
+                    self.stats.forget(p)
+        self.state.forget_run(self.run_id)
 
     def _not_started(self, job: Job, why: str) -> None:
         """A job that could not start fails (not retried: it would fail the same way)."""
