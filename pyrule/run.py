@@ -294,7 +294,7 @@ class Runner:
             status, internal = "error", e
             try:
                 self._stop_all("stopped: pyrule met an internal error")
-                self._unmark_all()
+                self._unmark_all("not started: pyrule met an internal error")
             except (StateError, Interrupted):  # still marked: the next run cleans them up
                 pass
         finally:
@@ -726,10 +726,13 @@ class Runner:
             self.state.set_pgid(job.name, -pid if slurm else pid, now=slurm)
         return unstarted
 
-    def _unmark_all(self) -> None:
+    def _unmark_all(self, why: str) -> None:
         """After an error, with every job stopped: what this run still has marked running (not
         started yet, or ended without its end recorded) may have partial outputs: remove them,
-        as the next run's recovery would, and unmark it."""
+        as the next run's recovery would, and unmark it. Jobs it was starting failed (`why`)."""
+        for out in self.outcomes.values():
+            if out.status == "pending":
+                out.status, out.reason = "failed", why
         self.state.flush()
         for r in self.state.running():
             if r.run_id == self.run_id:

@@ -161,9 +161,6 @@ local.LocalExecutor.start = start
 
 def test_an_internal_error_never_records_success(tmp_path: Path):
     pipefile(tmp_path, """
-        rule all:
-            input: "slow.txt", "boom.txt"
-
         rule slow:
             output: "slow.txt"
             priority: 10
@@ -173,15 +170,18 @@ def test_an_internal_error_never_records_success(tmp_path: Path):
             output: "boom.txt"
             shell: echo hi > {output}
     """)
-    fault = write(tmp_path.parent / "fault" / "sitecustomize.py", FAULT)
+    fault = write(tmp_path / "fault" / "sitecustomize.py", FAULT)
     path = os.pathsep.join([str(fault.parent), *sys.path])
-    r = pyrule(tmp_path, "-j", "2", env={"PYTHONPATH": path}, timeout=20)
+    r = pyrule(tmp_path, "-j", "2", "slow.txt", "boom.txt", env={"PYTHONPATH": path}, timeout=20)
     assert r.rc == 3 and "internal error: RuntimeError: injected fault" in r.err, r
+    assert "start slow" in r.err  # it was running when the error came
     assert _record(tmp_path) == ("error", [])
     stats = r.stats()
     assert stats["status"] == "error"
-    assert {j["job"]: j["status"] for j in stats["jobs"]}["slow"] == "failed"
+    jobs = {j["job"]: (j["status"], j["reason"]) for j in stats["jobs"]}
+    assert jobs == {"slow": ("failed", "stopped: pyrule met an internal error"),
+                    "boom": ("failed", "not started: pyrule met an internal error")}
     assert not (tmp_path / "slow.txt").exists()  # stopped, and its partial output removed
-    status = ok(tmp_path, "--status").out
+    status = ok(tmp_path, "--status", "slow.txt", "boom.txt").out
     assert "incomplete" not in status and "slow: failed in the last run" in status
     assert ok(tmp_path, "--stats").out.startswith(f"run {os.path.basename(r.run_dir)}: error")
