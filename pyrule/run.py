@@ -228,6 +228,21 @@ class Runner:
     # -- setup ---------------------------------------------------------------------------------
 
     def run(self) -> RunResult:
+        try:
+            return self._run()
+        except BaseException:
+            # Raised before the schedule (recovery, decisions): the run, recorded as started,
+            # must not stay "running". Afterwards it is recorded already, and the store closed.
+            state = getattr(self, "state", None)
+            if state is not None:
+                try:
+                    state.run_ended(self.run_id, "error")
+                    state.close()
+                except Exception:  # noqa: BLE001 - closed already, or failing: the error raised says more
+                    pass
+            raise
+
+    def _run(self) -> RunResult:
         from .runlog import RunLog
 
         t0 = time.time()

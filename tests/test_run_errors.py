@@ -159,6 +159,27 @@ local.LocalExecutor.start = start
 """
 
 
+def test_an_internal_error_before_any_job_starts_records_an_error(tmp_path: Path):
+    pipefile(tmp_path, """
+        rule make:
+            output: "out.txt"
+            shell: echo hi > {output}
+    """)
+    fault = write(tmp_path / "fault" / "sitecustomize.py", """
+import pyrule.invariants as invariants
+
+def decide_all(self, jobs):
+    raise RuntimeError("injected fault")
+
+invariants.Decider.decide_all = decide_all
+""")
+    r = pyrule(tmp_path, env={"PYTHONPATH": os.pathsep.join([str(fault.parent), *sys.path])}, timeout=20)
+    assert r.rc == 3 and "internal error: RuntimeError: injected fault" in r.err, r
+    assert _record(tmp_path) == ("error", [])
+    ok(tmp_path)
+    assert _record(tmp_path) == ("ok", [])
+
+
 def test_an_internal_error_never_records_success(tmp_path: Path):
     pipefile(tmp_path, """
         rule slow:
