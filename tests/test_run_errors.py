@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import socket
 import sqlite3
-import sys
 from pathlib import Path
 
 import pytest
@@ -141,6 +140,11 @@ def test_a_file_where_pyrule_keeps_a_directory_is_a_clear_error(tmp_path: Path, 
     assert _record(tmp_path) == ("ok", [])
 
 
+def _with(directory: Path) -> str:
+    """PYTHONPATH with `directory` (its sitecustomize.py) first, then the pyrule under test."""
+    return os.pathsep.join(filter(None, [str(directory), os.environ.get("PYTHONPATH")]))
+
+
 # A bug in pyrule (here: the executor failing to start the second job with an error it does not
 # expect, injected by a sitecustomize module) must not leave the run recorded as a success.
 FAULT = """
@@ -173,7 +177,7 @@ def decide_all(self, jobs):
 
 invariants.Decider.decide_all = decide_all
 """)
-    r = pyrule(tmp_path, env={"PYTHONPATH": os.pathsep.join([str(fault.parent), *sys.path])}, timeout=20)
+    r = pyrule(tmp_path, env={"PYTHONPATH": _with(fault.parent)}, timeout=20)
     assert r.rc == 3 and "internal error: RuntimeError: injected fault" in r.err, r
     assert _record(tmp_path) == ("error", [])
     ok(tmp_path)
@@ -192,8 +196,7 @@ def test_an_internal_error_never_records_success(tmp_path: Path):
             shell: echo hi > {output}
     """)
     fault = write(tmp_path / "fault" / "sitecustomize.py", FAULT)
-    path = os.pathsep.join([str(fault.parent), *sys.path])
-    r = pyrule(tmp_path, "-j", "2", "slow.txt", "boom.txt", env={"PYTHONPATH": path}, timeout=20)
+    r = pyrule(tmp_path, "-j", "2", "slow.txt", "boom.txt", env={"PYTHONPATH": _with(fault.parent)}, timeout=20)
     assert r.rc == 3 and "internal error: RuntimeError: injected fault" in r.err, r
     assert "start slow" in r.err  # it was running when the error came
     assert _record(tmp_path) == ("error", [])
