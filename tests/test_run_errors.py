@@ -117,7 +117,7 @@ def test_a_wildcard_value_of_250_characters_works(tmp_path: Path):
     log = r.jobs()[f"make[x={'a' * 250}]"]["log"]
     assert len(os.path.basename(log)) < 255
     assert (tmp_path / log).read_text() == "making\n"
-    assert ok(tmp_path, target).rc == 0 and "nothing to do" in ok(tmp_path, target).err
+    assert "nothing to do" in ok(tmp_path, target).err
 
 
 @pytest.mark.parametrize("entry", ["locks", "logs", "runs", ""])
