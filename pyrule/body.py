@@ -16,10 +16,25 @@ if TYPE_CHECKING:
     from typing import Any
 
 
+_NAME_MAX = 200  # bytes: file names made from a job's name stay below NAME_MAX (255), suffix included
+
+
+def file_name(safe: str, name: str) -> str:
+    """`safe` (a job's name, made safe for a file name); a long one is cut, and a digest of `name`
+    keeps it unique: a 250-character wildcard value is a legal output name, but its job's log
+    name (`rule[x=VALUE].log`) would not be."""
+    if len(safe) <= _NAME_MAX // 4 or len(safe.encode()) <= _NAME_MAX:
+        return safe
+    import xxhash  # loaded already (the fingerprints use it)
+
+    return safe.encode()[:100].decode("utf-8", "ignore") + "-" + xxhash.xxh3_128_hexdigest(name.encode(
+        "utf-8", "surrogateescape"))
+
+
 def log_path(job: Job) -> str:
     if job.log:
         return job.log
-    safe = re.sub(r"[^\w.=,\[\]-]+", "_", job.name)
+    safe = file_name(re.sub(r"[^\w.=,\[\]-]+", "_", job.name), job.name)
     return os.path.join(".pyrule", "logs", re.sub(r"[^\w.-]+", "_", job.rule.name), safe + ".log")
 
 
@@ -30,9 +45,11 @@ def job_spec(job: Job, namespace: dict[str, Any], run_dir: str, attempt: int) ->
     # Marks every process of the job (children inherit it), so that the next run can find and
     # stop what is left when pyrule dies, even before it recorded the job's process group.
     env["PYRULE_JOB"] = f"{os.path.basename(run_dir)}/{job.name}"
-    report = os.path.join(run_dir, "reports", re.sub(r"[^\w.=,-]+", "_", job.name) + ".tsv")
+    safe = file_name(re.sub(r"[^\w.=,-]+", "_", job.name), job.name)
+    report = os.path.join(run_dir, "reports", safe + ".tsv")
     spec = JobSpec(name=job.name, workdir=os.getcwd(), log_path=log_path(job), env=env, output_dirs=dirs,
-                   report_path=report, attempt=attempt, log_optional=not job.log)
+                   report_path=report, attempt=attempt, log_optional=not job.log,
+                   script_path=os.path.join(run_dir, "scripts", safe + ".sh"))
     rule = job.rule
     if rule.shell is not None:
         spec.shell = substitute(rule.shell, ctx, job.wildcards, namespace)

@@ -46,6 +46,11 @@ def hash_file(path: str) -> str:
     return h.hexdigest()
 
 
+class InputError(Exception):
+    """An input that cannot be fingerprinted (unreadable, or a FIFO, socket or device): its job
+    fails with this message, the rest of the run goes on."""
+
+
 class Fingerprints:
     """Fingerprints of files, reusing recorded hashes while size, mtime and inode are unchanged."""
 
@@ -90,7 +95,12 @@ class Fingerprints:
                 return known[4]
             # Same size, mtime and inode but a new ctime: perhaps only chmod, perhaps content
             # written with the mtime set back (cp -p, rsync -t, tar x): hash it to know.
-        digest = hash_file(path)
+        if not statmod.S_ISREG(st.st_mode):  # reading a FIFO would wait for a writer forever
+            raise InputError(f"cannot read input {path}: not a regular file or directory")
+        try:
+            digest = hash_file(path)
+        except OSError as e:
+            raise InputError(f"cannot read input {path}: {e.strerror or e}") from None
         self._remember(path, st, digest)
         return digest
 
@@ -196,7 +206,10 @@ class Decider:
         return decisions
 
     def decide(self, job: Job, fresh: bool = False) -> Decision:
-        d = self._decide(job, fresh)
+        try:
+            d = self._decide(job, fresh)
+        except InputError as e:  # stale: the runner fails it when it would start (Runner._start)
+            d = Decision(job, str(e))
         if d.reason is not None:
             self.will_run.add(job)
         else:

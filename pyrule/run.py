@@ -17,7 +17,7 @@ import time
 
 from .errors import PyruleError, UsageError
 from .graph import Job, JobGraph
-from .invariants import Decider, Decision, signature
+from .invariants import Decider, Decision, InputError, signature
 from .procinfo import alive_since, boot_time, marked_processes, start_time
 from .record import field, record
 from .rules import Rules
@@ -229,9 +229,26 @@ class Runner:
     # -- setup ---------------------------------------------------------------------------------
 
     def run(self) -> RunResult:
+        try:
+            return self._run()
+        except BaseException as e:
+            # Raised before the schedule (recovery, decisions): the run, recorded as started,
+            # must not stay "running". Afterwards it is recorded already, and the store closed.
+            state = getattr(self, "state", None)
+            if state is not None:
+                try:
+                    state.run_ended(self.run_id, "interrupted" if isinstance(e, (Interrupted, KeyboardInterrupt))
+                                    else "error")
+                    state.close()
+                except Exception:  # noqa: BLE001 - closed already, or failing: the error raised says more
+                    pass
+            raise
+
+    def _run(self) -> RunResult:
         from .runlog import RunLog
 
         t0 = time.time()
+        _check_layout()
         self.state = open_state(readonly=False)
         if self.state.warning:
             self.console.warn(self.state.warning)
@@ -272,6 +289,7 @@ class Runner:
         del decisions, stale
         status = "ok"
         store_error: StateError | None = None
+        internal: BaseException | None = None
         old = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
         try:
             if stale_jobs:  # a no-op run needs no executor, no locks, no process bookkeeping
@@ -290,6 +308,15 @@ class Runner:
             status, store_error = "error", e
             self.console.warn(f"{e.message}; stopping")
             self._stop_all()
+        except BaseException as e:
+            # A bug in pyrule, or an error nobody foresaw: stop what runs, and record the run as
+            # the error it is (never "ok"), with no job of it left marked running.
+            status, internal = "error", e
+            try:
+                self._stop_all("stopped: pyrule met an internal error")
+                self._unmark_all("not started: pyrule met an internal error")
+            except (StateError, Interrupted):  # still marked: the next run cleans them up
+                pass
         finally:
             for s, h in old.items():
                 signal.signal(s, h)
@@ -319,6 +346,8 @@ class Runner:
                               f"{self.log.error.strerror or self.log.error}")
         if store_error is not None:
             raise store_error
+        if internal is not None:
+            raise internal
         self.console.run_finished(result)
         return result
 
@@ -627,7 +656,15 @@ class Runner:
                 for entry in skipped:
                     heapq.heappush(ready, entry)
             if starts:
-                self._start(starts, attempts)
+                unstarted = self._start(starts, attempts)
+                if unstarted:
+                    for job, _lock, why in unstarted:
+                        self._give(job)
+                        self._not_started(job, why)
+                    self.state.flush()  # no longer marked running before the locks go
+                    for job, lock, _why in unstarted:
+                        lock.release()
+                        finish(job, False)
             if not self.running:
                 if lock_wait and not stop_new:
                     time.sleep(_LOCK_RETRY_S)  # another process holds them: retry shortly
@@ -708,15 +745,22 @@ class Runner:
         self.outcomes[job.name] = JobOutcome(job, "pending", d.reason)
         return lock, d
 
-    def _start(self, starts: list[tuple[Job, Any, Decision]], attempts: dict[Job, int]) -> None:
+    def _start(self, starts: list[tuple[Job, Any, Decision]], attempts: dict[Job, int]) -> list[tuple[Job, Any, str]]:
+        """Start the jobs; those that cannot start (an input that cannot be read, an output
+        directory that cannot be made...) come back as (job, lock, why): they fail unrun."""
         from .body import job_spec
 
         # Which executor runs them is on record from now: recovery asks Slurm only about Slurm jobs.
         pgid = SLURM_UNSUBMITTED if self.options.executor == "slurm" else 0
         self.state.mark_running([(j.name, pgid, list(j.outputs)) for j, _, _ in starts], self.run_id, _self_start())
+        unstarted: list[tuple[Job, Any, str]] = []
         for job, lock, d in starts:
             attempts[job] = attempts.get(job, 0) + 1
-            sig = signature(job, self.decider.fps)  # inputs as they are when the job starts
+            try:
+                sig = signature(job, self.decider.fps)  # inputs as they are when the job starts
+            except InputError as e:
+                unstarted.append((job, lock, str(e)))
+                continue
             for p in job.outputs:
                 _remove(p)
                 self.stats.forget(p)
@@ -725,12 +769,43 @@ class Runner:
             self.console.job_started(job, d.reason)
             if self.options.executor == "slurm":
                 self._for_slurm(job, spec)
-            pid = self.executor.start(spec)
+            try:
+                pid = self.executor.start(spec)
+            except OSError as e:  # e.g. E2BIG from a huge environment, or a log that cannot be made
+                unstarted.append((job, lock, f"cannot start: {e.strerror or e}"
+                                  + (f": {e.filename}" if e.filename else "")))
+                continue
+            # At once: from here on, a stop (a signal, an error) must find it.
+            self.running[job.name] = (job, lock, time.time(), sig)
+            self.outcomes[job.name].log = spec.log_path
             # A Slurm job id is stored as a negative pgid (see executors/slurm.py, _recover_one).
             slurm = self.options.executor == "slurm"
             self.state.set_pgid(job.name, -pid if slurm else pid, now=slurm)
-            self.running[job.name] = (job, lock, time.time(), sig)
-            self.outcomes[job.name].log = spec.log_path
+        return unstarted
+
+    def _unmark_all(self, why: str) -> None:
+        """After an error, with every job stopped: what this run still has marked running (not
+        started yet, or ended without its end recorded) may have partial outputs: remove them,
+        as the next run's recovery would, and unmark it. Jobs it was starting failed (`why`)."""
+        for out in self.outcomes.values():
+            if out.status == "pending":
+                out.status, out.reason = "failed", why
+        self.state.flush()
+        for r in self.state.running():
+            if r.run_id == self.run_id:
+                for p in r.outputs:
+                    _remove(p)
+                    self.stats.forget(p)
+        self.state.forget_run(self.run_id)
+
+    def _not_started(self, job: Job, why: str) -> None:
+        """A job that could not start fails (not retried: it would fail the same way)."""
+        self.state.finished(job.name)
+        out = self.outcomes[job.name]
+        out.status, out.reason, out.attempts = "failed", why, 1
+        self.failed = True
+        self.log.write(f"fail {job.name}: {why}")
+        self.console.job_failed(out, why)
 
     def _for_slurm(self, job: Job, spec) -> None:
         """What a Slurm node needs to place the job and, for a python body, to find it again."""
@@ -859,7 +934,7 @@ class Runner:
         if self._in_wait:
             raise Interrupted(signum)
 
-    def _stop_all(self) -> None:
+    def _stop_all(self, why: str = "interrupted") -> None:
         executor = getattr(self, "executor", None)
         running = getattr(self, "running", {})
         if executor is not None and running:
@@ -878,7 +953,7 @@ class Runner:
                 for p in job.outputs:
                     _remove(p)
                 self.outcomes[job.name].status = "failed"
-                self.outcomes[job.name].reason = "interrupted"
+                self.outcomes[job.name].reason = why
                 self.state.finished(job.name)
                 self.log.write(f"interrupted {job.name}: removed partial outputs")
             try:
@@ -890,6 +965,16 @@ class Runner:
 
 
 # --- helpers -------------------------------------------------------------------------------------
+
+
+def _check_layout() -> None:
+    """What pyrule keeps in .pyrule/ are directories: a file there (put by hand, or by a tool) is
+    a clear error before anything is recorded or run, not a crash in the middle of the run."""
+    for entry in ("", "locks", "logs", "runs"):
+        path = os.path.join(STATE_DIR, entry) if entry else STATE_DIR
+        if os.path.lexists(path) and not os.path.isdir(path):
+            raise StateError(f"{path} is not a directory: pyrule keeps its {entry or 'state'} there",
+                             hint=f"remove {path} (pyrule creates it again), then run pyrule again")
 
 
 def make_executor(name: str, options: dict[str, Any]):

@@ -301,6 +301,11 @@ class State:
         with self._transaction():
             self.db.executemany("DELETE FROM running WHERE name=?", [(n,) for n in names])
 
+    def forget_run(self, run_id: str) -> None:
+        """No job of this run is marked running any more (after it stopped them all)."""
+        with self._transaction():
+            self.db.execute("DELETE FROM running WHERE run_id=?", (run_id,))
+
     def forget_job(self, name: str) -> None:
         self.db.execute("DELETE FROM jobs WHERE name=?", (name,))
         if self._records is not None:

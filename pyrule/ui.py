@@ -227,7 +227,7 @@ class Console:
     def job_failed(self, outcome, why: str) -> None:
         self._job_done(outcome.job.name)
         tail = _tail(outcome.log)
-        msg = f"FAILED {outcome.job.name}: {why}\n  log: {outcome.log}"
+        msg = f"FAILED {outcome.job.name}: {why}" + (f"\n  log: {outcome.log}" if outcome.log else "")
         if outcome.log and not tail and not os.path.exists(outcome.log):
             msg = f"FAILED {outcome.job.name}: {why}\n  log: none (the job printed nothing)"
         if tail:

@@ -36,6 +36,9 @@ class JobSpec:
     # Written by the job only if it prints something or runs longer than a moment (joblog.py):
     # pyrule's own per-job logs; a rule's `log:` file is always created.
     log_optional: bool = False
+    # Where a shell body too long for exec's arguments (E2BIG) is written, to run from; removed
+    # when the job ends.
+    script_path: str | None = None
     # For executors that run the job elsewhere (slurm); set by the Runner, unused locally.
     resources: dict[str, Any] = field(default_factory=dict)  # the job's evaluated resources (mem in bytes)
     pipefile: str | None = None  # the Pipefile, relative to workdir: a node re-loads it for a python body

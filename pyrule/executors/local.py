@@ -185,6 +185,7 @@ class _Job:
     report: str | None
     next_sample: float
     log_fd: int  # its log while still unnamed (joblog.py), else -1
+    script: str = ""  # the script file a long shell body runs from, removed when it ends
 
 
 class LocalExecutor(Executor):
@@ -229,7 +230,7 @@ class LocalExecutor(Executor):
             raise ValueError(f"job {spec.name}: exactly one of shell and python is required")
         workdir = spec.workdir
         for d in spec.output_dirs:
-            _ensure_dir(resolve(workdir, d))
+            _output_dir(workdir, d)
         log = resolve(workdir, spec.log_path)
         env = dict(spec.env)
         report = None
@@ -244,10 +245,15 @@ class LocalExecutor(Executor):
         self._run_mark = env.get("PYRULE_JOB", "").partition("/")[0]
         self._watchdog.ready(self._run_mark)
         log_fd, unnamed = self._logs.open(log, spec.log_optional)
+        script = ""
         try:
             if spec.shell is not None:
                 full_env = {**self._environ, **env}
                 argv = [*self._shell, spec.shell]
+                if len(spec.shell) > _LONG_BODY // 4 and len(spec.shell.encode()) > _LONG_BODY and spec.script_path:
+                    script = os.path.abspath(resolve(workdir, spec.script_path))
+                    _write_script(script, spec.shell)
+                    argv = [*self._shell[:-1], script]  # the shell's flags, without -c
                 start, start_mono = time.time(), time.monotonic()
                 if os.path.abspath(workdir) == self._cwd:  # posix_spawn cannot chdir (Python < 3.13)
                     pid = self._spawn(spec.shell, argv, full_env, log_fd)
@@ -264,6 +270,8 @@ class LocalExecutor(Executor):
                     _python_child(parent, log_fd, self._devnull, workdir, spec.python, env, own_fds)
         except BaseException:
             os.close(log_fd)
+            if script:
+                _unlink(script)
             raise
         # At once: until the watchdog knows the group, a pyrule killed now would leave the job
         # to the next run's recovery (the watchdog was started before the spawn, above).
@@ -285,7 +293,7 @@ class LocalExecutor(Executor):
                 raise
         self._jobs[pid] = _Job(
             spec, pid, start, start_mono, pidfd, report, start_mono + self.sample_interval,
-            log_fd if unnamed else -1,
+            log_fd if unnamed else -1, script,
         )
         self._monitor.add(pid)
         return pid
@@ -461,6 +469,8 @@ class LocalExecutor(Executor):
         stopped = [] if self._stopping else self._stop_leftovers(job, pid)
         if job.log_fd >= 0:
             self._logs.finish(job.log_fd, resolve(job.spec.workdir, job.spec.log_path), not _group_exists(pid))
+        if job.script:
+            _unlink(job.script)
         st = self._monitor.remove(pid)
         ru_cpu = ru.ru_utime + ru.ru_stime if ru else 0.0
         kernel_peak = ru.ru_maxrss * 1024 if ru else 0
@@ -621,6 +631,39 @@ def _drain(fd: int) -> None:
             pass
     except BlockingIOError:
         pass
+
+
+# exec takes no argument over 128 KiB (MAX_ARG_STRLEN: E2BIG): a body over 64 KiB runs from a file.
+_LONG_BODY = 1 << 16
+
+
+def _write_script(path: str, body: str) -> None:
+    try:
+        f = open(path, "w", encoding="utf-8", errors="surrogateescape")
+    except FileNotFoundError:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        f = open(path, "w", encoding="utf-8", errors="surrogateescape")
+    with f:
+        f.write(body)
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def _output_dir(workdir: str, directory: str) -> None:
+    """Create an output's directory; a file in the way is said in words, not as 'File exists'."""
+    try:
+        _ensure_dir(resolve(workdir, directory))
+    except OSError as e:
+        part = directory
+        while part and not (os.path.lexists(resolve(workdir, part)) and not os.path.isdir(resolve(workdir, part))):
+            part = os.path.dirname(part)
+        why = f"{part} is not a directory" if part else e.strerror
+        raise OSError(e.errno, f"cannot create directory {directory} for its outputs: {why}") from None
 
 
 def _ensure_dir(path: str) -> None:
