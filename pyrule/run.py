@@ -334,13 +334,21 @@ class Runner:
                 # lock or clean it up, so no memo.
                 self.log.write("no-op memo not left: jobs are marked running")
                 return
+            fps = self.decider.fps
             if decisions is None:
                 self.state.reread()  # what another process recorded meanwhile counts too
-                decisions = Decider(self.state, self.stats).decide_all(self.graph.jobs)
+                decider = Decider(self.state, self.stats)
+                decisions = decider.decide_all(self.graph.jobs)
                 stale = next((d for d in decisions if d.reason is not None or d.adopt), None)
                 if stale is not None:
                     self.log.write(f"no-op memo not left: {stale.job.name} would run again ({stale.reason})")
                     return
+                decider.fps.racy |= fps.racy
+                fps = decider.fps
+            if fps.racy and not fps.verify_racy():
+                # A file hashed within its timestamp tick may change without its stat showing it.
+                self.log.write("no-op memo not left: a file changed within its timestamp tick, or its tick is not over")
+                return
             up_to_date = sum(1 for d in decisions if not (d.job.phony and not d.job.rule.has_body))
             saved = save(self.state, self.options.noop_key, generation, self.stats, up_to_date)
         except StateError as e:  # only a shortcut for the next run: this one is done
