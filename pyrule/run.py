@@ -170,8 +170,11 @@ def known_unchanged(key: str) -> tuple[int, int] | None:
 
 def dry_run(graph: JobGraph, rules: Rules, options: Options, console=None) -> list[Decision]:
     """Every job of the graph with its decision, in dependency order; nothing is written."""
+    from .journal import dead
+
     state = open_state(readonly=True, console=console)
     incomplete = {r.name for r in dead_jobs(state)}
+    incomplete.update(e.name for _, entries in dead(STATE_DIR) for e in entries)
     decider = Decider(state, StatCache(), forced_jobs(graph, options), incomplete, running_elsewhere(state))
     return decider.decide_all(graph.jobs)
 
@@ -235,6 +238,9 @@ class Runner:
         if self.state.warning:
             self.console.warn(self.state.warning)
         self.log = RunLog(self.run_dir)
+        from .journal import Journal
+
+        self.journal = Journal(STATE_DIR, self.run_id, os.getpid(), _self_start())
         # Before anything the decisions read; a memo needs nothing marked running then, as a new
         # mark raises the generation and a removed one does not.
         generation = None if self.state.running() else self.state.generation()
@@ -291,6 +297,7 @@ class Runner:
                 signal.signal(s, h)
             if getattr(self, "executor", None) is not None:  # the local one lets its watchdog go
                 self.executor.close()
+            self.journal.close()
             try:
                 self.state.flush()
                 self.state.run_ended(self.run_id, status)
@@ -397,6 +404,40 @@ class Runner:
             finally:
                 if lock is not None:
                     lock.release()
+        if rows is None:
+            names |= self._recover_journals(names)
+        return names
+
+    def _recover_journals(self, done: set[str]) -> set[str]:
+        """Clean up the jobs that a dead pyrule's journal (journal.py) has open, as _recover does
+        for the store's marks: they may be half-written even when the store, damaged or
+        removed since, knows nothing of them. `done`: jobs recovered from the store already."""
+        from .journal import dead, remove
+        from .locks import JobLock
+        from .state import RunningJob
+
+        names = set()
+        for path, entries in dead(STATE_DIR, own=self.run_id):
+            kept = False
+            for e in entries:
+                if e.name in done:
+                    continue
+                lock = JobLock(STATE_DIR, list(e.outputs) or [e.name])
+                if not lock.try_acquire():
+                    self.busy[e.name] = e.owner_pid  # another pyrule is recovering or rebuilding it now
+                    kept = True
+                    continue
+                try:
+                    if not os.path.exists(path):
+                        break  # recovered by another pyrule meanwhile
+                    # pgid 0: the journal is written before the job starts; its processes are
+                    # found by their marker (PYRULE_JOB), as for a store mark without a pgid.
+                    self._recover_one(RunningJob(e.name, e.run_id, e.owner_pid, e.owner_start, 0, e.outputs, e.started))
+                    names.add(e.name)
+                finally:
+                    lock.release()
+            if not kept:
+                remove(path)
         return names
 
     def _recover_one(self, r) -> None:
@@ -632,6 +673,7 @@ class Runner:
             # Recorded before the locks go: another pyrule waiting on them re-checks the job
             # against the store at once, and must find this success there.
             self.state.flush()
+            self.journal.ended([job.name for job, _, _ in ended])
             for job, lock, ok in ended:
                 lock.release()
                 if ok is None:  # retry
@@ -680,6 +722,12 @@ class Runner:
     def _start(self, starts: list[tuple[Job, Any, Decision]], attempts: dict[Job, int]) -> None:
         from .body import job_spec
 
+        # The journal first: a kill between the two leaves the job journaled, never only marked.
+        try:
+            self.journal.started([(j.name, list(j.outputs)) for j, _, _ in starts], self.options.executor, time.time())
+        except OSError as e:
+            raise StateError(f"cannot write the journal of running jobs {self.journal.path}: {e.strerror or e}",
+                             hint="is the disk full, or .pyrule/ not writable?") from None
         self.state.mark_running([(j.name, 0, list(j.outputs)) for j, _, _ in starts], self.run_id, _self_start())
         for job, lock, d in starts:
             attempts[job] = attempts.get(job, 0) + 1
@@ -843,6 +891,7 @@ class Runner:
                 self.state.flush()  # no longer marked running before another pyrule can take the locks
             except StateError:  # the store is failing (that may be why we stop): still marked, so
                 pass  # the next run finds them incomplete, and their outputs are gone already
+            self.journal.ended(list(running))
             for _job, lock, _start, _ in running.values():
                 lock.release()
 

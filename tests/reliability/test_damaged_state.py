@@ -18,8 +18,8 @@ import time
 from pathlib import Path
 
 import pytest
-from reliability_util import pid_alive, read_pids, record, running_rows, tree
-from runner_helpers import mount, ok, pipefile, pyrule, spawn, wait_for
+from reliability_util import pid_alive, read_pids, record, running_rows, tree, wait_dead
+from runner_helpers import kill_with_watchdog, mount, ok, pipefile, pyrule, spawn, wait_for
 
 SMALL = """
     SAMPLES = [f"s{i}" for i in range(10)]
@@ -338,3 +338,63 @@ def test_a_full_disk_before_anything_runs(tiny_disk: Path):
     r = pyrule(d, "b/s0.txt")
     _clean(r)
     assert r.rc == 0, str(r)
+
+
+# --- a kill, then a lost or damaged store: the journal of running jobs --------------------------
+
+HALF = """
+    rule final:
+        output: "final.txt"
+        input: "out.txt"
+        shell: cat {input} > {output}
+
+    rule slow:
+        output: "out.txt"
+        input: "in.txt"
+        shell: printf 'half ' > {output}; if [ -e slow.flag ]; then echo $$ > started; sleep 30; fi; cat {input} >> {output}
+"""
+
+
+def _killed_mid_write(d: Path) -> None:
+    """A run killed (-9, with its watchdog: nothing cleans up) while its job has written half
+    of out.txt; the job goes on (asleep: it would append the rest in 30 s)."""
+    d.mkdir(parents=True, exist_ok=True)
+    pipefile(d, HALF)
+    (d / "in.txt").write_text("rest\n")
+    (d / "slow.flag").write_text("")
+    p = spawn(d)
+    wait_for(lambda: (d / "started").exists(), what="the slow job")
+    kill_with_watchdog(p)
+    p.wait(timeout=10)
+    (d / "slow.flag").unlink()
+    assert (d / "out.txt").read_text() == "half "
+
+
+@pytest.mark.parametrize("how", ["garbage", "truncated", "state.db removed"])
+def test_a_kill_then_a_damaged_store_never_adopts_a_half_written_output(tmp_path: Path, how: str):
+    d = tmp_path / "proj"
+    _killed_mid_write(d)
+    db = d / ".pyrule" / "state.db"
+    import sqlite3
+
+    with sqlite3.connect(db) as con:  # the running rows into state.db itself, not only its WAL
+        con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    con.close()
+    for suffix in ("-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    if how == "state.db removed":
+        db.unlink()
+    else:
+        _damage(d, how)
+    dry = pyrule(d, "-n")
+    _clean(dry)
+    assert "slow" in dry.out and "incomplete" in dry.out, str(dry)
+    r = pyrule(d)
+    _clean(r)
+    assert r.rc == 0 and r.ran == {"slow", "final"}, str(r)
+    assert "was running when pyrule died" in r.err, str(r)
+    assert wait_dead([int((d / "started").read_text())], 5) == [], "the dead run's job was not stopped"
+    assert (d / "out.txt").read_text() == "half rest\n"
+    assert (d / "final.txt").read_text() == "half rest\n"
+    assert ok(d, "-n", "-q").out.strip() == ""
+    assert not list((d / ".pyrule" / "running").iterdir()), "a journal left after runs that ended"

@@ -1,0 +1,127 @@
+"""The journal of running jobs: `.pyrule/running/RUN-ID`, one small file per run, beside the store.
+
+The store marks jobs as running too, but a store damaged or removed after a kill loses those
+marks, and the next run would adopt a half-written output as "newer than its inputs". The
+journal keeps them where a damaged store cannot take them along: a line per job written before
+it starts (one write for the jobs started together), a line once its outputs are complete or
+removed, and the file removed when its run ends with nothing open. No fsync: like the store
+(synchronous=NORMAL), it must survive the process, not the machine. A run that finds the
+journal of a dead pyrule removes the outputs of its open jobs (run.Runner._recover_journals),
+whatever the store says.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+from .procinfo import alive_since
+from .record import record
+
+DIR = "running"
+
+
+@record
+class Entry:
+    """A job a run's journal has open (started, not ended); the fields of state.RunningJob."""
+
+    name: str
+    run_id: str
+    owner_pid: int
+    owner_start: float
+    outputs: list[str]
+    started: float
+    executor: str
+
+
+class Journal:
+    """This run's journal; the file is made when the first job starts (a no-op writes nothing)."""
+
+    def __init__(self, root: str, run_id: str, owner_pid: int, owner_start: float):
+        self.path = os.path.join(root, DIR, run_id)
+        self._header = json.dumps({"run": run_id, "pid": owner_pid, "start": owner_start}) + "\n"
+        self._fd: int | None = None
+        self.open: set[str] = set()
+
+    def started(self, jobs: list[tuple[str, list[str]]], executor: str, now: float) -> None:
+        """Before the jobs start (raises OSError if that cannot be written: they must not start)."""
+        text = "".join(json.dumps(["start", name, outputs, executor, now]) + "\n" for name, outputs in jobs)
+        if self._fd is None:
+            os.makedirs(os.path.dirname(self.path), exist_ok=True)
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
+            text = self._header + text
+        os.write(self._fd, text.encode("utf-8", "surrogateescape"))
+        self.open.update(name for name, _ in jobs)
+
+    def ended(self, names: list[str]) -> None:
+        """The jobs' outputs are complete, or removed. Not written: the next run removes complete
+        outputs and rebuilds them, which costs time but is never wrong."""
+        names = [n for n in names if n in self.open]
+        if not names or self._fd is None:
+            return
+        self.open.difference_update(names)
+        try:
+            os.write(self._fd, "".join(json.dumps(["end", n]) + "\n" for n in names).encode("utf-8", "surrogateescape"))
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        """At the end of the run: the file goes unless jobs are still open (the next run cleans up)."""
+        if self._fd is None:
+            return
+        os.close(self._fd)
+        self._fd = None
+        if not self.open:
+            remove(self.path)
+
+
+def remove(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def dead(root: str, own: str | None = None) -> list[tuple[str, list[Entry]]]:
+    """(path, open entries) of every journal whose run's process is gone."""
+    found = []
+    try:
+        names = os.listdir(os.path.join(root, DIR))
+    except OSError:  # none yet (or .pyrule/running is not a directory: nothing to read there)
+        return []
+    for name in sorted(names):
+        if name == own:
+            continue
+        path = os.path.join(root, DIR, name)
+        entries = _read(path)
+        if entries is not None:
+            found.append((path, entries))
+    return found
+
+
+def _read(path: str) -> list[Entry] | None:
+    """The open entries of a dead run's journal; None while its run is alive (or not readable)."""
+    try:
+        with open(path, "rb") as f:
+            lines = f.read().decode("utf-8", "surrogateescape").split("\n")
+    except OSError:
+        return None
+    try:
+        head = json.loads(lines[0])
+        run_id, pid, start = str(head["run"]), int(head["pid"]), float(head["start"])
+    except (ValueError, KeyError, TypeError, IndexError):
+        return None  # no whole first line: its run is writing it now (or it is not a journal)
+    if alive_since(pid, start):
+        return None
+    entries: dict[str, Entry] = {}
+    for line in lines[1:]:
+        try:
+            item = json.loads(line)
+            if item[0] == "start":
+                entries[item[1]] = Entry(str(item[1]), run_id, pid, start, [str(p) for p in item[2]], float(item[4]),
+                                         str(item[3]))
+            elif item[0] == "end":
+                entries.pop(item[1], None)
+        except (ValueError, KeyError, TypeError, IndexError):
+            continue  # a line cut short by the kill
+    return list(entries.values())
