@@ -45,7 +45,7 @@ class Journal:
 
     def started(self, jobs: list[tuple[str, list[str]]], executor: str, now: float) -> None:
         """Before the jobs start (raises OSError if that cannot be written: they must not start)."""
-        text = "".join(json.dumps(["start", name, outputs, executor, now]) + "\n" for name, outputs in jobs)
+        text = json.dumps(["start", executor, now, jobs]) + "\n"
         if self._fd is None:
             os.makedirs(os.path.dirname(self.path), exist_ok=True)
             self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
@@ -61,7 +61,7 @@ class Journal:
             return
         self.open.difference_update(names)
         try:
-            os.write(self._fd, "".join(json.dumps(["end", n]) + "\n" for n in names).encode("utf-8", "surrogateescape"))
+            os.write(self._fd, (json.dumps(["end", names]) + "\n").encode("utf-8", "surrogateescape"))
         except OSError:
             pass
 
@@ -117,11 +117,13 @@ def _read(path: str) -> list[Entry] | None:
     for line in lines[1:]:
         try:
             item = json.loads(line)
-            if item[0] == "start":
-                entries[item[1]] = Entry(str(item[1]), run_id, pid, start, [str(p) for p in item[2]], float(item[4]),
-                                         str(item[3]))
-            elif item[0] == "end":
-                entries.pop(item[1], None)
+            if item[0] == "start":  # ["start", executor, time, [[name, outputs], ...]]
+                for name, outputs in item[3]:
+                    entries[name] = Entry(str(name), run_id, pid, start, [str(p) for p in outputs], float(item[2]),
+                                          str(item[1]))
+            elif item[0] == "end":  # ["end", [name, ...]]
+                for name in item[1]:
+                    entries.pop(name, None)
         except (ValueError, KeyError, TypeError, IndexError):
             continue  # a line cut short by the kill
     return list(entries.values())
