@@ -239,6 +239,7 @@ class Decider:
         self.incomplete = incomplete or set()
         self.busy = busy or {}  # job name -> pid of the other pyrule process running it now
         self.will_run: set[Job] = set()
+        self.adopt = True  # outputs without a record, newer than the inputs, are accepted
         # temp() outputs removed after use by jobs that are otherwise up to date: their consumers
         # are judged on the fingerprint they recorded. `needed`: such jobs that must run anyway,
         # because a stale job needs those files (see decide_all).
@@ -298,6 +299,9 @@ class Decider:
         if missing and (rec is None or fresh):
             # Fresh: the job was stale when the run began, so consumers may need the file: rebuild.
             return Decision(job, f"output {missing[0]} missing")
+        if rec is None and not self.adopt:
+            return Decision(job, "no record of its outputs, which another pyrule may have left half-written "
+                            "(the state store was deleted during its run)")
         if rec is None:
             newest_in = max((self.stats.stat(p).st_mtime_ns for p in job.inputs if self.stats.stat(p)), default=0)
             oldest_out = min(self.stats.stat(p).st_mtime_ns for p in job.outputs)

@@ -234,7 +234,17 @@ class Runner:
         from .runlog import RunLog
 
         t0 = time.time()
-        self.state = open_state(readonly=False)
+        self._enter()
+        try:
+            self.state = open_state(readonly=False)
+            self.lock_dir = _lock_dir()
+            if getattr(self, "_creating", False):  # the store exists now: let other runs in
+                import fcntl
+
+                self.project_lock.take(fcntl.LOCK_SH)
+        except BaseException:
+            self._leave()
+            raise
         if self.state.warning:
             self.console.warn(self.state.warning)
         self.log = RunLog(self.run_dir)
@@ -248,6 +258,8 @@ class Runner:
         self.busy = running_elsewhere(self.state)
         incomplete = self._recover()
         self.decider = Decider(self.state, self.stats, forced_jobs(self.graph, self.options), incomplete, self.busy)
+        if self.after_lost_store:
+            self.decider.adopt = False
         decisions = self.decider.decide_all(self.graph.jobs)
         if not gc.isenabled():  # the command line turned it off for planning (see cli._main)
             gc.freeze()
@@ -258,6 +270,7 @@ class Runner:
         except UsageError:  # nothing started: close the run as an error, not left "running"
             self.state.run_ended(self.run_id, "error")
             self.state.close()
+            self._leave()
             self.log.write("run error: a job does not fit the budget")
             self.log.close()
             raise
@@ -307,6 +320,7 @@ class Runner:
                 self.state.close()
             except StateError as e:
                 store_error = store_error or e
+            self._leave()
         result = RunResult(self.run_id, self.outcomes, status, time.time() - t0, self.run_dir)
         self.log.write(f"run {status}")
         try:
@@ -324,6 +338,47 @@ class Runner:
             raise store_error
         self.console.run_finished(result)
         return result
+
+    after_lost_store = False  # this run waited for one whose .pyrule/ was deleted (see _enter)
+
+    def _enter(self) -> None:
+        """Take the project lock (locks.ProjectLock), shared, before opening the store. With no
+        store to open, take it exclusively to create one: refused while another run holds it,
+        that run's .pyrule/ was deleted under it (or a run is creating the store this instant):
+        wait for it to end, as one waits for a job's lock. It may have left half-written
+        outputs that nothing records (its journal went with .pyrule/), so this run then adopts
+        nothing: what has no record is rebuilt."""
+        import fcntl
+
+        from .locks import ProjectLock
+
+        self.project_lock = lock = ProjectLock(".")
+        store = os.path.join(STATE_DIR, "state.db")
+        refused = 0
+        try:
+            while True:
+                lock.take(fcntl.LOCK_SH)  # held exclusively only while a store is being created
+                if os.path.lexists(store):
+                    return
+                if lock.take(fcntl.LOCK_EX | fcntl.LOCK_NB):
+                    self._creating = True
+                    return
+                refused += 1
+                if refused == 2:  # twice: not a run creating the store right now
+                    self.console.note(f"another pyrule process is running in this directory, and {STATE_DIR}/ was "
+                                      "deleted during its run: waiting for it to end")
+                    self.after_lost_store = True
+                time.sleep(0.05 + (time.monotonic_ns() % 100_000_000) / 1e9)  # 50-150 ms, jittered
+        except BaseException:
+            lock.close()
+            raise
+
+    def _leave(self) -> None:
+        lock_dir = getattr(self, "lock_dir", None)
+        if lock_dir is not None:
+            os.close(lock_dir)
+            self.lock_dir = None
+        self.project_lock.close()
 
     def _leave_memo(self, generation: int | None, decisions: list[Decision] | None) -> None:
         """Leave a no-op memo (noop_memo.py) if the same run again would find nothing to do.
@@ -390,7 +445,7 @@ class Runner:
 
         names = set()
         for r in dead_jobs(self.state) if rows is None else rows:
-            lock = JobLock(STATE_DIR, list(r.outputs) or [r.name]) if rows is None else None
+            lock = JobLock(STATE_DIR, list(r.outputs) or [r.name], dir_fd=self.lock_dir) if rows is None else None
             if lock is not None and not lock.try_acquire():
                 self.busy[r.name] = r.owner_pid  # another pyrule is recovering or rebuilding it now
                 continue
@@ -422,7 +477,7 @@ class Runner:
             for e in entries:
                 if e.name in done:
                     continue
-                lock = JobLock(STATE_DIR, list(e.outputs) or [e.name])
+                lock = JobLock(STATE_DIR, list(e.outputs) or [e.name], dir_fd=self.lock_dir)
                 if not lock.try_acquire():
                     self.busy[e.name] = e.owner_pid  # another pyrule is recovering or rebuilding it now
                     kept = True
@@ -691,8 +746,13 @@ class Runner:
         # Its inputs that jobs make, shared: no other pyrule may rebuild them while this job reads
         # them (a -B run racing a normal one), nor may this job start while one is being rebuilt.
         made = [p for p in job.inputs if p in self.graph.producers]
-        lock = JobLock(STATE_DIR, list(job.outputs) or [job.name], made)
-        if not lock.try_acquire():
+        lock = JobLock(STATE_DIR, list(job.outputs) or [job.name], made, dir_fd=self.lock_dir)
+        try:
+            acquired = lock.try_acquire()
+        except FileNotFoundError:
+            raise StateError(f"{STATE_DIR}/ was deleted during this run: its jobs are no longer locked against "
+                             "other pyrule processes", hint="run pyrule again (it rebuilds what has no record)") from None
+        if not acquired:
             if job not in lock_wait:
                 self.console.note(f"{job.name}: outputs locked by another pyrule process; waiting")
                 self.log.write(f"wait {job.name}: locked by another process")
@@ -897,6 +957,16 @@ class Runner:
 
 
 # --- helpers -------------------------------------------------------------------------------------
+
+
+def _lock_dir() -> int:
+    from .locks import open_dir
+
+    try:
+        return open_dir(STATE_DIR)
+    except OSError as e:
+        raise StateError(f"cannot open {os.path.join(STATE_DIR, 'locks')}: {e.strerror or e}",
+                         hint=f"{STATE_DIR}/locks must be a directory pyrule can write in") from None
 
 
 def _marked_processes(marker: str) -> list[int]:

@@ -398,3 +398,49 @@ def test_a_kill_then_a_damaged_store_never_adopts_a_half_written_output(tmp_path
     assert (d / "final.txt").read_text() == "half rest\n"
     assert ok(d, "-n", "-q").out.strip() == ""
     assert not list((d / ".pyrule" / "running").iterdir()), "a journal left after runs that ended"
+
+
+# --- .pyrule/ deleted while a run is in progress -------------------------------------------------
+
+DELETED = """
+    rule final:
+        output: "final.txt"
+        input: "out.txt"
+        shell: cat {input} > {output}
+
+    rule slow:
+        output: "out.txt"
+        input: "in.txt"
+        shell: echo "start $(date +%s.%N)" >> times.txt; printf 'half ' > {output}; sleep 1.5; cat {input} >> {output}; echo "end $(date +%s.%N)" >> times.txt
+"""
+
+
+@pytest.mark.parametrize("first", ["ends", "killed"])
+def test_a_run_whose_state_directory_was_deleted_stays_visible_to_a_second_run(tmp_path: Path, first: str):
+    """The second pyrule neither adopts the half-written out.txt nor runs `slow` at the same time:
+    it waits for the first run (alive, or killed -9 meanwhile), then rebuilds what has no record."""
+    d = tmp_path / "proj"
+    d.mkdir()
+    pipefile(d, DELETED)
+    (d / "in.txt").write_text("rest\n")
+    a = spawn(d)
+    wait_for(lambda: (d / "times.txt").exists(), what="the slow job")
+    shutil.rmtree(d / ".pyrule")
+    with open(tmp_path / "b.err", "w+") as b_err_file:
+        b = spawn(d, stderr=b_err_file)
+        wait_for(lambda: "waiting" in (tmp_path / "b.err").read_text(), what="the second run to wait")
+        if first == "killed":
+            a.kill()  # its watchdog stops the job
+        a_out, a_err = a.communicate(timeout=60)
+        a_gone = time.time()
+        b.communicate(timeout=60)
+    b_err = (tmp_path / "b.err").read_text()
+    assert "Traceback" not in a_err + b_err and "internal error" not in a_err + b_err, a_err + b_err
+    assert b.returncode == 0, b_err
+    assert "deleted" in b_err and "waiting" in b_err, b_err
+    assert (d / "out.txt").read_text() == "half rest\n"
+    assert (d / "final.txt").read_text() == "half rest\n"
+    times = (d / "times.txt").read_text().split()
+    starts = [float(t) for k, t in zip(times[::2], times[1::2]) if k == "start"]
+    assert len(starts) == 2 and starts[1] > a_gone - 0.05, f"slow ran while the first run lived: {times}"
+    assert ok(d, "-n", "-q").out.strip() == ""
