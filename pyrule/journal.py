@@ -82,6 +82,24 @@ def remove(path: str) -> None:
         pass
 
 
+def settle(root: str, run_id: str, names: set[str]) -> None:
+    """Another run has recovered these jobs of a dead run (from the store's marks): end them in
+    that run's journal too, which goes once nothing in it is open, so that the next run does not
+    remove (and rebuild) what was rebuilt since."""
+    path = os.path.join(root, DIR, run_id)
+    entries = _read(path)
+    if entries is None:
+        return
+    if {e.name for e in entries} <= names:
+        remove(path)
+        return
+    try:
+        with open(path, "a", encoding="utf-8", errors="surrogateescape") as f:
+            f.write(json.dumps(["end", sorted(names)]) + "\n")
+    except OSError:
+        pass
+
+
 def dead(root: str, own: str | None = None) -> list[tuple[str, list[Entry]]]:
     """(path, open entries) of every journal whose run's process is gone."""
     found = []

@@ -766,6 +766,9 @@ class Runner:
             # could not record the job's end has stopped it). A run always clears the mark before
             # it gives the lock back, so its outputs are suspect: never adopt or keep them.
             self.decider.incomplete |= self._recover([left])
+            from .journal import settle
+
+            settle(STATE_DIR, left.run_id, {left.name})
         for p in job.outputs:
             self.stats.forget(p)
         d = self.decider.decide(job, fresh=True)
