@@ -176,7 +176,28 @@ def dry_run(graph: JobGraph, rules: Rules, options: Options, console=None) -> li
     incomplete = {r.name for r in dead_jobs(state)}
     incomplete.update(e.name for _, entries in dead(STATE_DIR) for e in entries)
     decider = Decider(state, StatCache(), forced_jobs(graph, options), incomplete, running_elsewhere(state))
+    if state is None and _run_without_store():  # as a run would after waiting for it (Runner._enter)
+        decider.adopt = False
+        if console is not None:
+            console.warn(f"another pyrule process is running in this directory, and {STATE_DIR}/ was deleted "
+                         "during its run: deciding as after it (outputs without a record are not adopted)")
     return decider.decide_all(graph.jobs)
+
+
+def _run_without_store() -> bool:
+    """Whether another process holds the project lock (locks.ProjectLock) with no store here."""
+    import fcntl
+
+    from .locks import ProjectLock
+
+    try:
+        lock = ProjectLock(".")
+    except OSError:
+        return False
+    try:
+        return not lock.take(fcntl.LOCK_EX | fcntl.LOCK_NB)
+    finally:
+        lock.close()
 
 
 # --- running -------------------------------------------------------------------------------------

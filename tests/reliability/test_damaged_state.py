@@ -429,6 +429,8 @@ def test_a_run_whose_state_directory_was_deleted_stays_visible_to_a_second_run(t
     with open(tmp_path / "b.err", "w+") as b_err_file:
         b = spawn(d, stderr=b_err_file)
         wait_for(lambda: "waiting" in (tmp_path / "b.err").read_text(), what="the second run to wait")
+        dry = pyrule(d, "-n")
+        assert "slow: no record" in dry.out and "deleted" in dry.err, str(dry)
         if first == "killed":
             a.kill()  # its watchdog stops the job
         a_out, a_err = a.communicate(timeout=60)
