@@ -259,7 +259,7 @@ class Runner:
         try:
             self.state = open_state(readonly=False)
             self.lock_dir = _lock_dir()
-            if getattr(self, "_creating", False):  # the store exists now: let other runs in
+            if getattr(self, "_creating", False) and self.project_lock:  # the store exists now: let other runs in
                 import fcntl
 
                 self.project_lock.take(fcntl.LOCK_SH)
@@ -361,6 +361,7 @@ class Runner:
         return result
 
     after_lost_store = False  # this run waited for one whose .pyrule/ was deleted (see _enter)
+    project_lock = None  # locks.ProjectLock, held while the run lasts
 
     def _enter(self) -> None:
         """Take the project lock (locks.ProjectLock), shared, before opening the store. With no
@@ -373,7 +374,16 @@ class Runner:
 
         from .locks import ProjectLock
 
-        self.project_lock = lock = ProjectLock(".")
+        try:
+            lock = ProjectLock(".")
+        except OSError:  # an unreadable directory: as before the project lock
+            return
+        try:
+            lock.take(fcntl.LOCK_SH | fcntl.LOCK_NB)  # False if a run is creating the store: taken below
+        except OSError:  # a file system without flock: as before the project lock
+            lock.close()
+            return
+        self.project_lock = lock
         store = os.path.join(STATE_DIR, "state.db")
         refused = 0
         try:
@@ -399,7 +409,8 @@ class Runner:
         if lock_dir is not None:
             os.close(lock_dir)
             self.lock_dir = None
-        self.project_lock.close()
+        if self.project_lock is not None:
+            self.project_lock.close()
 
     def _leave_memo(self, generation: int | None, decisions: list[Decision] | None) -> None:
         """Leave a no-op memo (noop_memo.py) if the same run again would find nothing to do.
