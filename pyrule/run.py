@@ -821,6 +821,8 @@ class Runner:
         try:
             self.journal.started([(j.name, list(j.outputs)) for j, _, _ in starts], self.options.executor, time.time())
         except OSError as e:
+            for _job, lock, _d in starts:  # not started: nothing to stop, and the locks go back now
+                lock.release()
             raise StateError(f"cannot write the journal of running jobs {self.journal.path}: {e.strerror or e}",
                              hint="is the disk full, or .pyrule/ not writable?") from None
         self.state.mark_running([(j.name, 0, list(j.outputs)) for j, _, _ in starts], self.run_id, _self_start())
