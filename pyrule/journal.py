@@ -12,6 +12,7 @@ whatever the store says.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 
@@ -48,7 +49,9 @@ class Journal:
             os.makedirs(os.path.dirname(self.path), exist_ok=True)
             self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
             text = self._header + text
-        os.write(self._fd, text.encode("utf-8", "surrogateescape"))
+        data = text.encode("utf-8", "surrogateescape")
+        if os.write(self._fd, data) != len(data):  # a full disk: a cut line would not count
+            raise OSError(errno.ENOSPC, "the journal's line was cut short (is the disk full?)")
         self.open.update(name for name, _ in jobs)
 
     def ended(self, names: list[str]) -> None:
