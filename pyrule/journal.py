@@ -44,7 +44,8 @@ class Journal:
 
     def started(self, jobs: list[tuple[str, list[str]]], executor: str, now: float) -> None:
         """Before the jobs start (raises OSError if that cannot be written: they must not start)."""
-        text = json.dumps(["start", executor, now, jobs]) + "\n"
+        # Each line starts a line too: one cut short by a full disk cannot swallow the next.
+        text = "\n" + json.dumps(["start", executor, now, jobs]) + "\n"
         if self._fd is None:
             os.makedirs(os.path.dirname(self.path), exist_ok=True)
             self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
@@ -62,7 +63,7 @@ class Journal:
             return
         self.open.difference_update(names)
         try:
-            os.write(self._fd, (json.dumps(["end", names]) + "\n").encode("utf-8", "surrogateescape"))
+            os.write(self._fd, ("\n" + json.dumps(["end", names]) + "\n").encode("utf-8", "surrogateescape"))
         except OSError:
             pass
 
@@ -96,7 +97,7 @@ def settle(root: str, run_id: str, names: set[str]) -> None:
         return
     try:
         with open(path, "a", encoding="utf-8", errors="surrogateescape") as f:
-            f.write(json.dumps(["end", sorted(names)]) + "\n")
+            f.write("\n" + json.dumps(["end", sorted(names)]) + "\n")
     except OSError:
         pass
 
