@@ -415,6 +415,7 @@ DELETED = """
 """
 
 
+@pytest.mark.slow  # a job of 1.5 s, during which a second pyrule starts and waits
 @pytest.mark.parametrize("first", ["ends", "killed"])
 def test_a_run_whose_state_directory_was_deleted_stays_visible_to_a_second_run(tmp_path: Path, first: str):
     """The second pyrule neither adopts the half-written out.txt nor runs `slow` at the same time:
