@@ -817,6 +817,8 @@ class Runner:
     def _start(self, starts: list[tuple[Job, Any, Decision]], attempts: dict[Job, int]) -> None:
         from .body import job_spec
 
+        from .journal import DIR
+
         # The journal first: a kill between the two leaves the job journaled, never only marked.
         try:
             self.journal.started([(j.name, list(j.outputs)) for j, _, _ in starts], self.options.executor, time.time())
@@ -824,7 +826,7 @@ class Runner:
             for _job, lock, _d in starts:  # not started: nothing to stop, and the locks go back now
                 lock.release()
             raise StateError(f"cannot write the journal of running jobs {self.journal.path}: {e.strerror or e}",
-                             hint="is the disk full, or .pyrule/ not writable?") from None
+                             hint=f"is the disk full, or {STATE_DIR}/{DIR} not a directory pyrule can write in?") from None
         self.state.mark_running([(j.name, 0, list(j.outputs)) for j, _, _ in starts], self.run_id, _self_start())
         for job, lock, d in starts:
             attempts[job] = attempts.get(job, 0) + 1
