@@ -816,7 +816,6 @@ class Runner:
 
     def _start(self, starts: list[tuple[Job, Any, Decision]], attempts: dict[Job, int]) -> None:
         from .body import job_spec
-
         from .journal import DIR
 
         # The journal first: a kill between the two leaves the job journaled, never only marked.
