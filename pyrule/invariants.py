@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import os
 import stat as statmod
+import sys
+import time
 
 import xxhash
 
 from .code_identity import body_identity
 from .graph import Job
 from .record import field, record
-from .stat_cache import StatCache
+from .stat_cache import Stat, StatCache
 from .state import State
 from .substitute import top_level_fields
 
@@ -29,6 +31,32 @@ if TYPE_CHECKING:
 _BLOCK = 1 << 22  # 4 MiB reads: xxh3 is far faster than the page cache, so fewer syscalls win
 _SMALL = 1 << 16  # a file this small is read and hashed in one piece
 _buffer: list[bytearray] = []  # the 4 MiB block, made when a large file first needs it (1-2 ms)
+# The kernel stamps files from its coarse clock (CLOCK_REALTIME_COARSE, 5 on Linux; Python has
+# no name for it): compared with that clock, "later than the stamp" is exact.
+_COARSE = 5 if sys.platform.startswith("linux") else None
+_SECOND = 1_000_000_000
+_SHORT_WAIT = 20_000_000  # a no-op memo waits out this much of a racy file's tick, not more
+
+
+def racily_clean(st) -> bool:
+    """Whether a fingerprint taken now of a file with this stat result could miss a later change:
+    a write within the same timestamp tick (a second on ext4 with 128-byte inodes, FAT, some NFS;
+    a clock tick elsewhere) leaves size, mtime, ctime and inode as they are (git's "racy git")."""
+    return unsettled_ns(st) > 0
+
+
+def unsettled_ns(st) -> int:
+    """How long (ns) a file with this stat result stays racily clean; 0 or less: no longer. The
+    granularity is read off the stamps: whole seconds mean a coarse file system (2 s: FAT)."""
+    stamp = max(st.st_mtime_ns, st.st_ctime_ns)
+    if st.st_mtime_ns % _SECOND == 0 and st.st_ctime_ns % _SECOND == 0:
+        tick = 2 * _SECOND
+    else:
+        tick = 1
+        while tick < _SECOND and st.st_mtime_ns % (tick * 10) == 0 and st.st_ctime_ns % (tick * 10) == 0:
+            tick *= 10
+    now = time.clock_gettime_ns(_COARSE) if _COARSE is not None else time.time_ns() - 20_000_000
+    return stamp + tick - now
 
 
 def hash_file(path: str) -> str:
@@ -58,6 +86,9 @@ class Fingerprints:
         self.state = state
         self.stats = stats
         self.cache = state.file_cache() if state else {}
+        # Paths hashed while racily clean: this run uses the hash, the store keeps it unmatched
+        # (verified next time), and a no-op memo re-verifies them first (verify_racy).
+        self.racy: set[str] = set()
         self._rules: dict[int, tuple[str, dict[str, str], str, dict[str, str]]] = {}  # id(rule) -> rule_parts()
         self._values: dict[int, tuple[Any, str]] = {}  # top-level values Python bodies read, as text
 
@@ -105,10 +136,46 @@ class Fingerprints:
         return digest
 
     def _remember(self, path: str, st, digest: str) -> None:
+        racy = racily_clean(st)
+        if racy:
+            self.racy.add(path)
+        else:
+            self.racy.discard(path)
         if self.state is not None:
-            self.state.remember_file(path, st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns, digest)
+            self.state.remember_file(path, st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns, digest, racy)
         else:
             self.cache[path] = (st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns, digest)
+
+    def verify_racy(self) -> bool:
+        """Hash again the files hashed while racily clean, now that their tick is over: True if
+        each still has the content this run used (then trusted from now on); False if one changed
+        or is still within its tick (then nothing may be concluded from its stat result)."""
+        for path in sorted(self.racy):
+            known = self.cache.get(path)
+            try:
+                st = Stat(os.stat(path))
+            except FileNotFoundError:  # gone (a temp() output): decided by its absence now
+                self.racy.discard(path)
+                continue
+            except OSError:
+                return False
+            wait, waited = unsettled_ns(st), 0
+            while 0 < wait <= _SHORT_WAIT - waited:  # a fine-grained stamp: its tick ends in ms
+                nap = max(wait, 1_000_000)
+                time.sleep(nap / 1e9)
+                waited += nap
+                wait = unsettled_ns(st)
+            try:
+                if known is None or wait > 0 or \
+                        (st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns) != known[:4]:
+                    return False
+                digest = hash_file(path)
+            except OSError:
+                return False
+            if digest != known[4]:
+                return False
+            self._remember(path, st, digest)
+        return True
 
     @staticmethod
     def _directory(path: str) -> str:
@@ -182,6 +249,7 @@ class Decider:
         self.incomplete = incomplete or set()
         self.busy = busy or {}  # job name -> pid of the other pyrule process running it now
         self.will_run: set[Job] = set()
+        self.adopt = True  # outputs without a record, newer than the inputs, are accepted
         # temp() outputs removed after use by jobs that are otherwise up to date: their consumers
         # are judged on the fingerprint they recorded. `needed`: such jobs that must run anyway,
         # because a stale job needs those files (see decide_all).
@@ -249,6 +317,9 @@ class Decider:
         if missing and (rec is None or fresh):
             # Fresh: the job was stale when the run began, so consumers may need the file: rebuild.
             return Decision(job, f"output {missing[0]} missing")
+        if rec is None and not self.adopt:
+            return Decision(job, "no record of its outputs, which another pyrule may have left half-written "
+                            "(the state store was deleted during its run)")
         if rec is None:
             newest_in = max((self.stats.stat(p).st_mtime_ns for p in job.inputs if self.stats.stat(p)), default=0)
             oldest_out = min(self.stats.stat(p).st_mtime_ns for p in job.outputs)

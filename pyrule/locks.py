@@ -48,12 +48,47 @@ def _flock(kind: int, offset: int) -> bytes:
     return struct.pack("hhqqi4x", kind, os.SEEK_SET, offset, 1, 0)
 
 
+class ProjectLock:
+    """flock(2) on the project directory itself, held shared by every run from before it opens
+    the store until it ends. It is outside .pyrule/, so a run stays visible when .pyrule/ is
+    deleted under it: a run that finds no store while another run holds this lock waits for it
+    (run.Runner._enter). One open and one flock per run."""
+
+    def __init__(self, directory: str = "."):
+        self.fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+
+    def take(self, how: int) -> bool:
+        """fcntl.LOCK_SH or LOCK_EX (| LOCK_NB: False if held elsewhere). A conversion is not
+        atomic: a refused LOCK_EX | LOCK_NB leaves none held."""
+        try:
+            fcntl.flock(self.fd, how)
+        except BlockingIOError:
+            return False
+        return True
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
+def open_dir(root: str) -> int:
+    """The lock files' directory, opened once at the start of a run: JobLocks open their files
+    through it, so a run never takes locks in a `.pyrule/locks` made anew after its own was
+    deleted (where nobody else's locks would exclude it); it gets FileNotFoundError instead."""
+    path = os.path.join(root, "locks")
+    os.makedirs(path, exist_ok=True)
+    return os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+
+
 class JobLock:
     """Non-blocking lock on a job's outputs (one byte per output, taken in sorted order), and
-    shared locks on `shared` (its inputs made by other jobs)."""
+    shared locks on `shared` (its inputs made by other jobs). `dir_fd`: the run's open_dir()."""
 
-    def __init__(self, root: str, keys: list[str], shared: list[str] | tuple[str, ...] = ()):
+    def __init__(self, root: str, keys: list[str], shared: list[str] | tuple[str, ...] = (),
+                 dir_fd: int | None = None):
         self._dir = os.path.join(root, "locks")
+        self._dir_fd = dir_fd
         own = set(keys)
         self._wanted = sorted({(*_place(k), fcntl.F_WRLCK) for k in own})
         self._wanted += sorted({(*_place(k), fcntl.F_RDLCK) for k in set(shared) - own})
@@ -65,13 +100,16 @@ class JobLock:
         fd = self._fds.get(number)
         if fd is not None:
             return fd
-        path = os.path.join(self._dir, f"jobs-{number:02x}.lock")
         flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC
-        try:
-            fd = os.open(path, flags, 0o644)
-        except FileNotFoundError:  # the first lock here, or .pyrule/ deleted meanwhile
-            os.makedirs(self._dir, exist_ok=True)
-            fd = os.open(path, flags, 0o644)
+        path = os.path.join(self._dir, f"jobs-{number:02x}.lock")
+        if self._dir_fd is not None:  # FileNotFoundError: that directory was deleted
+            fd = os.open(os.path.basename(path), flags, 0o644, dir_fd=self._dir_fd)
+        else:
+            try:
+                fd = os.open(path, flags, 0o644)
+            except FileNotFoundError:  # the first lock here, or .pyrule/ deleted meanwhile
+                os.makedirs(self._dir, exist_ok=True)
+                fd = os.open(path, flags, 0o644)
         self._fds[number] = fd
         if os.fstat(fd).st_nlink == 0:  # deleted between open and now: it would guard nothing
             raise BlockingIOError(errno.EAGAIN, "lock file replaced")

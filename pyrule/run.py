@@ -170,10 +170,34 @@ def known_unchanged(key: str) -> tuple[int, int] | None:
 
 def dry_run(graph: JobGraph, rules: Rules, options: Options, console=None) -> list[Decision]:
     """Every job of the graph with its decision, in dependency order; nothing is written."""
+    from .journal import dead
+
     state = open_state(readonly=True, console=console)
     incomplete = {r.name for r in dead_jobs(state)}
+    incomplete.update(e.name for _, entries in dead(STATE_DIR) for e in entries)
     decider = Decider(state, StatCache(), forced_jobs(graph, options), incomplete, running_elsewhere(state))
+    if state is None and _run_without_store():  # as a run would after waiting for it (Runner._enter)
+        decider.adopt = False
+        if console is not None:
+            console.warn(f"another pyrule process is running in this directory, and {STATE_DIR}/ was deleted "
+                         "during its run: deciding as after it (outputs without a record are not adopted)")
     return decider.decide_all(graph.jobs)
+
+
+def _run_without_store() -> bool:
+    """Whether another process holds the project lock (locks.ProjectLock) with no store here."""
+    import fcntl
+
+    from .locks import ProjectLock
+
+    try:
+        lock = ProjectLock(".")
+    except OSError:
+        return False
+    try:
+        return not lock.take(fcntl.LOCK_EX | fcntl.LOCK_NB)
+    finally:
+        lock.close()
 
 
 # --- running -------------------------------------------------------------------------------------
@@ -249,10 +273,23 @@ class Runner:
 
         t0 = time.time()
         _check_layout()
-        self.state = open_state(readonly=False)
+        self._enter()
+        try:
+            self.state = open_state(readonly=False)
+            self.lock_dir = _lock_dir()
+            if getattr(self, "_creating", False) and self.project_lock:  # the store exists now: let other runs in
+                import fcntl
+
+                self.project_lock.take(fcntl.LOCK_SH)
+        except BaseException:
+            self._leave()
+            raise
         if self.state.warning:
             self.console.warn(self.state.warning)
         self.log = RunLog(self.run_dir)
+        from .journal import Journal
+
+        self.journal = Journal(STATE_DIR, self.run_id, os.getpid(), _self_start())
         # Before anything the decisions read; a memo needs nothing marked running then, as a new
         # mark raises the generation and a removed one does not.
         generation = None if self.state.running() else self.state.generation()
@@ -260,6 +297,8 @@ class Runner:
         self.busy = running_elsewhere(self.state)
         incomplete = self._recover()
         self.decider = Decider(self.state, self.stats, forced_jobs(self.graph, self.options), incomplete, self.busy)
+        if self.after_lost_store:
+            self.decider.adopt = False
         decisions = self.decider.decide_all(self.graph.jobs)
         if not gc.isenabled():  # the command line turned it off for planning (see cli._main)
             gc.freeze()
@@ -272,6 +311,7 @@ class Runner:
         except UsageError as e:  # nothing started: close the run as an error, not left "running"
             self.state.run_ended(self.run_id, "error")
             self.state.close()
+            self._leave()
             self.log.write(f"run error: {e.message}")
             self.log.close()
             raise
@@ -322,6 +362,7 @@ class Runner:
                 signal.signal(s, h)
             if getattr(self, "executor", None) is not None:  # the local one lets its watchdog go
                 self.executor.close()
+            self.journal.close()
             try:
                 self.state.flush()
                 self.state.run_ended(self.run_id, status)
@@ -331,6 +372,7 @@ class Runner:
                 self.state.close()
             except StateError as e:
                 store_error = store_error or e
+            self._leave()
         result = RunResult(self.run_id, self.outcomes, status, time.time() - t0, self.run_dir)
         self.log.write(f"run {status}")
         try:
@@ -351,6 +393,58 @@ class Runner:
         self.console.run_finished(result)
         return result
 
+    after_lost_store = False  # this run waited for one whose .pyrule/ was deleted (see _enter)
+    project_lock = None  # locks.ProjectLock, held while the run lasts
+
+    def _enter(self) -> None:
+        """Take the project lock (locks.ProjectLock), shared, before opening the store. With no
+        store to open, take it exclusively to create one: refused while another run holds it,
+        that run's .pyrule/ was deleted under it (or a run is creating the store this instant):
+        wait for it to end, as one waits for a job's lock. It may have left half-written
+        outputs that nothing records (its journal went with .pyrule/), so this run then adopts
+        nothing: what has no record is rebuilt."""
+        import fcntl
+
+        from .locks import ProjectLock
+
+        try:
+            lock = ProjectLock(".")
+        except OSError:  # an unreadable directory: as before the project lock
+            return
+        try:
+            lock.take(fcntl.LOCK_SH | fcntl.LOCK_NB)  # False if a run is creating the store: taken below
+        except OSError:  # a file system without flock: as before the project lock
+            lock.close()
+            return
+        self.project_lock = lock
+        store = os.path.join(STATE_DIR, "state.db")
+        refused = 0
+        try:
+            while True:
+                lock.take(fcntl.LOCK_SH)  # held exclusively only while a store is being created
+                if os.path.lexists(store):
+                    return
+                if lock.take(fcntl.LOCK_EX | fcntl.LOCK_NB):
+                    self._creating = True
+                    return
+                refused += 1
+                if refused == 2:  # twice: not a run creating the store right now
+                    self.console.note(f"another pyrule process is running in this directory, and {STATE_DIR}/ was "
+                                      "deleted during its run: waiting for it to end")
+                    self.after_lost_store = True
+                time.sleep(0.05 + (time.monotonic_ns() % 100_000_000) / 1e9)  # 50-150 ms, jittered
+        except BaseException:
+            lock.close()
+            raise
+
+    def _leave(self) -> None:
+        lock_dir = getattr(self, "lock_dir", None)
+        if lock_dir is not None:
+            os.close(lock_dir)
+            self.lock_dir = None
+        if self.project_lock is not None:
+            self.project_lock.close()
+
     def _leave_memo(self, generation: int | None, decisions: list[Decision] | None) -> None:
         """Leave a no-op memo (noop_memo.py) if the same run again would find nothing to do.
         After a no-op (`decisions`), that is what this run decided; after a build, the graph is
@@ -367,13 +461,21 @@ class Runner:
                 # lock or clean it up, so no memo.
                 self.log.write("no-op memo not left: jobs are marked running")
                 return
+            fps = self.decider.fps
             if decisions is None:
                 self.state.reread()  # what another process recorded meanwhile counts too
-                decisions = Decider(self.state, self.stats).decide_all(self.graph.jobs)
+                decider = Decider(self.state, self.stats)
+                decisions = decider.decide_all(self.graph.jobs)
                 stale = next((d for d in decisions if d.reason is not None or d.adopt), None)
                 if stale is not None:
                     self.log.write(f"no-op memo not left: {stale.job.name} would run again ({stale.reason})")
                     return
+                decider.fps.racy |= fps.racy
+                fps = decider.fps
+            if fps.racy and not fps.verify_racy():
+                # A file hashed within its timestamp tick may change without its stat showing it.
+                self.log.write("no-op memo not left: a file changed within its timestamp tick, or its tick is not over")
+                return
             up_to_date = sum(1 for d in decisions if not (d.job.phony and not d.job.rule.has_body))
             saved = save(self.state, self.options.noop_key, generation, self.stats, up_to_date)
         except StateError as e:  # only a shortcut for the next run: this one is done
@@ -408,7 +510,7 @@ class Runner:
 
         names = set()
         for r in dead_jobs(self.state) if rows is None else rows:
-            lock = JobLock(STATE_DIR, list(r.outputs) or [r.name]) if rows is None else None
+            lock = JobLock(STATE_DIR, list(r.outputs) or [r.name], dir_fd=self.lock_dir) if rows is None else None
             if lock is not None and not lock.try_acquire():
                 self.busy[r.name] = r.owner_pid  # another pyrule is recovering or rebuilding it now
                 continue
@@ -422,6 +524,42 @@ class Runner:
             finally:
                 if lock is not None:
                     lock.release()
+        if rows is None:
+            names |= self._recover_journals(names)
+        return names
+
+    def _recover_journals(self, done: set[str]) -> set[str]:
+        """Clean up the jobs that a dead pyrule's journal (journal.py) has open, as _recover does
+        for the store's marks: they may be half-written even when the store, damaged or
+        removed since, knows nothing of them. `done`: jobs recovered from the store already."""
+        from .journal import dead, remove
+        from .locks import JobLock
+        from .state import RunningJob
+
+        names = set()
+        for path, entries in dead(STATE_DIR, own=self.run_id):
+            kept = False
+            for e in entries:
+                if e.name in done:
+                    continue
+                lock = JobLock(STATE_DIR, list(e.outputs) or [e.name], dir_fd=self.lock_dir)
+                if not lock.try_acquire():
+                    self.busy[e.name] = e.owner_pid  # another pyrule is recovering or rebuilding it now
+                    kept = True
+                    continue
+                try:
+                    if not os.path.exists(path):
+                        break  # recovered by another pyrule meanwhile
+                    # No pgid: the journal is written before the job starts; a local job's processes
+                    # are found by their marker (PYRULE_JOB), a Slurm job by its name.
+                    pgid = SLURM_UNSUBMITTED if e.executor == "slurm" else 0
+                    self._recover_one(RunningJob(e.name, e.run_id, e.owner_pid, e.owner_start, pgid, e.outputs,
+                                                 e.started))
+                    names.add(e.name)
+                finally:
+                    lock.release()
+            if not kept:
+                remove(path)
         return names
 
     def _recover_one(self, r) -> None:
@@ -685,6 +823,7 @@ class Runner:
             # Recorded before the locks go: another pyrule waiting on them re-checks the job
             # against the store at once, and must find this success there.
             self.state.flush()
+            self.journal.ended([job.name for job, _, _ in ended])
             for job, lock, ok in ended:
                 lock.release()
                 if ok is None:  # retry
@@ -708,8 +847,13 @@ class Runner:
         # Its inputs that jobs make, shared: no other pyrule may rebuild them while this job reads
         # them (a -B run racing a normal one), nor may this job start while one is being rebuilt.
         made = [p for p in job.inputs if p in self.graph.producers]
-        lock = JobLock(STATE_DIR, list(job.outputs) or [job.name], made)
-        if not lock.try_acquire():
+        lock = JobLock(STATE_DIR, list(job.outputs) or [job.name], made, dir_fd=self.lock_dir)
+        try:
+            acquired = lock.try_acquire()
+        except FileNotFoundError:
+            raise StateError(f"{STATE_DIR}/ was deleted during this run: its jobs are no longer locked against "
+                             "other pyrule processes", hint="run pyrule again (it rebuilds what has no record)") from None
+        if not acquired:
             if job not in lock_wait:
                 self.console.note(f"{job.name}: outputs locked by another pyrule process; waiting")
                 self.log.write(f"wait {job.name}: locked by another process")
@@ -732,6 +876,9 @@ class Runner:
             # died while running it (after this run started). A run always clears the mark
             # before it gives the lock back, so its outputs are suspect: never adopt or keep them.
             self.decider.incomplete |= self._recover([left])
+            from .journal import settle
+
+            settle(STATE_DIR, left.run_id, {left.name})
         for p in job.outputs:
             self.stats.forget(p)
         d = self.decider.decide(job, fresh=True)
@@ -749,7 +896,16 @@ class Runner:
         """Start the jobs; those that cannot start (an input that cannot be read, an output
         directory that cannot be made...) come back as (job, lock, why): they fail unrun."""
         from .body import job_spec
+        from .journal import DIR
 
+        # The journal first: a kill between the two leaves the job journaled, never only marked.
+        try:
+            self.journal.started([(j.name, list(j.outputs)) for j, _, _ in starts], self.options.executor, time.time())
+        except OSError as e:
+            for _job, lock, _d in starts:  # not started: nothing to stop, and the locks go back now
+                lock.release()
+            raise StateError(f"cannot write the journal of running jobs {self.journal.path}: {e.strerror or e}",
+                             hint=f"is the disk full, or {STATE_DIR}/{DIR} not a directory pyrule can write in?") from None
         # Which executor runs them is on record from now: recovery asks Slurm only about Slurm jobs.
         pgid = SLURM_UNSUBMITTED if self.options.executor == "slurm" else 0
         self.state.mark_running([(j.name, pgid, list(j.outputs)) for j, _, _ in starts], self.run_id, _self_start())
@@ -791,11 +947,12 @@ class Runner:
             if out.status == "pending":
                 out.status, out.reason = "failed", why
         self.state.flush()
-        for r in self.state.running():
-            if r.run_id == self.run_id:
-                for p in r.outputs:
-                    _remove(p)
-                    self.stats.forget(p)
+        mine = [r for r in self.state.running() if r.run_id == self.run_id]
+        for r in mine:
+            for p in r.outputs:
+                _remove(p)
+                self.stats.forget(p)
+        self.journal.ended([r.name for r in mine])
         self.state.forget_run(self.run_id)
 
     def _not_started(self, job: Job, why: str) -> None:
@@ -960,6 +1117,7 @@ class Runner:
                 self.state.flush()  # no longer marked running before another pyrule can take the locks
             except StateError:  # the store is failing (that may be why we stop): still marked, so
                 pass  # the next run finds them incomplete, and their outputs are gone already
+            self.journal.ended(list(running))
             for _job, lock, _start, _ in running.values():
                 lock.release()
 
@@ -975,6 +1133,16 @@ def _check_layout() -> None:
         if os.path.lexists(path) and not os.path.isdir(path):
             raise StateError(f"{path} is not a directory: pyrule keeps its {entry or 'state'} there",
                              hint=f"remove {path} (pyrule creates it again), then run pyrule again")
+
+
+def _lock_dir() -> int:
+    from .locks import open_dir
+
+    try:
+        return open_dir(STATE_DIR)
+    except OSError as e:
+        raise StateError(f"cannot open {os.path.join(STATE_DIR, 'locks')}: {e.strerror or e}",
+                         hint=f"{STATE_DIR}/locks must be a directory pyrule can write in") from None
 
 
 def make_executor(name: str, options: dict[str, Any]):

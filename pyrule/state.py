@@ -266,10 +266,14 @@ class State:
 
     # --- writing ------------------------------------------------------------------------------
 
-    def remember_file(self, path: str, size: int, mtime_ns: int, inode: int, ctime_ns: int, digest: str) -> None:
+    def remember_file(self, path: str, size: int, mtime_ns: int, inode: int, ctime_ns: int, digest: str,
+                      racy: bool = False) -> None:
+        """`racy`: hashed within the file's timestamp tick (invariants.racily_clean): this run
+        uses the entry, the store keeps it with size -1, which no stat matches, so the next
+        run hashes the file again (git "smudges" such index entries the same way)."""
         entry = (size, mtime_ns, inode, ctime_ns, digest)
         self.file_cache()[path] = entry
-        self._pending_files[path] = entry
+        self._pending_files[path] = (-1, *entry[1:]) if racy else entry
 
     def mark_running(self, jobs: Iterable[tuple[str, int, list[str]]], run_id: str, owner_start: float) -> None:
         """Durably note jobs as running BEFORE they start, so a crash leaves them marked incomplete."""

@@ -57,16 +57,24 @@ class LogFiles:
     def name(self, fd: int, path: str) -> bool:
         """Give the unnamed log its name; False if that name exists now (see finish)."""
         directory, base = os.path.split(path)
-        dfd = self._dirs.get(directory)
-        if dfd is None:
-            dfd = self._dirs[directory] = os.open(directory or ".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        try:
-            # A dir_fd makes Python call linkat(), and follow_symlinks AT_SYMLINK_FOLLOW: the
-            # way to give an O_TMPFILE file a name (plain link() on /proc/self/fd fails).
-            os.link(f"/proc/self/fd/{fd}", base, dst_dir_fd=dfd, follow_symlinks=True)
-        except FileExistsError:
-            return False
-        return True
+        for again in (False, True):
+            dfd = self._dirs.get(directory)
+            if dfd is None:
+                dfd = self._dirs[directory] = _open_in(directory, directory or ".",
+                                                       os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            try:
+                # A dir_fd makes Python call linkat(), and follow_symlinks AT_SYMLINK_FOLLOW: the
+                # way to give an O_TMPFILE file a name (plain link() on /proc/self/fd fails).
+                os.link(f"/proc/self/fd/{fd}", base, dst_dir_fd=dfd, follow_symlinks=True)
+            except FileExistsError:
+                return False
+            except FileNotFoundError:  # the directory was deleted (.pyrule/ removed during the run)
+                os.close(self._dirs.pop(directory))
+                if again:
+                    raise
+                continue
+            return True
+        return False
 
     def finish(self, fd: int, path: str, reusable: bool) -> None:
         """The job has ended: name its unnamed log if it wrote anything; close the fd, or keep

@@ -18,8 +18,8 @@ import time
 from pathlib import Path
 
 import pytest
-from reliability_util import pid_alive, read_pids, record, running_rows, tree
-from runner_helpers import mount, ok, pipefile, pyrule, spawn, wait_for
+from reliability_util import pid_alive, read_pids, record, running_rows, tree, wait_dead
+from runner_helpers import kill_with_watchdog, mount, ok, pipefile, pyrule, spawn, wait_for
 
 SMALL = """
     SAMPLES = [f"s{i}" for i in range(10)]
@@ -338,3 +338,112 @@ def test_a_full_disk_before_anything_runs(tiny_disk: Path):
     r = pyrule(d, "b/s0.txt")
     _clean(r)
     assert r.rc == 0, str(r)
+
+
+# --- a kill, then a lost or damaged store: the journal of running jobs --------------------------
+
+HALF = """
+    rule final:
+        output: "final.txt"
+        input: "out.txt"
+        shell: cat {input} > {output}
+
+    rule slow:
+        output: "out.txt"
+        input: "in.txt"
+        shell: printf 'half ' > {output}; if [ -e slow.flag ]; then echo $$ > started; sleep 30; fi; cat {input} >> {output}
+"""
+
+
+def _killed_mid_write(d: Path) -> None:
+    """A run killed (-9, with its watchdog: nothing cleans up) while its job has written half
+    of out.txt; the job goes on (asleep: it would append the rest in 30 s)."""
+    d.mkdir(parents=True, exist_ok=True)
+    pipefile(d, HALF)
+    (d / "in.txt").write_text("rest\n")
+    (d / "slow.flag").write_text("")
+    p = spawn(d)
+    wait_for(lambda: (d / "started").exists(), what="the slow job")
+    kill_with_watchdog(p)
+    p.wait(timeout=10)
+    (d / "slow.flag").unlink()
+    assert (d / "out.txt").read_text() == "half "
+
+
+@pytest.mark.parametrize("how", ["garbage", "truncated", "state.db removed"])
+def test_a_kill_then_a_damaged_store_never_adopts_a_half_written_output(tmp_path: Path, how: str):
+    d = tmp_path / "proj"
+    _killed_mid_write(d)
+    db = d / ".pyrule" / "state.db"
+    import sqlite3
+
+    with sqlite3.connect(db) as con:  # the running rows into state.db itself, not only its WAL
+        con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    con.close()
+    for suffix in ("-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    if how == "state.db removed":
+        db.unlink()
+    else:
+        _damage(d, how)
+    dry = pyrule(d, "-n")
+    _clean(dry)
+    assert "slow" in dry.out and "incomplete" in dry.out, str(dry)
+    r = pyrule(d)
+    _clean(r)
+    assert r.rc == 0 and r.ran == {"slow", "final"}, str(r)
+    assert "was running when pyrule died" in r.err, str(r)
+    assert wait_dead([int((d / "started").read_text())], 5) == [], "the dead run's job was not stopped"
+    assert (d / "out.txt").read_text() == "half rest\n"
+    assert (d / "final.txt").read_text() == "half rest\n"
+    assert ok(d, "-n", "-q").out.strip() == ""
+    assert not list((d / ".pyrule" / "running").iterdir()), "a journal left after runs that ended"
+
+
+# --- .pyrule/ deleted while a run is in progress -------------------------------------------------
+
+DELETED = """
+    rule final:
+        output: "final.txt"
+        input: "out.txt"
+        shell: cat {input} > {output}
+
+    rule slow:
+        output: "out.txt"
+        input: "in.txt"
+        shell: echo "start $(date +%s.%N)" >> times.txt; printf 'half ' > {output}; sleep 1.5; cat {input} >> {output}; echo "end $(date +%s.%N)" >> times.txt
+"""
+
+
+@pytest.mark.slow  # a job of 1.5 s, during which a second pyrule starts and waits
+@pytest.mark.parametrize("first", ["ends", "killed"])
+def test_a_run_whose_state_directory_was_deleted_stays_visible_to_a_second_run(tmp_path: Path, first: str):
+    """The second pyrule neither adopts the half-written out.txt nor runs `slow` at the same time:
+    it waits for the first run (alive, or killed -9 meanwhile), then rebuilds what has no record."""
+    d = tmp_path / "proj"
+    d.mkdir()
+    pipefile(d, DELETED)
+    (d / "in.txt").write_text("rest\n")
+    a = spawn(d)
+    wait_for(lambda: (d / "times.txt").exists(), what="the slow job")
+    shutil.rmtree(d / ".pyrule")
+    with open(tmp_path / "b.err", "w+") as b_err_file:
+        b = spawn(d, stderr=b_err_file)
+        wait_for(lambda: "waiting" in (tmp_path / "b.err").read_text(), what="the second run to wait")
+        dry = pyrule(d, "-n")
+        assert "slow: no record" in dry.out and "deleted" in dry.err, str(dry)
+        if first == "killed":
+            a.kill()  # its watchdog stops the job
+        a_out, a_err = a.communicate(timeout=60)
+        a_gone = time.time()
+        b.communicate(timeout=60)
+    b_err = (tmp_path / "b.err").read_text()
+    assert "Traceback" not in a_err + b_err and "internal error" not in a_err + b_err, a_err + b_err
+    assert b.returncode == 0, b_err
+    assert "deleted" in b_err and "waiting" in b_err, b_err
+    assert (d / "out.txt").read_text() == "half rest\n"
+    assert (d / "final.txt").read_text() == "half rest\n"
+    times = (d / "times.txt").read_text().split()
+    starts = [float(t) for k, t in zip(times[::2], times[1::2]) if k == "start"]
+    assert len(starts) == 2 and starts[1] > a_gone - 0.05, f"slow ran while the first run lived: {times}"
+    assert ok(d, "-n", "-q").out.strip() == ""
