@@ -53,6 +53,7 @@ class _Loader:
         self.used: set[str] = set()
         self.plain: dict[str, Location] = {}  # names set with '=' (not overridable)
         self.stack: list[str] = []
+        self.assigned: set[str] = set()  # names set by `NAME = ...` or `NAME ?= ...`
 
     # --- files and statements ----------------------------------------------------------------
 
@@ -74,6 +75,7 @@ class _Loader:
 
     def statement(self, stmt: S.Statement, path: str) -> None:
         if isinstance(stmt, S.Assignment):
+            self.assigned.add(stmt.name)
             if stmt.op == "?=" and stmt.name in self.overrides:
                 self.used.add(stmt.name)
                 self.ns[stmt.name] = self.overrides[stmt.name]
@@ -158,6 +160,7 @@ class _Loader:
     def short_rule(self, decl: S.ShortRule) -> None:
         outputs = [t.text for t in decl.outputs]
         inputs = [t.text for t in decl.inputs]
+        self._check_short_wildcards(decl)
         locs = {"output": decl.outputs[0].loc}
         if decl.inputs:
             locs["input"] = decl.inputs[0].loc
@@ -172,6 +175,26 @@ class _Loader:
             return
         locs["shell"] = decl.body.loc
         self.wf.rule(outputs[0], output=outputs, input=inputs, shell=decl.body.text, loc=decl.loc, section_locs=locs)
+
+
+    def _check_short_wildcards(self, decl: S.ShortRule) -> None:
+        """`{VAR}` in a short rule is a wildcard, not the variable VAR (Make's `$(VAR)`): when it
+        cannot be a wildcard (an input's that no output has) or names a variable, say so."""
+        from .patterns import wildcard_names
+
+        wild = {n for t in decl.outputs for n in wildcard_names(t.text)}
+        for t in decl.outputs + decl.inputs:
+            names = wildcard_names(t.text)
+            bad = next((n for n in names if n in self.assigned or (t in decl.inputs and n not in wild)), None)
+            if bad is None:
+                continue
+            what = f"the Pipefile's variable '{bad}'" if bad in self.assigned else f"'{bad}'"
+            raise PipefileError(
+                f"'{{{bad}}}' in a Make-style rule is a wildcard, not {what}: "
+                "the short form 'OUTPUTS: INPUTS' takes only plain paths and {name} wildcards",
+                t.loc, f"to use {bad} write a rule: 'rule NAME:' with 'output:' and 'input:' sections, "
+                f"which are Python expressions (input: {bad})",
+            )
 
 
 # --- evaluating Pipefile Python --------------------------------------------------------------
