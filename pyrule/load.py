@@ -64,7 +64,7 @@ class _Loader:
             raise PipefileError(f"include cycle: {chain}", included_at, "remove one of these includes")
         if not os.path.isfile(path):
             if included_at is None:
-                raise UsageError(f"no Pipefile at {path}", hint="create one, or name it with -f FILE")
+                raise UsageError(f"no Pipefile at {path}", hint=other_case(path) or "create one, or name it with -f FILE")
             raise PipefileError(f"include: no file '{path}'", included_at, "the path is relative to the including file")
         pipefile = parse_file(path)
         self.wf.rules.files.append(path)
@@ -80,7 +80,15 @@ class _Loader:
                 self.used.add(stmt.name)
                 self.ns[stmt.name] = self.overrides[stmt.name]
             else:
-                self.ns[stmt.name] = evaluate(stmt.value, self.ns)
+                try:
+                    self.ns[stmt.name] = evaluate(stmt.value, self.ns)
+                except PipefileError as e:
+                    word = stmt.value.text.strip()
+                    if word.isidentifier() and e.message.startswith("NameError"):  # `CC ?= cc`: a Make habit
+                        near = suggest(word, [n for n in self.ns if not n.startswith("__")])
+                        e.hint = (f"{near} " if near else "") + (
+                            f"values are Python expressions: to mean the text, quote it: {stmt.name} {stmt.op} \"{word}\"")
+                    raise
                 if stmt.op == "=":
                     self.plain.setdefault(stmt.name, stmt.loc)
         elif isinstance(stmt, (S.Import, S.PythonBlock)):
@@ -197,6 +205,18 @@ class _Loader:
             )
 
 
+def other_case(path: str) -> str | None:
+    """A hint when the file exists under another case (`pipefile` for `Pipefile`)."""
+    directory, name = os.path.split(path)
+    try:
+        near = [f for f in os.listdir(directory or ".") if f.lower() == name.lower() and f != name]
+    except OSError:
+        return None
+    if not near:
+        return None
+    return f"there is '{near[0]}': names are case-sensitive; rename it to '{name}', or name it with -f {near[0]}"
+
+
 # --- evaluating Pipefile Python --------------------------------------------------------------
 
 
@@ -235,7 +255,7 @@ def evaluate(code: S.Code, ns: dict[str, Any], call: bool = False) -> Any:
         ns["__pyrule_args__"] = _capture
     try:
         return eval(compiled, ns)
-    except Exception as e:  # noqa: BLE001 - any error in user code becomes a located message
+    except (Exception, SystemExit) as e:  # noqa: BLE001 - any error in user code becomes a located message
         raise runtime_error(e, code, ns) from None
 
 
@@ -244,7 +264,7 @@ def execute(code: S.Code, ns: dict[str, Any], body: bool = False) -> None:
     compiled = _compile(code, "exec")
     try:
         exec(compiled, ns)
-    except Exception as e:  # noqa: BLE001
+    except (Exception, SystemExit) as e:  # noqa: BLE001
         raise runtime_error(e, code, ns, body) from None
 
 
@@ -267,6 +287,10 @@ def runtime_error(e: BaseException, code: S.Code, ns: dict[str, Any], body: bool
         else:
             col = _first_col(code.loc.file, line)
     loc = Location(code.loc.file, line, col)
+    if isinstance(e, SystemExit):  # the Pipefile is being read: nothing was built, so no success
+        return PipefileError(f"the Pipefile called sys.exit({'' if e.code is None else repr(e.code)}) while pyrule was reading it",
+                             loc, "to stop with an error, raise an exception (raise ValueError(\"why\")); "
+                             "a Pipefile cannot end the run")
     hint = None
     if isinstance(e, NameError) and getattr(e, "name", None):
         hint = suggest(e.name, [n for n in ns if not n.startswith("__")]) or "define it above this line"

@@ -196,7 +196,14 @@ class _ToAst(Transformer):
     def assignment(self, c):
         name, op, value = c
         code = self._code(value)
-        check_python(code, "eval")
+        try:
+            check_python(code, "eval")
+        except PipefileError as e:  # `OBJS = a.o b.o`: a Make habit
+            words = code.text.split()
+            listed = f" or a list, {name} {op} [{', '.join(quoted(w) for w in words)}]" if len(words) > 1 else ""
+            e.message = f"{e.message} (the value after '{op}' is a Python expression)"
+            e.hint = e.hint or f"to mean the text, quote it: {name} {op} {quoted(code.text.strip())}{listed}"
+            raise
         return S.Assignment(str(name), str(op), code, self._loc(name))
 
     @v_args(meta=True)
@@ -308,6 +315,11 @@ def _check_make_variables(body: S.Body) -> None:
                 f"write {_MAKE_VARIABLES[m.group()]} for {m.group()} "
                 "({output} is every output, {input} every input, {input[0]} the first)",
             )
+
+
+def quoted(text: str) -> str:
+    """`text` as a Python string literal, in double quotes when it can be."""
+    return f'"{text}"' if '"' not in text and "\\" not in text else repr(text)
 
 
 # --- checking Python code with Python's parser -------------------------------------------------

@@ -499,8 +499,32 @@ def _call(rule: Rule, section: str, fn: Callable, wildcards: dict[str, str], job
     except (PipefileError, CheckpointPending):
         raise
     except Exception as e:  # noqa: BLE001 - user code
+        where = rule.where(section)
+        inside = _user_line(e)
+        called = None
+        if inside is not None and inside != where:  # the line that raised; the section says who called it
+            where, called = inside, f"the function was called by the {section}: section at {rule.where(section)}" if rule.where(section) else None
         raise PipefileError(f"rule '{rule.name}': the {section} function failed for {job_name}: {type(e).__name__}: {e}",
-                            rule.where(section)) from None
+                            where, called) from None
+
+
+def _user_line(e: BaseException) -> Location | None:
+    """The deepest line of the user's code (a Pipefile or their module) in the traceback."""
+    import linecache
+    import sysconfig
+
+    skip = (os.path.dirname(__file__), sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["purelib"])
+    found = None
+    tb = e.__traceback__
+    while tb is not None:
+        file = tb.tb_frame.f_code.co_filename
+        if not file.startswith(skip) and not file.startswith("<"):
+            found = (file, tb.tb_lineno)
+        tb = tb.tb_next
+    if found is None:
+        return None
+    text = linecache.getline(*found)
+    return Location(found[0], found[1], len(text) - len(text.lstrip()) + 1 if text.strip() else 1)
 
 
 def _evaluated(rule: Rule, section: str, values: dict[str, Any], wildcards: dict[str, str], job_name: str) -> dict:
