@@ -85,9 +85,8 @@ class _Loader:
                 except PipefileError as e:
                     word = stmt.value.text.strip()
                     if word.isidentifier() and e.message.startswith("NameError"):  # `CC ?= cc`: a Make habit
-                        near = suggest(word, [n for n in self.ns if not n.startswith("__")])
-                        e.hint = (f"{near} " if near else "") + (
-                            f"values are Python expressions: to mean the text, quote it: {stmt.name} {stmt.op} \"{word}\"")
+                        e.hint = (f"{e.hint}; or, to mean the text, quote it: {stmt.name} {stmt.op} \"{word}\" "
+                                  "(values are Python expressions)")
                     raise
                 if stmt.op == "=":
                     self.plain.setdefault(stmt.name, stmt.loc)

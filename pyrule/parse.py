@@ -198,11 +198,12 @@ class _ToAst(Transformer):
         code = self._code(value)
         try:
             check_python(code, "eval")
-        except PipefileError as e:  # `OBJS = a.o b.o`: a Make habit
+        except PipefileError as e:
             words = code.text.split()
-            listed = f" or a list, {name} {op} [{', '.join(quoted(w) for w in words)}]" if len(words) > 1 else ""
-            e.message = f"{e.message} (the value after '{op}' is a Python expression)"
-            e.hint = e.hint or f"to mean the text, quote it: {name} {op} {quoted(code.text.strip())}{listed}"
+            if len(words) > 1 and not re.search(r"[()\[\]{}\"'#]", code.text):  # `OBJS = a.o b.o`: Make's
+                listed = ", ".join(quoted(w) for w in words)
+                e.hint = e.hint or (f"the value after '{op}' is a Python expression: to mean the text, quote it: "
+                                    f"{name} {op} {quoted(code.text.strip())}, or write a list: {name} {op} [{listed}]")
             raise
         return S.Assignment(str(name), str(op), code, self._loc(name))
 
