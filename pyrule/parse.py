@@ -308,7 +308,9 @@ _MAKE_VARIABLES = {"$@": "{output}", "$<": "{input[0]}", "$^": "{input}"}
 def _check_make_variables(body: S.Body) -> None:
     """Make's automatic variables mean nothing to the shell: name pyrule's spelling of each."""
     for i, text in enumerate(body.text.split("\n")):
-        m = re.search(r'(?<!["\\])\$[@<^]', text)  # ("$@" quoted is the shell's own)
+        # ("$@" and what is in single quotes, a Perl or awk program say, are the shell's own)
+        text = re.sub(r"'[^']*'", lambda q: " " * len(q.group()), text)
+        m = re.search(r'(?<!["\\])\$[@<^]', text)
         if m:
             raise PipefileError(
                 f"'{m.group()}' is Make's automatic variable; a shell body names files with {{output}} and {{input}}",

@@ -131,7 +131,8 @@ def test_make_automatic_variables(project, var, spelling):
 
 
 def test_quoted_shell_arguments_are_not_make_variables(project):
-    project.pipefile('rule a:\n    output: "a"\n    shell:\n        f() { touch "$@"; }; f a\n', dedent=False)
+    project.pipefile('rule a:\n    output: "a"\n    shell:\n        f() { touch "$@"; }; f a\n'
+                     "        true 'perl: eval { 1 }; print $@, $^O'\n", dedent=False)
     rc, out, err = project.run()
     assert rc == 0, err
 
