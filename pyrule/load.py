@@ -183,7 +183,6 @@ class _Loader:
         locs["shell"] = decl.body.loc
         self.wf.rule(outputs[0], output=outputs, input=inputs, shell=decl.body.text, loc=decl.loc, section_locs=locs)
 
-
     def _check_short_wildcards(self, decl: S.ShortRule) -> None:
         """`{VAR}` in a short rule is a wildcard, not the variable VAR (Make's `$(VAR)`): when it
         cannot be a wildcard (an input's that no output has) or names a variable, say so."""

@@ -314,7 +314,7 @@ def _check_make_variables(body: S.Body) -> None:
         if m:
             raise PipefileError(
                 f"'{m.group()}' is Make's automatic variable; a shell body names files with {{output}} and {{input}}",
-                Location(body.loc.file, body.loc.line + i, (body.loc.col if i else body.loc.col) + m.start()),
+                Location(body.loc.file, body.loc.line + i, body.loc.col + m.start()),
                 f"write {_MAKE_VARIABLES[m.group()]} for {m.group()} "
                 "({output} is every output, {input} every input, {input[0]} the first)",
             )

@@ -182,6 +182,7 @@ class Planner:
                   and c.key[0].priority == best.key[0].priority and c.wildcard_chars == best.wildcard_chars]
         if rivals:
             a, b = best.key[0], rivals[0].key[0]
+
             def named(r: Rule) -> str:  # (a rule made through the Python API may have no location)
                 return f"'{r.name}' ({r.loc})" if r.loc else f"'{r.name}'"
 
@@ -525,11 +526,11 @@ def _call(rule: Rule, section: str, fn: Callable, wildcards: dict[str, str], job
     except (PipefileError, CheckpointPending):
         raise
     except Exception as e:  # noqa: BLE001 - user code
-        where = rule.where(section)
+        where, called = rule.where(section), None
         inside = _user_line(e)
-        called = None
-        if inside is not None and inside != where:  # the line that raised; the section says who called it
-            where, called = inside, f"the function was called by the {section}: section at {rule.where(section)}" if rule.where(section) else None
+        if inside is not None and inside != where:  # the line that raised; the hint names the caller
+            called = f"the function was called by the {section}: section at {where}" if where else None
+            where = inside
         raise PipefileError(f"rule '{rule.name}': the {section} function failed for {job_name}: {type(e).__name__}: {e}",
                             where, called) from None
 
