@@ -62,6 +62,13 @@ def test_tab_after_spaces_is_named(project):
     assert "hint: a tab counts as 8 columns; indent with spaces only (or tabs only)" in err
 
 
+def test_spaces_after_a_tab_are_named(project):
+    err = error_of(project, 'rule a:\n\toutput: "a"\n    shell: touch a\n', dedent=False)
+    assert err.startswith("Pipefile:3:5: error: inconsistent indentation: this line's indentation matches no "
+                          "enclosing block (this line is indented with spaces, the line above with a tab)\n")
+    assert "hint: a tab counts as 8 columns" in err
+
+
 # --- Snakemake habits ------------------------------------------------------------------------
 
 
