@@ -189,9 +189,11 @@ class _Loader:
         from .patterns import wildcard_names
 
         wild = {n for t in decl.outputs for n in wildcard_names(t.text)}
+        used = {n for t in decl.inputs for n in wildcard_names(t.text)}
         for t in decl.outputs + decl.inputs:
             names = wildcard_names(t.text)
-            bad = next((n for n in names if n in self.assigned or (t in decl.inputs and n not in wild)), None)
+            # (a wildcard that outputs and inputs share is one, even if a variable has its name)
+            bad = next((n for n in names if n not in wild or (n in self.assigned and n not in used)), None)
             if bad is None:
                 continue
             what = f"the Pipefile's variable '{bad}'" if bad in self.assigned else f"'{bad}'"

@@ -122,6 +122,16 @@ def test_short_form_given_a_variable_in_braces(project):
     assert "hint: to use VAR write a rule: 'rule NAME:'" in err
 
 
+def test_short_form_wildcard_named_like_a_variable(project):
+    project.pipefile("n = 5\nall: out/1.txt\nout/{n}.txt: in/{n}.txt\n\tcp {input} {output}\n", dedent=False)
+    project.touch("in/1.txt")
+    rc, out, err = project.run()
+    assert rc == 0, err
+    err = error_of(project, 'VAR = "x"\n{VAR}: in.txt\n\ttouch x\n', dedent=False)
+    assert err.startswith("Pipefile:2:1: error: '{VAR}' in a Make-style rule is a wildcard, not the Pipefile's "
+                          "variable 'VAR'")
+
+
 def test_make_percent_pattern(project):
     err = error_of(project, "%.o: %.c\n\tcc -c {input} -o {output}\n", dedent=False)
     assert err.startswith("Pipefile:1:1: error: '%.o': pyrule patterns are written with {name} wildcards, "
