@@ -148,7 +148,7 @@ def _main(args: argparse.Namespace, console) -> int:
         from .report.command import report_command
 
         return report_command(args.report, args.run, args.file, console)
-    from .load import load, parse_override
+    from .load import load, other_case, parse_override
 
     targets = [t for t in args.targets if not _is_override(t)]
     overrides = dict(parse_override(t) for t in [*(t for t in args.targets if _is_override(t)), *args.set])
@@ -160,7 +160,7 @@ def _main(args: argparse.Namespace, console) -> int:
         found = find_pipefile(os.getcwd())
         if found is None:
             raise UsageError("no Pipefile here or in any parent directory",
-                             hint="create a Pipefile, or name one with -f FILE (see README: quick start)")
+                             hint=other_case("Pipefile") or "create a Pipefile, or name one with -f FILE (see README: quick start)")
         # Paths in messages stay short and relative, as people wrote them.
         home = os.path.dirname(found)
         if home != os.getcwd():

@@ -59,11 +59,19 @@ def _format(pattern: str, mapping: dict[str, Any], allow_missing: bool) -> str:
 class GlobResult(tuple):
     """glob_wildcards' result: one list of values per wildcard name, as attributes."""
 
-    def __new__(cls, names: list[str], values: list[list[str]]):
+    def __new__(cls, names: list[str], values: list[list[str]], pattern: str = ""):
         self = super().__new__(cls, values)
         for name, vals in zip(names, values):
             setattr(self, name, vals)
+        self._names, self._pattern = list(names), pattern
         return self
+
+    def __getattr__(self, name: str):
+        # Only for names that are not fields: say which fields there are.
+        if name.startswith("__") or name in ("_names", "_pattern"):
+            raise AttributeError(name)
+        fields = ", ".join(f".{n}" for n in self._names) or "none (the pattern has no wildcards)"
+        raise AttributeError(f"glob_wildcards({self._pattern!r}) has no wildcard '{name}'; its fields are: {fields}")
 
 
 def glob_wildcards(pattern: str) -> GlobResult:
@@ -86,7 +94,7 @@ def glob_wildcards(pattern: str) -> GlobResult:
             m = pat.match(path)
             if m is not None:
                 found.append(m)
-    return GlobResult(names, [[m[n] for m in found] for n in names])
+    return GlobResult(names, [[m[n] for m in found] for n in names], pattern)
 
 
 class _RuleRef:

@@ -53,6 +53,7 @@ class _Loader:
         self.used: set[str] = set()
         self.plain: dict[str, Location] = {}  # names set with '=' (not overridable)
         self.stack: list[str] = []
+        self.assigned: set[str] = set()  # names set by `NAME = ...` or `NAME ?= ...`
 
     # --- files and statements ----------------------------------------------------------------
 
@@ -63,7 +64,7 @@ class _Loader:
             raise PipefileError(f"include cycle: {chain}", included_at, "remove one of these includes")
         if not os.path.isfile(path):
             if included_at is None:
-                raise UsageError(f"no Pipefile at {path}", hint="create one, or name it with -f FILE")
+                raise UsageError(f"no Pipefile at {path}", hint=other_case(path) or "create one, or name it with -f FILE")
             raise PipefileError(f"include: no file '{path}'", included_at, "the path is relative to the including file")
         pipefile = parse_file(path)
         self.wf.rules.files.append(path)
@@ -74,11 +75,19 @@ class _Loader:
 
     def statement(self, stmt: S.Statement, path: str) -> None:
         if isinstance(stmt, S.Assignment):
+            self.assigned.add(stmt.name)
             if stmt.op == "?=" and stmt.name in self.overrides:
                 self.used.add(stmt.name)
                 self.ns[stmt.name] = self.overrides[stmt.name]
             else:
-                self.ns[stmt.name] = evaluate(stmt.value, self.ns)
+                try:
+                    self.ns[stmt.name] = evaluate(stmt.value, self.ns)
+                except PipefileError as e:
+                    word = stmt.value.text.strip()
+                    if word.isidentifier() and e.message.startswith("NameError"):  # `CC ?= cc`: a Make habit
+                        e.hint = (f"{e.hint}; or, to mean the text, quote it: {stmt.name} {stmt.op} \"{word}\" "
+                                  "(values are Python expressions)")
+                    raise
                 if stmt.op == "=":
                     self.plain.setdefault(stmt.name, stmt.loc)
         elif isinstance(stmt, (S.Import, S.PythonBlock)):
@@ -158,6 +167,7 @@ class _Loader:
     def short_rule(self, decl: S.ShortRule) -> None:
         outputs = [t.text for t in decl.outputs]
         inputs = [t.text for t in decl.inputs]
+        self._check_short_wildcards(decl)
         locs = {"output": decl.outputs[0].loc}
         if decl.inputs:
             locs["input"] = decl.inputs[0].loc
@@ -172,6 +182,39 @@ class _Loader:
             return
         locs["shell"] = decl.body.loc
         self.wf.rule(outputs[0], output=outputs, input=inputs, shell=decl.body.text, loc=decl.loc, section_locs=locs)
+
+    def _check_short_wildcards(self, decl: S.ShortRule) -> None:
+        """`{VAR}` in a short rule is a wildcard, not the variable VAR (Make's `$(VAR)`): when it
+        cannot be a wildcard (an input's that no output has) or names a variable, say so."""
+        from .patterns import wildcard_names
+
+        wild = {n for t in decl.outputs for n in wildcard_names(t.text)}
+        used = {n for t in decl.inputs for n in wildcard_names(t.text)}
+        for t in decl.outputs + decl.inputs:
+            names = wildcard_names(t.text)
+            # (a wildcard that outputs and inputs share is one, even if a variable has its name)
+            bad = next((n for n in names if n not in wild or (n in self.assigned and n not in used)), None)
+            if bad is None:
+                continue
+            what = f"the Pipefile's variable '{bad}'" if bad in self.assigned else f"'{bad}'"
+            raise PipefileError(
+                f"'{{{bad}}}' in a Make-style rule is a wildcard, not {what}: "
+                "the short form 'OUTPUTS: INPUTS' takes only plain paths and {name} wildcards",
+                t.loc, f"to use {bad} write a rule: 'rule NAME:' with 'output:' and 'input:' sections, "
+                f"which are Python expressions (input: {bad})",
+            )
+
+
+def other_case(path: str) -> str | None:
+    """A hint when the file exists under another case (`pipefile` for `Pipefile`)."""
+    directory, name = os.path.split(path)
+    try:
+        near = [f for f in os.listdir(directory or ".") if f.lower() == name.lower() and f != name]
+    except OSError:
+        return None
+    if not near:
+        return None
+    return f"there is '{near[0]}': names are case-sensitive; rename it to '{name}', or name it with -f {near[0]}"
 
 
 # --- evaluating Pipefile Python --------------------------------------------------------------
@@ -212,7 +255,7 @@ def evaluate(code: S.Code, ns: dict[str, Any], call: bool = False) -> Any:
         ns["__pyrule_args__"] = _capture
     try:
         return eval(compiled, ns)
-    except Exception as e:  # noqa: BLE001 - any error in user code becomes a located message
+    except (Exception, SystemExit) as e:  # noqa: BLE001 - any error in user code becomes a located message
         raise runtime_error(e, code, ns) from None
 
 
@@ -221,7 +264,7 @@ def execute(code: S.Code, ns: dict[str, Any], body: bool = False) -> None:
     compiled = _compile(code, "exec")
     try:
         exec(compiled, ns)
-    except Exception as e:  # noqa: BLE001
+    except (Exception, SystemExit) as e:  # noqa: BLE001
         raise runtime_error(e, code, ns, body) from None
 
 
@@ -244,6 +287,10 @@ def runtime_error(e: BaseException, code: S.Code, ns: dict[str, Any], body: bool
         else:
             col = _first_col(code.loc.file, line)
     loc = Location(code.loc.file, line, col)
+    if isinstance(e, SystemExit):  # the Pipefile is being read: nothing was built, so no success
+        return PipefileError(f"the Pipefile called sys.exit({'' if e.code is None else repr(e.code)}) while pyrule was reading it",
+                             loc, "to stop with an error, raise an exception (raise ValueError(\"why\")); "
+                             "a Pipefile cannot end the run")
     hint = None
     if isinstance(e, NameError) and getattr(e, "name", None):
         hint = suggest(e.name, [n for n in ns if not n.startswith("__")]) or "define it above this line"

@@ -52,6 +52,21 @@ class _Indenter(Indenter):
     DEDENT_type = "_DEDENT"
     tab_len = 8
 
+    def process(self, stream):
+        # Remember where each bracket still open was opened: an unclosed one is reported there,
+        # not at the end of the file.
+        self.open_brackets: list[Token] = []
+
+        def tracked():
+            for tok in stream:
+                if tok.type == "PYOPEN":
+                    self.open_brackets.append(tok)
+                elif tok.type == "PYCLOSE" and self.open_brackets:
+                    self.open_brackets.pop()
+                yield tok
+
+        return super().process(tracked())
+
     def handle_NL(self, token: Token):
         # A newline token swallows blank and comment lines; its last line gives the indentation.
         # (A last line holding a comment is the end of the file: indentation 0.)
@@ -181,7 +196,15 @@ class _ToAst(Transformer):
     def assignment(self, c):
         name, op, value = c
         code = self._code(value)
-        check_python(code, "eval")
+        try:
+            check_python(code, "eval")
+        except PipefileError as e:
+            words = code.text.split()
+            if len(words) > 1 and not re.search(r"[()\[\]{}\"'#]", code.text):  # `OBJS = a.o b.o`: Make's
+                listed = ", ".join(quoted(w) for w in words)
+                e.hint = e.hint or (f"the value after '{op}' is a Python expression: to mean the text, quote it: "
+                                    f"{name} {op} {quoted(code.text.strip())}, or write a list: {name} {op} [{listed}]")
+            raise
         return S.Assignment(str(name), str(op), code, self._loc(name))
 
     @v_args(meta=True)
@@ -224,6 +247,8 @@ class _ToAst(Transformer):
         name, value = c
         loc = self._loc(name)
         if name.type == "BODY_SECTION":
+            if name == "shell":
+                _check_make_variables(value)
             if name == "python":
                 check_python(S.Code(value.text, value.loc), "exec", body=True)
             return S.Section(str(name), loc, body=value)
@@ -254,6 +279,14 @@ class _ToAst(Transformer):
     def short_rule(self, c):
         outputs, inputs, *body = c
         rule = S.ShortRule(outputs, inputs, self._body(body[0]) if body else None, outputs[0].loc)
+        pattern = next((t for t in outputs + inputs if "%" in t.text and not t.quoted), None)
+        if pattern is not None:
+            raise PipefileError(
+                f"'{pattern.text}': pyrule patterns are written with {{name}} wildcards, not Make's '%'",
+                pattern.loc, "write e.g. '{name}.o: {name}.c' (quote a path that really holds '%')",
+            )
+        if rule.body:
+            _check_make_variables(rule.body)
         # `rul count:` or `Rule count:` followed by sections is a misspelt rule, not a shell recipe.
         first = rule.body.text.split("\n", 1)[0] if rule.body else ""
         m = re.match(r"(\w+)\s*:", first)
@@ -267,6 +300,29 @@ class _ToAst(Transformer):
                     rule.loc, (f"{near} " if near else "") + "a rule is written 'rule NAME:'",
                 )
         return rule
+
+
+_MAKE_VARIABLES = {"$@": "{output}", "$<": "{input[0]}", "$^": "{input}"}
+
+
+def _check_make_variables(body: S.Body) -> None:
+    """Make's automatic variables mean nothing to the shell: name pyrule's spelling of each."""
+    for i, text in enumerate(body.text.split("\n")):
+        # ("$@" and what is in single quotes, a Perl or awk program say, are the shell's own)
+        text = re.sub(r"'[^']*'", lambda q: " " * len(q.group()), text)
+        m = re.search(r'(?<!["\\])\$[@<^]', text)
+        if m:
+            raise PipefileError(
+                f"'{m.group()}' is Make's automatic variable; a shell body names files with {{output}} and {{input}}",
+                Location(body.loc.file, body.loc.line + i, body.loc.col + m.start()),
+                f"write {_MAKE_VARIABLES[m.group()]} for {m.group()} "
+                "({output} is every output, {input} every input, {input[0]} the first)",
+            )
+
+
+def quoted(text: str) -> str:
+    """`text` as a Python string literal, in double quotes when it can be."""
+    return f'"{text}"' if '"' not in text and "\\" not in text else repr(text)
 
 
 # --- checking Python code with Python's parser -------------------------------------------------
@@ -300,6 +356,7 @@ def python_error(e: SyntaxError, code: S.Code, shift: int = 0, body: bool = Fals
 
 # --- Lark's errors as Pipefile errors ----------------------------------------------------------
 
+_CLOSING = {"(": ")", "[": "]", "{": "}"}
 _SECTIONS_RE = re.compile(r"[A-Za-z_]\w*")
 
 
@@ -334,8 +391,19 @@ def _syntax_error(e: UnexpectedInput, text: str, filename: str) -> PipefileError
             return PipefileError(
                 f"unknown section '{word}'",
                 Location(filename, line, col),
-                suggest(word, all_sections) or f"sections are: {', '.join(all_sections)}",
+                _FOREIGN_SECTIONS.get(word) or suggest(word, all_sections) or f"sections are: {', '.join(all_sections)}",
             )
+    line_text = text.split("\n")[line - 1]
+    m = re.match(r"(\w+)\s*\??=", line_text)
+    if m and m.group(1) in grammar_keywords()["statements"]:
+        return PipefileError(f"'{m.group(1)}' is a Pipefile keyword: it cannot be a variable's name",
+                             Location(filename, line, 1), f"choose another name, e.g. '{m.group(1).upper()}'")
+    if re.match(r"[rRbBuUfF]{0,2}[\"']", text[pos : pos + 3]) and not _is_string_at(text, pos):
+        return PipefileError("unterminated string: it has no closing quote on this line", loc,
+                             "close it on the same line; a string over several lines is written with triple quotes")
+    short = _short_form_misuse(line_text, filename, line)
+    if short:
+        return short
     rest_of_line = text[pos : text.find("\n", pos)].strip()
     bad = _first_char(text, filename, line if rest_of_line else line + 1)
     header = _open_header(text, bad.line)
@@ -347,13 +415,22 @@ def _syntax_error(e: UnexpectedInput, text: str, filename: str) -> PipefileError
             "indent the lines that belong to it more than the line that opens it",
         )
     if isinstance(e, UnexpectedToken) and e.token.type == "_INDENT":
+        where = _first_char(text, filename, line + 1)
+        mixed = _tab_mix(text, where.line)
+        if mixed:
+            return PipefileError(f"unexpected indentation: {mixed}", where, _TAB_HINT)
         return PipefileError(
-            "unexpected indentation", _first_char(text, filename, line + 1),
+            "unexpected indentation", where,
             "indent only the lines inside a rule or a body, by the same amount",
         )
     at_end = isinstance(e, UnexpectedEOF) or (isinstance(e, UnexpectedToken) and e.token.type == "$END")
     got = "end of file" if at_end else _describe_got(e, text, pos)
     if at_end and "PYCLOSE" in expected:
+        opened = getattr(_parser().options.postlex, "open_brackets", None)
+        if opened:
+            tok = opened[0]
+            return PipefileError(f"'{tok}' is never closed", Location(filename, tok.line, tok.column),
+                                 f"close it with '{_CLOSING[str(tok)]}'; the file ends inside it")
         return PipefileError("unexpected end of file inside brackets", loc, "close the bracket opened above")
     names = sorted({_TERMINAL_NAMES.get(t, _literal(t)) for t in expected if not t.startswith("__")})
     want = f"; expected {' or '.join(names)}" if names else ""
@@ -361,6 +438,53 @@ def _syntax_error(e: UnexpectedInput, text: str, filename: str) -> PipefileError
     if "_INDENT" in expected:
         hint = "a rule's sections and a body's lines go on indented lines below it"
     return PipefileError(f"unexpected {got}{want}", loc, hint)
+
+
+# Sections of other tools (Snakemake) and how pyrule writes them.
+_FOREIGN_SECTIONS = {
+    "threads": "pyrule writes a job's cores as 'resources: cores = N'",
+    "run": "pyrule runs Python code in a 'python:' section",
+}
+_TAB_HINT = "a tab counts as 8 columns; indent with spaces only (or tabs only)"
+
+
+def _is_string_at(text: str, pos: int) -> bool:
+    """Does a whole string literal start at `pos` (else it is one without its closing quote)?"""
+    return re.compile(_parser().get_terminal("PYSTRING").pattern.to_regexp()).match(text, pos) is not None
+
+
+def _tab_mix(text: str, line: int) -> str | None:
+    """How `line`'s indentation mixes tabs and spaces with the lines above, if it does."""
+    lines = text.split("\n")
+    indent = re.match(r"[ \t]*", lines[line - 1]).group()
+    for above in reversed(lines[: line - 1]):
+        if not above.strip() or above.lstrip().startswith("#"):
+            continue
+        prev = re.match(r"[ \t]*", above).group()
+        if not prev:
+            return None
+        if "\t" in indent and "\t" not in prev:
+            return "this line is indented with a tab, the line above with spaces"
+        if "\t" in prev and "\t" not in indent:
+            return "this line is indented with spaces, the line above with a tab"
+        return None
+    return None
+
+
+def _short_form_misuse(line_text: str, filename: str, line: int) -> PipefileError | None:
+    """A Make-style short rule (`OUTPUTS: INPUTS`) given Python: say what the short form takes."""
+    m = re.match(r"([^\s:#=\[\](){}\"']+(?:[ \t]+[^\s:#=]+)*)[ \t]*:(?!=)(.*)", line_text)
+    if not m or line_text[:1].isspace() or m.group(1).split()[0] in grammar_keywords()["statements"]:
+        return None
+    inputs = m.group(2).split("#", 1)[0]
+    bad = re.search(r"\w+\(|[\[\]()=,+]", inputs)
+    if not bad:
+        return None
+    return PipefileError(
+        "a Make-style rule 'OUTPUTS: INPUTS' takes only paths and names, not Python expressions",
+        Location(filename, line, m.start(2) + bad.start() + 1),
+        "for computed inputs write a rule: 'rule NAME:' with 'output:', 'input:' (Python expressions) and 'shell:'",
+    )
 
 
 def _open_header(text: str, line: int) -> tuple[int, str, int] | None:
@@ -401,10 +525,12 @@ def _describe_got(e: UnexpectedInput, text: str, pos: int) -> str:
 
 
 def _dedent_error(e: DedentError, text: str, filename: str) -> PipefileError:
+    where = _guess_dedent_loc(text, filename)
+    mixed = _tab_mix(text, where.line)
     return PipefileError(
-        "inconsistent indentation: this line's indentation matches no enclosing block",
-        _guess_dedent_loc(text, filename),
-        "indent it exactly like the other lines of the block it belongs to",
+        "inconsistent indentation: this line's indentation matches no enclosing block" + (f" ({mixed})" if mixed else ""),
+        where,
+        _TAB_HINT if mixed else "indent it exactly like the other lines of the block it belongs to",
     )
 
 

@@ -182,10 +182,14 @@ class Planner:
                   and c.key[0].priority == best.key[0].priority and c.wildcard_chars == best.wildcard_chars]
         if rivals:
             a, b = best.key[0], rivals[0].key[0]
+
+            def named(r: Rule) -> str:  # (a rule made through the Python API may have no location)
+                return f"'{r.name}' ({r.loc})" if r.loc else f"'{r.name}'"
+
             raise PipefileError(
-                f"ambiguous: rules '{a.name}' ({a.loc}) and '{b.name}' ({b.loc}) can both make '{path}'"
+                f"ambiguous: rules {named(a)} and {named(b)} can both make '{path}'"
                 + (f" (needed by {needed_by.name})" if needed_by else ""),
-                a.loc, "give one of them a higher 'priority:', or make one output pattern more specific",
+                a.loc or b.loc, "give one of them a higher 'priority:', or make one output pattern more specific",
             )
         return best
 
@@ -221,9 +225,32 @@ class Planner:
         if needed_by is None:
             return UsageError(f"no rule to make '{path}'", hint="name a rule (pyrule --list) or a file a rule makes")
         why = f"needed by {needed_by.name}" + (f" for '{needed_by.outputs[0]}'" if needed_by.outputs else "")
+        named = self.rules.rules.get(path)
+        if named is not None and named.phony:  # `out: all` where `all` is a rule that makes no file
+            chain = self._chain(self.jobs.get((path,)), needed_by)
+            what = (f"dependency cycle: {' -> '.join([*chain, path])}: " if chain else "") + \
+                f"'{path}' is a rule that makes no file, and an input must be a file ({why})"
+            return PipefileError(what, needed_by.rule.where("input"),
+                                 f"remove '{path}' from the inputs; to need the files rule '{path}' gathers, name them")
         near = suggest(os.path.basename(path), [os.path.basename(p) for p in _listdir(path)])
         hint = (f"{near} " if near else "") + "create the file, or add a rule whose output matches it"
         return PipefileError(f"no rule to make '{path}' ({why})", needed_by.rule.where("input"), hint)
+
+    @staticmethod
+    def _chain(start: Job | None, end: Job) -> list[str]:
+        """Job names from `start` to `end` along the dependencies found so far ([] if none)."""
+        if start is None:
+            return []
+        seen, stack = {start}, [(start, [start.name])]
+        while stack:
+            job, names = stack.pop()
+            if job is end:
+                return names
+            for dep in job.deps:
+                if dep not in seen:
+                    seen.add(dep)
+                    stack.append((dep, [*names, dep.name]))
+        return []
 
     # --- jobs ------------------------------------------------------------------------------
 
@@ -499,8 +526,42 @@ def _call(rule: Rule, section: str, fn: Callable, wildcards: dict[str, str], job
     except (PipefileError, CheckpointPending):
         raise
     except Exception as e:  # noqa: BLE001 - user code
+        where, called = rule.where(section), None
+        inside = _user_line(e)
+        if inside is not None and inside != where:  # the line that raised; the hint names the caller
+            called = f"the function was called by the {section}: section at {where}" if where else None
+            where = inside
         raise PipefileError(f"rule '{rule.name}': the {section} function failed for {job_name}: {type(e).__name__}: {e}",
-                            rule.where(section)) from None
+                            where, called) from None
+
+
+def phony_hint(job: Job, missing: list[str]) -> str:
+    """For a job that did not create its one output named like its rule (`clean:` then
+    `rm -rf build`, Make's phony target): how to write a rule that makes no file."""
+    name = job.rule.name
+    if len(job.outputs) != 1 or missing != [name] or os.path.lexists(name):
+        return ""
+    return (f"; '{name}' looks like a phony target (a name to run, not a file it makes): "
+            f"write it as 'rule {name}:' with a 'shell:' section and no 'output:'")
+
+
+def _user_line(e: BaseException) -> Location | None:
+    """The deepest line of the user's code (a Pipefile or their module) in the traceback."""
+    import linecache
+    import sysconfig
+
+    skip = (os.path.dirname(__file__), sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["purelib"])
+    found = None
+    tb = e.__traceback__
+    while tb is not None:
+        file = tb.tb_frame.f_code.co_filename
+        if not file.startswith(skip) and not file.startswith("<"):
+            found = (file, tb.tb_lineno)
+        tb = tb.tb_next
+    if found is None:
+        return None
+    text = linecache.getline(*found)
+    return Location(found[0], found[1], len(text) - len(text.lstrip()) + 1 if text.strip() else 1)
 
 
 def _evaluated(rule: Rule, section: str, values: dict[str, Any], wildcards: dict[str, str], job_name: str) -> dict:

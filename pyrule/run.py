@@ -1006,6 +1006,10 @@ class Runner:
             _remove(p)
             self.stats.forget(p)
         why = f"exit code {res.exit_code}" if res.exit_code != 0 else f"exited 0 but did not create {', '.join(missing)}"
+        if res.exit_code == 0:
+            from .plan import phony_hint
+
+            why += phony_hint(job, missing)
         if getattr(res, "reason", None):  # e.g. the Slurm state, or sbatch's message
             why = f"{why}: {res.reason}"
         if attempt <= job.rule.retries and not self.interrupted:

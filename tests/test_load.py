@@ -312,7 +312,8 @@ def test_name_error_in_a_section(project):
 
 def test_name_error_without_close_match(project):
     e = load_error(project, "Y = qqqqqq\n")
-    assert e.hint == "define it above this line"
+    assert e.hint == ('define it above this line; or, to mean the text, quote it: Y = "qqqqqq" '
+                      "(values are Python expressions)")
 
 
 def test_runtime_error_inside_a_helper_points_at_the_line_that_failed(project):

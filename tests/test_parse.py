@@ -357,7 +357,7 @@ def test_syntax_errors_name_what_was_expected():
 
 def test_unclosed_bracket_at_end_of_file():
     e = error("X = [1,\n")
-    assert e.message == "unexpected end of file inside brackets" and e.loc.line == 1
+    assert e.message == "'[' is never closed" and e.loc == at(1, 5)
 
 
 def test_python_syntax_error_in_expression_is_mapped_to_the_pipefile():
