@@ -303,10 +303,13 @@ class _ToAst(Transformer):
 
 
 _MAKE_VARIABLES = {"$@": "{output}", "$<": "{input[0]}", "$^": "{input}"}
+_SHELL_ARGUMENTS = re.compile(r"\(\)\s*\{|\bfunction\s|\bset\s+--")
 
 
 def _check_make_variables(body: S.Body) -> None:
     """Make's automatic variables mean nothing to the shell: name pyrule's spelling of each."""
+    if _SHELL_ARGUMENTS.search(body.text):  # a shell function or `set --`: `$@` is the shell's own there
+        return
     for i, text in enumerate(body.text.split("\n")):
         # ("$@" and what is in single quotes, a Perl or awk program say, are the shell's own)
         text = re.sub(r"'[^']*'", lambda q: " " * len(q.group()), text)

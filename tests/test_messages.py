@@ -154,6 +154,13 @@ def test_quoted_shell_arguments_are_not_make_variables(project):
     assert rc == 0, err
 
 
+def test_dollar_at_in_a_shell_function_is_the_shells_own(project):
+    project.pipefile('rule a:\n    output: "a"\n    shell:\n        f() { echo $@ "x $@" > a; }; f one\n', dedent=False)
+    rc, out, err = project.run()
+    assert rc == 0, err
+    assert (project / "a").read_text() == "one x one\n"
+
+
 def test_short_form_phony_target_says_how_to_write_one(project):
     project.pipefile("clean:\n\trm -rf build\n", dedent=False)
     rc, out, err = project.run("clean")
