@@ -279,7 +279,11 @@ def _tail(path: str | None, n: int = 10) -> list[str]:
     try:
         with open(path, "rb") as f:
             f.seek(0, 2)
-            f.seek(max(0, f.tell() - 8192))
-            return f.read().decode("utf-8", "replace").splitlines()[-n:]
+            start = max(0, f.tell() - 8192)
+            f.seek(start)
+            lines = f.read().decode("utf-8", "replace").splitlines()
     except OSError:
         return []
+    if start == 0 and lines and lines[0].startswith("# pyrule: "):
+        del lines[0]  # the header of pyrule's own log (executors/local.py): not what the job printed
+    return lines[-n:]

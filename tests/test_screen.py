@@ -21,3 +21,44 @@ def test_job_log_paths_have_no_glob_characters(tmp_path: Path):
     assert "FAILED build/{name}.o[name=mul]: exit code 1\n  log: " + f"{log}\n  | compiling mul\n" in r.err, r.err
     assert (tmp_path / log).read_text().endswith("compiling mul\n")
     assert glob.glob(str(tmp_path / log)) == [str(tmp_path / log)]  # the path is its own glob
+
+
+def test_each_run_of_a_job_starts_its_logs_afresh_with_a_header(tmp_path: Path):
+    pipefile(tmp_path, """
+        N ?= 1
+        rule a:
+            output: "a.txt"
+            params: n = N
+            log: "a.log"
+            shell:
+                echo run {params.n} >&2
+                exit {params.n}
+        rule b:
+            output: "b.txt"
+            params: n = N
+            shell: echo run {params.n}; exit {params.n}
+    """)
+    host = os.uname().nodename
+    for n in (1, 2):
+        r = pyrule(tmp_path, "-k", "a.txt", "b.txt", f"N={n}")
+        assert r.rc == 1, r
+        # The rule's own log: file is the user's: only what the job printed, this run's.
+        assert (tmp_path / "a.log").read_text() == f"run {n}\n"
+        # pyrule's log of the job: a header line (when, where, what), then this run's output.
+        header, *rest = (tmp_path / ".pyrule/logs/b/b.log").read_text().splitlines()
+        assert header.startswith("# pyrule: b started 20") and header.endswith(f" on {host}: echo run {n}; exit {n}")
+        assert rest == [f"run {n}"]
+        assert f"FAILED b: exit code {n}\n  log: .pyrule/logs/b/b.log\n  | run {n}\n" in r.err
+
+
+def test_a_quiet_job_still_leaves_no_log(tmp_path: Path):
+    """The header does not count as output: a short job that printed nothing leaves no log file."""
+    pipefile(tmp_path, """
+        rule all:
+            input: "a.txt", "b.txt"
+        rule make:
+            output: "{x}.txt"
+            shell: touch {output}
+    """)
+    ok(tmp_path)
+    assert not (tmp_path / ".pyrule/logs/make").exists() or os.listdir(tmp_path / ".pyrule/logs/make") == []
