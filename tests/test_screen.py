@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import glob
 import os
+import subprocess
 from pathlib import Path
 
-from runner_helpers import ok, pipefile, pyrule
+import pytest
+from runner_helpers import mount, ok, pipefile, pyrule
 
 
 def test_job_log_paths_have_no_glob_characters(tmp_path: Path):
@@ -62,3 +64,32 @@ def test_a_quiet_job_still_leaves_no_log(tmp_path: Path):
     """)
     ok(tmp_path)
     assert not (tmp_path / ".pyrule/logs/make").exists() or os.listdir(tmp_path / ".pyrule/logs/make") == []
+
+
+def test_a_log_that_cannot_be_written_is_said_so(tmp_path: Path):
+    """A full disk under .pyrule/logs: the job fails naming its log and why, not "printed nothing"."""
+    logs = tmp_path / ".pyrule" / "logs"
+    logs.mkdir(parents=True)
+    if not mount("-t", "tmpfs", "-o", "size=64k", "tmpfs", str(logs)):
+        pytest.skip("needs root and mount -t tmpfs")
+    try:
+        fd = os.open(logs / "filler", os.O_WRONLY | os.O_CREAT)
+        try:
+            while os.write(fd, b"x" * 4096):
+                pass
+        except OSError:  # full
+            pass
+        finally:
+            os.close(fd)
+        pipefile(tmp_path, """
+            rule a:
+                output: "a.txt"
+                shell: echo oops; exit 1
+        """)
+        r = pyrule(tmp_path)
+        assert r.rc == 1, r
+        assert ("FAILED a: cannot start: its log could not be written: No space left on device: "
+                ".pyrule/logs/a/a.log\n") in r.err, r.err
+        assert "printed nothing" not in r.err
+    finally:
+        subprocess.run(["umount", str(logs)], capture_output=True)
