@@ -55,7 +55,7 @@ class JobOutcome:
     """One job's fate in a run, as written to stats.tsv/json."""
 
     job: Job
-    status: str  # ran, up-to-date, failed, skipped
+    status: str  # ran, up-to-date, failed, interrupted, skipped
     reason: str | None = None
     start: float = 0.0
     end: float = 0.0
@@ -949,11 +949,14 @@ class Runner:
                 executor.kill_all()
             finally:
                 self._stopping = False
-            for job, _lock, _start, _ in running.values():
+            end = time.time()
+            for job, _lock, start, _ in running.values():
                 for p in job.outputs:
                     _remove(p)
-                self.outcomes[job.name].status = "failed"
-                self.outcomes[job.name].reason = why
+                out = self.outcomes[job.name]
+                # Stopped by a signal: interrupted, not failed, with the time it did run.
+                out.status, out.reason = ("interrupted" if why == "interrupted" else "failed"), why
+                out.start, out.end, out.wall_s = start, end, end - start
                 self.state.finished(job.name)
                 self.log.write(f"interrupted {job.name}: removed partial outputs")
             try:

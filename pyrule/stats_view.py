@@ -16,7 +16,7 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start
 if TYPE_CHECKING:
     from typing import Any
 
-_RAN = ("ran", "failed")
+_RAN = ("ran", "failed", "interrupted")
 
 
 def show_stats(console, rule: str | None) -> int:
@@ -64,7 +64,7 @@ def _rule_summary(console, rule: str, runs: list[dict[str, Any]]) -> None:
     per_run = []
     known: set[str] = set()
     for doc in runs:
-        jobs = [j for j in doc["jobs"] if j["rule"] == rule and j["status"] in _RAN]
+        jobs = [j for j in doc["jobs"] if j["rule"] == rule and j["status"] in ("ran", "failed")]
         known.update(j["rule"] for j in doc["jobs"])
         if jobs:
             per_run.append((doc, jobs))

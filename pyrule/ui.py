@@ -240,11 +240,15 @@ class Console:
     def run_finished(self, result) -> None:
         self.stop_live()
         if result.status != "ok" or self.quiet < 2:
-            ran, ok, failed, skipped = (result.count(s) for s in ("ran", "up-to-date", "failed", "skipped"))
-            word = {"ok": "done", "failed": "FAILED", "interrupted": "interrupted"}[result.status]
-            if ran or failed or skipped or result.status != "ok":
-                print(f"{word}: {ran} ran, {ok} up to date, {failed} failed, {skipped} skipped in "
-                      f"{_fmt_time(result.wall_s)}; stats in {result.run_dir}/stats.tsv", file=self.err)
+            ran, failed, stopped, skipped = (result.count(s) for s in ("ran", "failed", "interrupted", "skipped"))
+            # As run_started counted them: a gather (`all`) is not a job that is up to date.
+            ok = sum(1 for o in result.outcomes.values() if o.status == "up-to-date" and not o.job.gather)
+            word = {"ok": "done", "failed": "FAILED", "interrupted": "interrupted"}.get(result.status, result.status)
+            if ran or failed or stopped or skipped or result.status != "ok":
+                print(f"{word}: {ran} ran, {ok} up to date, {failed} failed, "
+                      + (f"{stopped} interrupted, " if stopped else "")
+                      + f"{skipped} skipped in {_fmt_time(result.wall_s)}; stats in {result.run_dir}/stats.tsv",
+                      file=self.err)
 
     def stop_live(self) -> None:
         if self._progress is not None:

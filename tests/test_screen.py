@@ -4,12 +4,15 @@ waiting job, counts that agree, job logs that can be pasted into a shell and sta
 from __future__ import annotations
 
 import glob
+import json
 import os
+import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
-from runner_helpers import mount, ok, pipefile, pyrule
+from runner_helpers import mount, ok, pipefile, pyrule, spawn, wait_for
 
 
 def test_job_log_paths_have_no_glob_characters(tmp_path: Path):
@@ -93,3 +96,41 @@ def test_a_log_that_cannot_be_written_is_said_so(tmp_path: Path):
         assert "printed nothing" not in r.err
     finally:
         subprocess.run(["umount", str(logs)], capture_output=True)
+
+
+def test_the_counts_before_and_after_a_run_agree(tmp_path: Path):
+    pipefile(tmp_path, """
+        rule all:
+            input: expand("out/{i}.txt", i=range(3)), "kept.txt"
+        rule kept:
+            output: "kept.txt"
+            shell: touch {output}
+        rule make:
+            output: "out/{i}.txt"
+            shell: touch {output}
+    """)
+    ok(tmp_path, "kept.txt")
+    r = ok(tmp_path)
+    assert r.err.startswith("3 job(s) to run, 1 up to date\n"), r.err
+    assert "done: 3 ran, 1 up to date, 0 failed, 0 skipped in " in r.err, r.err
+
+
+def test_an_interrupted_job_is_counted_interrupted_with_its_real_time(tmp_path: Path):
+    pipefile(tmp_path, """
+        rule long:
+            output: "long.txt"
+            shell: touch started; sleep 30; touch {output}
+    """)
+    p = spawn(tmp_path)
+    wait_for(lambda: (tmp_path / "started").exists(), what="the job to start")
+    time.sleep(0.5)
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=30)
+    assert p.returncode == 130, err
+    assert "interrupted: 0 ran, 0 up to date, 0 failed, 1 interrupted, 0 skipped in " in err, err
+    run_dir = next((tmp_path / ".pyrule" / "runs").iterdir())
+    job = json.loads((run_dir / "stats.json").read_text())["jobs"][0]
+    assert job["status"] == "interrupted" and job["reason"] == "interrupted"
+    assert 0.5 <= job["wall_s"] < 10, job
+    assert job["start"] and job["end"]
+    assert "long  interrupted" in ok(tmp_path, "--stats").out.replace("    ", "  ")
