@@ -76,7 +76,7 @@ def test_stats_tsv_and_json_columns(tmp_path: Path):
     doc = json.loads((Path(r.run_dir) / "stats.json").read_text())
     assert doc["status"] == "failed"
     assert doc["run_id"] == Path(r.run_dir).name
-    assert doc["totals"] == {"ran": 1, "up-to-date": 0, "failed": 1, "skipped": 1}
+    assert doc["totals"] == {"ran": 1, "up-to-date": 0, "failed": 1, "interrupted": 0, "skipped": 1}
     b = next(j for j in doc["jobs"] if j["job"] == "b")
     assert b["reason"] == "exit code 4" and b["log"] == ".pyrule/logs/b/b.log"
 
