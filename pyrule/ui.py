@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 import time
 
@@ -12,6 +13,22 @@ from .errors import PyruleError
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start
 if TYPE_CHECKING:
     from typing import Any
+
+
+# Terminal control characters (but newline and tab), and the surrogates that stand for bytes of
+# a file name that are not UTF-8: a file name holding them must not move the cursor, change
+# colours or stop the output with an encoding error. Shown as \xNN, as Python writes them.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def _escape_char(m: re.Match) -> str:
+    c = ord(m.group())
+    return f"\\x{c & 0xff:02x}" if c < 0x100 or 0xdc80 <= c <= 0xdcff else f"\\u{c:04x}"
+
+
+def shown(text: str) -> str:
+    """`text` (names, paths, messages) as it may go to a terminal: control characters escaped."""
+    return _CONTROL.sub(_escape_char, text) if _CONTROL.search(text) else text
 
 
 def _fmt_time(s: float) -> str:
@@ -33,9 +50,11 @@ class Console:
     # --- plain output -----------------------------------------------------------------------
 
     def out(self, text: str) -> None:
+        text = shown(text)
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
 
     def plain(self, text: str) -> None:
+        text = shown(text)
         if self._progress is not None:
             self._progress.console.print(text, markup=False, highlight=False)
         else:
@@ -197,7 +216,10 @@ class Console:
 
     def job_started(self, job, reason: str) -> None:
         if self._progress is not None:
-            self._running[job.name] = self._progress.add_task(f"  [cyan]{job.name}", total=None)
+            from rich.markup import escape
+
+            # Escaped: a name is not markup (`w[i=0]` would lose its `[i=0]`, `[bold]` restyle the line)
+            self._running[job.name] = self._progress.add_task(f"  [cyan]{escape(shown(job.name))}", total=None)
         elif self.verbose or self.quiet < 1 and self.total <= 50:
             self.note(f"start {job.name}" + (f" ({reason})" if self.verbose else ""))
 
@@ -227,13 +249,15 @@ class Console:
     def job_failed(self, outcome, why: str) -> None:
         self._job_done(outcome.job.name)
         tail = _tail(outcome.log)
-        msg = f"FAILED {outcome.job.name}: {why}" + (f"\n  log: {outcome.log}" if outcome.log else "")
+        msg = shown(f"FAILED {outcome.job.name}: {why}" + (f"\n  log: {outcome.log}" if outcome.log else ""))
         if outcome.log and not tail and not os.path.exists(outcome.log):
-            msg = f"FAILED {outcome.job.name}: {why}\n  log: none (the job printed nothing)"
-        if tail:
+            msg = shown(f"FAILED {outcome.job.name}: {why}") + "\n  log: none (the job printed nothing)"
+        if tail:  # what the job printed, as it printed it (its colours too)
             msg += "\n" + "\n".join("  | " + ln for ln in tail)
         if self._progress is not None:
-            self._progress.console.print(f"[red]{msg}[/red]", markup=True, highlight=False)
+            from rich.text import Text
+
+            self._progress.console.print(Text(msg, style="red"), highlight=False)
         else:
             print(msg, file=self.err)
 

@@ -6,8 +6,10 @@ from __future__ import annotations
 import glob
 import json
 import os
+import re
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -134,3 +136,52 @@ def test_an_interrupted_job_is_counted_interrupted_with_its_real_time(tmp_path: 
     assert 0.5 <= job["wall_s"] < 10, job
     assert job["start"] and job["end"]
     assert "long  interrupted" in ok(tmp_path, "--stats").out.replace("    ", "  ")
+
+
+NAMES_PIPEFILE = """
+    rule w:
+        output: "out/{name}.txt"
+        shell: sleep 0.6; touch {output:q}; false
+"""
+
+
+def test_names_with_markup_and_control_characters_are_shown_literally(tmp_path: Path):
+    pipefile(tmp_path, NAMES_PIPEFILE)
+    r = pyrule(tmp_path, "-k", "out/[bold].txt", "out/[i=0].txt", "out/a\x1bb.txt")
+    assert r.rc == 1, r
+    assert "\x1b" not in r.err
+    for name in ("[bold]", "[i=0]", "a\\x1bb"):
+        assert f"\nstart w[name={name}]\n" in r.err, r.err
+        assert f"\nFAILED w[name={name}]: exited 0 but did not create out/{name}.txt\n" in r.err \
+            or f"\nFAILED w[name={name}]: exit code 1\n" in r.err, r.err
+    assert "w[name=a\\x1bb]: output out/a\\x1bb.txt missing" in ok(tmp_path, "-n", "out/a\x1bb.txt").out
+
+
+def test_the_live_display_shows_names_literally(tmp_path: Path):
+    """On a terminal (a pty) the running jobs' names go through rich: never read as markup."""
+    import pty
+
+    pipefile(tmp_path, NAMES_PIPEFILE)
+    master, slave = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "CI")}
+    env.update(TERM="xterm", COLUMNS="200", LINES="50")
+    p = subprocess.Popen([sys.executable, "-m", "pyrule", "-k", "-j", "3", "out/[bold].txt", "out/[i=0].txt",
+                          "out/a\x1bb.txt"], cwd=tmp_path, env=env, stdin=subprocess.DEVNULL,
+                         stdout=subprocess.DEVNULL, stderr=slave)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:  # EIO: the other end is closed
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    assert p.wait(timeout=30) == 1
+    screen = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", b"".join(chunks).decode())  # the display's own codes
+    for name in ("[bold]", "[i=0]", "a\\x1bb"):
+        assert f"w[name={name}]" in screen, screen  # while running, and in the FAILED line
+        assert f"FAILED w[name={name}]: " in screen, screen
+    assert "\x1bb" not in screen
