@@ -710,9 +710,11 @@ class Runner:
         made = [p for p in job.inputs if p in self.graph.producers]
         lock = JobLock(STATE_DIR, list(job.outputs) or [job.name], made)
         if not lock.try_acquire():
-            if job not in lock_wait:
-                self.console.note(f"{job.name}: outputs locked by another pyrule process; waiting")
-                self.log.write(f"wait {job.name}: locked by another process")
+            if job.name not in self._told_waiting:  # said once, not at every retry
+                self._told_waiting.add(job.name)
+                what = f"outputs locked by another pyrule process; waiting for {self._holder(job, made)}"
+                self.console.job_waiting(job, what)
+                self.log.write(f"wait {job.name}: {what}")
             lock_wait.append(job)
             return None
         left = self.state.running_job(job.name)
@@ -724,7 +726,7 @@ class Runner:
                 lock.release()
                 if job.name not in self._told_waiting:
                     self._told_waiting.add(job.name)
-                    self.console.note(f"{job.name}: a job of this name runs in pyrule process {left.owner_pid}; waiting")
+                    self.console.job_waiting(job, f"a job of this name runs in pyrule process {left.owner_pid}; waiting")
                     self.log.write(f"wait {job.name}: running in process {left.owner_pid}")
                 lock_wait.append(job)
                 return None
@@ -744,6 +746,17 @@ class Runner:
             return False
         self.outcomes[job.name] = JobOutcome(job, "pending", d.reason)
         return lock, d
+
+    def _holder(self, job: Job, made: list[str]) -> str:
+        """What a job whose locks another process holds waits for: the path, and the job of
+        which live pyrule process has it marked running (when the store says so already)."""
+        mine = {*job.outputs, *made}
+        for r in self.state.running():
+            if r.owner_pid != os.getpid() and alive_since(r.owner_pid, r.owner_start):
+                both = [p for p in r.outputs if p in mine]
+                if both:
+                    return f"{both[0]} (being built there by {r.name}, pid {r.owner_pid})"
+        return ", ".join(job.outputs[:3]) + (", ..." if len(job.outputs) > 3 else "") if job.outputs else job.name
 
     def _start(self, starts: list[tuple[Job, Any, Decision]], attempts: dict[Job, int]) -> list[tuple[Job, Any, str]]:
         """Start the jobs; those that cannot start (an input that cannot be read, an output

@@ -214,8 +214,21 @@ class Console:
         if self._progress is not None and n:
             self._progress.update(self._task, total=self.total)
 
+    def job_waiting(self, job, what: str) -> None:
+        """A job set aside for another pyrule process (said once): a line, and on a terminal a
+        row of the live display until it starts or is found built."""
+        self.note(f"{job.name}: {what}")
+        if self._progress is not None and job.name not in self._running:
+            from rich.markup import escape
+
+            self._running[job.name] = self._progress.add_task(
+                f"  [yellow]{escape(shown(job.name))} waiting for another pyrule process", total=None)
+
     def job_started(self, job, reason: str) -> None:
         if self._progress is not None:
+            waiting = self._running.pop(job.name, None)
+            if waiting is not None:
+                self._progress.remove_task(waiting)
             from rich.markup import escape
 
             # Escaped: a name is not markup (`w[i=0]` would lose its `[i=0]`, `[bold]` restyle the line)

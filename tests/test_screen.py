@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -138,6 +139,43 @@ def test_an_interrupted_job_is_counted_interrupted_with_its_real_time(tmp_path: 
     assert "long  interrupted" in ok(tmp_path, "--stats").out.replace("    ", "  ")
 
 
+def on_a_terminal(d: Path, *args: str, until: Callable[[str], bool] | None = None,
+                  then: Callable[[], None] | None = None) -> tuple[int, str]:
+    """Run pyrule with a pty as its stderr (the live display on); its exit code and what the
+    screen got, the display's own escape sequences taken out. `then()` is called once the
+    screen shows what `until` looks for."""
+    import pty
+    import select
+
+    master, slave = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "CI")}
+    env.update(TERM="xterm", COLUMNS="200", LINES="50")
+    p = subprocess.Popen([sys.executable, "-m", "pyrule", *args], cwd=d, env=env, stdin=subprocess.DEVNULL,
+                         stdout=subprocess.DEVNULL, stderr=slave)
+    os.close(slave)
+    data = b""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if until is not None and then is not None and until(_screen(data)):
+            then()
+            then = None
+        if not select.select([master], [], [], 0.1)[0]:
+            continue
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # EIO: the other end is closed
+            break
+        if not chunk:
+            break
+        data += chunk
+    os.close(master)
+    return p.wait(timeout=30), _screen(data)
+
+
+def _screen(data: bytes) -> str:
+    return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", data.decode("utf-8", "replace"))
+
+
 NAMES_PIPEFILE = """
     rule w:
         output: "out/{name}.txt"
@@ -159,29 +197,50 @@ def test_names_with_markup_and_control_characters_are_shown_literally(tmp_path: 
 
 def test_the_live_display_shows_names_literally(tmp_path: Path):
     """On a terminal (a pty) the running jobs' names go through rich: never read as markup."""
-    import pty
-
     pipefile(tmp_path, NAMES_PIPEFILE)
-    master, slave = pty.openpty()
-    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "CI")}
-    env.update(TERM="xterm", COLUMNS="200", LINES="50")
-    p = subprocess.Popen([sys.executable, "-m", "pyrule", "-k", "-j", "3", "out/[bold].txt", "out/[i=0].txt",
-                          "out/a\x1bb.txt"], cwd=tmp_path, env=env, stdin=subprocess.DEVNULL,
-                         stdout=subprocess.DEVNULL, stderr=slave)
-    os.close(slave)
-    chunks = []
-    while True:
-        try:
-            data = os.read(master, 65536)
-        except OSError:  # EIO: the other end is closed
-            break
-        if not data:
-            break
-        chunks.append(data)
-    os.close(master)
-    assert p.wait(timeout=30) == 1
-    screen = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", b"".join(chunks).decode())  # the display's own codes
+    rc, screen = on_a_terminal(tmp_path, "-k", "-j", "3", "out/[bold].txt", "out/[i=0].txt", "out/a\x1bb.txt")
+    assert rc == 1, screen
     for name in ("[bold]", "[i=0]", "a\\x1bb"):
         assert f"w[name={name}]" in screen, screen  # while running, and in the FAILED line
         assert f"FAILED w[name={name}]: " in screen, screen
     assert "\x1bb" not in screen
+
+
+def test_a_job_waiting_for_another_pyrule_is_said_once_with_what_it_waits_for(tmp_path: Path):
+    pipefile(tmp_path, """
+        rule all:
+            input: expand("slow{i}.txt", i=range(3))
+        rule slow:
+            output: "slow{i}.txt"
+            shell:
+                touch {output}.started
+                while [ -e hold ]; do sleep 0.02; done
+                touch {output}
+    """)
+    (tmp_path / "hold").touch()
+    first = spawn(tmp_path, "-j", "3")
+    wait_for(lambda: all((tmp_path / f"slow{i}.txt.started").exists() for i in range(3)), what="the first run's jobs")
+    with open(tmp_path / "second.err", "w") as err:
+        second = spawn(tmp_path, "-j", "3", stderr=err)
+        wait_for(lambda: (tmp_path / "second.err").read_text().count("waiting") == 3, what="the second run to wait")
+        time.sleep(1)  # five retries
+        (tmp_path / "hold").unlink()
+        second.communicate(timeout=60)
+    first.communicate(timeout=60)
+    text = (tmp_path / "second.err").read_text()
+    assert second.returncode == 0, text
+    waits = [ln for ln in text.splitlines() if "waiting" in ln]
+    assert sorted(waits) == [f"slow[i={i}]: outputs locked by another pyrule process; waiting for slow{i}.txt "
+                             f"(being built there by slow[i={i}], pid {first.pid})" for i in range(3)], text
+
+    # On a terminal, a waiting job is a row of the live display until it starts.
+    (tmp_path / "hold").touch()
+    for i in range(3):
+        (tmp_path / f"slow{i}.txt").unlink()
+    first = spawn(tmp_path, "-j", "3")
+    wait_for(lambda: all((tmp_path / f"slow{i}.txt.started").exists() for i in range(3)), what="the first run's jobs")
+    rc, screen = on_a_terminal(tmp_path, "-j", "3", until=lambda s: "waiting for another pyrule process" in s,
+                               then=lambda: (tmp_path / "hold").unlink())
+    first.communicate(timeout=60)
+    assert rc == 0, screen
+    assert "slow[i=0] waiting for another pyrule process" in screen, screen
