@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from runner_helpers import mount, ok, pipefile, pyrule, spawn, wait_for
+from runner_helpers import mount, ok, pipefile, pyrule, read_pid, spawn, wait_for
 
 
 def test_job_log_paths_have_no_glob_characters(tmp_path: Path):
@@ -244,3 +244,35 @@ def test_a_job_waiting_for_another_pyrule_is_said_once_with_what_it_waits_for(tm
     first.communicate(timeout=60)
     assert rc == 0, screen
     assert "slow[i=0] waiting for another pyrule process" in screen, screen
+
+
+def test_status_lists_every_target_with_its_job_and_a_live_builder(tmp_path: Path):
+    pipefile(tmp_path, """
+        rule all:
+            input: "slow.txt", "b.txt", "c.txt"
+        rule slow:
+            output: "slow.txt"
+            shell:
+                echo $$ > job.pid
+                while [ -e hold ]; do sleep 0.02; done
+                touch {output}
+        rule two:
+            output: "b.txt", "c.txt"
+            shell: touch {output}
+    """)
+    ok(tmp_path, "b.txt")
+    (tmp_path / "c.txt").unlink()
+    (tmp_path / "hold").touch()
+    first = spawn(tmp_path, "slow.txt")
+    try:
+        job_pid = wait_for(lambda: read_pid(tmp_path / "job.pid"), what="the job to start")
+        lines = ok(tmp_path, "--status").out.splitlines()
+    finally:
+        (tmp_path / "hold").unlink()
+        first.communicate(timeout=60)
+    assert re.fullmatch(rf"slow.txt \(slow\): running \(pyrule pid {first.pid}, job pid {job_pid}, "
+                        r"since \d\d:\d\d:\d\d\)", lines[0]), lines
+    assert lines[1:] == ["b.txt (two): stale: output c.txt missing",
+                         "c.txt (two): missing (output c.txt missing)",
+                         "all: not built: input slow.txt is stale (slow: being built by another pyrule process "
+                         f"(pid {first.pid}))"], lines
