@@ -410,7 +410,9 @@ class Runner:
         for r in dead_jobs(self.state) if rows is None else rows:
             lock = JobLock(STATE_DIR, list(r.outputs) or [r.name]) if rows is None else None
             if lock is not None and not lock.try_acquire():
-                self.busy[r.name] = r.owner_pid  # another pyrule is recovering or rebuilding it now
+                # Another pyrule is recovering or rebuilding it now (which one, the store does not
+                # say yet: r.owner_pid is the dead one's).
+                self.busy[r.name] = 0
                 continue
             try:
                 now = self.state.running_job(r.name)

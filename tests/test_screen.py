@@ -276,3 +276,36 @@ def test_status_lists_every_target_with_its_job_and_a_live_builder(tmp_path: Pat
                          "c.txt (two): missing (output c.txt missing)",
                          "all: not built: input slow.txt is stale (slow: being built by another pyrule process "
                          f"(pid {first.pid}))"], lines
+
+
+def test_a_job_a_dead_pyrule_left_never_names_the_dead_pid(tmp_path: Path):
+    """Left marked running by a pyrule killed -9, its lock held by another process (recovering
+    it): the run waiting for it must not say it is built by the dead pyrule's pid."""
+    from pyrule.locks import JobLock
+
+    pipefile(tmp_path, """
+        rule slow:
+            output: "slow.txt"
+            shell: echo $$ > job.pid; while [ -e hold ]; do sleep 0.02; done; touch {output}
+    """)
+    (tmp_path / "hold").touch()
+    dead = spawn(tmp_path)
+    wait_for(lambda: read_pid(tmp_path / "job.pid"), what="the job to start")
+    os.kill(dead.pid, signal.SIGKILL)
+    dead.communicate(timeout=30)
+    (tmp_path / "hold").unlink()
+    lock = JobLock(str(tmp_path / ".pyrule"), ["slow.txt"])
+    assert lock.try_acquire()
+    try:
+        with open(tmp_path / "second.err", "w") as err:
+            second = spawn(tmp_path, stderr=err)
+            wait_for(lambda: "waiting" in (tmp_path / "second.err").read_text(), what="the run to wait")
+    finally:
+        lock.release()
+    second.communicate(timeout=60)
+    text = (tmp_path / "second.err").read_text()
+    assert second.returncode == 0, text
+    assert "slow: outputs locked by another pyrule process; waiting for slow.txt\n" in text, text
+    run_log = next(p for p in (tmp_path / ".pyrule" / "runs").glob("*/run.log") if str(second.pid) in str(p))
+    assert "decide slow: stale: being built by another pyrule process\n" in run_log.read_text()
+    assert str(dead.pid) not in text + run_log.read_text()
