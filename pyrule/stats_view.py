@@ -96,12 +96,15 @@ def _table(console, header: list[str], rows: list[list[str]], right: set[int]) -
     if sys.stdout.isatty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb":
         from rich.console import Console
         from rich.table import Table
+        from rich.text import Text
+
+        from .ui import shown
 
         table = Table(box=None, header_style="bold", pad_edge=False)
         for i, h in enumerate(header):
             table.add_column(h, justify="right" if i in right else "left")
-        for r in rows:
-            table.add_row(*r, style="red" if "failed" in r else None)
+        for r in rows:  # as Text, not markup: a job named `w[i=0]` keeps its `[i=0]`
+            table.add_row(*(Text(shown(c)) for c in r), style="red" if "failed" in r else None)
         Console().print(table)
         return
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]

@@ -140,7 +140,7 @@ def test_an_interrupted_job_is_counted_interrupted_with_its_real_time(tmp_path: 
 
 
 def on_a_terminal(d: Path, *args: str, until: Callable[[str], bool] | None = None,
-                  then: Callable[[], None] | None = None) -> tuple[int, str]:
+                  then: Callable[[], None] | None = None, stream: str = "stderr") -> tuple[int, str]:
     """Run pyrule with a pty as its stderr (the live display on); its exit code and what the
     screen got, the display's own escape sequences taken out. `then()` is called once the
     screen shows what `until` looks for."""
@@ -151,7 +151,7 @@ def on_a_terminal(d: Path, *args: str, until: Callable[[str], bool] | None = Non
     env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "CI")}
     env.update(TERM="xterm", COLUMNS="200", LINES="50")
     p = subprocess.Popen([sys.executable, "-m", "pyrule", *args], cwd=d, env=env, stdin=subprocess.DEVNULL,
-                         stdout=subprocess.DEVNULL, stderr=slave)
+                         **{"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, stream: slave})
     os.close(slave)
     data = b""
     deadline = time.monotonic() + 60
@@ -204,6 +204,10 @@ def test_the_live_display_shows_names_literally(tmp_path: Path):
         assert f"w[name={name}]" in screen, screen  # while running, and in the FAILED line
         assert f"FAILED w[name={name}]: " in screen, screen
     assert "\x1bb" not in screen
+    rc, table = on_a_terminal(tmp_path, "--stats", stream="stdout")  # a rich table on a terminal
+    assert rc == 0, table
+    for name in ("[bold]", "[i=0]", "a\\x1bb"):
+        assert f"w[name={name}]" in table, table
 
 
 def test_a_job_waiting_for_another_pyrule_is_said_once_with_what_it_waits_for(tmp_path: Path):
