@@ -79,6 +79,7 @@ class Console:
                 lines.append(" " * (len(gutter) - 2) + "| " + "".join(c if c == "\t" else " " for c in src[: col - 1]) + "^")
         if e.hint:
             lines.append(f"  hint: {e.hint}")
+        lines = [shown(ln) for ln in lines]  # a file name in the message may hold control characters
         if self._color() and e.loc is not None and len(lines) > 2:
             self._print_highlighted(lines, e.loc.file)
             return

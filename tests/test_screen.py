@@ -313,3 +313,11 @@ def test_a_job_a_dead_pyrule_left_never_names_the_dead_pid(tmp_path: Path):
     run_log = next(p for p in (tmp_path / ".pyrule" / "runs").glob("*/run.log") if str(second.pid) in str(p))
     assert "decide slow: stale: being built by another pyrule process\n" in run_log.read_text()
     assert str(dead.pid) not in text + run_log.read_text()
+
+
+def test_an_error_naming_a_file_with_control_characters_shows_them_escaped(tmp_path: Path):
+    pipefile(tmp_path, NAMES_PIPEFILE)
+    r = pyrule(tmp_path, "b\x1b[2Jc")  # no rule makes it
+    assert r.rc == 2, r
+    assert "\x1b" not in r.err
+    assert "b\\x1b[2Jc" in r.err.splitlines()[0], r.err
