@@ -137,6 +137,8 @@ def test_an_interrupted_job_is_counted_interrupted_with_its_real_time(tmp_path: 
     assert 0.5 <= job["wall_s"] < 10, job
     assert job["start"] and job["end"]
     assert "long  interrupted" in ok(tmp_path, "--stats").out.replace("    ", "  ")
+    ok(tmp_path, "--report", "r.html")
+    assert '<span class="total" data-status="interrupted"' in (tmp_path / "r.html").read_text()
 
 
 def on_a_terminal(d: Path, *args: str, until: Callable[[str], bool] | None = None,
