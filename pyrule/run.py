@@ -307,7 +307,7 @@ class Runner:
             # nothing may run unrecorded, so stop the running jobs and remove their outputs.
             status, store_error = "error", e
             self.console.warn(f"{e.message}; stopping")
-            self._stop_all()
+            self._stop_all("stopped: the state store cannot record what runs")  # failed, not interrupted
         except BaseException as e:
             # A bug in pyrule, or an error nobody foresaw: stop what runs, and record the run as
             # the error it is (never "ok"), with no job of it left marked running.
