@@ -34,7 +34,14 @@ def file_name(safe: str, name: str) -> str:
 def log_path(job: Job) -> str:
     if job.log:
         return job.log
-    safe = file_name(re.sub(r"[^\w.=,\[\]-]+", "_", job.name), job.name)
+    # `rule[a=1,b=x]` -> `rule.a=1,b=x.log`: readable, and no glob character ([, ], *, ?), so
+    # the path the failure line shows can be pasted into a shell with any glob option on.
+    name = job.name
+    if name.endswith("]"):
+        rule, sep, wildcards = name[:-1].partition("[")
+        if sep:
+            name = rule + "." + wildcards
+    safe = file_name(re.sub(r"[^\w.=,-]+", "_", name), job.name)
     return os.path.join(".pyrule", "logs", re.sub(r"[^\w.-]+", "_", job.rule.name), safe + ".log")
 
 

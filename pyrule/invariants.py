@@ -302,7 +302,8 @@ class Decider:
         if not fresh and job.name in self.busy:
             # Its outputs may be half-written: never adopt them; the runner waits for the job's
             # lock and decides again (fresh) once the other process is done with it.
-            return Decision(job, f"being built by another pyrule process (pid {self.busy[job.name]})")
+            pid = self.busy[job.name]
+            return Decision(job, "being built by another pyrule process" + (f" (pid {pid})" if pid else ""))
         if job in self.needed:
             return Decision(job, self.needed[job])
         missing = [p for p in job.outputs if self.stats.stat(p) is None]

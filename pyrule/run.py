@@ -55,7 +55,7 @@ class JobOutcome:
     """One job's fate in a run, as written to stats.tsv/json."""
 
     job: Job
-    status: str  # ran, up-to-date, failed, skipped
+    status: str  # ran, up-to-date, failed, interrupted, skipped
     reason: str | None = None
     start: float = 0.0
     end: float = 0.0
@@ -347,7 +347,7 @@ class Runner:
             # nothing may run unrecorded, so stop the running jobs and remove their outputs.
             status, store_error = "error", e
             self.console.warn(f"{e.message}; stopping")
-            self._stop_all()
+            self._stop_all("stopped: the state store cannot record what runs")  # failed, not interrupted
         except BaseException as e:
             # A bug in pyrule, or an error nobody foresaw: stop what runs, and record the run as
             # the error it is (never "ok"), with no job of it left marked running.
@@ -512,7 +512,9 @@ class Runner:
         for r in dead_jobs(self.state) if rows is None else rows:
             lock = JobLock(STATE_DIR, list(r.outputs) or [r.name], dir_fd=self.lock_dir) if rows is None else None
             if lock is not None and not lock.try_acquire():
-                self.busy[r.name] = r.owner_pid  # another pyrule is recovering or rebuilding it now
+                # Another pyrule is recovering or rebuilding it now (which one, the store does not
+                # say yet: r.owner_pid is the dead one's).
+                self.busy[r.name] = 0
                 continue
             try:
                 now = self.state.running_job(r.name)
@@ -544,7 +546,7 @@ class Runner:
                     continue
                 lock = JobLock(STATE_DIR, list(e.outputs) or [e.name], dir_fd=self.lock_dir)
                 if not lock.try_acquire():
-                    self.busy[e.name] = e.owner_pid  # another pyrule is recovering or rebuilding it now
+                    self.busy[e.name] = 0  # another pyrule is recovering or rebuilding it now (not the dead owner)
                     kept = True
                     continue
                 try:
@@ -854,9 +856,11 @@ class Runner:
             raise StateError(f"{STATE_DIR}/ was deleted during this run: its jobs are no longer locked against "
                              "other pyrule processes", hint="run pyrule again (it rebuilds what has no record)") from None
         if not acquired:
-            if job not in lock_wait:
-                self.console.note(f"{job.name}: outputs locked by another pyrule process; waiting")
-                self.log.write(f"wait {job.name}: locked by another process")
+            if job.name not in self._told_waiting:  # said once, not at every retry
+                self._told_waiting.add(job.name)
+                what = f"outputs locked by another pyrule process; waiting for {self._holder(job, made)}"
+                self.console.job_waiting(job, what)
+                self.log.write(f"wait {job.name}: {what}")
             lock_wait.append(job)
             return None
         left = self.state.running_job(job.name)
@@ -868,7 +872,7 @@ class Runner:
                 lock.release()
                 if job.name not in self._told_waiting:
                     self._told_waiting.add(job.name)
-                    self.console.note(f"{job.name}: a job of this name runs in pyrule process {left.owner_pid}; waiting")
+                    self.console.job_waiting(job, f"a job of this name runs in pyrule process {left.owner_pid}; waiting")
                     self.log.write(f"wait {job.name}: running in process {left.owner_pid}")
                 lock_wait.append(job)
                 return None
@@ -891,6 +895,17 @@ class Runner:
             return False
         self.outcomes[job.name] = JobOutcome(job, "pending", d.reason)
         return lock, d
+
+    def _holder(self, job: Job, made: list[str]) -> str:
+        """What a job whose locks another process holds waits for: the path, and the job of
+        which live pyrule process has it marked running (when the store says so already)."""
+        mine = {*job.outputs, *made}
+        for r in self.state.running():
+            if r.owner_pid != os.getpid() and alive_since(r.owner_pid, r.owner_start):
+                both = [p for p in r.outputs if p in mine]
+                if both:
+                    return f"{both[0]} (being built there by {r.name}, pid {r.owner_pid})"
+        return ", ".join(job.outputs[:3]) + (", ..." if len(job.outputs) > 3 else "") if job.outputs else job.name
 
     def _start(self, starts: list[tuple[Job, Any, Decision]], attempts: dict[Job, int]) -> list[tuple[Job, Any, str]]:
         """Start the jobs; those that cannot start (an input that cannot be read, an output
@@ -1110,11 +1125,14 @@ class Runner:
                 executor.kill_all()
             finally:
                 self._stopping = False
-            for job, _lock, _start, _ in running.values():
+            end = time.time()
+            for job, _lock, start, _ in running.values():
                 for p in job.outputs:
                     _remove(p)
-                self.outcomes[job.name].status = "failed"
-                self.outcomes[job.name].reason = why
+                out = self.outcomes[job.name]
+                # Stopped by a signal: interrupted, not failed, with the time it did run.
+                out.status, out.reason = ("interrupted" if why == "interrupted" else "failed"), why
+                out.start, out.end, out.wall_s = start, end, end - start
                 self.state.finished(job.name)
                 self.log.write(f"interrupted {job.name}: removed partial outputs")
             try:

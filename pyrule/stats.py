@@ -28,7 +28,7 @@ def write_stats(runner, result) -> None:
         "run_id": result.run_id, "pyrule_version": __version__, "argv": runner.options.argv,
         "pipefile_hash": _hash_files(runner.rules.files), "status": result.status,
         "wall_s": round(result.wall_s, 4),
-        "totals": {s: result.count(s) for s in ("ran", "up-to-date", "failed", "skipped")},
+        "totals": {s: result.count(s) for s in ("ran", "up-to-date", "failed", "interrupted", "skipped")},
         "start": min((o.start for _, o in done if o.start), default=None),
         "end": max((o.end for _, o in done if o.end), default=None),
     }

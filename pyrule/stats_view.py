@@ -16,7 +16,7 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start
 if TYPE_CHECKING:
     from typing import Any
 
-_RAN = ("ran", "failed")
+_RAN = ("ran", "failed", "interrupted")
 
 
 def show_stats(console, rule: str | None) -> int:
@@ -64,7 +64,7 @@ def _rule_summary(console, rule: str, runs: list[dict[str, Any]]) -> None:
     per_run = []
     known: set[str] = set()
     for doc in runs:
-        jobs = [j for j in doc["jobs"] if j["rule"] == rule and j["status"] in _RAN]
+        jobs = [j for j in doc["jobs"] if j["rule"] == rule and j["status"] in ("ran", "failed")]
         known.update(j["rule"] for j in doc["jobs"])
         if jobs:
             per_run.append((doc, jobs))
@@ -76,19 +76,19 @@ def _rule_summary(console, rule: str, runs: list[dict[str, Any]]) -> None:
     failed = len(every) - len(ok)
     walls = [j["wall_s"] for j in ok] or [0.0]
     # 0 means "not measured" (a job shorter than one memory sample): left out of the figures.
-    peaks = [j["peak_rss_bytes"] for j in ok if j["peak_rss_bytes"]] or [0]
+    peaks = [j["peak_rss_bytes"] for j in ok if j["peak_rss_bytes"]]
     console.out(f"rule {rule}: {len(every)} job run(s) in {len(per_run)} of {len(runs)} recorded run(s)"
                 + (f", {failed} failed" if failed else ""))
     console.out(f"  wall:        mean {_secs(sum(walls) / len(walls))}, max {_secs(max(walls))}")
-    console.out(f"  peak memory: mean {format_size(sum(peaks) / len(peaks))}, max {format_size(max(peaks))}")
+    console.out(f"  peak memory: mean {_mean_size(peaks)}, max {_max_size(peaks)}" if peaks else "  peak memory: —")
     header = ["run", "jobs", "failed", "mean wall", "max wall", "mean peak mem", "max peak mem"]
     rows = []
     for doc, jobs in per_run:
         good = [j for j in jobs if j["status"] == "ran"]
         w = [j["wall_s"] for j in good] or [0.0]
-        p = [j["peak_rss_bytes"] for j in good if j["peak_rss_bytes"]] or [0]
+        p = [j["peak_rss_bytes"] for j in good if j["peak_rss_bytes"]]
         rows.append([doc["run_id"], str(len(jobs)), str(len(jobs) - len(good)), _secs(sum(w) / len(w)),
-                     _secs(max(w)), format_size(sum(p) / len(p)), format_size(max(p))])
+                     _secs(max(w)), _mean_size(p), _max_size(p)])
     _table(console, header, rows, right={1, 2, 3, 4, 5, 6})
 
 
@@ -96,12 +96,15 @@ def _table(console, header: list[str], rows: list[list[str]], right: set[int]) -
     if sys.stdout.isatty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb":
         from rich.console import Console
         from rich.table import Table
+        from rich.text import Text
+
+        from .ui import shown
 
         table = Table(box=None, header_style="bold", pad_edge=False)
         for i, h in enumerate(header):
             table.add_column(h, justify="right" if i in right else "left")
-        for r in rows:
-            table.add_row(*r, style="red" if "failed" in r else None)
+        for r in rows:  # as Text, not markup: a job named `w[i=0]` keeps its `[i=0]`
+            table.add_row(*(Text(shown(c)) for c in r), style="red" if "failed" in r else None)
         Console().print(table)
         return
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
@@ -110,6 +113,15 @@ def _table(console, header: list[str], rows: list[list[str]], right: set[int]) -
         return "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
 
     console.out("\n".join([line(header), *(line(r) for r in rows)]))
+
+
+def _mean_size(peaks: list[int]) -> str:
+    """The mean of the measured peaks; "—" when none was measured (as for one job)."""
+    return format_size(sum(peaks) / len(peaks)) if peaks else "—"
+
+
+def _max_size(peaks: list[int]) -> str:
+    return format_size(max(peaks)) if peaks else "—"
 
 
 def _spark(value: float | None, top: float, width: int = 8) -> str:

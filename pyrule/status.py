@@ -1,4 +1,5 @@
-"""--status: each job of the graph is up to date, stale (why), running elsewhere, or failed last time."""
+"""--status: each target of the graph (an output path, with the job that makes it; a job without
+outputs by its name) is up to date, stale (why), running elsewhere, or failed last time."""
 
 from __future__ import annotations
 
@@ -9,7 +10,20 @@ from .rules import Rules
 
 
 def job_status(graph: JobGraph, rules: Rules, options) -> list[tuple[str, str]]:
-    from .procinfo import alive_since
+    """(`PATH (JOB)` or `JOB`, its state), in dependency order."""
+    rows = []
+    for d, text in _states(graph, rules, options):
+        if not d.job.outputs:
+            rows.append((d.job.name, text))
+        for p in d.job.outputs:
+            # "missing" is said of the path that is missing; its job's other outputs are stale.
+            here = f"stale: {d.reason}" if text.startswith("missing (") and d.reason != f"output {p} missing" else text
+            rows.append((f"{p} ({d.job.name})", here))
+    return rows
+
+
+def _states(graph: JobGraph, rules: Rules, options) -> list:
+    from .procinfo import alive_since, marked_processes
     from .run import dry_run, open_state
     from .stats import load_stats, run_dirs
 
@@ -28,22 +42,28 @@ def job_status(graph: JobGraph, rules: Rules, options) -> list[tuple[str, str]]:
     for d in decisions:
         name = d.job.name
         if d.pending and name not in running:
-            out.append((name, _gather(d, by_name, failed, skipped)))
+            out.append((d, _gather(d, by_name, failed, skipped)))
             continue
         if name in running:
             r = running[name]
             since = time.strftime("%H:%M:%S", time.localtime(r.started))
             slurm = r.slurm_job
-            job = f"job pid {r.pgid}" if slurm is None else f"Slurm job {slurm}" if slurm else "Slurm job not submitted yet"
-            out.append((name, f"running (pyrule pid {r.owner_pid}, {job}, since {since})"))
+            if slurm is None:
+                # The store has the job's process group only from the builder's next flush:
+                # until then, its process is found by its mark (PYRULE_JOB=RUN-ID/JOB).
+                pid = r.pgid if r.pgid > 0 else min(marked_processes(f"{r.run_id}/{name}"), default=0)
+                job = f"job pid {pid}" if pid else "job starting"
+            else:
+                job = f"Slurm job {slurm}" if slurm else "Slurm job not submitted yet"
+            out.append((d, f"running (pyrule pid {r.owner_pid}, {job}, since {since})"))
         elif d.reason is None:
-            out.append((name, "up to date"))
+            out.append((d, "up to date"))
         elif name in failed:
-            out.append((name, f"failed in the last run ({failed[name]}); stale: {d.reason}"))
+            out.append((d, f"failed in the last run ({failed[name]}); stale: {d.reason}"))
         elif d.reason.startswith("output") and d.reason.endswith("missing"):
-            out.append((name, f"missing ({d.reason})"))
+            out.append((d, f"missing ({d.reason})"))
         else:
-            out.append((name, f"stale: {d.reason}"))
+            out.append((d, f"stale: {d.reason}"))
     return out
 
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 import time
 
@@ -12,6 +13,22 @@ from .errors import PyruleError
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start
 if TYPE_CHECKING:
     from typing import Any
+
+
+# Terminal control characters (but newline and tab), and the surrogates that stand for bytes of
+# a file name that are not UTF-8: a file name holding them must not move the cursor, change
+# colours or stop the output with an encoding error. Shown as \xNN, as Python writes them.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def _escape_char(m: re.Match) -> str:
+    c = ord(m.group())
+    return f"\\x{c & 0xff:02x}" if c < 0x100 or 0xdc80 <= c <= 0xdcff else f"\\u{c:04x}"
+
+
+def shown(text: str) -> str:
+    """`text` (names, paths, messages) as it may go to a terminal: control characters escaped."""
+    return _CONTROL.sub(_escape_char, text) if _CONTROL.search(text) else text
 
 
 def _fmt_time(s: float) -> str:
@@ -33,9 +50,11 @@ class Console:
     # --- plain output -----------------------------------------------------------------------
 
     def out(self, text: str) -> None:
+        text = shown(text)
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
 
     def plain(self, text: str) -> None:
+        text = shown(text)
         if self._progress is not None:
             self._progress.console.print(text, markup=False, highlight=False)
         else:
@@ -60,6 +79,7 @@ class Console:
                 lines.append(" " * (len(gutter) - 2) + "| " + "".join(c if c == "\t" else " " for c in src[: col - 1]) + "^")
         if e.hint:
             lines.append(f"  hint: {e.hint}")
+        lines = [shown(ln) for ln in lines]  # a file name in the message may hold control characters
         if self._color() and e.loc is not None and len(lines) > 2:
             self._print_highlighted(lines, e.loc.file)
             return
@@ -195,9 +215,25 @@ class Console:
         if self._progress is not None and n:
             self._progress.update(self._task, total=self.total)
 
+    def job_waiting(self, job, what: str) -> None:
+        """A job set aside for another pyrule process (said once): a line, and on a terminal a
+        row of the live display until it starts or is found built."""
+        self.note(f"{job.name}: {what}")
+        if self._progress is not None and job.name not in self._running:
+            from rich.markup import escape
+
+            self._running[job.name] = self._progress.add_task(
+                f"  [yellow]{escape(shown(job.name))} waiting for another pyrule process", total=None)
+
     def job_started(self, job, reason: str) -> None:
         if self._progress is not None:
-            self._running[job.name] = self._progress.add_task(f"  [cyan]{job.name}", total=None)
+            waiting = self._running.pop(job.name, None)
+            if waiting is not None:
+                self._progress.remove_task(waiting)
+            from rich.markup import escape
+
+            # Escaped: a name is not markup (`w[i=0]` would lose its `[i=0]`, `[bold]` restyle the line)
+            self._running[job.name] = self._progress.add_task(f"  [cyan]{escape(shown(job.name))}", total=None)
         elif self.verbose or self.quiet < 1 and self.total <= 50:
             self.note(f"start {job.name}" + (f" ({reason})" if self.verbose else ""))
 
@@ -227,24 +263,30 @@ class Console:
     def job_failed(self, outcome, why: str) -> None:
         self._job_done(outcome.job.name)
         tail = _tail(outcome.log)
-        msg = f"FAILED {outcome.job.name}: {why}" + (f"\n  log: {outcome.log}" if outcome.log else "")
+        msg = shown(f"FAILED {outcome.job.name}: {why}" + (f"\n  log: {outcome.log}" if outcome.log else ""))
         if outcome.log and not tail and not os.path.exists(outcome.log):
-            msg = f"FAILED {outcome.job.name}: {why}\n  log: none (the job printed nothing)"
-        if tail:
+            msg = shown(f"FAILED {outcome.job.name}: {why}") + "\n  log: none (the job printed nothing)"
+        if tail:  # what the job printed, as it printed it (its colours too)
             msg += "\n" + "\n".join("  | " + ln for ln in tail)
         if self._progress is not None:
-            self._progress.console.print(f"[red]{msg}[/red]", markup=True, highlight=False)
+            from rich.text import Text
+
+            self._progress.console.print(Text(msg, style="red"), highlight=False)
         else:
             print(msg, file=self.err)
 
     def run_finished(self, result) -> None:
         self.stop_live()
         if result.status != "ok" or self.quiet < 2:
-            ran, ok, failed, skipped = (result.count(s) for s in ("ran", "up-to-date", "failed", "skipped"))
-            word = {"ok": "done", "failed": "FAILED", "interrupted": "interrupted"}[result.status]
-            if ran or failed or skipped or result.status != "ok":
-                print(f"{word}: {ran} ran, {ok} up to date, {failed} failed, {skipped} skipped in "
-                      f"{_fmt_time(result.wall_s)}; stats in {result.run_dir}/stats.tsv", file=self.err)
+            ran, failed, stopped, skipped = (result.count(s) for s in ("ran", "failed", "interrupted", "skipped"))
+            # As run_started counted them: a gather (`all`) is not a job that is up to date.
+            ok = sum(1 for o in result.outcomes.values() if o.status == "up-to-date" and not o.job.gather)
+            word = {"ok": "done", "failed": "FAILED", "interrupted": "interrupted"}.get(result.status, result.status)
+            if ran or failed or stopped or skipped or result.status != "ok":
+                print(f"{word}: {ran} ran, {ok} up to date, {failed} failed, "
+                      + (f"{stopped} interrupted, " if stopped else "")
+                      + f"{skipped} skipped in {_fmt_time(result.wall_s)}; stats in {result.run_dir}/stats.tsv",
+                      file=self.err)
 
     def stop_live(self) -> None:
         if self._progress is not None:
@@ -279,7 +321,11 @@ def _tail(path: str | None, n: int = 10) -> list[str]:
     try:
         with open(path, "rb") as f:
             f.seek(0, 2)
-            f.seek(max(0, f.tell() - 8192))
-            return f.read().decode("utf-8", "replace").splitlines()[-n:]
+            start = max(0, f.tell() - 8192)
+            f.seek(start)
+            lines = f.read().decode("utf-8", "replace").splitlines()
     except OSError:
         return []
+    if start == 0 and lines and lines[0].startswith("# pyrule: "):
+        del lines[0]  # the header of pyrule's own log (executors/local.py): not what the job printed
+    return lines[-n:]

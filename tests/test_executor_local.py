@@ -61,6 +61,13 @@ def log_of(tmp_path: Path, name: str = "job") -> str:
     return (tmp_path / ".pyrule" / "logs" / f"{name}.log").read_text()
 
 
+def _output(log: Path) -> str:
+    """What the job printed: pyrule's own log (log_optional) starts with a header line."""
+    header, _, rest = log.read_text().partition("\n")
+    assert header.startswith("# pyrule: "), header
+    return rest
+
+
 # --- shell jobs ---------------------------------------------------------------------------
 
 
@@ -82,10 +89,12 @@ def test_failing_job_exit_code_and_stderr_in_log(ex: LocalExecutor, tmp_path: Pa
     assert "oops" in log_of(tmp_path)
 
 
-def test_log_is_appended(ex: LocalExecutor, tmp_path: Path) -> None:
+def test_a_retry_appends_to_the_log_a_new_run_starts_it_afresh(ex: LocalExecutor, tmp_path: Path) -> None:
     run(ex, spec(tmp_path, shell="echo one"))
-    run(ex, spec(tmp_path, shell="echo two"))
+    run(ex, spec(tmp_path, shell="echo two", attempt=2))
     assert log_of(tmp_path) == "one\ntwo\n"
+    run(ex, spec(tmp_path, shell="echo three"))
+    assert log_of(tmp_path) == "three\n"
 
 
 @pytest.mark.parametrize("body", ["shell", "python"])
@@ -99,9 +108,9 @@ def test_an_optional_log_exists_only_when_the_job_printed_or_ran_long(ex: LocalE
     run(ex, job("quiet", "cat /dev/null > q.txt", lambda: None))
     assert not (log / "quiet.log").exists()
     run(ex, job("loud", "echo hello", lambda: print("hello")))
-    assert (log / "loud.log").read_text() == "hello\n"
-    run(ex, job("loud", "echo again", lambda: print("again")))  # an existing log is appended to
-    assert (log / "loud.log").read_text() == "hello\nagain\n"
+    assert _output(log / "loud.log") == "hello\n"
+    run(ex, job("loud", "echo again", lambda: print("again")))  # a new run of the job starts it afresh
+    assert _output(log / "loud.log") == "again\n"
     # A longer job gets its log at once (after one sampling interval), for `tail -f`.
     pid = ex.start(job("long", "sleep 1.5; echo late",
                        lambda: (time.sleep(1.5), print("late"))))
@@ -111,7 +120,7 @@ def test_an_optional_log_exists_only_when_the_job_printed_or_ran_long(ex: LocalE
     assert (log / "long.log").exists() and pid in ex.running()
     while pid in ex.running():
         ex.wait(1)
-    assert (log / "long.log").read_text() == "late\n"
+    assert _output(log / "long.log") == "late\n"
     # Not optional (a rule's `log:`): always created.
     run(ex, spec(tmp_path, "given", shell="cat /dev/null > g.txt"))
     assert (log / "given.log").read_text() == ""
@@ -137,7 +146,7 @@ def test_a_quiet_jobs_unnamed_log_is_reused_only_when_nothing_of_the_job_is_left
     logs = tmp_path / ".pyrule" / "logs"
     assert "late-from-c" not in (logs / "d.log").read_text()  # named after a sampling interval
     run(ex, quiet("e", "echo loud"))  # a reused file that gets written is named as usual
-    assert (logs / "e.log").read_text() == "loud\n"
+    assert _output(logs / "e.log") == "loud\n"
     assert not (logs / "a.log").exists() and not (logs / "b.log").exists()
 
 

@@ -76,7 +76,7 @@ def test_stats_tsv_and_json_columns(tmp_path: Path):
     doc = json.loads((Path(r.run_dir) / "stats.json").read_text())
     assert doc["status"] == "failed"
     assert doc["run_id"] == Path(r.run_dir).name
-    assert doc["totals"] == {"ran": 1, "up-to-date": 0, "failed": 1, "skipped": 1}
+    assert doc["totals"] == {"ran": 1, "up-to-date": 0, "failed": 1, "interrupted": 0, "skipped": 1}
     b = next(j for j in doc["jobs"] if j["job"] == "b")
     assert b["reason"] == "exit code 4" and b["log"] == ".pyrule/logs/b/b.log"
 
@@ -154,7 +154,8 @@ def test_stats_command_summarises_a_rule_across_runs(tmp_path: Path):
     words = lines[1].split()
     assert words[:2] == ["wall:", "mean"] and words[3] == "max", lines[1]
     assert abs(float(words[2].rstrip("s,")) - mean) < 0.006 and abs(float(words[4].rstrip("s")) - max(walls)) < 0.006
-    assert lines[2].startswith("  peak memory: mean ") and ", max " in lines[2]
+    # (sleep 0.05 is shorter than one memory sample: usually not measured)
+    assert lines[2] == "  peak memory: —" or lines[2].startswith("  peak memory: mean ") and ", max " in lines[2]
     assert lines[3].split()[:3] == ["run", "jobs", "failed"]
     assert [ln.split()[0] for ln in lines[4:]] == [doc["run_id"] for doc in runs]
     assert all(ln.split()[1:3] == ["2", "0"] for ln in lines[4:])
@@ -177,3 +178,18 @@ def test_short_jobs_never_report_the_runner_s_own_memory(tmp_path: Path):
     peaks = [int(row["peak_rss_bytes"] or 0) for row in rows if row["rule"] == "copy"]
     assert len(peaks) == 300
     assert max(peaks) < 10 * 2**20, sorted(peaks)[-5:]  # cat's own tree is ~1-2 MB; the runner 20+
+
+
+def test_stats_rule_shows_unmeasured_memory_as_a_dash(tmp_path: Path):
+    """Jobs shorter than one memory sample have no measured peak: "—", as --stats shows it per job, not 0B."""
+    pipefile(tmp_path, """
+        rule quick:
+            output: "q.txt"
+            shell: touch {output}
+    """)
+    r = ok(tmp_path)
+    assert r.jobs()["quick"]["peak_rss_bytes"] == 0  # (the precondition: not measured)
+    lines = ok(tmp_path, "--stats", "quick").out.splitlines()
+    assert lines[2] == "  peak memory: —"
+    assert lines[4].split()[-2:] == ["—", "—"]
+    assert "0B" not in "\n".join(lines)

@@ -4,8 +4,10 @@ Creating a file costs ~100-200 us on ext4 here: as much as the rest of the runne
 `cat a > b` job. So a log that does not exist yet starts as an unnamed file (O_TMPFILE, ~12 us)
 in its directory, and gets its name (linkat, ~50 us) when the job ends having written something,
 or as soon as the job has run one sampling interval (so `tail -f` works on every longer job).
-A short job that printed nothing leaves no log file. A log that exists already is opened and
-appended to, as before; a rule's own `log:` file is always created.
+A short job that printed nothing leaves no log file. Each run of a job starts its logs afresh
+(a log left by an earlier run is truncated; a retry appends); pyrule's own log starts with a
+header (when, where, what: see header()), which does not count as printing something; a rule's
+own `log:` file is the user's: always created, no header.
 
 On some disks even the unnamed file costs a file creation (~240 us on the reference
 machine's ext4 with `discard`; NFS pays a round trip). So the unnamed file of a job that wrote
@@ -19,6 +21,7 @@ from __future__ import annotations
 import os
 
 _APPEND = os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC
+_FRESH = _APPEND | os.O_TRUNC
 _TMPFILE = getattr(os, "O_TMPFILE", 0)
 
 
@@ -36,11 +39,26 @@ class LogFiles:
         self._dirs: dict[str, int] = {}  # directory -> an fd of it, for linkat
         self._spares: dict[str, list[int]] = {}  # directory -> empty unnamed files, unused
         self._tmpfile = bool(_TMPFILE)
+        self._headers: dict[int, int] = {}  # unnamed fd -> the size of its header
 
-    def open(self, path: str, optional: bool) -> tuple[int, bool]:
-        """An fd to append the job's output to, and whether it is still unnamed."""
+    def open(self, path: str, optional: bool, fresh: bool = True, header: bytes = b"") -> tuple[int, bool]:
+        """An fd to append the job's output to, and whether it is still unnamed. `fresh`: this
+        run's first attempt, which truncates a log an earlier run left. `header` is written
+        first (an OSError from it, e.g. a full disk, is raised with the fd closed)."""
+        fd, unnamed = self._open(path, optional, _FRESH if fresh else _APPEND)
+        if header:
+            try:
+                os.write(fd, header)
+            except OSError:
+                os.close(fd)
+                raise
+            if unnamed:
+                self._headers[fd] = len(header)
+        return fd, unnamed
+
+    def _open(self, path: str, optional: bool, flags: int) -> tuple[int, bool]:
         try:
-            return os.open(path, _APPEND), False
+            return os.open(path, flags), False
         except FileNotFoundError:
             pass
         directory = os.path.dirname(path) or "."
@@ -52,7 +70,7 @@ class LogFiles:
                 return _open_in(directory, directory, _TMPFILE | _APPEND), True
             except OSError:  # a file system without O_TMPFILE: create logs by name from now on
                 self._tmpfile = False
-        return _open_in(directory, path, _APPEND | os.O_CREAT), False
+        return _open_in(directory, path, flags | os.O_CREAT), False
 
     def name(self, fd: int, path: str) -> bool:
         """Give the unnamed log its name; False if that name exists now (see finish)."""
@@ -80,8 +98,9 @@ class LogFiles:
         """The job has ended: name its unnamed log if it wrote anything; close the fd, or keep
         it as a spare when it is empty and `reusable` (nothing of the job holds it any more)."""
         try:
-            if not os.fstat(fd).st_size:
+            if os.fstat(fd).st_size <= self._headers.pop(fd, 0):  # nothing but its header
                 if reusable:
+                    os.ftruncate(fd, 0)
                     self._spares.setdefault(os.path.dirname(path) or ".", []).append(fd)
                     fd = -1
             elif not self.name(fd, path):

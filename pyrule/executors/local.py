@@ -203,6 +203,7 @@ class LocalExecutor(Executor):
         # process stops every job group if the runner dies.
         self._watchdog = Watchdog()
         self._logs = LogFiles()
+        self._host = os.uname().nodename
         self._programs: dict[tuple[str, str], str | None] = {}  # (command, PATH) -> executable
         self._cwd = os.getcwd()
         self._environ = dict(os.environ)  # decoded once, not for every job
@@ -222,6 +223,14 @@ class LocalExecutor(Executor):
         self._stopping = False  # in terminate_all or kill_all
         if not use_pidfd:
             self._install_sigchld()
+
+    def _header(self, spec: JobSpec) -> bytes:
+        """The first line of pyrule's own log of a job: when, where and what it ran (one line:
+        the newlines of a multi-line body written `\\n`, so the failure's tail can leave it out)."""
+        when = time.strftime("%Y-%m-%d %H:%M:%S")
+        what = "(a Python body)" if spec.shell is None else spec.shell.strip().replace("\n", "\\n")
+        again = f", attempt {spec.attempt}" if spec.attempt > 1 else ""
+        return f"# pyrule: {spec.name} started {when} on {self._host}{again}: {what}\n".encode("utf-8", "surrogateescape")
 
     # --- the Executor interface -------------------------------------------------------
 
@@ -244,7 +253,11 @@ class LocalExecutor(Executor):
         parent = os.getpid()
         self._run_mark = env.get("PYRULE_JOB", "").partition("/")[0]
         self._watchdog.ready(self._run_mark)
-        log_fd, unnamed = self._logs.open(log, spec.log_optional)
+        try:
+            log_fd, unnamed = self._logs.open(log, spec.log_optional, spec.attempt <= 1,
+                                              self._header(spec) if spec.log_optional else b"")
+        except OSError as e:  # e.g. a full disk: say it is the log, not the job, that failed
+            raise OSError(e.errno, f"its log could not be written: {e.strerror}", spec.log_path) from None
         script = ""
         try:
             if spec.shell is not None:

@@ -247,6 +247,8 @@ class SlurmExecutor(Executor):
             os.makedirs(resolve(workdir, d), exist_ok=True)
         log = os.path.abspath(resolve(workdir, spec.log_path))
         os.makedirs(os.path.dirname(log), exist_ok=True)
+        if spec.attempt <= 1:  # each run of a job starts its log afresh (a retry appends), as locally
+            _unlink(log)
         report = None
         env = dict(spec.env)
         if spec.report_path:

@@ -90,7 +90,7 @@ def render_report(doc: dict, root: str = ".") -> str:
     badges = "".join(
         f'<span class="total" data-status="{esc(s)}" style="border-color:{graph_mod.style(s)[0]}">'
         f'<strong>{esc(totals.get(s, 0))}</strong> {esc(graph_mod.style(s)[2])}</span>'
-        for s in ("ran", "up-to-date", "failed", "skipped"))
+        for s in ("ran", "up-to-date", "failed", *(("interrupted",) if totals.get("interrupted") else ()), "skipped"))
     crit_txt = ""
     if crit:
         crit_wall = sum(next(j for j in jobs if j["job"] == c).get("wall_s") or 0 for c in crit)

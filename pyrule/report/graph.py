@@ -11,6 +11,7 @@ STATUS_STYLE = {
     "ran": ("#2f9e44", "#ffffff", "ran"),
     "up-to-date": ("#ced4da", "#212529", "up to date"),
     "failed": ("#e03131", "#ffffff", "failed"),
+    "interrupted": ("#e8590c", "#ffffff", "interrupted"),
     "skipped": ("#f59f00", "#212529", "skipped"),
     "stale": ("#1c7ed6", "#ffffff", "stale (would run)"),
     "unknown": ("#f8f9fa", "#212529", "status not computed"),
@@ -39,7 +40,7 @@ def short(label: str, limit: int = MAX_LABEL) -> str:
     return label if len(label) <= limit else label[: limit - 1] + "…"
 
 
-_WORST = ["failed", "skipped", "stale", "ran", "up-to-date", "unknown"]
+_WORST = ["failed", "interrupted", "skipped", "stale", "ran", "up-to-date", "unknown"]
 
 
 def worst(statuses) -> str:

@@ -10,7 +10,7 @@ MIN_WALL = 1.0  # seconds of wall time (a rule's, summed) below which CPU use is
 
 
 def measured(jobs: list[dict]) -> list[dict]:
-    return [j for j in jobs if j.get("start") is not None and j.get("status") in ("ran", "failed")]
+    return [j for j in jobs if j.get("start") is not None and j.get("status") in ("ran", "failed", "interrupted")]
 
 
 def _declared_mem(j: dict) -> float | None:
