@@ -150,7 +150,7 @@ def _prepare(argv: list[str]) -> list[str]:
     while i < len(argv):
         arg = argv[i]
         i += 1
-        if arg == "--":
+        if arg == "--":  # the rest are targets
             out += argv[i - 1:]
             break
         if not arg.startswith("--"):
@@ -238,9 +238,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     try:
         # Intermixed: targets, NAME=VALUE and options in any order, as with make.
-        args, unknown = parser.parse_known_intermixed_args(_prepare(argv))
+        argv = _prepare(argv)
+        after = argv.index("--") if "--" in argv else len(argv)  # what follows `--` is targets
+        args, unknown = parser.parse_known_intermixed_args(argv[:after])
         if unknown:
             raise _unknown_option(unknown[0])
+        args.targets += argv[after + 1:]
         check_options(args)
     except SystemExit as e:  # --help, --version
         return EXIT_USAGE if e.code else EXIT_OK

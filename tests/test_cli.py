@@ -231,6 +231,8 @@ def test_unknown_option_names_pyrules_spelling(pipeline, args, hint):
 def test_targets_overrides_and_options_mix_in_any_order(pipeline):
     assert pipeline.dry("summary.txt", "-k", "SAMPLES=['b']", "-B") == [
         "count[sample=b]: forced", "summarize: forced"]
+    assert pipeline.dry("-k", "--", "clean") == ["clean: phony rule: runs whenever requested"]
+    assert "error: unknown target '-k'" in pipeline.error("clean", "--", "-k")  # after --: targets only
     rc, out, err = pipeline.run("counts/a.tsv", "-n", "-q", "-p", "MIN_LEN=7")
     assert rc == 0 and out.splitlines() == ["count[sample=a]: output counts/a.tsv missing",
                                             "    echo 7 > counts/a.tsv"], err
