@@ -178,6 +178,23 @@ def _prepare(argv: list[str]) -> list[str]:
     return out
 
 
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    """The command line as pyrule reads it; a mistake raises UsageError (--help and --version
+    exit, as argparse does). Intermixed: targets, NAME=VALUE and options in any order, as with make."""
+    argv = _prepare(argv)
+    after = argv.index("--") if "--" in argv else len(argv)  # what follows `--` is targets
+    args, unknown = build_parser().parse_known_intermixed_args(argv[:after])
+    if unknown:
+        raise _unknown_option(unknown[0])
+    args.targets += argv[after + 1:]
+    return args
+
+
+def override_args(args: argparse.Namespace) -> list[str]:
+    """The NAME=VALUE overrides of a command line: positional ones, then --set ones."""
+    return [t for t in args.targets if _is_override(t)] + list(args.set)
+
+
 def _is_budget(arg: str) -> bool:
     name, sep, value = arg.partition("=")
     try:
@@ -235,15 +252,8 @@ def find_pipefile(start: str) -> str | None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    parser = build_parser()
     try:
-        # Intermixed: targets, NAME=VALUE and options in any order, as with make.
-        argv = _prepare(argv)
-        after = argv.index("--") if "--" in argv else len(argv)  # what follows `--` is targets
-        args, unknown = parser.parse_known_intermixed_args(argv[:after])
-        if unknown:
-            raise _unknown_option(unknown[0])
-        args.targets += argv[after + 1:]
+        args = parse_args(argv)
         check_options(args)
     except SystemExit as e:  # --help, --version
         return EXIT_USAGE if e.code else EXIT_OK
@@ -298,7 +308,7 @@ def _main(args: argparse.Namespace, console) -> int:
     from .load import load, parse_override
 
     targets = [t for t in args.targets if not _is_override(t)]
-    overrides = dict(parse_override(t) for t in [*(t for t in args.targets if _is_override(t)), *args.set])
+    overrides = dict(parse_override(t) for t in override_args(args))
     if args.file:
         pipefile = args.file
         if not os.path.isfile(pipefile):
@@ -319,6 +329,7 @@ def _main(args: argparse.Namespace, console) -> int:
 
         return run_job(rules, args.run_job, targets)
 
+    _check_budget_names(args.resources, rules)
     if args.list:
         console.rule_list(rules)
         return EXIT_OK
@@ -380,6 +391,17 @@ def _main(args: argparse.Namespace, console) -> int:
             console.out(f"orphaned: {', '.join(outputs)} (made by {name}, no longer in the graph; --delete-orphans removes it)")
         return EXIT_OK
     return execute(graph, rules, options, console)
+
+
+def _check_budget_names(resources: list[str], rules) -> None:
+    """`--resources gpus=1 N=2` reads N=2 as a budget: when no rule asks for N and the Pipefile
+    has a variable N, it was meant as an override."""
+    asked = {k for rule in rules.rules.values() for k in rule.resources}
+    for item in resources:
+        name = item.partition("=")[0]
+        if name not in asked and name in rules.namespace:
+            raise UsageError(f"--resources {item}: no rule asks for {name}, a variable of the Pipefile",
+                             hint=f"to override it, write {item} before --resources, or --set {item}")
 
 
 def _graph_of(rules, name: str):

@@ -242,6 +242,10 @@ def test_resources_take_budgets_not_the_targets_after_them(pipeline):
     assert pipeline.dry("--resources", "gpus=1", "clean") == ["clean: phony rule: runs whenever requested"]
     assert pipeline.dry("--resources", "gpus=1", "disk_io=2.5", "clean", "MIN_LEN=5") == [
         "clean: phony rule: runs whenever requested"]
+    # NAME=NUMBER after --resources is a budget: one for a Pipefile variable no rule asks for was an override.
+    assert pipeline.error("--resources", "gpus=1", "MIN_LEN=5", "-n").splitlines() == [
+        "error: --resources MIN_LEN=5: no rule asks for MIN_LEN, a variable of the Pipefile",
+        "  hint: to override it, write MIN_LEN=5 before --resources, or --set MIN_LEN=5"]
 
 
 @pytest.mark.parametrize("option, message", [
