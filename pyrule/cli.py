@@ -17,7 +17,7 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 _DESCRIPTION = "Run the rules of a Pipefile: only the jobs whose results are stale, in parallel."
 _EPILOG = """examples:
   pyrule                      build the default targets
-  pyrule -n                   show what would run, and why
+  pyrule -n                   show what would run, and why (-n -p: with the commands)
   pyrule counts/a.tsv report  build a file and a rule
   pyrule MIN_LEN=40           override a '?=' variable
   pyrule --until count        run only what the 'count' jobs need, and them

@@ -472,7 +472,7 @@ def job_target(rules: Rules, name: str) -> str | None:
     """The first output of the job named `name` (`square[i=7]`), as a target to plan; None
     when no rule's job can be so named."""
     for rule in rules.rules.values():
-        if name.startswith(rule.name + "[") and name.endswith("]") and rule.outputs:
+        if name.startswith(rule.name + "[") and name.endswith("]"):
             wildcards: dict[str, str] = {}
             for part in name[len(rule.name) + 1:-1].split(","):
                 key, sep, value = part.partition("=")
@@ -481,10 +481,10 @@ def job_target(rules: Rules, name: str) -> str | None:
                 elif wildcards:  # a value holding a comma
                     key = next(reversed(wildcards))
                     wildcards[key] += "," + part
-            try:
-                return normpath(format_wildcards(_flat(rule.outputs)[0], wildcards))
-            except (KeyError, IndexError, ValueError):
-                return None
+            outputs = _flat(rule.outputs)
+            pattern = Pattern(outputs[0]) if outputs else None
+            if pattern is not None and set(pattern.names) == set(wildcards):
+                return normpath(pattern.format(wildcards))
     return None
 
 

@@ -288,9 +288,13 @@ def test_why_explains_any_file_job_or_rule_of_the_pipefile(pipeline):
     assert why("plots/a.png") == ["plots/{sample}.png[sample=a] will run: output plots/a.png missing",
                                   "  count[sample=a] will run: output counts/a.tsv missing"]
     assert why("count[sample=b]") == ["count[sample=b] will run: output counts/b.tsv missing"]
+    assert why("plots/{sample}.png[sample=b]") == [
+        "plots/{sample}.png[sample=b] will run: output plots/b.png missing",
+        "  count[sample=b] will run: output counts/b.tsv missing"]
     assert why("clean") == ["clean will run: phony rule: runs whenever requested"]
     assert why("coun*") == ["count[sample=a] will run: output counts/a.tsv missing",
                             "count[sample=b] will run: output counts/b.tsv missing"]
+    assert "--why count[x]: no rule" in pipeline.error("--why", "count[x]")
     assert pipeline.error("--why", "clen").splitlines() == [
         "error: --why clen: no rule of the Pipefile makes it or is so named", "  hint: did you mean 'clean'?"]
 
