@@ -211,6 +211,17 @@ def test_bad_option_values_are_one_line_and_a_hint_not_a_usage_dump(pipeline):
         "error: argument -j/--jobs: must be at least 1, not 0", "  hint: pyrule --help lists the options"]
 
 
+def test_option_names_for_suggestions_and_abbreviations_are_the_parsers():
+    import re
+
+    from pyrule.cli import _LONG, _SHORT, build_parser
+
+    heads = [ln.strip().split("  ")[0] for ln in build_parser().format_help().splitlines() if ln.startswith("  -")]
+    names = {n for head in heads for n in re.findall(r"(?<![\w-])--?[a-zA-Z][a-z-]*", head)}
+    assert {n for n in names if n.startswith("--")} | {"--run-job"} == set(_LONG)
+    assert {n for n in names if not n.startswith("--")} == set(_SHORT)
+
+
 @pytest.mark.parametrize("args, hint", [
     (["--nope"], "pyrule --help lists the options"),
     (["--keepgoing"], "did you mean --keep-going?"),
