@@ -67,6 +67,20 @@ def job_spec(job: Job, namespace: dict[str, Any], run_dir: str, attempt: int) ->
     return spec
 
 
+def command_text(job: Job, namespace: dict[str, Any], shell: str | None = None) -> str | None:
+    """What the job runs, as -p prints it and the run log records it: its shell script (`shell`
+    when substituted already), or its Python body; None for a rule without a body."""
+    rule = job.rule
+    if rule.shell is not None:
+        text = shell if shell is not None else substitute(rule.shell, context(job, namespace), job.wildcards, namespace)
+        return text.strip("\n").rstrip()
+    if rule.python is not None:
+        return "python:\n" + "\n".join("    " + line for line in rule.python.strip("\n").splitlines())
+    if rule.func is not None:
+        return f"python: {getattr(rule.func, '__qualname__', rule.func)}()"
+    return None
+
+
 def python_body(job: Job, namespace: dict[str, Any], ctx: dict[str, Any]) -> Callable[[], None]:
     """A callable that runs the job's Python body (in the forked child the executor makes)."""
     rule = job.rule

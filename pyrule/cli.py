@@ -17,7 +17,7 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 _DESCRIPTION = "Run the rules of a Pipefile: only the jobs whose results are stale, in parallel."
 _EPILOG = """examples:
   pyrule                      build the default targets
-  pyrule -n                   show what would run, and why
+  pyrule -n                   show what would run, and why (-n -p: with the commands)
   pyrule counts/a.tsv report  build a file and a rule
   pyrule MIN_LEN=40           override a '?=' variable
   pyrule --until count        run only what the 'count' jobs need, and them
@@ -39,29 +39,49 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
         super().__init__(prog, width=max(width, 20) - 2)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a mistake is a UsageError (one line and a hint, exit 2), not a usage dump."""
+
+    def error(self, message: str):  # type: ignore[override]
+        hint = "pyrule --help lists the options"
+        if message.startswith("argument --dag"):
+            hint = f"write --dag=FORMAT, FORMAT one of {', '.join(DAG_FORMATS)}; other words are targets"
+        raise UsageError(message, hint=hint)
+
+
+DAG_FORMATS = ("dot", "mermaid", "json", "svg", "png")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="pyrule", description=_DESCRIPTION, epilog=_EPILOG, formatter_class=_Formatter)
+    p = _Parser(prog="pyrule", description=_DESCRIPTION, epilog=_EPILOG, formatter_class=_Formatter)
     p.add_argument("targets", nargs="*", metavar="TARGET", help="files or rule names to build, and NAME=VALUE overrides")
     p.add_argument("-f", "--file", metavar="FILE", help="the Pipefile (default: ./Pipefile, else the nearest one above)")
     p.add_argument("-C", "--directory", metavar="DIR", help="change to DIR first")
     p.add_argument("-n", "--dry-run", action="store_true", help="print the jobs that would run, in order, with reasons")
+    p.add_argument("-p", "--print-commands", action="store_true",
+                   help="print each job's command as it starts (with -n: the commands that would run)")
     p.add_argument("-j", "--jobs", type=_positive_int, metavar="N",
                    help="cores budget (default: CPU count); with --executor slurm: jobs submitted at once (default 100)")
     p.add_argument("--mem", metavar="SIZE", help="memory budget, e.g. 16G (default: physical RAM)")
-    p.add_argument("--resources", nargs="+", metavar="NAME=N", default=[], help="custom resource budgets")
+    # One or more NAME=N: _prepare() splits them into one --resources=NAME=N each.
+    p.add_argument("--resources", action="append", metavar="NAME=N", default=[], help="custom resource budgets")
     p.add_argument("-k", "--keep-going", action="store_true", help="after a failure, go on with independent jobs")
     p.add_argument("-B", "--force-all", action="store_true", help="rerun every job")
-    p.add_argument("--force", action="append", default=[], metavar="TARGET", help="rerun TARGET's job and everything after it")
+    p.add_argument("--force", action="append", default=[], metavar="TARGET",
+                   help="rerun TARGET's jobs (a file, job, rule or rule glob) and everything after them")
     p.add_argument("--overwrite-protected", action="store_true",
                    help="rerun jobs whose protected() outputs exist (else refused before anything runs)")
     p.add_argument("--delete-orphans", action="store_true",
                    help="remove outputs of jobs a checkpoint no longer asks for")
-    p.add_argument("--until", action="append", default=[], metavar="TARGET", help="run only what TARGET needs, TARGET included")
-    p.add_argument("--why", metavar="TARGET", help="explain why TARGET is or is not up to date")
+    p.add_argument("--until", action="append", default=[], metavar="TARGET",
+                   help="run only what TARGET (a file, job, rule or rule glob) needs, TARGET included")
+    p.add_argument("--why", metavar="TARGET", help="explain why TARGET (a file, job or rule) is or is not up to date")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="override a '?=' variable")
     p.add_argument("--list", action="store_true", help="list the rules with their descriptions, inputs and outputs")
-    p.add_argument("--dag", nargs="?", const="dot", choices=["dot", "mermaid", "json", "svg", "png"],
-                   help="print the job graph with each job's current status (png needs Graphviz)")
+    # `--dag` alone is dot; a format is --dag=FORMAT or one of these words (_prepare): a path stays a target.
+    p.add_argument("--dag", choices=DAG_FORMATS, metavar="FORMAT",
+                   help=f"print the job graph with each job's current status ({', '.join(DAG_FORMATS)}; "
+                        "default dot; png needs Graphviz)")
     p.add_argument("--status", action="store_true", help="show every target's state")
     p.add_argument("--stats", nargs="?", const="", metavar="RULE", help="the last run's per-job table, or RULE over all runs")
     p.add_argument("--report", nargs="?", const="pyrule-report.html", metavar="FILE", help="write an HTML report of the last run")
@@ -74,6 +94,138 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="count", default=0, help="more output")
     p.add_argument("--version", action="version", version=f"pyrule {__version__}")
     return p
+
+
+_LONG = ("--file", "--directory", "--dry-run", "--print-commands", "--jobs", "--mem", "--resources", "--keep-going",
+         "--force-all", "--force", "--overwrite-protected", "--delete-orphans", "--until", "--why", "--set",
+         "--list", "--dag", "--status", "--stats", "--report", "--run", "--executor", "--slurm-partition",
+         "--slurm-account", "--run-job", "--quiet", "--verbose", "--version", "--help")
+_SHORT = ("-f", "-C", "-n", "-p", "-j", "-k", "-B", "-q", "-v", "-h")
+
+# What Make and Snakemake users type, in pyrule's words.
+_OTHER_TOOLS = {
+    "--cores": "the cores budget is -j N (--jobs N)",
+    "-c": "the cores budget is -j N (--jobs N)",
+    "--dryrun": "a dry run is -n (--dry-run)",
+    "--just-print": "a dry run is -n (--dry-run)",
+    "--recon": "a dry run is -n (--dry-run)",
+    "--forceall": "rerunning every job is -B (--force-all)",
+    "--always-make": "rerunning every job is -B (--force-all)",
+    "-F": "rerunning every job is -B (--force-all)",
+    "--forcerun": "rerunning a target's jobs and what follows is --force TARGET",
+    "-R": "rerunning a target's jobs and what follows is --force TARGET",
+    "--printshellcmds": "printing the commands is -p (--print-commands)",
+    "--configfile": "pyrule has no config-file option yet: override a '?=' variable with NAME=VALUE (or --set NAME=VALUE)",
+    "--configfiles": "pyrule has no config-file option yet: override a '?=' variable with NAME=VALUE (or --set NAME=VALUE)",
+    "--config": "overrides are NAME=VALUE arguments (or --set NAME=VALUE); a config-file option does not exist yet",
+    "--snakefile": "the Pipefile is named with -f FILE",
+    "-s": "the Pipefile is named with -f FILE",
+    "--makefile": "the Pipefile is named with -f FILE",
+    "-d": "the directory is -C DIR (--directory DIR)",
+    "--list-rules": "the rules are listed by --list",
+    "--rulegraph": "the job graph is --dag",
+    "--summary": "every target's state is --status",
+    "--detailed-summary": "every target's state is --status",
+}
+
+
+def _unknown_option(arg: str) -> UsageError:
+    import difflib
+
+    name = arg.split("=", 1)[0]
+    hint = _OTHER_TOOLS.get(name)
+    if hint is None:
+        close = difflib.get_close_matches(name, _LONG if name.startswith("--") else _LONG + _SHORT, n=1, cutoff=0.75)
+        hint = f"did you mean {close[0]}?" if close else "pyrule --help lists the options"
+    return UsageError(f"unknown option {name}", hint=hint)
+
+
+def _prepare(argv: list[str]) -> list[str]:
+    """argv for argparse: long option abbreviations spelt out; `--dag` takes a format only as
+    --dag=FORMAT or one of DAG_FORMATS (`--dag results/x.tsv` keeps the target); `--resources`
+    takes its first value and then the NAME=NUMBER words that follow (`--resources gpus=1 other`
+    keeps the target `other`, and `NORM=l1` after it stays an override)."""
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        i += 1
+        if arg == "--":  # the rest are targets
+            out += argv[i - 1:]
+            break
+        if not arg.startswith("--"):
+            out.append(arg)
+            continue
+        name, eq, value = arg.partition("=")
+        if name not in _LONG:
+            matches = [o for o in _LONG if o.startswith(name)]
+            name = matches[0] if len(matches) == 1 else name
+        if name == "--dag" and not eq:
+            if i < len(argv) and argv[i] in DAG_FORMATS:
+                value, i = argv[i], i + 1
+            out.append("--dag=" + (value or "dot"))
+        elif name == "--resources":
+            values = [value] if eq else []
+            if not eq and i < len(argv) and not argv[i].startswith("-"):
+                values.append(argv[i])
+                i += 1
+            while i < len(argv) and _is_budget(argv[i]):
+                values.append(argv[i])
+                i += 1
+            out += [f"--resources={v}" for v in values] if values else [name]
+        else:
+            out.append(name + eq + value)
+    return out
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    """The command line as pyrule reads it; a mistake raises UsageError (--help and --version
+    exit, as argparse does). Intermixed: targets, NAME=VALUE and options in any order, as with make."""
+    argv = _prepare(argv)
+    after = argv.index("--") if "--" in argv else len(argv)  # what follows `--` is targets
+    args, unknown = build_parser().parse_known_intermixed_args(argv[:after])
+    if unknown:
+        raise _unknown_option(unknown[0])
+    args.targets += argv[after + 1:]
+    return args
+
+
+def override_args(args: argparse.Namespace) -> list[str]:
+    """The NAME=VALUE overrides of a command line: positional ones, then --set ones."""
+    return [t for t in args.targets if _is_override(t)] + list(args.set)
+
+
+def _is_budget(arg: str) -> bool:
+    name, sep, value = arg.partition("=")
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return bool(sep) and name.isidentifier()
+
+
+def check_options(args: argparse.Namespace) -> None:
+    """Every option's value, before anything is read or planned: a dry run, a no-op run and a
+    real run refuse the same mistakes, with the same words."""
+    import math
+
+    from .units import parse_size
+
+    if args.mem is not None:
+        try:
+            parse_size(args.mem)
+        except ValueError as e:
+            raise UsageError(f"--mem {args.mem}: {e}") from None
+    for item in args.resources:
+        name, sep, value = item.partition("=")
+        try:
+            n = float(value) if sep and name.isidentifier() else -1.0
+        except ValueError:
+            n = -1.0
+        if not (0 <= n and math.isfinite(n)):
+            raise UsageError(f"--resources {item}: write NAME=N, e.g. gpus=2 or disk_io=4")
+    if args.run is not None and args.report is None:
+        raise UsageError(f"--run {args.run}: only with --report", hint=f"write pyrule --report --run {args.run}")
 
 
 def _positive_int(text: str) -> int:
@@ -100,11 +252,16 @@ def find_pipefile(start: str) -> str | None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    parser = build_parser()
     try:
-        args = parser.parse_args(argv)
-    except SystemExit as e:  # argparse has printed the usage error
+        args = parse_args(argv)
+        check_options(args)
+    except SystemExit as e:  # --help, --version
         return EXIT_USAGE if e.code else EXIT_OK
+    except UsageError as e:
+        from .ui import Console
+
+        Console().error(e)
+        return e.exit_code
     from .ui import Console
 
     console = Console(quiet=args.quiet, verbose=args.verbose)
@@ -151,7 +308,7 @@ def _main(args: argparse.Namespace, console) -> int:
     from .load import load, other_case, parse_override
 
     targets = [t for t in args.targets if not _is_override(t)]
-    overrides = dict(parse_override(t) for t in [*(t for t in args.targets if _is_override(t)), *args.set])
+    overrides = dict(parse_override(t) for t in override_args(args))
     if args.file:
         pipefile = args.file
         if not os.path.isfile(pipefile):
@@ -172,6 +329,7 @@ def _main(args: argparse.Namespace, console) -> int:
 
         return run_job(rules, args.run_job, targets)
 
+    _check_budget_names(args.resources, rules)
     if args.list:
         console.rule_list(rules)
         return EXIT_OK
@@ -185,6 +343,7 @@ def _main(args: argparse.Namespace, console) -> int:
         jobs=args.jobs, mem=args.mem, resources=args.resources, keep_going=args.keep_going,
         force_all=args.force_all, force=args.force, delete_orphans=args.delete_orphans,
         overwrite_protected=args.overwrite_protected, executor=args.executor, argv=sys.argv[1:],
+        print_commands=args.print_commands,
         executor_options={k: v for k, v in (("partition", args.slurm_partition), ("account", args.slurm_account))
                           if v} if args.executor == "slurm" else {},
     )
@@ -206,7 +365,10 @@ def _main(args: argparse.Namespace, console) -> int:
 
         return dag_command(graph, args.dag, dry_run(graph, rules, options), console)
     if args.why:
-        return console.why(dry_run(graph, rules, options, console), args.why)
+        jobs = graph.select(args.why)
+        if not jobs:  # not among the requested targets' jobs: its own graph
+            graph, jobs = _graph_of(rules, args.why)
+        return console.why(dry_run(graph, rules, options, console), jobs)
     if args.status:
         from .status import job_status
 
@@ -214,7 +376,7 @@ def _main(args: argparse.Namespace, console) -> int:
         return EXIT_OK
     if args.dry_run:
         decisions = dry_run(graph, rules, options, console)
-        console.plan(decisions)
+        console.plan(decisions, _commands(decisions, rules) if args.print_commands else None)
         if not args.overwrite_protected:  # say now what the run would refuse
             from .run import check_protected
 
@@ -229,6 +391,49 @@ def _main(args: argparse.Namespace, console) -> int:
             console.out(f"orphaned: {', '.join(outputs)} (made by {name}, no longer in the graph; --delete-orphans removes it)")
         return EXIT_OK
     return execute(graph, rules, options, console)
+
+
+def _check_budget_names(resources: list[str], rules) -> None:
+    """`--resources gpus=1 N=2` reads N=2 as a budget: when no rule asks for N and the Pipefile
+    has a variable N, it was meant as an override."""
+    asked = {k for rule in rules.rules.values() for k in rule.resources}
+    for item in resources:
+        name = item.partition("=")[0]
+        if name not in asked and name in rules.namespace:
+            raise UsageError(f"--resources {item}: no rule asks for {name}, a variable of the Pipefile",
+                             hint=f"to override it, write {item} before --resources, or --set {item}")
+
+
+def _graph_of(rules, name: str):
+    """--why NAME for a file, job or rule outside the requested targets' graph: NAME's own graph."""
+    from .plan import job_target, plan
+
+    target = job_target(rules, name) or name
+    try:
+        graph = plan(rules, [target])
+    except UsageError as e:
+        if not e.message.startswith("unknown target"):
+            raise
+        raise UsageError(f"--why {name}: no rule of the Pipefile makes it or is so named",
+                         hint=e.hint if e.hint and e.hint.startswith("did you mean") else
+                         "name a file, a job or a rule (pyrule -n lists the jobs, --list the rules)") from None
+    return graph, graph.select(name) or graph.select(target)
+
+
+def _commands(decisions, rules) -> dict[str, str]:
+    """-n -p: what each job that would run would run (as far as it can be told before the run)."""
+    from .body import command_text
+
+    commands: dict[str, str] = {}
+    for d in decisions:
+        if d.reason is not None and not d.pending:
+            try:
+                text = command_text(d.job, rules.namespace)
+            except PyruleError as e:
+                text = f"(the command cannot be shown before the run: {e.message})"
+            if text is not None:
+                commands[d.job.name] = text
+    return commands
 
 
 def _is_override(arg: str) -> bool:

@@ -58,6 +58,24 @@ class JobGraph:
     # The planner that made this graph: the runner asks it to re-plan after a checkpoint runs.
     planner: Any = field(default=None, repr=False, compare=False)
 
+    def select(self, name: str) -> list[Job]:
+        """The jobs a name on the command line means (--why, --until, --force): a job's name, a
+        rule's name (all its jobs), a file one of them makes, or a glob over rule and job names
+        (`proc*`, `square[[]i=1*`)."""
+        found = [j for j in self.jobs if j.name == name or j.rule.name == name]
+        if found:
+            return found
+        import os.path
+
+        job = self.producers.get(os.path.normpath(name)) if name else None
+        if job is not None:
+            return [job]
+        if any(c in name for c in "*?["):
+            from fnmatch import fnmatchcase
+
+            return [j for j in self.jobs if fnmatchcase(j.rule.name, name) or fnmatchcase(j.name, name)]
+        return []
+
     def consumers(self) -> dict[Job, list[Job]]:
         out: dict[Job, list[Job]] = {j: [] for j in self.jobs}
         for j in self.jobs:

@@ -125,19 +125,14 @@ class Planner:
 
     def _cut(self, graph: JobGraph, until: list[str]) -> JobGraph:
         """--until: keep only the jobs the named targets need, those targets' jobs included."""
-        by_rule: dict[str, list[Job]] = {}
-        for j in graph.jobs:
-            by_rule.setdefault(j.rule.name, []).append(j)
         wanted: list[Job] = []
         for t in until:
-            if t in by_rule:
-                wanted.extend(by_rule[t])
-            elif normpath(t) in graph.producers:
-                wanted.append(graph.producers[normpath(t)])
-            else:
-                hint = suggest(t, list(by_rule) + list(graph.producers))
+            jobs = graph.select(t)
+            if not jobs:
+                hint = suggest(t, list(dict.fromkeys(j.rule.name for j in graph.jobs)) + list(graph.producers))
                 raise UsageError(f"--until {t}: no job of the requested targets' graph makes it or is so named",
-                                 hint=hint or "name a rule or a file that the requested targets need")
+                                 hint=hint or "name a file, job, rule or rule glob that the requested targets need")
+            wanted.extend(jobs)
         keep: set[Job] = set()
         stack = list(wanted)
         while stack:
@@ -498,6 +493,26 @@ class Planner:
 def _needs(job: Job):
     """What a job must wait for: its inputs' producers, then the checkpoints it asked."""
     return itertools.chain(job.inputs, job.after) if job.after else iter(job.inputs)
+
+
+def job_target(rules: Rules, name: str) -> str | None:
+    """The first output of the job named `name` (`square[i=7]`), as a target to plan; None
+    when no rule's job can be so named."""
+    for rule in rules.rules.values():
+        if name.startswith(rule.name + "[") and name.endswith("]"):
+            wildcards: dict[str, str] = {}
+            for part in name[len(rule.name) + 1:-1].split(","):
+                key, sep, value = part.partition("=")
+                if sep and key.isidentifier():
+                    wildcards[key] = value
+                elif wildcards:  # a value holding a comma
+                    key = next(reversed(wildcards))
+                    wildcards[key] += "," + part
+            outputs = _flat(rule.outputs)
+            pattern = Pattern(outputs[0]) if outputs else None
+            if pattern is not None and set(pattern.names) == set(wildcards):
+                return normpath(pattern.format(wildcards))
+    return None
 
 
 def _flat(items) -> list[str]:

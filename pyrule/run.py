@@ -47,6 +47,7 @@ class Options:
     executor_options: dict[str, Any] = field(default_factory=dict)
     delete_orphans: bool = False
     overwrite_protected: bool = False  # rerun jobs whose protected() outputs exist
+    print_commands: bool = False  # -p: each job's command as it starts
     noop_key: str | None = None  # noop_memo.memo_key: a run with nothing to do leaves a memo under it
 
 
@@ -100,17 +101,12 @@ def forced_jobs(graph: JobGraph, options: Options) -> set[Job]:
     if not options.force:
         return set()
     roots: list[Job] = []
-    by_rule: dict[str, list[Job]] = {}
-    for j in graph.jobs:
-        by_rule.setdefault(j.rule.name, []).append(j)
     for t in options.force:
-        if t in by_rule:
-            roots.extend(by_rule[t])
-        elif os.path.normpath(t) in graph.producers:
-            roots.append(graph.producers[os.path.normpath(t)])
-        else:
+        jobs = graph.select(t)
+        if not jobs:
             raise UsageError(f"--force {t}: no job of the requested targets' graph makes it or is so named",
-                             hint="name a rule or a file of the graph (pyrule --dag shows it)")
+                             hint="name a file, job, rule or rule glob of the graph (pyrule --dag shows it)")
+        roots.extend(jobs)
     consumers = graph.consumers()
     forced: set[Job] = set()
     stack = list(roots)
@@ -910,7 +906,7 @@ class Runner:
     def _start(self, starts: list[tuple[Job, Any, Decision]], attempts: dict[Job, int]) -> list[tuple[Job, Any, str]]:
         """Start the jobs; those that cannot start (an input that cannot be read, an output
         directory that cannot be made...) come back as (job, lock, why): they fail unrun."""
-        from .body import job_spec
+        from .body import command_text, job_spec
         from .journal import DIR
 
         # The journal first: a kill between the two leaves the job journaled, never only marked.
@@ -937,7 +933,12 @@ class Runner:
                 self.stats.forget(p)
             spec = job_spec(job, self.rules.namespace, self.run_dir, attempts[job])
             self.log.write(f"start {job.name} (attempt {attempts[job]}): {d.reason}")
+            command = command_text(job, self.rules.namespace, spec.shell)
+            if command is not None:
+                self.log.write(f"command {job.name}: " + command.replace("\n", "\n    "))
             self.console.job_started(job, d.reason)
+            if command is not None and self.options.print_commands:
+                self.console.command(job.name, command)
             if self.options.executor == "slurm":
                 self._for_slurm(job, spec)
             try:

@@ -132,11 +132,16 @@ class Console:
             if ins:
                 self.out("    input:  " + ", ".join(_short(v) for v in ins))
 
-    def plan(self, decisions) -> None:
+    def plan(self, decisions, commands: dict | None = None) -> None:
+        """The jobs that would run, with their reasons; `commands` (-n -p): job name -> what it
+        would run, shown indented under its line."""
         # (a gather waiting for its inputs is implied by them: --status and --why show it)
         stale = [d for d in decisions if d.reason is not None and not d.pending]
         if stale:
-            self.out("\n".join(f"{d.job.name}: {d.reason}" for d in stale))
+            commands = commands or {}
+            self.out("\n".join(f"{d.job.name}: {d.reason}" + (f"\n{_indent(commands[d.job.name])}"
+                                                              if commands.get(d.job.name) else "")
+                                for d in stale))
         if self.quiet < 1:
             n_ok = sum(1 for d in decisions if d.reason is None and not d.job.gather)
             self.out(f"{len(stale)} job(s) would run, {n_ok} up to date" if stale else _nothing_to_do(n_ok))
@@ -152,19 +157,11 @@ class Console:
             self.note(f"  (no-op memo: the rules, the store and {n_paths} path(s) are as a run that had "
                       "nothing to do left them; planning skipped)")
 
-    def why(self, decisions, target: str) -> int:
-        from .plan import normpath
-
+    def why(self, decisions, jobs) -> int:
+        """Why each of `jobs` (what --why named, graph.select) is or is not up to date."""
         by_name = {d.job.name: d for d in decisions}
-        by_out = {o: d for d in decisions for o in d.job.outputs}
-        by_rule = [d for d in decisions if d.job.rule.name == target]
-        found = ([by_name[target]] if target in by_name else [by_out[normpath(target)]] if normpath(target) in by_out
-                 else by_rule)
-        if not found:
-            raise PyruleError(f"--why {target}: no job of the requested targets' graph makes it or is so named",
-                              hint="name a file, a job or a rule of the graph (pyrule -n lists them)")
-        for d in found:
-            self._explain(d, by_name, 0, set())
+        for job in jobs:
+            self._explain(by_name[job.name], by_name, 0, set())
         return 0
 
     def _explain(self, d, by_name, depth: int, seen: set) -> None:
@@ -236,6 +233,15 @@ class Console:
             self._running[job.name] = self._progress.add_task(f"  [cyan]{escape(shown(job.name))}", total=None)
         elif self.verbose or self.quiet < 1 and self.total <= 50:
             self.note(f"start {job.name}" + (f" ({reason})" if self.verbose else ""))
+
+    def command(self, name: str, text: str) -> None:
+        """-p: a job's command as it starts, on stdout as make prints it (under a live display,
+        above it)."""
+        text = f"{name}: {text}" if "\n" not in text else f"{name}:\n" + _indent(text)
+        if self._progress is not None:
+            self.plain(text)
+        else:
+            self.out(text)
 
     def _job_done(self, name: str) -> None:
         self.done += 1
@@ -329,3 +335,7 @@ def _tail(path: str | None, n: int = 10) -> list[str]:
     if start == 0 and lines and lines[0].startswith("# pyrule: "):
         del lines[0]  # the header of pyrule's own log (executors/local.py): not what the job printed
     return lines[-n:]
+
+
+def _indent(text: str) -> str:
+    return "\n".join("    " + line for line in text.splitlines())

@@ -206,8 +206,147 @@ def test_bad_jobs_option(pipeline):
     assert "argument -j/--jobs: 'many' is not a whole number" in err
 
 
-def test_unknown_option(pipeline):
-    assert "unrecognized arguments: --nope" in pipeline.error("--nope")
+def test_bad_option_values_are_one_line_and_a_hint_not_a_usage_dump(pipeline):
+    assert pipeline.error("-j", "0").splitlines() == [
+        "error: argument -j/--jobs: must be at least 1, not 0", "  hint: pyrule --help lists the options"]
+
+
+def test_option_names_for_suggestions_and_abbreviations_are_the_parsers():
+    import re
+
+    from pyrule.cli import _LONG, _SHORT, build_parser
+
+    heads = [ln.strip().split("  ")[0] for ln in build_parser().format_help().splitlines() if ln.startswith("  -")]
+    names = {n for head in heads for n in re.findall(r"(?<![\w-])--?[a-zA-Z][a-z-]*", head)}
+    assert {n for n in names if n.startswith("--")} | {"--run-job"} == set(_LONG)
+    assert {n for n in names if not n.startswith("--")} == set(_SHORT)
+
+
+@pytest.mark.parametrize("args, hint", [
+    (["--nope"], "pyrule --help lists the options"),
+    (["--keepgoing"], "did you mean --keep-going?"),
+    (["--cores", "4"], "the cores budget is -j N (--jobs N)"),
+    (["--dryrun"], "a dry run is -n (--dry-run)"),
+    (["--forceall"], "rerunning every job is -B (--force-all)"),
+    (["--printshellcmds"], "printing the commands is -p (--print-commands)"),
+    (["--configfile", "config.yaml"],
+     "pyrule has no config-file option yet: override a '?=' variable with NAME=VALUE (or --set NAME=VALUE)"),
+])
+def test_unknown_option_names_pyrules_spelling(pipeline, args, hint):
+    assert pipeline.error(*args).splitlines() == [f"error: unknown option {args[0]}", f"  hint: {hint}"]
+
+
+# --- the command line as make reads it (issue 17) ------------------------------------------------------
+
+
+def test_targets_overrides_and_options_mix_in_any_order(pipeline):
+    assert pipeline.dry("summary.txt", "-k", "SAMPLES=['b']", "-B") == [
+        "count[sample=b]: forced", "summarize: forced"]
+    assert pipeline.dry("-k", "--", "clean") == ["clean: phony rule: runs whenever requested"]
+    assert "error: unknown target '-k'" in pipeline.error("clean", "--", "-k")  # after --: targets only
+    rc, out, err = pipeline.run("counts/a.tsv", "-n", "-q", "-p", "MIN_LEN=7")
+    assert rc == 0 and out.splitlines() == ["count[sample=a]: output counts/a.tsv missing",
+                                            "    echo 7 > counts/a.tsv"], err
+
+
+def test_resources_take_budgets_not_the_targets_after_them(pipeline):
+    assert pipeline.dry("--resources", "gpus=1", "clean") == ["clean: phony rule: runs whenever requested"]
+    assert pipeline.dry("--resources", "gpus=1", "disk_io=2.5", "clean", "MIN_LEN=5") == [
+        "clean: phony rule: runs whenever requested"]
+    # NAME=NUMBER after --resources is a budget: one for a Pipefile variable no rule asks for was an override.
+    assert pipeline.error("--resources", "gpus=1", "MIN_LEN=5", "-n").splitlines() == [
+        "error: --resources MIN_LEN=5: no rule asks for MIN_LEN, a variable of the Pipefile",
+        "  hint: to override it, write MIN_LEN=5 before --resources, or --set MIN_LEN=5"]
+
+
+@pytest.mark.parametrize("option, message", [
+    (["--resources", "gpus=x"], "error: --resources gpus=x: write NAME=N, e.g. gpus=2 or disk_io=4"),
+    (["--resources", "gpus"], "error: --resources gpus: write NAME=N, e.g. gpus=2 or disk_io=4"),
+    (["--mem", "1Q"], "error: --mem 1Q: not a size: '1Q' (write e.g. 500M, 2G, 1.5T)"),
+])
+def test_options_are_checked_before_anything_dry_run_and_no_op_included(pipeline, option, message):
+    rc, _, err = pipeline.run("-q")
+    assert rc == 0, err
+    for mode in ([], ["-n"], ["--status"]):  # a no-op run (the memo answers it), a dry run, a query
+        assert pipeline.error(*mode, *option).splitlines() == [message], mode
+
+
+def test_run_without_report_is_an_error(pipeline):
+    assert pipeline.error("--run", "20260101").splitlines() == [
+        "error: --run 20260101: only with --report", "  hint: write pyrule --report --run 20260101"]
+
+
+def test_dag_takes_a_format_word_or_dag_equals_never_a_target(pipeline):
+    rc, out, err = pipeline.run("--dag", "counts/a.tsv")
+    assert rc == 0 and out.startswith("digraph pyrule {"), err
+    assert '"count[sample=a]"' in out and "summarize" not in out
+    rc, out, err = pipeline.run("--dag", "json", "counts/b.tsv")
+    assert rc == 0 and [n["id"] for n in json.loads(out)["nodes"]] == ["count[sample=b]"], err
+    rc, out2, _ = pipeline.run("--dag=json", "counts/b.tsv")
+    assert out2 == out
+    assert pipeline.error("--dag=counts/a.tsv").splitlines() == [
+        "error: argument --dag: invalid choice: 'counts/a.tsv' (choose from 'dot', 'mermaid', 'json', 'svg', 'png')",
+        "  hint: write --dag=FORMAT, FORMAT one of dot, mermaid, json, svg, png; other words are targets"]
+
+
+def test_why_explains_any_file_job_or_rule_of_the_pipefile(pipeline):
+    def why(name):
+        rc, out, err = pipeline.run("--why", name)
+        assert rc == 0, err
+        return out.splitlines()
+
+    # The default target is summary.txt: none of these is among its jobs.
+    assert why("plots/a.png") == ["plots/{sample}.png[sample=a] will run: output plots/a.png missing",
+                                  "  count[sample=a] will run: output counts/a.tsv missing"]
+    assert why("count[sample=b]") == ["count[sample=b] will run: output counts/b.tsv missing"]
+    assert why("plots/{sample}.png[sample=b]") == [
+        "plots/{sample}.png[sample=b] will run: output plots/b.png missing",
+        "  count[sample=b] will run: output counts/b.tsv missing"]
+    assert why("clean") == ["clean will run: phony rule: runs whenever requested"]
+    assert why("coun*") == ["count[sample=a] will run: output counts/a.tsv missing",
+                            "count[sample=b] will run: output counts/b.tsv missing"]
+    assert "--why count[x]: no rule" in pipeline.error("--why", "count[x]")
+    assert pipeline.error("--why", "clen").splitlines() == [
+        "error: --why clen: no rule of the Pipefile makes it or is so named", "  hint: did you mean 'clean'?"]
+
+
+def test_until_and_force_take_job_names_and_rule_globs(pipeline):
+    assert pipeline.dry("--until", "count[sample=b]") == ["count[sample=b]: output counts/b.tsv missing"]
+    assert pipeline.dry("all", "--until", "plot*") == ["count[sample=a]: output counts/a.tsv missing",
+                                                       "plots/{sample}.png[sample=a]: output plots/a.png missing"]
+    rc, _, err = pipeline.run("-q")
+    assert rc == 0, err
+    assert pipeline.dry("--force", "count[sample=a]") == ["count[sample=a]: forced", "summarize: forced"]
+    assert pipeline.dry("--force", "sum*") == ["summarize: forced"]
+    assert "--force nope*: no job" in pipeline.error("--force", "nope*")
+
+
+def test_print_commands_as_jobs_start_and_in_the_run_log(project):
+    project.pipefile("""\
+        rule a:
+            output: "a.txt"
+            shell: echo one > {output}
+        rule b:
+            output: "b.txt"
+            input: "a.txt"
+            shell:
+                cat {input} > {output}
+                echo two >> {output}
+    """)
+    rc, out, err = project.run("-n", "-p", "b.txt")
+    assert rc == 0 and out.splitlines() == [
+        "a: output a.txt missing", "    echo one > a.txt",
+        "b: output b.txt missing", "    cat a.txt > b.txt", "    echo two >> b.txt",
+        "2 job(s) would run, 0 up to date"], err
+    rc, out, err = project.run("-p", "-q", "b.txt")
+    assert rc == 0 and out.splitlines() == [
+        "a: echo one > a.txt", "b:", "    cat a.txt > b.txt", "    echo two >> b.txt"], err
+    (log,) = (project / ".pyrule" / "runs").glob("*/run.log")
+    commands = [line.split(" ", 1)[1] for line in log.read_text().splitlines() if " command " in line]
+    assert commands == ["command a: echo one > a.txt", "command b: cat a.txt > b.txt"]
+    assert "\n    echo two >> b.txt\n" in log.read_text()
+    rc, out, err = project.run("-q", "-B", "b.txt")  # without -p: no commands
+    assert rc == 0 and out == "", err
 
 
 # --- running: exit codes 0 and 1 ---------------------------------------------------------------------

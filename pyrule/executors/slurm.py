@@ -817,13 +817,13 @@ def load_profile(project_dir: str) -> dict[str, str]:
 
 def overrides_from_argv(argv: list[str]) -> list[str]:
     """The NAME=VALUE overrides (positional and --set) of a pyrule command line."""
-    from ..cli import _is_override, build_parser
+    from ..cli import override_args, parse_args
 
     try:
-        args = build_parser().parse_args(argv)
-    except SystemExit:
+        args = parse_args(argv)
+    except (SystemExit, UsageError):
         return []
-    return [t for t in args.targets if _is_override(t)] + list(args.set)
+    return override_args(args)
 
 
 # --- small helpers -------------------------------------------------------------------------

@@ -348,7 +348,7 @@ WORDS = ["", "0", "-1", "1", "2", "4", "99999999999999999999", "abc", "1.5", "1e
          "gpus=abc", "2x", "CORES=2", "GREETING=yo", "SAMPLES=['a']", "SAMPLES=[", "NOPE=1", "lower=1",
          "dot", "mermaid", "json", "svg", "local", "bogus", "x y", "'", '"', "$(touch PWNED)", "{s}", "%s"]
 FLAGS = ["-n", "--dry-run", "-k", "--keep-going", "-B", "--force-all", "-q", "-qq", "-v", "--list", "--status",
-         "--version", "-h", "--help"]
+         "--version", "-h", "--help", "-p", "--print-commands", "--", "--cores", "--dag", "--resources"]
 VALUED = ["-j", "--jobs", "--mem", "--resources", "--force", "--until", "--why", "--set", "--dag", "--stats",
           "--report", "--run", "-f", "--file", "-C", "--directory", "--executor", "--slurm-partition",
           "--slurm-account"]
@@ -380,7 +380,7 @@ def argvs(draw) -> list[str]:
             argv.append(draw(st.sampled_from(["SAMPLES", "GREETING", "CORES", "NOPE"])) + "=" + draw(st.sampled_from(WORDS)))
     # Slurm is here: only what does not submit (sbatch on this machine would be called otherwise).
     if any("slurm" in a for a in argv) and not QUERIES & set(argv):
-        argv = [a for a in argv if "slurm" not in a] + ["-n"]
+        argv = ["-n"] + [a for a in argv if "slurm" not in a]  # first: after a `--` it would be a target
     return argv
 
 
