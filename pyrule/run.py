@@ -332,6 +332,7 @@ class Runner:
                 self._schedule(stale_jobs)
             if self.failed:
                 status = "failed"
+                self._skip_unstarted(stale_jobs)
             self._orphans()
             if self.options.noop_key is not None and not self.failed and not self.busy:
                 self._leave_memo(generation, noop)
@@ -1051,6 +1052,14 @@ class Runner:
             self.outcomes[j.name] = JobOutcome(j, "skipped", why)
             self.log.write(f"skip {j.name}: {why}")
             stack.extend(consumers.get(j, ()))
+
+    def _skip_unstarted(self, stale: list[Job]) -> None:
+        """Stale jobs that never started because the run stopped at a failure (no -k): recorded
+        as skipped, so that the stats, `--stats` and the report list every job of the run."""
+        for j in stale:
+            if j.name not in self.outcomes:
+                self.outcomes[j.name] = JobOutcome(j, "skipped", "not started: the run stopped after a failure (-k goes on)")
+                self.log.write(f"skip {j.name}: not started, the run stopped after a failure")
 
     def _up_to_date(self, d: Decision) -> None:
         if d.adopt and d.sig is not None:

@@ -284,9 +284,10 @@ class Console:
     def run_finished(self, result) -> None:
         self.stop_live()
         if result.status != "ok" or self.quiet < 2:
-            ran, failed, stopped, skipped = (result.count(s) for s in ("ran", "failed", "interrupted", "skipped"))
-            # As run_started counted them: a gather (`all`) is not a job that is up to date.
+            ran, failed, stopped = (result.count(s) for s in ("ran", "failed", "interrupted"))
+            # As run_started counted them: a gather (`all`) is not a job that is up to date, or skipped.
             ok = sum(1 for o in result.outcomes.values() if o.status == "up-to-date" and not o.job.gather)
+            skipped = sum(1 for o in result.outcomes.values() if o.status == "skipped" and not o.job.gather)
             word = {"ok": "done", "failed": "FAILED", "interrupted": "interrupted"}.get(result.status, result.status)
             if ran or failed or stopped or skipped or result.status != "ok":
                 print(f"{word}: {ran} ran, {ok} up to date, {failed} failed, "

@@ -340,3 +340,24 @@ def test_report_data_matches_the_runs_stats(proj: Path):
     assert f"Run <code>{doc['run_id']}</code>" in html and 'class="status status-failed"' in html
     assert '<strong>2</strong>' in html  # ran
     assert 'id="fail-2"' in html  # make[s=b]'s failure, with its log tail
+
+
+def test_jobs_not_started_after_a_failure_are_in_the_runs_data(proj: Path):
+    # Without -k no new job starts after make[s=b] fails (-j1: summary is the last in line): the
+    # run's data still lists every job of the graph, and the closing line counts as the first did.
+    r = pyrule(proj, "-j1")
+    assert r.rc == 1, r
+    assert r.err.startswith("3 job(s) to run, 0 up to date\n"), r.err
+    assert "FAILED: 1 ran, 0 up to date, 1 failed, 1 skipped in " in r.err, r.err
+    jobs = r.jobs()
+    assert set(jobs) == set(JOBS)
+    assert {n: j["status"] for n, j in jobs.items()} == {
+        "make[s=a]": "ran", "make[s=b]": "failed", "summary": "skipped", "all": "skipped"}
+    assert jobs["summary"]["reason"] == "not started: the run stopped after a failure (-k goes on)"
+    assert jobs["summary"]["start"] is None and jobs["summary"]["attempts"] == 0
+    ok(proj, "--report", "r.html")
+    p = _Report()
+    p.feed((proj / "r.html").read_text(encoding="utf-8"))
+    assert {a["data-job"] for a, _ in p.rows} == set(JOBS)
+    assert re.fullmatch(r"summary +skipped", next(ln for ln in out(proj, "--stats").splitlines()
+                                                 if ln.startswith("summary")))
