@@ -6,6 +6,7 @@ when it should (the neighbouring jobs keep their own reason, or stay up to date)
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -329,3 +330,92 @@ def test_signature_covers_every_part(proj: Path):
     assert signature(b, Fingerprints(None, StatCache()))[0] == digest  # deterministic
     write(proj / "a.txt", "other\n")
     assert signature(b, Fingerprints(None, StatCache()))[0] != digest
+
+
+MORE = """
+    FACTOR ?= 2
+    LEVEL ?= 1
+    default: all
+
+    rule all:
+        input: "p.txt", "e.txt", "u.txt"
+
+    rule py:
+        output: "p.txt"
+        python:
+            open(output[0], "w").write(str(3 * FACTOR))
+
+    rule env:
+        output: "e.txt"
+        env: LEVEL = LEVEL
+        shell:
+            echo $LEVEL > {output}
+
+    rule tmp:
+        output: temp("t.txt")
+        shell:
+            echo t > {output}
+
+    rule use:
+        output: "u.txt"
+        input: "t.txt"
+        shell:
+            cat {input} > {output}
+
+    rule hello:
+        shell:
+            echo hello
+"""
+
+
+@pytest.fixture
+def more(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    pipefile(tmp_path, MORE)
+    r = ok(tmp_path)
+    assert r.ran == {"py", "env", "tmp", "use"}, r
+    assert not (tmp_path / "t.txt").exists()  # temp(): removed once used
+    return tmp_path
+
+
+def test_env_changed(more: Path):
+    assert decide({"LEVEL": 2})["env"].reason == "env.LEVEL: 1 → 2"
+    assert decide()["env"].reason is None
+
+
+def test_python_body_top_level_name_and_code(more: Path):
+    assert reasons(decide({"FACTOR": 3}))["py"] == "top-level FACTOR in the Python body: 2 → 3"
+    edit("Pipefile", "str(3 * FACTOR)", "str(4 * FACTOR)")
+    assert decide()["py"].reason == "rule body changed"
+
+
+def test_removed_temp_output_is_up_to_date_until_a_consumer_needs_it(more: Path):
+    ds = decide()
+    assert reasons(ds) == {"py": None, "env": None, "tmp": None, "use": None, "all": None}
+    assert ds["tmp"].temp_gone == ["t.txt"]
+    assert ds["tmp"].why == "signature unchanged; its temp() outputs were removed after use"
+    os.unlink("u.txt")
+    assert reasons(decide()) == {"py": None, "env": None, "tmp": "temp output t.txt was removed; use needs it",
+                                 "use": "output u.txt missing", "all": "upstream use will run"}
+
+
+def test_a_rule_without_outputs_runs_whenever_requested(more: Path):
+    graph = plan(load("Pipefile"), ["hello"])
+    state = State(".pyrule")
+    [d] = Decider(state, StatCache()).decide_all(graph.jobs)
+    state.close()
+    assert d.reason == "phony rule: runs whenever requested"
+
+
+def test_being_built_by_another_process_and_not_adopting(more: Path):
+    ds = decide(busy={"env": 4242})
+    assert ds["env"].reason == "being built by another pyrule process (pid 4242)"
+    assert ds["py"].reason is None
+    shutil.rmtree(".pyrule")
+    graph = plan(load("Pipefile"), [])
+    decider = Decider(State(".pyrule"), StatCache())
+    decider.adopt = False  # after waiting for a run whose .pyrule/ was deleted during it
+    d = decider.decide(next(j for j in graph.jobs if j.name == "py"))
+    assert d.reason == ("no record of its outputs, which another pyrule may have left half-written "
+                        "(the state store was deleted during its run)")
+    decider.state.close()
