@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import time
 from pathlib import Path
@@ -177,3 +178,46 @@ def test_a_change_past_the_first_64_kib_is_seen(tmp_path: Path):
     os.utime(src, ns=(st.st_atime_ns, st.st_mtime_ns))
     assert ok(tmp_path).ran == {"copy"}
     assert (tmp_path / "copy.bin").read_bytes() == bytes(data)
+
+
+def _running_marks(d: Path) -> list[str]:
+    with sqlite3.connect(f"file:{d / '.pyrule' / 'state.db'}?mode=ro", uri=True, timeout=30) as db:
+        return [name for (name,) in db.execute("SELECT name FROM running")]
+
+
+def test_after_kill_9_the_next_run_recovers_from_the_stores_marks(tmp_path: Path):
+    """Break: recovery from the store's marks off (run.dead_jobs() returning []). The dead run's
+    journal (journal.py) recovers the same jobs, which hid the break: here the store is all the
+    next run has (the journal is removed, as if lost), and it must still remove the half-written
+    output, say so, and clear the dead run's marks, while it builds something else."""
+    pipefile(tmp_path, """
+        rule half:
+            output: "half.txt"
+            shell:
+                echo $$ > pid
+                echo one > {output}
+                while [ -e hold ]; do sleep 0.02; done
+                echo two >> {output}
+        rule other:
+            output: "other.txt"
+            shell: touch {output}
+    """)
+    (tmp_path / "hold").touch()
+    p = spawn(tmp_path, "half.txt")
+    try:
+        job = wait_for(lambda: (tmp_path / "half.txt").exists() and read_pid(tmp_path / "pid"), 30, "half to start")
+        p.kill()
+        p.communicate(timeout=30)
+        wait_for(lambda: not alive(job), 20, "the job to die with pyrule")
+    finally:
+        _stop(p)
+    assert _running_marks(tmp_path) == ["half"]
+    for journal in (tmp_path / ".pyrule" / "running").iterdir():
+        journal.unlink()
+    (tmp_path / "hold").unlink()
+    r = ok(tmp_path, "other.txt")
+    assert "half was running when pyrule died: removed its outputs" in r.err
+    assert not (tmp_path / "half.txt").exists(), "a half-written output survived the next run"
+    assert _running_marks(tmp_path) == []
+    assert ok(tmp_path).ran == {"half"}
+    assert (tmp_path / "half.txt").read_text() == "one\ntwo\n"
