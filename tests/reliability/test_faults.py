@@ -1,11 +1,11 @@
-"""Fault injection: kill pyrule at random moments in a 300-job run, rerun, and check that nothing
-is ever left partial or wrong.
+"""Fault injection: kill pyrule at chosen and at random moments in a 3N-job run, rerun, and check
+that nothing is ever left partial or wrong.
 
-The workflow has three layers of 100 jobs (a: shell, b: Python body, c: shell; b and c read two
+The workflow has three layers of N jobs (a: shell, b: Python body, c: shell; b and c read two
 outputs of the layer before). Each output is four lines derived from its inputs' contents and
-written in two chunks with a pause between (PAUSE: 0.5 s in CI, 0.05 s in the soak), so that a
-kill can land between the chunks and leave a half-written file. Every job appends its pid to
-pids.txt. CI builds N = 12 (36 jobs), the soak N = 100 (300 jobs).
+written in two chunks with a pause between (PAUSE = 0.5 s), so that a kill can land between the
+chunks and leave a half-written file. Every job appends its pid to pids.txt. CI builds N = 12
+(36 jobs), the soak N = 40 (120 jobs).
 
 A trial is one signal (or two, for the double Ctrl-C) sent to a running `pyrule`. Even trials
 are aimed: the signal goes as soon as an output of this run is seen half-written (so the kill
@@ -146,7 +146,7 @@ def sizes(config: pytest.Config) -> tuple[int, float]:
     """(N, PAUSE). The pause between an output's two chunks must outlast the time from seeing
     the first chunk to the job's death (the test's poll, the signal, and after SIGKILL the
     watchdog's 0.2 s poll for shell jobs), so that an aimed kill leaves the output half-written."""
-    return (100, 0.05) if soak_enabled(config) else (12, 0.5)
+    return (40, 0.5) if soak_enabled(config) else (12, 0.5)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
