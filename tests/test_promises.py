@@ -43,7 +43,7 @@ def test_jobs_read_dev_null_even_when_pyrule_has_a_real_stdin(tmp_path: Path):
                 with open(output[0], "w") as f:
                     f.write(os.readlink("/proc/self/fd/0") + "\\n")
     """)
-    p = spawn(tmp_path, stdin=subprocess.PIPE)  # our end stays open until pyrule ends
+    p = spawn(tmp_path, stdin=subprocess.PIPE)  # (communicate closes our end: still a pipe, at EOF)
     try:
         out, err = p.communicate(timeout=60)
     finally:
