@@ -81,10 +81,11 @@ def ok(cwd: Path, *args: str, **kw: Any) -> Result:
     return r
 
 
-def spawn(cwd: Path, *args: str, env: dict[str, str] | None = None, stderr: Any = subprocess.PIPE) -> subprocess.Popen:
+def spawn(cwd: Path, *args: str, env: dict[str, str] | None = None, stderr: Any = subprocess.PIPE,
+          stdin: Any = subprocess.DEVNULL) -> subprocess.Popen:
     """Start `python -m pyrule ARGS` in cwd without waiting (stdout and, by default, stderr piped; text)."""
     return subprocess.Popen([*PYRULE, *args], cwd=cwd, env=_env(env), stdout=subprocess.PIPE,
-                            stderr=stderr, text=True, stdin=subprocess.DEVNULL)
+                            stderr=stderr, text=True, stdin=stdin)
 
 
 def pipefile(d: Path, text: str) -> Path:

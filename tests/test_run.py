@@ -139,13 +139,26 @@ def test_job_larger_than_the_budget_is_an_error_before_anything_starts(tmp_path:
 
 def test_up_to_date_jobs_do_not_count_against_the_budget_check(tmp_path: Path):
     pipefile(tmp_path, """
+        default: all
+        rule all:
+            input: "big.txt", "small.txt"
         rule big:
             output: "big.txt"
             resources: cores = 4
             shell: touch {output}
+        rule small:
+            output: "small.txt"
+            input: "src.txt"
+            shell: cp {input} {output}
     """)
+    write(tmp_path / "src.txt", "1\n")
     ok(tmp_path, "-j", "4")
-    ok(tmp_path, "-j", "1")  # nothing to run: nothing too big
+    # The long way (no memo: a changed input): big is decided up to date, only small runs.
+    write(tmp_path / "src.txt", "2\n")
+    assert ok(tmp_path, "-j", "1").ran == {"small"}
+    # Nothing to run, memo or not: nothing too big (the memo ignores budgets, see how-it-decides.md).
+    ok(tmp_path, "-j", "1", env={"PYRULE_NOOP_MEMO": "0"})
+    ok(tmp_path, "-j", "1")
 
 
 def test_priority_orders_ready_jobs(tmp_path: Path):

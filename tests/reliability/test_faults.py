@@ -1,13 +1,16 @@
-"""Fault injection: kill pyrule at random moments in a 300-job run, rerun, and check that nothing
-is ever left partial or wrong.
+"""Fault injection: kill pyrule at chosen and at random moments in a 3N-job run, rerun, and check
+that nothing is ever left partial or wrong.
 
-The workflow has three layers of 100 jobs (a: shell, b: Python body, c: shell; b and c read two
+The workflow has three layers of N jobs (a: shell, b: Python body, c: shell; b and c read two
 outputs of the layer before). Each output is four lines derived from its inputs' contents and
-written in two chunks with a 10 ms sleep between, so that a kill can land between the chunks
-and leave a half-written file. Every job appends its pid to pids.txt.
+written in two chunks with a pause between (PAUSE = 0.5 s), so that a kill can land between the
+chunks and leave a half-written file. Every job appends its pid to pids.txt. CI builds N = 12
+(36 jobs), the soak N = 40 (120 jobs).
 
-A trial is one signal (or two, for the double Ctrl-C) sent to a running `pyrule` after a
-seeded-random delay. After each trial:
+A trial is one signal (or two, for the double Ctrl-C) sent to a running `pyrule`. Even trials
+are aimed: the signal goes as soon as an output of this run is seen half-written (so the kill
+lands mid-write, and the trial asserts it did); odd trials wait a seeded-random delay (any
+moment: start-up, deciding, recording). After each trial:
 
 - SIGKILL: every job process of the killed run dies at once (parent-death signal), and every
   output that is not complete and correct is marked in the state store as belonging to a job
@@ -17,8 +20,10 @@ seeded-random delay. After each trial:
   left), and nothing is left marked as running.
 
 A campaign is a run of trials on one project (each trial's run is the next one's rerun); at its
-end `pyrule` runs to completion and the tree must equal a clean build byte for byte, and a
-further `pyrule -n` must find nothing to do. CI: 3 trials per signal; --soak: 200 per signal.
+end `pyrule` runs to completion and the tree must equal a clean build byte for byte (so every
+half-written output was rebuilt), and a further `pyrule -n` must find nothing to do. Every aimed
+trial must have landed (pyrule still running, a job mid-write), and after SIGKILL have left that
+output half-written. CI: 3 trials per signal (a few seconds each); --soak: 200 per signal.
 """
 
 from __future__ import annotations
@@ -31,16 +36,17 @@ import time
 from pathlib import Path
 
 import pytest
-from reliability_util import base_seed, count, read_pids, record, running_rows, tree, wait_dead
+from reliability_util import base_seed, count, read_pids, record, running_rows, soak_enabled, tree, wait_dead
 from runner_helpers import group_members, ok, pipefile, spawn
 
-N = 100
+N = 100  # the Pipefile's default; the test sets N and PAUSE on the command line (see sizes())
 M = 1000003
 LAYERS = ("a", "b", "c")
 JOBS = "-j4"
 
 PIPEFILE = f"""
     N ?= {N}
+    PAUSE ?= 0.01
     default: all
 
     python:
@@ -62,7 +68,7 @@ PIPEFILE = f"""
             echo $$ >> pids.txt
             h=$(( ({{wildcards.i}} * 7919 + 13) % {M} ))
             printf 'a %s 0 %s\\na %s 1 %s\\n' {{wildcards.i}} $h {{wildcards.i}} $(( (h + 7) % {M} )) >> {{output}}
-            sleep 0.01
+            sleep {{PAUSE}}
             printf 'a %s 2 %s\\na %s 3 %s\\n' {{wildcards.i}} $(( (h + 14) % {M} )) {{wildcards.i}} $(( (h + 21) % {M} )) >> {{output}}
 
     rule b:
@@ -77,7 +83,7 @@ PIPEFILE = f"""
             with open(output[0], "w") as f:
                 f.write(f"b {{i}} 0 {{h}}\\nb {{i}} 1 {{(h + 7) % {M}}}\\n")
                 f.flush()
-                time.sleep(0.01)
+                time.sleep(PAUSE)
                 f.write(f"b {{i}} 2 {{(h + 14) % {M}}}\\nb {{i}} 3 {{(h + 21) % {M}}}\\n")
 
     rule c:
@@ -90,7 +96,7 @@ PIPEFILE = f"""
                 while read -r _ _ k v; do h=$(( (h * 31 + v + k) % {M} )); done < "$f"
             done
             printf 'c %s 0 %s\\nc %s 1 %s\\n' {{wildcards.i}} $h {{wildcards.i}} $(( (h + 7) % {M} )) >> {{output}}
-            sleep 0.01
+            sleep {{PAUSE}}
             printf 'c %s 2 %s\\nc %s 3 %s\\n' {{wildcards.i}} $(( (h + 14) % {M} )) {{wildcards.i}} $(( (h + 21) % {M} )) >> {{output}}
 """
 
@@ -120,7 +126,6 @@ def expected_outputs(n: int = N) -> dict[str, bytes]:
     return out
 
 
-EXPECTED = expected_outputs()
 SIGNALS = {
     "KILL": [signal.SIGKILL],
     "TERM": [signal.SIGTERM],
@@ -133,7 +138,15 @@ EXIT_CODES = {  # 0: the run ended before the signal; -15: SIGTERM before pyrule
     "INT": {130, 0},
     "INT-INT": {130, 0},
 }
+LANDED = {"KILL": {-9}, "TERM": {143}, "INT": {130}, "INT-INT": {130}}  # an aimed trial's exit
 PER_CAMPAIGN = 25
+
+
+def sizes(config: pytest.Config) -> tuple[int, float]:
+    """(N, PAUSE). The pause between an output's two chunks must outlast the time from seeing
+    the first chunk to the job's death (the test's poll, the signal, and after SIGKILL the
+    watchdog's 0.2 s poll for shell jobs), so that an aimed kill leaves the output half-written."""
+    return (40, 0.5) if soak_enabled(config) else (12, 0.5)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -148,16 +161,24 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, bytes], float]:
+def setup(request: pytest.FixtureRequest) -> tuple[dict[str, bytes], list[str]]:
+    """What a correct build holds, and pyrule's arguments (jobs, N, PAUSE)."""
+    n, pause = sizes(request.config)
+    return expected_outputs(n), [JOBS, f"N={n}", f"PAUSE={pause}"]
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory: pytest.TempPathFactory, setup) -> tuple[dict[str, bytes], float]:
     """A clean build (its tree, and how long it took)."""
+    expected, args = setup
     d = tmp_path_factory.mktemp("clean")
     pipefile(d, PIPEFILE)
     t0 = time.monotonic()
-    ok(d, JOBS, timeout=300)
+    ok(d, *args, timeout=300)
     took = time.monotonic() - t0
     built = tree(d, skip_files=("pids.txt",))
     built.pop("Pipefile")
-    assert built == EXPECTED, "a clean build differs from the independently computed outputs"
+    assert built == expected, "a clean build differs from the independently computed outputs"
     return built, took
 
 
@@ -165,49 +186,93 @@ def _outputs(d: Path) -> dict[str, bytes]:
     out = {}
     for layer in LAYERS:
         for p in (d / layer).glob("*") if (d / layer).is_dir() else ():
-            out[f"{layer}/{p.name}"] = p.read_bytes()
+            try:
+                out[f"{layer}/{p.name}"] = p.read_bytes()
+            except FileNotFoundError:  # removed meanwhile (while a run is going on)
+                pass
     return out
 
 
-def _wrong(d: Path) -> list[str]:
+def _wrong(d: Path, expected: dict[str, bytes]) -> list[str]:
     """Outputs present that are not complete and correct."""
-    return sorted(p for p, data in _outputs(d).items() if EXPECTED.get(p) != data)
+    return sorted(p for p, data in _outputs(d).items() if expected.get(p) != data)
 
 
-def test_kill_trials(tmp_path: Path, reference, signame: str, campaign: int, kills: int):
+def _half_written(d: Path, expected: dict[str, bytes], since_ns: int) -> str | None:
+    """An output written since since_ns that holds its first chunk only (its job is mid-write)."""
+    for p in _wrong(d, expected):
+        try:
+            st = (d / p).stat()
+        except FileNotFoundError:
+            continue
+        if st.st_mtime_ns >= since_ns and expected.get(p, b"").startswith((d / p).read_bytes() or b"-"):
+            return p
+    return None
+
+
+def _aim(p: subprocess.Popen, d: Path, expected: dict[str, bytes], since_ns: int) -> str | None:
+    """Wait until an output of this run is half-written; None if the run ended first."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if p.poll() is not None:
+            return None
+        half = _half_written(d, expected, since_ns)
+        if half is not None:
+            return half
+        time.sleep(0.005)
+    return None
+
+
+def test_kill_trials(tmp_path: Path, reference, setup, signame: str, campaign: int, kills: int):
     ref, took = reference
+    expected, args = setup
     seed = base_seed() + 7919 * campaign + sum(map(ord, signame))
     rng = random.Random(seed)
     d = tmp_path / "proj"
     d.mkdir()
     pipefile(d, PIPEFILE)
-    landed = partial_seen = wipes = startup = 0
+    landed = partial_seen = wipes = startup = aimed = 0
     for trial in range(kills):
         where = f"{signame} campaign {campaign} trial {trial} (seed {seed})"
-        done = len(_outputs(d)) - len(_wrong(d))
-        if done > 0.8 * len(EXPECTED):  # keep work in front of the kills: rebuild from nothing
+        done = len(_outputs(d)) - len(_wrong(d, expected))
+        if done > 0.7 * len(expected):  # keep work in front of the kills: rebuild from nothing
             for layer in LAYERS:
                 shutil.rmtree(d / layer, ignore_errors=True)
             wipes += 1
             done = 0
         before = len(read_pids(d / "pids.txt"))
         errf = open(d.parent / f"stderr-{trial}.txt", "w+")
-        p = spawn(d, JOBS, stderr=errf)
-        delay = rng.uniform(0.1, 0.4 + took * (1 - done / len(EXPECTED)))
+        since = time.time_ns()
+        p = spawn(d, *args, stderr=errf)
+        half = None
         try:
-            p.wait(timeout=delay)
-        except subprocess.TimeoutExpired:
-            landed += 1
-            for k, signum in enumerate(SIGNALS[signame]):
-                if k:
-                    time.sleep(rng.uniform(0.01, 0.3))
-                if p.poll() is None:
-                    p.send_signal(signum)
-        try:
-            p.communicate(timeout=90)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            pytest.fail(f"{where}: pyrule did not exit within 90 s of the signal")
+            if trial % 2 == 0:  # aimed: at a job mid-write
+                aimed += 1
+                half = _aim(p, d, expected, since)
+                assert half is not None, f"{where}: no output was ever seen half-written (rc {p.poll()})"
+                go = True
+            else:
+                delay = rng.uniform(0.1, 0.4 + took * (1 - done / len(expected)))
+                try:
+                    p.wait(timeout=delay)
+                    go = False
+                except subprocess.TimeoutExpired:
+                    go = True
+            if go:
+                landed += 1
+                for k, signum in enumerate(SIGNALS[signame]):
+                    if k:
+                        time.sleep(rng.uniform(0.01, 0.3))
+                    if p.poll() is None:
+                        p.send_signal(signum)
+            try:
+                p.communicate(timeout=90)
+            except subprocess.TimeoutExpired:
+                pytest.fail(f"{where}: pyrule did not exit within 90 s of the signal")
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.communicate(timeout=30)
         errf.seek(0)
         err = errf.read()
         errf.close()
@@ -220,35 +285,45 @@ def test_kill_trials(tmp_path: Path, reference, signame: str, campaign: int, kil
         if not in_startup:
             assert p.returncode in EXIT_CODES[signame], f"{where}: exit {p.returncode}\n{err}"
             assert "Traceback" not in err, f"{where}:\n{err}"
+        if half is not None:  # the signal landed while a job was mid-write
+            assert p.returncode in LANDED[signame], f"{where}: an aimed signal did not land: exit {p.returncode}\n{err}"
         assert "internal error" not in err, f"{where}:\n{err}"
         survivors = wait_dead(pids, 3.0)
         assert not survivors, f"{where}: job processes survived pyrule: {survivors}"
-        wrong = _wrong(d)
+        wrong = _wrong(d, expected)
         if signame == "KILL":
             # Partial outputs are expected after kill -9; each must be marked incomplete.
             marked = {o for _, outs in running_rows(d) for o in outs}
             unmarked = [w for w in wrong if w not in marked]
             assert not unmarked, f"{where}: partial outputs not marked as running in the store: {unmarked}"
+            if half is not None:
+                assert half in wrong, f"{where}: {half} was half-written at the kill, yet complete after it"
             partial_seen += len(wrong)
         else:
             left = [pid for pid in pids if group_members(pid)]
             assert not left, f"{where}: members of job process groups survived: {left}"
             assert not wrong, f"{where}: partial or wrong outputs left after the signal: {wrong}\n{err}"
             assert running_rows(d) == [], f"{where}: jobs left marked as running\n{err}"
-    final = ok(d, JOBS, timeout=300)
+    final = ok(d, *args, timeout=300)
     assert "Traceback" not in final.err
     built = tree(d, skip_files=("pids.txt",))
     built.pop("Pipefile")
+    # Every output half-written by a kill was rebuilt (a partial one adopted would differ here).
     assert built == ref, f"{signame} campaign {campaign} (seed {seed}): the final tree differs from a clean build: " \
         f"{sorted(k for k in set(built) | set(ref) if built.get(k) != ref.get(k))[:10]}"
-    again = ok(d, "-n", "-q")
+    again = ok(d, *args, "-n", "-q")
     assert again.out.strip() == "", f"a finished build is not up to date:\n{again.out}"
-    record("faults", signal=signame, campaign=campaign, seed=seed, trials=kills, landed=landed,
+    assert running_rows(d) == [], "jobs of killed runs are still marked as running after a full build"
+    assert landed >= aimed
+    if signame == "KILL":
+        assert partial_seen >= aimed, f"aimed kills left {partial_seen} partial output(s) in {aimed} trial(s)"
+    record("faults", signal=signame, campaign=campaign, seed=seed, trials=kills, aimed=aimed, landed=landed,
            survived=kills, partial_after_kill=partial_seen, wipes=wipes, in_python_startup=startup, lost=0,
-           jobs=3 * N)
+           jobs=len(expected))
 
 
 def test_expected_outputs_are_what_the_pipefile_describes():
     """The independent model of the workflow is not vacuous: every output has 4 full lines."""
-    assert len(EXPECTED) == 3 * N
-    assert all(data.count(b"\n") == 4 for data in EXPECTED.values())
+    expected = expected_outputs()
+    assert len(expected) == 3 * N
+    assert all(data.count(b"\n") == 4 for data in expected.values())
