@@ -236,8 +236,13 @@ def test_a_job_waiting_for_another_pyrule_is_said_once_with_what_it_waits_for(tm
     text = (tmp_path / "second.err").read_text()
     assert second.returncode == 0, text
     waits = [ln for ln in text.splitlines() if "waiting" in ln]
-    assert sorted(waits) == [f"slow[i={i}]: outputs locked by another pyrule process; waiting for slow{i}.txt "
-                             f"(being built there by slow[i={i}], pid {first.pid})" for i in range(3)], text
+    # Once per job. The builder is named when the first run's mark is in the store already (it
+    # flushes its marks in batches: on a loaded machine the second run may look first).
+    assert len(waits) == 3, text
+    for i, line in enumerate(sorted(waits)):
+        assert line in (f"slow[i={i}]: outputs locked by another pyrule process; waiting for slow{i}.txt "
+                        f"(being built there by slow[i={i}], pid {first.pid})",
+                        f"slow[i={i}]: outputs locked by another pyrule process; waiting for slow{i}.txt"), text
 
     # On a terminal, a waiting job is a row of the live display until it starts.
     (tmp_path / "hold").touch()
