@@ -51,6 +51,7 @@ def _at_start_of_a_second() -> None:
     time.sleep(1 - time.time() % 1 + 0.01)
 
 
+@pytest.mark.ci_may_skip("could not write twice within one second")  # a loaded machine: no missing component
 @pytest.mark.slow  # waits for whole seconds
 @pytest.mark.parametrize("memo", ["memo", "no-memo"])
 def test_a_same_size_edit_within_the_same_second_is_seen(coarse_fs: Path, memo: str):
