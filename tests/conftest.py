@@ -93,7 +93,7 @@ def read_only(tmp_path: Path):
 
     yield make
     for d in reversed(mounted):
-        subprocess.run(["umount", str(d)], capture_output=True)
+        subprocess.run(["umount", str(d)], capture_output=True, timeout=60)
 
 
 def run_pyrule(*args: str, cwd: str | os.PathLike | None = None, env: dict | None = None,

@@ -270,7 +270,7 @@ def test_a_dying_owner_s_half_written_output_is_never_kept(tmp_path: Path, recor
         assert p.poll() is None, errfile.read_text()
         assert (d / "a.txt").read_text() == "half"
         owner.kill()
-        owner.wait()
+        owner.wait(timeout=30)
         out, _ = p.communicate(timeout=30)
     assert p.returncode == 0, errfile.read_text()
     assert "a was running when pyrule died" in errfile.read_text()

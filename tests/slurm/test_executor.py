@@ -120,7 +120,7 @@ def _timeout_run(request, tmp_path_factory):
     yield proc, d
     if proc.poll() is None:
         proc.kill()
-        proc.wait()
+        proc.wait(timeout=30)
     for jid in slurm_jobs_in(slurm_cluster, d):
         slurm_cluster.run("scancel", jid, check=False)
 
