@@ -65,6 +65,31 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     report.longrepr = f"CI=true, so this skip is a failure (install what it needs): {reason}"
 
 
+@pytest.fixture(autouse=True)
+def _stop_leftover_processes(request: pytest.FixtureRequest):
+    """After each test (and its other fixtures), kill every process still working in its
+    tmp_path: a pyrule or a job the test left running when it failed half-way (a job looping on
+    a `hold` file, a pyrule waiting for a lock) would otherwise run on into later tests."""
+    if "tmp_path" not in request.fixturenames:
+        yield
+        return
+    root = str(request.getfixturevalue("tmp_path"))
+    yield
+    import psutil  # a dependency of pyrule's
+
+    left = []
+    for proc in psutil.process_iter(["cwd"]):
+        cwd = proc.info["cwd"]
+        if proc.pid != os.getpid() and cwd and (cwd == root or cwd.startswith(root + os.sep)):
+            left.append(proc)
+    for proc in left:
+        try:
+            proc.kill()
+        except psutil.Error:
+            pass
+    psutil.wait_procs(left, timeout=10)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _own_cache_directory(tmp_path_factory: pytest.TempPathFactory):
     """pyrule's parse cache in a directory of this session, not the user's ~/.cache (for
