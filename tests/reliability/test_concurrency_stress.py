@@ -150,6 +150,7 @@ def test_four_processes_on_overlapping_targets_run_every_job_once(tmp_path: Path
            jobs=len(NAMES), runs_per_job=1, lost=0)
 
 
+@pytest.mark.slow  # over 5 s on a loaded 2-core machine
 def test_force_all_racing_a_normal_run(tmp_path: Path, request: pytest.FixtureRequest):
     rounds = _rounds(request)
     for r in range(rounds):

@@ -317,6 +317,7 @@ def test_retries_resubmit(slurm_cluster, tmp_path):
     assert states == ["COMPLETED", "FAILED"]
 
 
+@pytest.mark.slow  # over 5 s on a loaded 2-core machine
 def test_jobs_option_caps_jobs_in_slurm(slurm_cluster, tmp_path):
     pipefile(tmp_path, """
         rule all:
