@@ -254,7 +254,7 @@ def test_a_dying_owner_s_half_written_output_is_never_kept(tmp_path: Path, recor
             shell: echo complete > {output}
     """)
     ok(d)
-    owner = subprocess.Popen(["sleep", "60"])
+    owner = subprocess.Popen(["sleep", "60"], cwd=d)  # in tmp_path: stopped after the test whatever happens
     con = sqlite3.connect(d / ".pyrule" / "state.db")
     with con:
         if not recorded:
