@@ -47,22 +47,31 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
-    """Under CI=true a skipped test is a failure: CI installs everything, so a skip there means a
+def _fail_skip_in_ci(report, node) -> None:
+    """Under CI=true a skip is a failure: CI installs everything, so a skip there means a
     component is missing or broken and the test silently proved nothing. Exceptions: soak tests
     without --soak, and skips a test declares harmless with @pytest.mark.ci_may_skip("REASON TEXT")."""
-    outcome = yield
-    report = outcome.get_result()
     if not (report.skipped and in_ci()) or hasattr(report, "wasxfail"):
         return
     reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
     if reason.removeprefix("Skipped: ") == _SOAK_SKIP:
         return
-    if any(m.args and m.args[0] in reason for m in item.iter_markers("ci_may_skip")):
+    if any(m.args and m.args[0] in reason for m in node.iter_markers("ci_may_skip")):
         return
     report.outcome = "failed"
     report.longrepr = f"CI=true, so this skip is a failure (install what it needs): {reason}"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    outcome = yield
+    _fail_skip_in_ci(outcome.get_result(), item)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector):
+    outcome = yield  # a whole module skipped (pytest.skip(allow_module_level=True), importorskip)
+    _fail_skip_in_ci(outcome.get_result(), collector)
 
 
 @pytest.fixture(autouse=True)
