@@ -15,10 +15,104 @@ from runner_helpers import mount
 REPO = Path(__file__).resolve().parent.parent
 
 
+def in_ci() -> bool:
+    """CI=true (set by .ci/run): a test that cannot run for want of a component fails, not skips."""
+    return os.environ.get("CI", "").strip().lower() == "true"
+
+
+def soak_enabled(config: pytest.Config) -> bool:
+    return bool(config.getoption("--soak", default=False)) or os.environ.get("PYRULE_SOAK") == "1"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    # Here, in the root conftest, so that `pytest --soak` works from anywhere (not only with tests/reliability given).
+    group = parser.getgroup("reliability")
+    group.addoption("--soak", action="store_true", default=False,
+                    help="run the long soak tests (marked soak) and the long versions of tests/reliability")
+    group.addoption("--trials", type=int, default=None, metavar="N",
+                    help="kill trials per signal in tests/reliability/test_faults.py")
+    group.addoption("--fuzz-examples", type=int, default=None, metavar="N",
+                    help="examples per fuzz test in tests/reliability/test_fuzz.py")
+
+
+_SOAK_SKIP = "soak test: run with `pytest --soak` (or PYRULE_SOAK=1)"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if soak_enabled(config):
+        return
+    skip = pytest.mark.skip(reason=_SOAK_SKIP)
+    for item in items:
+        if "soak" in item.keywords:
+            item.add_marker(skip)
+
+
+def _fail_skip_in_ci(report, node) -> None:
+    """Under CI=true a skip is a failure: CI installs everything, so a skip there means a
+    component is missing or broken and the test silently proved nothing. Exceptions: soak tests
+    without --soak, and skips a test declares harmless with @pytest.mark.ci_may_skip("REASON TEXT")."""
+    if not (report.skipped and in_ci()) or hasattr(report, "wasxfail"):
+        return
+    reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+    if reason.removeprefix("Skipped: ") == _SOAK_SKIP:
+        return
+    if any(m.args and m.args[0] in reason for m in node.iter_markers("ci_may_skip")):
+        return
+    report.outcome = "failed"
+    report.longrepr = f"CI=true, so this skip is a failure (install what it needs): {reason}"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    outcome = yield
+    _fail_skip_in_ci(outcome.get_result(), item)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector):
+    outcome = yield  # a whole module skipped (pytest.skip(allow_module_level=True), importorskip)
+    _fail_skip_in_ci(outcome.get_result(), collector)
+
+
+@pytest.fixture(autouse=True)
+def _stop_leftover_processes(request: pytest.FixtureRequest):
+    """After each test (and its other fixtures), kill every process still working in its
+    tmp_path: a pyrule or a job the test left running when it failed half-way (a job looping on
+    a `hold` file, a pyrule waiting for a lock) would otherwise run on into later tests."""
+    if "tmp_path" not in request.fixturenames:
+        yield
+        return
+    root = str(request.getfixturevalue("tmp_path"))
+    yield
+    import psutil  # a dependency of pyrule's
+
+    left = []
+    for proc in psutil.process_iter(["cwd"]):
+        cwd = proc.info["cwd"]
+        if proc.pid != os.getpid() and cwd and (cwd == root or cwd.startswith(root + os.sep)):
+            left.append(proc)
+    for proc in left:
+        try:
+            proc.kill()
+        except psutil.Error:
+            pass
+    psutil.wait_procs(left, timeout=10)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _own_cache_directory(tmp_path_factory: pytest.TempPathFactory):
-    """pyrule's parse cache (and Lark's) in a directory of this session, not the user's ~/.cache."""
+    """pyrule's parse cache in a directory of this session, not the user's ~/.cache (for
+    module- and session-scoped fixtures; each test gets its own, below)."""
     os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("xdg-cache"))
+
+
+@pytest.fixture(autouse=True)
+def _own_parse_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
+    """A fresh parse cache for each test, so no test's code path (cached or parsed) depends on
+    which tests ran before it: a test's first pyrule run always parses, later ones hit the cache.
+    (Lark keeps its parser-table cache in the temporary directory, not here, so this costs one
+    parse, ~tens of ms, per test.)"""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
 
 
 @pytest.fixture
@@ -33,7 +127,7 @@ def read_only(tmp_path: Path):
 
     yield make
     for d in reversed(mounted):
-        subprocess.run(["umount", str(d)], capture_output=True)
+        subprocess.run(["umount", str(d)], capture_output=True, timeout=60)
 
 
 def run_pyrule(*args: str, cwd: str | os.PathLike | None = None, env: dict | None = None,

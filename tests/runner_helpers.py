@@ -189,4 +189,4 @@ def mount(*args: str) -> bool:
     """`mount ARGS` as root; False when not root, no mount(8), or it fails."""
     if os.geteuid() != 0 or not shutil.which("mount"):
         return False
-    return subprocess.run(["mount", *args], capture_output=True).returncode == 0
+    return subprocess.run(["mount", *args], capture_output=True, timeout=60).returncode == 0

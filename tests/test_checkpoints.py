@@ -207,7 +207,8 @@ def test_checkpoint_examples_run(tmp_path, example):
 
     def run_pyrule(*args, cwd):
         env = {**os.environ, "NO_COLOR": "1"}
-        p = subprocess.run([sys.executable, "-m", "pyrule", *args], cwd=cwd, capture_output=True, text=True, env=env)
+        p = subprocess.run([sys.executable, "-m", "pyrule", *args], cwd=cwd, capture_output=True, text=True, env=env,
+                           timeout=120)
         return p.returncode, p.stdout, p.stderr
 
     work = tmp_path / example

@@ -15,7 +15,7 @@ from pyrule.procinfo import start_time
 def _dead_pid() -> tuple[int, float]:
     p = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(0.2)"])
     start = start_time(p.pid)
-    p.wait()
+    p.wait(timeout=30)
     return p.pid, start
 
 

@@ -58,12 +58,12 @@ def test_a_dead_holder_frees_its_locks(tmp_path: Path):
         mine = JobLock(str(tmp_path), ["out.txt"])
         assert not mine.try_acquire()
         p.kill()
-        p.wait()
+        p.wait(timeout=30)
         assert mine.try_acquire()
         mine.release()
     finally:
         p.kill()
-        p.wait()
+        p.wait(timeout=30)
 
 
 def test_a_fresh_project_creates_at_most_64_lock_files(tmp_path: Path):

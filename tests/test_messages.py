@@ -209,7 +209,7 @@ def test_ambiguous_rules_without_a_location(project):
         except Exception as e:
             print(e)
     """)
-    out = subprocess.run([sys.executable, "flow.py"], cwd=project.root, capture_output=True, text=True).stdout
+    out = subprocess.run([sys.executable, "flow.py"], cwd=project.root, capture_output=True, text=True, timeout=60).stdout
     assert out.startswith("error: ambiguous: rules 'a' and 'b' can both make 'x.txt'\n")
 
 
@@ -236,5 +236,5 @@ def test_running_the_example_leaves_only_ignored_files(project):
     assert made
     paths = [f"examples/{m}" for m in made]
     ignored = subprocess.run(["git", "-C", str(REPO), "check-ignore", "--no-index", *paths],
-                             capture_output=True, text=True).stdout.split()
+                             capture_output=True, text=True, timeout=60).stdout.split()
     assert sorted(ignored) == sorted(paths)

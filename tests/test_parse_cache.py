@@ -23,7 +23,7 @@ def test_a_hit_is_the_parse_and_needs_no_lark(tmp_path: Path, monkeypatch: pytes
     code = ("import sys; from pyrule import parse_cache; t = parse_cache.parse_file(sys.argv[1]); "
             "print(len(t.statements), 'lark' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True,
-                         env={"XDG_CACHE_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}, check=True).stdout
+                         env={"XDG_CACHE_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}, check=True, timeout=60).stdout
     assert out.split() == [str(len(fresh.statements)), "False"]
 
 

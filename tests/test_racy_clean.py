@@ -35,14 +35,14 @@ def coarse_fs(tmp_path: Path):
     d.mkdir()
     with open(img, "wb") as f:
         f.truncate(16 << 20)
-    made = subprocess.run(["mkfs.ext4", "-q", "-F", "-I", "128", str(img)], capture_output=True, text=True)
+    made = subprocess.run(["mkfs.ext4", "-q", "-F", "-I", "128", str(img)], capture_output=True, text=True, timeout=60)
     if made.returncode != 0:
         pytest.skip(f"mkfs.ext4 -I 128 failed: {made.stderr.strip()}")
     if not mount("-o", "loop", str(img), str(d)):
         pytest.skip("cannot loop-mount an ext4 image here (no loop device, or mount -o loop refused)")
     yield d
     for _ in range(50):  # a pyrule that had its cwd there may still be exiting
-        if subprocess.run(["umount", str(d)], capture_output=True).returncode == 0:
+        if subprocess.run(["umount", str(d)], capture_output=True, timeout=60).returncode == 0:
             break
         time.sleep(0.1)
 
@@ -51,6 +51,7 @@ def _at_start_of_a_second() -> None:
     time.sleep(1 - time.time() % 1 + 0.01)
 
 
+@pytest.mark.ci_may_skip("could not write twice within one second")  # a loaded machine: no missing component
 @pytest.mark.slow  # waits for whole seconds
 @pytest.mark.parametrize("memo", ["memo", "no-memo"])
 def test_a_same_size_edit_within_the_same_second_is_seen(coarse_fs: Path, memo: str):

@@ -98,7 +98,7 @@ def test_a_log_that_cannot_be_written_is_said_so(tmp_path: Path):
                 ".pyrule/logs/a/a.log\n") in r.err, r.err
         assert "printed nothing" not in r.err
     finally:
-        subprocess.run(["umount", str(logs)], capture_output=True)
+        subprocess.run(["umount", str(logs)], capture_output=True, timeout=60)
 
 
 def test_the_counts_before_and_after_a_run_agree(tmp_path: Path):

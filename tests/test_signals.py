@@ -251,4 +251,4 @@ def test_the_watchdog_stops_a_job_it_was_never_told_about(tmp_path: Path):
     finally:
         for p in (ours, theirs):
             p.kill()
-            p.wait()
+            p.wait(timeout=30)

@@ -30,7 +30,8 @@ def _imported(d: Path, *args: str) -> set[str]:
     out = d.parent / "modules.txt"
     path = [os.path.dirname(os.path.dirname(pyrule.__file__)), *site.getsitepackages()]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(path), MODULES_OUT=str(out), XDG_CACHE_HOME=str(d.parent / "cache"))
-    p = subprocess.run([sys.executable, "-S", "-c", _CODE, *args], cwd=d, env=env, capture_output=True, text=True)
+    p = subprocess.run([sys.executable, "-S", "-c", _CODE, *args], cwd=d, env=env, capture_output=True, text=True,
+                       timeout=60)
     assert p.returncode == 0, p.stderr
     return set(out.read_text().split())
 

@@ -29,7 +29,7 @@ def record(test: str, **figures) -> None:
 
 
 def soak_enabled(config: pytest.Config) -> bool:
-    """`--soak` (added by tests/reliability/conftest.py) or PYRULE_SOAK=1.
+    """`--soak` (added by tests/conftest.py) or PYRULE_SOAK=1.
 
     Here, not in conftest.py: `from conftest import ...` finds whichever conftest module was
     imported first (tests/slurm has one too)."""

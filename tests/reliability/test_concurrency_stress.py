@@ -150,6 +150,7 @@ def test_four_processes_on_overlapping_targets_run_every_job_once(tmp_path: Path
            jobs=len(NAMES), runs_per_job=1, lost=0)
 
 
+@pytest.mark.slow  # over 5 s on a loaded 2-core machine
 def test_force_all_racing_a_normal_run(tmp_path: Path, request: pytest.FixtureRequest):
     rounds = _rounds(request)
     for r in range(rounds):
@@ -253,7 +254,7 @@ def test_a_dying_owner_s_half_written_output_is_never_kept(tmp_path: Path, recor
             shell: echo complete > {output}
     """)
     ok(d)
-    owner = subprocess.Popen(["sleep", "60"])
+    owner = subprocess.Popen(["sleep", "60"], cwd=d)  # in tmp_path: stopped after the test whatever happens
     con = sqlite3.connect(d / ".pyrule" / "state.db")
     with con:
         if not recorded:
@@ -270,7 +271,7 @@ def test_a_dying_owner_s_half_written_output_is_never_kept(tmp_path: Path, recor
         assert p.poll() is None, errfile.read_text()
         assert (d / "a.txt").read_text() == "half"
         owner.kill()
-        owner.wait()
+        owner.wait(timeout=30)
         out, _ = p.communicate(timeout=30)
     assert p.returncode == 0, errfile.read_text()
     assert "a was running when pyrule died" in errfile.read_text()

@@ -215,7 +215,7 @@ def test_a_store_held_locked_longer_than_pyrule_waits(tmp_path: Path):
         assert r.rc == 2 and "locked" in r.err, str(r)
     finally:
         holder.kill()
-        holder.wait()
+        holder.wait(timeout=30)
     r = pyrule(d)
     assert r.rc == 0 and r.ran == {"a[s=s3]", "b[s=s3]"}, str(r)
 
@@ -295,7 +295,7 @@ def tiny_disk(tmp_path: Path, request: pytest.FixtureRequest):
         pytest.skip("needs root and mount -t tmpfs")
     yield d
     for _ in range(50):  # a process that had its cwd there may still be exiting
-        if subprocess.run(["umount", str(d)], capture_output=True).returncode == 0:
+        if subprocess.run(["umount", str(d)], capture_output=True, timeout=60).returncode == 0:
             break
         time.sleep(0.1)
 

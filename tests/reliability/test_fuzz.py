@@ -271,6 +271,7 @@ def _examples(request: pytest.FixtureRequest, ci: int, soak: int) -> settings:
 # --- the tests ------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # over 5 s on a loaded 2-core machine
 def test_valid_pipefiles_plan_cleanly(tmp_path_factory, request):
     d = _scratch(tmp_path_factory, "valid")
     seen = 0
@@ -287,6 +288,7 @@ def test_valid_pipefiles_plan_cleanly(tmp_path_factory, request):
     record("fuzz", kind="valid Pipefiles, in-process", inputs=seen, failures=0)
 
 
+@pytest.mark.slow  # over 5 s on a loaded 2-core machine
 def test_mutated_pipefiles_give_exit_0_or_a_located_error(tmp_path_factory, request):
     d = _scratch(tmp_path_factory, "mutated")
     seen = 0
@@ -408,6 +410,7 @@ def _cli_reset(d: Path) -> None:
     (d / "PWNED").unlink(missing_ok=True)
 
 
+@pytest.mark.slow  # over 5 s on a loaded 2-core machine
 def test_random_command_lines(tmp_path_factory, request):
     d = _cli_scratch(tmp_path_factory)
     seen = 0

@@ -78,6 +78,7 @@ def _pwned(root: Path) -> list[str]:
     return [str(p) for base in (root, root.parent) for p in base.rglob(f"{PWNED}*")]
 
 
+@pytest.mark.slow  # over 5 s on a loaded 2-core machine
 def test_hostile_names_are_substituted_safely(tmp_path: Path):
     d = tmp_path / "proj"
     (d / "in").mkdir(parents=True)

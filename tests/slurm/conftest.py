@@ -7,8 +7,8 @@ running.
 
 Environment variables:
   PYRULE_SLURM_INSTALL=1 (or CI=true)  apt-get install Slurm if ``sbatch`` is missing.
-  PYRULE_SLURM_REQUIRED=1              fail instead of skip when Slurm cannot be installed or
-                                       started (use in CI so a broken setup is not hidden).
+  PYRULE_SLURM_REQUIRED=1 (or CI=true) fail instead of skip when Slurm cannot be installed or
+                                       started (so CI never hides a broken setup).
   PYRULE_SLURM_DIR                     state directory (default /tmp/pyrule-slurm).
   PYRULE_SLURM_MEMORY                  auto|cgroup|poll, see cluster.sh.
 
@@ -58,7 +58,7 @@ def _truthy(name: str) -> bool:
 
 def _unavailable(reason: str):
     _problems.append(reason)
-    if _truthy("PYRULE_SLURM_REQUIRED"):
+    if _truthy("PYRULE_SLURM_REQUIRED") or _truthy("CI"):
         pytest.fail(f"Slurm test cluster required but unavailable: {reason}", pytrace=False)
     pytest.skip(f"Slurm test cluster unavailable: {reason}")
 

@@ -7,11 +7,13 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
 from test_executor import pyrule
 
 REPO = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.slow  # over 5 s on a loaded 2-core machine
 def test_split_process_merge_on_slurm(slurm_cluster, tmp_path):
     work = tmp_path / "spm"
     shutil.copytree(REPO / "examples" / "split-process-merge", work, ignore=shutil.ignore_patterns(".pyrule"))

@@ -25,12 +25,24 @@ TIMEOUT_TEST = "test_time_limit_is_a_clear_failure"
 
 
 def _env(cluster) -> dict[str, str]:
-    env = dict(cluster.env)
+    """The environment of a pyrule run: the cluster's (SLURM_CONF), or ours when cluster is None."""
+    env = dict(cluster.env if cluster is not None else os.environ)
     env.pop("PYRULE_REPORT", None)
     env.pop("PYTEST_CURRENT_TEST", None)
     env["NO_COLOR"] = "1"
     env["PYTHONUNBUFFERED"] = "1"
     return env
+
+
+def fake_sbatch(d: Path) -> str:
+    """A PATH holding only an `sbatch` that fails if called: for tests of what pyrule does
+    before it submits anything (building arguments, reading options), which need no cluster."""
+    bin_dir = d / "fake-bin"
+    bin_dir.mkdir()
+    sbatch = bin_dir / "sbatch"
+    sbatch.write_text("#!/bin/sh\necho 'fake sbatch: not a cluster' >&2\nexit 99\n")
+    sbatch.chmod(0o755)
+    return f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"
 
 
 def pipefile(d: Path, text: str) -> None:
@@ -89,11 +101,13 @@ SLEEPER = """
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _timeout_run(request, slurm_cluster, tmp_path_factory):
+def _timeout_run(request, tmp_path_factory):
     """Start the pyrule run whose job hits its time limit first, so its 60-90 s overlap the rest."""
     if not any(item.name == TIMEOUT_TEST for item in request.session.items):
         yield None  # deselected (e.g. -m "not slow")
         return
+    # Asked for here, not as an argument: the tests that need no cluster must not wait for one.
+    slurm_cluster = request.getfixturevalue("slurm_cluster")
     d = tmp_path_factory.mktemp("slurm-timeout")
     pipefile(d, """
         rule limited:
@@ -106,7 +120,7 @@ def _timeout_run(request, slurm_cluster, tmp_path_factory):
     yield proc, d
     if proc.poll() is None:
         proc.kill()
-        proc.wait()
+        proc.wait(timeout=30)
     for jid in slurm_jobs_in(slurm_cluster, d):
         slurm_cluster.run("scancel", jid, check=False)
 
@@ -254,11 +268,11 @@ def test_resources_and_options_map_to_sbatch(slurm_cluster, tmp_path):
     assert "--partition=other --account=ruleacct --comment=pyrule-test" in script
 
 
-def test_sbatch_args_for_gpus_memory_and_time(slurm_cluster, tmp_path, monkeypatch):
+def test_sbatch_args_for_gpus_memory_and_time(tmp_path, monkeypatch):
     from pyrule.executors.base import JobSpec
     from pyrule.executors.slurm import SlurmExecutor
 
-    monkeypatch.setenv("PATH", slurm_cluster.env["PATH"])
+    monkeypatch.setenv("PATH", fake_sbatch(tmp_path))
     ex = SlurmExecutor(partition="p1", project_dir=str(tmp_path))
     spec = JobSpec(name="j", workdir=str(tmp_path), log_path="l%j.log", env={}, shell="true",
                    resources={"cores": 3, "mem": int(1.5 * 2**30), "gpus": 2, "runtime": 3601,
@@ -303,6 +317,7 @@ def test_retries_resubmit(slurm_cluster, tmp_path):
     assert states == ["COMPLETED", "FAILED"]
 
 
+@pytest.mark.slow  # over 5 s on a loaded 2-core machine
 def test_jobs_option_caps_jobs_in_slurm(slurm_cluster, tmp_path):
     pipefile(tmp_path, """
         rule all:
@@ -324,13 +339,13 @@ def test_jobs_option_caps_jobs_in_slurm(slurm_cluster, tmp_path):
         assert sum(1 for s, e in spans if s <= t < e) <= 2
 
 
-def test_sbatch_missing_is_a_clear_usage_error(slurm_cluster, tmp_path):
+def test_sbatch_missing_is_a_clear_usage_error(tmp_path):
     pipefile(tmp_path, """
         rule a:
             output: "a.txt"
             shell: echo a > {output}
     """)
-    env = _env(slurm_cluster)
+    env = _env(None)
     env["PATH"] = str(tmp_path / "nobin")
     r = subprocess.run([*PYRULE, "--executor", "slurm"], cwd=tmp_path, env=env, capture_output=True, text=True,
                        timeout=60)
@@ -338,14 +353,16 @@ def test_sbatch_missing_is_a_clear_usage_error(slurm_cluster, tmp_path):
     assert "sbatch not found: is this a Slurm cluster? (or use --executor local)" in r.stderr
 
 
-def test_unknown_profile_key_is_a_usage_error(slurm_cluster, tmp_path):
+def test_unknown_profile_key_is_a_usage_error(tmp_path):
     (tmp_path / "pyproject.toml").write_text('[tool.pyrule.slurm]\npartitoin = "other"\n')
     pipefile(tmp_path, """
         rule a:
             output: "a.txt"
             shell: echo a > {output}
     """)
-    r = pyrule(slurm_cluster, tmp_path, "--executor", "slurm")
+    env = {**_env(None), "PATH": fake_sbatch(tmp_path)}
+    r = subprocess.run([*PYRULE, "--executor", "slurm"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                       timeout=60, stdin=subprocess.DEVNULL)
     assert r.returncode == 2, r.stderr
     assert "unknown key 'partitoin' in [tool.pyrule.slurm]" in r.stderr and "did you mean 'partition'" in r.stderr
 
