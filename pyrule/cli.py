@@ -226,6 +226,10 @@ def check_options(args: argparse.Namespace) -> None:
             raise UsageError(f"--resources {item}: write NAME=N, e.g. gpus=2 or disk_io=4")
     if args.run is not None and args.report is None:
         raise UsageError(f"--run {args.run}: only with --report", hint=f"write pyrule --report --run {args.run}")
+    for flag, value in (("--slurm-partition", args.slurm_partition), ("--slurm-account", args.slurm_account)):
+        if value is not None and args.executor != "slurm":
+            raise UsageError(f"{flag} {value}: only with --executor slurm",
+                             hint=f"write pyrule --executor slurm {flag} {value}")
 
 
 def _positive_int(text: str) -> int:

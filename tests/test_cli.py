@@ -278,6 +278,14 @@ def test_run_without_report_is_an_error(pipeline):
         "error: --run 20260101: only with --report", "  hint: write pyrule --report --run 20260101"]
 
 
+def test_slurm_options_without_the_slurm_executor_are_an_error(pipeline):
+    assert pipeline.error("--slurm-partition", "gpu").splitlines() == [
+        "error: --slurm-partition gpu: only with --executor slurm",
+        "  hint: write pyrule --executor slurm --slurm-partition gpu"]
+    assert pipeline.error("-n", "--slurm-account", "lab").splitlines()[0] == (
+        "error: --slurm-account lab: only with --executor slurm")
+
+
 def test_dag_takes_a_format_word_or_dag_equals_never_a_target(pipeline):
     rc, out, err = pipeline.run("--dag", "counts/a.tsv")
     assert rc == 0 and out.startswith("digraph pyrule {"), err
