@@ -60,6 +60,8 @@ def test_format_wildcards_unescapes_a_lone_doubled_brace():
     # Only `}}` (no `{` at all) is still an escaped brace: the no-brace shortcut must not skip it.
     assert format_wildcards("a}}b", {}) == "a}b"
     assert format_wildcards("a{{b", {}) == "a{b"
+    # A brace that is no field (awk's `{print $1}`, `{1}`, a lone `}`) is left as written.
+    assert format_wildcards("awk '{print $1}' {a} {1} x}y", {"a": "in.txt"}) == "awk '{print $1}' in.txt {1} x}y"
 
 
 @pytest.mark.parametrize("text", ["a}b", "a{b", "{x}}", "a{{b}", "x/{y}.{"])
