@@ -62,6 +62,8 @@ def test_format_wildcards_unescapes_a_lone_doubled_brace():
     assert format_wildcards("a{{b", {}) == "a{b"
     # A brace that is no field (awk's `{print $1}`, `{1}`, a lone `}`) is left as written.
     assert format_wildcards("awk '{print $1}' {a} {1} x}y", {"a": "in.txt"}) == "awk '{print $1}' in.txt {1} x}y"
+    for text in ["{a} x}y", "{a} x{y", "{a} {1}", "{a} {}"]:  # each alone: no other field to fall back on
+        assert format_wildcards(text, {"a": "1"}) == "1" + text[3:]
 
 
 @pytest.mark.parametrize("text", ["a}b", "a{b", "{x}}", "a{{b}", "x/{y}.{"])
