@@ -35,6 +35,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="examples per fuzz test in tests/reliability/test_fuzz.py")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # Mutation testing (docs/testing.md): mutmut's "stats" pass records which tests reach each
+    # mutated function, in this process only. A `python -m pyrule` child would inherit the mode and
+    # fail (it runs in a temporary directory, where mutmut finds no config), so keep it process-local.
+    if os.environ.get("MUTANT_UNDER_TEST") == "stats":
+        from mutmut.mutation.trampoline import set_mutant_under_test
+
+        set_mutant_under_test("stats")
+        del os.environ["MUTANT_UNDER_TEST"]
+
+
 _SOAK_SKIP = "soak test: run with `pytest --soak` (or PYRULE_SOAK=1)"
 
 

@@ -56,6 +56,28 @@ def test_wildcard_names_and_format_wildcards():
     assert format_wildcards("plain", {"a": "1"}) == "plain"
 
 
+def test_format_wildcards_unescapes_a_lone_doubled_brace():
+    # Only `}}` (no `{` at all) is still an escaped brace: the no-brace shortcut must not skip it.
+    assert format_wildcards("a}}b", {}) == "a}b"
+    assert format_wildcards("a{{b", {}) == "a{b"
+    # A brace that is no field (awk's `{print $1}`, `{1}`, a lone `}`) is left as written.
+    assert format_wildcards("awk '{print $1}' {a} {1} x}y", {"a": "in.txt"}) == "awk '{print $1}' in.txt {1} x}y"
+    for text in ["{a} x}y", "{a} x{y", "{a} {1}", "{a} {}"]:  # each alone: no other field to fall back on
+        assert format_wildcards(text, {"a": "1"}) == "1" + text[3:]
+
+
+@pytest.mark.parametrize("text", ["a}b", "a{b", "{x}}", "a{{b}", "x/{y}.{"])
+def test_an_unbalanced_brace_is_an_error(text):
+    with pytest.raises(PatternError, match="unbalanced brace"):
+        Pattern(text)
+
+
+def test_a_pattern_keeps_its_text_for_messages():
+    p = Pattern("counts/{sample}.tsv")
+    assert p.text == "counts/{sample}.tsv"
+    assert repr(p) == "Pattern('counts/{sample}.tsv')"
+
+
 def test_index_lookup_examples():
     idx = PatternIndex()
     for key, text in enumerate(["{x}.txt", "a_{x}.txt", "exact.txt", "{x}.tsv", "{d}/{f}", "{all,.*}"]):
