@@ -10,11 +10,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from .record import record
+
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start
 if TYPE_CHECKING:
     from typing import Any
-
-from .record import record
 
 # `{name}` or `{name,REGEX}` (REGEX may hold one level of braces, as in `{n,[0-9]{2}}`);
 # `{{` and `}}` are literal braces.

@@ -122,7 +122,7 @@ def _build(cls: Any, frozen: bool, eq: bool, slots: bool) -> type:
             setattr(cls, name, fn)
     if eq and not frozen and "__hash__" not in cls.__dict__:
         cls.__hash__ = None  # mutable and compared by value: unhashable
-    cls.__match_args__ = tuple(fields)
+    cls.__match_args__ = tuple(fields)  # type: ignore[misc]  # mypy treats __match_args__ as final
     return cls
 
 
