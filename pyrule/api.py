@@ -57,7 +57,7 @@ class Workflow:
                 label = f"rule '{name}'" if isinstance(name, str) else "rule"
                 raise PipefileError(f"{label}: {section} must be a dict of name = value, not {type(value).__name__}",
                                     (section_locs or {}).get(section, loc))
-        fields = dict(
+        fields: dict[str, Any] = dict(
             outputs=items(output), inputs=items(input), params=dict(params or {}),
             resources=dict(resources or {}), log=log, check=check, retries=retries, priority=priority,
             env=dict(env or {}), doc=doc, checkpoint=checkpoint, loc=loc, section_locs=dict(section_locs or {}),

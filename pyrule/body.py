@@ -111,6 +111,7 @@ def python_body(job: Job, namespace: dict[str, Any], ctx: dict[str, Any]) -> Cal
         g = dict(namespace)
         g.update(names)
         loc = rule.where("python")
+        assert rule.python is not None  # a body: `func` or `python`
         exec(compile_at(rule.python, loc.file, loc.line, "exec") if loc else compile(rule.python, "<python>", "exec"), g)
 
     return run_body

@@ -81,12 +81,13 @@ def body_identity(rule: Any, wildcards: Any = (), values: dict[int, tuple[Any, s
         identity, code = "func:" + function_digest(func), func.__code__
         names = top_level_reads(code, func.__globals__, frozenset(), values)
     else:
-        code = _bodies.get(rule.python)
-        if code is None:
+        cached = _bodies.get(rule.python)
+        if cached is None:
             try:
-                code = _bodies[rule.python] = compile(rule.python, "<python>", "exec")
+                cached = _bodies[rule.python] = compile(rule.python, "<python>", "exec")
             except (SyntaxError, ValueError):  # the loader reports it; the text is its identity then
                 return "python:" + rule.python, {}
+        code = cached
         identity, names = "python:" + code_digest(code), top_level_reads(code, rule.namespace, values=values)
     for text in _strings(code):
         names.update(top_level_fields(text, rule.namespace, wildcards))
@@ -107,11 +108,11 @@ def global_reads(code: CodeType) -> frozenset[str]:
     """The global names the code reads (LOAD_NAME, LOAD_GLOBAL), in nested code too."""
     names = _reads.get(code)
     if names is None:
-        names = set(_loads(code))
+        found = set(_loads(code))
         for c in code.co_consts:
             if isinstance(c, CodeType):
-                names |= global_reads(c)
-        names = _reads[code] = frozenset(names)
+                found |= global_reads(c)
+        names = _reads[code] = frozenset(found)
     return names
 
 

@@ -59,6 +59,9 @@ def _format(pattern: str, mapping: dict[str, Any], allow_missing: bool) -> str:
 class GlobResult(tuple):
     """glob_wildcards' result: one list of values per wildcard name, as attributes."""
 
+    _names: list[str]
+    _pattern: str
+
     def __new__(cls, names: list[str], values: list[list[str]], pattern: str = ""):
         self = super().__new__(cls, values)
         for name, vals in zip(names, values):

@@ -322,16 +322,16 @@ class Decider:
             return Decision(job, "no record of its outputs, which another pyrule may have left half-written "
                             "(the state store was deleted during its run)")
         if rec is None:
-            newest_in = max((self.stats.stat(p).st_mtime_ns for p in job.inputs if self.stats.stat(p)), default=0)
-            oldest_out = min(self.stats.stat(p).st_mtime_ns for p in job.outputs)
+            newest_in = max((self.stats.stat(p).st_mtime_ns for p in job.inputs if self.stats.stat(p)), default=0)  # type: ignore[union-attr]  # stat checked
+            oldest_out = min(self.stats.stat(p).st_mtime_ns for p in job.outputs)  # type: ignore[union-attr]  # none missing
             if oldest_out >= newest_in:
                 return Decision(job, None, why="outputs exist and are newer than every input (adopted)", adopt=True,
                                 sig=signature(job, self.fps))
-            older = max(job.inputs, key=lambda p: self.stats.stat(p).st_mtime_ns if self.stats.stat(p) else 0)
+            older = max(job.inputs, key=lambda p: self.stats.stat(p).st_mtime_ns if self.stats.stat(p) else 0)  # type: ignore[union-attr]  # stat checked
             return Decision(job, f"never built by pyrule, and input {older} is newer than its outputs")
         known = None
         if self.temp_gone and any(p in self.temp_gone for p in job.inputs):
-            old = self.state.signature_of(job.name, rec)
+            old = self.state.signature_of(job.name, rec)  # type: ignore[union-attr]  # a record: a store
             known = {p: fp for p, fp in zip(old.get("inputs", []), old.get("fps", [])) if p in self.temp_gone}
         sig = signature(job, self.fps, known)
         if sig[0] == rec.digest:
@@ -340,7 +340,7 @@ class Decider:
                 return Decision(job, None, why="signature unchanged; its temp() outputs were removed after use",
                                 temp_gone=missing)
             return Decision(job, None, why="signature unchanged since its last success")
-        return Decision(job, _difference(self.state.signature_of(job.name, rec), sig[1], job.rule.check,
+        return Decision(job, _difference(self.state.signature_of(job.name, rec), sig[1], job.rule.check,  # type: ignore[union-attr]  # a record: a store
                                           "shell" if job.rule.shell is not None else "Python"))
 
 

@@ -292,7 +292,7 @@ def runtime_error(e: BaseException, code: S.Code, ns: dict[str, Any], body: bool
                              loc, "to stop with an error, raise an exception (raise ValueError(\"why\")); "
                              "a Pipefile cannot end the run")
     hint = None
-    if isinstance(e, NameError) and getattr(e, "name", None):
+    if isinstance(e, NameError) and e.name:  # (Python 3.10 added .name)
         hint = suggest(e.name, [n for n in ns if not n.startswith("__")]) or "define it above this line"
     if isinstance(e, ModuleNotFoundError):
         hint = f"install it (pip install {e.name}) or check the name"

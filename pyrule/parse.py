@@ -456,14 +456,18 @@ def _is_string_at(text: str, pos: int) -> bool:
     return re.compile(_parser().get_terminal("PYSTRING").pattern.to_regexp()).match(text, pos) is not None
 
 
+def _indent(line: str) -> str:
+    return line[: len(line) - len(line.lstrip(" \t"))]
+
+
 def _tab_mix(text: str, line: int) -> str | None:
     """How `line`'s indentation mixes tabs and spaces with the lines above, if it does."""
     lines = text.split("\n")
-    indent = re.match(r"[ \t]*", lines[line - 1]).group()
+    indent = _indent(lines[line - 1])
     for above in reversed(lines[: line - 1]):
         if not above.strip() or above.lstrip().startswith("#"):
             continue
-        prev = re.match(r"[ \t]*", above).group()
+        prev = _indent(above)
         if not prev:
             return None
         if "\t" in indent and "\t" not in prev:

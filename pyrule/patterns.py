@@ -12,6 +12,10 @@ from collections.abc import Iterator
 
 from .record import record
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start
+if TYPE_CHECKING:
+    from typing import Any
+
 # `{name}` or `{name,REGEX}` (REGEX may hold one level of braces, as in `{n,[0-9]{2}}`);
 # `{{` and `}}` are literal braces.
 _WILDCARD = re.compile(r"\{\{|\}\}|\{([A-Za-z_]\w*)(?:,((?:[^{}]|\{[^{}]*\})*))?\}")
@@ -147,7 +151,7 @@ def format_wildcards(text: str, wildcards: dict[str, str]) -> str:
 
 @record(frozen=True)
 class Candidate:
-    key: object  # what the caller indexed (e.g. (rule, output index))
+    key: Any  # what the caller indexed (e.g. (rule, output index))
     pattern: Pattern
     wildcards: dict[str, str]
 
@@ -165,7 +169,7 @@ class PatternIndex:
         self._by_suffix: dict[str, list[tuple[object, Pattern]]] = {}
         self._suffix_lens: list[int] = []
 
-    def add(self, key: object, pattern: Pattern) -> None:
+    def add(self, key: Any, pattern: Pattern) -> None:
         if not pattern.has_wildcards:
             self._exact.setdefault(pattern.prefix, []).append((key, pattern))
             return

@@ -216,7 +216,7 @@ class Planner:
         self._makeable[path] = ok
         return ok
 
-    def _missing(self, path: str, needed_by: Job | None) -> PipefileError:
+    def _missing(self, path: str, needed_by: Job | None) -> PipefileError | UsageError:
         if needed_by is None:
             return UsageError(f"no rule to make '{path}'", hint="name a rule (pyrule --list) or a file a rule makes")
         why = f"needed by {needed_by.name}" + (f" for '{needed_by.outputs[0]}'" if needed_by.outputs else "")
@@ -532,7 +532,7 @@ def _format_items(items, wildcards: dict[str, str]) -> list:
 def _format(value: str, wildcards: dict[str, str]) -> str:
     """Fill in the wildcards; a temp()/protected()/directory() path keeps its flags."""
     text = format_wildcards(value, wildcards)
-    return text if value.__class__ is str else FlaggedPath(text, value.flags)
+    return text if value.__class__ is str else FlaggedPath(text, value.flags)  # type: ignore[attr-defined]  # a FlaggedPath
 
 
 def _call(rule: Rule, section: str, fn: Callable, wildcards: dict[str, str], job_name: str) -> Any:

@@ -20,7 +20,12 @@ from operator import attrgetter
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start
 if TYPE_CHECKING:
-    from typing import Any
+    from collections.abc import Callable
+    from typing import Any, TypeVar, overload
+
+    from typing_extensions import dataclass_transform  # typing's from 3.11; checkers ship its stub
+
+    _T = TypeVar("_T")
 
 _MISSING: Any = object()
 
@@ -41,6 +46,18 @@ def field(*, default: Any = _MISSING, default_factory: Any = _MISSING, repr: boo
     return _Field(default, default_factory, repr, compare)
 
 
+# Type checkers (mypy, pyright) see these overloads and so know each record's `__init__`, as for a
+# dataclass; at run time the branch is skipped (a local TYPE_CHECKING both checkers read as True).
+if TYPE_CHECKING:
+
+    @overload
+    @dataclass_transform(field_specifiers=(field,))
+    def record(cls: type[_T], /) -> type[_T]: ...
+
+    @overload
+    def record(*, frozen: bool = False, eq: bool = True, slots: bool = False) -> Callable[[type[_T]], type[_T]]: ...
+
+
 def record(cls: type | None = None, /, *, frozen: bool = False, eq: bool = True, slots: bool = False) -> Any:
     """Class decorator: `@record`, or `@record(frozen=True, eq=False, slots=True)`."""
 
@@ -50,7 +67,7 @@ def record(cls: type | None = None, /, *, frozen: bool = False, eq: bool = True,
     return wrap if cls is None else wrap(cls)
 
 
-def _build(cls: type, frozen: bool, eq: bool, slots: bool) -> type:
+def _build(cls: Any, frozen: bool, eq: bool, slots: bool) -> type:
     fields: dict[str, _Field] = {}
     for name in cls.__dict__.get("__annotations__", {}):
         value = cls.__dict__.get(name, _MISSING)
@@ -104,8 +121,8 @@ def _build(cls: type, frozen: bool, eq: bool, slots: bool) -> type:
         if name not in cls.__dict__:
             setattr(cls, name, fn)
     if eq and not frozen and "__hash__" not in cls.__dict__:
-        cls.__hash__ = None  # type: ignore[assignment]  # mutable and compared by value: unhashable
-    cls.__match_args__ = tuple(fields)
+        cls.__hash__ = None  # mutable and compared by value: unhashable
+    cls.__match_args__ = tuple(fields)  # type: ignore[misc]  # mypy treats __match_args__ as final
     return cls
 
 

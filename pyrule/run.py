@@ -26,7 +26,7 @@ from .state import SLURM_UNSUBMITTED, State, StateError
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start
 if TYPE_CHECKING:
-    from typing import Any
+    from typing import Any, Literal, overload
 
 STATE_DIR = ".pyrule"
 _LOCK_RETRY_S = 0.2
@@ -116,6 +116,15 @@ def forced_jobs(graph: JobGraph, options: Options) -> set[Job]:
             forced.add(j)
             stack.extend(consumers.get(j, ()))
     return forced
+
+
+if TYPE_CHECKING:  # read-write: a State, or StateError
+
+    @overload
+    def open_state(readonly: Literal[False], console: Any = None) -> State: ...
+
+    @overload
+    def open_state(readonly: bool, console: Any = None) -> State | None: ...
 
 
 def open_state(readonly: bool, console=None) -> State | None:
@@ -272,7 +281,7 @@ class Runner:
         self._enter()
         try:
             self.state = open_state(readonly=False)
-            self.lock_dir = _lock_dir()
+            self.lock_dir: int | None = _lock_dir()
             if getattr(self, "_creating", False) and self.project_lock:  # the store exists now: let other runs in
                 import fcntl
 
@@ -474,6 +483,7 @@ class Runner:
                 self.log.write("no-op memo not left: a file changed within its timestamp tick, or its tick is not over")
                 return
             up_to_date = sum(1 for d in decisions if not (d.job.phony and not d.job.rule.has_body))
+            assert self.options.noop_key is not None  # _run calls this only with a key
             saved = save(self.state, self.options.noop_key, generation, self.stats, up_to_date)
         except StateError as e:  # only a shortcut for the next run: this one is done
             self.log.write(f"no-op memo not left: {e.message}")
@@ -1194,7 +1204,7 @@ def make_executor(name: str, options: dict[str, Any]):
 def _needs(job: Job, executor: str = "local") -> dict[str, float]:
     r = job.resources
     # On Slurm, cores and memory are the cluster's business: a job takes one of the -j slots.
-    needs = {"jobs": 1} if executor == "slurm" else {"cores": r.get("cores", 1), "mem": r.get("mem", 0)}
+    needs: dict[str, float] = {"jobs": 1} if executor == "slurm" else {"cores": r.get("cores", 1), "mem": r.get("mem", 0)}
     for k, v in r.items():
         if k not in ("cores", "mem", "runtime", "slurm") and isinstance(v, (int, float)):
             needs[k] = v

@@ -10,6 +10,10 @@ from __future__ import annotations
 import os
 import time
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start
+if TYPE_CHECKING:
+    from typing import TextIO
+
 
 def _stamp(t: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(t)) + f".{int(t % 1 * 1000):03d}"
@@ -18,7 +22,7 @@ def _stamp(t: float) -> str:
 class RunLog:
     def __init__(self, run_dir: str):
         self.run_dir = run_dir
-        self.f = None
+        self.f: TextIO | None = None
         self.pending: list[tuple[float, str]] = []
         self.error: OSError | None = None  # the log could not be written (full disk...): the run goes on
 

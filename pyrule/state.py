@@ -234,7 +234,7 @@ class State:
             rec.signature = row[0] if row else "{}"
         if isinstance(rec.signature, str):
             rec.signature = json.loads(rec.signature)
-        return rec.signature
+        return rec.signature  # type: ignore[return-value]  # a dict now: read and parsed above
 
     def recorded_outputs(self, rules: list[str]) -> list[tuple[str, list[str]]]:
         """(job name, outputs) of every recorded job of these rules."""

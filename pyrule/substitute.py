@@ -125,7 +125,7 @@ class Template:
     def render(self, ctx: dict[str, Any], wildcards: dict[str, str], namespace: dict[str, Any]) -> str:
         out = []
         for part in self.parts:
-            out.append(part if part.__class__ is str else self._value(part, ctx, wildcards, namespace))
+            out.append(part if part.__class__ is str else self._value(part, ctx, wildcards, namespace))  # type: ignore[arg-type]  # not a str: a Field
         return "".join(out)
 
     def check(self, fields: list[Field], ctx: dict[str, Any], wildcards: dict[str, str],
@@ -402,7 +402,7 @@ def _walk(value: Any, f: Field, steps: tuple | None = None) -> Any:
     done = f.root
     for is_attr, key in f.steps if steps is None else steps:
         try:
-            value = getattr(value, key) if is_attr else value[key]
+            value = getattr(value, key) if is_attr else value[key]  # type: ignore[arg-type]  # is_attr: key is a name
         except (AttributeError, IndexError, KeyError, TypeError):
             raise _unresolved(f, done, value, is_attr, key) from None
         done += f".{key}" if is_attr else f"[{key}]"
@@ -426,7 +426,7 @@ def _unresolved(f: Field, done: str, value: Any, is_attr: bool, key: Any) -> Pip
     if isinstance(value, Paths):
         names = list(value.names())
         if not names:
-            hint = ("a rule has one log: write {log}" if done == "log" else
+            hint: str | None = ("a rule has one log: write {log}" if done == "log" else
                     f"use {{{done}[0]}}, or name the items in the rule's {done}: section ({key} = \"...\")")
             return PipefileError(f"{f.text} does not resolve: {done} has no named items", hint=hint)
     elif isinstance(value, dict):

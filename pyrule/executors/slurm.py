@@ -573,7 +573,7 @@ class SlurmExecutor(Executor):
     def _finish_all(self) -> None:
         """After scancel: every job's result goes to the next wait()."""
         ids = [j.job_id for j in self._jobs.values() if j.final_seen is None]
-        rows: dict[int, tuple[str, str, str]] = {}
+        rows: dict[int, tuple[str, ...]] = {}
         if ids:
             try:
                 rows = squeue(ids)
