@@ -125,14 +125,7 @@ class Planner:
 
     def _cut(self, graph: JobGraph, until: list[str]) -> JobGraph:
         """--until: keep only the jobs the named targets need, those targets' jobs included."""
-        wanted: list[Job] = []
-        for t in until:
-            jobs = graph.select(t)
-            if not jobs:
-                hint = suggest(t, list(dict.fromkeys(j.rule.name for j in graph.jobs)) + list(graph.producers))
-                raise UsageError(f"--until {t}: no job of the requested targets' graph makes it or is so named",
-                                 hint=hint or "name a file, job, rule or rule glob that the requested targets need")
-            wanted.extend(jobs)
+        wanted = graph.select_all("--until", until)
         keep: set[Job] = set()
         stack = list(wanted)
         while stack:

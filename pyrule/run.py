@@ -101,13 +101,7 @@ def forced_jobs(graph: JobGraph, options: Options) -> set[Job]:
         return set(graph.jobs)
     if not options.force:
         return set()
-    roots: list[Job] = []
-    for t in options.force:
-        jobs = graph.select(t)
-        if not jobs:
-            raise UsageError(f"--force {t}: no job of the requested targets' graph makes it or is so named",
-                             hint="name a file, job, rule or rule glob of the graph (pyrule --dag shows it)")
-        roots.extend(jobs)
+    roots = graph.select_all("--force", options.force)
     consumers = graph.consumers()
     forced: set[Job] = set()
     stack = list(roots)
