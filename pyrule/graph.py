@@ -36,6 +36,19 @@ class Job:
     def __repr__(self) -> str:
         return f"Job({self.name})"
 
+    def flagged(self, flag: str) -> list[str]:
+        """The job's outputs that its rule marks with `flag` (temp, protected, directory), in order."""
+        out: list[str] = []
+        for _, value in self.rule.outputs:
+            for v in [value] if isinstance(value, str) else value:
+                if flag in getattr(v, "flags", ()):
+                    if self.wildcards:
+                        from .patterns import Pattern
+
+                        v = Pattern(v).format(self.wildcards)
+                    out.append(str(v))
+        return out
+
     @property
     def phony(self) -> bool:
         return not self.outputs

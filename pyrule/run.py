@@ -996,9 +996,10 @@ class Runner:
             self.log.write(f"leftover {job.name}: stopped {', '.join(stopped)}")
         missing = [p for p in job.outputs if not os.path.exists(p)]
         if res.exit_code == 0 and not missing:
+            protected = job.flagged("protected")
             for p in job.outputs:
                 self.stats.forget(p)
-                if "protected" in getattr(p, "flags", ()) or _flag(job, p, "protected"):
+                if "protected" in getattr(p, "flags", ()) or p in protected:
                     protect(p)
             self.state.succeeded(job.name, job.rule.name, sig[0], sig[1])
             # Its consumers are re-decided on their own signatures now (early cutoff), not
@@ -1059,7 +1060,7 @@ class Runner:
         """Delete temp() outputs of job's inputs once every consumer in this run is done."""
         consumers = self._consumers_all()
         for dep in job.deps:
-            temps = [p for p in dep.outputs if _flag(dep, p, "temp")]
+            temps = dep.flagged("temp")
             if temps and all(self._status(c) == "up-to-date" or (c in done and self._status(c) == "ran")
                              for c in consumers.get(dep, ())):
                 for p in temps:
@@ -1237,17 +1238,6 @@ def _critical_path(stale: list[Job], consumers: dict[Job, list[Job]]) -> dict[Jo
     return depth
 
 
-def _flag(job: Job, path: str, flag: str) -> bool:
-    for _, value in job.rule.outputs:
-        values = [value] if isinstance(value, str) else value
-        if any(flag in getattr(v, "flags", ()) for v in values):
-            from .patterns import Pattern
-
-            if any(flag in getattr(v, "flags", ()) and Pattern(v).format(job.wildcards) == path for v in values):
-                return True
-    return False
-
-
 def check_protected(stale: list[Decision]) -> None:
     """Refuse (before anything runs) to rerun jobs whose protected() outputs exist: a rerun
     would delete and rewrite them. --overwrite-protected allows it."""
@@ -1257,7 +1247,7 @@ def check_protected(stale: list[Decision]) -> None:
     if not flagged:  # the common case: one pass over the stale jobs, no file looked at
         return
     found = [(d, p) for d in stale if d.job.rule.name in flagged for p in d.job.outputs
-             if _flag(d.job, p, "protected") and os.path.lexists(p)]
+             if p in d.job.flagged("protected") and os.path.lexists(p)]
     if not found:
         return
     d, p = found[0]
