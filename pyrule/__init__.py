@@ -1,6 +1,6 @@
 """pyrule: a workflow runner as quick to write as a Makefile, as safe to rerun as a database."""
 
-__version__ = "0.1.0"
+from .version import __version__
 
 __all__ = ["Workflow", "expand", "glob_wildcards", "temp", "protected", "directory", "__version__"]
 

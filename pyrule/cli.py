@@ -9,8 +9,9 @@ import argparse
 import os
 import sys
 
-from . import __version__
 from .errors import PyruleError, UsageError
+from .project import find_pipefile
+from .version import __version__
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -242,18 +243,6 @@ def _positive_int(text: str) -> int:
     return n
 
 
-def find_pipefile(start: str) -> str | None:
-    """./Pipefile, else the nearest Pipefile in a parent directory (like git); `start` is absolute."""
-    while True:
-        candidate = os.path.join(start, "Pipefile")
-        if os.path.isfile(candidate):
-            return candidate
-        parent = os.path.dirname(start)
-        if parent == start:
-            return None
-        start = parent
-
-
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
@@ -273,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
 
     was_enabled = gc.isenabled()
     try:
-        return _main(args, console)
+        return _main(args, argv, console)
     except PyruleError as e:
         console.error(e)
         return e.exit_code
@@ -293,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
             gc.enable()
 
 
-def _main(args: argparse.Namespace, console) -> int:
+def _main(args: argparse.Namespace, argv: list[str], console) -> int:
     import gc
 
     # Loading, planning and deciding allocate a great many objects and free no cycles: the
@@ -346,7 +335,8 @@ def _main(args: argparse.Namespace, console) -> int:
     options = Options(
         jobs=args.jobs, mem=args.mem, resources=args.resources, keep_going=args.keep_going,
         force_all=args.force_all, force=args.force, delete_orphans=args.delete_orphans,
-        overwrite_protected=args.overwrite_protected, executor=args.executor, argv=sys.argv[1:],
+        overwrite_protected=args.overwrite_protected, executor=args.executor, argv=list(argv),
+        overrides=override_args(args),
         print_commands=args.print_commands,
         executor_options={k: v for k, v in (("partition", args.slurm_partition), ("account", args.slurm_account))
                           if v} if args.executor == "slurm" else {},

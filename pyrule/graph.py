@@ -36,6 +36,19 @@ class Job:
     def __repr__(self) -> str:
         return f"Job({self.name})"
 
+    def flagged(self, flag: str) -> list[str]:
+        """The job's outputs that its rule marks with `flag` (temp, protected, directory), in order."""
+        out: list[str] = []
+        for _, value in self.rule.outputs:
+            for v in [value] if isinstance(value, str) else value:
+                if flag in getattr(v, "flags", ()):
+                    if self.wildcards:
+                        from .patterns import Pattern
+
+                        v = Pattern(v).format(self.wildcards)
+                    out.append(str(v))
+        return out
+
     @property
     def phony(self) -> bool:
         return not self.outputs
@@ -75,6 +88,21 @@ class JobGraph:
 
             return [j for j in self.jobs if fnmatchcase(j.rule.name, name) or fnmatchcase(j.name, name)]
         return []
+
+    def select_all(self, option: str, names: list[str]) -> list[Job]:
+        """The jobs of every name given to `option` (--until, --force); a name that selects none is
+        an error, with the nearest rule or file name."""
+        found: list[Job] = []
+        for name in names:
+            jobs = self.select(name)
+            if not jobs:
+                from .errors import UsageError, suggest
+
+                hint = suggest(name, list(dict.fromkeys(j.rule.name for j in self.jobs)) + list(self.producers))
+                raise UsageError(f"{option} {name}: no job of the requested targets' graph makes it or is so named",
+                                 hint=hint or "name a file, job, rule or rule glob of the graph (pyrule --dag shows it)")
+            found.extend(jobs)
+        return found
 
     def consumers(self) -> dict[Job, list[Job]]:
         out: dict[Job, list[Job]] = {j: [] for j in self.jobs}

@@ -307,7 +307,7 @@ class Decider:
         if job in self.needed:
             return Decision(job, self.needed[job])
         missing = [p for p in job.outputs if self.stats.stat(p) is None]
-        temps = temp_outputs(job) if missing else set()
+        temps = job.flagged("temp") if missing else []
         for p in missing:
             if p not in temps:
                 return Decision(job, f"output {p} missing")
@@ -342,18 +342,6 @@ class Decider:
             return Decision(job, None, why="signature unchanged since its last success")
         return Decision(job, _difference(self.state.signature_of(job.name, rec), sig[1], job.rule.check,  # type: ignore[union-attr]  # a record: a store
                                           "shell" if job.rule.shell is not None else "Python"))
-
-
-def temp_outputs(job: Job) -> set[str]:
-    """The job's outputs that its rule marks temp()."""
-    from .patterns import Pattern
-
-    out: set[str] = set()
-    for _, value in job.rule.outputs:
-        for v in [value] if isinstance(value, str) else value:
-            if "temp" in getattr(v, "flags", ()):
-                out.add(Pattern(v).format(job.wildcards) if job.wildcards else str(v))
-    return out
 
 
 def _difference(old: dict[str, Any], new: dict[str, Any], mode: str, kind: str = "shell") -> str:

@@ -1,5 +1,5 @@
 """Stage 2: AST -> Rules. Evaluates the Pipefile's Python in file order, with includes and
-command-line overrides, and builds rules through the Python API (pyrule.api.Workflow)."""
+command-line overrides, and builds rules through the class the Python API builds them with (pyrule.define)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import os
 from types import CodeType
 
 from . import syntax as S
-from .api import Workflow
+from .define import Definitions
 from .errors import Location, PipefileError, UsageError, suggest
 from .parse_cache import parse_file
 from .rules import Items, Rules
@@ -39,14 +39,14 @@ def parse_override(text: str) -> tuple[str, Any]:
 
 def load(path: StrPath, overrides: dict[str, Any] | None = None, directory: StrPath = ".") -> Rules:
     """Load a Pipefile (and its includes) into Rules."""
-    loader = _Loader(Workflow(directory), dict(overrides or {}))
+    loader = _Loader(Definitions(directory), dict(overrides or {}))
     loader.load_file(os.fspath(path), None)
     loader.check_overrides()
     return loader.wf.rules
 
 
 class _Loader:
-    def __init__(self, wf: Workflow, overrides: dict[str, Any]):
+    def __init__(self, wf: Definitions, overrides: dict[str, Any]):
         self.wf = wf
         self.ns = wf.rules.namespace
         self.overrides = overrides

@@ -26,12 +26,12 @@ from collections.abc import Iterable, Iterator
 
 import xxhash
 
-from . import __version__
 from .code_identity import body_identity
 from .rules import Rule, Rules
 from .stat_cache import StatCache
 from .state import State
 from .substitute import top_level_fields
+from .version import __version__
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start
 if TYPE_CHECKING:

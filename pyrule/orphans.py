@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 
 from .graph import Job, JobGraph
+from .outputs import remove
 from .state import State
 
 
@@ -41,12 +42,10 @@ def find_orphans(graph: JobGraph, state: State | None) -> list[tuple[str, list[s
 
 
 def delete_orphans(orphans: list[tuple[str, list[str]]], state: State) -> int:
-    from .run import _remove
-
     n = 0
     for name, outputs in orphans:
         for p in outputs:
-            _remove(p)
+            remove(p)
             n += 1
         state.forget_job(name)
     return n

@@ -20,10 +20,10 @@ import sys
 
 import xxhash
 
-from . import __version__
 from . import syntax as S
 from .errors import PipefileError
 from .grammar_file import grammar_digest
+from .version import __version__
 
 _MAX_ENTRIES = 256  # beyond this, the oldest entries are dropped when one is added
 

@@ -17,6 +17,7 @@ from .errors import Location, PipefileError, UsageError, suggest
 from .graph import Job, JobGraph
 from .paths import Namespace, Paths
 from .patterns import Candidate, Pattern, PatternIndex, format_wildcards
+from .project import STATE_DIR, outside
 from .rules import FlaggedPath, Rule, Rules
 from .stat_cache import StatCache
 from .substitute import Field, context, template
@@ -34,7 +35,6 @@ MAX_DEPTH = 10_000
 # Choosing between rules looks ahead at their inputs, recursively: this far, then a candidate
 # counts as makeable and the walk (with MAX_DEPTH) finds out.
 _LOOKAHEAD = 100
-_STATE_DIR = ".pyrule"  # run.STATE_DIR: pyrule's own files; no job may write there
 
 
 def plan(rules: Rules, targets: list[str], until: list[str] | None = None, directory: str = ".",
@@ -125,14 +125,7 @@ class Planner:
 
     def _cut(self, graph: JobGraph, until: list[str]) -> JobGraph:
         """--until: keep only the jobs the named targets need, those targets' jobs included."""
-        wanted: list[Job] = []
-        for t in until:
-            jobs = graph.select(t)
-            if not jobs:
-                hint = suggest(t, list(dict.fromkeys(j.rule.name for j in graph.jobs)) + list(graph.producers))
-                raise UsageError(f"--until {t}: no job of the requested targets' graph makes it or is so named",
-                                 hint=hint or "name a file, job, rule or rule glob that the requested targets need")
-            wanted.extend(jobs)
+        wanted = graph.select_all("--until", until)
         keep: set[Job] = set()
         stack = list(wanted)
         while stack:
@@ -268,7 +261,7 @@ class Planner:
             # '..'): a failed or forced job would then remove it.
             neutral = {k: "x" for k in wildcards}
             for pattern, out in zip(_flat(rule.outputs), outputs):
-                if _outside(out) and not _outside(format_wildcards(pattern, neutral)):
+                if outside(out) and not outside(format_wildcards(pattern, neutral)):
                     shown = ",".join(f"{k}={v}" for k, v in wildcards.items())
                     raise PipefileError(
                         f"rule '{rule.name}': with {shown} the output '{out}' would be "
@@ -276,7 +269,7 @@ class Planner:
                         rule.where("output"), "such paths are refused; name files inside the project")
         _check_utf8(rule, "output", outputs)
         for out in outputs:
-            if len(out) > 255 or _STATE_DIR in out:  # cheap tests first: most paths pass both
+            if len(out) > 255 or STATE_DIR in out:  # cheap tests first: most paths pass both
                 _check_output_path(rule, out)
         name = rule.name + ("[" + ",".join(f"{k}={v}" for k, v in wildcards.items()) + "]" if wildcards else "")
         job = Job(
@@ -619,19 +612,13 @@ class NameTooLong(PipefileError):
 def _check_output_path(rule: Rule, out: str) -> None:
     """Refuse an output inside .pyrule/ (pyrule's own state, locks and logs) or one no file can have."""
     parts = os.path.normpath(out).split("/")
-    if parts[0] == _STATE_DIR:
-        raise PipefileError(f"rule '{rule.name}': the output '{out}' is inside {_STATE_DIR}/, pyrule's own state",
+    if parts[0] == STATE_DIR:
+        raise PipefileError(f"rule '{rule.name}': the output '{out}' is inside {STATE_DIR}/, pyrule's own state",
                             rule.where("output"), "no job may write there; name a file elsewhere in the project")
     size = len(out.encode("utf-8", "surrogateescape"))
     if size > 4095 or any(len(p.encode("utf-8", "surrogateescape")) > 255 for p in parts):
         raise NameTooLong(f"rule '{rule.name}': the output '{out[:60]}...' ({size} bytes) is too long for a file name",
                           rule.where("output"), "a path may have at most 4095 bytes, each of its names 255")
-
-
-def _outside(path: str) -> bool:
-    """Whether a path is the project directory itself or reaches out of it."""
-    norm = os.path.normpath(path) if path else "."
-    return norm in (".", "..") or norm.startswith("../") or os.path.isabs(norm)
 
 
 def _listdir(path: str) -> list[str]:

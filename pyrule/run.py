@@ -12,13 +12,14 @@ import gc
 import heapq
 import os
 import signal
-import stat as statmod
 import time
 
 from .errors import PyruleError, UsageError
 from .graph import Job, JobGraph
 from .invariants import Decider, Decision, InputError, signature
+from .outputs import protect, remove
 from .procinfo import alive_since, boot_time, marked_processes, start_time
+from .project import STATE_DIR, outside
 from .record import field, record
 from .rules import Rules
 from .stat_cache import StatCache
@@ -28,7 +29,6 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start
 if TYPE_CHECKING:
     from typing import Any, Literal, overload
 
-STATE_DIR = ".pyrule"
 _LOCK_RETRY_S = 0.2
 _GRACE_S = 5.0
 _BACKFILL = 16  # ready jobs looked at past the first that does not fit
@@ -43,7 +43,8 @@ class Options:
     force_all: bool = False
     force: list[str] = field(default_factory=list)
     executor: str = "local"
-    argv: list[str] = field(default_factory=list)
+    argv: list[str] = field(default_factory=list)  # the command line, as recorded with the run
+    overrides: list[str] = field(default_factory=list)  # its NAME=VALUE overrides: a Slurm node loads with them
     executor_options: dict[str, Any] = field(default_factory=dict)
     delete_orphans: bool = False
     overwrite_protected: bool = False  # rerun jobs whose protected() outputs exist
@@ -100,13 +101,7 @@ def forced_jobs(graph: JobGraph, options: Options) -> set[Job]:
         return set(graph.jobs)
     if not options.force:
         return set()
-    roots: list[Job] = []
-    for t in options.force:
-        jobs = graph.select(t)
-        if not jobs:
-            raise UsageError(f"--force {t}: no job of the requested targets' graph makes it or is so named",
-                             hint="name a file, job, rule or rule glob of the graph (pyrule --dag shows it)")
-        roots.extend(jobs)
+    roots = graph.select_all("--force", options.force)
     consumers = graph.consumers()
     forced: set[Job] = set()
     stack = list(roots)
@@ -586,16 +581,14 @@ class Runner:
                 self.log.write(f"recover {name}: cancelled Slurm job {job_id} ({state})")
             for problem in problems:
                 self.console.warn(problem)
-        from .plan import _outside
-
         for p in r.outputs:
-            if _outside(p) and p not in self.graph.producers:
+            if outside(p) and p not in self.graph.producers:
                 # Only the store says this job writes there (it may be damaged or edited): an
                 # output of the current Pipefile, or inside the project, is removed; not this.
                 self.console.warn(f"{r.name}: the store names '{p}' as its output, outside the project and "
                                   "not an output of this Pipefile: left alone")
                 continue
-            _remove(p)
+            remove(p)
             self.stats.forget(p)
         self.console.warn(f"{r.name} was running when pyrule died: removed its outputs; it will be rebuilt")
         self.log.write(f"recover {r.name}: removed incomplete outputs {r.outputs}")
@@ -940,7 +933,7 @@ class Runner:
                 unstarted.append((job, lock, str(e)))
                 continue
             for p in job.outputs:
-                _remove(p)
+                remove(p)
                 self.stats.forget(p)
             spec = job_spec(job, self.rules.namespace, self.run_dir, attempts[job])
             self.log.write(f"start {job.name} (attempt {attempts[job]}): {d.reason}")
@@ -977,7 +970,7 @@ class Runner:
         mine = [r for r in self.state.running() if r.run_id == self.run_id]
         for r in mine:
             for p in r.outputs:
-                _remove(p)
+                remove(p)
                 self.stats.forget(p)
         self.journal.ended([r.name for r in mine])
         self.state.forget_run(self.run_id)
@@ -993,13 +986,9 @@ class Runner:
 
     def _for_slurm(self, job: Job, spec) -> None:
         """What a Slurm node needs to place the job and, for a python body, to find it again."""
-        if not hasattr(self, "_overrides"):
-            from .executors.slurm import overrides_from_argv
-
-            self._overrides = overrides_from_argv(self.options.argv)
         spec.resources = dict(job.resources)
         spec.pipefile = self.rules.files[0] if self.rules.files else None
-        spec.overrides = list(self._overrides)
+        spec.overrides = list(self.options.overrides)
         spec.target = job.outputs[0] if job.outputs else job.rule.name
 
     def _ended(self, job: Job, res, sig, attempt: int) -> bool | None:
@@ -1017,10 +1006,11 @@ class Runner:
             self.log.write(f"leftover {job.name}: stopped {', '.join(stopped)}")
         missing = [p for p in job.outputs if not os.path.exists(p)]
         if res.exit_code == 0 and not missing:
+            protected = job.flagged("protected")
             for p in job.outputs:
                 self.stats.forget(p)
-                if "protected" in getattr(p, "flags", ()) or _flag(job, p, "protected"):
-                    _protect(p)
+                if "protected" in getattr(p, "flags", ()) or p in protected:
+                    protect(p)
             self.state.succeeded(job.name, job.rule.name, sig[0], sig[1])
             # Its consumers are re-decided on their own signatures now (early cutoff), not
             # as "upstream will run".
@@ -1030,7 +1020,7 @@ class Runner:
             self.console.job_finished(out)
             return True
         for p in job.outputs:
-            _remove(p)
+            remove(p)
             self.stats.forget(p)
         why = f"exit code {res.exit_code}" if res.exit_code != 0 else f"exited 0 but did not create {', '.join(missing)}"
         if res.exit_code == 0:
@@ -1080,12 +1070,12 @@ class Runner:
         """Delete temp() outputs of job's inputs once every consumer in this run is done."""
         consumers = self._consumers_all()
         for dep in job.deps:
-            temps = [p for p in dep.outputs if _flag(dep, p, "temp")]
+            temps = dep.flagged("temp")
             if temps and all(self._status(c) == "up-to-date" or (c in done and self._status(c) == "ran")
                              for c in consumers.get(dep, ())):
                 for p in temps:
                     if os.path.lexists(p):
-                        _remove(p)
+                        remove(p)
                         self.stats.forget(p)
                         self.log.write(f"temp {p}: removed, every consumer is done")
 
@@ -1148,7 +1138,7 @@ class Runner:
             end = time.time()
             for job, _lock, start, _ in running.values():
                 for p in job.outputs:
-                    _remove(p)
+                    remove(p)
                 out = self.outcomes[job.name]
                 # Stopped by a signal: interrupted, not failed, with the time it did run.
                 out.status, out.reason = ("interrupted" if why == "interrupted" else "failed"), why
@@ -1258,17 +1248,6 @@ def _critical_path(stale: list[Job], consumers: dict[Job, list[Job]]) -> dict[Jo
     return depth
 
 
-def _flag(job: Job, path: str, flag: str) -> bool:
-    for _, value in job.rule.outputs:
-        values = [value] if isinstance(value, str) else value
-        if any(flag in getattr(v, "flags", ()) for v in values):
-            from .patterns import Pattern
-
-            if any(flag in getattr(v, "flags", ()) and Pattern(v).format(job.wildcards) == path for v in values):
-                return True
-    return False
-
-
 def check_protected(stale: list[Decision]) -> None:
     """Refuse (before anything runs) to rerun jobs whose protected() outputs exist: a rerun
     would delete and rewrite them. --overwrite-protected allows it."""
@@ -1278,7 +1257,7 @@ def check_protected(stale: list[Decision]) -> None:
     if not flagged:  # the common case: one pass over the stale jobs, no file looked at
         return
     found = [(d, p) for d in stale if d.job.rule.name in flagged for p in d.job.outputs
-             if _flag(d.job, p, "protected") and os.path.lexists(p)]
+             if p in d.job.flagged("protected") and os.path.lexists(p)]
     if not found:
         return
     d, p = found[0]
@@ -1287,41 +1266,6 @@ def check_protected(stale: list[Decision]) -> None:
         f"job {d.job.name} would rewrite its protected output {p}{more} ({d.reason})",
         d.job.rule.where("output"),
         "pass --overwrite-protected to rebuild protected outputs; nothing was run")
-
-
-def _remove(path: str) -> None:
-    try:
-        st = os.lstat(path)
-    except OSError:
-        return
-    try:
-        if statmod.S_ISDIR(st.st_mode):
-            import shutil  # here, not at the top: it costs ~4 ms of every start
-
-            shutil.rmtree(path, onerror=_force_writable)
-        else:
-            # (never through a symlink: chmod would change the file it points to, maybe outside the project)
-            if not statmod.S_ISLNK(st.st_mode) and not os.access(path, os.W_OK):
-                os.chmod(path, st.st_mode | statmod.S_IWUSR)
-            os.unlink(path)
-    except OSError:
-        pass
-
-
-def _force_writable(func, path, exc_info) -> None:
-    parent = os.path.dirname(path)
-    if not os.path.islink(parent):  # (rmtree never goes through one; a link's target may be outside)
-        os.chmod(parent, 0o755)
-    if not os.path.islink(path):  # a link's target may be outside the project: leave it alone
-        os.chmod(path, 0o755)
-    func(path)
-
-
-def _protect(path: str) -> None:
-    st = os.lstat(path)
-    if statmod.S_ISLNK(st.st_mode):  # never through a symlink: it may point out of the project
-        return
-    os.chmod(path, st.st_mode & ~(statmod.S_IWUSR | statmod.S_IWGRP | statmod.S_IWOTH))
 
 
 _START: float | None = None

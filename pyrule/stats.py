@@ -20,7 +20,7 @@ COLUMNS = ["rule", "job", "status", "start", "end", "wall_s", "cpu_s", "peak_rss
 def write_stats(runner, result) -> None:
     """Write both files in one pass, a job at a time: building every job's record first (and
     one JSON string of them all) cost 200 MB at 100,000 jobs."""
-    from . import __version__
+    from .version import __version__
 
     done = [(job, o) for job in runner.graph.jobs if (o := result.outcomes.get(job.name)) is not None]
     keys = sorted({k for _, o in done for k in o.reported})

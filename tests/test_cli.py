@@ -422,6 +422,8 @@ ERRORS = [
      "Pipefile:1:1: error: rule 'count' has wildcards: name a file it makes, like 'c/{s}.tsv'", None),
     ("unknown until", OUT, ["--until", "zzz"],
      "error: --until zzz: no job of the requested targets' graph makes it or is so named", None),
+    ("misspelt --force", OUT + 'rule count:\n    output: "y"\n    shell: x\n', ["x", "y", "--force", "cuont"],
+     "error: --force cuont: no job of the requested targets' graph makes it or is so named", "did you mean 'count'?"),
     ("override of =", "X = 1\n" + OUT, ["X=2"], "error: X cannot be set from the command line: Pipefile:1:1 sets it with '='",
      "write 'X ?= ...' in the Pipefile to let the command line override it"),
     ("override unknown", "MIN_LEN ?= 1\n" + OUT, ["MIN_LNE=2"], "error: MIN_LNE=2: the Pipefile has no 'MIN_LNE ?= ...'",

@@ -21,7 +21,7 @@ SETSID_WRITER = """
         output: "out.txt"
         shell:
             setsid sh -c 'echo $$ > writer.tmp; mv writer.tmp writer.pid; while :; do echo x >> out.txt; sleep 0.05; done' &
-            while [ ! -e writer.pid ]; do sleep 0.01; done
+            while [ ! -e writer.pid ] || [ ! -e out.txt ]; do sleep 0.01; done  # (its first line written)
             touch started
             while [ -e hold ]; do sleep 0.05; done
 """

@@ -815,17 +815,6 @@ def load_profile(project_dir: str) -> dict[str, str]:
     return out
 
 
-def overrides_from_argv(argv: list[str]) -> list[str]:
-    """The NAME=VALUE overrides (positional and --set) of a pyrule command line."""
-    from ..cli import override_args, parse_args
-
-    try:
-        args = parse_args(argv)
-    except (SystemExit, UsageError):
-        return []
-    return override_args(args)
-
-
 # --- small helpers -------------------------------------------------------------------------
 
 

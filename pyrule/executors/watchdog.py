@@ -31,6 +31,7 @@ MARKER = "pyrule-watchdog"  # in the process's argv: ps and tests can tell it ap
 # when pyrule dies, its jobs are stopped within POLL_S.
 POLL_S = 0.2
 _PIPE_SIZE = 1 << 20
+_PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # holds pyrule/
 
 _CODE = f"""\
 import os, signal, sys, time
@@ -55,22 +56,16 @@ while not eof:
                 live.add(int(line[1:]))
             elif line[:1] == b"-":
                 live.discard(int(line[1:]))
-# As procinfo.marked_processes finds them for the next run's recovery (this code imports nothing
-# of ours): the mark in the environment, or a Python body's mapping named after it.
-mark = ("PYRULE_JOB=" + sys.argv[2] + "/").encode() if len(sys.argv) > 2 and sys.argv[2] else None
-def marked(name):
-    with open("/proc/" + name + "/environ", "rb") as f:
-        if any(e.startswith(mark) for e in f.read().split(b"\\0")):
-            return True
-    with open("/proc/" + name + "/maps", "rb") as f:
-        return b"/memfd:" + mark in f.read()
+# This run's marked jobs, found as the next run's recovery finds them. Imported only now, when
+# pyrule has died: the wait above costs nothing of ours.
 marked_pids = set()
-for name in os.listdir("/proc") if mark else ():
-    if name.isdigit():
+if len(sys.argv) > 3 and sys.argv[2]:
+    sys.path.insert(0, sys.argv[3])
+    from pyrule.procinfo import marked_processes
+    for pid in marked_processes(sys.argv[2] + "/", prefix=True):
         try:
-            if marked(name):
-                marked_pids.add(int(name))
-                live.add(os.getpgid(int(name)))
+            live.add(os.getpgid(pid))
+            marked_pids.add(pid)
         except OSError:
             pass
 live.discard(os.getpgrp())
@@ -104,8 +99,8 @@ class Watchdog:
             pass
         null = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
         try:
-            # -I -S: no site, no user paths; it starts in a few ms and imports nothing of ours.
-            argv = [sys.executable, "-I", "-S", "-c", _CODE, MARKER, run_id]
+            # -I -S: no site, no user paths; it starts in a few ms. It imports pyrule only if pyrule dies.
+            argv = [sys.executable, "-I", "-S", "-c", _CODE, MARKER, run_id, _PACKAGE_ROOT]
             self.pid = os.posix_spawn(
                 sys.executable, argv, {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}, setsid=True,
                 file_actions=[(os.POSIX_SPAWN_DUP2, r, 0), (os.POSIX_SPAWN_DUP2, null, 1),

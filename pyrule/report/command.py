@@ -14,7 +14,7 @@ def project_dir(pipefile: str | None) -> str:
     nearest Pipefile (as a run would chdir there), else the current directory."""
     if pipefile:
         return os.getcwd()
-    from ..cli import find_pipefile
+    from ..project import find_pipefile
 
     found = find_pipefile(os.getcwd())
     return os.path.dirname(found) if found is not None else os.getcwd()

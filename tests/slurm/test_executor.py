@@ -471,3 +471,25 @@ def test_time_limit_is_a_clear_failure(_timeout_run, slurm_cluster):
     job = jobs_of(d)["limited"]
     assert job["status"] == "failed"
     assert slurm_cluster.states([job["reported"]["slurm_job_id"]])[job["reported"]["slurm_job_id"]] == "TIMEOUT"
+
+
+def test_overrides_reach_the_node_when_main_is_called_in_process(tmp_path, monkeypatch):
+    """`pyrule.cli.main([...])` from another program (here pytest, whose own sys.argv is
+    anything but a pyrule command line): the node must get the overrides of the argv given."""
+    pipefile(tmp_path, """
+        N ?= 1
+        rule py:
+            output: "out.txt"
+            python:
+                open(output[0], "w").write(str(N))
+    """)
+    from pyrule.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PATH", fake_sbatch(tmp_path))
+    monkeypatch.setattr(sys, "argv", ["some-program", "--option", "X=9"])
+    assert main(["--executor", "slurm", "-q", "N=7"]) == 1  # the fake sbatch refuses the job
+    scripts = list((tmp_path / ".pyrule" / "slurm").rglob("*.sh"))
+    assert len(scripts) == 1, scripts
+    node = [line for line in scripts[0].read_text().splitlines() if line.startswith("exec ")][0]
+    assert node.endswith(" -- N=7 out.txt"), node

@@ -1,0 +1,215 @@
+"""Defining rules: the Rules that a Pipefile compiles into and the Python API builds, through one
+class. The loader (pyrule.load) fills it; pyrule.api.Workflow adds planning and running."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+from .errors import Location, PipefileError, suggest
+from .patterns import Pattern, PatternError, wildcard_names
+from .rules import FlaggedPath, Item, Items, Rule, Rules
+from .units import parse_duration, parse_size
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start
+if TYPE_CHECKING:
+    from typing import Any
+
+SECTIONS = ("output", "input", "params", "resources", "slurm", "log", "check", "retries", "priority", "env")
+CHECKS = ("checksum", "mtime")
+_SLURM_KEYS = ("partition", "account", "qos", "constraint", "extra")
+
+
+class Definitions:
+    """A set of rules and default targets, with a project directory."""
+
+    def __init__(self, directory: str | os.PathLike[str] = ".", namespace: dict[str, Any] | None = None):
+        from .helpers import namespace as fresh_namespace
+
+        self.directory = os.fspath(directory)
+        self.rules = Rules()
+        self.rules.namespace = namespace if namespace is not None else fresh_namespace(self.rules.rules)
+
+    # --- building --------------------------------------------------------------------------
+
+    def rule(self, name: str | None = None, *, output: Any = None, input: Any = None,
+             params: dict | None = None, resources: dict | None = None, log: str | None = None,
+             check: str = "checksum", retries: int = 0, priority: int = 0, env: dict | None = None,
+             shell: str | None = None, python: str | Callable | None = None, doc: str | None = None,
+             slurm: dict | None = None, checkpoint: bool = False, loc: Location | None = None,
+             section_locs: dict[str, Location] | None = None) -> Any:
+        """Add a rule; without `shell`/`python` (and with no name), return a decorator for a body."""
+        for section, value in (("params", params), ("resources", resources), ("env", env), ("slurm", slurm)):
+            if value is not None and not isinstance(value, dict):
+                label = f"rule '{name}'" if isinstance(name, str) else "rule"
+                raise PipefileError(f"{label}: {section} must be a dict of name = value, not {type(value).__name__}",
+                                    (section_locs or {}).get(section, loc))
+        fields: dict[str, Any] = dict(
+            outputs=items(output), inputs=items(input), params=dict(params or {}),
+            resources=dict(resources or {}), log=log, check=check, retries=retries, priority=priority,
+            env=dict(env or {}), doc=doc, checkpoint=checkpoint, loc=loc, section_locs=dict(section_locs or {}),
+        )
+        if slurm:
+            fields["resources"]["slurm"] = dict(slurm)
+        if callable(python):
+            fields["func"] = python
+        else:
+            fields["python"] = python
+        if name is None or callable(name):
+            func = name if callable(name) else None
+
+            def decorate(f: Callable) -> Callable:
+                self.add(Rule(name=f.__name__, func=f, doc=doc or f.__doc__, **{k: v for k, v in fields.items() if k not in ("func", "python", "doc")}))
+                return f
+
+            return decorate(func) if func else decorate
+        return self.add(Rule(name=name, shell=shell, **fields))
+
+    def add(self, rule: Rule) -> Rule:
+        """Check a rule and add it; errors name the rule's section and line."""
+        if rule.name in self.rules.rules:
+            first = self.rules.rules[rule.name].loc
+            raise PipefileError(
+                f"rule '{rule.name}' is defined twice",
+                rule.loc,
+                f"the first is at {first}; rename one of them" if first else "rename one of them",
+            )
+        _check_rule(rule)
+        rule.namespace = self.rules.namespace
+        self.rules.rules[rule.name] = rule
+        return rule
+
+    def checkpoint(self, name: str | None = None, **sections: Any) -> Any:
+        """A checkpoint rule: `rule(..., checkpoint=True)`, as a call or a decorator."""
+        return self.rule(name, checkpoint=True, **sections)
+
+    @property
+    def checkpoints(self) -> Any:
+        """`checkpoints.NAME.get(**wildcards).output`, for input functions."""
+        return self.rules.namespace["checkpoints"]
+
+    def default(self, *targets: str, loc: Location | None = None) -> None:
+        if self.rules.defaults:
+            raise PipefileError("default targets are given twice", loc, f"the first is at {self.rules.default_loc}")
+        self.rules.defaults = list(targets)
+        self.rules.default_loc = loc
+
+
+def items(value: Any) -> list[Item]:
+    """Section values in API form (str, list, dict of named values, function) as (name, value) items."""
+    if value is None:
+        return []
+    if isinstance(value, Items):
+        return list(value)
+    if isinstance(value, str) or callable(value):
+        return [(None, value)]
+    if isinstance(value, dict):
+        return [(str(k), v) for k, v in value.items()]
+    try:
+        return [(None, v) for v in value]
+    except TypeError:  # not a path nor a list: _check_rule names it
+        return [(None, value)]
+
+
+def _clean_path(path: str) -> str:
+    """Without leading `./` (a temp()/protected()/directory() path keeps its flags)."""
+    clean = path
+    while clean.startswith("./") and len(clean) > 2:
+        clean = clean[2:].lstrip("/")
+    if clean is path:
+        return path
+    flags = getattr(path, "flags", None)
+    return FlaggedPath(clean, flags) if flags else clean
+
+
+def _paths_of(entries: list[Item]) -> list[str]:
+    out: list[str] = []
+    for _, v in entries:
+        if isinstance(v, str):
+            out.append(v)
+        elif not callable(v):
+            out.extend(str(x) for x in v)
+    return out
+
+
+def _check_rule(rule: Rule) -> None:
+    """Validate one rule; normalise resources, check and retries in place."""
+
+    def fail(section: str | None, message: str, hint: str | None = None) -> None:
+        raise PipefileError(f"rule '{rule.name}': {message}", rule.where(section), hint)
+
+    for section, entries in (("output", rule.outputs), ("input", rule.inputs)):
+        for _name, value in entries:
+            bads = [value] if callable(value) and section == "output" else []
+            if not bads and not callable(value):
+                vals = [value] if isinstance(value, str) else value
+                try:
+                    vals = list(vals)
+                except TypeError:
+                    vals = [value]
+                bads = [v for v in vals if not isinstance(v, str)]  # a list: None is a bad value too
+                if not bads and any(not v for v in vals):
+                    fail(section, f"{section} has an empty path")
+            if bads:
+                bad = bads[0]
+                fail(section, f"{section} must be paths, not {type(bad).__name__} {bad!r}",
+                     "write a string, a list of strings or expand(...)" + (", or a function of wildcards" if section == "input" else ""))
+    if rule.log is not None and not isinstance(rule.log, str):
+        fail("log", f"log must be a path, not {type(rule.log).__name__}")
+    # Outputs as the planner matches them: `./out/{s}.txt` is `out/{s}.txt` (flags kept).
+    rule.outputs = [(n, _clean_path(v) if isinstance(v, str) else [_clean_path(x) for x in v])
+                    for n, v in rule.outputs]
+    outputs = _paths_of(rule.outputs)
+    try:
+        patterns = [Pattern(p) for p in outputs]
+    except PatternError as e:
+        fail("output", str(e))
+    wild = set(patterns[0].names) if patterns else set()
+    for p in patterns[1:]:
+        if set(p.names) != wild:
+            fail("output", f"all outputs must use the same wildcards ('{patterns[0].text}' and '{p.text}' differ)",
+                 "split the rule in two, or use the same wildcards in each output")
+    for section, texts in (("input", _paths_of(rule.inputs)), ("log", [rule.log] if rule.log else []),
+                           ("params", [v for v in rule.params.values() if isinstance(v, str)])):
+        for text in texts:
+            missing = [n for n in wildcard_names(text) if n not in wild]
+            if missing:
+                have = f"the outputs have {', '.join('{' + n + '}' for n in sorted(wild))}" if wild else "the outputs have no wildcards"
+                fail(section, f"wildcard '{{{missing[0]}}}' in {section} '{text}' is not in the outputs",
+                     f"{have}; {suggest(missing[0], wild) or 'use a wildcard the outputs define, or double the braces {{ }} for a literal one'}")
+    if rule.check not in CHECKS:
+        fail("check", f"check must be {' or '.join(CHECKS)}, not '{rule.check}'", suggest(str(rule.check), CHECKS))
+    for field in ("retries", "priority"):
+        value = getattr(rule, field)
+        if not isinstance(value, int) or isinstance(value, bool) or (field == "retries" and value < 0):
+            fail(field, f"{field} must be a{' non-negative' if field == 'retries' else 'n'} integer, not {value!r}")
+    rule.resources = _resources(rule, fail)
+
+
+def _resources(rule: Rule, fail) -> dict[str, Any]:
+    res = dict(rule.resources)
+    out: dict[str, Any] = {"cores": 1}
+    for key, value in res.items():
+        if callable(value):
+            out[key] = value
+            continue
+        try:
+            if key == "mem":
+                out["mem"] = parse_size(value)
+            elif key == "runtime":
+                out["runtime"] = parse_duration(value)
+            elif key == "slurm":
+                unknown = [k for k in value if k not in _SLURM_KEYS]
+                if unknown:
+                    fail("slurm", f"unknown slurm option '{unknown[0]}'", suggest(unknown[0], _SLURM_KEYS) or f"options are {', '.join(_SLURM_KEYS)}")
+                out["slurm"] = {k: str(v) for k, v in value.items()}
+            else:
+                if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0 or value == float("inf"):
+                    # (`not value >= 0` also refuses NaN; infinity would overflow int())
+                    raise ValueError(f"{key} must be a non-negative number, not {value!r}")
+                if key in ("cores", "gpus") and (int(value) != value or (key == "cores" and value < 1)):
+                    raise ValueError(f"{key} must be a whole number{' of at least 1' if key == 'cores' else ''}, not {value!r}")
+                out[key] = int(value) if key in ("cores", "gpus") else value
+        except ValueError as e:
+            fail("slurm" if key == "slurm" else "resources", str(e))
+    return out
