@@ -9,6 +9,7 @@ Jobs are only keys here: their `deps`, `rule.priority` and `name` are all it rea
 from __future__ import annotations
 
 import heapq
+import itertools
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start
 if TYPE_CHECKING:
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
 BACKFILL = 16  # ready jobs looked at past the first that does not fit
 
 
-def needs(job: Job, executor: str = "local") -> dict[str, float]:
+def needs(job: Job, executor: str) -> dict[str, float]:
     """What one running job takes from the budgets."""
     r = job.resources
     # On Slurm, cores and memory are the cluster's business: a job takes one of the -j slots.
@@ -77,7 +78,7 @@ class Schedule:
             self.waiting[j] = n
         self.depth = critical_path(stale, self.consumers)
         self._ready: list[tuple] = []
-        self._seq = 0
+        self._seq = itertools.count()  # among equals, first ready first started
         for j in stale:
             if self.waiting[j] == 0:
                 self.requeue(j)
@@ -98,8 +99,7 @@ class Schedule:
         return job in self.waiting and job not in self.done
 
     def requeue(self, job: Job) -> None:
-        self._seq += 1
-        heapq.heappush(self._ready, (-job.rule.priority, -self.depth[job], self._seq, job))
+        heapq.heappush(self._ready, (-job.rule.priority, -self.depth[job], next(self._seq), job))
 
     def startable(self) -> Iterator[Job]:
         """The ready jobs that fit, best first; call started(job) for each one started before
@@ -149,7 +149,7 @@ class Schedule:
         skipped: list[tuple[Job, str]] = []
         if not ok:
             self.failed = True
-        for c in self.consumers.get(job, ()):
+        for c in self.consumers[job]:
             if not ok:
                 skipped += self.skip(c, f"upstream {job.name} failed")
                 continue
@@ -172,7 +172,7 @@ class Schedule:
                 continue
             self.done.add(j)
             skipped.append((j, why))
-            stack.extend(self.consumers.get(j, ()))
+            stack.extend(self.consumers[j])
         return skipped
 
     # -- checkpoints ---------------------------------------------------------------------------
@@ -190,14 +190,12 @@ class Schedule:
             self._count(j)
             if self.waiting[j] == 0:
                 self.requeue(j)
-        for j in refused:
-            self.failed = True
-            self.done.add(j)
+        self.done.update(refused)  # failed already (the asker's skip below marks the run failed)
         dropped: list[Job] = []
         for old in old_deps:
             if asker in self.consumers.get(old, ()):
                 self.consumers[old].remove(asker)
-            if self.pending(old) and not any(c not in self.done for c in self.consumers.get(old, ())):
+            if self.pending(old) and not any(c not in self.done for c in self.consumers[old]):
                 # No longer part of the workflow: never started (its old outputs are orphans).
                 self.done.add(old)
                 dropped.append(old)

@@ -77,9 +77,11 @@ class FakeExecutor:
 
 
 def test_needs_on_the_local_executor_are_cores_mem_and_numeric_custom_resources():
-    j = job("a", cores=2, mem=1000, gpus=1, disk_io=0.5, runtime=60, slurm={"partition": "x"}, label="fast")
-    assert needs(j) == {"cores": 2, "mem": 1000, "gpus": 1, "disk_io": 0.5}
-    assert needs(job("b")) == {"cores": 1, "mem": 0}
+    j = job("a", cores=2, mem=1000, gpus=1, disk_io=0.5, runtime=60, label="fast")
+    assert needs(j, "local") == {"cores": 2, "mem": 1000, "gpus": 1, "disk_io": 0.5}
+    assert needs(job("b"), "local") == {"cores": 1, "mem": 0}
+    # Neither a runtime nor slurm options (whatever their value) are budgets.
+    assert needs(job("c", slurm=3), "local") == {"cores": 1, "mem": 0}
 
 
 def test_needs_on_slurm_are_one_job_slot_and_custom_resources():
@@ -237,6 +239,24 @@ def test_a_job_is_ready_only_when_every_stale_dep_has_finished():
     assert not s.ready and s.done == {a, b, c, d} and not s.failed
 
 
+def test_a_new_schedule_has_nothing_failed_and_stops_new_jobs_after_a_failure_by_default():
+    a, b = job("a"), job("b")
+    s = Schedule([a, b], {"cores": 1}, local)
+    assert s.failed is False and s.stop_new is False
+    s.finished(a, False)
+    assert s.failed is True and s.stop_new is True
+
+
+def test_a_job_skipped_while_another_dep_runs_is_not_queued_when_that_dep_ends():
+    a, b = job("a"), job("b")
+    c = job("c", a, b)
+    s = schedule([a, b, c], cores=2)
+    assert [j.name for j in s.startable()] == ["a", "b"]
+    assert s.finished(a, False) == [(c, "upstream a failed")]
+    assert s.finished(b, True) == []
+    assert not s.ready
+
+
 def test_pending_is_a_job_of_the_schedule_not_done_yet():
     a = job("a")
     s = schedule([a])
@@ -273,6 +293,16 @@ def test_a_job_skipped_already_is_skipped_once():
     s = schedule([a, b, c, d], cores=2)
     assert s.finished(a, False) == [(c, "upstream a failed"), (d, "upstream a failed")]
     assert s.finished(b, False) == []
+
+
+def test_skip_goes_on_past_a_consumer_done_already():
+    a, b = job("a"), job("b")
+    y = job("y", a)
+    x = job("x", a, b)
+    s = schedule([a, b, y, x])
+    assert s.consumers[a] == [y, x]
+    assert s.finished(b, False) == [(x, "upstream b failed")]
+    assert s.skip(a, "gone") == [(a, "gone"), (y, "gone")]
 
 
 def test_skip_marks_the_run_failed_and_skips_downstream():
@@ -338,6 +368,28 @@ def test_graft_adds_new_jobs_drops_old_deps_and_recounts_the_asker():
     assert s.depth[n1] == 1 and s.depth[n2] == 1
     assert old in s.done and not s.pending(old)
     assert fake.run() == ["cp", "n1", "n2", "asker", "after"]  # old never starts
+
+
+def test_a_checkpoint_s_other_consumers_are_counted_down_its_askers_left_to_the_re_plan():
+    cp = job("cp", checkpoint=True)
+    asker = job("asker", cp)
+    other = job("other", cp)
+    s = schedule([cp, asker, other], cores=1)
+    assert s.finished(cp, True, {asker}) == []
+    assert s.waiting == {cp: 0, asker: 1, other: 0}
+    assert [j.name for j in s.startable()] == ["other"]
+
+
+def test_graft_counts_every_new_dep_the_asker_waits_for():
+    cp = job("cp", checkpoint=True)
+    asker = job("asker", cp)
+    s = schedule([cp, asker], cores=1)
+    s.finished(cp, True, {asker})
+    n1, n2 = job("n1"), job("n2")
+    asker.deps = [cp, n1, n2]
+    assert s.graft(asker, [n1, n2]) == ([], [])
+    assert s.waiting[asker] == 2 and s.consumers[n1] == [asker] and s.consumers[n2] == [asker]
+    assert FakeExecutor(s).run() == ["n1", "n2", "asker"]
 
 
 def test_graft_keeps_an_old_dep_another_job_still_needs():
