@@ -705,6 +705,8 @@ class Runner:
         self.state.flush()
 
     def _finish(self, job: Job, ok: bool) -> None:
+        """The job is done (ran, failed, or up to date after all): record what it skips; a
+        checkpoint that ran re-plans the jobs that asked for it."""
         planner = self.graph.planner
         askers = set(planner.asked.get(job, ())) if ok and job.rule.checkpoint and planner else set()
         self._skipped(self.schedule.finished(job, ok, askers))

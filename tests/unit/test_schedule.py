@@ -407,6 +407,17 @@ def test_graft_keeps_an_old_dep_another_job_still_needs():
     assert fake.run() == ["old", "asker", "other"]
 
 
+def test_graft_lets_go_of_an_old_dep_that_was_up_to_date():
+    cp, fresh = job("cp", checkpoint=True), job("fresh")  # fresh: up to date, not in the schedule
+    asker = job("asker", cp, fresh)
+    s = schedule([cp, asker], cores=1)
+    s.finished(cp, True, {asker})
+    asker.deps = [cp]
+    assert s.graft(asker, [], {fresh}) == ([], [])
+    assert not s.pending(fresh) and fresh not in s.done
+    assert FakeExecutor(s).run() == ["asker"]
+
+
 def test_graft_keeps_an_old_dep_already_done():
     cp, old = job("cp", checkpoint=True), job("old")
     asker = job("asker", cp, old)
