@@ -9,7 +9,6 @@ other process may have built it meanwhile.
 from __future__ import annotations
 
 import gc
-import heapq
 import os
 import signal
 import time
@@ -22,6 +21,7 @@ from .procinfo import alive_since, boot_time, marked_processes, start_time
 from .project import STATE_DIR, outside
 from .record import field, record
 from .rules import Rules
+from .schedule import Schedule, needs, over_budget
 from .stat_cache import StatCache
 from .state import SLURM_UNSUBMITTED, State, StateError
 
@@ -31,7 +31,6 @@ if TYPE_CHECKING:
 
 _LOCK_RETRY_S = 0.2
 _GRACE_S = 5.0
-_BACKFILL = 16  # ready jobs looked at past the first that does not fit
 
 
 @record
@@ -245,10 +244,14 @@ class Runner:
         self.run_dir = os.path.join(STATE_DIR, "runs", self.run_id)
         self.outcomes: dict[str, JobOutcome] = {}
         self.budget = _budgets(options)
-        self.used: dict[str, float] = {k: 0 for k in self.budget}
-        self.failed = False
         self.interrupted: int | None = None
         self._told_waiting: set[str] = set()  # jobs we said wait for another pyrule's job of their name
+
+    schedule: Schedule | None = None  # made by _schedule, when there is anything to run
+
+    @property
+    def failed(self) -> bool:
+        return self.schedule is not None and self.schedule.failed
 
     # -- setup ---------------------------------------------------------------------------------
 
@@ -623,188 +626,56 @@ class Runner:
             self._check_job_fits(d.job)
 
     def _check_job_fits(self, job: Job) -> None:
-        for key, need in _needs(job, self.options.executor).items():
-            have = self.budget.get(key)
-            if have is not None and need > have:
-                raise UsageError(
-                    f"job {job.name} needs {key}={_show(key, need)} but the budget is {_show(key, have)}",
-                    job.rule.where("resources"),
-                    f"raise the budget ({_budget_flag(key)}) or lower the rule's resources",
-                )
+        over = over_budget(needs(job, self.options.executor), self.budget)
+        if over is not None:
+            key, need, have = over
+            raise UsageError(
+                f"job {job.name} needs {key}={_show(key, need)} but the budget is {_show(key, have)}",
+                job.rule.where("resources"),
+                f"raise the budget ({_budget_flag(key)}) or lower the rule's resources",
+            )
 
     # -- the loop ------------------------------------------------------------------------------
 
     def _schedule(self, stale: list[Job]) -> None:
         self.executor = make_executor(self.options.executor, self.options.executor_options)
         os.makedirs(os.path.join(self.run_dir, "reports"), exist_ok=True)  # where jobs report (body.job_spec)
-        stale_set = set(stale)
-        consumers: dict[Job, list[Job]] = {j: [] for j in stale}
-        waiting: dict[Job, int] = {}
-        for j in stale:
-            n = 0
-            for d in j.deps:
-                if d in stale_set:
-                    consumers[d].append(j)
-                    n += 1
-            waiting[j] = n
-        depth = _critical_path(stale, consumers)
-        ready: list[tuple] = []
-        seq = 0
-
-        def push(job: Job) -> None:
-            nonlocal seq
-            seq += 1
-            heapq.heappush(ready, (-job.rule.priority, -depth[job], seq, job))
-
-        for j in stale:
-            if waiting[j] == 0:
-                push(j)
+        executor = self.options.executor
+        sched = self.schedule = Schedule(stale, self.budget, lambda job: needs(job, executor), self.options.keep_going)
         self.running: dict[str, tuple[Job, Any, float, Any]] = {}  # name -> (job, lock, start, sig)
         lock_wait: list[Job] = []
         attempts: dict[Job, int] = {}
-        done: set[Job] = set()
-
-        def replan(checkpoint: Job) -> None:
-            """The checkpoint job has run: re-plan the jobs that asked for it, and schedule what is new."""
-            planner = self.graph.planner
-            planner.completed.add(checkpoint)
-            known = set(self.graph.jobs)
-            for asker in list(planner.asked.get(checkpoint, ())):
-                if asker in done or asker not in waiting:
-                    continue
-                before = set(asker.deps)
-                try:
-                    order = planner.replan(asker)
-                    self._check_job_fits(asker)  # its resources may have waited for the checkpoint
-                except PyruleError as e:
-                    self.console.error(e)
-                    self.log.write(f"replan {asker.name} failed: {e}")
-                    self.failed = True
-                    self._skip(asker, f"cannot plan it after checkpoint {checkpoint.name}", consumers, done)
-                    continue
-                new = [j for j in order if j not in known and j is not asker]
-                at = self.graph.jobs.index(asker)
-                self.graph.jobs[at:at] = new
-                known.update(new)
-                n_stale = 0
-                refused: Job | None = None
-                for j in new:
-                    for out in j.outputs:
-                        self.graph.producers[out] = j
-                    if self.options.force_all:
-                        self.decider.forced.add(j)
-                    d = self.decider.decide(j)
-                    self.log.write(f"decide {j.name} (after checkpoint {checkpoint.name}): "
-                                   + (f"stale: {d.reason}" if d.reason else f"up to date: {d.why}"))
-                    if d.reason is None:
-                        self._up_to_date(d)
-                        continue
-                    if not self.options.overwrite_protected:
-                        try:
-                            check_protected([d])
-                        except UsageError as e:  # as up front, but jobs already ran: this one fails
-                            self.console.error(e)
-                            self.log.write(f"fail {j.name}: {e.message}")
-                            self.failed = True
-                            self.outcomes[j.name] = JobOutcome(j, "failed", "would rewrite a protected output")
-                            done.add(j)
-                            refused = refused or j
-                            continue
-                    n_stale += 1
-                    stale_set.add(j)
-                    consumers[j] = []
-                    depth[j] = 1
-                    waiting[j] = 0
-                    for dep in j.deps:
-                        if dep in stale_set and dep not in done:
-                            consumers[dep].append(j)
-                            waiting[j] += 1
-                    if waiting[j] == 0:
-                        push(j)
-                for old in before - set(asker.deps):
-                    if asker in consumers.get(old, ()):
-                        consumers[old].remove(asker)
-                    if old in waiting and old not in done and not any(c not in done for c in consumers.get(old, ())):
-                        # No longer part of the workflow: drop it (its old outputs are orphans).
-                        done.add(old)
-                        self.graph.jobs.remove(old)
-                        self.outcomes.pop(old.name, None)
-                        self.console.more_jobs(-1)
-                        self.log.write(f"drop {old.name}: no longer needed after checkpoint {checkpoint.name}")
-                waiting[asker] = 0
-                for dep in asker.deps:
-                    if dep in stale_set and dep not in done:
-                        if asker not in consumers[dep]:
-                            consumers[dep].append(asker)
-                        waiting[asker] += 1
-                self.log.write(f"replan {asker.name} after checkpoint {checkpoint.name}: {len(new)} new job(s)")
-                self.console.more_jobs(n_stale)
-                if refused is not None:
-                    self._skip(asker, f"upstream {refused.name} failed", consumers, done)
-                elif waiting[asker] == 0:
-                    push(asker)
-
-        def finish(job: Job, ok: bool) -> None:
-            done.add(job)
-            planner = self.graph.planner
-            askers = set(planner.asked.get(job, ())) if ok and job.rule.checkpoint and planner else set()
-            for c in consumers.get(job, ()):
-                if not ok:
-                    self._skip(c, f"upstream {job.name} failed", consumers, done)
-                    continue
-                if c in askers:  # re-planned below, with a fresh count of what it waits for
-                    continue
-                waiting[c] -= 1
-                if waiting[c] == 0 and c not in done:
-                    push(c)
-            if askers:
-                replan(job)
-
-        while ready or self.running or lock_wait:
+        while sched.ready or self.running or lock_wait:
             if self.interrupted:
                 raise Interrupted(self.interrupted)
-            stop_new = self.failed and not self.options.keep_going
+            stop_new = sched.stop_new
             starts: list[tuple[Job, Any, Any]] = []
             if not stop_new:
                 retry, lock_wait = lock_wait, []
                 for job in retry:
-                    push(job)
-                skipped: list[tuple] = []
-                slot = "jobs" if "jobs" in self.budget else "cores"
-                # Every job takes at least one slot: with none free, or after looking past a few
-                # jobs that do not fit (backfill), stop; scanning the whole queue each time would
-                # make a long queue quadratic.
-                while ready and self.used[slot] < self.budget[slot] and len(skipped) < _BACKFILL:
-                    entry = heapq.heappop(ready)
-                    job = entry[-1]
-                    if job in done:  # dropped after it became ready (a checkpoint no longer needs it)
-                        continue
-                    if not self._fits(job):
-                        skipped.append(entry)
-                        continue
+                    sched.requeue(job)
+                for job in sched.startable():
                     prepared = self._prepare(job, lock_wait)
                     if prepared is None:
                         continue
                     if prepared is False:  # up to date after all (early cutoff or built elsewhere)
                         if not job.gather:  # (a gather waiting for its inputs was not counted)
                             self.console.job_settled(job)
-                        finish(job, True)
-                        self._drop_temps(job, done)
+                        self._finish(job, True)
+                        self._drop_temps(job)
                         continue
-                    self._take(job)
+                    sched.started(job)
                     starts.append((job, *prepared))
-                for entry in skipped:
-                    heapq.heappush(ready, entry)
             if starts:
                 unstarted = self._start(starts, attempts)
                 if unstarted:
                     for job, _lock, why in unstarted:
-                        self._give(job)
+                        sched.stopped(job)
                         self._not_started(job, why)
                     self.state.flush()  # no longer marked running before the locks go
                     for job, lock, _why in unstarted:
                         lock.release()
-                        finish(job, False)
+                        self._finish(job, False)
             if not self.running:
                 if lock_wait and not stop_new:
                     time.sleep(_LOCK_RETRY_S)  # another process holds them: retry shortly
@@ -820,7 +691,7 @@ class Runner:
             ended = []
             for res in results:
                 job, lock, start, sig = self.running.pop(res.name)
-                self._give(job)
+                sched.stopped(job)
                 ended.append((job, lock, self._ended(job, res, sig, attempts[job])))
             # Recorded before the locks go: another pyrule waiting on them re-checks the job
             # against the store at once, and must find this success there.
@@ -829,12 +700,79 @@ class Runner:
             for job, lock, ok in ended:
                 lock.release()
                 if ok is None:  # retry
-                    push(job)
+                    sched.requeue(job)
                     continue
-                finish(job, ok)
+                self._finish(job, ok)
                 if ok:
-                    self._drop_temps(job, done)
+                    self._drop_temps(job)
         self.state.flush()
+
+    def _sched(self) -> Schedule:
+        assert self.schedule is not None, "used only while jobs are scheduled"
+        return self.schedule
+
+    def _finish(self, job: Job, ok: bool) -> None:
+        """The job is done (ran, failed, or up to date after all): record what it skips; a
+        checkpoint that ran re-plans the jobs that asked for it."""
+        planner = self.graph.planner
+        askers = set(planner.asked.get(job, ())) if ok and job.rule.checkpoint and planner else set()
+        self._skipped(self._sched().finished(job, ok, askers))
+        if askers:
+            self._replan(job)
+
+    def _replan(self, checkpoint: Job) -> None:
+        """The checkpoint job has run: re-plan the jobs that asked for it, and schedule what is new."""
+        sched, planner = self._sched(), self.graph.planner
+        planner.completed.add(checkpoint)
+        known = set(self.graph.jobs)
+        for asker in list(planner.asked.get(checkpoint, ())):
+            if not sched.pending(asker):
+                continue
+            before = set(asker.deps)
+            try:
+                order = planner.replan(asker)
+                self._check_job_fits(asker)  # its resources may have waited for the checkpoint
+            except PyruleError as e:
+                self.console.error(e)
+                self.log.write(f"replan {asker.name} failed: {e}")
+                self._skipped(sched.skip(asker, f"cannot plan it after checkpoint {checkpoint.name}"))
+                continue
+            new = [j for j in order if j not in known and j is not asker]
+            at = self.graph.jobs.index(asker)
+            self.graph.jobs[at:at] = new
+            known.update(new)
+            stale: list[Job] = []
+            refused: list[Job] = []
+            for j in new:
+                for out in j.outputs:
+                    self.graph.producers[out] = j
+                if self.options.force_all:
+                    self.decider.forced.add(j)
+                d = self.decider.decide(j)
+                self.log.write(f"decide {j.name} (after checkpoint {checkpoint.name}): "
+                               + (f"stale: {d.reason}" if d.reason else f"up to date: {d.why}"))
+                if d.reason is None:
+                    self._up_to_date(d)
+                    continue
+                if not self.options.overwrite_protected:
+                    try:
+                        check_protected([d])
+                    except UsageError as e:  # as up front, but jobs already ran: this one fails
+                        self.console.error(e)
+                        self.log.write(f"fail {j.name}: {e.message}")
+                        self.outcomes[j.name] = JobOutcome(j, "failed", "would rewrite a protected output")
+                        refused.append(j)
+                        continue
+                stale.append(j)
+            dropped, skipped = sched.graft(asker, stale, before - set(asker.deps), refused)
+            for old in dropped:  # no longer part of the workflow (its old outputs are orphans)
+                self.graph.jobs.remove(old)
+                self.outcomes.pop(old.name, None)
+                self.console.more_jobs(-1)
+                self.log.write(f"drop {old.name}: no longer needed after checkpoint {checkpoint.name}")
+            self.log.write(f"replan {asker.name} after checkpoint {checkpoint.name}: {len(new)} new job(s)")
+            self.console.more_jobs(len(stale))
+            self._skipped(skipped)
 
     def _prepare(self, job: Job, lock_wait: list[Job]):
         """Lock the job's outputs and re-check it. None: locked elsewhere; False: up to date now."""
@@ -980,7 +918,6 @@ class Runner:
         self.state.finished(job.name)
         out = self.outcomes[job.name]
         out.status, out.reason, out.attempts = "failed", why, 1
-        self.failed = True
         self.log.write(f"fail {job.name}: {why}")
         self.console.job_failed(out, why)
 
@@ -1037,21 +974,14 @@ class Runner:
         self.state.finished(job.name)
         out.status = "failed"
         out.reason = why
-        self.failed = True
         self.log.write(f"fail {job.name}: {why}; log {out.log}")
         self.console.job_failed(out, why)
         return False
 
-    def _skip(self, job: Job, why: str, consumers, done: set[Job]) -> None:
-        stack = [job]
-        while stack:
-            j = stack.pop()
-            if j in done:
-                continue
-            done.add(j)
+    def _skipped(self, skipped: list[tuple[Job, str]]) -> None:
+        for j, why in skipped:
             self.outcomes[j.name] = JobOutcome(j, "skipped", why)
             self.log.write(f"skip {j.name}: {why}")
-            stack.extend(consumers.get(j, ()))
 
     def _skip_unstarted(self, stale: list[Job]) -> None:
         """Stale jobs that never started because the run stopped at a failure (no -k): recorded
@@ -1066,9 +996,9 @@ class Runner:
             self.state.succeeded(d.job.name, d.job.rule.name, d.sig[0], d.sig[1])
         self.outcomes[d.job.name] = JobOutcome(d.job, "up-to-date", d.why)
 
-    def _drop_temps(self, job: Job, done: set[Job]) -> None:
+    def _drop_temps(self, job: Job) -> None:
         """Delete temp() outputs of job's inputs once every consumer in this run is done."""
-        consumers = self._consumers_all()
+        consumers, done = self._consumers_all(), self._sched().done
         for dep in job.deps:
             temps = dep.flagged("temp")
             if temps and all(self._status(c) == "up-to-date" or (c in done and self._status(c) == "ran")
@@ -1087,21 +1017,6 @@ class Runner:
         if not hasattr(self, "_all_consumers"):
             self._all_consumers = self.graph.consumers()
         return self._all_consumers
-
-    # -- budgets -------------------------------------------------------------------------------
-
-    def _fits(self, job: Job) -> bool:
-        return all(self.used[k] + v <= self.budget[k] for k, v in _needs(job, self.options.executor).items() if k in self.budget)
-
-    def _take(self, job: Job) -> None:
-        for k, v in _needs(job, self.options.executor).items():
-            if k in self.used:
-                self.used[k] += v
-
-    def _give(self, job: Job) -> None:
-        for k, v in _needs(job, self.options.executor).items():
-            if k in self.used:
-                self.used[k] -= v
 
     # -- signals -------------------------------------------------------------------------------
 
@@ -1191,16 +1106,6 @@ def make_executor(name: str, options: dict[str, Any]):
     return LocalExecutor()
 
 
-def _needs(job: Job, executor: str = "local") -> dict[str, float]:
-    r = job.resources
-    # On Slurm, cores and memory are the cluster's business: a job takes one of the -j slots.
-    needs: dict[str, float] = {"jobs": 1} if executor == "slurm" else {"cores": r.get("cores", 1), "mem": r.get("mem", 0)}
-    for k, v in r.items():
-        if k not in ("cores", "mem", "runtime", "slurm") and isinstance(v, (int, float)):
-            needs[k] = v
-    return needs
-
-
 def _budgets(options: Options) -> dict[str, float]:
     from .units import parse_size
 
@@ -1241,11 +1146,6 @@ def _budget_flag(key: str) -> str:
     return {"cores": "-j N", "mem": "--mem SIZE"}.get(key, f"--resources {key}=N")
 
 
-def _critical_path(stale: list[Job], consumers: dict[Job, list[Job]]) -> dict[Job, int]:
-    depth: dict[Job, int] = {}
-    for j in reversed(stale):  # stale is in dependency order: consumers come later
-        depth[j] = 1 + max((depth[c] for c in consumers[j]), default=0)
-    return depth
 
 
 def check_protected(stale: list[Decision]) -> None:
