@@ -52,8 +52,8 @@ def unsettled_ns(st) -> int:
     if st.st_mtime_ns % _SECOND == 0 and st.st_ctime_ns % _SECOND == 0:
         tick = 2 * _SECOND
     else:
-        tick = 1
-        while tick < _SECOND and st.st_mtime_ns % (tick * 10) == 0 and st.st_ctime_ns % (tick * 10) == 0:
+        tick = 1  # at most 0.1 s: one of the stamps is not a whole second
+        while st.st_mtime_ns % (tick * 10) == 0 and st.st_ctime_ns % (tick * 10) == 0:
             tick *= 10
     now = time.clock_gettime_ns(_COARSE) if _COARSE is not None else time.time_ns() - 20_000_000
     return stamp + tick - now
