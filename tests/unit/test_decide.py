@@ -411,6 +411,27 @@ def test_a_consumer_of_a_removed_temp_output_is_judged_on_its_recorded_fingerpri
     assert ds["tmp[n=1]"].reason == "temp output t1.txt was removed; use[n=1] needs it"
 
 
+def test_a_removed_temp_output_without_wildcards(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.chdir(tmp_path)
+    pipefile(tmp_path, """
+        rule mk:
+            output: k = ["k.txt", temp("t.txt")], b = temp("b{{r}}.txt")
+            shell: touch {output}
+
+        rule use:
+            output: "u.txt"
+            input: "t.txt", "b{{r}}.txt"
+            shell: cat {input} > {output}
+    """)
+    build(["u.txt"])
+    temps = list(graph_jobs(["u.txt"])["mk"].outputs)[1:]  # the paths as the planner spells them
+    for p in temps:
+        os.unlink(p)
+    ds = decide(["u.txt"])
+    assert reasons(ds) == {"mk": None, "use": None}
+    assert ds["mk"].temp_gone == temps
+
+
 def test_a_missing_temp_output_without_a_record_is_missing(temp: Path):
     shutil.rmtree(".pyrule")
     assert reasons(decide(["u1.txt"])) == {"tmp[n=1]": "output t1.txt missing", "use[n=1]": "upstream tmp[n=1] will run"}
@@ -562,6 +583,53 @@ def test_python_body(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     assert reasons(decide(["p.txt", "q.txt"])) == {"py": "rule body changed", "plain": "rule body changed"}
 
 
+SHADOW = """
+    n ?= 5
+
+    rule sh:
+        output: "s{n}.txt"
+        shell: echo {n} > {output}
+
+    rule py:
+        output: "p{n}.txt"
+        python:
+            shell("echo {n} > {output}")
+
+    rule bare:
+        output: "bare.txt"
+"""
+
+
+def test_a_wildcard_named_like_a_top_level_name_is_no_top_level_name(tmp_path: Path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    pipefile(tmp_path, SHADOW)
+    targets = ["s1.txt", "p1.txt", "bare.txt"]
+    build(targets)
+    assert reasons(decide(targets, {"n": 6})) == {"sh[n=1]": None, "py[n=1]": None, "bare": None}  # {n} is 1 there
+
+
+@pytest.mark.parametrize("key, reason", [
+    ("params", "params.k: (unset) → 1"),
+    ("env", "signature changed"),
+    ("inputs", "input set changed (+b.txt)"),
+    ("outputs", "output set changed (+c.txt)"),
+    ("fps", "signature changed"),
+])
+def test_a_record_without_a_part(proj: Path, key: str, reason: str):
+    # as left by an older pyrule, or damaged: said as a change, never an error
+    build()
+    jobs = graph_jobs()
+    with store() as state:
+        for job in ("b", "c"):
+            digest, parts = signature(jobs[job], Fingerprints(state, StatCache()))
+            del parts[key]
+            state.succeeded(job, job, "older", parts)
+    ds = decide()
+    assert ds["b"].reason == reason.replace("b.txt", "a.txt").replace("c.txt", "b.txt")
+    if key in ("inputs", "outputs"):
+        assert ds["c"].reason == "upstream b will run"
+
+
 def test_input_set_changed(proj: Path):
     write(proj / "d.txt", "d\n")
     build()
@@ -701,6 +769,8 @@ def test_signature_digests_are_stable(proj: Path):
     assert signature(jobs["c"], Fingerprints(None, StatCache()))[0] == "a24c246803ed5c76"
     edit("Pipefile", "params: k = 1", "check: mtime\n    env: E = 'e'")
     assert signature(graph_jobs()["b"], Fingerprints(None, StatCache()))[0] == "164bc87a3479060c"
+    pipefile(proj, 'rule bare:\n    output: "b.txt"\n')  # no body
+    assert signature(graph_jobs(["b.txt"])["bare"], Fingerprints(None, StatCache()))[0] == "f5fd9d558f6e2b02"
 
 
 def test_a_fingerprint_is_the_content_hash(tmp_path: Path):
@@ -763,7 +833,8 @@ def test_a_recorded_hash_without_ctime_is_trusted_once_and_gets_its_ctime(tmp_pa
     monkeypatch.chdir(tmp_path)
     p = "f"
     write(tmp_path / p, "abc")
-    utime(p, T1)  # not racily clean: the entry is stored as it is
+    utime(p, T1)
+    settled(p)  # not racily clean: the entry is stored as it is
     st = os.stat(p)
     with store() as state:
         state.file_cache()[p] = (st.st_size, st.st_mtime_ns, st.st_ino, None, "recorded")
@@ -897,6 +968,8 @@ def test_verify_racy_waits_out_a_short_tick(tmp_path: Path, monkeypatch):
     racy_now(fps, "f", 5_000_000)
     assert fps.verify_racy() is True  # waited the few ms, then hashed again: the same
     assert fps.racy == set()
+    st = os.stat("f")
+    assert fps.cache["f"] == (3, st.st_mtime_ns, st.st_ino, st.st_ctime_ns, xxhash.xxh3_128_hexdigest(b"abc"))
     assert time.clock_gettime_ns(5) > os.stat("f").st_mtime_ns
 
 
@@ -928,9 +1001,16 @@ def test_verify_racy_on_files_that_went_away(tmp_path: Path, monkeypatch):
     write(tmp_path / "gone", "abc")
     write(tmp_path / "d" / "f", "abc")
     fps = Fingerprints(None, StatCache())
+    write(tmp_path / "later", "abc")
     racy_now(fps, "gone", 1_000_000)
     os.unlink("gone")  # a removed temp() output: decided by its absence
     assert fps.verify_racy() is True and fps.racy == set()
+    write(tmp_path / "gone", "abc")
+    racy_now(fps, "gone", 1_000_000)
+    racy_now(fps, "later", 1_000_000)
+    os.unlink("gone")
+    write(tmp_path / "later", "abcd")  # the next one (in path order) changed: still seen
+    assert fps.verify_racy() is False
     racy_now(fps, "d/f", 1_000_000)
     os.unlink("d/f")
     os.rmdir("d")
