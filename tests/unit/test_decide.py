@@ -432,6 +432,26 @@ def test_a_removed_temp_output_without_wildcards(tmp_path: Path, monkeypatch: py
     assert ds["mk"].temp_gone == temps
 
 
+def test_a_revived_temp_output_names_one_consumer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.chdir(tmp_path)
+    pipefile(tmp_path, """
+        rule mk:
+            output: "k.txt", temp("t.txt")
+            shell: touch {output}
+
+        rule use:
+            output: "u{i}.txt"
+            input: "t.txt"
+            shell: cat {input} > {output}
+    """)
+    build(["u1.txt", "u2.txt"])
+    for p in ("t.txt", "u1.txt", "u2.txt"):
+        os.unlink(p)
+    ds = decide(["u1.txt", "u2.txt"])  # consumers are looked at last first: said once, for u2
+    assert reasons(ds) == {"mk": "temp output t.txt was removed; use[i=2] needs it",
+                           "use[i=1]": "output u1.txt missing", "use[i=2]": "output u2.txt missing"}
+
+
 def test_a_missing_temp_output_without_a_record_is_missing(temp: Path):
     shutil.rmtree(".pyrule")
     assert reasons(decide(["u1.txt"])) == {"tmp[n=1]": "output t1.txt missing", "use[n=1]": "upstream tmp[n=1] will run"}
@@ -769,6 +789,9 @@ def test_signature_digests_are_stable(proj: Path):
     assert signature(jobs["c"], Fingerprints(None, StatCache()))[0] == "a24c246803ed5c76"
     edit("Pipefile", "params: k = 1", "check: mtime\n    env: E = 'e'")
     assert signature(graph_jobs()["b"], Fingerprints(None, StatCache()))[0] == "164bc87a3479060c"
+    edit("Pipefile", 'output: "b.txt"\n    input: "a.txt"', 'output: "b.txt", "b2.txt"\n    input: "a.txt", "d.txt"')
+    write(proj / "d.txt", "d\n")
+    assert signature(graph_jobs(["b.txt"])["b"], Fingerprints(None, StatCache()))[0] == "ae40238d5e3e2e99"
     pipefile(proj, 'rule bare:\n    output: "b.txt"\n')  # no body
     assert signature(graph_jobs(["b.txt"])["bare"], Fingerprints(None, StatCache()))[0] == "f5fd9d558f6e2b02"
 
