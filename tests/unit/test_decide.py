@@ -85,7 +85,8 @@ def decide(targets=(), overrides: dict | None = None, adopt: bool = True, forced
     graph = graph_jobs(targets, overrides)
     with store() as state:
         decider = Decider(state, StatCache(), forced={graph[n] for n in forced}, **kw)
-        decider.adopt = adopt
+        if not adopt:
+            decider.adopt = False
         return {d.job.name: d for d in decider.decide_all(list(graph.values()))}
 
 
@@ -694,6 +695,16 @@ def test_input_content_changed_names_the_first_changed_input(proj: Path):
     assert reasons(decide()) == {"b": "input d.txt changed (content)", "c": "upstream b will run",
                                  "all": "upstream c will run"}
     write(proj / "a.txt", "z\n")
+    assert decide()["b"].reason == "input a.txt changed (content)"
+
+
+def test_deciding_trusts_the_recorded_hash_of_an_unchanged_file(proj: Path):
+    # a no-op run reads no file contents: while stat says the same, the store's hash is the content's
+    build()
+    settled("a.txt")
+    st = os.stat("a.txt")
+    with store() as state:
+        state.remember_file("a.txt", st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns, "recorded")
     assert decide()["b"].reason == "input a.txt changed (content)"
 
 
