@@ -388,8 +388,8 @@ def test_a_removed_temp_output_comes_back_when_a_consumer_runs(temp: Path):
                                "use[n=1]": "output u1.txt missing", "tmp[n=2]": None, "use[n=2]": None, "other": None}
         assert decider.will_run == {jobs["tmp[n=1]"], jobs["use[n=1]"]}
         # decided again (fresh, as the runner does once it may start it): still needed
-        assert decider.decide(jobs["tmp[n=1]"], fresh=True).reason == \
-            "temp output t1.txt was removed; use[n=1] needs it"
+        d = decider.decide(jobs["tmp[n=1]"], fresh=True)
+        assert d.reason == "temp output t1.txt was removed; use[n=1] needs it" and d.job is jobs["tmp[n=1]"]
 
 
 @pytest.mark.parametrize("targets", [TARGETS, TARGETS[::-1]])
