@@ -52,8 +52,8 @@ def unsettled_ns(st) -> int:
     if st.st_mtime_ns % _SECOND == 0 and st.st_ctime_ns % _SECOND == 0:
         tick = 2 * _SECOND
     else:
-        tick = 1
-        while tick < _SECOND and st.st_mtime_ns % (tick * 10) == 0 and st.st_ctime_ns % (tick * 10) == 0:
+        tick = 1  # at most 0.1 s: one of the stamps is not a whole second
+        while st.st_mtime_ns % (tick * 10) == 0 and st.st_ctime_ns % (tick * 10) == 0:
             tick *= 10
     now = time.clock_gettime_ns(_COARSE) if _COARSE is not None else time.time_ns() - 20_000_000
     return stamp + tick - now
@@ -159,11 +159,11 @@ class Fingerprints:
                 continue
             except OSError:
                 return False
-            wait, waited = unsettled_ns(st), 0
-            while 0 < wait <= _SHORT_WAIT - waited:  # a fine-grained stamp: its tick ends in ms
-                nap = max(wait, 1_000_000)
-                time.sleep(nap / 1e9)
-                waited += nap
+            # A fine-grained stamp: its tick ends in ms. `wait` only shrinks as the clock goes on,
+            # so this sleeps about the first `wait`, at most _SHORT_WAIT (+ one 1 ms nap).
+            wait = unsettled_ns(st)
+            while 0 < wait <= _SHORT_WAIT:
+                time.sleep(max(wait, 1_000_000) / 1e9)
                 wait = unsettled_ns(st)
             try:
                 if known is None or wait > 0 or \
@@ -202,7 +202,7 @@ def signature(job: Job, fps: Fingerprints, known: dict[str, str] | None = None) 
     env = job.env
     if env is not rule_env:  # evaluated for this job (an env function)
         env_repr = repr(env)
-    params = {k: repr(v) for k, v in job.params.items()} if job.params else {}
+    params = {k: repr(v) for k, v in job.params.items()}
     parts = {
         "body": body,
         "params": params,
@@ -344,7 +344,7 @@ class Decider:
                                           "shell" if job.rule.shell is not None else "Python"))
 
 
-def _difference(old: dict[str, Any], new: dict[str, Any], mode: str, kind: str = "shell") -> str:
+def _difference(old: dict[str, Any], new: dict[str, Any], mode: str, kind: str) -> str:
     """The first recorded invariant that changed, in words."""
     if old.get("body") != new["body"]:
         return "rule body changed"
