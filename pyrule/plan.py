@@ -276,7 +276,8 @@ class Planner:
                         rule.where("output"), "such paths are refused; name files inside the project")
         _check_utf8(rule, "output", outputs)
         for out in outputs:
-            if len(out) > 255 or _STATE_DIR in out:  # cheap tests first: most paths pass both
+            # cheap tests first: most paths pass them (a non-ASCII name may have over 255 bytes in fewer characters)
+            if len(out) > 255 or _STATE_DIR in out or not out.isascii():
                 _check_output_path(rule, out)
         name = rule.name + ("[" + ",".join(f"{k}={v}" for k, v in wildcards.items()) + "]" if wildcards else "")
         job = Job(
