@@ -340,11 +340,12 @@ class Planner:
         """checkpoints.NAME.get(**wildcards), called from an input function."""
         rule = self.rules.rules[name]
         asking = self._asking[-1] if self._asking else None
-        try:
-            job = self._job(rule, wildcards, asking)
-        except KeyError as e:
-            raise PipefileError(f"checkpoints.{name}.get(): no value for wildcard {e}", rule.where("output"),
-                                "pass every wildcard of the checkpoint's outputs, e.g. get(**wildcards)") from None
+        # (a wildcard left out would stay as written in the output paths: '{s}/list.txt')
+        missing = [n for p in self.patterns[name] for n in p.names if n not in wildcards]
+        if missing:
+            raise PipefileError(f"checkpoints.{name}.get(): no value for wildcard '{missing[0]}'", rule.where("output"),
+                                "pass every wildcard of the checkpoint's outputs, e.g. get(**wildcards)")
+        job = self._job(rule, wildcards, asking)
         if asking is not None and asking is not job:
             askers = self.asked.setdefault(job, [])
             if asking not in askers:

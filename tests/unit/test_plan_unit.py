@@ -909,3 +909,119 @@ def test_a_failing_function_in_the_users_module_points_at_its_line(project):
     assert e.message == "rule 'a': the input function failed for a[x=z]: ZeroDivisionError: division by zero"
     assert e.loc == Location(str(project / "helpers.py"), 3, 9)
     assert e.hint == "the function was called by the input: section at Pipefile:7:5"
+
+
+# --- checkpoints ----------------------------------------------------------------------------------
+
+CHECKPOINT = """\
+checkpoint list:
+    output: "list.txt"
+    shell: x
+rule item:
+    output: "items/{i}.txt"
+    shell: x
+python:
+    def listed(wildcards):
+        names = open(checkpoints.list.get().output[0]).read().split()
+        checkpoints.list.get()  # asked twice: still one asker
+        return expand("items/{i}.txt", i=names)
+rule all:
+    output: "all.txt"
+    input: listed, "base.txt"
+    shell: x
+rule base:
+    output: "base.txt"
+    shell: x
+"""
+
+
+def test_a_job_asking_a_pending_checkpoint_waits_for_it(project):
+    p = planner(project, CHECKPOINT)
+    g = p.plan(["all.txt"], [])
+    assert names(g.jobs) == ["base", "list", "all"]
+    ck, job = g.jobs[1], g.jobs[2]
+    assert job.waits_for is ck and job.after == [ck] and job.deps == [g.jobs[0], ck]
+    assert list(job.inputs) == ["base.txt"]
+    assert p.asked == {ck: [job]}
+    # the checkpoint ran: re-planning resolves the function's inputs
+    project.write("list.txt", "a b\n")
+    p.completed.add(ck)
+    new = p.replan(job)
+    assert names(new) == ["item[i=a]", "item[i=b]", "base", "list", "all"]  # (the runner skips those done)
+    assert job.waits_for is None and list(job.inputs) == ["items/a.txt", "items/b.txt", "base.txt"]
+    assert names(job.deps) == ["item[i=a]", "item[i=b]", "base", "list"] and job.after == [ck]
+    assert p.asked == {ck: [job]}
+
+
+def test_a_checkpoint_whose_outputs_exist_answers_at_once(project):
+    project.write("list.txt", "z\n")
+    g = planned(project, CHECKPOINT, ["all.txt"])
+    assert names(g.jobs) == ["item[i=z]", "base", "list", "all"]
+    job = g.jobs[-1]
+    assert job.waits_for is None and list(job.inputs) == ["items/z.txt", "base.txt"]
+    assert job.after == [g.jobs[2]] and g.planner.asked == {g.jobs[2]: [job]}
+
+
+def test_a_completed_checkpoint_answers_even_before_its_outputs_exist(project):
+    p = planner(project, CHECKPOINT)
+    g = p.plan(["all.txt"], [])
+    ck = g.jobs[1]
+    p.completed.add(ck)
+    with pytest.raises(PipefileError) as info:  # completed, so asked: its output is read, and is missing
+        p.replan(g.jobs[2])
+    assert "FileNotFoundError" in info.value.message
+
+
+def test_two_jobs_asking_one_checkpoint(project):
+    g = planned(project, CHECKPOINT + 'rule two:\n    input: listed\n', ["all.txt", "two"])
+    ck = g.jobs[1]
+    assert names(g.jobs) == ["base", "list", "all", "two"]
+    assert g.planner.asked == {ck: [g.jobs[2], g.jobs[3]]}
+
+
+def test_a_checkpoint_asked_without_its_wildcards(project):
+    e = failed(project, """\
+        rule all:
+            input: lambda w: checkpoints.split.get().output
+        checkpoint split:
+            output: "{s}/list.txt"
+            shell: x
+    """)
+    assert e.message == "checkpoints.split.get(): no value for wildcard 's'"
+    assert e.loc == at(4, 5)
+    assert e.hint == "pass every wildcard of the checkpoint's outputs, e.g. get(**wildcards)"
+
+
+def test_a_checkpoint_asked_with_its_wildcards(project):
+    project.write("g/list.txt", "")
+    g = planned(project, """\
+        checkpoint split:
+            output: "{s}/list.txt"
+            shell: x
+        rule out:
+            output: "out/{s}.txt"
+            input: lambda w: checkpoints.split.get(s=w.s).output
+            shell: x
+    """, ["out/g.txt"])
+    assert names(g.jobs) == ["split[s=g]", "out[s=g]"] and g.jobs[1].waits_for is None
+
+
+def test_params_asking_a_pending_checkpoint_wait_and_get_their_values_when_replanned(project):
+    p = planner(project, """\
+        checkpoint n:
+            output: "n.txt"
+            shell: x
+        rule m:
+            output: "m.txt"
+            params: n = lambda w: open(checkpoints.n.get().output[0]).read().strip()
+            resources: mem_mb = lambda w: 5
+            shell: echo {params.n}
+    """)
+    g = p.plan(["m.txt"], [])
+    ck, job = g.jobs
+    assert names(g.jobs) == ["n", "m"] and job.waits_for is ck and job.after == [ck]
+    assert dict(job.params) == {} and p.asked == {ck: [job]}
+    project.write("n.txt", "3\n")
+    p.completed.add(ck)  # (the runner does so once the checkpoint ran: the stat cache still says absent)
+    assert p.replan(job) == [ck, job]
+    assert job.waits_for is None and dict(job.params) == {"n": "3"} and job.resources.mem_mb == 5
