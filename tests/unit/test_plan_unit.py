@@ -1025,3 +1025,179 @@ def test_params_asking_a_pending_checkpoint_wait_and_get_their_values_when_repla
     p.completed.add(ck)  # (the runner does so once the checkpoint ran: the stat cache still says absent)
     assert p.replan(job) == [ck, job]
     assert job.waits_for is None and dict(job.params) == {"n": "3"} and job.resources.mem_mb == 5
+
+
+# --- boundaries and the less travelled paths ----------------------------------------------------------
+
+
+def test_until_with_the_default_target(project):
+    g = planned(project, ABC, until=["b"])
+    assert names(g.jobs) == ["a", "b"] and names(g.targets) == ["b"]
+
+
+def test_a_workflow_without_rules_has_no_location_to_show(tmp_path, monkeypatch):
+    from pyrule import Workflow
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(UsageError) as info:
+        Workflow(tmp_path).plan()
+    assert info.value.message == "the Pipefile has no rules" and info.value.loc is None
+
+
+def test_a_failing_function_of_a_python_api_rule_points_into_the_callers_code(tmp_path, monkeypatch):
+    from pyrule import Workflow
+
+    def broken(w):
+        return {}[w.x]
+
+    monkeypatch.chdir(tmp_path)
+    wf = Workflow(tmp_path)
+    wf.rule("r", output="o/{x}.txt", input=broken, shell="x")
+    with pytest.raises(PipefileError) as info:
+        wf.plan(["o/q.txt"])
+    e = info.value
+    assert e.message == "rule 'r': the input function failed for r[x=q]: KeyError: 'q'"
+    assert e.loc == Location(__file__, broken.__code__.co_firstlineno + 1, 9) and e.hint is None
+
+
+def test_the_lookahead_is_bounded(project, monkeypatch):
+    # Beyond _LOOKAHEAD steps a candidate counts as makeable: with 1 step, 'shallow' (whose input's
+    # input is missing two steps ahead) looks as good as 'deep', and the two are ambiguous.
+    text = """\
+        rule shallow:
+            output: "{x}.txt"
+            input: "{x}.z"
+            shell: x
+        rule deep:
+            output: "{x}.txt"
+            input: "{x}.c"
+            shell: x
+        rule c:
+            output: "{x}.c"
+            input: "{x}.d"
+            shell: x
+        rule nothing:
+            output: "{x}.z"
+            input: "{x}.none"
+            shell: x
+    """
+    project.touch(*[f"q{i}.d" for i in range(120)])
+    targets = [f"q{i}.txt" for i in range(120)]  # more choices than _LOOKAHEAD: the count is given back each time
+    assert len(planned(project, text, targets).jobs) == 240
+    monkeypatch.setattr(planmod, "_LOOKAHEAD", 1)
+    e = failed(project, text, ["q0.txt"])
+    assert e.message == "ambiguous: rules 'shallow' (Pipefile:1:1) and 'deep' (Pipefile:5:1) can both make 'q0.txt'"
+
+
+def test_two_outputs_of_one_rule_matching_one_path_are_no_rivals(project):
+    g = planned(project, 'rule r:\n    output: "{a}.txt", "{a,[a-z]+}.txt"\n    shell: x\n', ["v.txt"])
+    assert names(g.jobs) == ["r[a=v]"]
+
+
+def test_a_job_whose_planning_failed_is_forgotten(project):
+    p = planner(project, 'rule r:\n    output: "o/{x}"\n    input: lambda w: 1 / 0\n    shell: x\n')
+    for _ in range(2):
+        with pytest.raises(PipefileError) as info:
+            p._job(p.rules.rules["r"], {"x": "a"}, None)
+        assert info.value.message == "rule 'r': the input function failed for r[x=a]: ZeroDivisionError: division by zero"
+    assert p.jobs == {}
+
+
+def test_empty_and_parent_reaching_values_given_directly(project):
+    p = planner(project, 'rule r:\n    output: "{n}"\n    shell: x\n')
+    rule = p.rules.rules["r"]
+    with pytest.raises(PipefileError) as info:
+        p._job(rule, {"n": ""}, None)
+    assert info.value.message == "rule 'r': with n= the output '' would be the project directory itself"
+    for value in ("a/../../y", "/y", "../y", "..", "a/.."):
+        with pytest.raises(PipefileError) as info:
+            p._job(rule, {"n": value}, None)
+        assert info.value.message == f"rule 'r': wildcard value '{value}' would reach outside the project"
+    assert list(p._job(rule, {"n": "a..b/c.."}, None).outputs) == ["a..b/c.."]
+
+
+def test_an_output_pattern_that_itself_leaves_the_project_is_the_authors_choice(project):
+    g = planned(project, 'rule r:\n    output: "../out/{n}.txt"\n    shell: x\n', ["../out/a.b.txt"])
+    assert names(g.jobs) == ["r[n=a.b]"] and list(g.jobs[0].outputs) == ["../out/a.b.txt"]
+
+
+def test_every_input_is_checked_for_utf8(project):
+    bad = os.fsdecode(b"in-\xff.txt")
+    project.pipefile('rule m:\n    output: "o.txt"\n    input: lambda w: ["ok.txt", "é.txt", IN]\n    shell: x\n')
+    rules = load("Pipefile")
+    rules.namespace["IN"] = bad
+    with pytest.raises(PipefileError) as info:
+        plan(rules, ["o.txt"])
+    assert info.value.message == "rule 'm': the input 'in-\\xff.txt' is not a UTF-8 file name"
+
+
+@pytest.mark.parametrize(("length", "error"), [(236, PipefileError), (238, planmod.NameTooLong)])
+def test_a_name_growing_too_long_is_a_chain_from_eight_jobs_deep(project, length, error):
+    # "{x}.txt" from "{x}.x.txt": each step adds 2 characters. Starting from 236, the 8th job's input
+    # is the first name over 255 bytes: a chain without end; from 238, the 7th's: the name itself.
+    e = failed(project, 'rule g:\n    output: "{x}.txt"\n    input: "{x}.x.txt"\n    shell: x\n',
+               ["n" * length + ".txt"], kind=error)
+    if error is planmod.NameTooLong:
+        assert e.message.endswith("...' (256 bytes) is too long for a file name")
+    else:
+        assert e.message.startswith("a chain of inputs without end (until the name is too long for a file): "
+                                    "rule 'g' keeps matching its own inputs:\n    " + "n" * length + ".txt (g[x=")
+
+
+def test_a_chain_of_four_rules_names_the_first_three(project):
+    e = failed(project, """\
+        rule p:
+            output: "{x}.a"
+            input: "{x}.b"
+            shell: x
+        rule q:
+            output: "{x}.b"
+            input: "{x}.c"
+            shell: x
+        rule r:
+            output: "{x}.c"
+            input: "{x}.d"
+            shell: x
+        rule s:
+            output: "{x}.d"
+            input: "{x}.x.a"
+            shell: x
+    """, ["k.a"])
+    # four repeating rules (in their order among the last 50 jobs): three are named
+    assert e.message == ("a chain of inputs without end (until the name is too long for a file): rules 'r', 's', 'p' "
+                         "keep matching their own inputs:\n    k.a (p[x=k])\n    needs k.b (q[x=k])\n"
+                         "    needs k.c (r[x=k])\n    needs k.d (s[x=k])\n    needs ...")
+
+
+def test_unknown_targets_get_hints_from_their_directory(project):
+    project.touch("src.txt")
+    text = 'rule a:\n    output: "a.txt"\n    shell: x\n'
+    assert failed(project, text, ["src.tx"], kind=UsageError).hint == "did you mean 'src.txt'?"
+    e = failed(project, text, ["nodir/src.txt"], kind=UsageError)
+    assert e.hint == "name a rule (pyrule --list) or a file a rule makes"
+
+
+def test_job_target_skips_junk_before_the_first_wildcard(project):
+    project.pipefile('rule square:\n    output: "sq/{i}.txt"\n    shell: x\n')
+    assert job_target(load("Pipefile"), "square[junk,i=7]") == "sq/7.txt"
+
+
+def test_a_waiting_job_has_its_shell_checked_when_replanned(project):
+    p = planner(project, """\
+        checkpoint n:
+            output: "n.txt"
+            shell: x
+        rule m:
+            output: "m.txt"
+            input: lambda w: {"listing": checkpoints.n.get().output[0]}
+            shell: cat {input.listing} {input.nothere}
+    """)
+    g = p.plan(["m.txt"], [])  # waiting: its inputs are not known yet, nor checked
+    ck, job = g.jobs
+    assert job.waits_for is ck
+    project.write("n.txt", "")
+    p.completed.add(ck)
+    with pytest.raises(PipefileError) as info:
+        p.replan(job)
+    assert info.value.message == "rule 'm': {input.nothere} does not resolve: input has no 'nothere'"
+    assert info.value.loc == at(7, 32)
