@@ -279,27 +279,30 @@ def test_a_rule_whose_input_function_fails_is_not_viable(project):
     assert names(g.jobs) == ["ok[x=q]"]
 
 
+SHALLOW_DEEP = """\
+rule shallow:
+    output: "{x}.txt"
+    input: "{x}.z"
+    shell: x
+rule deep:
+    output: "{x}.txt"
+    input: "{x}.c"
+    shell: x
+rule c:
+    output: "{x}.c"
+    input: "{x}.d"
+    shell: x
+rule nothing:
+    output: "{x}.z"
+    input: "{x}.none"
+    shell: x
+"""
+
+
 def test_viability_looks_ahead_through_rules(project):
     # 'deep' needs q.c, made from q.d, which exists: viable two steps ahead; 'shallow' needs q.z: not.
     project.touch("q.d")
-    g = planned(project, """\
-        rule shallow:
-            output: "{x}.txt"
-            input: "{x}.z"
-            shell: x
-        rule deep:
-            output: "{x}.txt"
-            input: "{x}.c"
-            shell: x
-        rule c:
-            output: "{x}.c"
-            input: "{x}.d"
-            shell: x
-        rule nothing:
-            output: "{x}.z"
-            input: "{x}.none"
-            shell: x
-    """, ["q.txt"])
+    g = planned(project, SHALLOW_DEEP, ["q.txt"])
     assert names(g.jobs) == ["c[x=q]", "deep[x=q]"]
 
 
@@ -1063,24 +1066,7 @@ def test_a_failing_function_of_a_python_api_rule_points_into_the_callers_code(tm
 def test_the_lookahead_is_bounded(project, monkeypatch):
     # Beyond _LOOKAHEAD steps a candidate counts as makeable: with 1 step, 'shallow' (whose input's
     # input is missing two steps ahead) looks as good as 'deep', and the two are ambiguous.
-    text = """\
-        rule shallow:
-            output: "{x}.txt"
-            input: "{x}.z"
-            shell: x
-        rule deep:
-            output: "{x}.txt"
-            input: "{x}.c"
-            shell: x
-        rule c:
-            output: "{x}.c"
-            input: "{x}.d"
-            shell: x
-        rule nothing:
-            output: "{x}.z"
-            input: "{x}.none"
-            shell: x
-    """
+    text = SHALLOW_DEEP
     project.touch(*[f"q{i}.d" for i in range(120)])
     targets = [f"q{i}.txt" for i in range(120)]  # more choices than _LOOKAHEAD: the count is given back each time
     assert len(planned(project, text, targets).jobs) == 240
