@@ -110,12 +110,12 @@ class Planner:
         rule = self.rules.rules.get(target)
         if rule is not None:
             if rule.phony:
-                return self._job(rule, {}, None)
+                return self._job(rule, {})
             if self.patterns[rule.name][0].has_wildcards:
                 example = self.patterns[rule.name][0].text
                 raise UsageError(f"rule '{target}' has wildcards: name a file it makes, like '{example}'",
                                  rule.loc)
-            return self._job(rule, {}, None)
+            return self._job(rule, {})
         path = normpath(target)
         if path not in self.producer and not self.index.lookup(path) and not self.stats.exists(path):
             names = list(self.rules.rules) + [p.text for ps in self.patterns.values() for p in ps if not p.has_wildcards]
@@ -164,7 +164,7 @@ class Planner:
             return None
         cand = candidates[0] if len(candidates) == 1 else self._choose(path, candidates, needed_by)
         rule, _ = cand.key
-        return self._job(rule, cand.wildcards, needed_by)
+        return self._job(rule, cand.wildcards)
 
     def _choose(self, path: str, candidates: list[Candidate], needed_by: Job | None) -> Candidate:
         ranked = sorted(candidates, key=lambda c: (-c.key[0].priority, c.wildcard_chars))
@@ -249,7 +249,7 @@ class Planner:
 
     # --- jobs ------------------------------------------------------------------------------
 
-    def _job(self, rule: Rule, wildcards: dict[str, str], needed_by: Job | None) -> Job:
+    def _job(self, rule: Rule, wildcards: dict[str, str]) -> Job:
         key = (rule.name, *wildcards.items())
         job = self.jobs.get(key)
         if job is not None:
@@ -345,7 +345,7 @@ class Planner:
         if missing:
             raise PipefileError(f"checkpoints.{name}.get(): no value for wildcard '{missing[0]}'", rule.where("output"),
                                 "pass every wildcard of the checkpoint's outputs, e.g. get(**wildcards)")
-        job = self._job(rule, wildcards, asking)
+        job = self._job(rule, wildcards)
         if asking is not None and asking is not job:
             askers = self.asked.setdefault(job, [])
             if asking not in askers:
@@ -578,7 +578,7 @@ def _user_line(e: BaseException) -> Location | None:
     if found is None:
         return None
     text = linecache.getline(*found)
-    return Location(found[0], found[1], len(text) - len(text.lstrip()) + 1 if text.strip() else 1)
+    return Location(found[0], found[1], len(text) - len(text.lstrip()) + 1)  # (1 when the line is gone: '')
 
 
 def _evaluated(rule: Rule, section: str, values: dict[str, Any], wildcards: dict[str, str], job_name: str) -> dict:

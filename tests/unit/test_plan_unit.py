@@ -6,6 +6,7 @@ docs/testing.md, "Mutation testing".)"""
 from __future__ import annotations
 
 import os
+import sys
 
 import pytest
 
@@ -294,6 +295,10 @@ rule c:
     shell: x
 rule nothing:
     output: "{x}.z"
+    input: "{x}.y"
+    shell: x
+rule y:
+    output: "{x}.y"
     input: "{x}.none"
     shell: x
 """
@@ -519,27 +524,27 @@ def test_a_wildcard_value_ending_in_dotdot_is_refused(project):
     assert e.message == "no rule to make 'f' (needed by all)"
     p = planner(project, 'rule r:\n    output: "{a,.*}/f"\n    shell: x\n')
     with pytest.raises(PipefileError) as info:
-        p._job(p.rules.rules["r"], {"a": "x/.."}, None)
+        p._job(p.rules.rules["r"], {"a": "x/.."})
     assert info.value.message == "rule 'r': wildcard value 'x/..' would reach outside the project"
 
 
 def test_harmless_values_that_combine_into_the_project_directory(project):
     p = planner(project, 'rule r:\n    output: "{n}."\n    shell: x\n')
     with pytest.raises(PipefileError) as info:
-        p._job(p.rules.rules["r"], {"n": "."}, None)
+        p._job(p.rules.rules["r"], {"n": "."})
     assert info.value.message == "rule 'r': with n=. the output '..' would be outside the project"
     assert info.value.loc == at(2, 5) and info.value.hint == "such paths are refused; name files inside the project"
     p = planner(project, 'rule r:\n    output: "{d}/{n}"\n    shell: x\n')
     with pytest.raises(PipefileError) as info:
-        p._job(p.rules.rules["r"], {"d": ".", "n": "."}, None)
+        p._job(p.rules.rules["r"], {"d": ".", "n": "."})
     assert info.value.message == "rule 'r': with d=.,n=. the output './.' would be the project directory itself"
 
 
 def test_empty_and_dotted_values_that_stay_inside_are_planned(project):
     p = planner(project, 'rule r:\n    output: "o/{n}x", "{n}.txt"\n    shell: x\n')
-    job = p._job(p.rules.rules["r"], {"n": ""}, None)
+    job = p._job(p.rules.rules["r"], {"n": ""})
     assert list(job.outputs) == ["o/x", ".txt"] and job.name == "r[n=]"
-    job = p._job(p.rules.rules["r"], {"n": "a.b/c"}, None)
+    job = p._job(p.rules.rules["r"], {"n": "a.b/c"})
     assert list(job.outputs) == ["o/a.b/cx", "a.b/c.txt"]
 
 
@@ -563,27 +568,27 @@ def test_an_output_merely_named_like_pyrule_is_allowed(project):
 def test_output_name_length_limits(project):
     p = planner(project, 'rule m:\n    output: "out/{n}.t"\n    shell: x\n')
     rule = p.rules.rules["m"]
-    ok = p._job(rule, {"n": "n" * 253}, None)  # a 255-byte name
+    ok = p._job(rule, {"n": "n" * 253})  # a 255-byte name
     assert list(ok.outputs) == ["out/" + "n" * 253 + ".t"]
     with pytest.raises(planmod.NameTooLong) as info:
-        p._job(rule, {"n": "n" * 254}, None)
+        p._job(rule, {"n": "n" * 254})
     assert info.value.message == ("rule 'm': the output '" + ("out/" + "n" * 254)[:60] + "...' (260 bytes) "
                                   "is too long for a file name")
     assert info.value.loc == at(2, 5)
     assert info.value.hint == "a path may have at most 4095 bytes, each of its names 255"
     # non-ASCII: bytes count, not characters (each 'é' is 2)
     with pytest.raises(planmod.NameTooLong):
-        p._job(rule, {"n": "é" * 127}, None)
-    assert list(p._job(rule, {"n": "é" * 126}, None).outputs) == ["out/" + "é" * 126 + ".t"]
+        p._job(rule, {"n": "é" * 127})
+    assert list(p._job(rule, {"n": "é" * 126}).outputs) == ["out/" + "é" * 126 + ".t"]
     # the whole path: at most 4095 bytes
     deep = "/".join(["d" * 200] * 20)  # 4019 bytes + "out/" + ".t"
-    assert p._job(rule, {"n": deep}, None).outputs[0] == "out/" + deep + ".t"
+    assert p._job(rule, {"n": deep}).outputs[0] == "out/" + deep + ".t"
     with pytest.raises(planmod.NameTooLong) as info:
-        p._job(rule, {"n": deep + "/" + "e" * 70}, None)
+        p._job(rule, {"n": deep + "/" + "e" * 70})
     assert "(4096 bytes)" in info.value.message
     # a failed job is forgotten: asking again raises again
     with pytest.raises(planmod.NameTooLong):
-        p._job(rule, {"n": "n" * 254}, None)
+        p._job(rule, {"n": "n" * 254})
 
 
 def test_a_long_name_as_target_is_an_error_not_a_chain(project):
@@ -595,7 +600,7 @@ def test_a_long_name_as_target_is_an_error_not_a_chain(project):
 def test_a_nul_in_an_output_is_refused(project):
     p = planner(project, 'rule m:\n    output: "out/{n}.t"\n    shell: x\n')
     with pytest.raises(PipefileError) as info:
-        p._job(p.rules.rules["m"], {"n": "a\0b"}, None)
+        p._job(p.rules.rules["m"], {"n": "a\0b"})
     assert info.value.message == "rule 'm': the output 'out/a\\x00b.t' contains a NUL character"
     assert info.value.loc == at(2, 5) and info.value.hint == "a path cannot hold '\\0'"
 
@@ -897,21 +902,21 @@ def test_phony_hint(project):
     assert phony_hint(clean, ["clean"]) == ""
 
 
-def test_a_failing_function_in_the_users_module_points_at_its_line(project):
-    project.write("helpers.py", "def pick(w):\n    if True:\n        return 1 / 0\n")
+def test_a_failing_function_in_the_users_module_points_at_its_line(project, monkeypatch):
+    monkeypatch.syspath_prepend(str(project))
+    monkeypatch.delitem(sys.modules, "plan_unit_helpers", raising=False)  # (imported here, removed after)
+    project.write("plan_unit_helpers.py", "def pick(w):\n    if True:\n        return 1 / 0\n")
     e = failed(project, """\
         python:
-            import sys
-            sys.path.insert(0, ".")
-            from helpers import pick
+            from plan_unit_helpers import pick
         rule a:
             output: "o/{x}.txt"
             input: pick
             shell: x
     """, ["o/z.txt"])
     assert e.message == "rule 'a': the input function failed for a[x=z]: ZeroDivisionError: division by zero"
-    assert e.loc == Location(str(project / "helpers.py"), 3, 9)
-    assert e.hint == "the function was called by the input: section at Pipefile:7:5"
+    assert e.loc == Location(str(project / "plan_unit_helpers.py"), 3, 9)
+    assert e.hint == "the function was called by the input: section at Pipefile:5:5"
 
 
 # --- checkpoints ----------------------------------------------------------------------------------
@@ -1064,15 +1069,19 @@ def test_a_failing_function_of_a_python_api_rule_points_into_the_callers_code(tm
 
 
 def test_the_lookahead_is_bounded(project, monkeypatch):
-    # Beyond _LOOKAHEAD steps a candidate counts as makeable: with 1 step, 'shallow' (whose input's
-    # input is missing two steps ahead) looks as good as 'deep', and the two are ambiguous.
+    # Beyond _LOOKAHEAD steps a candidate counts as makeable: with 1 or 2 steps, 'shallow' (whose
+    # inputs' inputs are missing three steps ahead) looks as good as 'deep', and the two are ambiguous.
     text = SHALLOW_DEEP
     project.touch(*[f"q{i}.d" for i in range(120)])
     targets = [f"q{i}.txt" for i in range(120)]  # more choices than _LOOKAHEAD: the count is given back each time
     assert len(planned(project, text, targets).jobs) == 240
-    monkeypatch.setattr(planmod, "_LOOKAHEAD", 1)
-    e = failed(project, text, ["q0.txt"])
-    assert e.message == "ambiguous: rules 'shallow' (Pipefile:1:1) and 'deep' (Pipefile:5:1) can both make 'q0.txt'"
+    for steps in (1, 2):
+        monkeypatch.setattr(planmod, "_LOOKAHEAD", steps)
+        e = failed(project, text, ["q0.txt"])
+        assert e.message == ("ambiguous: rules 'shallow' (Pipefile:1:1) and 'deep' (Pipefile:5:1) can both make "
+                             "'q0.txt'")
+    monkeypatch.setattr(planmod, "_LOOKAHEAD", 3)
+    assert names(planned(project, text, ["q0.txt"]).jobs) == ["c[x=q0]", "deep[x=q0]"]
 
 
 def test_two_outputs_of_one_rule_matching_one_path_are_no_rivals(project):
@@ -1084,7 +1093,7 @@ def test_a_job_whose_planning_failed_is_forgotten(project):
     p = planner(project, 'rule r:\n    output: "o/{x}"\n    input: lambda w: 1 / 0\n    shell: x\n')
     for _ in range(2):
         with pytest.raises(PipefileError) as info:
-            p._job(p.rules.rules["r"], {"x": "a"}, None)
+            p._job(p.rules.rules["r"], {"x": "a"})
         assert info.value.message == "rule 'r': the input function failed for r[x=a]: ZeroDivisionError: division by zero"
     assert p.jobs == {}
 
@@ -1093,13 +1102,13 @@ def test_empty_and_parent_reaching_values_given_directly(project):
     p = planner(project, 'rule r:\n    output: "{n}"\n    shell: x\n')
     rule = p.rules.rules["r"]
     with pytest.raises(PipefileError) as info:
-        p._job(rule, {"n": ""}, None)
+        p._job(rule, {"n": ""})
     assert info.value.message == "rule 'r': with n= the output '' would be the project directory itself"
     for value in ("a/../../y", "/y", "../y", "..", "a/.."):
         with pytest.raises(PipefileError) as info:
-            p._job(rule, {"n": value}, None)
+            p._job(rule, {"n": value})
         assert info.value.message == f"rule 'r': wildcard value '{value}' would reach outside the project"
-    assert list(p._job(rule, {"n": "a..b/c.."}, None).outputs) == ["a..b/c.."]
+    assert list(p._job(rule, {"n": "a..b/c.."}).outputs) == ["a..b/c.."]
 
 
 def test_an_output_pattern_that_itself_leaves_the_project_is_the_authors_choice(project):
@@ -1187,3 +1196,97 @@ def test_a_waiting_job_has_its_shell_checked_when_replanned(project):
         p.replan(job)
     assert info.value.message == "rule 'm': {input.nothere} does not resolve: input has no 'nothere'"
     assert info.value.loc == at(7, 32)
+
+
+def test_an_input_only_a_cycle_could_make_is_not_makeable(project):
+    # 'viacycle' needs q.b, made from q.c, made from q.b: looking ahead, q.b cannot be made, so
+    # 'direct' is chosen (no ambiguity, no endless look-ahead).
+    project.touch("q.e")
+    g = planned(project, """\
+        rule viacycle:
+            output: "{x}.a"
+            input: "{x}.b"
+            shell: x
+        rule direct:
+            output: "{x}.a"
+            input: "{x}.e"
+            shell: x
+        rule b:
+            output: "{x}.b"
+            input: "{x}.c"
+            shell: x
+        rule c:
+            output: "{x}.c"
+            input: "{x}.b"
+            shell: x
+    """, ["q.a"])
+    assert names(g.jobs) == ["direct[x=q]"]
+
+
+def test_a_candidate_asking_a_pending_checkpoint_is_viable(project):
+    # While choosing, no job asks yet: the checkpoint's job is planned, and the asking candidate
+    # (which waits for it) is preferred to one whose input cannot be made.
+    g = planned(project, """\
+        rule missing:
+            output: "{x}.out"
+            input: "{x}.nowhere"
+            priority: 1
+            shell: x
+        rule asks:
+            output: "{x}.out"
+            input: lambda w: checkpoints.ck.get().output
+            shell: x
+        checkpoint ck:
+            output: "ck.txt"
+            shell: x
+    """, ["q.out"])
+    assert names(g.jobs) == ["ck", "asks[x=q]"]
+    ck, job = g.jobs
+    assert job.waits_for is ck and g.planner.asked == {ck: [job]}
+
+
+def test_a_checkpoint_result_carries_the_wildcards_it_was_asked_with(project):
+    project.write("g/list.txt", "")
+    g = planned(project, """\
+        rule out:
+            output: "out/{s}.txt"
+            input: lambda w: "in/" + checkpoints.split.get(s=w.s, n=2).wildcards["n"] + ".txt"
+            shell: x
+        checkpoint split:
+            output: "{s}/list.txt"
+            shell: x
+        rule src:
+            output: "in/{n}.txt"
+            shell: x
+    """, ["out/g.txt"])
+    assert list(g.jobs[-1].inputs) == ["in/2.txt"]
+
+
+def test_a_failing_function_made_by_eval_is_located_at_its_section(project):
+    # Code without a file ('<string>') has no line to show: the section that named the function is.
+    e = failed(project, 'rule a:\n    output: "o/{x}.txt"\n    input: eval("lambda w: 1 / 0")\n    shell: x\n',
+               ["o/z.txt"])
+    assert e.message == "rule 'a': the input function failed for a[x=z]: ZeroDivisionError: division by zero"
+    assert e.loc == at(3, 5) and e.hint is None
+
+
+def test_a_failing_function_whose_file_is_gone_is_located_at_column_one(project, monkeypatch):
+    import linecache
+
+    monkeypatch.syspath_prepend(str(project))
+    monkeypatch.delitem(sys.modules, "plan_unit_gone", raising=False)
+    project.write("plan_unit_gone.py", "def pick(w):\n    return 1 / 0\n")
+    project.pipefile("""\
+        python:
+            from plan_unit_gone import pick
+        rule a:
+            output: "o/{x}.txt"
+            input: pick
+            shell: x
+    """)
+    rules = load("Pipefile")
+    (project / "plan_unit_gone.py").unlink()
+    linecache.checkcache()
+    with pytest.raises(PipefileError) as info:
+        plan(rules, ["o/z.txt"])
+    assert info.value.loc == Location(str(project / "plan_unit_gone.py"), 2, 1)
