@@ -51,7 +51,7 @@ def default_targets(rules: Rules) -> list[str]:
         return rules.defaults
     first = rules.first()
     if first is None:
-        raise UsageError("the Pipefile has no rules", Location(rules.files[0], 1, 1) if rules.files else None,
+        raise UsageError("the Pipefile has no rules", Location(rules.files[0], 1) if rules.files else None,
                          hint="add a rule, e.g. 'rule all:' with an input: section")
     return [first.name]
 
@@ -258,8 +258,8 @@ class Planner:
         # Only a value that is empty or holds '.' or '/' can lead a path out of the project:
         # the common case (names, numbers) skips the checks below.
         risky = any(not v or "." in v or "/" in v for v in wildcards.values())
-        if risky and (".." in wildcards.values() or any(_escapes(v) for v in wildcards.values())):
-            bad = next(v for v in wildcards.values() if _escapes(v) or v == "..")
+        if risky and any(_escapes(v) for v in wildcards.values()):
+            bad = next(v for v in wildcards.values() if _escapes(v))
             raise PipefileError(f"rule '{rule.name}': wildcard value '{bad}' would reach outside the project",
                                 rule.where("output"), "such paths are refused; name files inside the project")
         if risky:
@@ -632,7 +632,7 @@ def _check_output_path(rule: Rule, out: str) -> None:
 
 def _outside(path: str) -> bool:
     """Whether a path is the project directory itself or reaches out of it."""
-    norm = os.path.normpath(path) if path else "."
+    norm = os.path.normpath(path)  # ('' gives '.')
     return norm in (".", "..") or norm.startswith("../") or os.path.isabs(norm)
 
 

@@ -538,6 +538,10 @@ def test_harmless_values_that_combine_into_the_project_directory(project):
     with pytest.raises(PipefileError) as info:
         p._job(p.rules.rules["r"], {"d": ".", "n": "."})
     assert info.value.message == "rule 'r': with d=.,n=. the output './.' would be the project directory itself"
+    p = planner(project, 'rule r:\n    output: "{n}./f"\n    shell: x\n')
+    with pytest.raises(PipefileError) as info:
+        p._job(p.rules.rules["r"], {"n": "."})
+    assert info.value.message == "rule 'r': with n=. the output '../f' would be outside the project"
 
 
 def test_empty_and_dotted_values_that_stay_inside_are_planned(project):
@@ -583,6 +587,7 @@ def test_output_name_length_limits(project):
     # the whole path: at most 4095 bytes
     deep = "/".join(["d" * 200] * 20)  # 4019 bytes + "out/" + ".t"
     assert p._job(rule, {"n": deep}).outputs[0] == "out/" + deep + ".t"
+    assert len(p._job(rule, {"n": deep + "/" + "e" * 69}).outputs[0]) == 4095
     with pytest.raises(planmod.NameTooLong) as info:
         p._job(rule, {"n": deep + "/" + "e" * 70})
     assert "(4096 bytes)" in info.value.message
@@ -1290,3 +1295,15 @@ def test_a_failing_function_whose_file_is_gone_is_located_at_column_one(project,
     with pytest.raises(PipefileError) as info:
         plan(rules, ["o/z.txt"])
     assert info.value.loc == Location(str(project / "plan_unit_gone.py"), 2, 1)
+
+
+def test_the_look_ahead_count_is_given_back_after_each_choice(project, monkeypatch):
+    # r.txt: only 'shallow' can make it (r.none exists, r.d does not), found looking 2 steps ahead.
+    # The count must be back at 0 for q0.txt: at 2 steps 'shallow' and 'deep' are ambiguous, at 3 not.
+    project.touch("r.none", "q0.d")
+    monkeypatch.setattr(planmod, "_LOOKAHEAD", 2)
+    e = failed(project, SHALLOW_DEEP, ["r.txt", "q0.txt"])
+    assert e.message == "ambiguous: rules 'shallow' (Pipefile:1:1) and 'deep' (Pipefile:5:1) can both make 'q0.txt'"
+    monkeypatch.setattr(planmod, "_LOOKAHEAD", 3)
+    g = planned(project, SHALLOW_DEEP, ["r.txt", "q0.txt"])
+    assert names(g.jobs) == ["y[x=r]", "nothing[x=r]", "shallow[x=r]", "c[x=q0]", "deep[x=q0]"]
