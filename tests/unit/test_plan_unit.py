@@ -739,6 +739,8 @@ def test_an_input_named_twice_is_one_dependency(project):
 def test_roots_are_walked_once(project):
     g = planned(project, ABC, ["c", "b", "c.txt"])
     assert names(g.jobs) == ["a", "b", "c"]
+    g = planned(project, ABC, ["c", "b", "d"])  # a root already walked does not end the walk
+    assert names(g.jobs) == ["a", "b", "c", "d"]
 
 
 CHAIN = """\
