@@ -1309,3 +1309,10 @@ def test_the_look_ahead_count_is_given_back_after_each_choice(project, monkeypat
     monkeypatch.setattr(planmod, "_LOOKAHEAD", 3)
     g = planned(project, SHALLOW_DEEP, ["r.txt", "q0.txt"])
     assert names(g.jobs) == ["y[x=r]", "nothing[x=r]", "shallow[x=r]", "c[x=q0]", "deep[x=q0]"]
+
+
+def test_inputs_after_a_function_returning_a_dict_are_kept(project):
+    project.touch("k/q", "z/q")
+    g = planned(project, 'rule m:\n    output: "o/{s}.t"\n    input: lambda w: {"k": "k/" + w.s}, "z/{s}"\n'
+                '    shell: x\n', ["o/q.t"])
+    assert list(g.jobs[0].inputs) == ["k/q", "z/q"] and g.jobs[0].inputs.k == "k/q"
