@@ -114,9 +114,10 @@ class Template:
             literal = []
         self.parts.append("".join(literal) + text[pos:])
         scan.feed(text[pos:] + ("" if text.endswith("\n") else "\n"))
-        if scan.stack != [[UNQUOTED]] or scan.heredocs:
+        if scan.stack != [[UNQUOTED]] or scan.heredocs or scan.unsure:
             # Quotes, $(...) or here-documents that do not close: this scanner misread the body
-            # (or bash will reject it). Only values that mean the same in every context can go in.
+            # (or bash will reject it); or a backslash inside backticks, which it does not follow.
+            # Only values that mean the same in every context can go in.
             for f in self.fields:
                 f.quoting, f.backticks = UNSURE, ()
         # Paths that may not fit where they are: checked per job.
@@ -217,11 +218,16 @@ class _Scanner:
         self.escape = False  # the last character was a backslash that escapes the next one
         self.heredocs: list[tuple[str, bool, bool]] = []  # announced on this line: (word, <<-, quoted)
         self.line_start = False  # in a here-document, at the start of a line
+        # A backslash inside backticks: the shell removes one level of backslashes there before it
+        # parses the command (`\`` nests, `\"` in "`...`" quotes, `\\` escapes), which this scanner
+        # does not follow.
+        self.unsure = False
 
     def here(self) -> tuple[str, tuple[bool, ...], bool]:
         kind = self.stack[-1][0]
         backticks = tuple(f[1] for f in reversed(self.stack) if f[0] is _BACKTICK)
-        return (UNQUOTED if kind in (_CMD, _BACKTICK) else kind), backticks, self.escape and kind in _EXPANDING
+        # (a backslash escapes the next character wherever it sets `escape`: in $'...' too)
+        return (UNQUOTED if kind in (_CMD, _BACKTICK) else kind), backticks, self.escape
 
     def dollar(self) -> bool:
         return self.prev == "$" and not self.escape and self.stack[-1][0] in _EXPANDING
@@ -264,7 +270,7 @@ class _Scanner:
                     i = self._expansion(s, i, c)
             elif kind is ANSI:
                 if c == "\\":
-                    self.escape = True
+                    self._backslash()
                 elif c == "'":
                     stack.pop()
             else:  # UNQUOTED, _CMD, _BACKTICK
@@ -312,7 +318,7 @@ class _Scanner:
     def _expansion(self, s: str, i: int, c: str) -> int:
         """A backslash, `$(` or a backtick, where they are special: the index of the last character used."""
         if c == "\\":
-            self.escape = True
+            self._backslash()
         elif c == "$" and s.startswith("(", i + 1):
             arithmetic = s.startswith("(", i + 2)  # `$((...))`, where `<<` shifts
             # [kind, open parentheses, open `case`s, arithmetic]
@@ -321,6 +327,11 @@ class _Scanner:
         elif c == "`":
             self.stack.append([_BACKTICK, self.stack[-1][0] is DOUBLE])
         return i
+
+    def _backslash(self) -> None:
+        self.escape = True
+        if any(f[0] is _BACKTICK for f in self.stack):
+            self.unsure = True
 
     def _heredoc(self, s: str, i: int) -> int:
         """`<<WORD` or `<<-WORD` (i is after `<<`): note it; the index after the word."""

@@ -616,3 +616,40 @@ def test_a_long_top_level_value_is_kept_as_its_digest():
 def test_template_is_cached_per_text():
     assert template("echo {input} x") is template("echo {input} x")
     assert isinstance(template("echo"), Template)
+
+
+# --- backslashes the scanner cannot follow ---------------------------------------------------------------
+
+@pytest.mark.parametrize(("body", "value"), [
+    # $'\{input}': the author's backslash escapes the value's first character, here a `'` (written \'),
+    # which then closes the $'...'; the rest of the value was unquoted.
+    ("printf '%s\\n' $'\\{input}'", "'$(touch PWNED) #"),
+    # Inside backticks the shell removes a level of backslashes before it parses the command: an escaped
+    # backtick opens a nested substitution, which the value's own backticks then closed.
+    ("x=`echo \\`printf %s {input}\\``; printf '%s\\n' \"$x\"", "a`;touch PWNED;`b"),
+    # ... and in "`...`" an escaped `"` opens double quotes, where the value quoted for no quotes ran.
+    ("x=\"`printf '%s' \\\"{input}\\\"`\"; printf '%s\\n' \"$x\"", "'$(touch PWNED)'"),
+    # ... and `\\` before the value escapes its first character.
+    ("x=`printf '%s' \\\\{input}`; printf '%s\\n' \"$x\"", "'$(touch PWNED) #"),
+])
+def test_a_value_behind_a_backslash_the_scanner_cannot_follow_is_an_error_never_run(body, value, tmp_path):
+    with pytest.raises(PipefileError):
+        script = Template(body).render({"input": Paths([value])}, {}, {})
+        subprocess.run(["bash", "-c", script], cwd=tmp_path, capture_output=True, timeout=60)
+    assert not (tmp_path / "PWNED").exists()
+    if body.startswith("x="):  # (in backticks a plain value still goes in; after $'\ none does)
+        assert bash(Template(body).render({"input": Paths(["a.txt"])}, {}, {}), tmp_path) == "a.txt\n"
+
+
+@pytest.mark.parametrize(("body", "escaped", "unsure"), [
+    ("$'\\{input}'", True, False),
+    ("`echo \\`echo {input}\\``", False, True),
+    ("\"`echo \\\"{input}\\\"`\"", False, True),
+    ("`echo $'\\\\{input}'`", False, True),
+    ("`echo {input}` \\`", False, False),  # a backslash after the backticks
+    ("\\` `echo {input}`", False, False),
+])
+def test_backslashes_in_ansi_quotes_and_backticks(body, escaped, unsure):
+    t = Template(body)
+    assert t.fields[0].escaped is escaped
+    assert (t.fields[0].quoting == UNSURE) is unsure
