@@ -179,17 +179,17 @@ class Template:
         by the column of its first character)."""
         if loc is None:
             return None
-        line_start = self.text.rfind("\n", 0, f.start) + 1
-        return Location(loc.file, loc.line + self.text.count("\n", 0, f.start), loc.col + f.start - line_start)
+        before = self.text[:f.start]
+        return Location(loc.file, loc.line + before.count("\n"), loc.col + f.start - (before.rfind("\n") + 1))
 
     def _value(self, f: Field, ctx: dict[str, Any], wildcards: dict[str, str], namespace: dict[str, Any]) -> str:
         root = f.root
         if root in ctx:
-            value, what = ctx[root], _QUOTED.get(root, "")
+            value, what = ctx[root], _QUOTED.get(root)
         elif root in wildcards:
             value, what = wildcards[root], "wildcard value"
         elif _top_level(namespace, root):
-            value, what = namespace[root], ""
+            value, what = namespace[root], None
         else:
             return f.text
         if f.steps:
@@ -398,7 +398,7 @@ def top_level_fields(text: str, namespace: dict[str, Any], wildcards: Any = ()) 
         except PipefileError:
             continue  # an error at planning
         if len(value) > _LONG:
-            value = f"xxh3:{xxhash.xxh3_64_hexdigest(value.encode('utf-8', 'surrogateescape'))} ({len(value)} characters)"
+            value = f"xxh3:{xxhash.xxh3_64_hexdigest(value.encode(errors='surrogateescape'))} ({len(value)} characters)"
         out[f.text] = value
     return out
 
@@ -449,7 +449,7 @@ def _unresolved(f: Field, done: str, value: Any, is_attr: bool, key: Any) -> Pip
         names = [n for n in dir(value) if not n.startswith("_")]
     import difflib  # only here: an error
 
-    close = difflib.get_close_matches(key, names, n=1, cutoff=0.6)
+    close = difflib.get_close_matches(key, names)  # best first
     if close:
         hint = f"did you mean '{f.text.replace(f'{done}.{key}', f'{done}.{close[0]}', 1)}'?"
     else:

@@ -470,6 +470,31 @@ def test_a_wildcard_reference_that_does_not_resolve():
 def test_the_did_you_mean_replaces_only_the_step_that_failed():
     e = unresolved("{X.ab.ab}", namespace={"X": Namespace(ab=Namespace(abc=1))})
     assert e.hint == "did you mean '{X.ab.abc}'?"
+    e = unresolved("{X.ab.X.ab.X.ab}", namespace={"X": Namespace(abc=1)})
+    assert e.hint == "did you mean '{X.abc.X.ab.X.ab}'?"
+
+
+def test_no_private_name_is_suggested():
+    e = unresolved("{X.__lenn__}", namespace={"X": "s"})
+    assert (e.message, e.hint) == ("{X.__lenn__} does not resolve: X has no '__lenn__'", None)
+
+
+def test_check_passes_wildcards_and_top_level_names_on():
+    t = Template("{sample} {X} '{sample}'")
+    t.check(t.fields, {}, {"sample": "a"}, {"X": 1}, "r", None)
+    with pytest.raises(PipefileError, match="wildcard value \"it's\""):
+        t.check(t.fields, {}, {"sample": "it's"}, {"X": 1}, "r", None)
+
+
+def test_check_rule_knows_whether_the_rule_has_a_log():
+    assert Template("{log[0]}").check_rule(make_rule("", log="l.log"), [], {}) == []
+    with pytest.raises(PipefileError, match="log has 0 items"):
+        Template("{log[0]}").check_rule(make_rule(""), [], {})
+
+
+def test_the_location_of_a_field_after_a_first_empty_line():
+    t = Template("\n{X}")
+    assert t.location(t.fields[0], Location("F", 10, 5)) == Location("F", 11, 5)
 
 
 # --- checks at planning --------------------------------------------------------------------------------
