@@ -196,6 +196,8 @@ def test_a_last_line_without_newline_still_ends_a_here_document():
     assert quotings("cat <<EOF\n{input}\nEOF") == [H]
     assert quotings("cat <<EOF\n{input}\nEOF\n") == [H]
     assert quotings("echo {input}\n") == [U]
+    # and a last newline is not read twice: here an empty line would end a here-document `<<''`
+    assert quotings("cat <<''\n{input}\n") == [UNSURE]
 
 
 def test_fields_and_their_parts():
