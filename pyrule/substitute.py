@@ -249,7 +249,7 @@ class _Scanner:
                 if self.line_start:
                     self.line_start = False
                     end = s.find("\n", i)
-                    line = s[i:] if end < 0 else s[i:end]
+                    line = s[i:end]  # (read only if the line ends in s)
                     if end >= 0 and (line.lstrip("\t") if frame[1][1] else line) == frame[1][0]:
                         stack.pop()
                         self.line_start, self.prev = True, "\n"  # for a next here-document

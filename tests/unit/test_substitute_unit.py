@@ -122,6 +122,11 @@ def error(body: str, value, root: str = "input", wildcards=None) -> PipefileErro
     ("cat <<-XEOF\n\t{input}\n\t\tXEOF\n{input}", [H, U]),
     ("cat <<XEOF\n\t{input}\n\tXEOF\nXEOF\n{input}", [H, U]),  # without `-` a tab is part of the line
     ("cat <<EOF\n{input}EOF\nEOF\n{input}", [H, U]),  # a line that holds a value is no end
+    ("cat <<EOF\nx\n{input}\nEOF", [H]),
+    ("cat <<EOF\nx EOF\n{input}\nEOF", [H]),  # only a whole line ends it
+    ("cat <<XEOF\n\tXEOF\n{input}\nXEOF", [H]),
+    ("cat <<-EOF\n  EOF\n{input}\nEOF", [H]),  # `<<-` strips tabs only
+    ("cat <<E\\\"\nx\nE\"\n{input}", [U]),  # the end line is used up, its quote opens nothing
     ("cat <<EOF\nEOF\n{input}", [U]),
     ("cat <<EOF\n\nEOF\n{input}", [U]),
     ("cat <<A <<'B'\n{input}\nA\n{input}\nB\n{input}", [H, HQ, U]),
