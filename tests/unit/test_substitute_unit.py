@@ -80,6 +80,7 @@ def error(body: str, value, root: str = "input", wildcards=None) -> PipefileErro
     ('"$(echo $((1)) {input})" "{input}"', [U, D]),
     ('"$(echo $(( (1) )) {input})" "{input}"', [U, D]),
     ('(( {input} ))', [U]),
+    ('(("{input}"))', [D]),  # `((` uses up two characters, not three
     ('(( 1 )) && echo "{input}"', [D]),
     ('"$(case $x in a) echo {input};; esac)" "{input}"', [U, D]),
     ('"$(case $x in (a) echo {input};; esac)" "{input}"', [U, D]),
