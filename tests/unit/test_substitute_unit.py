@@ -87,6 +87,7 @@ def error(body: str, value, root: str = "input", wildcards=None) -> PipefileErro
     ('"$(case $x in a) :;; esac;)" "{input}"', [D]),
     ('"$(case $x in a) :;;\nesac\n)" "{input}"', [D]),
     ('"$(case\t$x in a) :;; esac\t)" "{input}"', [D]),
+    ('"$(case\tx in a) echo {input};; esac)" "{input}"', [U, D]),
     ('"$(case $x in a) :;; esac{input})" "{input}"', [U, D]),  # `esac` ends where the field starts
     ('"$(case $x in a) :;; esac)" "{input}"', [D]),
     ('"$(echo esac) {input}"', [D]),  # `esac` with no `case` open
