@@ -298,12 +298,10 @@ class _Scanner:
                 elif kind is _CMD and c in "ce" and self.prev in _WORD_END and s.startswith(("case", "esac"), i) \
                         and s[i + 4:i + 5] in ("", " ", "\t", "\n", ";", ")"):
                     frame[2] += 1 if c == "c" else -1 if frame[2] else 0
-                elif c == "<" and s.startswith("<", i + 1):
-                    if s.startswith("<", i + 2):  # `<<<`: a here-string
-                        i += 2
-                    elif len(stack[-1]) < 4 or not stack[-1][3]:
-                        i = self._heredoc(s, i + 2)
-                        continue
+                elif c == "<" and s.startswith("<", i + 1) and (len(frame) < 4 or not frame[3]):
+                    # (`<<<`, a here-string, gets no word: a `<` cannot start one)
+                    i = self._heredoc(s, i + 2)
+                    continue
                 elif c == "\n" and self.heredocs:
                     # The here-documents announced on this line start here, the first one first.
                     stack.extend([HEREDOC_QUOTED if quoted else HEREDOC, (word, dash)]

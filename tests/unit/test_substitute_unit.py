@@ -138,6 +138,8 @@ def error(body: str, value, root: str = "input", wildcards=None) -> PipefileErro
     ('"$(cat <<EOF\n{input}\nEOF\n)" "{input}"', [H, D]),
     ("cat << {input}", [U]),  # `<<` with no word yet
     ("cat <<< {input}", [U]),
+    ("cat <<<EOF\n{input}", [U]),  # a here-string announces no here-document
+    ("cat <<<-x\n{input}", [U]),
     ("cat <<<'{input}'", [S]),
     ('cat <<<"{input}"', [D]),
     ('echo $((1<<2))\necho "{input}"', [D]),
