@@ -59,7 +59,9 @@ def memo_key(rules: Rules, targets: list[str], until: list[str]) -> str | None:
 def _rule_text(rule: Rule, texts: dict[int, tuple[Any, str]]) -> str | None:
     if rule.checkpoint or rule.func is not None:
         return None
-    parts: list[Any] = [rule.name, rule.log, rule.check, rule.retries, rule.priority, rule.shell, rule.python]
+    # A shell body's text is in its rule_identity (below); a Python body's text is kept here too,
+    # so that even an edited comment in it retires the memo.
+    parts: list[Any] = [rule.name, rule.log, rule.check, rule.retries, rule.priority, rule.python]
     for items in (rule.outputs, rule.inputs):
         for name, value in items:
             values = [value] if isinstance(value, str) else value
