@@ -351,6 +351,10 @@ class Planner:
             return CheckpointResult(job.outputs, wildcards)
         raise CheckpointPending(job)
 
+    def checkpoint_ran(self, checkpoint: Job) -> None:
+        """The checkpoint job has run (its outputs may be new): `checkpoints.NAME.get()` answers."""
+        self.completed.add(checkpoint)
+
     def replan(self, job: Job) -> list[Job]:
         """Resolve `job`'s inputs again (a checkpoint it asked has run): the jobs it now needs, in order."""
         job.waits_for = None
