@@ -11,6 +11,7 @@ import os
 import re
 import sqlite3
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -566,9 +567,46 @@ def test_unable_to_open_in_a_directory_not_writable_is_read_only(tmp_path: Path,
     assert e.hint == READ_ONLY[1]
 
 
-def test_a_relative_path_is_judged_by_the_current_directory(tmp_path: Path, read_only, monkeypatch):
-    read_only(tmp_path)
-    monkeypatch.chdir(tmp_path)
-    e = state._problem("state.db", _sqlite_error("unable to open database file", None), True)
+def test_a_relative_path_is_judged_by_the_current_directory(tmp_path: Path, read_only):
+    d = tmp_path / "ro"
+    d.mkdir()
+    read_only(d)
+    here = os.getcwd()
+    os.chdir(d)
+    try:
+        e = state._problem("state.db", _sqlite_error("unable to open database file", None), True)
+    finally:
+        os.chdir(here)  # before the fixture unmounts it
     assert e.message == ("cannot write the state store state.db: unable to open database file "
-                      "(the directory is read-only or not writable)")
+                         "(the directory is read-only or not writable)")
+
+
+def test_the_store_may_be_used_from_another_thread(store: State):
+    # The scheduler's threads write through the run's one connection.
+    errors: list[BaseException] = []
+
+    def write() -> None:
+        try:
+            store.mark_running([("b", 0, [])], "run-1", 1.0)
+        except BaseException as e:  # noqa: BLE001 -- reported below, in the test's thread
+            errors.append(e)
+
+    t = threading.Thread(target=write)
+    t.start()
+    t.join(timeout=60)
+    assert errors == [] and [r.name for r in store.running()] == ["b"]
+
+
+@pytest.mark.slow
+def test_a_store_locked_for_a_few_seconds_is_waited_for(store: State, root: str):
+    # SQLite's default is to give up after 5 s; the store waits up to 30 s for another program's write.
+    other = sqlite3.connect(os.path.join(root, "state.db"), isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    release = threading.Timer(6.0, lambda: other.execute("ROLLBACK"))
+    release.start()
+    try:
+        store.mark_running([("b", 0, [])], "run-1", 1.0)
+    finally:
+        release.join(timeout=60)
+        other.close()
+    assert [r.name for r in store.running()] == ["b"]
