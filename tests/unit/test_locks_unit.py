@@ -90,13 +90,19 @@ def test_keys_that_are_not_utf8_are_locked_too(tmp_path: Path):
     a.release()
 
 
-def test_lock_files_are_made_readable_by_all(tmp_path: Path):
+@pytest.mark.parametrize("how", ["new directory", "existing directory", "dir_fd"])
+def test_lock_files_are_made_readable_by_all(tmp_path: Path, how: str):
+    if how != "new directory":
+        (tmp_path / "locks").mkdir()
+    fd = open_dir(str(tmp_path)) if how == "dir_fd" else None
     old = os.umask(0o022)
     try:
-        lock = JobLock(str(tmp_path), ["a"])
+        lock = JobLock(str(tmp_path), ["a"], dir_fd=fd)
         assert lock.try_acquire()
     finally:
         os.umask(old)
+        if fd is not None:
+            os.close(fd)
     lock.release()
     (name,) = lock_files(tmp_path)
     assert stat.S_IMODE(os.stat(tmp_path / "locks" / name).st_mode) == 0o644
@@ -144,11 +150,13 @@ def test_a_refusal_gives_back_every_lock_taken_before_it(tmp_path: Path):
 
 def test_release_without_holding_does_nothing(tmp_path: Path):
     lock = JobLock(str(tmp_path), ["a"])
+    assert lock.held is False
     lock.release()
-    assert lock.try_acquire()
+    assert lock.try_acquire() and lock.held is True
     lock.release()
+    assert lock.held is False
     lock.release()
-    assert not lock.held
+    assert lock.held is False
     again = JobLock(str(tmp_path), ["a"])
     assert again.try_acquire()
     again.release()

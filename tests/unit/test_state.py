@@ -127,7 +127,7 @@ def test_read_only_opening_of_an_old_store_reads_it_as_it_is(root: str):
 
 
 def test_read_only_opening_of_a_path_with_uri_characters(tmp_path: Path):
-    root = str(tmp_path / "100% sure?#x" / ".pyrule")
+    root = str(tmp_path / "100%41 sure?#x" / ".pyrule")  # %41: "A" if it were not escaped
     s = State(root)
     s.succeeded("b", "rule_b", "d1", SIG)
     s.close()
@@ -266,6 +266,7 @@ def test_a_success_after_the_records_are_read_is_seen_at_once_with_its_signature
 
 def test_a_fresh_record_is_kept_for_later_reads(store: State, root: str):
     assert store.record("b") is None
+    assert store.record("b", fresh=True) is None and "b" not in store.records()
     other = State(root)
     other.succeeded("b", "rule_b", "d1", SIG)
     other.flush()
@@ -293,6 +294,7 @@ def test_forgetting_a_job_removes_its_record_here_and_in_the_store(store: State,
     store.flush()
     assert set(store.records()) == {"b", "c"}
     store.forget_job("b")
+    store.forget_job("nothing")
     assert set(store.records()) == {"c"}
     assert sql(root, "SELECT name FROM jobs") == [("c",)]
 
@@ -440,7 +442,7 @@ def test_only_the_newest_memos_are_kept(store: State, root: str):
 def test_a_failing_write_is_undone_and_a_clean_error(store: State, root: str):
     with pytest.raises(StateError) as e:
         store.mark_running([("b", 0, []), ("c", object(), [])], "run-1", 1.0)  # c's pgid cannot be stored
-    assert e.value.message.startswith(f"cannot write the state store {root}/state.db: ")
+    assert e.value.message.startswith(f"cannot write the state store {root}/state.db: Error binding parameter")
     assert sql(root, "SELECT name FROM running") == []  # b's row too
     assert not store.db.in_transaction
     store.mark_running([("b", 0, [])], "run-1", 1.0)  # and the store works on
@@ -610,3 +612,40 @@ def test_a_store_locked_for_a_few_seconds_is_waited_for(store: State, root: str)
         release.join(timeout=60)
         other.close()
     assert [r.name for r in store.running()] == ["b"]
+
+
+def test_the_default_store_is_pyrule_in_the_current_directory(tmp_path: Path):
+    here = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        s = State()
+        s.close()
+    finally:
+        os.chdir(here)
+    assert os.path.isfile(tmp_path / ".pyrule" / "state.db")
+
+
+def test_read_only_opening_sees_what_another_run_has_not_checkpointed(store: State, root: str):
+    # The writer keeps the store open: its last writes are only in the -wal file.
+    store.succeeded("b", "rule_b", "d1", SIG)
+    store.flush()
+    assert os.path.getsize(os.path.join(root, "state.db-wal")) > 0
+    r = State(root, readonly=True)
+    assert r.record("b").digest == "d1"
+    seen: list = []
+    t = threading.Thread(target=lambda: seen.append(r.record("b", fresh=True)))  # usable from another thread
+    t.start()
+    t.join(timeout=60)
+    assert seen and seen[0].digest == "d1"
+    r.close()
+
+
+def test_unable_to_open_in_a_missing_directory_is_judged_by_the_current_one(tmp_path: Path):
+    here = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        e = state._problem(str(tmp_path / "missing" / "state.db"), _sqlite_error("unable to open database file", None),
+                           False)
+    finally:
+        os.chdir(here)
+    assert e.hint == OTHER[1]
