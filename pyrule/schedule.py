@@ -20,17 +20,6 @@ if TYPE_CHECKING:
 BACKFILL = 16  # ready jobs looked at past the first that does not fit
 
 
-def needs(job: Job, executor: str) -> dict[str, float]:
-    """What one running job takes from the budgets."""
-    r = job.resources
-    # On Slurm, cores and memory are the cluster's business: a job takes one of the -j slots.
-    need: dict[str, float] = {"jobs": 1} if executor == "slurm" else {"cores": r.get("cores", 1), "mem": r.get("mem", 0)}
-    for k, v in r.items():
-        if k not in ("cores", "mem", "runtime", "slurm") and isinstance(v, (int, float)):
-            need[k] = v
-    return need
-
-
 def over_budget(need: dict[str, float], budget: dict[str, float]) -> tuple[str, float, float] | None:
     """The first (resource, need, budget) a job could never fit in, even alone."""
     for key, n in need.items():
