@@ -50,6 +50,9 @@ class Schedule:
     def __init__(self, stale: list[Job], budget: dict[str, float], need: Callable[[Job], dict[str, float]],
                  keep_going: bool = False):
         self.budget = budget
+        # The first budget's units are the slots (the executor's: cores here, jobs on Slurm):
+        # while none is free, no job starts, even one that needs none of it.
+        self.slot = next(iter(budget))
         self.used: dict[str, float] = dict.fromkeys(budget, 0)
         self._need = need
         self.keep_going = keep_going
@@ -96,7 +99,7 @@ class Schedule:
         past BACKFILL jobs that do not fit, it stops: scanning the whole queue each time would
         make a long queue quadratic. The jobs looked past stay queued."""
         skipped: list[tuple] = []
-        slot = "jobs" if "jobs" in self.budget else "cores"
+        slot = self.slot
         try:
             while self._ready and self.used[slot] < self.budget[slot] and len(skipped) < BACKFILL:
                 entry = heapq.heappop(self._ready)

@@ -92,11 +92,13 @@ def known(name: str) -> type[Executor]:
 
 def owner(record: int) -> type[Executor]:
     """The executor whose running job the state store recorded as `record` (its `pgid` column;
-    see Executor.recorded), asked after a pyrule died and by --status: the first registered
-    that owns it, else the default one."""
+    see Executor.recorded), asked after a pyrule died and by --status. The default executor
+    first (its records, process groups >= 0, are the common case, and no other is imported for
+    them), then the others, the last registered first: a later one may claim a range of numbers
+    within an earlier one's (Slurm's are all < 0). None claims it: the default's."""
     from ..errors import UsageError
 
-    for name in list(EXECUTORS):
+    for name in [DEFAULT, *reversed([n for n in EXECUTORS if n != DEFAULT])]:
         try:
             cls = get(name)
         except UsageError:  # not available here: none of its jobs can be running

@@ -84,7 +84,8 @@ class Executor:
     @classmethod
     def budgets(cls, jobs: int | None, mem: int | None) -> dict[str, float]:
         """The run's budgets before --resources: cores (-j N, default the CPU count) and memory
-        (--mem, in bytes; default the physical memory)."""
+        (--mem, in bytes; default the physical memory). The first is the slots: while none of it
+        is free, no job starts (schedule.Schedule)."""
         return {"cores": jobs or os.cpu_count() or 1,
                 "mem": mem if mem is not None else os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")}
 
