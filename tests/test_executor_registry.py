@@ -185,3 +185,24 @@ def test_an_unknown_executor_is_refused(tmp_path: Path, popen):
         workflow(tmp_path).run(["all.txt"], executor="popn")
     assert e.value.hint == "did you mean 'popen'?"
     assert not (tmp_path / "parts").exists()
+
+
+def test_the_stores_records_tell_whose_job_it_was(popen):
+    """One integer per running job (state.py's pgid): a local process group (>= 0), a Slurm id
+    (-id; UNSUBMITTED before sbatch answered), or the third executor's range within Slurm's
+    negative numbers (the later registered is asked first)."""
+    from pyrule.executors.local import LocalExecutor
+    from pyrule.executors.slurm import UNSUBMITTED, SlurmExecutor
+    from pyrule.state import RunningJob
+
+    def running(record: int) -> RunningJob:
+        return RunningJob("j", "r1", 1, 0.0, record, [], 0.0)
+
+    assert executors.owner(0) is LocalExecutor and executors.owner(4242) is LocalExecutor
+    assert SlurmExecutor.recorded(77) == -77 and SlurmExecutor.unstarted == UNSUBMITTED
+    assert executors.owner(-77) is SlurmExecutor and executors.owner(UNSUBMITTED) is SlurmExecutor
+    assert executors.owner(PopenExecutor.recorded(77)) is PopenExecutor
+    assert [SlurmExecutor.describe(running(r)) for r in (-77, UNSUBMITTED)] == [
+        "Slurm job 77", "Slurm job not submitted yet"]
+    assert LocalExecutor.describe(running(4242)) == "job pid 4242"
+    assert executors.known("slurm") is SlurmExecutor and executors.known("gone") is LocalExecutor

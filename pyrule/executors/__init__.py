@@ -67,9 +67,8 @@ def get(name: str) -> type[Executor]:
         return target
     module, _, attr = target.partition(":")
     try:
-        from importlib import import_module
-
-        cls: type[Executor] = getattr(import_module(module), attr)
+        # __import__, not importlib.import_module: -X importtime times this one too.
+        cls: type[Executor] = getattr(__import__(module, fromlist=(attr,)), attr)
     except ImportError:
         from ..errors import UsageError
 
@@ -115,7 +114,5 @@ __all__ = ["EXECUTORS", "get", "names", "owner", "register", *_EXPORTS]
 def __getattr__(attr: str):
     """`from pyrule.executors import JobSpec, LocalExecutor`, imported only when asked (PEP 562)."""
     if attr in _EXPORTS:
-        from importlib import import_module
-
-        return getattr(import_module(f"{__name__}.{_EXPORTS[attr]}"), attr)
+        return getattr(__import__(f"{__name__}.{_EXPORTS[attr]}", fromlist=(attr,)), attr)
     raise AttributeError(f"module {__name__!r} has no attribute {attr!r}")
