@@ -255,7 +255,7 @@ class Runner:
     _budget: dict[str, float] | None = None
 
     @property
-    def kind(self) -> type[Executor]:
+    def executor_class(self) -> type[Executor]:
         """The executor's class (executors/), imported when first asked: a run that has nothing
         to start imports none."""
         return executors.get(self.options.executor)
@@ -265,7 +265,7 @@ class Runner:
         """The executor's budgets (cores and memory of this machine, or its own), and --resources."""
         if self._budget is None:
             mem, custom = self._asked
-            self._budget = {**self.kind.budgets(self.options.jobs, mem), **custom}
+            self._budget = {**self.executor_class.budgets(self.options.jobs, mem), **custom}
         return self._budget
 
     @property
@@ -609,7 +609,7 @@ class Runner:
             self._check_job_fits(d.job)
 
     def _check_job_fits(self, job: Job) -> None:
-        over = over_budget(self.kind.needs(job), self.budget)
+        over = over_budget(self.executor_class.needs(job), self.budget)
         if over is not None:
             key, need, have = over
             raise UsageError(
@@ -621,7 +621,7 @@ class Runner:
     # -- the loop ------------------------------------------------------------------------------
 
     def _schedule(self, stale: list[Job]) -> None:
-        kind = self.kind
+        kind = self.executor_class
         self.executor = kind(**self.options.executor_options)
         os.makedirs(os.path.join(self.run_dir, "reports"), exist_ok=True)  # where jobs report (body.job_spec)
         sched = self.schedule = Schedule(stale, self.budget, kind.needs, self.options.keep_going)
@@ -843,7 +843,7 @@ class Runner:
             raise StateError(f"cannot write the journal of running jobs {self.journal.path}: {e.strerror or e}",
                              hint=f"is the disk full, or {STATE_DIR}/{DIR} not a directory pyrule can write in?") from None
         # Which executor runs them is on record from now: recovery asks each executor only about its own jobs.
-        kind = self.kind
+        kind = self.executor_class
         self.state.mark_running([(j.name, kind.unstarted, list(j.outputs)) for j, _, _ in starts], self.run_id,
                                 _self_start())
         pipefile = self.rules.files[0] if self.rules.files else None
