@@ -107,8 +107,14 @@ def _executor_options() -> list[tuple[str, str, str, str]]:
 
 _LONG = ("--file", "--directory", "--dry-run", "--print-commands", "--jobs", "--mem", "--resources", "--keep-going",
          "--force-all", "--force", "--overwrite-protected", "--delete-orphans", "--until", "--why", "--set",
-         "--list", "--dag", "--status", "--stats", "--report", "--run", "--executor",
-         *(flag for flag, *_ in _executor_options()), "--run-job", "--quiet", "--verbose", "--version", "--help")
+         "--list", "--dag", "--status", "--stats", "--report", "--run", "--executor", "--run-job", "--quiet",
+         "--verbose", "--version", "--help")
+
+
+def long_options() -> tuple[str, ...]:
+    """Every long option, the registered executors' (--NAME-OPTION) included: asked at each use,
+    as an executor may be registered after this module is imported."""
+    return _LONG + tuple(flag for flag, *_ in _executor_options())
 _SHORT = ("-f", "-C", "-n", "-p", "-j", "-k", "-B", "-q", "-v", "-h")
 
 # What Make and Snakemake users type, in pyrule's words.
@@ -144,7 +150,8 @@ def _unknown_option(arg: str) -> UsageError:
     name = arg.split("=", 1)[0]
     hint = _OTHER_TOOLS.get(name)
     if hint is None:
-        close = difflib.get_close_matches(name, _LONG if name.startswith("--") else _LONG + _SHORT, n=1, cutoff=0.75)
+        long = long_options()
+        close = difflib.get_close_matches(name, long if name.startswith("--") else long + _SHORT, n=1, cutoff=0.75)
         hint = f"did you mean {close[0]}?" if close else "pyrule --help lists the options"
     return UsageError(f"unknown option {name}", hint=hint)
 
@@ -155,6 +162,7 @@ def _prepare(argv: list[str]) -> list[str]:
     takes its first value and then the NAME=NUMBER words that follow (`--resources gpus=1 other`
     keeps the target `other`, and `NORM=l1` after it stays an override)."""
     out: list[str] = []
+    long = long_options()
     i = 0
     while i < len(argv):
         arg = argv[i]
@@ -166,8 +174,8 @@ def _prepare(argv: list[str]) -> list[str]:
             out.append(arg)
             continue
         name, eq, value = arg.partition("=")
-        if name not in _LONG:
-            matches = [o for o in _LONG if o.startswith(name)]
+        if name not in long:
+            matches = [o for o in long if o.startswith(name)]
             name = matches[0] if len(matches) == 1 else name
         if name == "--dag" and not eq:
             if i < len(argv) and argv[i] in DAG_FORMATS:

@@ -168,9 +168,9 @@ def test_crash_recovery_asks_the_executor_that_recorded_the_job(tmp_path: Path, 
 
 
 def test_the_command_line_offers_a_registered_executor(tmp_path: Path, popen, monkeypatch):
-    from pyrule.cli import build_parser, check_options, executor_options, main
+    from pyrule.cli import build_parser, check_options, executor_options, main, parse_args
 
-    args = build_parser().parse_args(["--executor", "popen", "--popen-tag", "x"])
+    args = parse_args(["--executor", "popen", "--popen-t", "x"])  # abbreviated, as any long option
     assert (args.executor, executor_options(args)) == ("popen", {"tag": "x"})
     with pytest.raises(UsageError, match="--popen-tag x: only with --executor popen"):
         check_options(build_parser().parse_args(["--popen-tag", "x"]))
