@@ -116,7 +116,7 @@ class PopenExecutor(Executor):
 
 @pytest.fixture
 def popen():
-    executors.register("popen", PopenExecutor, options={"tag": "a word the jobs see"})
+    executors.register("popen", PopenExecutor, options={"tag": "a word the jobs see"}, jobs="slots (default 1)")
     PopenExecutor.log = []
     try:
         yield PopenExecutor
@@ -170,6 +170,7 @@ def test_crash_recovery_asks_the_executor_that_recorded_the_job(tmp_path: Path, 
 def test_the_command_line_offers_a_registered_executor(tmp_path: Path, popen, monkeypatch):
     from pyrule.cli import build_parser, check_options, executor_options, main, parse_args
 
+    assert "; with --executor popen: slots (default 1)" in " ".join(build_parser().format_help().split())
     args = parse_args(["--executor", "popen", "--popen-t", "x"])  # abbreviated, as any long option
     assert (args.executor, executor_options(args)) == ("popen", {"tag": "x"})
     with pytest.raises(UsageError, match="--popen-tag x: only with --executor popen"):
@@ -206,3 +207,27 @@ def test_the_stores_records_tell_whose_job_it_was(popen):
         "Slurm job 77", "Slurm job not submitted yet"]
     assert LocalExecutor.describe(running(4242)) == "job pid 4242"
     assert executors.known("slurm") is SlurmExecutor and executors.known("gone") is LocalExecutor
+
+
+def test_the_registry_imports_on_first_use_and_says_what_it_cannot(popen):
+    executors.register("broken", "pyrule.executors.nonesuch:Nope")
+    try:
+        with pytest.raises(UsageError, match="--executor broken is not available in this version of pyrule"):
+            executors.get("broken")
+        # Asked first (registered last), unavailable: skipped, not the end of the search.
+        from pyrule.executors.slurm import SlurmExecutor
+
+        assert executors.owner(-77) is SlurmExecutor
+    finally:
+        executors.unregister("broken")
+    with pytest.raises(UsageError) as e:
+        executors.check("zzz")
+    assert e.value.hint == "executors are local, slurm, popen"
+    executors.unregister("popen")
+    executors.unregister("popen")  # twice: no error
+    assert executors.names() == ["local", "slurm"]
+    from pyrule.executors import JobSpec, LocalExecutor
+
+    assert (JobSpec.__module__, LocalExecutor.__module__) == ("pyrule.executors.base", "pyrule.executors.local")
+    with pytest.raises(AttributeError, match="has no attribute 'SlurmExecutor'"):
+        executors.SlurmExecutor  # noqa: B018 - only the interface and the default are exported
