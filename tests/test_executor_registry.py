@@ -212,14 +212,22 @@ def test_the_stores_records_tell_whose_job_it_was(popen):
 def test_the_registry_imports_on_first_use_and_says_what_it_cannot(popen):
     executors.register("broken", "pyrule.executors.nonesuch:Nope")
     try:
-        with pytest.raises(UsageError, match="--executor broken is not available in this version of pyrule"):
+        with pytest.raises(UsageError, match="--executor broken is not available in this version of pyrule") as e:
             executors.get("broken")
+        assert e.value.hint == "run without --executor, or update pyrule"
         # Asked first (registered last), unavailable: skipped, not the end of the search.
         from pyrule.executors.slurm import SlurmExecutor
 
         assert executors.owner(-77) is SlurmExecutor
     finally:
         executors.unregister("broken")
+    saved = dict(executors.EXECUTORS)
+    try:
+        executors.unregister("slurm")  # a record that no executor here claims: the default's
+        assert executors.owner(-77).__name__ == "LocalExecutor"
+    finally:
+        executors.EXECUTORS.clear()
+        executors.EXECUTORS.update(saved)
     with pytest.raises(UsageError) as e:
         executors.check("zzz")
     assert e.value.hint == "executors are local, slurm, popen"
