@@ -68,6 +68,20 @@ def function_digest(func: FunctionType, _seen: tuple[int, ...] = ()) -> str:
     return xxhash.xxh3_64_hexdigest(f"{code_digest(func.__code__)}\0{extra}".encode("utf-8", "surrogateescape"))
 
 
+def rule_identity(rule: Any, wildcards: Any = (), values: dict[int, tuple[Any, str]] | None = None
+                  ) -> tuple[str, dict[str, str]]:
+    """What a rule's body contributes to its jobs' outcome besides their files: the body's identity
+    (a shell body's text, a Python body's code; "" for none) and the top-level names it reads, by
+    value. Both the job signature (invariants.py) and the no-op memo key (noop_memo.py) take it
+    from here, so that the memo can never miss a change a signature sees. `wildcards`: names a
+    job's wildcards fill, not the namespace (none: every such field counts, a superset)."""
+    if rule.python is not None or rule.func is not None:
+        return body_identity(rule, wildcards, values)
+    if rule.shell is not None:
+        return "shell:" + rule.shell, top_level_fields(rule.shell, rule.namespace, wildcards)
+    return "", {}
+
+
 def body_identity(rule: Any, wildcards: Any = (), values: dict[int, tuple[Any, str]] | None = None
                   ) -> tuple[str, dict[str, str]]:
     """A rule's Python body (`python:` text or an API function): its identity, and the values

@@ -68,8 +68,8 @@ class JobGraph:
     producers: dict[str, Job]  # output path -> job
     sources: list[str]  # existing files that no rule makes
     requested: list[str] = field(default_factory=list)  # the target names as asked for
-    # The planner that made this graph: the runner asks it to re-plan after a checkpoint runs.
-    planner: Any = field(default=None, repr=False, compare=False)
+    # The planner that made this graph (plan.Planner), as far as the stages after it may use it.
+    planner: Replanner | None = field(default=None, repr=False, compare=False)
 
     def select(self, name: str) -> list[Job]:
         """The jobs a name on the command line means (--why, --until, --force): a job's name, a
@@ -126,3 +126,28 @@ class JobGraph:
             for d in j.deps:
                 g.add_edge(d.name, j.name)
         return g
+
+
+if TYPE_CHECKING:  # for type checkers only: typing costs start-up time
+    from collections.abc import Mapping, Sequence
+    from typing import Protocol
+
+    from .stat_cache import StatCache
+
+    class Replanner(Protocol):
+        """What the runner and orphans.py may ask of the planner that made a graph."""
+
+        @property
+        def stats(self) -> StatCache:
+            """The stat results planning saw: deciding and running go on with them (one stat() per
+            path per invocation); the runner forgets the paths it writes."""
+
+        @property
+        def asked(self) -> Mapping[Job, Sequence[Job]]:
+            """Checkpoint job -> the jobs that asked for its outputs while planning (read only)."""
+
+        def checkpoint_ran(self, checkpoint: Job) -> None:
+            """The checkpoint job has run: from now on `checkpoints.NAME.get()` answers with its outputs."""
+
+        def replan(self, job: Job) -> list[Job]:
+            """Resolve the job's inputs again: the jobs it now needs, in dependency order."""

@@ -17,12 +17,11 @@ import time
 
 import xxhash
 
-from .code_identity import body_identity
+from .code_identity import rule_identity
 from .graph import Job
 from .record import field, record
 from .stat_cache import Stat, StatCache
 from .state import State
-from .substitute import top_level_fields
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start
 if TYPE_CHECKING:
@@ -52,8 +51,8 @@ def unsettled_ns(st) -> int:
     if st.st_mtime_ns % _SECOND == 0 and st.st_ctime_ns % _SECOND == 0:
         tick = 2 * _SECOND
     else:
-        tick = 1
-        while tick < _SECOND and st.st_mtime_ns % (tick * 10) == 0 and st.st_ctime_ns % (tick * 10) == 0:
+        tick = 1  # at most 0.1 s: one of the stamps is not a whole second
+        while st.st_mtime_ns % (tick * 10) == 0 and st.st_ctime_ns % (tick * 10) == 0:
             tick *= 10
     now = time.clock_gettime_ns(_COARSE) if _COARSE is not None else time.time_ns() - 20_000_000
     return stamp + tick - now
@@ -98,13 +97,8 @@ class Fingerprints:
         key = id(job.rule)
         parts = self._rules.get(key)
         if parts is None:
-            rule = job.rule
             env = job.env  # the rule's own unless an env function made it per job (see signature)
-            if rule.python is not None or rule.func is not None:
-                body, names = body_identity(rule, job.wildcards, self._values)
-            else:
-                body = "shell:" + rule.shell if rule.shell is not None else ""
-                names = top_level_fields(rule.shell, rule.namespace, job.wildcards) if rule.shell else {}
+            body, names = rule_identity(job.rule, job.wildcards, self._values)
             parts = (xxhash.xxh3_64_hexdigest(body.encode("utf-8", "surrogateescape")), env, repr(env), names)
             self._rules[key] = parts
         return parts
@@ -159,11 +153,11 @@ class Fingerprints:
                 continue
             except OSError:
                 return False
-            wait, waited = unsettled_ns(st), 0
-            while 0 < wait <= _SHORT_WAIT - waited:  # a fine-grained stamp: its tick ends in ms
-                nap = max(wait, 1_000_000)
-                time.sleep(nap / 1e9)
-                waited += nap
+            # A fine-grained stamp: its tick ends in ms. `wait` only shrinks as the clock goes on,
+            # so this sleeps about the first `wait`, at most _SHORT_WAIT (+ one 1 ms nap).
+            wait = unsettled_ns(st)
+            while 0 < wait <= _SHORT_WAIT:
+                time.sleep(max(wait, 1_000_000) / 1e9)
                 wait = unsettled_ns(st)
             try:
                 if known is None or wait > 0 or \
@@ -202,7 +196,7 @@ def signature(job: Job, fps: Fingerprints, known: dict[str, str] | None = None) 
     env = job.env
     if env is not rule_env:  # evaluated for this job (an env function)
         env_repr = repr(env)
-    params = {k: repr(v) for k, v in job.params.items()} if job.params else {}
+    params = {k: repr(v) for k, v in job.params.items()}
     parts = {
         "body": body,
         "params": params,
@@ -238,10 +232,11 @@ class Decision:
 
 
 class Decider:
-    """Decides each job in dependency order; `will_run` grows as it goes."""
+    """Decides each job in dependency order; `will_run` grows as it goes. The runner tells it what
+    happens meanwhile through its methods (force, mark_incomplete, ran), not by editing its sets."""
 
     def __init__(self, state: State | None, stats: StatCache, forced: set[Job] | None = None,
-                 incomplete: set[str] | None = None, busy: dict[str, int] | None = None):
+                 incomplete: set[str] | None = None, busy: dict[str, int] | None = None, adopt: bool = True):
         self.state = state
         self.stats = stats
         self.fps = Fingerprints(state, stats)
@@ -249,7 +244,9 @@ class Decider:
         self.incomplete = incomplete or set()
         self.busy = busy or {}  # job name -> pid of the other pyrule process running it now
         self.will_run: set[Job] = set()
-        self.adopt = True  # outputs without a record, newer than the inputs, are accepted
+        # Outputs without a record, newer than the inputs, are accepted; not after a run whose
+        # store was deleted during it (they may be half-written).
+        self.adopt = adopt
         # temp() outputs removed after use by jobs that are otherwise up to date: their consumers
         # are judged on the fingerprint they recorded. `needed`: such jobs that must run anyway,
         # because a stale job needs those files (see decide_all).
@@ -272,6 +269,32 @@ class Decider:
                     dd.reason = self.needed[dep] = f"temp output {dd.temp_gone[0]} was removed; {d.job.name} needs it"
                     self.will_run.add(dep)
         return decisions
+
+    def force(self, job: Job) -> None:
+        """The job runs whatever its signature says (-B, for a job that re-planning added)."""
+        self.forced.add(job)
+
+    def mark_incomplete(self, names: set[str]) -> None:
+        """Jobs whose outputs a pyrule that died may have left half-written: they run, never adopted."""
+        self.incomplete |= names
+
+    def ran(self, job: Job) -> None:
+        """The job ran and succeeded: its consumers are decided on their own signatures again
+        (early cutoff), no longer as "upstream will run"."""
+        self.will_run.discard(job)
+
+    def signature(self, job: Job) -> tuple[str, dict[str, Any]]:
+        """The job's signature on its inputs as they are now: the runner records it when the job
+        starts. InputError if an input cannot be read."""
+        return signature(job, self.fps)
+
+    def settled(self, earlier: Decider | None = None) -> bool:
+        """Whether every file hashed while racily clean, by this decider and `earlier` (the same
+        run's, on the same files), still has the content decided on, now that its tick is over:
+        only then may a no-op memo be left (Fingerprints.verify_racy)."""
+        if earlier is not None:
+            self.fps.racy |= earlier.fps.racy
+        return not self.fps.racy or self.fps.verify_racy()
 
     def decide(self, job: Job, fresh: bool = False) -> Decision:
         try:
@@ -344,7 +367,7 @@ class Decider:
                                           "shell" if job.rule.shell is not None else "Python"))
 
 
-def _difference(old: dict[str, Any], new: dict[str, Any], mode: str, kind: str = "shell") -> str:
+def _difference(old: dict[str, Any], new: dict[str, Any], mode: str, kind: str) -> str:
     """The first recorded invariant that changed, in words."""
     if old.get("body") != new["body"]:
         return "rule body changed"

@@ -26,11 +26,10 @@ from collections.abc import Iterable, Iterator
 
 import xxhash
 
-from .code_identity import body_identity
+from .code_identity import rule_identity
 from .rules import Rule, Rules
 from .stat_cache import StatCache
 from .state import State
-from .substitute import top_level_fields
 from .version import __version__
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start
@@ -60,7 +59,9 @@ def memo_key(rules: Rules, targets: list[str], until: list[str]) -> str | None:
 def _rule_text(rule: Rule, texts: dict[int, tuple[Any, str]]) -> str | None:
     if rule.checkpoint or rule.func is not None:
         return None
-    parts: list[Any] = [rule.name, rule.log, rule.check, rule.retries, rule.priority, rule.shell, rule.python]
+    # A shell body's text is in its rule_identity (below); a Python body's text is kept here too,
+    # so that even an edited comment in it retires the memo.
+    parts: list[Any] = [rule.name, rule.log, rule.check, rule.retries, rule.priority, rule.python]
     for items in (rule.outputs, rule.inputs):
         for name, value in items:
             values = [value] if isinstance(value, str) else value
@@ -72,10 +73,9 @@ def _rule_text(rule: Rule, texts: dict[int, tuple[Any, str]]) -> str | None:
         if any(callable(v) for v in values.values()):
             return None
         parts.append(values)  # repr(), as the job signature sees params
-    if rule.shell:  # the top-level names its shell body uses (a wildcard may shadow one: no harm)
-        parts.append(top_level_fields(rule.shell, rule.namespace))
-    elif rule.python is not None:  # its code's identity and the top-level names it reads
-        parts.append(body_identity(rule, values=texts))
+    # What the jobs' signatures take from the body, as they take it (no wildcards: the names a
+    # job's wildcards would fill count too, a superset, no harm).
+    parts.append(rule_identity(rule, values=texts))
     return repr(parts) + "\n"
 
 

@@ -51,7 +51,7 @@ def default_targets(rules: Rules) -> list[str]:
         return rules.defaults
     first = rules.first()
     if first is None:
-        raise UsageError("the Pipefile has no rules", Location(rules.files[0], 1, 1) if rules.files else None,
+        raise UsageError("the Pipefile has no rules", Location(rules.files[0], 1) if rules.files else None,
                          hint="add a rule, e.g. 'rule all:' with an input: section")
     return [first.name]
 
@@ -110,12 +110,12 @@ class Planner:
         rule = self.rules.rules.get(target)
         if rule is not None:
             if rule.phony:
-                return self._job(rule, {}, None)
+                return self._job(rule, {})
             if self.patterns[rule.name][0].has_wildcards:
                 example = self.patterns[rule.name][0].text
                 raise UsageError(f"rule '{target}' has wildcards: name a file it makes, like '{example}'",
                                  rule.loc)
-            return self._job(rule, {}, None)
+            return self._job(rule, {})
         path = normpath(target)
         if path not in self.producer and not self.index.lookup(path) and not self.stats.exists(path):
             names = list(self.rules.rules) + [p.text for ps in self.patterns.values() for p in ps if not p.has_wildcards]
@@ -157,7 +157,7 @@ class Planner:
             return None
         cand = candidates[0] if len(candidates) == 1 else self._choose(path, candidates, needed_by)
         rule, _ = cand.key
-        return self._job(rule, cand.wildcards, needed_by)
+        return self._job(rule, cand.wildcards)
 
     def _choose(self, path: str, candidates: list[Candidate], needed_by: Job | None) -> Candidate:
         ranked = sorted(candidates, key=lambda c: (-c.key[0].priority, c.wildcard_chars))
@@ -242,7 +242,7 @@ class Planner:
 
     # --- jobs ------------------------------------------------------------------------------
 
-    def _job(self, rule: Rule, wildcards: dict[str, str], needed_by: Job | None) -> Job:
+    def _job(self, rule: Rule, wildcards: dict[str, str]) -> Job:
         key = (rule.name, *wildcards.items())
         job = self.jobs.get(key)
         if job is not None:
@@ -251,8 +251,8 @@ class Planner:
         # Only a value that is empty or holds '.' or '/' can lead a path out of the project:
         # the common case (names, numbers) skips the checks below.
         risky = any(not v or "." in v or "/" in v for v in wildcards.values())
-        if risky and (".." in wildcards.values() or any(_escapes(v) for v in wildcards.values())):
-            bad = next(v for v in wildcards.values() if _escapes(v) or v == "..")
+        if risky and any(_escapes(v) for v in wildcards.values()):
+            bad = next(v for v in wildcards.values() if _escapes(v))
             raise PipefileError(f"rule '{rule.name}': wildcard value '{bad}' would reach outside the project",
                                 rule.where("output"), "such paths are refused; name files inside the project")
         if risky:
@@ -269,7 +269,8 @@ class Planner:
                         rule.where("output"), "such paths are refused; name files inside the project")
         _check_utf8(rule, "output", outputs)
         for out in outputs:
-            if len(out) > 255 or STATE_DIR in out:  # cheap tests first: most paths pass both
+            # cheap tests first: most paths pass them (a non-ASCII name may have over 255 bytes in fewer characters)
+            if len(out) > 255 or STATE_DIR in out or not out.isascii():
                 _check_output_path(rule, out)
         name = rule.name + ("[" + ",".join(f"{k}={v}" for k, v in wildcards.items()) + "]" if wildcards else "")
         job = Job(
@@ -332,11 +333,12 @@ class Planner:
         """checkpoints.NAME.get(**wildcards), called from an input function."""
         rule = self.rules.rules[name]
         asking = self._asking[-1] if self._asking else None
-        try:
-            job = self._job(rule, wildcards, asking)
-        except KeyError as e:
-            raise PipefileError(f"checkpoints.{name}.get(): no value for wildcard {e}", rule.where("output"),
-                                "pass every wildcard of the checkpoint's outputs, e.g. get(**wildcards)") from None
+        # (a wildcard left out would stay as written in the output paths: '{s}/list.txt')
+        missing = [n for p in self.patterns[name] for n in p.names if n not in wildcards]
+        if missing:
+            raise PipefileError(f"checkpoints.{name}.get(): no value for wildcard '{missing[0]}'", rule.where("output"),
+                                "pass every wildcard of the checkpoint's outputs, e.g. get(**wildcards)")
+        job = self._job(rule, wildcards)
         if asking is not None and asking is not job:
             askers = self.asked.setdefault(job, [])
             if asking not in askers:
@@ -348,6 +350,10 @@ class Planner:
         if job in self.completed or all(self.stats.exists(p) for p in job.outputs):
             return CheckpointResult(job.outputs, wildcards)
         raise CheckpointPending(job)
+
+    def checkpoint_ran(self, checkpoint: Job) -> None:
+        """The checkpoint job has run (its outputs may be new): `checkpoints.NAME.get()` answers."""
+        self.completed.add(checkpoint)
 
     def replan(self, job: Job) -> list[Job]:
         """Resolve `job`'s inputs again (a checkpoint it asked has run): the jobs it now needs, in order."""
@@ -569,7 +575,7 @@ def _user_line(e: BaseException) -> Location | None:
     if found is None:
         return None
     text = linecache.getline(*found)
-    return Location(found[0], found[1], len(text) - len(text.lstrip()) + 1 if text.strip() else 1)
+    return Location(found[0], found[1], len(text) - len(text.lstrip()) + 1)  # (1 when the line is gone: '')
 
 
 def _evaluated(rule: Rule, section: str, values: dict[str, Any], wildcards: dict[str, str], job_name: str) -> dict:

@@ -16,7 +16,7 @@ import time
 from . import executors
 from .errors import PyruleError, UsageError
 from .graph import Job, JobGraph
-from .invariants import Decider, Decision, InputError, signature
+from .invariants import Decider, Decision, InputError
 from .outputs import protect, remove
 from .procinfo import alive_since, start_time
 from .project import STATE_DIR, outside
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from typing import Any, Literal, overload
 
     from .executors.base import Executor
+    from .graph import Replanner
 
 _LOCK_RETRY_S = 0.2
 _GRACE_S = 5.0
@@ -81,6 +82,7 @@ class RunResult:
     status: str  # ok, failed, interrupted
     wall_s: float
     run_dir: str
+    signum: int | None = None  # the signal that interrupted the run (SIGINT, SIGTERM), if one did
 
     @property
     def ok(self) -> bool:
@@ -177,12 +179,12 @@ def dry_run(graph: JobGraph, rules: Rules, options: Options, console=None) -> li
     state = open_state(readonly=True, console=console)
     incomplete = {r.name for r in dead_jobs(state)}
     incomplete.update(e.name for _, entries in dead(STATE_DIR) for e in entries)
-    decider = Decider(state, StatCache(), forced_jobs(graph, options), incomplete, running_elsewhere(state))
-    if state is None and _run_without_store():  # as a run would after waiting for it (Runner._enter)
-        decider.adopt = False
-        if console is not None:
-            console.warn(f"another pyrule process is running in this directory, and {STATE_DIR}/ was deleted "
-                         "during its run: deciding as after it (outputs without a record are not adopted)")
+    forced, busy = forced_jobs(graph, options), running_elsewhere(state)
+    lost = state is None and _run_without_store()  # then decided as a run would after waiting (Runner._enter)
+    decider = Decider(state, StatCache(), forced, incomplete, busy, adopt=not lost)
+    if lost and console is not None:
+        console.warn(f"another pyrule process is running in this directory, and {STATE_DIR}/ was deleted "
+                     "during its run: deciding as after it (outputs without a record are not adopted)")
     return decider.decide_all(graph.jobs)
 
 
@@ -208,7 +210,7 @@ def _run_without_store() -> bool:
 def execute(graph: JobGraph, rules: Rules, options: Options, console) -> int:
     result = Runner(graph, rules, options, console).run()
     if result.status == "interrupted":
-        return 130 if console.last_signal in (None, signal.SIGINT) else 143
+        return 130 if result.signum in (None, signal.SIGINT) else 143
     return 0 if result.ok else 1
 
 
@@ -238,8 +240,7 @@ class Runner:
         self.options = options
         self.console = console
         # The planner's: every path it looked at is stat'ed once per invocation, not twice.
-        planner = getattr(graph, "planner", None)
-        self.stats = planner.stats if planner is not None else StatCache()
+        self.stats = graph.planner.stats if graph.planner is not None else StatCache()
         # Microseconds: ids sort in start order (run_dirs, --stats) and stay unique when one
         # process (the Python API) runs twice within a second.
         now = time.time()
@@ -318,9 +319,8 @@ class Runner:
         self.state.run_started(self.run_id, self.options.argv)
         self.busy = running_elsewhere(self.state)
         incomplete = self._recover()
-        self.decider = Decider(self.state, self.stats, forced_jobs(self.graph, self.options), incomplete, self.busy)
-        if self.after_lost_store:
-            self.decider.adopt = False
+        self.decider = Decider(self.state, self.stats, forced_jobs(self.graph, self.options), incomplete, self.busy,
+                               adopt=not self.after_lost_store)
         decisions = self.decider.decide_all(self.graph.jobs)
         if not gc.isenabled():  # the command line turned it off for planning (see cli._main)
             gc.freeze()
@@ -396,13 +396,14 @@ class Runner:
             except StateError as e:
                 store_error = store_error or e
             self._leave()
-        result = RunResult(self.run_id, self.outcomes, status, time.time() - t0, self.run_dir)
+        result = RunResult(self.run_id, self.outcomes, status, time.time() - t0, self.run_dir,
+                           self.interrupted if status == "interrupted" else None)
         self.log.write(f"run {status}")
         try:
             if self.log.kept:
                 from .stats import write_stats
 
-                write_stats(self, result)
+                write_stats(result, self.graph.jobs, self.options.argv, self.rules.files)
         except OSError as e:  # full disk, or .pyrule/ deleted meanwhile: the run itself is done
             self.log.error = self.log.error or e
         self.log.close()
@@ -484,7 +485,6 @@ class Runner:
                 # lock or clean it up, so no memo.
                 self.log.write("no-op memo not left: jobs are marked running")
                 return
-            fps = self.decider.fps
             if decisions is None:
                 self.state.reread()  # what another process recorded meanwhile counts too
                 decider = Decider(self.state, self.stats)
@@ -493,9 +493,10 @@ class Runner:
                 if stale is not None:
                     self.log.write(f"no-op memo not left: {stale.job.name} would run again ({stale.reason})")
                     return
-                decider.fps.racy |= fps.racy
-                fps = decider.fps
-            if fps.racy and not fps.verify_racy():
+                settled = decider.settled(earlier=self.decider)
+            else:
+                settled = self.decider.settled()
+            if not settled:
                 # A file hashed within its timestamp tick may change without its stat showing it.
                 self.log.write("no-op memo not left: a file changed within its timestamp tick, or its tick is not over")
                 return
@@ -698,15 +699,16 @@ class Runner:
         """The job is done (ran, failed, or up to date after all): record what it skips; a
         checkpoint that ran re-plans the jobs that asked for it."""
         planner = self.graph.planner
-        askers = set(planner.asked.get(job, ())) if ok and job.rule.checkpoint and planner else set()
+        askers = set(planner.asked.get(job, ())) if ok and job.rule.checkpoint and planner is not None else set()
         self._skipped(self._sched().finished(job, ok, askers))
         if askers:
-            self._replan(job)
+            assert planner is not None  # askers come from it
+            self._replan(job, planner)
 
-    def _replan(self, checkpoint: Job) -> None:
+    def _replan(self, checkpoint: Job, planner: Replanner) -> None:
         """The checkpoint job has run: re-plan the jobs that asked for it, and schedule what is new."""
-        sched, planner = self._sched(), self.graph.planner
-        planner.completed.add(checkpoint)
+        sched = self._sched()
+        planner.checkpoint_ran(checkpoint)
         known = set(self.graph.jobs)
         for asker in list(planner.asked.get(checkpoint, ())):
             if not sched.pending(asker):
@@ -730,7 +732,7 @@ class Runner:
                 for out in j.outputs:
                     self.graph.producers[out] = j
                 if self.options.force_all:
-                    self.decider.forced.add(j)
+                    self.decider.force(j)
                 d = self.decider.decide(j)
                 self.log.write(f"decide {j.name} (after checkpoint {checkpoint.name}): "
                                + (f"stale: {d.reason}" if d.reason else f"up to date: {d.why}"))
@@ -800,7 +802,7 @@ class Runner:
             # Another run has it marked running, yet we hold its lock and its pyrule is gone: it
             # died while running it (after this run started). A run always clears the mark
             # before it gives the lock back, so its outputs are suspect: never adopt or keep them.
-            self.decider.incomplete |= self._recover([left])
+            self.decider.mark_incomplete(self._recover([left]))
             from .journal import settle
 
             settle(STATE_DIR, left.run_id, {left.name})
@@ -851,7 +853,7 @@ class Runner:
         for job, lock, d in starts:
             attempts[job] = attempts.get(job, 0) + 1
             try:
-                sig = signature(job, self.decider.fps)  # inputs as they are when the job starts
+                sig = self.decider.signature(job)  # inputs as they are when the job starts
             except InputError as e:
                 unstarted.append((job, lock, str(e)))
                 continue
@@ -926,7 +928,7 @@ class Runner:
             self.state.succeeded(job.name, job.rule.name, sig[0], sig[1])
             # Its consumers are re-decided on their own signatures now (early cutoff), not
             # as "upstream will run".
-            self.decider.will_run.discard(job)
+            self.decider.ran(job)
             out.status = "ran"
             self.log.write(f"end {job.name}: ok in {res.wall_s:.2f}s, peak {res.peak_rss_bytes} B")
             self.console.job_finished(out)
@@ -1006,7 +1008,6 @@ class Runner:
                 # rest of it); _stop_all kills, outside this handler.
                 raise Interrupted(signum)
         self.interrupted = signum
-        self.console.last_signal = signum
         if self._in_wait:
             raise Interrupted(signum)
 

@@ -83,7 +83,7 @@ def _problem(path: str, error: BaseException, writing: bool) -> StateError:
     """A StateError that says what went wrong with the store in words, and what to do."""
     name = getattr(error, "sqlite_errorname", "") or ""
     text = str(error)
-    root = os.path.dirname(path) or "."
+    root = os.path.dirname(path)  # "" (a relative path) or missing: judged by the current directory
     if isinstance(error, OSError) and error.errno in (errno.EROFS, errno.EACCES, errno.EPERM) or \
             name.startswith(("SQLITE_READONLY", "SQLITE_CANTOPEN")) or "readonly" in text or \
             (("unable to open" in text) and not os.access(root if os.path.isdir(root) else ".", os.W_OK)):
@@ -206,10 +206,10 @@ class State:
     def record(self, name: str, fresh: bool = False) -> Record | None:
         if fresh:
             row = self.db.execute("SELECT digest, signature FROM jobs WHERE name=?", (name,)).fetchone()
-            rec = Record(row[0], row[1]) if row else None
-            self.records()[name] = rec  # type: ignore[assignment]
-            if rec is None:
+            if row is None:
                 self.records().pop(name, None)
+                return None
+            rec = self.records()[name] = Record(row[0], row[1])
             return rec
         return self.records().get(name)
 
@@ -411,7 +411,7 @@ class _Transaction:
     """BEGIN IMMEDIATE ... COMMIT; a store that cannot be written (full disk, file size limit,
     I/O error, held locked past the timeout) raises StateError, with the transaction undone."""
 
-    def __init__(self, db: sqlite3.Connection, path: str = "state.db"):
+    def __init__(self, db: sqlite3.Connection, path: str):
         self.db = db
         self.path = path
 

@@ -13,20 +13,24 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start
 if TYPE_CHECKING:
     from typing import Any
 
+    from .graph import Job
+
 _to_json = json.JSONEncoder(separators=(",", ":")).encode  # one encoder: json.dumps(separators=) makes one per call
 COLUMNS = ["rule", "job", "status", "start", "end", "wall_s", "cpu_s", "peak_rss_bytes", "exit_code", "attempts"]
 
 
-def write_stats(runner, result) -> None:
-    """Write both files in one pass, a job at a time: building every job's record first (and
-    one JSON string of them all) cost 200 MB at 100,000 jobs."""
+def write_stats(result, jobs: list[Job], argv: list[str], pipefiles: list[str]) -> None:
+    """Write both files of a run (`result`: its run.RunResult) in one pass, a job at a time:
+    building every job's record first (and one JSON string of them all) cost 200 MB at 100,000
+    jobs. `jobs`: the graph's, in its order; `argv`: the command line; `pipefiles`: the files the
+    rules were loaded from (their digest is recorded)."""
     from .version import __version__
 
-    done = [(job, o) for job in runner.graph.jobs if (o := result.outcomes.get(job.name)) is not None]
+    done = [(job, o) for job in jobs if (o := result.outcomes.get(job.name)) is not None]
     keys = sorted({k for _, o in done for k in o.reported})
     head: dict[str, Any] = {
-        "run_id": result.run_id, "pyrule_version": __version__, "argv": runner.options.argv,
-        "pipefile_hash": _hash_files(runner.rules.files), "status": result.status,
+        "run_id": result.run_id, "pyrule_version": __version__, "argv": argv,
+        "pipefile_hash": _hash_files(pipefiles), "status": result.status,
         "wall_s": round(result.wall_s, 4),
         "totals": {s: result.count(s) for s in ("ran", "up-to-date", "failed", "interrupted", "skipped")},
         "start": min((o.start for _, o in done if o.start), default=None),

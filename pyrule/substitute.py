@@ -114,9 +114,10 @@ class Template:
             literal = []
         self.parts.append("".join(literal) + text[pos:])
         scan.feed(text[pos:] + ("" if text.endswith("\n") else "\n"))
-        if scan.stack != [[UNQUOTED]] or scan.heredocs:
+        if scan.stack != [[UNQUOTED]] or scan.heredocs or scan.unsure:
             # Quotes, $(...) or here-documents that do not close: this scanner misread the body
-            # (or bash will reject it). Only values that mean the same in every context can go in.
+            # (or bash will reject it); or a backslash inside backticks, which it does not follow.
+            # Only values that mean the same in every context can go in.
             for f in self.fields:
                 f.quoting, f.backticks = UNSURE, ()
         # Paths that may not fit where they are: checked per job.
@@ -178,17 +179,17 @@ class Template:
         by the column of its first character)."""
         if loc is None:
             return None
-        line_start = self.text.rfind("\n", 0, f.start) + 1
-        return Location(loc.file, loc.line + self.text.count("\n", 0, f.start), loc.col + f.start - line_start)
+        before = self.text[:f.start]
+        return Location(loc.file, loc.line + before.count("\n"), loc.col + f.start - (before.rfind("\n") + 1))
 
     def _value(self, f: Field, ctx: dict[str, Any], wildcards: dict[str, str], namespace: dict[str, Any]) -> str:
         root = f.root
         if root in ctx:
-            value, what = ctx[root], _QUOTED.get(root, "")
+            value, what = ctx[root], _QUOTED.get(root)
         elif root in wildcards:
             value, what = wildcards[root], "wildcard value"
         elif _top_level(namespace, root):
-            value, what = namespace[root], ""
+            value, what = namespace[root], None
         else:
             return f.text
         if f.steps:
@@ -217,11 +218,16 @@ class _Scanner:
         self.escape = False  # the last character was a backslash that escapes the next one
         self.heredocs: list[tuple[str, bool, bool]] = []  # announced on this line: (word, <<-, quoted)
         self.line_start = False  # in a here-document, at the start of a line
+        # A backslash inside backticks: the shell removes one level of backslashes there before it
+        # parses the command (`\`` nests, `\"` in "`...`" quotes, `\\` escapes), which this scanner
+        # does not follow.
+        self.unsure = False
 
     def here(self) -> tuple[str, tuple[bool, ...], bool]:
         kind = self.stack[-1][0]
         backticks = tuple(f[1] for f in reversed(self.stack) if f[0] is _BACKTICK)
-        return (UNQUOTED if kind in (_CMD, _BACKTICK) else kind), backticks, self.escape and kind in _EXPANDING
+        # (a backslash escapes the next character wherever it sets `escape`: in $'...' too)
+        return (UNQUOTED if kind in (_CMD, _BACKTICK) else kind), backticks, self.escape
 
     def dollar(self) -> bool:
         return self.prev == "$" and not self.escape and self.stack[-1][0] in _EXPANDING
@@ -243,7 +249,7 @@ class _Scanner:
                 if self.line_start:
                     self.line_start = False
                     end = s.find("\n", i)
-                    line = s[i:] if end < 0 else s[i:end]
+                    line = s[i:end]  # (read only if the line ends in s)
                     if end >= 0 and (line.lstrip("\t") if frame[1][1] else line) == frame[1][0]:
                         stack.pop()
                         self.line_start, self.prev = True, "\n"  # for a next here-document
@@ -264,7 +270,7 @@ class _Scanner:
                     i = self._expansion(s, i, c)
             elif kind is ANSI:
                 if c == "\\":
-                    self.escape = True
+                    self._backslash()
                 elif c == "'":
                     stack.pop()
             else:  # UNQUOTED, _CMD, _BACKTICK
@@ -292,12 +298,10 @@ class _Scanner:
                 elif kind is _CMD and c in "ce" and self.prev in _WORD_END and s.startswith(("case", "esac"), i) \
                         and s[i + 4:i + 5] in ("", " ", "\t", "\n", ";", ")"):
                     frame[2] += 1 if c == "c" else -1 if frame[2] else 0
-                elif c == "<" and s.startswith("<", i + 1):
-                    if s.startswith("<", i + 2):  # `<<<`: a here-string
-                        i += 2
-                    elif len(stack[-1]) < 4 or not stack[-1][3]:
-                        i = self._heredoc(s, i + 2)
-                        continue
+                elif c == "<" and s.startswith("<", i + 1) and (len(frame) < 4 or not frame[3]):
+                    # (`<<<`, a here-string, gets no word: a `<` cannot start one)
+                    i = self._heredoc(s, i + 2)
+                    continue
                 elif c == "\n" and self.heredocs:
                     # The here-documents announced on this line start here, the first one first.
                     stack.extend([HEREDOC_QUOTED if quoted else HEREDOC, (word, dash)]
@@ -312,7 +316,7 @@ class _Scanner:
     def _expansion(self, s: str, i: int, c: str) -> int:
         """A backslash, `$(` or a backtick, where they are special: the index of the last character used."""
         if c == "\\":
-            self.escape = True
+            self._backslash()
         elif c == "$" and s.startswith("(", i + 1):
             arithmetic = s.startswith("(", i + 2)  # `$((...))`, where `<<` shifts
             # [kind, open parentheses, open `case`s, arithmetic]
@@ -321,6 +325,11 @@ class _Scanner:
         elif c == "`":
             self.stack.append([_BACKTICK, self.stack[-1][0] is DOUBLE])
         return i
+
+    def _backslash(self) -> None:
+        self.escape = True
+        if any(f[0] is _BACKTICK for f in self.stack):
+            self.unsure = True
 
     def _heredoc(self, s: str, i: int) -> int:
         """`<<WORD` or `<<-WORD` (i is after `<<`): note it; the index after the word."""
@@ -387,7 +396,7 @@ def top_level_fields(text: str, namespace: dict[str, Any], wildcards: Any = ()) 
         except PipefileError:
             continue  # an error at planning
         if len(value) > _LONG:
-            value = f"xxh3:{xxhash.xxh3_64_hexdigest(value.encode('utf-8', 'surrogateescape'))} ({len(value)} characters)"
+            value = f"xxh3:{xxhash.xxh3_64_hexdigest(value.encode(errors='surrogateescape'))} ({len(value)} characters)"
         out[f.text] = value
     return out
 
@@ -438,7 +447,7 @@ def _unresolved(f: Field, done: str, value: Any, is_attr: bool, key: Any) -> Pip
         names = [n for n in dir(value) if not n.startswith("_")]
     import difflib  # only here: an error
 
-    close = difflib.get_close_matches(key, names, n=1, cutoff=0.6)
+    close = difflib.get_close_matches(key, names)  # best first
     if close:
         hint = f"did you mean '{f.text.replace(f'{done}.{key}', f'{done}.{close[0]}', 1)}'?"
     else:

@@ -42,7 +42,6 @@ class Console:
         self.err = stream or sys.stderr
         self.live = (not quiet and self.err.isatty() and not os.environ.get("NO_COLOR")
                      and os.environ.get("TERM") != "dumb" and not os.environ.get("CI"))
-        self.last_signal: int | None = None
         self._progress: Any = None
         self.done = 0
         self.total = 0

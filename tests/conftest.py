@@ -138,7 +138,9 @@ def read_only(tmp_path: Path):
 
     yield make
     for d in reversed(mounted):
-        subprocess.run(["umount", str(d)], capture_output=True, timeout=60)
+        # -l: a failed test may leave a file open there; a plain umount would then fail and leave
+        # the mount behind for every later run
+        subprocess.run(["umount", "-l", str(d)], capture_output=True, timeout=60)
 
 
 def run_pyrule(*args: str, cwd: str | os.PathLike | None = None, env: dict | None = None,

@@ -226,12 +226,12 @@ def test_check_mtime(proj: Path):
 
 def _rebuild(decider: Decider, state: State, stats: StatCache, job, content: str) -> None:
     """What the runner does for a job that runs: signature when it starts, new outputs, record."""
-    sig = signature(job, decider.fps)
+    sig = decider.signature(job)
     os.unlink("b.txt")
     write(Path("b.txt"), content)
     stats.forget("b.txt")
     state.succeeded(job.name, job.rule.name, sig[0], sig[1])
-    decider.will_run.discard(job)
+    decider.ran(job)
 
 
 def test_early_cutoff_identical_output_leaves_the_consumer_up_to_date(proj: Path):
@@ -409,8 +409,7 @@ def test_being_built_by_another_process_and_not_adopting(more: Path):
     assert ds["py"].reason is None
     shutil.rmtree(".pyrule")
     graph = plan(load("Pipefile"), [])
-    decider = Decider(State(".pyrule"), StatCache())
-    decider.adopt = False  # after waiting for a run whose .pyrule/ was deleted during it
+    decider = Decider(State(".pyrule"), StatCache(), adopt=False)  # after waiting for a run whose .pyrule/ was deleted
     d = decider.decide(next(j for j in graph.jobs if j.name == "py"))
     assert d.reason == ("no record of its outputs, which another pyrule may have left half-written "
                         "(the state store was deleted during its run)")

@@ -381,7 +381,7 @@ def test_cleanup_of_a_failed_job_never_touches_files_outside(tmp_path: Path, how
 
 def test_force_writable_never_chmods_through_a_symlink(tmp_path: Path):
     """rmtree's error handler makes what it removes writable: never the target of a link."""
-    from pyrule.run import _force_writable, _remove
+    from pyrule.outputs import _force_writable, remove
 
     f, _ = _outside_files(tmp_path)
     tree = tmp_path / "proj" / "tree"
@@ -392,7 +392,7 @@ def test_force_writable_never_chmods_through_a_symlink(tmp_path: Path):
     assert not os.path.lexists(link)
     assert stat.S_IMODE(f.stat().st_mode) == 0o444
     link.symlink_to(f)
-    _remove(str(link))
+    remove(str(link))
     assert not os.path.lexists(link) and stat.S_IMODE(f.stat().st_mode) == 0o444
 
 

@@ -504,7 +504,7 @@ def test_a_planned_checkpoint_grafts_the_jobs_its_outputs_call_for(tmp_path: Pat
     askers = set(planner.asked.get(split, ()))
     assert askers == {merge}
     assert s.finished(split, True, askers) == []
-    planner.completed.add(split)
+    planner.checkpoint_ran(split)
     before = set(merge.deps)
     new = [j for j in planner.replan(merge) if j not in graph.jobs]
     assert [j.name for j in new] == ["process[part=p1]", "process[part=p2]"]
