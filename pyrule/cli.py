@@ -9,6 +9,7 @@ import argparse
 import os
 import sys
 
+from . import executors
 from .errors import PyruleError, UsageError
 from .project import find_pipefile
 from .version import __version__
@@ -62,7 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-p", "--print-commands", action="store_true",
                    help="print each job's command as it starts (with -n: the commands that would run)")
     p.add_argument("-j", "--jobs", type=_positive_int, metavar="N",
-                   help="cores budget (default: CPU count); with --executor slurm: jobs submitted at once (default 100)")
+                   help="cores budget (default: CPU count)" + "".join(
+                       f"; with --executor {name}: {e.jobs}" for name, e in executors.EXECUTORS.items() if e.jobs))
     p.add_argument("--mem", metavar="SIZE", help="memory budget, e.g. 16G (default: physical RAM)")
     # One or more NAME=N: _prepare() splits them into one --resources=NAME=N each.
     p.add_argument("--resources", action="append", metavar="NAME=N", default=[], help="custom resource budgets")
@@ -87,9 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stats", nargs="?", const="", metavar="RULE", help="the last run's per-job table, or RULE over all runs")
     p.add_argument("--report", nargs="?", const="pyrule-report.html", metavar="FILE", help="write an HTML report of the last run")
     p.add_argument("--run", metavar="RUN-ID", help="with --report: the recorded run to report (default: the last)")
-    p.add_argument("--executor", choices=["local", "slurm"], default="local", help="where jobs run")
-    p.add_argument("--slurm-partition", metavar="NAME", help="with --executor slurm: default partition (sbatch -p)")
-    p.add_argument("--slurm-account", metavar="NAME", help="with --executor slurm: default account (sbatch -A)")
+    p.add_argument("--executor", choices=executors.names(), default=executors.DEFAULT, help="where jobs run")
+    for flag, name, _option, text in _executor_options():
+        p.add_argument(flag, metavar="NAME", help=f"with --executor {name}: {text}")
     p.add_argument("--run-job", metavar="NAME", help=argparse.SUPPRESS)  # on a Slurm node: run one job's body here
     p.add_argument("-q", "--quiet", action="count", default=0, help="less output")
     p.add_argument("-v", "--verbose", action="count", default=0, help="more output")
@@ -97,10 +99,22 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _executor_options() -> list[tuple[str, str, str, str]]:
+    """(--NAME-OPTION, NAME, OPTION, help) of each registered executor's options."""
+    return [(f"--{name}-{option}", name, option, text)
+            for name, e in executors.EXECUTORS.items() for option, text in e.options.items()]
+
+
 _LONG = ("--file", "--directory", "--dry-run", "--print-commands", "--jobs", "--mem", "--resources", "--keep-going",
          "--force-all", "--force", "--overwrite-protected", "--delete-orphans", "--until", "--why", "--set",
-         "--list", "--dag", "--status", "--stats", "--report", "--run", "--executor", "--slurm-partition",
-         "--slurm-account", "--run-job", "--quiet", "--verbose", "--version", "--help")
+         "--list", "--dag", "--status", "--stats", "--report", "--run", "--executor", "--run-job", "--quiet",
+         "--verbose", "--version", "--help")
+
+
+def long_options() -> tuple[str, ...]:
+    """Every long option, the registered executors' (--NAME-OPTION) included: asked at each use,
+    as an executor may be registered after this module is imported."""
+    return _LONG + tuple(flag for flag, *_ in _executor_options())
 _SHORT = ("-f", "-C", "-n", "-p", "-j", "-k", "-B", "-q", "-v", "-h")
 
 # What Make and Snakemake users type, in pyrule's words.
@@ -136,7 +150,8 @@ def _unknown_option(arg: str) -> UsageError:
     name = arg.split("=", 1)[0]
     hint = _OTHER_TOOLS.get(name)
     if hint is None:
-        close = difflib.get_close_matches(name, _LONG if name.startswith("--") else _LONG + _SHORT, n=1, cutoff=0.75)
+        long = long_options()
+        close = difflib.get_close_matches(name, long if name.startswith("--") else long + _SHORT, n=1, cutoff=0.75)
         hint = f"did you mean {close[0]}?" if close else "pyrule --help lists the options"
     return UsageError(f"unknown option {name}", hint=hint)
 
@@ -147,6 +162,7 @@ def _prepare(argv: list[str]) -> list[str]:
     takes its first value and then the NAME=NUMBER words that follow (`--resources gpus=1 other`
     keeps the target `other`, and `NORM=l1` after it stays an override)."""
     out: list[str] = []
+    long = long_options()
     i = 0
     while i < len(argv):
         arg = argv[i]
@@ -158,8 +174,8 @@ def _prepare(argv: list[str]) -> list[str]:
             out.append(arg)
             continue
         name, eq, value = arg.partition("=")
-        if name not in _LONG:
-            matches = [o for o in _LONG if o.startswith(name)]
+        if name not in long:
+            matches = [o for o in long if o.startswith(name)]
             name = matches[0] if len(matches) == 1 else name
         if name == "--dag" and not eq:
             if i < len(argv) and argv[i] in DAG_FORMATS:
@@ -227,10 +243,22 @@ def check_options(args: argparse.Namespace) -> None:
             raise UsageError(f"--resources {item}: write NAME=N, e.g. gpus=2 or disk_io=4")
     if args.run is not None and args.report is None:
         raise UsageError(f"--run {args.run}: only with --report", hint=f"write pyrule --report --run {args.run}")
-    for flag, value in (("--slurm-partition", args.slurm_partition), ("--slurm-account", args.slurm_account)):
-        if value is not None and args.executor != "slurm":
-            raise UsageError(f"{flag} {value}: only with --executor slurm",
-                             hint=f"write pyrule --executor slurm {flag} {value}")
+    for flag, name, _option, _text in _executor_options():
+        value = getattr(args, _dest(flag))
+        if value is not None and args.executor != name:
+            raise UsageError(f"{flag} {value}: only with --executor {name}",
+                             hint=f"write pyrule --executor {name} {flag} {value}")
+
+
+def _dest(flag: str) -> str:
+    """argparse's attribute for a long option."""
+    return flag[2:].replace("-", "_")
+
+
+def executor_options(args: argparse.Namespace) -> dict[str, str]:
+    """The chosen executor's options given on the command line, as OPTION=VALUE for its class."""
+    return {option: value for flag, name, option, _text in _executor_options()
+            if name == args.executor and (value := getattr(args, _dest(flag)))}
 
 
 def _positive_int(text: str) -> int:
@@ -318,7 +346,7 @@ def _main(args: argparse.Namespace, argv: list[str], console) -> int:
         pipefile = "Pipefile"
     rules = load(pipefile, overrides)
     if args.run_job:  # a Slurm job script runs a python body this way (executors/slurm.py)
-        from .executors.slurm import run_job
+        from .executors.node import run_job
 
         return run_job(rules, args.run_job, targets)
 
@@ -338,8 +366,7 @@ def _main(args: argparse.Namespace, argv: list[str], console) -> int:
         overwrite_protected=args.overwrite_protected, executor=args.executor, argv=list(argv),
         overrides=override_args(args),
         print_commands=args.print_commands,
-        executor_options={k: v for k, v in (("partition", args.slurm_partition), ("account", args.slurm_account))
-                          if v} if args.executor == "slurm" else {},
+        executor_options=executor_options(args),
     )
     if not (args.dag or args.why or args.status or args.force or args.force_all
             or os.environ.get("PYRULE_NOOP_MEMO") == "0"):

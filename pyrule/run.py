@@ -13,22 +13,24 @@ import os
 import signal
 import time
 
+from . import executors
 from .errors import PyruleError, UsageError
 from .graph import Job, JobGraph
 from .invariants import Decider, Decision, InputError
 from .outputs import protect, remove
-from .procinfo import alive_since, boot_time, marked_processes, start_time
+from .procinfo import alive_since, start_time
 from .project import STATE_DIR, outside
 from .record import field, record
 from .rules import Rules
-from .schedule import Schedule, needs, over_budget
+from .schedule import Schedule, over_budget
 from .stat_cache import StatCache
-from .state import SLURM_UNSUBMITTED, State, StateError
+from .state import State, StateError
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start
 if TYPE_CHECKING:
     from typing import Any, Literal, overload
 
+    from .executors.base import Executor
     from .graph import Replanner
 
 _LOCK_RETRY_S = 0.2
@@ -245,11 +247,27 @@ class Runner:
         self.run_id = time.strftime("%Y%m%d-%H%M%S", time.localtime(now)) + f".{int(now % 1 * 1e6):06d}-{os.getpid()}"
         self.run_dir = os.path.join(STATE_DIR, "runs", self.run_id)
         self.outcomes: dict[str, JobOutcome] = {}
-        self.budget = _budgets(options)
+        executors.check(options.executor)  # a name that is no executor: refused before anything
+        self._asked = _asked_budgets(options)  # checked now, made budgets when jobs are to start
         self.interrupted: int | None = None
         self._told_waiting: set[str] = set()  # jobs we said wait for another pyrule's job of their name
 
     schedule: Schedule | None = None  # made by _schedule, when there is anything to run
+    _budget: dict[str, float] | None = None
+
+    @property
+    def executor_class(self) -> type[Executor]:
+        """The executor's class (executors/), imported when first asked: a run that has nothing
+        to start imports none."""
+        return executors.get(self.options.executor)
+
+    @property
+    def budget(self) -> dict[str, float]:
+        """The executor's budgets (cores and memory of this machine, or its own), and --resources."""
+        if self._budget is None:
+            mem, custom = self._asked
+            self._budget = {**self.executor_class.budgets(self.options.jobs, mem), **custom}
+        return self._budget
 
     @property
     def failed(self) -> bool:
@@ -559,9 +577,9 @@ class Runner:
                 try:
                     if not os.path.exists(path):
                         break  # recovered by another pyrule meanwhile
-                    # No pgid: the journal is written before the job starts; a local job's processes
-                    # are found by their marker (PYRULE_JOB), a Slurm job by its name.
-                    pgid = SLURM_UNSUBMITTED if e.executor == "slurm" else 0
+                    # No record of its handle: the journal is written before the job starts; its
+                    # executor finds it otherwise (a local job's processes by their marker).
+                    pgid = executors.known(e.executor).unstarted
                     self._recover_one(RunningJob(e.name, e.run_id, e.owner_pid, e.owner_start, pgid, e.outputs,
                                                  e.started))
                     names.add(e.name)
@@ -572,20 +590,9 @@ class Runner:
         return names
 
     def _recover_one(self, r) -> None:
-        if r.slurm_job is None:
-            self._stop_local(r)  # a local job: never ask Slurm (without a controller, squeue stalls)
-        else:
-            # A Slurm job (id 0 if pyrule died before sbatch answered): it would go on writing
-            # the outputs unseen, so cancel it (and wait) before removing them.
-            from .executors.slurm import cancel_orphans
-
-            cancelled, problems = cancel_orphans([(r.name, r.slurm_job)])
-            for name, job_id, state in cancelled:
-                self.console.warn(f"cancelled Slurm job {job_id} ({name}, {state}) left by a pyrule that died: "
-                                  "its outputs would be written unseen")
-                self.log.write(f"recover {name}: cancelled Slurm job {job_id} ({state})")
-            for problem in problems:
-                self.console.warn(problem)
+        # Its executor stops it first (a local one's processes, a Slurm job), as it would go on
+        # writing the outputs unseen; only a job recorded as its own is asked about.
+        executors.owner(r.pgid).stop_leftover(r, self.console.warn, self.log.write)
         for p in r.outputs:
             if outside(p) and p not in self.graph.producers:
                 # Only the store says this job writes there (it may be damaged or edited): an
@@ -598,37 +605,12 @@ class Runner:
         self.console.warn(f"{r.name} was running when pyrule died: removed its outputs; it will be rebuilt")
         self.log.write(f"recover {r.name}: removed incomplete outputs {r.outputs}")
 
-    def _stop_local(self, r) -> None:
-        """Stop a dead pyrule's local job: its recorded process group, and the groups of the
-        processes marked as the job's (PYRULE_JOB), because pyrule may have died before it
-        recorded the group (pgid 0), and a process may have left its group."""
-        marked = marked_processes(f"{r.run_id}/{r.name}")
-        # After a reboot (power loss) the recorded group id may belong to anything now.
-        groups = {r.pgid} if r.pgid > 0 and r.started > boot_time() else set()
-        for pid in marked:
-            try:
-                groups.add(os.getpgid(pid))
-            except OSError:
-                pass
-        groups.discard(os.getpgrp())
-        for pgid in sorted(groups):
-            try:
-                os.killpg(pgid, signal.SIGKILL)
-                self.console.warn(f"stopped process group {pgid} left running by a pyrule that died ({r.name})")
-            except (ProcessLookupError, PermissionError):
-                pass
-        for pid in marked:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-
     def _check_fit(self, stale: list[Decision]) -> None:
         for d in stale:
             self._check_job_fits(d.job)
 
     def _check_job_fits(self, job: Job) -> None:
-        over = over_budget(needs(job, self.options.executor), self.budget)
+        over = over_budget(self.executor_class.needs(job), self.budget)
         if over is not None:
             key, need, have = over
             raise UsageError(
@@ -640,10 +622,10 @@ class Runner:
     # -- the loop ------------------------------------------------------------------------------
 
     def _schedule(self, stale: list[Job]) -> None:
-        self.executor = make_executor(self.options.executor, self.options.executor_options)
+        kind = self.executor_class
+        self.executor = kind(**self.options.executor_options)
         os.makedirs(os.path.join(self.run_dir, "reports"), exist_ok=True)  # where jobs report (body.job_spec)
-        executor = self.options.executor
-        sched = self.schedule = Schedule(stale, self.budget, lambda job: needs(job, executor), self.options.keep_going)
+        sched = self.schedule = Schedule(stale, self.budget, kind.needs, self.options.keep_going)
         self.running: dict[str, tuple[Job, Any, float, Any]] = {}  # name -> (job, lock, start, sig)
         lock_wait: list[Job] = []
         attempts: dict[Job, int] = {}
@@ -862,9 +844,11 @@ class Runner:
                 lock.release()
             raise StateError(f"cannot write the journal of running jobs {self.journal.path}: {e.strerror or e}",
                              hint=f"is the disk full, or {STATE_DIR}/{DIR} not a directory pyrule can write in?") from None
-        # Which executor runs them is on record from now: recovery asks Slurm only about Slurm jobs.
-        pgid = SLURM_UNSUBMITTED if self.options.executor == "slurm" else 0
-        self.state.mark_running([(j.name, pgid, list(j.outputs)) for j, _, _ in starts], self.run_id, _self_start())
+        # Which executor runs them is on record from now: recovery asks each executor only about its own jobs.
+        kind = self.executor_class
+        self.state.mark_running([(j.name, kind.unstarted, list(j.outputs)) for j, _, _ in starts], self.run_id,
+                                _self_start())
+        pipefile = self.rules.files[0] if self.rules.files else None
         unstarted: list[tuple[Job, Any, str]] = []
         for job, lock, d in starts:
             attempts[job] = attempts.get(job, 0) + 1
@@ -884,8 +868,7 @@ class Runner:
             self.console.job_started(job, d.reason)
             if command is not None and self.options.print_commands:
                 self.console.command(job.name, command)
-            if self.options.executor == "slurm":
-                self._for_slurm(job, spec)
+            self.executor.prepare(spec, job, pipefile, self.options.overrides)
             try:
                 pid = self.executor.start(spec)
             except OSError as e:  # e.g. E2BIG from a huge environment, or a log that cannot be made
@@ -895,9 +878,7 @@ class Runner:
             # At once: from here on, a stop (a signal, an error) must find it.
             self.running[job.name] = (job, lock, time.time(), sig)
             self.outcomes[job.name].log = spec.log_path
-            # A Slurm job id is stored as a negative pgid (see executors/slurm.py, _recover_one).
-            slurm = self.options.executor == "slurm"
-            self.state.set_pgid(job.name, -pid if slurm else pid, now=slurm)
+            self.state.set_pgid(job.name, kind.recorded(pid), now=kind.record_now)
         return unstarted
 
     def _unmark_all(self, why: str) -> None:
@@ -923,13 +904,6 @@ class Runner:
         out.status, out.reason, out.attempts = "failed", why, 1
         self.log.write(f"fail {job.name}: {why}")
         self.console.job_failed(out, why)
-
-    def _for_slurm(self, job: Job, spec) -> None:
-        """What a Slurm node needs to place the job and, for a python body, to find it again."""
-        spec.resources = dict(job.resources)
-        spec.pipefile = self.rules.files[0] if self.rules.files else None
-        spec.overrides = list(self.options.overrides)
-        spec.target = job.outputs[0] if job.outputs else job.rule.name
 
     def _ended(self, job: Job, res, sig, attempt: int) -> bool | None:
         out = self.outcomes[job.name]
@@ -1094,46 +1068,24 @@ def _lock_dir() -> int:
                          hint=f"{STATE_DIR}/locks must be a directory pyrule can write in") from None
 
 
-def make_executor(name: str, options: dict[str, Any]):
-    if name == "slurm":
-        try:
-            from .executors.slurm import SlurmExecutor
-        except ImportError:
-            raise UsageError("--executor slurm is not available in this version of pyrule",
-                             hint="run without --executor, or update pyrule") from None
-
-        return SlurmExecutor(**options)
-    from .executors.local import LocalExecutor
-
-    return LocalExecutor()
-
-
-def _budgets(options: Options) -> dict[str, float]:
+def _asked_budgets(options: Options) -> tuple[int | None, dict[str, float]]:
+    """--mem (bytes; None: the executor's default) and the --resources budgets, checked."""
     from .units import parse_size
 
-    if options.executor == "slurm":  # -j N: at most N jobs submitted at once
-        from .executors.slurm import DEFAULT_JOBS
-
-        budget: dict[str, float] = {"jobs": options.jobs or DEFAULT_JOBS}
-    else:
-        budget = {"cores": options.jobs or os.cpu_count() or 1}
-        try:
-            budget["mem"] = parse_size(options.mem) if options.mem else _physical_memory()
-        except ValueError as e:
-            raise UsageError(f"--mem {options.mem}: {e}") from None
+    try:
+        mem = parse_size(options.mem) if options.mem else None
+    except ValueError as e:
+        raise UsageError(f"--mem {options.mem}: {e}") from None
+    custom: dict[str, float] = {}
     for item in options.resources:
         name, sep, value = item.partition("=")
         try:
             if not sep or not name.isidentifier():
                 raise ValueError
-            budget[name] = float(value)
+            custom[name] = float(value)
         except ValueError:
             raise UsageError(f"--resources {item}: write NAME=N, e.g. gpus=2 or disk_io=4") from None
-    return budget
-
-
-def _physical_memory() -> int:
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return mem, custom
 
 
 def _show(key: str, value: float) -> str:

@@ -20,17 +20,6 @@ if TYPE_CHECKING:
 BACKFILL = 16  # ready jobs looked at past the first that does not fit
 
 
-def needs(job: Job, executor: str) -> dict[str, float]:
-    """What one running job takes from the budgets."""
-    r = job.resources
-    # On Slurm, cores and memory are the cluster's business: a job takes one of the -j slots.
-    need: dict[str, float] = {"jobs": 1} if executor == "slurm" else {"cores": r.get("cores", 1), "mem": r.get("mem", 0)}
-    for k, v in r.items():
-        if k not in ("cores", "mem", "runtime", "slurm") and isinstance(v, (int, float)):
-            need[k] = v
-    return need
-
-
 def over_budget(need: dict[str, float], budget: dict[str, float]) -> tuple[str, float, float] | None:
     """The first (resource, need, budget) a job could never fit in, even alone."""
     for key, n in need.items():
@@ -61,6 +50,9 @@ class Schedule:
     def __init__(self, stale: list[Job], budget: dict[str, float], need: Callable[[Job], dict[str, float]],
                  keep_going: bool = False):
         self.budget = budget
+        # The first budget's units are the slots (the executor's: cores here, jobs on Slurm):
+        # while none is free, no job starts, even one that needs none of it.
+        self.slot = next(iter(budget))
         self.used: dict[str, float] = dict.fromkeys(budget, 0)
         self._need = need
         self.keep_going = keep_going
@@ -107,7 +99,7 @@ class Schedule:
         past BACKFILL jobs that do not fit, it stops: scanning the whole queue each time would
         make a long queue quadratic. The jobs looked past stay queued."""
         skipped: list[tuple] = []
-        slot = "jobs" if "jobs" in self.budget else "cores"
+        slot = self.slot
         try:
             while self._ready and self.used[slot] < self.budget[slot] and len(skipped) < BACKFILL:
                 entry = heapq.heappop(self._ready)

@@ -61,27 +61,17 @@ class Record:
     signature: dict[str, Any] | str | None  # None: not read yet (see signature_of); str: JSON
 
 
-# The `pgid` a Slurm run's job is marked running with before sbatch has given it an id (then
-# -id): negative like an id, and beyond any. A local job's is 0 until its process group is known.
-SLURM_UNSUBMITTED = -(1 << 62)
-
-
 @record
 class RunningJob:
     name: str
     run_id: str
     owner_pid: int
     owner_start: float
-    pgid: int  # > 0: a local job's process group; < 0: a Slurm job (-id, or SLURM_UNSUBMITTED)
+    # How its executor records it (executors/: Executor.recorded; executors.owner tells whose):
+    # a local job's process group (0 until known), or an id an executor encodes as a number < 0.
+    pgid: int
     outputs: list[str]
     started: float
-
-    @property
-    def slurm_job(self) -> int | None:
-        """A Slurm run's job: its id (0 if not submitted yet); None for a local job."""
-        if self.pgid >= 0:
-            return None
-        return 0 if self.pgid == SLURM_UNSUBMITTED else -self.pgid
 
 
 class StateError(PyruleError):

@@ -23,7 +23,8 @@ def job_status(graph: JobGraph, rules: Rules, options) -> list[tuple[str, str]]:
 
 
 def _states(graph: JobGraph, rules: Rules, options) -> list:
-    from .procinfo import alive_since, marked_processes
+    from .executors import owner
+    from .procinfo import alive_since
     from .run import dry_run, open_state
     from .stats import load_stats, run_dirs
 
@@ -47,14 +48,7 @@ def _states(graph: JobGraph, rules: Rules, options) -> list:
         if name in running:
             r = running[name]
             since = time.strftime("%H:%M:%S", time.localtime(r.started))
-            slurm = r.slurm_job
-            if slurm is None:
-                # The store has the job's process group only from the builder's next flush:
-                # until then, its process is found by its mark (PYRULE_JOB=RUN-ID/JOB).
-                pid = r.pgid if r.pgid > 0 else min(marked_processes(f"{r.run_id}/{name}"), default=0)
-                job = f"job pid {pid}" if pid else "job starting"
-            else:
-                job = f"Slurm job {slurm}" if slurm else "Slurm job not submitted yet"
+            job = owner(r.pgid).describe(r)
             out.append((d, f"running (pyrule pid {r.owner_pid}, {job}, since {since})"))
         elif d.reason is None:
             out.append((d, "up to date"))

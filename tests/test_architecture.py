@@ -80,3 +80,114 @@ def test_the_checks_find_a_cycle_and_a_private_import(tmp_path: Path):
     graph, private = import_graph(pkg)
     assert cycles(graph) == [["pkg.a", "pkg.sub.b"]]
     assert private == ["pkg/sub/b.py:3: pkg.sub.b imports pkg.a._helper"]
+
+
+# -- executors: everything particular to one lives in pyrule/executors/ ---------------------------
+
+# Outside pyrule/executors/, only these of its modules are imported: the registry, the interface
+# (JobSpec, JobResult, Executor) and the node side of a remote run (`pyrule --run-job`).
+EXECUTOR_API = {"pyrule.executors", "pyrule.executors.base", "pyrule.executors.node"}
+# The one place "slurm" may appear outside pyrule/executors/: the rule's `slurm:` section of the
+# Pipefile language (parsed and checked there, read by executors/slurm.py). Pinned word by word.
+PIPEFILE_SLURM_SECTION = {
+    "pyrule.define": {"slurm", "_SLURM_KEYS", "unknown slurm option '"},
+    "pyrule.highlight": {"slurm"},
+    "pyrule.load": {"slurm"},
+}
+
+
+def _docstrings(tree: ast.AST) -> set[int]:
+    """ids of the docstring constants of a module, its classes and functions."""
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
+                found.add(id(first.value))
+    return found
+
+
+def _words(tree: ast.AST) -> list[tuple[int, str]]:
+    """(line, word) of each identifier and string constant (not docstrings; comments are not in
+    the tree) that code holds."""
+    skip = _docstrings(tree)
+    out: list[tuple[int, str]] = []
+    for node in ast.walk(tree):
+        line = getattr(node, "lineno", 0)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in skip:
+            out.append((line, node.value))
+        elif isinstance(node, ast.Name):
+            out.append((line, node.id))
+        elif isinstance(node, ast.Attribute):
+            out.append((line, node.attr))
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            out.append((line, node.name))
+        elif isinstance(node, ast.arg):
+            out.append((line, node.arg))
+        elif isinstance(node, ast.keyword) and node.arg:
+            out.append((line, node.arg))
+        elif isinstance(node, ast.alias):
+            out.append((line, node.asname or node.name))
+    return out
+
+
+def executor_leaks(root: Path, word: str = "slurm", allowed: dict[str, set[str]] | None = None) -> list[str]:
+    """What modules outside ROOT/executors/ know of particular executors: an import of an
+    executors/ module other than the registry, the interface and the node program, or of a
+    concrete executor class; and any word of code holding `word` beyond `allowed`."""
+    allowed = PIPEFILE_SLURM_SECTION if allowed is None else allowed
+    package = root.name
+    api = {m.replace("pyrule", package, 1) for m in EXECUTOR_API}
+    graph, _ = import_graph(root)
+    found = []
+    for module, target in graph.edges:
+        if not module.startswith(f"{package}.executors") and target.startswith(f"{package}.executors") \
+                and target not in api:
+            found.append(f"{module} imports {target}")
+    for path in sorted(root.rglob("*.py")):
+        module = _name(root, path)
+        if module.startswith(f"{package}.executors"):
+            continue
+        tree = ast.parse(path.read_text(), str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").endswith("executors"):
+                found += [f"{module}:{node.lineno}: imports {a.name}" for a in node.names
+                          if a.name.endswith("Executor") and a.name != "Executor"]
+        ok = allowed.get(module.replace(package, "pyrule", 1), set())
+        found += [f"{module}:{line}: {w!r}" for line, w in _words(tree) if word in w.lower() and w not in ok]
+    return found
+
+
+def test_no_module_outside_executors_knows_a_particular_executor():
+    """Adding an executor touches executors/ and one registry line: the runner, the scheduler, the
+    store, --status and the command line ask the registry and the Executor interface."""
+    leaks = executor_leaks(PACKAGE)
+    assert not leaks, "\n".join(leaks)
+
+
+def test_the_executor_check_finds_what_leaks(tmp_path: Path):
+    """Today's run.py (before executors/ held it all) fails it: an import of executors.slurm, a
+    Slurm branch, and the Slurm id as a negative pgid."""
+    pkg = tmp_path / "pyrule"
+    (pkg / "executors").mkdir(parents=True)
+    for name in ("__init__", "executors/__init__", "executors/base", "executors/slurm", "executors/local"):
+        (pkg / f"{name}.py").write_text("")
+    (pkg / "define.py").write_text('SECTIONS = ("slurm",)\n')
+    (pkg / "run.py").write_text(textwrap.dedent('''
+        """Slurm in a docstring is fine."""
+        from .executors import LocalExecutor, get  # a concrete class through the registry
+        # Slurm in a comment is fine.
+
+        def _start(self, job, pid):
+            from .executors.slurm import cancel_orphans
+            slurm = self.options.executor == "slurm"
+            self.state.set_pgid(job.name, -pid if slurm else pid, now=slurm)
+    '''))
+    assert sorted(executor_leaks(pkg)) == [
+        "pyrule.run imports pyrule.executors.slurm",
+        "pyrule.run:3: imports LocalExecutor",
+        "pyrule.run:8: 'slurm'",  # the variable, and the executor's name
+        "pyrule.run:8: 'slurm'",
+        "pyrule.run:9: 'slurm'",  # the variable, twice
+        "pyrule.run:9: 'slurm'",
+    ]

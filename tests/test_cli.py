@@ -216,11 +216,11 @@ def test_bad_option_values_are_one_line_and_a_hint_not_a_usage_dump(pipeline):
 def test_option_names_for_suggestions_and_abbreviations_are_the_parsers():
     import re
 
-    from pyrule.cli import _LONG, _SHORT, build_parser
+    from pyrule.cli import _SHORT, build_parser, long_options
 
     heads = [ln.strip().split("  ")[0] for ln in build_parser().format_help().splitlines() if ln.startswith("  -")]
     names = {n for head in heads for n in re.findall(r"(?<![\w-])--?[a-zA-Z][a-z-]*", head)}
-    assert {n for n in names if n.startswith("--")} | {"--run-job"} == set(_LONG)
+    assert {n for n in names if n.startswith("--")} | {"--run-job"} == set(long_options())
     assert {n for n in names if not n.startswith("--")} == set(_SHORT)
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from pyrule.run import dead_jobs
-from pyrule.state import SLURM_UNSUBMITTED, State, StateError
+from pyrule.state import State, StateError
 
 SIG = {"body": "b0", "params": {"k": "1"}, "env": {}, "inputs": ["a.txt"], "outputs": ["b.txt"], "fps": ["f0"]}
 
@@ -104,21 +104,22 @@ def test_fingerprint_cache_round_trip_and_racy_entries_never_match(root: str):
 
 def test_running_marks(root: str):
     s = State(root)
-    s.mark_running([("b", 0, ["b.txt"]), ("c", SLURM_UNSUBMITTED, ["c.txt", "d.txt"])], "run-1", 12.5)
+    # An executor's record of a job is any integer (executors/: Slurm's are negative).
+    s.mark_running([("b", 0, ["b.txt"]), ("c", -(1 << 62), ["c.txt", "d.txt"])], "run-1", 12.5)
     t = State(root)  # durable at once: no flush needed
     marks = {r.name: r for r in t.running()}
     assert set(marks) == {"b", "c"}
     b, c = marks["b"], marks["c"]
     assert (b.run_id, b.owner_pid, b.owner_start, b.pgid, b.outputs) == ("run-1", os.getpid(), 12.5, 0, ["b.txt"])
-    assert b.slurm_job is None and c.slurm_job == 0 and c.outputs == ["c.txt", "d.txt"]
+    assert c.pgid == -(1 << 62) and c.outputs == ["c.txt", "d.txt"]
     assert t.running_job("b") == b and t.running_job("zzz") is None
 
     s.set_pgid("b", 4242)  # with the next flush
     assert t.running_job("b").pgid == 0
     s.flush()
     assert t.running_job("b").pgid == 4242
-    s.set_pgid("c", -77, now=True)  # a Slurm job id: at once
-    assert t.running_job("c").slurm_job == 77
+    s.set_pgid("c", -77, now=True)  # at once (a Slurm job id: it outlives us)
+    assert t.running_job("c").pgid == -77
 
     s.finished("b")  # no longer running from the next flush
     assert t.running_job("b") is not None

@@ -11,6 +11,9 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start
 if TYPE_CHECKING:
     from typing import Any
 
+    from ..graph import Job
+    from ..state import RunningJob
+
 
 @record
 class JobSpec:
@@ -63,7 +66,60 @@ class JobResult:
 
 class Executor:
     """What the runner needs of an executor (the local one and Slurm's subclass it). Not a
-    typing.Protocol: typing costs ~3 ms at every start."""
+    typing.Protocol: typing costs ~3 ms at every start.
+
+    The class methods are what the runner asks before and beside running jobs (budgets, what a
+    job takes from them, how the state store records a running job, cleaning up after a pyrule
+    that died); the defaults are those of jobs that run on this machine. The registry
+    (executors/__init__.py) finds the class by name; the runner constructs it with the
+    command line's options for it (--NAME-OPTION VALUE as OPTION=VALUE) when jobs start.
+    """
+
+    # The state store records each running job as one integer (its `pgid` column): what the
+    # job is marked with before start() returns, and whether its recorded handle must be
+    # written at once (a job that outlives pyrule) or may wait for the next flush.
+    unstarted: int = 0
+    record_now: bool = False
+
+    @classmethod
+    def budgets(cls, jobs: int | None, mem: int | None) -> dict[str, float]:
+        """The run's budgets before --resources: cores (-j N, default the CPU count) and memory
+        (--mem, in bytes; default the physical memory). The first is the slots: while none of it
+        is free, no job starts (schedule.Schedule)."""
+        return {"cores": jobs or os.cpu_count() or 1,
+                "mem": mem if mem is not None else os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")}
+
+    @classmethod
+    def needs(cls, job: Job) -> dict[str, float]:
+        """What one running job takes from the budgets: its cores and memory, and its numeric
+        custom resources."""
+        r = job.resources
+        return {"cores": r.get("cores", 1), "mem": r.get("mem", 0), **custom_needs(r)}
+
+    def prepare(self, spec: JobSpec, job: Job, pipefile: str | None, overrides: list[str]) -> None:
+        """Complete the spec before start() with what the job needs beyond it (an executor that
+        runs it elsewhere: where to find it again). `pipefile`: relative to the workdir;
+        `overrides`: the run's NAME=VALUE overrides, as typed."""
+
+    @classmethod
+    def recorded(cls, handle: int) -> int:
+        """What the state store keeps of the handle start() returned."""
+        return handle
+
+    @classmethod
+    def owns(cls, record: int) -> bool:
+        """Whether a running job recorded as `record` is one of this executor's."""
+        return False
+
+    @classmethod
+    def describe(cls, job: RunningJob) -> str:
+        """The running job, for --status (e.g. "job pid 4242")."""
+        return f"job {job.pgid}"
+
+    @classmethod
+    def stop_leftover(cls, job: RunningJob, warn: Callable[[str], None], log: Callable[[str], None]) -> None:
+        """Stop a job that a pyrule which died left running (its outputs are removed after this):
+        `warn` tells the user, `log` writes the run log."""
 
     def start(self, spec: JobSpec) -> int:
         """Start the job; returns a handle (the pid for local)."""
@@ -87,6 +143,13 @@ class Executor:
     def close(self) -> None:
         """Release what the executor holds; called once at the end of a run."""
         raise NotImplementedError
+
+
+def custom_needs(resources: dict[str, Any]) -> dict[str, float]:
+    """A job's numeric resources beyond cores and memory (gpus=1, disk_io=0.5), which --resources
+    budgets. Not a runtime, nor the rule's `slurm:` section (kept among its resources)."""
+    return {k: v for k, v in resources.items()
+            if k not in ("cores", "mem", "runtime", "slurm") and isinstance(v, (int, float))}
 
 
 def exit_code_of(e: SystemExit) -> int:

@@ -32,8 +32,12 @@ from pyrule.executors.base import Executor, JobResult, JobSpec, exit_code_of, re
 from pyrule.executors.joblog import LogFiles
 from pyrule.executors.watchdog import Watchdog
 from pyrule.monitor import TreeMonitor
-from pyrule.procinfo import mark_self, marked_processes
+from pyrule.procinfo import boot_time, mark_self, marked_processes
 from pyrule.record import record
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start
+if TYPE_CHECKING:
+    from pyrule.state import RunningJob
 
 _PR_SET_PDEATHSIG = 1
 # What a job leaves running gets this long after SIGTERM, then SIGKILL.
@@ -223,6 +227,47 @@ class LocalExecutor(Executor):
         self._stopping = False  # in terminate_all or kill_all
         if not use_pidfd:
             self._install_sigchld()
+
+    # -- how the state store records a local job: its process group (0 until known) ----------
+
+    @classmethod
+    def owns(cls, record: int) -> bool:
+        return record >= 0
+
+    @classmethod
+    def describe(cls, job: RunningJob) -> str:
+        # The store has the job's process group only from the runner's next flush: until then,
+        # its process is found by its mark (PYRULE_JOB=RUN-ID/JOB).
+        pid = job.pgid if job.pgid > 0 else min(marked_processes(f"{job.run_id}/{job.name}"), default=0)
+        return f"job pid {pid}" if pid else "job starting"
+
+    @classmethod
+    def stop_leftover(cls, job: RunningJob, warn: Callable[[str], None], log: Callable[[str], None]) -> None:
+        """Its recorded process group, and the groups of the processes marked as the job's
+        (PYRULE_JOB), because pyrule may have died before it recorded the group (pgid 0), and a
+        process may have left its group."""
+        marked = marked_processes(f"{job.run_id}/{job.name}")
+        # After a reboot (power loss) the recorded group id may belong to anything now.
+        groups = {job.pgid} if job.pgid > 0 and job.started > boot_time() else set()
+        for pid in marked:
+            try:
+                groups.add(os.getpgid(pid))
+            except OSError:
+                pass
+        groups.discard(os.getpgrp())
+        for pgid in sorted(groups):
+            try:
+                os.killpg(pgid, signal.SIGKILL)
+                warn(f"stopped process group {pgid} left running by a pyrule that died ({job.name})")
+            except (ProcessLookupError, PermissionError):
+                pass
+        for pid in marked:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+    # -- running jobs -------------------------------------------------------------------------
 
     def _header(self, spec: JobSpec) -> bytes:
         """The first line of pyrule's own log of a job: when, where and what it ran (one line:

@@ -11,14 +11,14 @@ time, CPU time (wait4 rusage), peak RSS and the exit code to a JSON sidecar: wit
 Python bodies are closures that cannot be shipped to a node, so their script runs
 `python -m pyrule --run-job NAME -f PIPEFILE -- [NAME=VALUE ...] TARGET` instead: the node
 loads the Pipefile again (with the same overrides), plans TARGET, and runs that job's body
-in-process (`run_job` below).
+in-process (node.py).
 
 States: `squeue -h -t all -j ID,ID,... -o '%i|%T|%r'`, once per poll for every job; ids that
 squeue no longer shows (older than MinJobAge, or a restarted controller) are looked up with
 `sacct -c`. PENDING, RUNNING, COMPLETING, CONFIGURING, SUSPENDED, REQUEUED... are not final.
 
-The Runner stores a Slurm job as a *negative* pgid in the state store's `running` table
-(`-job_id`; `state.SLURM_UNSUBMITTED` before sbatch answered), so that the next run after a
+The state store records a Slurm job as a *negative* pgid in its `running` table (`-job_id`;
+UNSUBMITTED before sbatch answered: SlurmExecutor.recorded), so that the next run after a
 pyrule that died can tell it from a local process group and cancel it (`cancel_orphans`).
 """
 
@@ -33,11 +33,16 @@ import shutil
 import subprocess
 import sys
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from ..errors import UsageError, suggest
 from ..record import record
-from .base import Executor, JobResult, JobSpec, exit_code_of, read_report, resolve
+from .base import Executor, JobResult, JobSpec, custom_needs, read_report, resolve
+
+if TYPE_CHECKING:
+    from ..graph import Job
+    from ..state import RunningJob
 
 # Job states after which a job does not change any more (squeue %T, sacct State).
 FINAL_STATES = frozenset(
@@ -57,6 +62,9 @@ PROFILE_KEYS = ("partition", "account", "qos", "constraint", "extra")
 SLURM_DIR = os.path.join(".pyrule", "slurm")
 MEASURE = "pyrule_measure.py"
 DEFAULT_JOBS = 100  # --jobs default with --executor slurm: jobs submitted at once
+# What a job is recorded with before sbatch gives it an id (then -id): negative like an id, and
+# beyond any. A local job's record is its process group, >= 0.
+UNSUBMITTED = -(1 << 62)
 
 _POLL_S = 0.5  # squeue interval while things happen...
 _POLL_IDLE_S = 1.0  # ...and after 10 s without any change
@@ -234,6 +242,58 @@ class SlurmExecutor(Executor):
         self._last_change = time.monotonic()
         self._measure: str | None = None
         self._squeue_failing = False
+
+    # --- what the runner asks beside running jobs -------------------------------------
+
+    unstarted = UNSUBMITTED
+    record_now = True  # the job outlives pyrule: its id must be on record at once
+
+    @classmethod
+    def budgets(cls, jobs: int | None, mem: int | None) -> dict[str, float]:
+        """-j N: at most N jobs submitted at once; memory is the cluster's business."""
+        return {"jobs": jobs or DEFAULT_JOBS}
+
+    @classmethod
+    def needs(cls, job: Job) -> dict[str, float]:
+        """Cores and memory are the cluster's business: a job takes one of the -j slots."""
+        return {"jobs": 1, **custom_needs(job.resources)}
+
+    def prepare(self, spec: JobSpec, job: Job, pipefile: str | None, overrides: list[str]) -> None:
+        """What the node needs to place the job and, for a python body, to find it again."""
+        spec.resources = dict(job.resources)
+        spec.pipefile = pipefile
+        spec.overrides = list(overrides)
+        spec.target = job.outputs[0] if job.outputs else job.rule.name
+
+    @classmethod
+    def recorded(cls, handle: int) -> int:
+        return -handle
+
+    @classmethod
+    def owns(cls, record: int) -> bool:
+        return record < 0
+
+    @staticmethod
+    def job_id(record: int) -> int:
+        """The Slurm job id a record stands for (0: not submitted yet)."""
+        return 0 if record == UNSUBMITTED else -record
+
+    @classmethod
+    def describe(cls, job: RunningJob) -> str:
+        job_id = cls.job_id(job.pgid)
+        return f"Slurm job {job_id}" if job_id else "Slurm job not submitted yet"
+
+    @classmethod
+    def stop_leftover(cls, job: RunningJob, warn: Callable[[str], None], log: Callable[[str], None]) -> None:
+        """Cancel it (and wait): it would go on writing the outputs unseen. Id 0 if pyrule died
+        before sbatch answered: found by its name."""
+        cancelled, problems = cancel_orphans([(job.name, cls.job_id(job.pgid))])
+        for name, job_id, state in cancelled:
+            warn(f"cancelled Slurm job {job_id} ({name}, {state}) left by a pyrule that died: "
+                 "its outputs would be written unseen")
+            log(f"recover {name}: cancelled Slurm job {job_id} ({state})")
+        for problem in problems:
+            warn(problem)
 
     # --- the Executor interface -------------------------------------------------------
 
@@ -726,47 +786,6 @@ def cancel_orphans(
         if left:
             problems.append(f"Slurm job(s) {', '.join(map(str, left))} still not stopped after scancel")
     return ours, problems
-
-
-# --- running one job on a node: pyrule --run-job ---------------------------------------------
-
-
-def run_job(rules, name: str, targets: list[str]) -> int:
-    """Plan `targets`, find the job called `name`, and run its body here; returns its exit code."""
-    import tempfile
-    import traceback
-
-    from ..body import job_spec
-    from ..plan import plan
-
-    graph = plan(rules, targets)
-    job = next((j for j in graph.jobs if j.name == name), None)
-    if job is None:
-        raise UsageError(
-            f"--run-job {name}: no such job in the graph of {', '.join(targets) or 'the default targets'}",
-            hint=suggest(name, [j.name for j in graph.jobs]),
-        )
-    with tempfile.TemporaryDirectory(prefix="pyrule-run-job-") as tmp:
-        spec = job_spec(job, rules.namespace, tmp, 1)
-    os.environ.update(spec.env)
-    for d in spec.output_dirs:
-        os.makedirs(d, exist_ok=True)
-    sys.stdout.flush()
-    if spec.shell is not None:
-        code = subprocess.run(["bash", "-euo", "pipefail", "-c", spec.shell], stdin=subprocess.DEVNULL).returncode
-        return code if code >= 0 else 128 - code
-    assert spec.python is not None
-    try:
-        spec.python()
-    except SystemExit as e:
-        return exit_code_of(e)
-    except BaseException:  # a failing body is a failed job
-        traceback.print_exc()
-        return 1
-    finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    return 0
 
 
 # --- configuration -------------------------------------------------------------------------

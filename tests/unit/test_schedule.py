@@ -10,11 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from pyrule.executors.local import LocalExecutor
+from pyrule.executors.slurm import SlurmExecutor
 from pyrule.graph import Job
 from pyrule.load import load
 from pyrule.plan import plan
 from pyrule.rules import Rule
-from pyrule.schedule import BACKFILL, Schedule, critical_path, needs, over_budget
+from pyrule.schedule import BACKFILL, Schedule, critical_path, over_budget
 
 
 def job(name: str, *deps: Job, priority: int = 0, checkpoint: bool = False, **resources) -> Job:
@@ -24,7 +26,7 @@ def job(name: str, *deps: Job, priority: int = 0, checkpoint: bool = False, **re
 
 
 def local(j: Job) -> dict[str, float]:
-    return needs(j, "local")
+    return LocalExecutor.needs(j)
 
 
 def schedule(stale: list[Job], cores: float = 1, mem: float = 100, keep_going: bool = False, **extra) -> Schedule:
@@ -78,14 +80,14 @@ class FakeExecutor:
 
 def test_needs_on_the_local_executor_are_cores_mem_and_numeric_custom_resources():
     j = job("a", cores=2, mem=1000, gpus=1, disk_io=0.5, runtime=60, label="fast")
-    assert needs(j, "local") == {"cores": 2, "mem": 1000, "gpus": 1, "disk_io": 0.5}
-    assert needs(job("b"), "local") == {"cores": 1, "mem": 0}
+    assert LocalExecutor.needs(j) == {"cores": 2, "mem": 1000, "gpus": 1, "disk_io": 0.5}
+    assert LocalExecutor.needs(job("b")) == {"cores": 1, "mem": 0}
     # Neither a runtime nor slurm options (whatever their value) are budgets.
-    assert needs(job("c", slurm=3), "local") == {"cores": 1, "mem": 0}
+    assert LocalExecutor.needs(job("c", slurm=3)) == {"cores": 1, "mem": 0}
 
 
 def test_needs_on_slurm_are_one_job_slot_and_custom_resources():
-    assert needs(job("a", cores=8, mem=10**9, gpus=2), "slurm") == {"jobs": 1, "gpus": 2}
+    assert SlurmExecutor.needs(job("a", cores=8, mem=10**9, gpus=2)) == {"jobs": 1, "gpus": 2}
 
 
 def test_over_budget_names_the_first_resource_that_can_never_fit():
@@ -156,7 +158,7 @@ def test_no_job_starts_once_every_slot_is_taken_even_one_needing_no_core():
 
 def test_on_slurm_the_slots_are_the_jobs_budget():
     jobs = [job(f"j{i}", cores=16) for i in range(4)]
-    s = Schedule(jobs, {"jobs": 2}, lambda j: needs(j, "slurm"))
+    s = Schedule(jobs, {"jobs": 2}, SlurmExecutor.needs)
     fake = FakeExecutor(s)
     assert fake.start_what_fits() == ["j0", "j1"]
     fake.end()

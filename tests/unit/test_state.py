@@ -19,7 +19,7 @@ import pytest
 from runner_helpers import mount
 
 from pyrule import state
-from pyrule.state import SLURM_UNSUBMITTED, RunningJob, State, StateError
+from pyrule.state import RunningJob, State, StateError
 
 SIG = {"outputs": ["b.txt"], "inputs": ["a.txt"], "body": "cat a.txt > b.txt"}
 
@@ -338,9 +338,14 @@ def test_a_running_mark_is_written_at_once_field_by_field(store: State, root: st
     assert store.running_job("c").outputs == []
 
 
-@pytest.mark.parametrize("pgid, slurm_job", [(4242, None), (0, None), (-77, 77), (SLURM_UNSUBMITTED, 0)])
+@pytest.mark.parametrize("pgid, slurm_job", [(4242, None), (0, None), (-77, 77), (-(1 << 62), 0)])
 def test_slurm_job_of_a_mark(pgid: int, slurm_job: int | None):
-    assert RunningJob("b", "r", 1, 1.0, pgid, [], 1.0).slurm_job == slurm_job
+    """The store keeps one integer per running job; the executors tell whose it is (executors/)."""
+    from pyrule import executors
+    from pyrule.executors.slurm import SlurmExecutor
+
+    owner = executors.owner(RunningJob("b", "r", 1, 1.0, pgid, [], 1.0).pgid)
+    assert (owner.job_id(pgid) if owner is SlurmExecutor else None) == slurm_job
 
 
 def test_pending_writes_are_written_once(store: State, root: str):
