@@ -357,7 +357,10 @@ class Runner:
                 self._skip_unstarted(stale_jobs)
             self._orphans()
             if self.options.noop_key is not None and not self.failed and not self.busy:
-                self._leave_memo(generation, noop)
+                from .noop_memo import leave
+
+                leave(self.state, self.options.noop_key, generation, self.stats, self.graph.jobs, self.decider, noop,
+                      self.log.write)
         except Interrupted:
             status = "interrupted"
             self._stop_all()
@@ -464,46 +467,6 @@ class Runner:
             self.lock_dir = None
         if self.project_lock is not None:
             self.project_lock.close()
-
-    def _leave_memo(self, generation: int | None, decisions: list[Decision] | None) -> None:
-        """Leave a no-op memo (noop_memo.py) if the same run again would find nothing to do.
-        After a no-op (`decisions`), that is what this run decided; after a build, the graph is
-        decided again, on the store as it is now and on the same stat results (only the
-        outputs just written are stat'ed again): a fraction of what the build cost."""
-        from .noop_memo import save
-
-        try:
-            self.state.flush()
-            if decisions is None:
-                generation = self.state.generation()
-            if generation is None or self.state.running():
-                # Another process's job (or one a dead pyrule left): a run would wait for its
-                # lock or clean it up, so no memo.
-                self.log.write("no-op memo not left: jobs are marked running")
-                return
-            if decisions is None:
-                self.state.reread()  # what another process recorded meanwhile counts too
-                decider = Decider(self.state, self.stats)
-                decisions = decider.decide_all(self.graph.jobs)
-                stale = next((d for d in decisions if d.reason is not None or d.adopt), None)
-                if stale is not None:
-                    self.log.write(f"no-op memo not left: {stale.job.name} would run again ({stale.reason})")
-                    return
-                settled = decider.settled(earlier=self.decider)
-            else:
-                settled = self.decider.settled()
-            if not settled:
-                # A file hashed within its timestamp tick may change without its stat showing it.
-                self.log.write("no-op memo not left: a file changed within its timestamp tick, or its tick is not over")
-                return
-            up_to_date = sum(1 for d in decisions if not (d.job.phony and not d.job.rule.has_body))
-            assert self.options.noop_key is not None  # _run calls this only with a key
-            saved = save(self.state, self.options.noop_key, generation, self.stats, up_to_date)
-        except StateError as e:  # only a shortcut for the next run: this one is done
-            self.log.write(f"no-op memo not left: {e.message}")
-            return
-        self.log.write("no-op memo left" if saved else "no-op memo not left: a directory among the paths, "
-                       "or the store changed meanwhile")
 
     def _orphans(self) -> None:
         from .orphans import delete_orphans, find_orphans
