@@ -8,8 +8,8 @@ import os
 from pathlib import Path
 
 import pytest
-from runner_helpers import pipefile, write
-from test_decide import CHAIN, build, graph_jobs, store
+from runner_helpers import write
+from test_decide import build, graph_jobs, proj, store  # noqa: F401 (proj: a fixture, used by `built`)
 
 from pyrule.invariants import Decider
 from pyrule.noop_memo import leave, unchanged
@@ -20,12 +20,10 @@ KEY = "memo-key"
 
 
 @pytest.fixture
-def proj(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    pipefile(tmp_path, CHAIN)
-    write(tmp_path / "a.txt", "y\nx\n")
+def built(built: Path) -> Path:
+    """test_decide's chain a.txt -> b.txt -> c.txt, built."""
     build()
-    return tmp_path
+    return proj
 
 
 def _run_end(state: State, noop: bool, decider: Decider | None = None, stats: StatCache | None = None,
@@ -43,7 +41,7 @@ def _run_end(state: State, noop: bool, decider: Decider | None = None, stats: St
 
 
 @pytest.mark.parametrize("noop", [True, False])
-def test_a_run_that_would_find_nothing_to_do_leaves_a_memo(proj: Path, noop: bool):
+def test_a_run_that_would_find_nothing_to_do_leaves_a_memo(built: Path, noop: bool):
     with store() as state:
         assert _run_end(state, noop) == ["no-op memo left"]
         found = unchanged(state, KEY)
@@ -52,20 +50,20 @@ def test_a_run_that_would_find_nothing_to_do_leaves_a_memo(proj: Path, noop: boo
 
 
 @pytest.mark.parametrize("noop", [True, False])
-def test_no_memo_while_a_job_is_marked_running(proj: Path, noop: bool):
+def test_no_memo_while_a_job_is_marked_running(built: Path, noop: bool):
     with store() as state:
         state.mark_running([("x", 0, ["x.txt"])], "other-run", 0.0)
         assert _run_end(state, noop) == ["no-op memo not left: jobs are marked running"]
         assert unchanged(state, KEY) is None
 
 
-def test_no_memo_after_a_no_op_that_began_with_jobs_marked_running(proj: Path):
+def test_no_memo_after_a_no_op_that_began_with_jobs_marked_running(built: Path):
     with store() as state:  # generation None: the run's decisions read marks since removed
         assert _run_end(state, True, generation=None) == ["no-op memo not left: jobs are marked running"]
         assert unchanged(state, KEY) is None
 
 
-def test_after_a_build_a_job_that_would_run_again_leaves_no_memo(proj: Path):
+def test_after_a_build_a_job_that_would_run_again_leaves_no_memo(built: Path):
     with store() as state:
         jobs = list(graph_jobs().values())
         decider = Decider(state, StatCache())
@@ -77,7 +75,7 @@ def test_after_a_build_a_job_that_would_run_again_leaves_no_memo(proj: Path):
         assert unchanged(state, KEY) is None
 
 
-def test_a_directory_among_the_paths_leaves_no_memo(proj: Path):
+def test_a_directory_among_the_paths_leaves_no_memo(built: Path):
     os.mkdir("sub")
     stats = StatCache()
     stats.stat("sub")
@@ -88,15 +86,15 @@ def test_a_directory_among_the_paths_leaves_no_memo(proj: Path):
 
 
 @pytest.mark.parametrize("noop", [True, False])
-def test_a_file_changed_within_its_tick_leaves_no_memo(proj: Path, noop: bool):
+def test_a_file_changed_within_its_tick_leaves_no_memo(built: Path, noop: bool):
     with store() as state:
         # The run's decider hashed x.txt (read by no job: a build's second decider does not
         # look at it again, only through the first) within its timestamp tick; it changed since.
-        write(proj / "x.txt", "one\n")
+        write(built / "x.txt", "one\n")
         decider = Decider(state, StatCache())
         decider.fps.of("x.txt", "content")
         decider.fps.racy.add("x.txt")
-        write(proj / "x.txt", "changed\n")
+        write(built / "x.txt", "changed\n")
         assert _run_end(state, noop, decider=decider)[-1] == (
             "no-op memo not left: a file changed within its timestamp tick, or its tick is not over")
         assert unchanged(state, KEY) is None
