@@ -44,9 +44,9 @@ def store(project: Path):
 
 
 def _recovery(state: State, busy: dict[str, int] | None = None, producers=(), stats: StatCache | None = None,
-              run_id: str = "this-run") -> tuple[Recovery, Said]:
+              run_id: str = "this-run", lock_dir: int | None = None) -> tuple[Recovery, Said]:
     said = Said()
-    return Recovery(state, None, run_id, {} if busy is None else busy, producers,
+    return Recovery(state, lock_dir, run_id, {} if busy is None else busy, producers,
                     StatCache() if stats is None else stats, said.warned.append, said.logged.append), said
 
 
@@ -146,7 +146,7 @@ def test_an_output_outside_the_project_is_removed_only_if_this_pipefile_makes_it
     mine, theirs = away / "mine.txt", away / "theirs.txt"
     mine.write_text("half")
     theirs.write_text("someone else's")
-    _died_running([("b", [str(mine), str(theirs)])])
+    _died_running([("b", [str(theirs), str(mine)])])
     rec, said = _recovery(store, producers={str(mine)})
     assert rec.at_start() == {"b"}
     assert not mine.exists()
@@ -193,7 +193,8 @@ def test_a_job_recovered_from_the_store_is_not_recovered_again_from_its_journal(
 def test_a_dead_job_whose_lock_another_pyrule_holds_is_left_to_it(store: State, project: Path):
     (project / "b.txt").write_text("half")
     (project / "c.txt").write_text("half")
-    _died_running([("b", ["b.txt"])])
+    (project / "e.txt").write_text("half")
+    _died_running([("b", ["b.txt"]), ("e", ["e.txt"])])
     pid, start = _dead_pid()
     dead = journal.Journal(ROOT, "other-dead-run", pid, start)
     dead.started([("c", ["c.txt"]), ("d", ["d.txt"])], "local", 1.0)
@@ -203,7 +204,7 @@ def test_a_dead_job_whose_lock_another_pyrule_holds_is_left_to_it(store: State, 
     try:
         busy = {"x": 123}
         rec, said = _recovery(store, busy=busy)
-        assert rec.at_start() == {"d"}
+        assert rec.at_start() == {"d", "e"}
     finally:
         for p in (other, other_c):
             p.communicate(timeout=30)
@@ -211,7 +212,9 @@ def test_a_dead_job_whose_lock_another_pyrule_holds_is_left_to_it(store: State, 
     assert (project / "b.txt").exists() and (project / "c.txt").exists()
     assert [r.name for r in store.running()] == ["b"]
     assert os.path.exists(dead.path), "a journal with a job left to another pyrule is kept"
-    assert said.logged == ["recover d: removed incomplete outputs ['d.txt']"]
+    assert not (project / "e.txt").exists()
+    assert said.logged == ["recover e: removed incomplete outputs ['e.txt']",
+                           "recover d: removed incomplete outputs ['d.txt']"]
     # Once the other pyrule is gone, a later run recovers what it left; d again, as the kept journal
     # still has it open (removing what is gone already costs nothing, and is never wrong).
     rec, said = _recovery(store, busy={})
@@ -229,13 +232,56 @@ def test_rows_whose_lock_the_caller_holds_are_recovered_unless_cleaned_up_meanwh
     other = _holding(["b.txt"])  # locked() takes no lock: the caller holds it
     try:
         rec, said = _recovery(store)
-        assert rec.locked([b, c]) == {"b"}
+        assert rec.locked([c, b]) == {"b"}  # c first: skipping it does not end the loop
     finally:
         other.communicate(timeout=30)
     assert not (project / "b.txt").exists() and (project / "c.txt").read_text() == "rebuilt"
     assert [r.run_id for r in store.running()] == ["newer-run"]
     gone = RunningJob("g", "dead-run", 1, 0.0, 0, ["g.txt"], 1.0)  # no longer in the store at all
     assert rec.locked([gone]) == set()
+
+
+def test_a_job_a_dead_runs_journal_names_is_stopped_by_its_mark(store: State, project: Path):
+    """No process group was recorded (the journal is written before the job starts): the local
+    executor finds the job's processes by their PYRULE_JOB mark, RUN-ID/NAME of the journal."""
+    pid, start = _dead_pid()
+    dead = journal.Journal(ROOT, "dead-run", pid, start)
+    dead.started([("b", ["b.txt"])], "local", 1.0)
+    dead.close()
+    job = _leftover("dead-run/b")
+    try:
+        rec, said = _recovery(store)
+        assert rec.at_start() == {"b"}
+        assert job.wait(timeout=30) == -9, "the job the dead pyrule left running was not stopped"
+    finally:
+        job.kill()
+        job.wait()
+
+
+def test_locks_are_taken_in_the_runs_lock_directory_not_by_path(store: State, project: Path):
+    """The run's lock directory (locks.open_dir, opened at its start): when .pyrule/locks is
+    replaced meanwhile, another pyrule's locks in the run's directory still exclude it."""
+    from pyrule.locks import open_dir
+
+    (project / "b.txt").write_text("half")
+    (project / "c.txt").write_text("half")
+    _died_running([("b", ["b.txt"])])
+    pid, start = _dead_pid()
+    dead = journal.Journal(ROOT, "other-dead-run", pid, start)
+    dead.started([("c", ["c.txt"])], "local", 1.0)
+    dead.close()
+    others = [_holding(["b.txt"]), _holding(["c.txt"])]  # in .pyrule/locks
+    fd = open_dir(ROOT)
+    try:
+        os.rename(os.path.join(ROOT, "locks"), os.path.join(ROOT, "locks-then"))
+        rec, said = _recovery(store, busy=(busy := {}), lock_dir=fd)
+        assert rec.at_start() == set()
+        assert busy == {"b": 0, "c": 0}
+    finally:
+        os.close(fd)
+        for p in others:
+            p.communicate(timeout=30)
+    assert (project / "b.txt").exists() and (project / "c.txt").exists()
 
 
 def test_the_dead_pid_helper_gives_a_dead_process():
