@@ -29,12 +29,16 @@ import xxhash
 from .code_identity import rule_identity
 from .rules import Rule, Rules
 from .stat_cache import StatCache
-from .state import State
+from .state import State, StateError
 from .version import __version__
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
+
+    from .graph import Job
+    from .invariants import Decider, Decision
 
 _MASK = (1 << 64) - 1  # times before 1970 are negative: packed as unsigned, like the rest
 _ABSENT = (0, 0, 0, 0, 0)  # a path that does not exist (no stat result has mode 0)
@@ -109,6 +113,47 @@ def save(state: State, key: str, generation: int, stats: StatCache, up_to_date: 
         return False
     paths = zlib.compress("\0".join(stats).encode("utf-8", "surrogateescape"), 1)
     return state.save_noop_memo(key, generation, up_to_date, paths, "".join(_digests(stats.values())))
+
+
+def leave(state: State, key: str, generation: int | None, stats: StatCache, jobs: list[Job], decider: Decider,
+          decisions: list[Decision] | None, log: Callable[[str], None]) -> None:
+    """At the end of a run, leave a memo if the same run again would find nothing to do, and say
+    in the run log (`log`) why not. After a no-op (`decisions`: what `decider` decided), that is
+    what the run decided; after a build, the graph (`jobs`) is decided again, on the store as it
+    is now and on the same stat results (only the outputs just written are stat'ed again): a
+    fraction of what the build cost. `generation`: the store's when the run began deciding."""
+    from .invariants import Decider
+
+    try:
+        state.flush()
+        if decisions is None:
+            generation = state.generation()
+        if generation is None or state.running():
+            # Another process's job (or one a dead pyrule left): a run would wait for its
+            # lock or clean it up, so no memo.
+            log("no-op memo not left: jobs are marked running")
+            return
+        if decisions is None:
+            state.reread()  # what another process recorded meanwhile counts too
+            again = Decider(state, stats)
+            decisions = again.decide_all(jobs)
+            stale = next((d for d in decisions if d.reason is not None or d.adopt), None)
+            if stale is not None:
+                log(f"no-op memo not left: {stale.job.name} would run again ({stale.reason})")
+                return
+            settled = again.settled(earlier=decider)
+        else:
+            settled = decider.settled()
+        if not settled:
+            # A file hashed within its timestamp tick may change without its stat showing it.
+            log("no-op memo not left: a file changed within its timestamp tick, or its tick is not over")
+            return
+        up_to_date = sum(1 for d in decisions if not (d.job.phony and not d.job.rule.has_body))
+        saved = save(state, key, generation, stats, up_to_date)
+    except StateError as e:  # only a shortcut for the next run: this one is done
+        log(f"no-op memo not left: {e.message}")
+        return
+    log("no-op memo left" if saved else "no-op memo not left: a directory among the paths, or the store changed meanwhile")
 
 
 def unchanged(state: State, key: str) -> tuple[int, int] | None:

@@ -19,8 +19,9 @@ from .graph import Job, JobGraph
 from .invariants import Decider, Decision, InputError
 from .outputs import protect, remove
 from .procinfo import alive_since, start_time
-from .project import STATE_DIR, outside
+from .project import STATE_DIR
 from .record import field, record
+from .recover import Recovery, dead_jobs
 from .rules import Rules
 from .schedule import Schedule, over_budget
 from .stat_cache import StatCache
@@ -139,13 +140,6 @@ def open_state(readonly: bool, console=None) -> State | None:
                 console.warn(e.message)
             return None
         raise
-
-
-def dead_jobs(state: State | None) -> list:
-    """Jobs that a pyrule process which no longer exists left marked as running."""
-    if state is None:
-        return []
-    return [r for r in state.running() if not alive_since(r.owner_pid, r.owner_start)]
 
 
 def running_elsewhere(state: State | None) -> dict[str, int]:
@@ -318,7 +312,9 @@ class Runner:
         generation = None if self.state.running() else self.state.generation()
         self.state.run_started(self.run_id, self.options.argv)
         self.busy = running_elsewhere(self.state)
-        incomplete = self._recover()
+        self.recovery = Recovery(self.state, self.lock_dir, self.run_id, self.busy, self.graph.producers, self.stats,
+                                 self.console.warn, self.log.write)
+        incomplete = self.recovery.at_start()
         self.decider = Decider(self.state, self.stats, forced_jobs(self.graph, self.options), incomplete, self.busy,
                                adopt=not self.after_lost_store)
         decisions = self.decider.decide_all(self.graph.jobs)
@@ -361,7 +357,10 @@ class Runner:
                 self._skip_unstarted(stale_jobs)
             self._orphans()
             if self.options.noop_key is not None and not self.failed and not self.busy:
-                self._leave_memo(generation, noop)
+                from .noop_memo import leave
+
+                leave(self.state, self.options.noop_key, generation, self.stats, self.graph.jobs, self.decider, noop,
+                      self.log.write)
         except Interrupted:
             status = "interrupted"
             self._stop_all()
@@ -469,46 +468,6 @@ class Runner:
         if self.project_lock is not None:
             self.project_lock.close()
 
-    def _leave_memo(self, generation: int | None, decisions: list[Decision] | None) -> None:
-        """Leave a no-op memo (noop_memo.py) if the same run again would find nothing to do.
-        After a no-op (`decisions`), that is what this run decided; after a build, the graph is
-        decided again, on the store as it is now and on the same stat results (only the
-        outputs just written are stat'ed again): a fraction of what the build cost."""
-        from .noop_memo import save
-
-        try:
-            self.state.flush()
-            if decisions is None:
-                generation = self.state.generation()
-            if generation is None or self.state.running():
-                # Another process's job (or one a dead pyrule left): a run would wait for its
-                # lock or clean it up, so no memo.
-                self.log.write("no-op memo not left: jobs are marked running")
-                return
-            if decisions is None:
-                self.state.reread()  # what another process recorded meanwhile counts too
-                decider = Decider(self.state, self.stats)
-                decisions = decider.decide_all(self.graph.jobs)
-                stale = next((d for d in decisions if d.reason is not None or d.adopt), None)
-                if stale is not None:
-                    self.log.write(f"no-op memo not left: {stale.job.name} would run again ({stale.reason})")
-                    return
-                settled = decider.settled(earlier=self.decider)
-            else:
-                settled = self.decider.settled()
-            if not settled:
-                # A file hashed within its timestamp tick may change without its stat showing it.
-                self.log.write("no-op memo not left: a file changed within its timestamp tick, or its tick is not over")
-                return
-            up_to_date = sum(1 for d in decisions if not (d.job.phony and not d.job.rule.has_body))
-            assert self.options.noop_key is not None  # _run calls this only with a key
-            saved = save(self.state, self.options.noop_key, generation, self.stats, up_to_date)
-        except StateError as e:  # only a shortcut for the next run: this one is done
-            self.log.write(f"no-op memo not left: {e.message}")
-            return
-        self.log.write("no-op memo left" if saved else "no-op memo not left: a directory among the paths, "
-                       "or the store changed meanwhile")
-
     def _orphans(self) -> None:
         from .orphans import delete_orphans, find_orphans
 
@@ -524,86 +483,6 @@ class Runner:
         for name, outputs in orphans:
             self.console.warn(f"orphaned: {', '.join(outputs)} (made by {name}, no longer in the graph)")
         self.console.note("  remove them with --delete-orphans")
-
-    def _recover(self, rows: list | None = None) -> set[str]:
-        """Clean up after a pyrule that died: stop its jobs, remove their outputs, say so.
-
-        At startup (rows None) each dead job is cleaned up under its lock, so that two pyrule
-        processes starting together never remove what the other has begun to rebuild; `rows`
-        are dead jobs whose lock the caller holds already."""
-        from .locks import JobLock
-
-        names = set()
-        for r in dead_jobs(self.state) if rows is None else rows:
-            lock = JobLock(STATE_DIR, list(r.outputs) or [r.name], dir_fd=self.lock_dir) if rows is None else None
-            if lock is not None and not lock.try_acquire():
-                # Another pyrule is recovering or rebuilding it now (which one, the store does not
-                # say yet: r.owner_pid is the dead one's).
-                self.busy[r.name] = 0
-                continue
-            try:
-                now = self.state.running_job(r.name)
-                if now is None or now.run_id != r.run_id:
-                    continue  # cleaned up (and perhaps rebuilt) by another pyrule meanwhile
-                self._recover_one(r)
-                self.state.forget_running([r.name])
-                names.add(r.name)
-            finally:
-                if lock is not None:
-                    lock.release()
-        if rows is None:
-            names |= self._recover_journals(names)
-        return names
-
-    def _recover_journals(self, done: set[str]) -> set[str]:
-        """Clean up the jobs that a dead pyrule's journal (journal.py) has open, as _recover does
-        for the store's marks: they may be half-written even when the store, damaged or
-        removed since, knows nothing of them. `done`: jobs recovered from the store already."""
-        from .journal import dead, remove
-        from .locks import JobLock
-        from .state import RunningJob
-
-        names = set()
-        for path, entries in dead(STATE_DIR, own=self.run_id):
-            kept = False
-            for e in entries:
-                if e.name in done:
-                    continue
-                lock = JobLock(STATE_DIR, list(e.outputs) or [e.name], dir_fd=self.lock_dir)
-                if not lock.try_acquire():
-                    self.busy[e.name] = 0  # another pyrule is recovering or rebuilding it now (not the dead owner)
-                    kept = True
-                    continue
-                try:
-                    if not os.path.exists(path):
-                        break  # recovered by another pyrule meanwhile
-                    # No record of its handle: the journal is written before the job starts; its
-                    # executor finds it otherwise (a local job's processes by their marker).
-                    pgid = executors.known(e.executor).unstarted
-                    self._recover_one(RunningJob(e.name, e.run_id, e.owner_pid, e.owner_start, pgid, e.outputs,
-                                                 e.started))
-                    names.add(e.name)
-                finally:
-                    lock.release()
-            if not kept:
-                remove(path)
-        return names
-
-    def _recover_one(self, r) -> None:
-        # Its executor stops it first (a local one's processes, a Slurm job), as it would go on
-        # writing the outputs unseen; only a job recorded as its own is asked about.
-        executors.owner(r.pgid).stop_leftover(r, self.console.warn, self.log.write)
-        for p in r.outputs:
-            if outside(p) and p not in self.graph.producers:
-                # Only the store says this job writes there (it may be damaged or edited): an
-                # output of the current Pipefile, or inside the project, is removed; not this.
-                self.console.warn(f"{r.name}: the store names '{p}' as its output, outside the project and "
-                                  "not an output of this Pipefile: left alone")
-                continue
-            remove(p)
-            self.stats.forget(p)
-        self.console.warn(f"{r.name} was running when pyrule died: removed its outputs; it will be rebuilt")
-        self.log.write(f"recover {r.name}: removed incomplete outputs {r.outputs}")
 
     def _check_fit(self, stale: list[Decision]) -> None:
         for d in stale:
@@ -802,7 +681,7 @@ class Runner:
             # Another run has it marked running, yet we hold its lock and its pyrule is gone: it
             # died while running it (after this run started). A run always clears the mark
             # before it gives the lock back, so its outputs are suspect: never adopt or keep them.
-            self.decider.mark_incomplete(self._recover([left]))
+            self.decider.mark_incomplete(self.recovery.locked([left]))
             from .journal import settle
 
             settle(STATE_DIR, left.run_id, {left.name})

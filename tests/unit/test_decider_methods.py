@@ -167,7 +167,7 @@ def test_settled_verifies_a_racy_file_again(tmp_path: Path, monkeypatch: pytest.
 
 
 def test_settled_takes_the_earlier_deciders_racy_files_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    """After a build the runner decides again (Runner._leave_memo): a file the build's decider
+    """After a build the runner decides again (noop_memo.leave): a file the build's decider
     hashed while racily clean must be verified by the new one too."""
     monkeypatch.chdir(tmp_path)
     write(tmp_path / "x.txt", "one\n")
