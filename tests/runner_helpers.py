@@ -190,3 +190,26 @@ def mount(*args: str) -> bool:
     if os.geteuid() != 0 or not shutil.which("mount"):
         return False
     return subprocess.run(["mount", *args], capture_output=True, timeout=60).returncode == 0
+
+
+# a.txt -> b (sort) -> b.txt -> c (copy, with the top-level N) -> c.txt; `all` gathers c.txt
+CHAIN_PIPEFILE = """
+    N ?= 1
+    default: all
+
+    rule all:
+        input: "c.txt"
+
+    rule b:
+        output: "b.txt"
+        input: "a.txt"
+        params: k = 1
+        shell:
+            sort {input} > {output}
+
+    rule c:
+        output: "c.txt"
+        input: "b.txt"
+        shell:
+            cat {input} > {output}; echo {N} >> {output}
+"""

@@ -10,7 +10,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from runner_helpers import ok, pipefile, write
+from runner_helpers import CHAIN_PIPEFILE, ok, pipefile, write
 
 from pyrule.invariants import Decider, Decision, Fingerprints, signature
 from pyrule.load import load
@@ -19,27 +19,7 @@ from pyrule.run import dead_jobs
 from pyrule.stat_cache import StatCache
 from pyrule.state import State
 
-# a.txt -> b (sort) -> b.txt -> c (copy, with the top-level N) -> c.txt; `all` gathers c.txt
-PIPEFILE = """
-    N ?= 1
-    default: all
-
-    rule all:
-        input: "c.txt"
-
-    rule b:
-        output: "b.txt"
-        input: "a.txt"
-        params: k = 1
-        shell:
-            sort {input} > {output}
-
-    rule c:
-        output: "c.txt"
-        input: "b.txt"
-        shell:
-            cat {input} > {output}; echo {N} >> {output}
-"""
+PIPEFILE = CHAIN_PIPEFILE
 
 UP_TO_DATE = "signature unchanged since its last success"
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import xxhash
-from runner_helpers import pipefile, wait_for, write
+from runner_helpers import CHAIN_PIPEFILE, pipefile, wait_for, write
 
 from pyrule.graph import Job
 from pyrule.invariants import (
@@ -37,26 +37,7 @@ UP_TO_DATE = "signature unchanged since its last success"
 T1, T2, T3 = 1_000_000_000_000, 2_000_000_000_000, 3_000_000_000_000  # fixed mtimes (ns)
 
 # a.txt -> b (sort) -> b.txt -> c (with the top-level N) -> c.txt; `all` gathers c.txt
-CHAIN = """
-    N ?= 1
-    default: all
-
-    rule all:
-        input: "c.txt"
-
-    rule b:
-        output: "b.txt"
-        input: "a.txt"
-        params: k = 1
-        shell:
-            sort {input} > {output}
-
-    rule c:
-        output: "c.txt"
-        input: "b.txt"
-        shell:
-            cat {input} > {output}; echo {N} >> {output}
-"""
+CHAIN = CHAIN_PIPEFILE
 
 
 @pytest.fixture
