@@ -12,9 +12,9 @@ def __getattr__(name: str):
 
         return Workflow
     if name in ("expand", "glob_wildcards"):
-        from . import helpers
+        from . import builtins
 
-        return getattr(helpers, name)
+        return getattr(builtins, name)
     if name in ("temp", "protected", "directory"):
         from . import rules
 

@@ -443,7 +443,7 @@ def _graph_of(rules, name: str):
 
 def _commands(decisions, rules) -> dict[str, str]:
     """-n -p: what each job that would run would run (as far as it can be told before the run)."""
-    from .body import command_text
+    from .jobspec import command_text
 
     commands: dict[str, str] = {}
     for d in decisions:

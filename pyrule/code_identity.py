@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 LONG = 200  # characters of a value kept as written (as for shell bodies); longer: its digest
-# Names that a body's globals get from the job (body.python_body), not from the namespace.
+# Names that a body's globals get from the job (jobspec.python_body), not from the namespace.
 JOB_NAMES = frozenset((*CONTEXT_NAMES, "shell", "report"))
 _ATOMS = frozenset((str, int, float, bool, bytes, complex, type(None), type(Ellipsis)))  # repr() is the value
 _ADDRESS = re.compile(r" at 0x[0-9A-Fa-f]+")
@@ -72,7 +72,7 @@ def rule_identity(rule: Any, wildcards: Any = (), values: dict[int, tuple[Any, s
                   ) -> tuple[str, dict[str, str]]:
     """What a rule's body contributes to its jobs' outcome besides their files: the body's identity
     (a shell body's text, a Python body's code; "" for none) and the top-level names it reads, by
-    value. Both the job signature (invariants.py) and the no-op memo key (noop_memo.py) take it
+    value. Both the job signature (decide.py) and the no-op memo key (noop_memo.py) take it
     from here, so that the memo can never miss a change a signature sees. `wildcards`: names a
     job's wildcards fill, not the namespace (none: every such field counts, a superset)."""
     if rule.python is not None or rule.func is not None:

@@ -24,7 +24,7 @@ class Definitions:
     """A set of rules and default targets, with a project directory."""
 
     def __init__(self, directory: str | os.PathLike[str] = ".", namespace: dict[str, Any] | None = None):
-        from .helpers import namespace as fresh_namespace
+        from .builtins import namespace as fresh_namespace
 
         self.directory = os.fspath(directory)
         self.rules = Rules()

@@ -37,8 +37,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
+    from .decide import Decider, Decision
     from .graph import Job
-    from .invariants import Decider, Decision
 
 _MASK = (1 << 64) - 1  # times before 1970 are negative: packed as unsigned, like the rest
 _ABSENT = (0, 0, 0, 0, 0)  # a path that does not exist (no stat result has mode 0)
@@ -122,7 +122,7 @@ def leave(state: State, key: str, generation: int | None, stats: StatCache, jobs
     what the run decided; after a build, the graph (`jobs`) is decided again, on the store as it
     is now and on the same stat results (only the outputs just written are stat'ed again): a
     fraction of what the build cost. `generation`: the store's when the run began deciding."""
-    from .invariants import Decider
+    from .decide import Decider
 
     try:
         state.flush()

@@ -14,9 +14,9 @@ import signal
 import time
 
 from . import executors
+from .decide import Decider, Decision, InputError
 from .errors import PyruleError, UsageError
 from .graph import Job, JobGraph
-from .invariants import Decider, Decision, InputError
 from .outputs import protect, remove
 from .procinfo import alive_since, start_time
 from .project import STATE_DIR
@@ -712,7 +712,7 @@ class Runner:
     def _start(self, starts: list[tuple[Job, Any, Decision]], attempts: dict[Job, int]) -> list[tuple[Job, Any, str]]:
         """Start the jobs; those that cannot start (an input that cannot be read, an output
         directory that cannot be made...) come back as (job, lock, why): they fail unrun."""
-        from .body import command_text, job_spec
+        from .jobspec import command_text, job_spec
         from .journal import DIR
 
         # The journal first: a kill between the two leaves the job journaled, never only marked.

@@ -258,7 +258,7 @@ class State:
 
     def remember_file(self, path: str, size: int, mtime_ns: int, inode: int, ctime_ns: int, digest: str,
                       racy: bool = False) -> None:
-        """`racy`: hashed within the file's timestamp tick (invariants.racily_clean): this run
+        """`racy`: hashed within the file's timestamp tick (decide.racily_clean): this run
         uses the entry, the store keeps it with size -1, which no stat matches, so the next
         run hashes the file again (git "smudges" such index entries the same way)."""
         entry = (size, mtime_ns, inode, ctime_ns, digest)

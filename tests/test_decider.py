@@ -1,4 +1,4 @@
-"""Unit tests of the decider (pyrule/invariants.py): real Pipefiles loaded and planned in a
+"""Unit tests of the decider (pyrule/decide.py): real Pipefiles loaded and planned in a
 temporary directory, a real state store, real files; builds are real `pyrule` runs. Each test
 pins one row of the reasons table in docs/how-it-decides.md, and that the row applies exactly
 when it should (the neighbouring jobs keep their own reason, or stay up to date)."""
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from runner_helpers import CHAIN_PIPEFILE, ok, pipefile, write
 
-from pyrule.invariants import Decider, Decision, Fingerprints, signature
+from pyrule.decide import Decider, Decision, Fingerprints, signature
 from pyrule.load import load
 from pyrule.plan import plan
 from pyrule.run import dead_jobs

@@ -89,7 +89,7 @@ def test_a_same_size_edit_within_the_same_second_is_seen(coarse_fs: Path, memo: 
 def test_a_racy_fingerprint_is_stored_for_verification_and_a_settled_one_is_trusted(tmp_path: Path):
     """On any file system: a fingerprint taken in the same clock tick as the file's last change
     is stored so that it does not match (verified next time); one taken later is trusted."""
-    from pyrule.invariants import Fingerprints
+    from pyrule.decide import Fingerprints
     from pyrule.stat_cache import StatCache
     from pyrule.state import State
 

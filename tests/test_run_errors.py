@@ -170,12 +170,12 @@ def test_an_internal_error_before_any_job_starts_records_an_error(tmp_path: Path
             shell: echo hi > {output}
     """)
     fault = write(tmp_path / "fault" / "sitecustomize.py", """
-import pyrule.invariants as invariants
+import pyrule.decide as decide
 
 def decide_all(self, jobs):
     raise RuntimeError("injected fault")
 
-invariants.Decider.decide_all = decide_all
+decide.Decider.decide_all = decide_all
 """)
     r = pyrule(tmp_path, env={"PYTHONPATH": _with(fault.parent)}, timeout=20)
     assert r.rc == 3 and "internal error: RuntimeError: injected fault" in r.err, r

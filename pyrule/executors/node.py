@@ -18,7 +18,7 @@ def run_job(rules, name: str, targets: list[str]) -> int:
     import tempfile
     import traceback
 
-    from ..body import job_spec
+    from ..jobspec import job_spec
     from ..plan import plan
 
     graph = plan(rules, targets)

@@ -1,4 +1,4 @@
-"""The decider (pyrule/invariants.py), in process: real Pipefiles loaded and planned in a temporary
+"""The decider (pyrule/decide.py), in process: real Pipefiles loaded and planned in a temporary
 directory, a real state store, real files, and no `pyrule` subprocess, so that mutation testing
 (docs/testing.md) sees every call. A "build" here writes the outputs and records the signatures
 as a successful run would. Each test pins one reason of docs/how-it-decides.md (the exact text
@@ -17,8 +17,7 @@ import pytest
 import xxhash
 from runner_helpers import CHAIN_PIPEFILE, pipefile, wait_for, write
 
-from pyrule.graph import Job
-from pyrule.invariants import (
+from pyrule.decide import (
     Decider,
     Decision,
     Fingerprints,
@@ -28,6 +27,7 @@ from pyrule.invariants import (
     signature,
     unsettled_ns,
 )
+from pyrule.graph import Job
 from pyrule.load import load
 from pyrule.plan import plan
 from pyrule.stat_cache import StatCache

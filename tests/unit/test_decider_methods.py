@@ -1,4 +1,4 @@
-"""Unit tests of what the runner tells the decider (pyrule/invariants.py, Decider): force,
+"""Unit tests of what the runner tells the decider (pyrule/decide.py, Decider): force,
 mark_incomplete, ran, signature, settled and the `adopt` argument. In-process: a real Pipefile
 loaded and planned in a temporary directory, a real state store, real files; the one build is
 done by the decider's own signatures recorded in the store, as Runner._start/_ended do."""
@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from runner_helpers import pipefile, write
 
+from pyrule.decide import Decider, InputError, signature
 from pyrule.graph import Job
-from pyrule.invariants import Decider, InputError, signature
 from pyrule.load import load
 from pyrule.plan import plan
 from pyrule.stat_cache import StatCache

@@ -11,7 +11,7 @@ import pytest
 from runner_helpers import write
 from test_decide import build, graph_jobs, proj, store  # noqa: F401 (proj: a fixture, used by `built`)
 
-from pyrule.invariants import Decider
+from pyrule.decide import Decider
 from pyrule.noop_memo import leave, unchanged
 from pyrule.stat_cache import StatCache
 from pyrule.state import State

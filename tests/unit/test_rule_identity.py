@@ -1,5 +1,5 @@
 """Unit tests of code_identity.rule_identity: what a rule's body contributes to its jobs' outcome,
-the one computation both the job signature (invariants.py) and the no-op memo key (noop_memo.py)
+the one computation both the job signature (decide.py) and the no-op memo key (noop_memo.py)
 use. In-process, on real Pipefiles loaded in a temporary directory."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import pytest
 from runner_helpers import pipefile, write
 
 from pyrule.code_identity import rule_identity
-from pyrule.invariants import Fingerprints, signature
+from pyrule.decide import Fingerprints, signature
 from pyrule.load import load
 from pyrule.noop_memo import memo_key
 from pyrule.plan import plan
