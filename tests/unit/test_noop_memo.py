@@ -9,12 +9,13 @@ from pathlib import Path
 
 import pytest
 from runner_helpers import write
-from test_decide import build, graph_jobs, proj, store  # noqa: F401 (proj: a fixture, used by `built`)
 
 from pyrule.decide import Decider
 from pyrule.noop_memo import leave, unchanged
 from pyrule.stat_cache import StatCache
 from pyrule.state import State
+
+from .test_decide import build, graph_jobs, proj, store  # noqa: F401 (proj: a fixture, used by `built`)
 
 KEY = "memo-key"
 

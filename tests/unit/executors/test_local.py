@@ -18,7 +18,7 @@ from pyrule import monitor
 from pyrule.executors import JobResult, JobSpec, LocalExecutor
 from pyrule.executors.local import _pidfd_works
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[3]
 MB = 2**20
 PY = sys.executable
 

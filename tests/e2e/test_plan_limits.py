@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent  # (not from conftest: tests/reliability has one too)
+REPO = Path(__file__).resolve().parents[2]  # (not from conftest: tests/reliability has one too)
 
 
 def test_output_inside_pyrule_state_is_refused(project):

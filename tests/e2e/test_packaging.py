@@ -12,7 +12,7 @@ import pytest
 
 from pyrule.version import __version__
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.slow

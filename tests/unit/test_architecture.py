@@ -10,7 +10,7 @@ from pathlib import Path
 
 import networkx as nx
 
-PACKAGE = Path(__file__).resolve().parent.parent / "pyrule"
+PACKAGE = Path(__file__).resolve().parents[2] / "pyrule"
 
 
 def _name(root: Path, path: Path) -> str:

@@ -11,7 +11,7 @@ from runner_helpers import ok, pipefile, pyrule
 
 from pyrule import parse, parse_cache
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize("path", sorted(REPO.glob("examples/*/Pipefile")), ids=lambda p: p.parent.name)
