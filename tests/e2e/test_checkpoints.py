@@ -8,8 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-
-REPO = Path(__file__).resolve().parents[2]
+from harness import REPO, pyrule
 
 SPLIT = """
 import os
@@ -202,20 +201,11 @@ def test_python_api_checkpoint_as_a_decorated_function(tmp_path):
 
 @pytest.mark.parametrize("example", ["split-process-merge", "sample-sheet"])
 def test_checkpoint_examples_run(tmp_path, example):
-    import subprocess
-    import sys
-
-    def run_pyrule(*args, cwd):
-        env = {**os.environ, "NO_COLOR": "1"}
-        p = subprocess.run([sys.executable, "-m", "pyrule", *args], cwd=cwd, capture_output=True, text=True, env=env,
-                           timeout=120)
-        return p.returncode, p.stdout, p.stderr
-
     work = tmp_path / example
     shutil.copytree(REPO / "examples" / example, work, ignore=shutil.ignore_patterns(".pyrule"))
-    rc, out, err = run_pyrule(cwd=work)
+    rc, out, err = pyrule(work)
     assert rc == 0, err
-    rc, out, err = run_pyrule("-n", cwd=work)
+    rc, out, err = pyrule(work, "-n")
     assert "nothing to do" in out
 
 

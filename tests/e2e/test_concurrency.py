@@ -9,7 +9,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from runner_helpers import ok, pipefile, read_pid, spawn, wait_for
+from harness import ok, pipefile, read_pid, spawn, wait_for
 
 # 40 `make` jobs and 10 `group` jobs (each needs 4 makes): 50 jobs; every job appends its
 # name to ledger.txt (O_APPEND: one whole line per write).

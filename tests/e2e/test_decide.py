@@ -8,7 +8,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from runner_helpers import ok, pipefile, pyrule, write
+from harness import ok, pipefile, pyrule, write
 
 CHAIN = """
     MIN ?= 3

@@ -8,7 +8,7 @@ import os
 import stat
 from pathlib import Path
 
-from runner_helpers import ok, pipefile, pyrule, write
+from harness import ok, pipefile, pyrule, write
 
 
 def test_nonzero_exit_fails_removes_partial_output_and_shows_log(tmp_path: Path):

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from runner_helpers import alive, kill_with_watchdog, ok, pipefile, pyrule, read_pid, spawn, wait_for
+from harness import alive, kill_with_watchdog, ok, pipefile, pyrule, read_pid, spawn, wait_for
 
 # A writer in its own session (so outside the job's process group) that appends to the output
 # for as long as it lives; the job waits while `hold` exists.

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-
-REPO = Path(__file__).resolve().parents[2]
+from harness import REPO
 
 
 def error_of(project, text: str, *args: str, dedent: bool = True) -> str:

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from runner_helpers import ok, pipefile, pyrule, spawn, wait_for, write
+from harness import ok, pipefile, pyrule, spawn, wait_for, write
 
 MEMO = "no-op memo"
 

@@ -9,10 +9,9 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from harness import REPO
 
 from pyrule.version import __version__
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.slow

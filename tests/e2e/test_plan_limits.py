@@ -7,9 +7,8 @@ import os
 import resource
 import subprocess
 import sys
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]  # (not from conftest: tests/reliability has one too)
+from harness import REPO
 
 
 def test_output_inside_pyrule_state_is_refused(project):

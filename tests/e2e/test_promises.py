@@ -14,7 +14,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from runner_helpers import alive, ok, pipefile, pyrule, read_pid, spawn, wait_for
+from harness import alive, ok, pipefile, pyrule, read_pid, spawn, wait_for
 
 
 def _stop(p: subprocess.Popen) -> None:

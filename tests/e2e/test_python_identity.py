@@ -13,7 +13,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from runner_helpers import ok, pipefile, pyrule, write
+from harness import ok, pipefile, pyrule, write
 
 # --- Python API functions ------------------------------------------------------------------
 

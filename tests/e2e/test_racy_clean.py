@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from runner_helpers import mount, ok, pipefile, pyrule
+from harness import mount, ok, pipefile, pyrule
 
 COPY = """
     rule copy:

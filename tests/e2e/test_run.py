@@ -7,7 +7,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from runner_helpers import intervals_overlap, ok, pipefile, pyrule, read_intervals, timed, write
+from harness import intervals_overlap, ok, pipefile, pyrule, read_intervals, timed, write
 
 from pyrule import Workflow
 

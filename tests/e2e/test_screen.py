@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from runner_helpers import mount, ok, pipefile, pyrule, read_pid, spawn, wait_for
+from harness import mount, ok, pipefile, pyrule, read_pid, spawn, wait_for
 
 
 def test_job_log_paths_have_no_glob_characters(tmp_path: Path):

@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from runner_helpers import alive, group_members, kill_with_watchdog, ok, pipefile, read_pid, spawn, wait_for
+from harness import alive, group_members, kill_with_watchdog, ok, pipefile, read_pid, spawn, wait_for
 
 SHELL_JOB = """
     rule long:

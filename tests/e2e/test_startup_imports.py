@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from runner_helpers import pipefile
+from harness import pipefile
 
 import pyrule
 

@@ -7,7 +7,7 @@ import json
 import re
 from pathlib import Path
 
-from runner_helpers import ok, pipefile, pyrule
+from harness import ok, pipefile, pyrule
 
 MB = 2**20
 

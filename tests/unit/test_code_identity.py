@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from runner_helpers import pipefile, write
+from harness import pipefile, write
 
 from pyrule.code_identity import rule_identity
 from pyrule.decide import Fingerprints, signature

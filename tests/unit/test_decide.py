@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import xxhash
-from runner_helpers import CHAIN_PIPEFILE, pipefile, wait_for, write
+from harness import CHAIN_PIPEFILE, pipefile, wait_for, write
 
 from pyrule.decide import (
     Decider,

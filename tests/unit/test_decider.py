@@ -10,7 +10,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from runner_helpers import CHAIN_PIPEFILE, ok, pipefile, write
+from harness import CHAIN_PIPEFILE, ok, pipefile, write
 
 from pyrule.decide import Decider, Decision, Fingerprints, signature
 from pyrule.load import load

@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 
 import pytest
-from runner_helpers import pipefile, write
+from harness import pipefile, write
 
 from pyrule.decide import Decider, InputError, signature
 from pyrule.graph import Job

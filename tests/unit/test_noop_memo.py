@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 import pytest
-from runner_helpers import write
+from harness import write
 
 from pyrule.decide import Decider
 from pyrule.noop_memo import leave, unchanged

@@ -7,11 +7,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from runner_helpers import ok, pipefile, pyrule
+from harness import REPO, ok, pipefile, pyrule
 
 from pyrule import parse, parse_cache
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize("path", sorted(REPO.glob("examples/*/Pipefile")), ids=lambda p: p.parent.name)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import xxhash
-from runner_helpers import pipefile, write
+from harness import pipefile, write
 
 from pyrule.load import load
 from pyrule.plan import plan

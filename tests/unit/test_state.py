@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
-from runner_helpers import mount
+from harness import mount
 
 from pyrule import state
 from pyrule.state import RunningJob, State, StateError

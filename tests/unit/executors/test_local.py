@@ -13,12 +13,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from harness import REPO
 
 from pyrule import monitor
 from pyrule.executors import JobResult, JobSpec, LocalExecutor
 from pyrule.executors.local import _pidfd_works
 
-REPO = Path(__file__).resolve().parents[3]
 MB = 2**20
 PY = sys.executable
 

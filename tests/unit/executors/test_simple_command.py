@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
-from runner_helpers import ok, pipefile, pyrule
+from harness import ok, pipefile, pyrule
 
 from pyrule.executors.simple_command import parse
 

@@ -1,5 +1,14 @@
-"""Helpers for the end-to-end runner tests: run the real `pyrule` command in a directory and
-read back what it recorded (.pyrule/runs/RUN-ID/stats.json). No mocks, real processes."""
+"""The project harness of the whole suite: write a Pipefile and files, run the real `pyrule`
+command (`python -m pyrule`, a subprocess) in a directory, and read back what it recorded
+(exit code, output, .pyrule/runs/RUN-ID/stats.json). No mocks, real processes.
+
+Two spellings of the same thing:
+- functions taking a directory: `pipefile(d, TEXT)`, `write(PATH, TEXT)`, `pyrule(d, ARGS)`,
+  `ok(d, ARGS)`, `spawn(d, ARGS)`;
+- the `project` fixture (tests/conftest.py), a `Project`: `project.pipefile(TEXT)`,
+  `project.write(REL, TEXT)`, `project.run(ARGS)`, `project.error(ARGS)`, `project.dry(ARGS)`.
+Both run pyrule through `pyrule()` and return a `Result`, which also unpacks as
+`rc, out, err = ...`."""
 
 from __future__ import annotations
 
@@ -12,19 +21,22 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+REPO = Path(__file__).resolve().parent.parent
 PYRULE = [sys.executable, "-m", "pyrule"]
-TIMEOUT = 60
+TIMEOUT = 120
 
 
 def _env(extra: dict[str, str] | None = None) -> dict[str, str]:
     env = dict(os.environ)
     env.pop("PYRULE_REPORT", None)
+    env.pop("PYTEST_CURRENT_TEST", None)
     env["NO_COLOR"] = "1"
+    env["PYTHONUNBUFFERED"] = "1"
     env.update(extra or {})
     return env
 
@@ -35,7 +47,8 @@ def _runs(d: Path) -> set[str]:
 
 @dataclass
 class Result:
-    """A finished `pyrule` invocation: exit code, output, and the run directory it created."""
+    """A finished `pyrule` invocation: exit code, output, and the run directory it created.
+    Unpacks (and indexes) as the tuple (rc, out, err)."""
 
     cwd: Path
     args: tuple[str, ...]
@@ -43,6 +56,12 @@ class Result:
     out: str
     err: str
     run_dir: str | None
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter((self.rc, self.out, self.err))
+
+    def __getitem__(self, i: int) -> Any:
+        return (self.rc, self.out, self.err)[i]
 
     def stats(self) -> dict[str, Any]:
         assert self.run_dir is not None, f"no run directory for pyrule {self.args}\n{self.err}"
@@ -65,8 +84,10 @@ class Result:
         return f"pyrule {' '.join(self.args)} -> {self.rc}\n--- stdout\n{self.out}\n--- stderr\n{self.err}"
 
 
-def pyrule(cwd: Path, *args: str, env: dict[str, str] | None = None, timeout: float = TIMEOUT) -> Result:
+def pyrule(cwd: str | os.PathLike, *args: str, env: dict[str, str] | None = None,
+           timeout: float = TIMEOUT) -> Result:
     """Run `python -m pyrule ARGS` in cwd and wait for it."""
+    cwd = Path(cwd)
     before = _runs(cwd)
     p = subprocess.run([*PYRULE, *args], cwd=cwd, env=_env(env), capture_output=True, text=True, timeout=timeout,
                        stdin=subprocess.DEVNULL)
@@ -74,32 +95,81 @@ def pyrule(cwd: Path, *args: str, env: dict[str, str] | None = None, timeout: fl
     return Result(cwd, args, p.returncode, p.stdout, p.stderr, new[-1] if new else None)
 
 
-def ok(cwd: Path, *args: str, **kw: Any) -> Result:
+def ok(cwd: str | os.PathLike, *args: str, **kw: Any) -> Result:
     """Run pyrule and require exit code 0."""
     r = pyrule(cwd, *args, **kw)
     assert r.rc == 0, str(r)
     return r
 
 
-def spawn(cwd: Path, *args: str, env: dict[str, str] | None = None, stderr: Any = subprocess.PIPE,
+def spawn(cwd: str | os.PathLike, *args: str, env: dict[str, str] | None = None, stderr: Any = subprocess.PIPE,
           stdin: Any = subprocess.DEVNULL) -> subprocess.Popen:
     """Start `python -m pyrule ARGS` in cwd without waiting (stdout and, by default, stderr piped; text)."""
     return subprocess.Popen([*PYRULE, *args], cwd=cwd, env=_env(env), stdout=subprocess.PIPE,
                             stderr=stderr, text=True, stdin=stdin)
 
 
-def pipefile(d: Path, text: str) -> Path:
-    """Write d/Pipefile from an indented triple-quoted string."""
-    path = Path(d) / "Pipefile"
-    path.write_text(textwrap.dedent(text).lstrip("\n"))
-    return path
-
-
-def write(path: Path, text: str) -> Path:
+def write(path: str | os.PathLike, text: str = "", dedent: bool = False) -> Path:
+    """Write a file (UTF-8, parent directories created); `dedent=True` dedents text first."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
+    path.write_text(textwrap.dedent(text) if dedent else text, encoding="utf-8")
     return path
+
+
+def pipefile(d: str | os.PathLike, text: str, name: str = "Pipefile", dedent: bool = True,
+             lstrip: bool = True) -> Path:
+    """Write d/Pipefile (or d/NAME) from an indented triple-quoted string: dedented, and its first
+    empty line dropped unless lstrip=False (then line numbers count from the opening quotes)."""
+    if dedent:
+        text = textwrap.dedent(text)
+    return write(Path(d) / name, text.lstrip("\n") if lstrip else text)
+
+
+class Project:
+    """A temporary project directory (the `project` fixture): the functions above, bound to it."""
+
+    def __init__(self, root: Path):
+        self.root = root
+
+    def __truediv__(self, other: str) -> Path:
+        return self.root / other
+
+    def __fspath__(self) -> str:
+        return str(self.root)
+
+    __str__ = __fspath__
+
+    def write(self, relpath: str, text: str = "", dedent: bool = True) -> Path:
+        """Write a file (parents created); text is dedented unless dedent=False."""
+        return write(self.root / relpath, text, dedent)
+
+    def pipefile(self, text: str, name: str = "Pipefile", dedent: bool = True) -> Path:
+        """Write the Pipefile as given (dedented): its line 1 is the line of the opening quotes, so
+        that the tests' expected `Pipefile:LINE:COL` count the lines as they read them."""
+        return pipefile(self.root, text, name, dedent, lstrip=False)
+
+    def touch(self, *relpaths: str) -> None:
+        for rel in relpaths:
+            self.write(rel, "")
+
+    def run(self, *args: str, cwd: str | os.PathLike | None = None, **kw: Any) -> Result:
+        """Run `pyrule ARGS` in the project (or in `cwd`)."""
+        return pyrule(cwd if cwd is not None else self.root, *args, **kw)
+
+    def error(self, *args: str, code: int = 2) -> str:
+        """Run pyrule expecting a located user error: return stderr (asserts exit code, no traceback)."""
+        rc, out, err = self.run(*args)
+        assert rc == code, f"exit {rc}, expected {code}\nstdout:\n{out}\nstderr:\n{err}"
+        assert "Traceback" not in err, err
+        assert "internal error" not in err, err
+        return err
+
+    def dry(self, *args: str) -> list[str]:
+        """Run `pyrule -n -q ARGS`; return the job lines (`NAME: reason`)."""
+        rc, out, err = self.run("-n", "-q", *args)
+        assert rc == 0, f"exit {rc}\nstdout:\n{out}\nstderr:\n{err}"
+        return [ln for ln in out.splitlines() if ln.strip()]
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:
