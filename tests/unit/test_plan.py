@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from pyrule import plan as planmod
-from pyrule.errors import Location, PipefileError, PyruleError, UsageError
+from pyrule.errors import Location, PipefileError, UsageError
 from pyrule.graph import JobGraph
 from pyrule.load import load
 from pyrule.plan import Planner, default_targets, job_target, normpath, phony_hint, plan
@@ -166,9 +166,8 @@ def test_a_target_named_twice_is_one_job(project):
 
 # --- --until -------------------------------------------------------------------------------------
 
-ABC = """\
-rule all:
-    input: "c.txt", "d.txt"
+# a -> b -> c, and d; the chain is shared with ABCD below
+CHAIN_ABC = """\
 rule a:
     output: "a.txt"
     shell: x
@@ -180,11 +179,9 @@ rule c:
     output: "c.txt"
     input: "b.txt"
     shell: x
-rule d:
-    output: "d.txt"
-    input: "a.txt"
-    shell: x
 """
+ALL_CD = 'rule all:\n    input: "c.txt", "d.txt"\n'
+ABC = ALL_CD + CHAIN_ABC + 'rule d:\n    output: "d.txt"\n    input: "a.txt"\n    shell: x\n'
 
 
 def test_until_keeps_what_the_named_targets_need_in_order(project):
@@ -1323,19 +1320,8 @@ def test_inputs_after_a_function_returning_a_dict_are_kept(project):
 # rules that cannot make their inputs, sources, naming, --until, default targets, and the planning
 # errors, on small workflows. ====================================================================
 
-def plan_text(project, text: str, targets=(), until=()) -> JobGraph:
-    project.pipefile(text)
-    return plan(load("Pipefile"), list(targets), until=list(until))
-
-
-def plan_error(project, text: str, targets=(), until=(), kind=PipefileError) -> PyruleError:
-    with pytest.raises(kind) as info:
-        plan_text(project, text, targets, until)
-    return info.value
-
-
 def graph_names(graph: JobGraph) -> list[str]:
-    return [j.name for j in graph.jobs]
+    return names(graph.jobs)
 
 
 def assert_dependency_order(graph: JobGraph) -> None:
@@ -1365,7 +1351,7 @@ rule count:
 
 def test_wildcards_are_resolved_and_jobs_come_in_dependency_order(project):
     project.touch("reads/a.fq", "reads/b.fq")
-    g = plan_text(project, COUNT)
+    g = planned(project, COUNT)
     assert graph_names(g) == ["count[sample=a]", "count[sample=b]", "summarize"]
     assert_dependency_order(g)
     a = g.jobs[0]
@@ -1378,7 +1364,7 @@ def test_wildcards_are_resolved_and_jobs_come_in_dependency_order(project):
 
 
 def test_job_names_list_wildcards_in_pattern_order(project):
-    g = plan_text(project, 'rule m:\n    output: "out/{b}/{a}.txt"\n    shell: x\n', ["out/x/y.txt"])
+    g = planned(project, 'rule m:\n    output: "out/{b}/{a}.txt"\n    shell: x\n', ["out/x/y.txt"])
     assert graph_names(g) == ["m[b=x,a=y]"]
 
 
@@ -1391,21 +1377,21 @@ def test_wildcard_regex_constraints_choose_the_rule(project):
             output: "f/{w,[a-z]+}.txt"
             shell: x
     """
-    g = plan_text(project, text, ["f/12.txt", "f/ab.txt"])
+    g = planned(project, text, ["f/12.txt", "f/ab.txt"])
     assert graph_names(g) == ["num[n=12]", "word[w=ab]"]
-    e = plan_error(project, text, ["f/A1.txt"], kind=UsageError)
+    e = failed(project, text, ["f/A1.txt"], kind=UsageError)
     assert e.message == "unknown target 'f/A1.txt': no rule is named so and no rule makes it"
 
 
 def test_regex_constraint_with_braces_and_slashes(project):
-    g = plan_text(project, 'rule r:\n    output: "d/{y,[0-9]{4}}/{rest,.*}.txt"\n    shell: x\n', ["d/2024/a/b.txt"])
+    g = planned(project, 'rule r:\n    output: "d/{y,[0-9]{4}}/{rest,.*}.txt"\n    shell: x\n', ["d/2024/a/b.txt"])
     assert g.jobs[0].wildcards == {"y": "2024", "rest": "a/b"}
 
 
 def test_repeated_wildcard_must_take_the_same_value(project):
     text = 'rule r:\n    output: "{a}/{a}.txt"\n    shell: x\n'
-    assert graph_names(plan_text(project, text, ["x/x.txt"])) == ["r[a=x]"]
-    plan_error(project, text, ["x/y.txt"], kind=UsageError)
+    assert graph_names(planned(project, text, ["x/x.txt"])) == ["r[a=x]"]
+    failed(project, text, ["x/y.txt"], kind=UsageError)
 
 
 def test_more_specific_pattern_wins_like_makes_shortest_stem(project):
@@ -1420,18 +1406,18 @@ def test_more_specific_pattern_wins_like_makes_shortest_stem(project):
             output: "a_b{x}.txt"
             shell: x
     """
-    g = plan_text(project, text, ["a_b.txt", "a_c.txt", "b.txt", "a_bc.txt"])
+    g = planned(project, text, ["a_b.txt", "a_c.txt", "b.txt", "a_bc.txt"])
     assert graph_names(g) == ["special[x=b]", "special[x=c]", "generic[x=b]", "very[x=c]"]
 
 
 def test_exact_output_beats_a_pattern(project):
-    g = plan_text(project, 'rule any:\n    output: "{x}.txt"\n    shell: x\nrule one:\n    output: "a.txt"\n    shell: x\n',
+    g = planned(project, 'rule any:\n    output: "{x}.txt"\n    shell: x\nrule one:\n    output: "a.txt"\n    shell: x\n',
                   ["a.txt"])
     assert graph_names(g) == ["one"]
 
 
 def test_priority_beats_specificity(project):
-    g = plan_text(project, """\
+    g = planned(project, """\
         rule generic:
             output: "{x}.txt"
             priority: 5
@@ -1459,15 +1445,15 @@ def test_rules_whose_inputs_cannot_be_made_are_dropped(project):
             input: "{x}.d"
             shell: x
     """
-    g = plan_text(project, text, ["a.txt"])
+    g = planned(project, text, ["a.txt"])
     assert graph_names(g) == ["e[x=a]", "frome[x=a]"]
     # and when no rule can: the best-ranked one names its missing input
-    e = plan_error(project, text, ["b.txt"])
+    e = failed(project, text, ["b.txt"])
     assert e.message == "no rule to make 'b.c' (needed by fromc[x=b] for 'b.txt')" and e.loc == at(3, 5)
 
 
 def test_ambiguous_rules_are_an_error_naming_both(project):
-    e = plan_error(project, """\
+    e = failed(project, """\
         rule all:
             input: "x.txt"
         rule a:
@@ -1483,27 +1469,27 @@ def test_ambiguous_rules_are_an_error_naming_both(project):
 
 
 def test_sources_and_missing_files(project):
-    e = plan_error(project, COUNT)
+    e = failed(project, COUNT)
     assert e.message == "no rule to make 'reads/a.fq' (needed by count[sample=a] for 'counts/a.tsv')"
     assert e.loc == at(8, 5) and e.hint == "create the file, or add a rule whose output matches it"
     project.touch("reads/a.fq", "reads/b.fastq")
-    e = plan_error(project, COUNT)
+    e = failed(project, COUNT)
     assert e.message == "no rule to make 'reads/b.fq' (needed by count[sample=b] for 'counts/b.tsv')"
 
 
 def test_missing_input_of_a_phony_rule(project):
-    e = plan_error(project, 'X = 1\nrule all:\n    input: "nope.txt"\n')
+    e = failed(project, 'X = 1\nrule all:\n    input: "nope.txt"\n')
     assert e.message == "no rule to make 'nope.txt' (needed by all)" and e.loc == at(3, 5)
 
 
 def test_missing_input_suggests_a_near_file(project):
     project.touch("data/sample1.txt")
-    e = plan_error(project, 'rule all:\n    input: "data/sampel1.txt"\n')
+    e = failed(project, 'rule all:\n    input: "data/sampel1.txt"\n')
     assert e.hint.startswith("did you mean 'sample1.txt'?")
 
 
 def test_dependency_cycle_prints_the_path(project):
-    e = plan_error(project, """\
+    e = failed(project, """\
         rule a:
             output: "a.txt"
             input: "b.txt"
@@ -1514,12 +1500,12 @@ def test_dependency_cycle_prints_the_path(project):
             shell: x
     """)
     assert e.message == "dependency cycle: a -> b -> a" and e.loc == at(3, 5)
-    e = plan_error(project, 'rule s:\n    output: "{x}.txt"\n    input: "{x}.txt"\n    shell: x\n', ["q.txt"])
+    e = failed(project, 'rule s:\n    output: "{x}.txt"\n    input: "{x}.txt"\n    shell: x\n', ["q.txt"])
     assert e.message == "dependency cycle: s[x=q] -> s[x=q]"
 
 
 def test_paths_are_normalised(project):
-    g = plan_text(project, """\
+    g = planned(project, """\
         rule all:
             input: "out/a.txt", "./b.txt", "out//c.txt"
         rule a:
@@ -1542,7 +1528,7 @@ def test_paths_are_normalised(project):
     ("/etc/passwd.txt", "/etc/passwd"),
 ])
 def test_wildcard_values_outside_the_project_are_refused(project, target, value):
-    e = plan_error(project, """\
+    e = failed(project, """\
         rule r:
             output: "{a,.*}.txt"
             shell: x
@@ -1554,95 +1540,77 @@ def test_wildcard_values_outside_the_project_are_refused(project, target, value)
 
 
 def test_dotdot_wildcard_value_is_refused(project):
-    e = plan_error(project, 'rule r:\n    output: "{a}/x.txt"\n    shell: x\nrule all:\n    input: "../x.txt"\n', ["all"])
+    e = failed(project, 'rule r:\n    output: "{a}/x.txt"\n    shell: x\nrule all:\n    input: "../x.txt"\n', ["all"])
     assert e.message == "rule 'r': wildcard value '..' would reach outside the project"
 
 
 # --- targets --------------------------------------------------------------------------------------
 
-ABCD = """\
-rule a:
-    output: "a.txt"
-    shell: x
-rule b:
-    output: "b.txt"
-    input: "a.txt"
-    shell: x
-rule c:
-    output: "c.txt"
-    input: "b.txt"
-    shell: x
-rule d:
-    output: "d.txt"
-    input: "b.txt"
-    shell: x
-rule all:
-    input: "c.txt", "d.txt"
-"""
+ABCD = CHAIN_ABC + 'rule d:\n    output: "d.txt"\n    input: "b.txt"\n    shell: x\n' + ALL_CD
 
 
 def test_default_target_is_the_first_rule(project):
-    assert graph_names(plan_text(project, ABCD)) == ["a"]
+    assert graph_names(planned(project, ABCD)) == ["a"]
 
 
 def test_default_statement(project):
-    g = plan_text(project, "default: c.txt b\n" + ABCD)
+    g = planned(project, "default: c.txt b\n" + ABCD)
     assert graph_names(g) == ["a", "b", "c"] and [j.name for j in g.targets] == ["c", "b"]
 
 
 def test_unknown_default_target_points_at_the_default_line(project):
-    e = plan_error(project, "X = 1\ndefault: cc\n" + ABCD, kind=UsageError)
+    e = failed(project, "X = 1\ndefault: cc\n" + ABCD, kind=UsageError)
     assert e.message == "unknown default target 'cc': no rule is named so and no rule makes it"
     assert e.loc == at(2, 1) and e.hint == "did you mean 'c'?"
 
 
 def test_no_rules(project):
-    e = plan_error(project, "X = 1\n", kind=UsageError)
+    e = failed(project, "X = 1\n", kind=UsageError)
     assert e.message == "the Pipefile has no rules"
 
 
 def test_explicit_targets_files_and_rule_names(project):
-    g = plan_text(project, ABCD, ["d.txt", "c"])
+    g = planned(project, ABCD, ["d.txt", "c"])
     assert graph_names(g) == ["a", "b", "d", "c"]
     assert_dependency_order(g)
-    assert graph_names(plan_text(project, ABCD, ["all"])) == ["a", "b", "c", "d", "all"]
+    assert graph_names(planned(project, ABCD, ["all"])) == ["a", "b", "c", "d", "all"]
 
 
 def test_unknown_target_suggests_a_rule(project):
-    e = plan_error(project, ABCD, ["alll"], kind=UsageError)
+    e = failed(project, ABCD, ["alll"], kind=UsageError)
     assert e.message == "unknown target 'alll': no rule is named so and no rule makes it"
     assert e.hint == "did you mean 'all'?"
 
 
 def test_unknown_target_suggests_a_file_a_rule_makes(project):
-    e = plan_error(project, ABCD, ["cc.txt"], kind=UsageError)
+    e = failed(project, ABCD, ["cc.txt"], kind=UsageError)
     assert e.hint == "did you mean 'c.txt'?"
 
 
 def test_existing_source_file_as_target(project):
     project.touch("src.txt")
-    assert plan_text(project, ABCD, ["src.txt"]).jobs == []
+    assert planned(project, ABCD, ["src.txt"]).jobs == []
 
 
 def test_rule_with_wildcards_named_as_target(project):
-    e = plan_error(project, 'rule count:\n    output: "counts/{s}.tsv"\n    shell: x\n', ["count"], kind=UsageError)
+    e = failed(project, 'rule count:\n    output: "counts/{s}.tsv"\n    shell: x\n', ["count"], kind=UsageError)
     assert e.message == "rule 'count' has wildcards: name a file it makes, like 'counts/{s}.tsv'"
     assert e.loc == at(1, 1)
 
 
 def test_until_a_rule(project):
-    g = plan_text(project, ABCD, ["all"], until=["b"])
+    g = planned(project, ABCD, ["all"], until=["b"])
     assert graph_names(g) == ["a", "b"] and [j.name for j in g.targets] == ["b"]
     assert set(g.producers) == {"a.txt", "b.txt"}
 
 
 def test_until_a_file(project):
-    assert graph_names(plan_text(project, ABCD, ["all"], until=["a.txt"])) == ["a"]
-    assert graph_names(plan_text(project, ABCD, ["all"], until=["./c.txt"])) == ["a", "b", "c"]
+    assert graph_names(planned(project, ABCD, ["all"], until=["a.txt"])) == ["a"]
+    assert graph_names(planned(project, ABCD, ["all"], until=["./c.txt"])) == ["a", "b", "c"]
 
 
 def test_until_something_outside_the_graph(project):
-    e = plan_error(project, ABCD, ["c"], until=["d"], kind=UsageError)
+    e = failed(project, ABCD, ["c"], until=["d"], kind=UsageError)
     assert e.message == "--until d: no job of the requested targets' graph makes it or is so named"
 
 
@@ -1650,7 +1618,7 @@ def test_until_something_outside_the_graph(project):
 
 
 def test_input_functions_of_wildcards(project):
-    g = plan_text(project, """\
+    g = planned(project, """\
         python:
             def pick(w):
                 return f"in/{w.s}.dat"
@@ -1669,17 +1637,17 @@ def test_input_functions_of_wildcards(project):
 
 
 def test_input_function_errors(project):
-    e = plan_error(project, 'rule a:\n    output: "o/{x}.txt"\n    input: lambda w: 1 / 0\n    shell: x\n', ["o/z.txt"])
+    e = failed(project, 'rule a:\n    output: "o/{x}.txt"\n    input: lambda w: 1 / 0\n    shell: x\n', ["o/z.txt"])
     assert e.message == "rule 'a': the input function failed for a[x=z]: ZeroDivisionError: division by zero"
     assert e.loc == at(3, 5)
-    e = plan_error(project, 'rule a:\n    output: "o/{x}.txt"\n    input: lambda w: 5\n    shell: x\n', ["o/z.txt"])
+    e = failed(project, 'rule a:\n    output: "o/{x}.txt"\n    input: lambda w: 5\n    shell: x\n', ["o/z.txt"])
     assert e.message == "rule 'a': input function returned int" and e.loc == at(3, 5)
-    e = plan_error(project, 'rule a:\n    output: "o/{x}.txt"\n    input: lambda w: w.y\n    shell: x\n', ["o/z.txt"])
+    e = failed(project, 'rule a:\n    output: "o/{x}.txt"\n    input: lambda w: w.y\n    shell: x\n', ["o/z.txt"])
     assert e.message.startswith("rule 'a': the input function failed for a[x=z]: AttributeError: no 'y'")
 
 
 def test_rules_name_output_makes_an_edge(project):
-    g = plan_text(project, """\
+    g = planned(project, """\
         rule a:
             output: "a.txt", named = "b.txt"
             shell: x
@@ -1692,7 +1660,7 @@ def test_rules_name_output_makes_an_edge(project):
 
 
 def test_expand_product_and_zip(project):
-    g = plan_text(project, """\
+    g = planned(project, """\
         rule all:
             input: expand("p/{a}_{b}.txt", a=[1, 2], b="xy"), expand("z/{a}_{b}.txt", zip, a=[1, 2], b=["x", "y"])
         rule m:
@@ -1704,7 +1672,7 @@ def test_expand_product_and_zip(project):
 
 def test_glob_wildcards(project):
     project.touch("reads/a.fq", "reads/b.fq", "reads/sub/c.fq", "reads/d.txt")
-    g = plan_text(project, """\
+    g = planned(project, """\
         S = glob_wildcards("reads/{s}.fq").s
         rule all:
             input: expand("counts/{s}.tsv", s=S)
@@ -1717,7 +1685,7 @@ def test_glob_wildcards(project):
 
 
 def test_temp_protected_directory_flags_are_carried(project):
-    g = plan_text(project, """\
+    g = planned(project, """\
         rule all:
             input: "t/a.txt", "p.txt", "d"
         rule t:
@@ -1739,7 +1707,7 @@ def test_temp_protected_directory_flags_are_carried(project):
 
 
 def test_a_chain_of_3000_jobs_needs_no_recursion(project):
-    g = plan_text(project, """\
+    g = planned(project, """\
         rule step:
             output: "s/{n,[0-9]+}.txt"
             input: lambda w: [f"s/{int(w.n) - 1}.txt"] if int(w.n) > 0 else []
