@@ -1,4 +1,4 @@
-"""Running jobs under budgets, and the Python API's run, end to end with real processes."""
+"""Running jobs under budgets, end to end with real processes (the Python API's run: tests/unit/test_api.py)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,6 @@ from pathlib import Path
 
 import pytest
 from harness import intervals_overlap, ok, pipefile, pyrule, read_intervals, timed, write
-
-from pyrule import Workflow
 
 
 def test_first_run_builds_in_dependency_order(tmp_path: Path):
@@ -241,62 +239,3 @@ def test_phony_rule_runs_whenever_requested(tmp_path: Path):
     ok(tmp_path, "hello")
     ok(tmp_path, "hello")
     assert (tmp_path / "hello.txt").read_text() == "hi\nhi\n"
-
-
-# --- the Python API ---------------------------------------------------------------------------
-
-
-def _api_workflow(d: Path) -> Workflow:
-    wf = Workflow(d)
-    wf.rule("a", output="a/{s}.txt", input="src/{s}.txt", shell="tr a-z A-Z < {input} > {output}")
-    wf.rule("bad", output="bad.txt", shell="echo nope >&2; exit 2")
-    wf.rule("after_bad", output="after.txt", input="bad.txt", shell="cp {input} {output}")
-
-    @wf.rule(output="joined.txt", input=["a/x.txt", "a/y.txt"])
-    def join(input, output):
-        with open(output[0], "w") as f:
-            for p in input:
-                f.write(open(p).read())
-
-    return wf
-
-
-def test_python_api_run_returns_per_job_status(tmp_path: Path):
-    write(tmp_path / "src" / "x.txt", "x\n")
-    write(tmp_path / "src" / "y.txt", "y\n")
-    wf = _api_workflow(tmp_path)
-    cwd = os.getcwd()
-    result = wf.run(["joined.txt"], jobs=2)
-    assert os.getcwd() == cwd
-    assert result.ok and result.status == "ok"
-    assert {n: o.status for n, o in result.outcomes.items()} == {"a[s=x]": "ran", "a[s=y]": "ran", "join": "ran"}
-    assert result.count("ran") == 3
-    assert (tmp_path / "joined.txt").read_text() == "X\nY\n"
-    assert os.path.exists(os.path.join(tmp_path, result.run_dir, "stats.json"))
-
-    again = wf.run(["joined.txt"], jobs=2)
-    assert again.ok
-    assert {o.status for o in again.outcomes.values()} == {"up-to-date"}
-    assert again.run_id != result.run_id
-
-
-def test_python_api_keep_going_and_failures(tmp_path: Path):
-    write(tmp_path / "src" / "x.txt", "x\n")
-    write(tmp_path / "src" / "y.txt", "y\n")
-    wf = _api_workflow(tmp_path)
-    result = wf.run(["after.txt", "joined.txt"], jobs=1, keep_going=True)
-    assert not result.ok and result.status == "failed"
-    status = {n: o.status for n, o in result.outcomes.items()}
-    assert status == {"bad": "failed", "after_bad": "skipped", "a[s=x]": "ran", "a[s=y]": "ran", "join": "ran"}
-    bad = result.outcomes["bad"]
-    assert bad.exit_code == 2 and bad.reason == "exit code 2"
-    assert "nope" in (tmp_path / bad.log).read_text()
-
-
-def test_python_api_dry_run(tmp_path: Path):
-    write(tmp_path / "src" / "x.txt", "x\n")
-    write(tmp_path / "src" / "y.txt", "y\n")
-    wf = _api_workflow(tmp_path)
-    decisions = wf.run(["joined.txt"], dry_run=True)
-    assert [(d.job.name, d.reason) for d in decisions][-1] == ("join", "output joined.txt missing")
-    assert not (tmp_path / "joined.txt").exists()

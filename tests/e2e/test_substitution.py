@@ -171,32 +171,6 @@ def test_a_reference_typo_in_a_rule_no_target_needs_is_an_error_too(project):
     assert not (project / "a.txt").exists()
 
 
-@pytest.mark.parametrize(("body", "where"), [
-    ('echo "{input}"', "double quotes"),
-    ("echo '\"' {input}", "unquoted"),
-    ('echo \\"{input}', "unquoted"),
-    ('echo "a\\"{input}"', "double quotes"),
-    ("echo $'\\'' {input}", "unquoted"),
-    ('echo "$(echo "{input}")"', "double quotes"),
-    ('"$(case $x in a) echo "{input}";; esac)"', "double quotes"),
-    ('echo $((1<<2))\necho "{input}"', "double quotes"),
-    ('(( x <<= 1 ))\necho "{input}"', "double quotes"),
-    ('cat <<< "{input}"', "double quotes"),
-    ('cat <<EOF\n"{input}"\nEOF', "a here-document"),
-    ('cat <<EOF\nEOF\necho "{input}"', "double quotes"),
-    ('cat <<-"E"\n\t{input}\n\tE', "a quoted here-document"),
-    ("cat <<A <<'B'\n{input}\nA\n{input}\nB\n{input}", "a here-document,a quoted here-document,unquoted"),
-    ("x=1 # {input}\n{input}", "a comment,unquoted"),
-    ("echo $# {input}", "unquoted"),
-])
-def test_the_quoting_context_of_a_field(body, where):
-    assert ",".join(f.quoting for f in template(body).fields) == where
-
-
-def test_dollar_brace_is_the_shells_own():
-    assert template("echo ${input} ${X} \\${input}").fields[0].start == len("echo ${input} ${X} \\$")
-
-
 @pytest.mark.parametrize("body", ["let x=1<<2\necho {input} > {output}", 'echo "{input} > {output}'])
 def test_a_body_whose_quotes_do_not_balance_takes_only_plain_names(project, body):
     """Where the quoting cannot be told for sure, a name that would mean something else in

@@ -1,9 +1,14 @@
-"""The Python API: Workflow().rule(...) in call and decorator form builds the same rules, and
-plans the same jobs, as the equivalent Pipefile."""
+"""The Python API (pyrule/api.py), in process: Workflow().rule(...) in call and decorator form builds
+the same rules, and plans the same jobs, as the equivalent Pipefile; Workflow.run runs them (the
+runner in this process, the jobs as real processes) and returns each job's outcome."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
+from harness import write
 
 from pyrule import Workflow, directory, expand, temp
 from pyrule.errors import PipefileError, UsageError
@@ -136,3 +141,62 @@ def test_duplicate_rule(project):
     wf.rule("a", output="x", shell="x")
     with pytest.raises(PipefileError, match="rule 'a' is defined twice"):
         wf.rule("a", output="y", shell="y")
+
+
+# --- Workflow.run: the runner in this process ------------------------------------------------
+
+
+def _api_workflow(d: Path) -> Workflow:
+    wf = Workflow(d)
+    wf.rule("a", output="a/{s}.txt", input="src/{s}.txt", shell="tr a-z A-Z < {input} > {output}")
+    wf.rule("bad", output="bad.txt", shell="echo nope >&2; exit 2")
+    wf.rule("after_bad", output="after.txt", input="bad.txt", shell="cp {input} {output}")
+
+    @wf.rule(output="joined.txt", input=["a/x.txt", "a/y.txt"])
+    def join(input, output):
+        with open(output[0], "w") as f:
+            for p in input:
+                f.write(open(p).read())
+
+    return wf
+
+
+def test_python_api_run_returns_per_job_status(tmp_path: Path):
+    write(tmp_path / "src" / "x.txt", "x\n")
+    write(tmp_path / "src" / "y.txt", "y\n")
+    wf = _api_workflow(tmp_path)
+    cwd = os.getcwd()
+    result = wf.run(["joined.txt"], jobs=2)
+    assert os.getcwd() == cwd
+    assert result.ok and result.status == "ok"
+    assert {n: o.status for n, o in result.outcomes.items()} == {"a[s=x]": "ran", "a[s=y]": "ran", "join": "ran"}
+    assert result.count("ran") == 3
+    assert (tmp_path / "joined.txt").read_text() == "X\nY\n"
+    assert os.path.exists(os.path.join(tmp_path, result.run_dir, "stats.json"))
+
+    again = wf.run(["joined.txt"], jobs=2)
+    assert again.ok
+    assert {o.status for o in again.outcomes.values()} == {"up-to-date"}
+    assert again.run_id != result.run_id
+
+
+def test_python_api_keep_going_and_failures(tmp_path: Path):
+    write(tmp_path / "src" / "x.txt", "x\n")
+    write(tmp_path / "src" / "y.txt", "y\n")
+    wf = _api_workflow(tmp_path)
+    result = wf.run(["after.txt", "joined.txt"], jobs=1, keep_going=True)
+    assert not result.ok and result.status == "failed"
+    status = {n: o.status for n, o in result.outcomes.items()}
+    assert status == {"bad": "failed", "after_bad": "skipped", "a[s=x]": "ran", "a[s=y]": "ran", "join": "ran"}
+    bad = result.outcomes["bad"]
+    assert bad.exit_code == 2 and bad.reason == "exit code 2"
+    assert "nope" in (tmp_path / bad.log).read_text()
+
+
+def test_python_api_dry_run(tmp_path: Path):
+    write(tmp_path / "src" / "x.txt", "x\n")
+    write(tmp_path / "src" / "y.txt", "y\n")
+    wf = _api_workflow(tmp_path)
+    decisions = wf.run(["joined.txt"], dry_run=True)
+    assert [(d.job.name, d.reason) for d in decisions][-1] == ("join", "output joined.txt missing")
+    assert not (tmp_path / "joined.txt").exists()

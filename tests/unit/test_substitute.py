@@ -1,6 +1,6 @@
 """In-process unit tests of pyrule/substitute.py: the quoting context the scanner gives each field,
 what each context writes (exact text, and what a real bash then receives), the reference checks
-and their messages, and the top-level values that go into job signatures. (tests/test_substitution.py
+and their messages, and the top-level values that go into job signatures. (tests/e2e/test_substitution.py
 checks the same through `python -m pyrule`; mutation testing only sees calls made in this process.)"""
 
 from __future__ import annotations
@@ -149,6 +149,32 @@ def error(body: str, value, root: str = "input", wildcards=None) -> PipefileErro
 ])
 def test_the_quoting_context_of_each_field(body, want):
     assert quotings(body) == want
+
+
+@pytest.mark.parametrize(("body", "where"), [
+    ('echo "{input}"', "double quotes"),
+    ("echo '\"' {input}", "unquoted"),
+    ('echo \\"{input}', "unquoted"),
+    ('echo "a\\"{input}"', "double quotes"),
+    ("echo $'\\'' {input}", "unquoted"),
+    ('echo "$(echo "{input}")"', "double quotes"),
+    ('"$(case $x in a) echo "{input}";; esac)"', "double quotes"),
+    ('echo $((1<<2))\necho "{input}"', "double quotes"),
+    ('(( x <<= 1 ))\necho "{input}"', "double quotes"),
+    ('cat <<< "{input}"', "double quotes"),
+    ('cat <<EOF\n"{input}"\nEOF', "a here-document"),
+    ('cat <<EOF\nEOF\necho "{input}"', "double quotes"),
+    ('cat <<-"E"\n\t{input}\n\tE', "a quoted here-document"),
+    ("cat <<A <<'B'\n{input}\nA\n{input}\nB\n{input}", "a here-document,a quoted here-document,unquoted"),
+    ("x=1 # {input}\n{input}", "a comment,unquoted"),
+    ("echo $# {input}", "unquoted"),
+])
+def test_the_quoting_context_of_a_field(body, where):
+    assert ",".join(f.quoting for f in template(body).fields) == where
+
+
+def test_dollar_brace_is_the_shells_own():
+    assert template("echo ${input} ${X} \\${input}").fields[0].start == len("echo ${input} ${X} \\$")
 
 
 @pytest.mark.parametrize(("body", "want"), [
