@@ -3,7 +3,8 @@ timestamp granularity of its own mtime/ctime may change again with the same size
 and inode; its content is verified the next time, and the no-op memo never answers from it.
 
 The real case needs a file system with 1-second timestamps: ext4 with 128-byte inodes, made in a
-file and loop-mounted (root only; skipped with the reason otherwise)."""
+file and loop-mounted (root only; skipped with the reason otherwise). That a racy fingerprint is
+stored for verification, on any file system, in process: tests/unit/test_decide.py."""
 
 from __future__ import annotations
 
@@ -84,38 +85,6 @@ def test_a_same_size_edit_within_the_same_second_is_seen(coarse_fs: Path, memo: 
     assert r.ran == set(), str(r)
     if memo == "memo":
         assert "no-op memo" in r.err, str(r)
-
-
-def test_a_racy_fingerprint_is_stored_for_verification_and_a_settled_one_is_trusted(tmp_path: Path):
-    """On any file system: a fingerprint taken in the same clock tick as the file's last change
-    is stored so that it does not match (verified next time); one taken later is trusted."""
-    from pyrule.decide import Fingerprints
-    from pyrule.stat_cache import StatCache
-    from pyrule.state import State
-
-    f = tmp_path / "f.txt"
-    os.chdir(tmp_path)
-    f.write_text("x\n")
-    st = os.stat(f)
-    # A timestamp in the future of the clock is racy whatever the granularity (as a file just
-    # written within the current clock tick is).
-    future = time.time_ns() + 10_000_000_000
-    os.utime(f, ns=(future, future))
-    state = State(str(tmp_path / ".pyrule"))
-    fps = Fingerprints(state, StatCache())
-    digest = fps.of(str(f), "content")
-    state.flush()
-    assert fps.of(str(f), "content") == digest  # in this run, the result it hashed
-    fresh = State(str(tmp_path / ".pyrule")).file_cache()[str(f)]
-    assert fresh[-1] == digest and fresh[0] != os.stat(f).st_size, "stored as trusted"
-
-    os.utime(f, ns=(st.st_mtime_ns - 10_000_000_000,) * 2)  # settled long ago (its ctime is now, though)
-    time.sleep(0.02)  # past the current clock tick
-    fps = Fingerprints(state, StatCache())
-    fps.of(str(f), "content")
-    state.flush()
-    fresh = State(str(tmp_path / ".pyrule")).file_cache()[str(f)]
-    assert fresh[0] == os.stat(f).st_size, "a settled file's fingerprint is not trusted"
 
 
 def test_pyrule_on_a_normal_file_system_still_leaves_and_uses_its_memo(tmp_path: Path):

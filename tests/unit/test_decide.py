@@ -1036,6 +1036,36 @@ def test_verify_racy_on_files_that_went_away(tmp_path: Path, monkeypatch):
     assert fps.verify_racy() is False
 
 
+def test_a_racy_fingerprint_is_stored_for_verification_and_a_settled_one_is_trusted(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """On any file system: a fingerprint taken in the same clock tick as the file's last change
+    is stored so that it does not match (verified next time); one taken later is trusted."""
+    f = tmp_path / "f.txt"
+    monkeypatch.chdir(tmp_path)
+    f.write_text("x\n")
+    st = os.stat(f)
+    # A timestamp in the future of the clock is racy whatever the granularity (as a file just
+    # written within the current clock tick is).
+    future = time.time_ns() + 10_000_000_000
+    os.utime(f, ns=(future, future))
+    state = State(str(tmp_path / ".pyrule"))
+    fps = Fingerprints(state, StatCache())
+    digest = fps.of(str(f), "content")
+    state.flush()
+    assert fps.of(str(f), "content") == digest  # in this run, the result it hashed
+    fresh = State(str(tmp_path / ".pyrule")).file_cache()[str(f)]
+    assert fresh[-1] == digest and fresh[0] != os.stat(f).st_size, "stored as trusted"
+
+    os.utime(f, ns=(st.st_mtime_ns - 10_000_000_000,) * 2)  # settled long ago (its ctime is now, though)
+    time.sleep(0.02)  # past the current clock tick
+    fps = Fingerprints(state, StatCache())
+    fps.of(str(f), "content")
+    state.flush()
+    fresh = State(str(tmp_path / ".pyrule")).file_cache()[str(f)]
+    assert fresh[0] == os.stat(f).st_size, "a settled file's fingerprint is not trusted"
+
+
+
 # === What the runner tells the decider: force, mark_incomplete, ran, signature, settled and the
 # `adopt` argument. The one build is done by the decider's own signatures recorded in the store,
 # as the runner does when a job starts and ends. ====================================================
