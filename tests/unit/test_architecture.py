@@ -1,6 +1,8 @@
 """The shape of the code (issue 18): pyrule's modules import each other without a cycle, counting
 imports inside functions, and none imports another module's _private name. The import graph is
-read from the source with `ast`, so an import that only runs on some path counts too."""
+read from the source with `ast`, so an import that only runs on some path counts too. Nothing
+outside executors/ knows a particular executor. The tests keep their layout: tests/unit/ and
+tests/e2e/, one harness."""
 
 from __future__ import annotations
 
@@ -191,3 +193,38 @@ def test_the_executor_check_finds_what_leaks(tmp_path: Path):
         "pyrule.run:9: 'slurm'",  # the variable, twice
         "pyrule.run:9: 'slurm'",
     ]
+
+
+# --- the tests' own layout ------------------------------------------------------------------------
+
+TESTS = PACKAGE.parent / "tests"
+TOP_LEVEL = ("conftest.py", "harness.py")  # fixtures and hooks; the one project harness
+
+
+def layout_problems(tests: Path) -> list[str]:
+    """What breaks the tests' layout (docs/testing.md, "Layout"): a Python file directly in tests/
+    other than conftest.py and harness.py (tests go to unit/ or e2e/), and a folder of unit/ or
+    e2e/ without __init__.py (the two are packages, so that unit/test_run.py and e2e/test_run.py
+    may share a name)."""
+    found = [f"tests/{p.name}: put tests in tests/unit/ (in process) or tests/e2e/ (the pyrule command), "
+             "helpers in tests/harness.py" for p in sorted(tests.glob("*.py")) if p.name not in TOP_LEVEL]
+    for top in ("unit", "e2e"):
+        folders = [tests / top, *sorted(d for d in (tests / top).rglob("*") if d.is_dir() and d.name != "__pycache__")]
+        found += [f"tests/{d.relative_to(tests)}/: no __init__.py" for d in folders
+                  if d.is_dir() and not (d / "__init__.py").exists()]
+    return found
+
+
+def test_no_test_file_directly_in_tests_and_unit_and_e2e_are_packages():
+    assert (TESTS / "unit").is_dir() and (TESTS / "e2e").is_dir()
+    problems = layout_problems(TESTS)
+    assert not problems, "\n".join(problems)
+
+
+def test_the_layout_check_finds_a_stray_test_file_and_a_missing_package(tmp_path: Path):
+    for name in ("conftest.py", "harness.py", "test_run.py", "runner_helpers.py", "unit/__init__.py",
+                 "unit/test_plan.py", "unit/executors/test_local.py", "e2e/test_run.py"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("")
+    assert [p.split(":")[0] for p in layout_problems(tmp_path)] == [
+        "tests/runner_helpers.py", "tests/test_run.py", "tests/unit/executors/", "tests/e2e/"]
