@@ -1,18 +1,15 @@
-"""Shared fixtures: a project directory with helpers to write a Pipefile and files, and a helper
-that runs the real `pyrule` command as a subprocess."""
+"""Fixtures and hooks of the whole suite (the helpers themselves are in tests/harness.py): the
+`project` fixture, per-test parse caches, killing what a test left running, the --soak options,
+and CI's rule that a skip is a failure."""
 
 from __future__ import annotations
 
 import os
 import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import pytest
-from runner_helpers import mount
-
-REPO = Path(__file__).resolve().parent.parent
+from harness import Project, mount
 
 
 def in_ci() -> bool:
@@ -141,65 +138,6 @@ def read_only(tmp_path: Path):
         # -l: a failed test may leave a file open there; a plain umount would then fail and leave
         # the mount behind for every later run
         subprocess.run(["umount", "-l", str(d)], capture_output=True, timeout=60)
-
-
-def run_pyrule(*args: str, cwd: str | os.PathLike | None = None, env: dict | None = None,
-               timeout: float = 120) -> tuple[int, str, str]:
-    """Run the real `pyrule` command (`python -m pyrule ARGS`); return (exit code, stdout, stderr)."""
-    full_env = {**os.environ, "NO_COLOR": "1", "PYTHONUNBUFFERED": "1", **(env or {})}
-    full_env.pop("PYTEST_CURRENT_TEST", None)
-    proc = subprocess.run(
-        [sys.executable, "-m", "pyrule", *args],
-        cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
-    )
-    return proc.returncode, proc.stdout, proc.stderr
-
-
-class Project:
-    """A temporary project directory."""
-
-    def __init__(self, root: Path):
-        self.root = root
-
-    def __truediv__(self, other: str) -> Path:
-        return self.root / other
-
-    def __fspath__(self) -> str:
-        return str(self.root)
-
-    __str__ = __fspath__
-
-    def write(self, relpath: str, text: str = "", dedent: bool = True) -> Path:
-        """Write a file (parents created); text is dedented unless dedent=False."""
-        path = self.root / relpath
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text) if dedent else text, encoding="utf-8")
-        return path
-
-    def pipefile(self, text: str, name: str = "Pipefile", dedent: bool = True) -> Path:
-        return self.write(name, text, dedent)
-
-    def touch(self, *relpaths: str) -> None:
-        for rel in relpaths:
-            self.write(rel, "")
-
-    def run(self, *args: str, cwd: str | os.PathLike | None = None, **kw) -> tuple[int, str, str]:
-        """Run `pyrule ARGS` in the project (or in `cwd`)."""
-        return run_pyrule(*args, cwd=cwd if cwd is not None else self.root, **kw)
-
-    def error(self, *args: str, code: int = 2) -> str:
-        """Run pyrule expecting a located user error: return stderr (asserts exit code, no traceback)."""
-        rc, out, err = self.run(*args)
-        assert rc == code, f"exit {rc}, expected {code}\nstdout:\n{out}\nstderr:\n{err}"
-        assert "Traceback" not in err, err
-        assert "internal error" not in err, err
-        return err
-
-    def dry(self, *args: str) -> list[str]:
-        """Run `pyrule -n -q ARGS`; return the job lines (`NAME: reason`)."""
-        rc, out, err = self.run("-n", "-q", *args)
-        assert rc == 0, f"exit {rc}\nstdout:\n{out}\nstderr:\n{err}"
-        return [ln for ln in out.splitlines() if ln.strip()]
 
 
 @pytest.fixture

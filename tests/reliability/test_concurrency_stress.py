@@ -25,8 +25,8 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from harness import ok, pipefile, spawn, wait_for
 from reliability_util import base_seed, read_pids, record, wait_dead
-from runner_helpers import ok, pipefile, spawn, wait_for
 
 N_MAKE, N_GROUP = 200, 50
 

@@ -18,8 +18,8 @@ import time
 from pathlib import Path
 
 import pytest
+from harness import kill_with_watchdog, mount, ok, pipefile, pyrule, spawn, wait_for
 from reliability_util import pid_alive, read_pids, record, running_rows, tree, wait_dead
-from runner_helpers import kill_with_watchdog, mount, ok, pipefile, pyrule, spawn, wait_for
 
 SMALL = """
     SAMPLES = [f"s{i}" for i in range(10)]

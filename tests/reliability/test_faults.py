@@ -36,8 +36,8 @@ import time
 from pathlib import Path
 
 import pytest
+from harness import group_members, ok, pipefile, spawn
 from reliability_util import base_seed, count, read_pids, record, running_rows, soak_enabled, tree, wait_dead
-from runner_helpers import group_members, ok, pipefile, spawn
 
 N = 100  # the Pipefile's default; the test sets N and PAUSE on the command line (see sizes())
 M = 1000003

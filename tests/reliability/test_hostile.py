@@ -15,8 +15,8 @@ from pathlib import Path
 
 import psutil
 import pytest
+from harness import ok, pipefile, pyrule
 from reliability_util import LOCATED, record
-from runner_helpers import ok, pipefile, pyrule
 
 # Every name is a wildcard value (found by glob_wildcards, spread by expand).
 NAMES = [
@@ -363,7 +363,7 @@ def test_cleanup_of_a_failed_job_never_touches_files_outside(tmp_path: Path, how
                 {end}
     """)
     if how == "interrupted":
-        from runner_helpers import spawn, wait_for
+        from harness import spawn, wait_for
 
         p = spawn(d)
         wait_for(lambda: (d / "started.txt").exists(), what="the job to start")

@@ -7,8 +7,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from harness import PYRULE, pyrule
 from reliability_util import clean_error
-from runner_helpers import PYRULE, pyrule
 
 from pyrule.errors import PipefileError
 from pyrule.parse import parse_text

@@ -1,9 +1,10 @@
 """The decider (pyrule/decide.py), in process: real Pipefiles loaded and planned in a temporary
-directory, a real state store, real files, and no `pyrule` subprocess, so that mutation testing
-(docs/testing.md) sees every call. A "build" here writes the outputs and records the signatures
-as a successful run would. Each test pins one reason of docs/how-it-decides.md (the exact text
-users see) and that it applies exactly when it should: the rules before it in the table win,
-the rules after it do not."""
+directory, a real state store, real files, and (but in the last section) no `pyrule` subprocess, so
+that mutation testing (docs/testing.md) sees every call. A "build" here writes the outputs and
+records the signatures as a successful run would. Each test pins one reason of docs/how-it-
+decides.md (the exact text users see) and that it applies exactly when it should: the rules before
+it in the table win, the rules after it do not. Then what the runner tells the decider; last,
+reasons after builds that are real `pyrule` runs."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import xxhash
-from runner_helpers import CHAIN_PIPEFILE, pipefile, wait_for, write
+from harness import CHAIN_PIPEFILE, ok, pipefile, wait_for, write
 
 from pyrule.decide import (
     Decider,
@@ -30,6 +31,7 @@ from pyrule.decide import (
 from pyrule.graph import Job
 from pyrule.load import load
 from pyrule.plan import plan
+from pyrule.run import dead_jobs
 from pyrule.stat_cache import StatCache
 from pyrule.state import State
 
@@ -1032,3 +1034,546 @@ def test_verify_racy_on_files_that_went_away(tmp_path: Path, monkeypatch):
     os.rmdir("d")
     write(tmp_path / "d", "now a file")  # d/f cannot even be looked for: nothing concluded
     assert fps.verify_racy() is False
+
+
+def test_a_racy_fingerprint_is_stored_for_verification_and_a_settled_one_is_trusted(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """On any file system: a fingerprint taken in the same clock tick as the file's last change
+    is stored so that it does not match (verified next time); one taken later is trusted."""
+    f = tmp_path / "f.txt"
+    monkeypatch.chdir(tmp_path)
+    f.write_text("x\n")
+    st = os.stat(f)
+    # A timestamp in the future of the clock is racy whatever the granularity (as a file just
+    # written within the current clock tick is).
+    future = time.time_ns() + 10_000_000_000
+    os.utime(f, ns=(future, future))
+    state = State(str(tmp_path / ".pyrule"))
+    fps = Fingerprints(state, StatCache())
+    digest = fps.of(str(f), "content")
+    state.flush()
+    assert fps.of(str(f), "content") == digest  # in this run, the result it hashed
+    fresh = State(str(tmp_path / ".pyrule")).file_cache()[str(f)]
+    assert fresh[-1] == digest and fresh[0] != os.stat(f).st_size, "stored as trusted"
+
+    os.utime(f, ns=(st.st_mtime_ns - 10_000_000_000,) * 2)  # settled long ago (its ctime is now, though)
+    time.sleep(0.02)  # past the current clock tick
+    fps = Fingerprints(state, StatCache())
+    fps.of(str(f), "content")
+    state.flush()
+    fresh = State(str(tmp_path / ".pyrule")).file_cache()[str(f)]
+    assert fresh[0] == os.stat(f).st_size, "a settled file's fingerprint is not trusted"
+
+
+
+# === What the runner tells the decider: force, mark_incomplete, ran, signature, settled and the
+# `adopt` argument. The one build is done by the decider's own signatures recorded in the store,
+# as the runner does when a job starts and ends. ====================================================
+
+# a.txt -> b (sort) -> b.txt -> c (copy) -> c.txt
+CB_PIPEFILE = """
+    rule c:
+        output: "c.txt"
+        input: "b.txt"
+        shell: cat {input} > {output}
+
+    rule b:
+        output: "b.txt"
+        input: "a.txt"
+        shell: sort {input} > {output}
+"""
+
+
+def jobs() -> dict[str, Job]:
+    return {j.name: j for j in plan(load("Pipefile"), []).jobs}
+
+
+def run_job(state: State, job: Job, content: str) -> None:
+    """What the runner does for a job that runs: its signature when it starts, then its output
+    written, then the record."""
+    sig = signature(job, Decider(state, StatCache()).fps)
+    write(Path(job.outputs[0]), content)
+    state.succeeded(job.name, job.rule.name, sig[0], sig[1])
+    state.flush()
+
+
+@pytest.fixture
+def recorded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """b and c run and recorded as the runner does: every job up to date. Yields the open store."""
+    monkeypatch.chdir(tmp_path)
+    pipefile(tmp_path, CB_PIPEFILE)
+    write(tmp_path / "a.txt", "y\nx\n")
+    state = State(".pyrule")
+    js = jobs()
+    run_job(state, js["b"], "x\ny\n")
+    run_job(state, js["c"], "x\ny\n")
+    yield state
+    state.close()
+
+
+def test_built_jobs_are_up_to_date(recorded: State):
+    decider = Decider(recorded, StatCache())
+    assert {d.job.name: d.why for d in decider.decide_all(list(jobs().values()))} == {"b": UP_TO_DATE,
+                                                                                    "c": UP_TO_DATE}
+
+
+def test_force_makes_an_up_to_date_job_run_and_only_it(recorded: State):
+    js = jobs()
+    decider = Decider(recorded, StatCache())
+    assert decider.decide(js["c"]).reason is None
+    decider.force(js["c"])
+    assert decider.decide(js["c"]).reason == "forced"
+    assert js["c"] in decider.will_run
+    assert decider.decide(js["b"]).reason is None
+
+
+def test_mark_incomplete_makes_the_named_jobs_run(recorded: State):
+    js = jobs()
+    decider = Decider(recorded, StatCache())
+    decider.mark_incomplete({"b"})
+    decider.mark_incomplete(set())  # adds, never replaces
+    d = decider.decide(js["b"], fresh=True)
+    assert d.reason == "incomplete after an interrupted run" and not d.adopt
+    assert decider.decide(js["c"]).reason == "upstream b will run"
+
+
+def test_ran_lets_consumers_be_decided_on_their_own_signatures(recorded: State):
+    """Early cutoff: b reruns (its input changed) and writes the same bytes; once the runner says
+    it ran, c is up to date again; until then, c waits as "upstream b will run"."""
+    js = jobs()
+    write(Path("a.txt"), "x\ny\n")  # other bytes, the same sorted output
+    stats = StatCache()
+    decider = Decider(recorded, stats)
+    assert [d.reason for d in decider.decide_all([js["b"], js["c"]])] == ["input a.txt changed (content)",
+                                                                          "upstream b will run"]
+    sig = decider.signature(js["b"])
+    write(Path("b.txt"), "x\ny\n")
+    stats.forget("b.txt")
+    recorded.succeeded("b", "b", sig[0], sig[1])
+    assert decider.decide(js["c"], fresh=True).reason == "upstream b will run"
+    decider.ran(js["b"])
+    assert js["b"] not in decider.will_run
+    assert decider.decide(js["c"], fresh=True).why == UP_TO_DATE
+
+
+def test_signature_is_the_jobs_signature_on_its_inputs_now(recorded: State):
+    js = jobs()
+    decider = Decider(recorded, StatCache())
+    before = decider.signature(js["b"])
+    assert before == signature(js["b"], Decider(recorded, StatCache()).fps)
+    write(Path("a.txt"), "z\n")
+    after = Decider(recorded, StatCache()).signature(js["b"])
+    assert after[0] != before[0] and after[1]["inputs"] == ["a.txt"]
+
+
+def test_signature_raises_input_error_for_an_unreadable_input(recorded: State):
+    os.unlink("a.txt")
+    os.mkfifo("a.txt")  # reading it would wait for a writer forever
+    with pytest.raises(InputError, match="cannot read input a.txt: not a regular file"):
+        Decider(recorded, StatCache()).signature(jobs()["b"])
+
+
+def test_adopt_false_refuses_outputs_without_a_record(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.chdir(tmp_path)
+    pipefile(tmp_path, CB_PIPEFILE)
+    write(tmp_path / "a.txt", "y\n")
+    os.utime("a.txt", ns=(0, 0))
+    write(tmp_path / "b.txt", "y\n")  # newer than a.txt, and no record
+    state = State(".pyrule")
+    try:
+        b = jobs()["b"]
+        assert Decider(state, StatCache()).decide(b).adopt
+        d = Decider(state, StatCache(), adopt=False).decide(b)
+        assert not d.adopt and d.reason is not None and d.reason.startswith("no record of its outputs")
+    finally:
+        state.close()
+
+
+def _hashed(path: str) -> Decider:
+    """A decider (no store) that has fingerprinted `path`, with nothing racily clean."""
+    decider = Decider(None, StatCache())
+    decider.fps.of(path, "content")
+    decider.fps.racy.clear()
+    return decider
+
+
+def test_settled_with_nothing_racily_clean(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path / "x.txt", "one\n")
+    assert _hashed("x.txt").settled()
+
+
+def test_settled_verifies_a_racy_file_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A file hashed within its timestamp tick: settled once its content is the one decided on;
+    not if it changed meanwhile."""
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path / "x.txt", "one\n")
+    same = _hashed("x.txt")
+    same.fps.racy.add("x.txt")
+    changed = _hashed("x.txt")
+    changed.fps.racy.add("x.txt")
+    assert same.settled() and same.fps.racy == set()  # trusted from now on
+    write(tmp_path / "x.txt", "two\n")
+    assert not changed.settled()
+
+
+def test_settled_takes_the_earlier_deciders_racy_files_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """After a build the runner decides again (noop_memo.leave): a file the build's decider
+    hashed while racily clean must be verified by the new one too."""
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path / "x.txt", "one\n")
+    later, alone = _hashed("x.txt"), _hashed("x.txt")
+    earlier = Decider(None, StatCache())
+    earlier.fps.racy.add("x.txt")
+    write(tmp_path / "x.txt", "two\n")
+    assert alone.settled()  # nothing racy of its own
+    assert not later.settled(earlier=earlier)
+    assert later.fps.racy == {"x.txt"}
+
+
+# === The reasons again where the build before them is a real `pyrule` run (so mutation testing
+# sees only the decisions made here, not the build): each pins one row of the reasons table in
+# docs/how-it-decides.md, and that the row applies exactly when it should. =========================
+
+def built_by_pyrule(d: Path) -> Path:
+    r = ok(d)
+    assert r.ran == {"b", "c"}, r
+    return d
+
+
+def test_nothing_recorded_every_output_missing(proj: Path):
+    ds = decide()
+    assert reasons(ds) == {"b": "output b.txt missing", "c": "output c.txt missing", "all": "upstream c will run"}
+    assert ds["all"].upstream and ds["all"].pending
+    assert not ds["b"].upstream and not ds["c"].upstream
+
+
+def test_after_a_build_everything_is_up_to_date(proj: Path):
+    built_by_pyrule(proj)
+    ds = decide()
+    assert reasons(ds) == {"b": None, "c": None, "all": None}
+    assert ds["b"].why == ds["c"].why == UP_TO_DATE
+    assert ds["all"].why == "gathers its inputs"
+
+
+def test_output_missing_only_for_its_job(proj: Path):
+    built_by_pyrule(proj)
+    os.unlink("c.txt")
+    assert reasons(decide()) == {"b": None, "c": "output c.txt missing", "all": "upstream c will run"}
+
+
+def test_upstream_will_run_after_a_pyrule_run(proj: Path):
+    built_by_pyrule(proj)
+    os.unlink("b.txt")
+    ds = decide()
+    assert reasons(ds) == {"b": "output b.txt missing", "c": "upstream b will run", "all": "upstream c will run"}
+    assert ds["c"].upstream
+
+
+def test_forced_comes_first(proj: Path):
+    built_by_pyrule(proj)
+    os.unlink("b.txt")
+    graph = plan(load("Pipefile"), [])
+    c = next(j for j in graph.jobs if j.name == "c")
+    b = next(j for j in graph.jobs if j.name == "b")
+    state = State(".pyrule")
+    ds = {d.job.name: d.reason for d in Decider(state, StatCache(), forced={b, c}).decide_all(graph.jobs)}
+    state.close()
+    assert ds == {"b": "forced", "c": "forced", "all": "upstream c will run"}
+
+
+def test_never_built_and_an_input_newer_than_the_outputs_on_the_chain(proj: Path):
+    write(proj / "b.txt", "x\ny\n")
+    write(proj / "c.txt", "x\ny\n1\n")
+    os.utime("b.txt", ns=(1_000_000_000_000, 1_000_000_000_000))
+    os.utime("c.txt", ns=(3_000_000_000_000, 3_000_000_000_000))
+    os.utime("a.txt", ns=(2_000_000_000_000, 2_000_000_000_000))
+    ds = decide()
+    assert ds["b"].reason == "never built by pyrule, and input a.txt is newer than its outputs"
+    assert ds["c"].reason == "upstream b will run"
+
+
+def test_never_built_outputs_newer_than_inputs_are_adopted(proj: Path):
+    write(proj / "b.txt", "x\ny\n")
+    write(proj / "c.txt", "x\ny\n1\n")
+    for i, p in enumerate(("a.txt", "b.txt", "c.txt")):
+        os.utime(p, ns=((i + 1) * 10**12, (i + 1) * 10**12))
+    ds = decide()
+    assert reasons(ds) == {"b": None, "c": None, "all": None}
+    assert ds["b"].adopt and ds["c"].adopt
+    assert ds["b"].why == "outputs exist and are newer than every input (adopted)"
+    assert ds["b"].sig is not None  # recorded as if the job had run
+
+
+def test_rule_body_changed_after_a_pyrule_run(proj: Path):
+    built_by_pyrule(proj)
+    edit("Pipefile", "cat {input} > {output}", "cat {input} {input} > {output}")
+    assert reasons(decide()) == {"b": None, "c": "rule body changed", "all": "upstream c will run"}
+
+
+def test_a_comment_in_the_pipefile_changes_no_signature(proj: Path):
+    built_by_pyrule(proj)
+    edit("Pipefile", "rule c:", "# the copy\nrule c:")
+    assert reasons(decide()) == {"b": None, "c": None, "all": None}
+
+
+def test_params_changed_after_a_pyrule_run(proj: Path):
+    built_by_pyrule(proj)
+    edit("Pipefile", "k = 1", "k = 2")
+    assert reasons(decide()) == {"b": "params.k: 1 → 2", "c": "upstream b will run", "all": "upstream c will run"}
+
+
+def test_body_change_is_said_before_params_change(proj: Path):
+    built_by_pyrule(proj)
+    edit("Pipefile", "k = 1", "k = 2")
+    edit("Pipefile", "sort {input}", "sort -r {input}")
+    assert decide()["b"].reason == "rule body changed"
+
+
+def test_top_level_name_changed(proj: Path):
+    built_by_pyrule(proj)
+    ds = decide(overrides={"N": 2})
+    assert reasons(ds) == {"b": None, "c": "top-level {N} in the shell body: 1 → 2", "all": "upstream c will run"}
+    assert reasons(decide(overrides={"N": 1})) == {"b": None, "c": None, "all": None}  # the default, given
+
+
+def test_input_set_changed_after_a_pyrule_run(proj: Path):
+    built_by_pyrule(proj)
+    edit("Pipefile", 'input: "b.txt"', 'input: "b.txt", "a.txt"')
+    assert decide()["c"].reason == "input set changed (+a.txt)"
+    edit("Pipefile", 'input: "b.txt", "a.txt"', 'input: "a.txt", "b.txt"')
+    assert decide()["c"].reason == "input set changed (+a.txt)"
+    assert decide()["b"].reason is None
+
+
+def test_input_order_changed_after_a_pyrule_run(proj: Path):
+    write(proj / "d.txt", "d\n")
+    edit("Pipefile", 'input: "b.txt"', 'input: "b.txt", "d.txt"')
+    built_by_pyrule(proj)
+    edit("Pipefile", 'input: "b.txt", "d.txt"', 'input: "d.txt", "b.txt"')
+    assert decide()["c"].reason == "input set changed (order)"
+
+
+def test_input_content_changed(proj: Path):
+    built_by_pyrule(proj)
+    write(proj / "a.txt", "z\nx\n")
+    assert reasons(decide()) == {"b": "input a.txt changed (content)", "c": "upstream b will run",
+                                 "all": "upstream c will run"}
+
+
+def test_touch_without_change_is_up_to_date_after_a_pyrule_run(proj: Path):
+    built_by_pyrule(proj)
+    st = os.stat("a.txt")
+    os.utime("a.txt", ns=(st.st_atime_ns, st.st_mtime_ns + 5 * 10**9))
+    assert reasons(decide()) == {"b": None, "c": None, "all": None}
+
+
+def test_same_size_content_under_the_old_mtime_is_seen(proj: Path):
+    # cp -p / rsync -t: new bytes, same size, mtime set back; only ctime tells
+    built_by_pyrule(proj)
+    st = os.stat("a.txt")
+    with open("a.txt", "r+") as f:
+        f.write("z")
+    os.utime("a.txt", ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert decide()["b"].reason == "input a.txt changed (content)"
+
+
+def test_check_mtime_after_a_pyrule_run(proj: Path):
+    edit("Pipefile", "params: k = 1", "params: k = 1\n    check: mtime")
+    built_by_pyrule(proj)
+    st = os.stat("a.txt")
+    os.utime("a.txt", ns=(st.st_atime_ns, st.st_mtime_ns + 5 * 10**9))
+    assert reasons(decide()) == {"b": "input a.txt changed (mtime)", "c": "upstream b will run",
+                                 "all": "upstream c will run"}
+
+
+def _rebuild(decider: Decider, state: State, stats: StatCache, job, content: str) -> None:
+    """What the runner does for a job that runs: signature when it starts, new outputs, record."""
+    sig = decider.signature(job)
+    os.unlink("b.txt")
+    write(Path("b.txt"), content)
+    stats.forget("b.txt")
+    state.succeeded(job.name, job.rule.name, sig[0], sig[1])
+    decider.ran(job)
+
+
+def test_early_cutoff_identical_output_leaves_the_consumer_up_to_date(proj: Path):
+    built_by_pyrule(proj)
+    write(proj / "a.txt", "x\ny\n")  # other bytes, same sorted output
+    graph = plan(load("Pipefile"), [])
+    b, c = (next(j for j in graph.jobs if j.name == n) for n in "bc")
+    state, stats = State(".pyrule"), StatCache()
+    decider = Decider(state, stats)
+    ds = {d.job.name: d for d in decider.decide_all(graph.jobs)}
+    assert ds["b"].reason == "input a.txt changed (content)"
+    assert ds["c"].reason == "upstream b will run" and ds["c"].upstream
+    _rebuild(decider, state, stats, b, "x\ny\n")
+    after = decider.decide(c, fresh=True)
+    assert after.reason is None and after.why == UP_TO_DATE
+    assert c not in decider.will_run
+    state.close()
+
+
+def test_no_early_cutoff_when_the_output_differs(proj: Path):
+    built_by_pyrule(proj)
+    write(proj / "a.txt", "w\nx\ny\n")
+    graph = plan(load("Pipefile"), [])
+    b, c = (next(j for j in graph.jobs if j.name == n) for n in "bc")
+    state, stats = State(".pyrule"), StatCache()
+    decider = Decider(state, stats)
+    decider.decide_all(graph.jobs)
+    _rebuild(decider, state, stats, b, "w\nx\ny\n")
+    assert decider.decide(c, fresh=True).reason == "input b.txt changed (content)"
+    assert c in decider.will_run
+    state.close()
+
+
+def test_early_cutoff_end_to_end(proj: Path):
+    built_by_pyrule(proj)
+    write(proj / "a.txt", "x\ny\n")
+    r = ok(proj)
+    assert r.ran == {"b"} and r.jobs()["c"]["status"] == "up-to-date", r
+
+
+def test_incomplete_after_an_interrupted_run_after_a_pyrule_run(proj: Path):
+    built_by_pyrule(proj)
+    # c marked running by a process that is gone: the mark's pid is ours but its start time
+    # (0.0) is no live process's, as when the pid of a pyrule that died has been reused
+    state = State(".pyrule")
+    assert state.running() == []
+    state.mark_running([("c", 0, ["c.txt"])], "dead-run", 0.0)
+    dead = dead_jobs(state)
+    assert [r.name for r in dead] == ["c"]
+    state.close()
+    ds = decide(incomplete={r.name for r in dead})
+    assert reasons(ds) == {"b": None, "c": "incomplete after an interrupted run", "all": "upstream c will run"}
+    # outputs present and the signature unchanged: only the interruption makes it stale
+    assert reasons(decide()) == {"b": None, "c": None, "all": None}
+
+
+def test_incomplete_end_to_end_is_rerun(proj: Path):
+    built_by_pyrule(proj)
+    state = State(".pyrule")
+    state.mark_running([("c", 0, ["c.txt"])], "dead-run", 0.0)
+    state.close()
+    assert "c: incomplete after an interrupted run" in ok(proj, "-n").out
+    r = ok(proj)
+    assert r.ran == {"c"}, r
+
+
+def test_fingerprints_reuse_a_recorded_hash_and_rehash_on_change(proj: Path):
+    built_by_pyrule(proj)
+    state = State(".pyrule")
+    fps = Fingerprints(state, StatCache())
+    first = fps.of("a.txt", "checksum")
+    assert len(first) == 32  # xxh3-128
+    assert fps.of("a.txt", "mtime").startswith(f"m:{os.stat('a.txt').st_size}:")
+    # a recorded hash is used while size, mtime, inode and ctime are the same: a bogus one shows it
+    st = os.stat("a.txt")
+    state.file_cache()["a.txt"] = (st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns, "recorded")
+    assert Fingerprints(state, StatCache()).of("a.txt", "checksum") == "recorded"
+    write(proj / "a.txt", "q\n")
+    assert Fingerprints(state, StatCache()).of("a.txt", "checksum") not in ("recorded", first)
+    assert Fingerprints(state, StatCache()).of("nope.txt", "checksum") == "missing"
+    state.close()
+
+
+def test_signature_covers_every_part(proj: Path):
+    graph = plan(load("Pipefile"), [])
+    b = next(j for j in graph.jobs if j.name == "b")
+    fps = Fingerprints(None, StatCache())
+    digest, parts = signature(b, fps)
+    assert parts["inputs"] == ["a.txt"] and parts["outputs"] == ["b.txt"]
+    assert parts["params"] == {"k": "1"}
+    assert parts["fps"] == [fps.of("a.txt", "checksum")]
+    assert signature(b, Fingerprints(None, StatCache()))[0] == digest  # deterministic
+    write(proj / "a.txt", "other\n")
+    assert signature(b, Fingerprints(None, StatCache()))[0] != digest
+
+
+MORE = """
+    FACTOR ?= 2
+    LEVEL ?= 1
+    default: all
+
+    rule all:
+        input: "p.txt", "e.txt", "u.txt"
+
+    rule py:
+        output: "p.txt"
+        python:
+            open(output[0], "w").write(str(3 * FACTOR))
+
+    rule env:
+        output: "e.txt"
+        env: LEVEL = LEVEL
+        shell:
+            echo $LEVEL > {output}
+
+    rule tmp:
+        output: temp("t.txt")
+        shell:
+            echo t > {output}
+
+    rule use:
+        output: "u.txt"
+        input: "t.txt"
+        shell:
+            cat {input} > {output}
+
+    rule hello:
+        shell:
+            echo hello
+"""
+
+
+@pytest.fixture
+def more(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    pipefile(tmp_path, MORE)
+    r = ok(tmp_path)
+    assert r.ran == {"py", "env", "tmp", "use"}, r
+    assert not (tmp_path / "t.txt").exists()  # temp(): removed once used
+    return tmp_path
+
+
+def test_env_changed_after_a_pyrule_run(more: Path):
+    assert decide(overrides={"LEVEL": 2})["env"].reason == "env.LEVEL: 1 → 2"
+    assert decide()["env"].reason is None
+
+
+def test_python_body_top_level_name_and_code(more: Path):
+    assert reasons(decide(overrides={"FACTOR": 3}))["py"] == "top-level FACTOR in the Python body: 2 → 3"
+    edit("Pipefile", "str(3 * FACTOR)", "str(4 * FACTOR)")
+    assert decide()["py"].reason == "rule body changed"
+
+
+def test_removed_temp_output_is_up_to_date_until_a_consumer_needs_it(more: Path):
+    ds = decide()
+    assert reasons(ds) == {"py": None, "env": None, "tmp": None, "use": None, "all": None}
+    assert ds["tmp"].temp_gone == ["t.txt"]
+    assert ds["tmp"].why == "signature unchanged; its temp() outputs were removed after use"
+    os.unlink("u.txt")
+    assert reasons(decide()) == {"py": None, "env": None, "tmp": "temp output t.txt was removed; use needs it",
+                                 "use": "output u.txt missing", "all": "upstream use will run"}
+
+
+def test_a_rule_without_outputs_runs_whenever_requested_after_a_pyrule_run(more: Path):
+    graph = plan(load("Pipefile"), ["hello"])
+    state = State(".pyrule")
+    [d] = Decider(state, StatCache()).decide_all(graph.jobs)
+    state.close()
+    assert d.reason == "phony rule: runs whenever requested"
+
+
+def test_being_built_by_another_process_and_not_adopting(more: Path):
+    ds = decide(busy={"env": 4242})
+    assert ds["env"].reason == "being built by another pyrule process (pid 4242)"
+    assert ds["py"].reason is None
+    shutil.rmtree(".pyrule")
+    graph = plan(load("Pipefile"), [])
+    decider = Decider(State(".pyrule"), StatCache(), adopt=False)  # after waiting for a run whose .pyrule/ was deleted
+    d = decider.decide(next(j for j in graph.jobs if j.name == "py"))
+    assert d.reason == ("no record of its outputs, which another pyrule may have left half-written "
+                        "(the state store was deleted during its run)")
+    decider.state.close()
