@@ -144,8 +144,8 @@ def _bash() -> str:
     flags, choices, valued = _options()
     cases = []
     for flag, words in choices.items():
-        extra = ' "$(_pyrule_targets)"' if flag == "--dag" else ""
-        cases.append(f'        {flag}) _pyrule_reply "{" ".join(words)}"{extra}; return;;')
+        extra = '_pyrule_reply "$(_pyrule_targets)" add; ' if flag == "--dag" else ""
+        cases.append(f'        {flag}) _pyrule_words {" ".join(words)}; {extra}return;;')
     free = [f for f in valued if f not in (*_FILE_OPTIONS, *_DIR_OPTIONS, *_TARGET_OPTIONS)]
     return f"""\
 # pyrule completion for bash. Load it with: eval "$(pyrule --completion bash)" (e.g. in ~/.bashrc),
@@ -160,9 +160,13 @@ _pyrule_targets() {{
     done
     "${{COMP_WORDS[0]}}" "${{where[@]}}" --complete-targets 2>/dev/null
 }}
-_pyrule_reply() {{
-    local IFS=$'\\n'
+_pyrule_words() {{  # words split by blanks
     COMPREPLY=($(compgen -W "$*" -- "$cur"))
+}}
+_pyrule_reply() {{  # $1: words one a line (paths may hold blanks); $2 = add: added to COMPREPLY
+    local IFS=$'\\n'
+    [[ $2 == add ]] || COMPREPLY=()
+    COMPREPLY+=($(compgen -W "$1" -- "$cur"))
 }}
 _pyrule() {{
     local cur=${{COMP_WORDS[COMP_CWORD]}} prev=
@@ -175,7 +179,7 @@ _pyrule() {{
         {"|".join(free)}) return;;
     esac
     if [[ $cur == -* ]]; then
-        _pyrule_reply "{" ".join(flags)}"
+        _pyrule_words {" ".join(flags)}
         return
     fi
     _pyrule_reply "$(_pyrule_targets)"
