@@ -231,9 +231,11 @@ def _is_budget(arg: str) -> bool:
     return bool(sep) and name.isidentifier()
 
 
-def check_options(args: argparse.Namespace) -> None:
+def check_options(args: argparse.Namespace, executors_too: bool = True) -> None:
     """Every option's value, before anything is read or planned: a dry run, a no-op run and a
-    real run refuse the same mistakes, with the same words."""
+    real run refuse the same mistakes, with the same words. `executors_too` False: not yet
+    whether an executor's options go with --executor, which a project's pyrule.toml may set
+    (settings.apply_settings checks it then)."""
     import math
 
     from .units import parse_size
@@ -253,7 +255,7 @@ def check_options(args: argparse.Namespace) -> None:
             raise UsageError(f"--resources {item}: write NAME=N, e.g. gpus=2 or disk_io=4")
     if args.run is not None and args.report is None:
         raise UsageError(f"--run {args.run}: only with --report", hint=f"write pyrule --report --run {args.run}")
-    for flag, name, _option, _text in _executor_options():
+    for flag, name, _option, _text in _executor_options() if executors_too else ():
         value = getattr(args, _dest(flag))
         if value is not None and args.executor != name:
             raise UsageError(f"{flag} {value}: only with --executor {name}",
@@ -285,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
         args = parse_args(argv)
-        check_options(args)
+        check_options(args, executors_too=False)
     except SystemExit as e:  # --help, --version
         return EXIT_USAGE if e.code else EXIT_OK
     except UsageError as e:

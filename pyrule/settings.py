@@ -149,10 +149,13 @@ def _tokens(flag: str, action: argparse.Action, value, where: str) -> list[str]:
 def apply_settings(args: argparse.Namespace, argv: list[str], pipefile: str, console) -> bool:
     """Fill in the options that the command line leaves unset from the project's settings file;
     with --show-config, print the result and return True."""
+    from .cli import check_options
+
     settings = read_settings(os.path.dirname(pipefile))
     if settings is None and not args.show_config:
+        check_options(args)  # the executor's options go with the executor (cli.main checked the rest)
         return False
-    from .cli import _prepare, build_parser, check_options
+    from .cli import _prepare, build_parser
 
     parser = build_parser()
     options = settable(parser)
@@ -198,6 +201,7 @@ def apply_settings(args: argparse.Namespace, argv: list[str], pipefile: str, con
         if executor and args.executor != executor and action.dest in sources:
             setattr(args, action.dest, None)
             sources[action.dest] = f"{sources[action.dest]} (unused: not --executor {executor})"
+    check_options(args)
     console.quiet, console.verbose = args.quiet, args.verbose
     if args.show_config:
         _show(console, settings, options, args, given, sources)

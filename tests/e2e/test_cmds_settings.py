@@ -118,3 +118,14 @@ def test_settings_beside_the_pipefile_found_from_a_subdirectory(tmp_path):
     (d / "sub").mkdir()
     r = pyrule(d / "sub")
     assert r.rc == 1 and (d / "b.txt").exists(), str(r)
+
+
+def test_slurm_options_on_the_command_line_with_the_executor_from_the_file(tmp_path):
+    d = _project(tmp_path)
+    write(d / "pyrule.toml", 'executor = "slurm"\n')
+    out = ok(d, "--show-config", "--slurm-partition", "gpu").out
+    assert _line(out, "slurm-partition") == ('slurm-partition = "gpu"', "command line")
+    assert _line(out, "executor") == ('executor = "slurm"', "pyrule.toml:1:1")
+    (d / "pyrule.toml").unlink()
+    r = pyrule(d, "-n", "--slurm-partition", "gpu")
+    assert r.rc == 2 and r.err.startswith("error: --slurm-partition gpu: only with --executor slurm"), str(r)
