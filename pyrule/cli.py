@@ -341,7 +341,7 @@ def _main(args: argparse.Namespace, argv: list[str], console) -> int:
     if args.completion or args.complete_targets:  # reads no Pipefile's Python (completion.py)
         from .completion import completion_command
 
-        return completion_command(args, console)
+        return completion_command(args, console, build_parser)
     from .load import load, other_case, parse_override
 
     targets = [t for t in args.targets if not _is_override(t)]
@@ -362,7 +362,8 @@ def _main(args: argparse.Namespace, argv: list[str], console) -> int:
         pipefile = "Pipefile"
     from .settings import apply_settings
 
-    if apply_settings(args, argv, pipefile, console):  # pyrule.toml or [tool.pyrule]; True: --show-config done
+    # pyrule.toml or [tool.pyrule]; True: --show-config done (the parser's functions given: no import cycle)
+    if apply_settings(args, _prepare(argv), pipefile, console, build_parser, check_options):
         return EXIT_OK
     rules = load(pipefile, overrides)
     if args.run_job:  # a Slurm job script runs a python body this way (executors/slurm.py)

@@ -16,8 +16,11 @@ import os
 import sys
 
 from .errors import UsageError
-from .graph import JobGraph
-from .rules import Rules
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start
+if TYPE_CHECKING:
+    from .graph import JobGraph
+    from .rules import Rules
 
 CHANGE_KINDS = ("params", "code", "input")
 LONG = ("--touch", "--summary", "--list-changes", "--delete-all-output", "--list-untracked")

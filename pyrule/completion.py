@@ -12,6 +12,10 @@ from __future__ import annotations
 import argparse
 import os
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 SHELLS = ("bash", "zsh", "fish")
 LONG = ("--completion",)  # --complete-targets is hidden (as --run-job): never suggested
 _FILE_OPTIONS = ("-f", "--file", "--report")
@@ -26,7 +30,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--complete-targets", action="store_true", help=argparse.SUPPRESS)
 
 
-def completion_command(args: argparse.Namespace, console) -> int:
+def completion_command(args: argparse.Namespace, console, build_parser: Callable[[], argparse.ArgumentParser]) -> int:
+    """`build_parser`: cli's (the options to complete)."""
     if args.complete_targets:
         from .errors import UsageError
         from .project import find_pipefile
@@ -38,7 +43,7 @@ def completion_command(args: argparse.Namespace, console) -> int:
         if names:
             console.out("\n".join(names))
         return 0
-    console.out(script(args.completion))
+    console.out(script(args.completion, build_parser()))
     return 0
 
 
@@ -104,14 +109,12 @@ def _literals(text: str) -> list[str]:
 # --- the scripts ---------------------------------------------------------------------------------
 
 
-def _options() -> tuple[list[str], dict[str, list[str]], list[str]]:
+def _options(parser: argparse.ArgumentParser) -> tuple[list[str], dict[str, list[str]], list[str]]:
     """(every visible option, option -> its choices, options that take a free value)."""
-    from .cli import build_parser
-
     flags: list[str] = []
     choices: dict[str, list[str]] = {}
     valued: list[str] = []
-    for action in build_parser()._actions:
+    for action in parser._actions:
         if action.help == argparse.SUPPRESS or not action.option_strings:
             continue
         flags += action.option_strings
@@ -123,12 +126,10 @@ def _options() -> tuple[list[str], dict[str, list[str]], list[str]]:
     return flags, choices, valued
 
 
-def _help() -> dict[str, str]:
+def _help(parser: argparse.ArgumentParser) -> dict[str, str]:
     """Long option -> the first clause of its help (fish shows it)."""
-    from .cli import build_parser
-
     out = {}
-    for action in build_parser()._actions:
+    for action in parser._actions:
         if action.help and action.help != argparse.SUPPRESS:
             text = action.help.split(";")[0].split(" (")[0].replace("%%", "%")
             for flag in action.option_strings:
@@ -136,12 +137,12 @@ def _help() -> dict[str, str]:
     return out
 
 
-def script(shell: str) -> str:
-    return {"bash": _bash, "zsh": _zsh, "fish": _fish}[shell]()
+def script(shell: str, parser: argparse.ArgumentParser) -> str:
+    return {"bash": _bash, "zsh": _zsh, "fish": _fish}[shell](parser)
 
 
-def _bash() -> str:
-    flags, choices, valued = _options()
+def _bash(parser: argparse.ArgumentParser) -> str:
+    flags, choices, valued = _options(parser)
     cases = []
     for flag, words in choices.items():
         extra = '_pyrule_reply "$(_pyrule_targets)" add; ' if flag == "--dag" else ""
@@ -190,8 +191,8 @@ complete -o filenames -F _pyrule pyrule
 """
 
 
-def _zsh() -> str:
-    flags, choices, valued = _options()
+def _zsh(parser: argparse.ArgumentParser) -> str:
+    flags, choices, valued = _options(parser)
     cases = [f"        ({flag}) compadd -- {' '.join(words)}; return;;" for flag, words in choices.items()]
     free = [f for f in valued if f not in (*_FILE_OPTIONS, *_DIR_OPTIONS, *_TARGET_OPTIONS)]
     return f"""\
@@ -232,9 +233,9 @@ fi
 """
 
 
-def _fish() -> str:
-    flags, choices, valued = _options()
-    helps = _help()
+def _fish(parser: argparse.ArgumentParser) -> str:
+    flags, choices, valued = _options(parser)
+    helps = _help(parser)
     lines = [
         "# pyrule completion for fish. Load it with: pyrule --completion fish | source,",
         "# or save it as ~/.config/fish/completions/pyrule.fish",

@@ -20,6 +20,10 @@ import re
 
 from .errors import Location, UsageError
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 SETTINGS_FILES = ("pyrule.toml", "pyproject.toml")
 LONG = ("--show-config",)
 
@@ -146,20 +150,19 @@ def _tokens(flag: str, action: argparse.Action, value, where: str) -> list[str]:
     return [f"{flag}={v}" for v in items]
 
 
-def apply_settings(args: argparse.Namespace, argv: list[str], pipefile: str, console) -> bool:
-    """Fill in the options that the command line leaves unset from the project's settings file;
-    with --show-config, print the result and return True."""
-    from .cli import check_options
-
+def apply_settings(args: argparse.Namespace, argv: list[str], pipefile: str, console,
+                   build_parser: Callable[[], argparse.ArgumentParser],
+                   check_options: Callable[[argparse.Namespace], None]) -> bool:
+    """Fill in the options that the command line leaves unset (`argv`, as cli._prepare spells it
+    out) from the project's settings file; with --show-config, print the result and return True.
+    `build_parser` and `check_options` are cli's."""
     settings = read_settings(os.path.dirname(pipefile))
     if settings is None and not args.show_config:
         check_options(args)  # the executor's options go with the executor (cli.main checked the rest)
         return False
-    from .cli import _prepare, build_parser
-
     parser = build_parser()
     options = settable(parser)
-    given = _given(parser, _prepare(argv))
+    given = _given(parser, argv)
     sources: dict[str, str] = {}
     for key, value in (settings.values if settings else {}).items():
         name = key.replace("_", "-")
