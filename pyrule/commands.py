@@ -42,7 +42,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def wanted(args: argparse.Namespace) -> bool:
-    return bool(args.touch or args.summary or args.list_changes or args.delete_all_output or args.list_untracked)
+    """Whether one of these commands was asked for; more than one at once is a mistake."""
+    asked = [flag for flag in LONG if getattr(args, flag[2:].replace("-", "_"))]
+    if len(asked) > 1:
+        raise UsageError(f"{asked[0]} and {asked[1]}: one command at a time", hint="run pyrule once for each")
+    return bool(asked)
 
 
 def run(args: argparse.Namespace, graph: JobGraph, rules: Rules, options, console) -> int:

@@ -20,7 +20,7 @@ SHELLS = ("bash", "zsh", "fish")
 LONG = ("--completion",)  # --complete-targets is hidden (as --run-job): never suggested
 _FILE_OPTIONS = ("-f", "--file", "--report")
 _DIR_OPTIONS = ("-C", "--directory")
-_TARGET_OPTIONS = ("--why", "--until", "--force")
+_TARGET_OPTIONS = ("--why", "--until", "--force", "--stats")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -258,8 +258,10 @@ def _fish(parser: argparse.ArgumentParser) -> str:
         spec = f"-l {flag[2:]}" if flag.startswith("--") else f"-s {flag[1:]}"
         if flag in choices:
             spec += f" -x -a '{' '.join(choices[flag])}'"
-        elif flag in _FILE_OPTIONS or flag in _DIR_OPTIONS:
+        elif flag in _FILE_OPTIONS:
             spec += " -r -F"
+        elif flag in _DIR_OPTIONS:
+            spec += " -x -a '(__fish_complete_directories)'"
         elif flag in _TARGET_OPTIONS:
             spec += " -x -a '(__pyrule_targets)'"
         elif flag in valued:

@@ -288,6 +288,12 @@ def test_list_untracked(tmp_path):
     assert ok(tmp_path, "--list-untracked").out.splitlines() == ["src/notes.md", "stray.txt"]
 
 
+def test_one_command_at_a_time(tmp_path):
+    d = _chain(tmp_path)
+    r = pyrule(d, "--summary", "--touch")
+    assert r.rc == 2 and "error: --touch and --summary: one command at a time" in r.err, str(r)
+
+
 def test_new_commands_are_in_help():
     out = subprocess.run([sys.executable, "-m", "pyrule", "--help"], capture_output=True, text=True,
                          env={**os.environ, "COLUMNS": "200"}).stdout
