@@ -154,14 +154,16 @@ def list_changes(graph: JobGraph, kind: str, console) -> int:
         return 0
     fps = Fingerprints(state, StatCache())
     lines = []
-    for job in graph.jobs:
-        rec = state.record(job.name) if job.outputs else None
-        if rec is None:
-            continue
-        old = state.signature_of(job.name, rec)
-        change = _change(kind, old, job, fps)
-        if change:
-            lines += [f"{p}\t{job.name}: {change}" if console.verbose else p for p in job.outputs]
+    try:
+        for job in graph.jobs:
+            rec = state.record(job.name) if job.outputs else None
+            if rec is None:
+                continue
+            change = _change(kind, state.signature_of(job.name, rec), job, fps)
+            if change:
+                lines += [f"{p}\t{job.name}: {change}" if console.verbose else p for p in job.outputs]
+    finally:
+        state.close()
     if lines:
         console.out("\n".join(lines))
     return 0

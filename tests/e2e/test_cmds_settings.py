@@ -129,3 +129,13 @@ def test_slurm_options_on_the_command_line_with_the_executor_from_the_file(tmp_p
     (d / "pyrule.toml").unlink()
     r = pyrule(d, "-n", "--slurm-partition", "gpu")
     assert r.rc == 2 and r.err.startswith("error: --slurm-partition gpu: only with --executor slurm"), str(r)
+
+
+def test_settings_beside_the_pipefile_named_by_f(tmp_path):
+    (tmp_path / "proj").mkdir()
+    _project(tmp_path / "proj")
+    write(tmp_path / "proj" / "pyrule.toml", "jobs = 3\n")
+    write(tmp_path / "pyrule.toml", "jobs = 5\n")  # the current directory's: not this Pipefile's
+    out = ok(tmp_path, "-f", "proj/Pipefile", "--show-config").out
+    assert out.splitlines()[0] == "# settings: proj/pyrule.toml"
+    assert _line(out, "jobs") == ("jobs = 3", "proj/pyrule.toml:1:1")
