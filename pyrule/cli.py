@@ -151,6 +151,9 @@ _OTHER_TOOLS = {
     "--list-params-changes": "the outputs whose params changed are --list-changes params",
     "--list-code-changes": "the outputs whose code changed are --list-changes code",
     "--list-input-changes": "the outputs whose input set changed are --list-changes input",
+    "--profile": "a project's defaults go in pyrule.toml beside the Pipefile (pyrule --show-config shows them)",
+    "--workflow-profile": "a project's defaults go in pyrule.toml beside the Pipefile (pyrule --show-config shows them)",
+    "-t": "marking outputs up to date without running is --touch",
 }
 
 

@@ -139,3 +139,13 @@ def test_settings_beside_the_pipefile_named_by_f(tmp_path):
     out = ok(tmp_path, "-f", "proj/Pipefile", "--show-config").out
     assert out.splitlines()[0] == "# settings: proj/pyrule.toml"
     assert _line(out, "jobs") == ("jobs = 3", "proj/pyrule.toml:1:1")
+
+
+def test_what_snakemake_and_make_users_type(tmp_path):
+    d = _project(tmp_path)
+    for args, hint in [(["--profile", "slurm"], "a project's defaults go in pyrule.toml beside the Pipefile"),
+                       (["-t"], "marking outputs up to date without running is --touch"),
+                       (["--detailed-summary"], "every output's job, date and state is --summary"),
+                       (["--list-code-changes"], "the outputs whose code changed are --list-changes code")]:
+        r = pyrule(d, *args)
+        assert r.rc == 2 and f"hint: {hint}" in r.err, str(r)
