@@ -146,3 +146,27 @@ def test_fish_completes_for_real(project):
     assert complete("pyrule --list-changes ") == ["code", "input", "params"] or \
         sorted(complete("pyrule --list-changes ")) == ["code", "input", "params"]
     assert complete("pyrule --why cou") == ["count"]
+
+
+def test_zsh_completes_in_a_real_completion_widget(project):
+    """An interactive zsh on a pseudo-terminal (zsh/zpty) is sent `pyrule su<TAB>`; compadd is
+    wrapped to write down the matches it is given."""
+    zsh = _shell("zsh")
+    base = project.parent
+    (base / "_pyrule").write_text(ok(project, "--completion", "zsh").out)
+    got = base / "got"
+    driver = base / "drive.zsh"
+    driver.write_text(f"""\
+zmodload zsh/zpty
+zpty z zsh -f -i
+zpty -w z "PS1=''; autoload -Uz compinit; compinit -u -d {base}/zdump; source {base}/_pyrule"
+zpty -w z "compadd() {{ builtin compadd -O out \\"\\$@\\"; print -rl -- \\$out '--' >> {got}; }}"
+zpty -w z "_files() {{ }}"
+zpty -w z "cd {project}"
+zpty -n -w z "pyrule su"$'\\t'
+for i in {{1..200}}; do [[ -s {got} ]] && break; sleep 0.1; done
+zpty -d z
+""")
+    p = subprocess.run([zsh, "-f", str(driver)], env=_env(project), capture_output=True, text=True, timeout=60)
+    assert got.exists(), p.stdout + p.stderr
+    assert got.read_text().splitlines()[:4] == ["summarize", "summary.txt", "summary.log", "--"]
