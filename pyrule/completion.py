@@ -48,14 +48,16 @@ def completion_command(args: argparse.Namespace, console, build_parser: Callable
 
 
 def targets(path: str) -> list[str]:
-    """Rule names, then `default:` targets and literal outputs, of the Pipefile and its includes."""
+    """Rule names, then `default:` targets and literal outputs, then `NAME=` for each `?=`
+    variable, of the Pipefile and its includes."""
     names: list[str] = []
     paths: list[str] = []
-    _collect(path, names, paths, set())
-    return list(dict.fromkeys(names + paths))
+    overrides: list[str] = []
+    _collect(path, names, paths, overrides, set())
+    return list(dict.fromkeys(names + paths + overrides))
 
 
-def _collect(path: str, names: list[str], paths: list[str], seen: set[str]) -> None:
+def _collect(path: str, names: list[str], paths: list[str], overrides: list[str], seen: set[str]) -> None:
     from . import syntax as S
     from .errors import PipefileError
     from .parse_cache import parse_file
@@ -76,11 +78,13 @@ def _collect(path: str, names: list[str], paths: list[str], seen: set[str]) -> N
                 paths += _literals(code.text)
         elif isinstance(stmt, S.ShortRule):
             paths += [t.text for t in stmt.outputs if "{" not in t.text]
+        elif isinstance(stmt, S.Assignment) and stmt.op == "?=":
+            overrides.append(stmt.name + "=")
         elif isinstance(stmt, S.Default):
             paths += [t.text for t in stmt.targets]
         elif isinstance(stmt, S.Include):
             for included in _literals(stmt.path.text):
-                _collect(os.path.join(os.path.dirname(path), included), names, paths, seen)
+                _collect(os.path.join(os.path.dirname(path), included), names, paths, overrides, seen)
 
 
 _WRAPPERS = {"temp", "protected", "directory", "touch", "ancient"}
@@ -186,6 +190,7 @@ _pyrule() {{
     _pyrule_reply "$(_pyrule_targets)"
     local IFS=$'\\n'
     COMPREPLY+=($(compgen -f -- "$cur"))
+    [[ ${{#COMPREPLY[@]}} == 1 && ${{COMPREPLY[0]}} == *= ]] && compopt -o nospace  # NAME=: the value follows
 }}
 complete -o filenames -F _pyrule pyrule
 """
@@ -222,7 +227,10 @@ _pyrule() {{
         compadd -- {" ".join(flags)}
         return
     fi
-    compadd -- ${{(f)"$(_pyrule_targets)"}}
+    local -a found
+    found=(${{(f)"$(_pyrule_targets)"}})
+    compadd -- ${{found:#*=}}
+    compadd -S '' -- ${{(M)found:#*=}}  # NAME=: the value follows, no space
     _files
 }}
 if [[ $zsh_eval_context[-1] == loadautofunc ]]; then

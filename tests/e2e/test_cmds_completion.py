@@ -17,6 +17,7 @@ from runner_helpers import ok, pipefile, write
 PIPEFILE = """
     import os
     MARK = open("python-ran", "a").write("x")  # the Pipefile's Python leaves a mark
+    N ?= 3
     default: summary.txt
 
     rule count:
@@ -54,7 +55,7 @@ def _env(project: Path) -> dict[str, str]:
 
 def test_complete_targets_reads_the_syntax_only(project):
     out = ok(project, "--complete-targets").out.splitlines()
-    assert out == ["count", "summarize", "summary.txt", "summary.log", "plots/a.png"]
+    assert out == ["count", "summarize", "summary.txt", "summary.log", "plots/a.png", "N="]
     assert not (project / "python-ran").exists()
     ok(project, "-n")  # parses (and caches the parse), runs the Python
     (project / "python-ran").unlink()
@@ -82,6 +83,7 @@ def test_bash_completes_rule_names_targets_and_files(project):
     assert _bash(project, ["pyrule", "s"]) == ["summarize", "summary.txt", "summary.log"]
     assert _bash(project, ["pyrule", "co"]) == ["count", "config.yaml"]
     assert _bash(project, ["pyrule", "-n", "pl"]) == ["plots/a.png"]
+    assert _bash(project, ["pyrule", "N"]) == ["N="]  # an override of a ?= variable
 
 
 def test_bash_completes_options_and_their_values(project):
@@ -126,7 +128,8 @@ def test_zsh_script_loads_and_finds_the_targets(project):
     p = subprocess.run([zsh, "-f", "-c", code], cwd=project, env=_env(project), capture_output=True, text=True,
                        timeout=60)
     assert p.returncode == 0, p.stderr
-    assert p.stdout.splitlines() == ["_pyrule", "count", "summarize", "summary.txt", "summary.log", "plots/a.png"]
+    assert p.stdout.splitlines() == ["_pyrule", "count", "summarize", "summary.txt", "summary.log", "plots/a.png",
+                                     "N="]
 
 
 def test_fish_completes_for_real(project):
@@ -146,6 +149,7 @@ def test_fish_completes_for_real(project):
     assert complete("pyrule --list-changes ") == ["code", "input", "params"] or \
         sorted(complete("pyrule --list-changes ")) == ["code", "input", "params"]
     assert complete("pyrule --why cou") == ["count"]
+    assert complete("pyrule N") == ["N="]
 
 
 def test_zsh_completes_in_a_real_completion_widget(project):
