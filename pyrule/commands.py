@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from contextlib import contextmanager
 
 from .errors import UsageError
 
@@ -51,14 +52,48 @@ def wanted(args: argparse.Namespace) -> bool:
 
 def run(args: argparse.Namespace, graph: JobGraph, rules: Rules, options, console) -> int:
     if args.touch:
-        return touch(graph, rules, options, console, args.dry_run)
+        with _locked(graph, "--touch", args.dry_run):
+            return touch(graph, rules, options, console, args.dry_run)
     if args.summary:
         return summary(graph, rules, options, console)
     if args.list_changes:
         return list_changes(graph, args.list_changes, console)
     if args.delete_all_output:
-        return delete_all_output(graph, console, args.dry_run, args.overwrite_protected)
+        with _locked(graph, "--delete-all-output", args.dry_run):
+            return delete_all_output(graph, console, args.dry_run, args.overwrite_protected)
     return list_untracked(graph, rules, console)
+
+
+@contextmanager
+def _locked(graph: JobGraph, command: str, dry: bool):
+    """The outputs of every job of the graph locked as a run locks them while it runs a job
+    (locks.JobLock): refused while another pyrule holds one; a dry run takes none."""
+    from .locks import JobLock
+    from .project import STATE_DIR
+
+    jobs = [j for j in graph.jobs if j.outputs]
+    if dry or not jobs:
+        yield
+        return
+    lock = JobLock(STATE_DIR, [p for j in jobs for p in j.outputs])
+    try:
+        acquired = lock.try_acquire()
+    except OSError as e:  # .pyrule or .pyrule/locks a file, a read-only directory
+        raise UsageError(f"{command}: cannot take the outputs' locks in {STATE_DIR}/locks: {e.strerror or e}",
+                         hint=f"{STATE_DIR}/ must be a directory pyrule can write in; nothing was changed") from None
+    if not acquired:
+        for job in jobs:  # which one: the first whose outputs cannot be locked on their own
+            alone = JobLock(STATE_DIR, list(job.outputs))
+            if not alone.try_acquire():
+                raise UsageError(f"{command}: the outputs of job {job.name} are locked by another pyrule process",
+                                 hint="wait for it to end, then try again; nothing was changed")
+            alone.release()
+        raise UsageError(f"{command}: outputs are locked by another pyrule process",
+                         hint="wait for it to end, then try again; nothing was changed")
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 # --- --touch ---------------------------------------------------------------------------------------

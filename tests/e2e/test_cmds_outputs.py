@@ -299,3 +299,33 @@ def test_new_commands_are_in_help():
                          env={**os.environ, "COLUMNS": "200"}).stdout
     for option in ("--touch", "--summary", "--list-changes", "--delete-all-output", "--list-untracked"):
         assert option in out
+
+
+def test_touch_and_delete_refuse_while_a_run_holds_the_outputs(tmp_path):
+    from runner_helpers import spawn, wait_for
+
+    pipefile(tmp_path, """
+        rule slow:
+            output: "s.txt"
+            shell: touch started; sleep 4; echo s > {output}
+    """)
+    write(tmp_path / "s.txt", "old\n")
+    p = spawn(tmp_path, "-B")
+    try:
+        wait_for(lambda: (tmp_path / "started").exists(), what="the job to start")
+        for args in (["--touch"], ["--delete-all-output"]):
+            r = pyrule(tmp_path, *args)
+            assert r.rc == 2, str(r)
+            assert f"error: {args[0]}: the outputs of job slow are locked by another pyrule process" in r.err
+    finally:
+        p.communicate(timeout=60)
+    assert p.returncode == 0 and (tmp_path / "s.txt").read_text() == "s\n"
+
+
+def test_touch_with_a_file_where_pyrule_keeps_its_directory(tmp_path):
+    d = _chain(tmp_path)
+    write(d / "b.txt", "1\n2\n")
+    write(d / "c.txt", "x\n")
+    write(d / ".pyrule", "not a directory")
+    r = pyrule(d, "--touch")
+    assert r.rc == 2 and "error: --touch: cannot take the outputs' locks in .pyrule/locks" in r.err, str(r)
