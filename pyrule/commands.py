@@ -273,11 +273,10 @@ def delete_all_output(graph: JobGraph, console, dry: bool, overwrite_protected: 
 
 def _inside(path: str, root: str) -> bool:
     """Whether `path` (its directory resolved, symlinks and all) lies within the project `root`."""
-    from .project import outside
-
-    if outside(path):
+    norm = os.path.normpath(path)
+    if norm in (".", ".."):
         return False
-    parent = os.path.realpath(os.path.dirname(os.path.abspath(path)))
+    parent = os.path.realpath(os.path.dirname(os.path.abspath(norm)))
     return parent == root or parent.startswith(root + os.sep)
 
 

@@ -76,3 +76,31 @@ def test_targets_follow_includes(tmp_path):
     (tmp_path / "Pipefile").write_text('include "more.pf"\ndefault: all\nrule all:\n    input: "x"\n')
     (tmp_path / "more.pf").write_text('rule x:\n    output: "x"\n    shell: touch {output}\n')
     assert targets(str(tmp_path / "Pipefile")) == ["x", "all"]
+
+
+def test_table_is_tsv_or_aligned():
+    from pyrule.commands import table
+
+    rows = [("output", "job", "state"), ("a/long/path.txt", "j", "ok"), ("b", "job[x=1]", "stale: why")]
+    assert table(rows, aligned=False) == "output\tjob\tstate\na/long/path.txt\tj\tok\nb\tjob[x=1]\tstale: why"
+    assert table(rows, aligned=True).splitlines() == [
+        "output           job       state",
+        "a/long/path.txt  j         ok",
+        "b                job[x=1]  stale: why",
+    ]
+
+
+def test_inside_the_project(tmp_path, monkeypatch):
+    import os
+
+    from pyrule.commands import _inside
+
+    (tmp_path / "proj" / "sub").mkdir(parents=True)
+    (tmp_path / "out").mkdir()
+    os.symlink(tmp_path / "out", tmp_path / "proj" / "link")
+    monkeypatch.chdir(tmp_path / "proj")
+    root = os.path.realpath(".")
+    assert _inside("a.txt", root) and _inside("sub/a.txt", root) and _inside("new/dir/a.txt", root)
+    assert not _inside("link/a.txt", root) and not _inside("../out/a.txt", root)
+    assert not _inside(str(tmp_path / "out" / "a.txt"), root) and not _inside(".", root)
+    assert _inside(str(tmp_path / "proj" / "sub" / "a.txt"), root)  # absolute, but in the project
