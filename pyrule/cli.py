@@ -96,6 +96,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="count", default=0, help="less output")
     p.add_argument("-v", "--verbose", action="count", default=0, help="more output")
     p.add_argument("--version", action="version", version=f"pyrule {__version__}")
+    # issue 22 commands (cmds): in their own modules
+    from . import commands, completion, settings
+
+    commands.add_arguments(p)
+    settings.add_arguments(p)
+    completion.add_arguments(p)
     return p
 
 
@@ -114,7 +120,9 @@ _LONG = ("--file", "--directory", "--dry-run", "--print-commands", "--jobs", "--
 def long_options() -> tuple[str, ...]:
     """Every long option, the registered executors' (--NAME-OPTION) included: asked at each use,
     as an executor may be registered after this module is imported."""
-    return _LONG + tuple(flag for flag, *_ in _executor_options())
+    from . import commands, completion, settings
+
+    return _LONG + commands.LONG + settings.LONG + completion.LONG + tuple(flag for flag, *_ in _executor_options())
 _SHORT = ("-f", "-C", "-n", "-p", "-j", "-k", "-B", "-q", "-v", "-h")
 
 # What Make and Snakemake users type, in pyrule's words.
@@ -139,8 +147,13 @@ _OTHER_TOOLS = {
     "-d": "the directory is -C DIR (--directory DIR)",
     "--list-rules": "the rules are listed by --list",
     "--rulegraph": "the job graph is --dag",
-    "--summary": "every target's state is --status",
-    "--detailed-summary": "every target's state is --status",
+    "--detailed-summary": "every output's job, date and state is --summary",
+    "--list-params-changes": "the outputs whose params changed are --list-changes params",
+    "--list-code-changes": "the outputs whose code changed are --list-changes code",
+    "--list-input-changes": "the outputs whose input set changed are --list-changes input",
+    "--profile": "a project's defaults go in pyrule.toml beside the Pipefile (pyrule --show-config shows them)",
+    "--workflow-profile": "a project's defaults go in pyrule.toml beside the Pipefile (pyrule --show-config shows them)",
+    "-t": "marking outputs up to date without running is --touch",
 }
 
 
@@ -221,9 +234,11 @@ def _is_budget(arg: str) -> bool:
     return bool(sep) and name.isidentifier()
 
 
-def check_options(args: argparse.Namespace) -> None:
+def check_options(args: argparse.Namespace, executors_too: bool = True) -> None:
     """Every option's value, before anything is read or planned: a dry run, a no-op run and a
-    real run refuse the same mistakes, with the same words."""
+    real run refuse the same mistakes, with the same words. `executors_too` False: not yet
+    whether an executor's options go with --executor, which a project's pyrule.toml may set
+    (settings.apply_settings checks it then)."""
     import math
 
     from .units import parse_size
@@ -243,7 +258,7 @@ def check_options(args: argparse.Namespace) -> None:
             raise UsageError(f"--resources {item}: write NAME=N, e.g. gpus=2 or disk_io=4")
     if args.run is not None and args.report is None:
         raise UsageError(f"--run {args.run}: only with --report", hint=f"write pyrule --report --run {args.run}")
-    for flag, name, _option, _text in _executor_options():
+    for flag, name, _option, _text in _executor_options() if executors_too else ():
         value = getattr(args, _dest(flag))
         if value is not None and args.executor != name:
             raise UsageError(f"{flag} {value}: only with --executor {name}",
@@ -275,7 +290,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
         args = parse_args(argv)
-        check_options(args)
+        check_options(args, executors_too=False)
     except SystemExit as e:  # --help, --version
         return EXIT_USAGE if e.code else EXIT_OK
     except UsageError as e:
@@ -326,6 +341,10 @@ def _main(args: argparse.Namespace, argv: list[str], console) -> int:
         from .report.command import report_command
 
         return report_command(args.report, args.run, args.file, console)
+    if args.completion or args.complete_targets:  # reads no Pipefile's Python (completion.py)
+        from .completion import completion_command
+
+        return completion_command(args, console, build_parser)
     from .load import load, other_case, parse_override
 
     targets = [t for t in args.targets if not _is_override(t)]
@@ -344,6 +363,11 @@ def _main(args: argparse.Namespace, argv: list[str], console) -> int:
         if home != os.getcwd():
             os.chdir(home)
         pipefile = "Pipefile"
+    from .settings import apply_settings
+
+    # pyrule.toml or [tool.pyrule]; True: --show-config done (the parser's functions given: no import cycle)
+    if apply_settings(args, _prepare(argv), pipefile, console, build_parser, check_options):
+        return EXIT_OK
     rules = load(pipefile, overrides)
     if args.run_job:  # a Slurm job script runs a python body this way (executors/slurm.py)
         from .executors.node import run_job
@@ -368,6 +392,12 @@ def _main(args: argparse.Namespace, argv: list[str], console) -> int:
         print_commands=args.print_commands,
         executor_options=executor_options(args),
     )
+    from . import commands
+
+    if commands.wanted(args):  # --touch, --summary, --list-changes, --delete-all-output, --list-untracked
+        from .plan import plan
+
+        return commands.run(args, plan(rules, targets, until=args.until), rules, options, console)
     if not (args.dag or args.why or args.status or args.force or args.force_all
             or os.environ.get("PYRULE_NOOP_MEMO") == "0"):
         # Nothing changed since a run that had nothing to do: say so without planning (noop_memo.py).

@@ -12,7 +12,7 @@ from .rules import Rules
 def job_status(graph: JobGraph, rules: Rules, options) -> list[tuple[str, str]]:
     """(`PATH (JOB)` or `JOB`, its state), in dependency order."""
     rows = []
-    for d, text in _states(graph, rules, options):
+    for d, text in job_states(graph, rules, options):
         if not d.job.outputs:
             rows.append((d.job.name, text))
         for p in d.job.outputs:
@@ -22,7 +22,7 @@ def job_status(graph: JobGraph, rules: Rules, options) -> list[tuple[str, str]]:
     return rows
 
 
-def _states(graph: JobGraph, rules: Rules, options) -> list:
+def job_states(graph: JobGraph, rules: Rules, options) -> list:
     from .executors import owner
     from .procinfo import alive_since
     from .run import dry_run, open_state
