@@ -162,6 +162,7 @@ def namespace(rules: dict[str, Rule]) -> dict[str, Any]:
         "directory": directory,
         "rules": RulesProxy(rules),
         "checkpoints": CheckpointsProxy(rules),
+        "config": {},
     }
 
 

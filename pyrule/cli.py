@@ -80,6 +80,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run only what TARGET (a file, job, rule or rule glob) needs, TARGET included")
     p.add_argument("--why", metavar="TARGET", help="explain why TARGET (a file, job or rule) is or is not up to date")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="override a '?=' variable")
+    # issue 22 (configuration): applied over the Pipefile's `configfile:`; --config takes the KEY=VALUE words that follow
+    p.add_argument("--configfile", action="append", default=[], metavar="FILE",
+                   help="a YAML, JSON or TOML file of config values, over the Pipefile's configfile")
+    p.add_argument("--config", action="append", default=[], metavar="KEY=VALUE", help="set config[KEY] (last word)")
     p.add_argument("--list", action="store_true", help="list the rules with their descriptions, inputs and outputs")
     # `--dag` alone is dot; a format is --dag=FORMAT or one of these words (_prepare): a path stays a target.
     p.add_argument("--dag", choices=DAG_FORMATS, metavar="FORMAT",
@@ -108,7 +112,7 @@ def _executor_options() -> list[tuple[str, str, str, str]]:
 _LONG = ("--file", "--directory", "--dry-run", "--print-commands", "--jobs", "--mem", "--resources", "--keep-going",
          "--force-all", "--force", "--overwrite-protected", "--delete-orphans", "--until", "--why", "--set",
          "--list", "--dag", "--status", "--stats", "--report", "--run", "--executor", "--run-job", "--quiet",
-         "--verbose", "--version", "--help")
+         "--verbose", "--version", "--help", "--configfile", "--config")
 
 
 def long_options() -> tuple[str, ...]:
@@ -181,6 +185,12 @@ def _prepare(argv: list[str]) -> list[str]:
             if i < len(argv) and argv[i] in DAG_FORMATS:
                 value, i = argv[i], i + 1
             out.append("--dag=" + (value or "dot"))
+        elif name == "--config":  # like Snakemake's: every KEY=VALUE word that follows
+            values = [value] if eq else []
+            while i < len(argv) and not argv[i].startswith("-") and (not values or "=" in argv[i]):
+                values.append(argv[i])
+                i += 1
+            out += [f"--config={v}" for v in values] if values else [name]
         elif name == "--resources":
             values = [value] if eq else []
             if not eq and i < len(argv) and not argv[i].startswith("-"):
@@ -330,6 +340,9 @@ def _main(args: argparse.Namespace, argv: list[str], console) -> int:
 
     targets = [t for t in args.targets if not _is_override(t)]
     overrides = dict(parse_override(t) for t in override_args(args))
+    from .config import Config
+
+    config = Config(args.configfile, args.config)  # (read here: their paths are relative to where pyrule was started)
     if args.file:
         pipefile = args.file
         if not os.path.isfile(pipefile):
@@ -344,7 +357,7 @@ def _main(args: argparse.Namespace, argv: list[str], console) -> int:
         if home != os.getcwd():
             os.chdir(home)
         pipefile = "Pipefile"
-    rules = load(pipefile, overrides)
+    rules = load(pipefile, overrides, config=config)
     if args.run_job:  # a Slurm job script runs a python body this way (executors/slurm.py)
         from .executors.node import run_job
 

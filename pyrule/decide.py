@@ -363,14 +363,17 @@ class Decider:
                 return Decision(job, None, why="signature unchanged; its temp() outputs were removed after use",
                                 temp_gone=missing)
             return Decision(job, None, why="signature unchanged since its last success")
-        return Decision(job, _difference(self.state.signature_of(job.name, rec), sig[1], job.rule.check,  # type: ignore[union-attr]  # a record: a store
-                                          "shell" if job.rule.shell is not None else "Python"))
+        rule = job.rule
+        kind = "shell" if rule.shell is not None else "script" if rule.script is not None else "Python"
+        return Decision(job, _difference(self.state.signature_of(job.name, rec), sig[1], rule.check, kind,  # type: ignore[union-attr]  # a record: a store
+                                         f"script {rule.script} changed" if rule.script else "rule body changed"))
 
 
-def _difference(old: dict[str, Any], new: dict[str, Any], mode: str, kind: str) -> str:
+def _difference(old: dict[str, Any], new: dict[str, Any], mode: str, kind: str,
+                body: str = "rule body changed") -> str:
     """The first recorded invariant that changed, in words."""
     if old.get("body") != new["body"]:
-        return "rule body changed"
+        return body
     for key in ("params", "env", "names"):
         a, b = old.get(key, {}), new.get(key, {})
         for name in sorted(set(a) | set(b)):

@@ -15,7 +15,7 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start
 if TYPE_CHECKING:
     from typing import Any
 
-SECTIONS = ("output", "input", "params", "resources", "slurm", "log", "check", "retries", "priority", "env")
+SECTIONS = ("output", "input", "params", "resources", "slurm", "log", "check", "retries", "priority", "env", "script")
 CHECKS = ("checksum", "mtime")
 _SLURM_KEYS = ("partition", "account", "qos", "constraint", "extra")
 
@@ -37,8 +37,11 @@ class Definitions:
              check: str = "checksum", retries: int = 0, priority: int = 0, env: dict | None = None,
              shell: str | None = None, python: str | Callable | None = None, doc: str | None = None,
              slurm: dict | None = None, checkpoint: bool = False, loc: Location | None = None,
-             section_locs: dict[str, Location] | None = None) -> Any:
-        """Add a rule; without `shell`/`python` (and with no name), return a decorator for a body."""
+             section_locs: dict[str, Location] | None = None, script: str | None = None) -> Any:
+        """Add a rule; without `shell`/`python`/`script` (and with no name), return a decorator for a body.
+
+        `script`: a Python script file (relative to the project directory) run as the body, with
+        an object named `snakemake` and `pyrule` (input, output, params, ...: see docs/language.md)."""
         for section, value in (("params", params), ("resources", resources), ("env", env), ("slurm", slurm)):
             if value is not None and not isinstance(value, dict):
                 label = f"rule '{name}'" if isinstance(name, str) else "rule"
@@ -51,6 +54,12 @@ class Definitions:
         )
         if slurm:
             fields["resources"]["slurm"] = dict(slurm)
+        if script is not None:
+            given = [s for s, v in (("shell", shell), ("python", python)) if v is not None]
+            if given:
+                raise PipefileError(f"rule '{name}': a rule has one body, not both {given[0]}: and script:",
+                                    (section_locs or {}).get("script", loc), "remove one of them")
+            fields["script"] = check_script(script, self.directory, (section_locs or {}).get("script", loc), name)
         if callable(python):
             fields["func"] = python
         else:
@@ -93,6 +102,36 @@ class Definitions:
             raise PipefileError("default targets are given twice", loc, f"the first is at {self.rules.default_loc}")
         self.rules.defaults = list(targets)
         self.rules.default_loc = loc
+
+
+def check_script(script: Any, directory: str, loc: Location | None, rule: Any) -> str:
+    """A `script:` path, checked: a text path to an existing Python file (relative to `directory`)
+    whose code Python's parser accepts; a syntax error is reported at its line in the script."""
+    label = f"rule '{rule}'" if isinstance(rule, str) else "rule"
+    if not isinstance(script, (str, os.PathLike)) or not os.fspath(script):
+        raise PipefileError(f"{label}: script: must be a path, not {type(script).__name__} {script!r}", loc)
+    script = os.fspath(script)
+    if not script.endswith(".py"):
+        raise PipefileError(f"{label}: script '{script}': only Python scripts (.py) are supported", loc,
+                            f"run other scripts from a shell: body, e.g. 'shell: Rscript {script} ...'")
+    path = os.path.join(directory, script)
+    try:
+        with open(path, "rb") as f:
+            source = f.read()
+    except OSError as e:
+        raise PipefileError(f"{label}: script '{script}': {e.strerror}", loc,
+                            "the path is relative to the Pipefile's directory") from None
+    import ast
+
+    try:
+        ast.parse(source, filename=script)
+    except SyntaxError as e:
+        raise PipefileError(f"invalid Python in script '{script}': {e.msg}",
+                            Location(script, e.lineno or 1, e.offset or 1),
+                            f"{label} runs it (script: at {loc})" if loc else None) from None
+    except ValueError as e:  # NUL bytes
+        raise PipefileError(f"invalid Python in script '{script}': {e}", loc) from None
+    return os.path.normpath(script)
 
 
 def items(value: Any) -> list[Item]:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from .executors.base import JobSpec
 from .graph import Job
+from .paths import Paths
 from .substitute import context, substitute
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start
@@ -60,7 +61,7 @@ def job_spec(job: Job, namespace: dict[str, Any], run_dir: str, attempt: int) ->
     rule = job.rule
     if rule.shell is not None:
         spec.shell = substitute(rule.shell, ctx, job.wildcards, namespace)
-    elif rule.python is not None or rule.func is not None:
+    elif rule.python is not None or rule.func is not None or rule.script is not None:
         spec.python = python_body(job, namespace, ctx)
     else:
         spec.shell = ":"  # a rule without a body only gathers its inputs
@@ -74,6 +75,8 @@ def command_text(job: Job, namespace: dict[str, Any], shell: str | None = None) 
     if rule.shell is not None:
         text = shell if shell is not None else substitute(rule.shell, context(job, namespace), job.wildcards, namespace)
         return text.strip("\n").rstrip()
+    if rule.script is not None:
+        return f"script: {rule.script}"
     if rule.python is not None:
         return "python:\n" + "\n".join("    " + line for line in rule.python.strip("\n").splitlines())
     if rule.func is not None:
@@ -100,6 +103,9 @@ def python_body(job: Job, namespace: dict[str, Any], ctx: dict[str, Any]) -> Cal
     names = {**ctx, "shell": shell, "report": report}
 
     def run_body() -> None:
+        if rule.script is not None:
+            run_script(rule.script, ScriptJob(job, ctx, namespace))
+            return
         if rule.func is not None:
             import inspect
 
@@ -115,3 +121,54 @@ def python_body(job: Job, namespace: dict[str, Any], ctx: dict[str, Any]) -> Cal
         exec(compile_at(rule.python, loc.file, loc.line, "exec") if loc else compile(rule.python, "<python>", "exec"), g)
 
     return run_body
+
+
+class _Named(Paths):
+    """A script's `input`, `output`, `log`: a list whose named items are attributes and keys."""
+
+    __slots__ = ()
+
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, str):
+            try:
+                return self.names()[key]
+            except KeyError:
+                raise KeyError(f"no item named '{key}' (named items: {', '.join(self.names()) or 'none'})") from None
+        return super().__getitem__(key)
+
+
+class ScriptJob:
+    """The object a `script:` sees as `snakemake` and as `pyrule`: the job's input, output, params,
+    wildcards, log, resources, threads (its cores), config and rule (its name), as Snakemake's
+    scripts expect them (`snakemake.input[0]`, `snakemake.input.name`, `snakemake.params.x`)."""
+
+    def __init__(self, job: Job, ctx: dict[str, Any], namespace: dict[str, Any]):
+        def named(paths: Paths) -> _Named:
+            return _Named(paths, paths.names())
+
+        self.input = named(ctx["input"])
+        self.output = named(ctx["output"])
+        self.log = named(ctx["log"])
+        self.params = ctx["params"]
+        self.wildcards = ctx["wildcards"]
+        self.resources = ctx["resources"]
+        self.threads = int(ctx["resources"].get("cores", 1))
+        self.config = namespace.get("config", {})
+        self.rule = job.rule.name
+        self.jobname = job.name
+
+    def __repr__(self) -> str:
+        return f"<pyrule script job {self.jobname}>"
+
+
+def run_script(path: str, job: ScriptJob) -> None:
+    """Run a `script:` file as `__main__` in this (the job's forked) process, with `snakemake` and
+    `pyrule` defined; its directory comes first on sys.path, so modules beside it import."""
+    import sys
+
+    with open(path, "rb") as f:
+        code = compile(f.read(), path, "exec")
+    sys.path.insert(0, os.path.dirname(os.path.abspath(path)))
+    sys.argv = [path]
+    exec(code, {"__name__": "__main__", "__file__": path, "__builtins__": __builtins__,
+                "snakemake": job, "pyrule": job})

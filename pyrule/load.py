@@ -7,6 +7,7 @@ import os
 from types import CodeType
 
 from . import syntax as S
+from .config import Config
 from .define import Definitions
 from .errors import Location, PipefileError, UsageError, suggest
 from .parse_cache import parse_file
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
     StrPath = str | os.PathLike[str]
 
 _KEYWORD_SECTIONS = ("params", "resources", "env", "slurm")
-_SINGLE_SECTIONS = ("log", "check", "retries", "priority")
+_SINGLE_SECTIONS = ("log", "check", "retries", "priority", "script")
 
 
 def parse_override(text: str) -> tuple[str, Any]:
@@ -37,18 +38,22 @@ def parse_override(text: str) -> tuple[str, Any]:
     return name, value
 
 
-def load(path: StrPath, overrides: dict[str, Any] | None = None, directory: StrPath = ".") -> Rules:
-    """Load a Pipefile (and its includes) into Rules."""
-    loader = _Loader(Definitions(directory), dict(overrides or {}))
+def load(path: StrPath, overrides: dict[str, Any] | None = None, directory: StrPath = ".",
+         config: Config | None = None) -> Rules:
+    """Load a Pipefile (and its includes) into Rules. `config`: the command line's --configfile
+    and --config, applied over the Pipefile's `configfile:` statements."""
+    loader = _Loader(Definitions(directory), dict(overrides or {}), config or Config())
     loader.load_file(os.fspath(path), None)
     loader.check_overrides()
     return loader.wf.rules
 
 
 class _Loader:
-    def __init__(self, wf: Definitions, overrides: dict[str, Any]):
+    def __init__(self, wf: Definitions, overrides: dict[str, Any], config: Config):
         self.wf = wf
         self.ns = wf.rules.namespace
+        self.config = config
+        config.start(self.ns["config"])
         self.overrides = overrides
         self.used: set[str] = set()
         self.plain: dict[str, Location] = {}  # names set with '=' (not overridable)
@@ -101,6 +106,15 @@ class _Loader:
             included = os.path.join(os.path.dirname(path), target)
             short = os.path.normpath(included)
             self.load_file(short if os.path.realpath(short) == os.path.realpath(included) else included, stmt.loc)
+        elif isinstance(stmt, S.ConfigFile):
+            target = evaluate(stmt.path, self.ns)
+            if not isinstance(target, (str, os.PathLike)):
+                raise PipefileError(f"configfile needs a path, not {type(target).__name__}", stmt.path.loc)
+            config = self.ns.get("config")
+            if not isinstance(config, dict):
+                raise PipefileError(f"configfile: 'config' is a {type(config).__name__} here, not the config dict",
+                                    stmt.loc, "do not assign to the name 'config'; change its keys instead")
+            self.config.add_file(config, os.path.normpath(os.path.join(os.path.dirname(path), target)), stmt.path.loc)
         elif isinstance(stmt, S.Default):
             self.wf.default(*(t.text for t in stmt.targets), loc=stmt.loc)
         elif isinstance(stmt, S.RuleDecl):
@@ -153,6 +167,9 @@ class _Loader:
                 kwargs[name] = positional[0]
             else:  # output, input: positional and named items, in order
                 kwargs[name] = Items([(None, v) for v in positional] + list(named.items()))
+        if "script" in kwargs and isinstance(kwargs["script"], str) and decl.loc is not None:
+            # relative to the Pipefile that names it (an include's: its own directory)
+            kwargs["script"] = os.path.normpath(os.path.join(os.path.dirname(decl.loc.file), kwargs["script"]))
         if "log" in kwargs and not isinstance(kwargs["log"], str):
             raise PipefileError(f"log: must be a path, not {type(kwargs['log']).__name__}", locs["log"])
         self.wf.rule(

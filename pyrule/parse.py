@@ -221,6 +221,12 @@ class _ToAst(Transformer):
         return S.Include(code, Location(self.file, meta.line, meta.column))
 
     @v_args(meta=True)
+    def configfile_stmt(self, meta, c):
+        code = self._code(c[0])
+        check_python(code, "eval")
+        return S.ConfigFile(code, Location(self.file, meta.line, meta.column))
+
+    @v_args(meta=True)
     def default_stmt(self, meta, c):
         return S.Default([self._target(t) for t in c], Location(self.file, meta.line, meta.column))
 

@@ -63,6 +63,7 @@ class Rule:
     shell: str | None = None
     python: str | None = None  # Python body as source text (Pipefile)
     func: Callable[..., Any] | None = None  # Python body as a function (API)
+    script: str | None = None  # a Python script file run as the body (relative to the project directory)
     doc: str | None = None
     checkpoint: bool = False
     loc: Location | None = None
@@ -77,7 +78,7 @@ class Rule:
 
     @property
     def has_body(self) -> bool:
-        return self.shell is not None or self.python is not None or self.func is not None
+        return self.shell is not None or self.python is not None or self.func is not None or self.script is not None
 
     def where(self, section: str | None = None) -> Location | None:
         return self.section_locs.get(section, self.loc) if section else self.loc
