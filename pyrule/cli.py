@@ -364,6 +364,9 @@ def _main(args: argparse.Namespace, argv: list[str], console) -> int:
         return run_job(rules, args.run_job, targets)
 
     _check_budget_names(args.resources, rules)
+    # `cores = upto(N)` gets min(N, -j); an executor whose -j is not the cores budget (Slurm) shares none
+    rules.cores_budget = (args.jobs or os.cpu_count() or 1) if executors.EXECUTORS[args.executor].jobs is None \
+        else float("inf")
     if args.list:
         console.rule_list(rules)
         return EXIT_OK

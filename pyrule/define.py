@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from .errors import Location, PipefileError, suggest
 from .patterns import Pattern, PatternError, wildcard_names
-from .rules import FlaggedPath, Item, Items, Rule, Rules
+from .rules import FlaggedPath, Item, Items, Rule, Rules, UpTo
 from .units import parse_duration, parse_size
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start
@@ -230,6 +230,11 @@ def _resources(rule: Rule, fail) -> dict[str, Any]:
     out: dict[str, Any] = {"cores": 1}
     for key, value in res.items():
         if callable(value):
+            out[key] = value
+            continue
+        if isinstance(value, UpTo):
+            if key != "cores":
+                fail("resources", f"upto() is for cores only, not {key}", f"write {key} = {value.n}")
             out[key] = value
             continue
         try:

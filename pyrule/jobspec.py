@@ -59,13 +59,29 @@ def job_spec(job: Job, namespace: dict[str, Any], run_dir: str, attempt: int) ->
                    report_path=report, attempt=attempt, log_optional=not job.log,
                    script_path=os.path.join(run_dir, "scripts", safe + ".sh"))
     rule = job.rule
-    if rule.shell is not None:
-        spec.shell = substitute(rule.shell, ctx, job.wildcards, namespace)
-    elif rule.python is not None or rule.func is not None or rule.script is not None:
-        spec.python = python_body(job, namespace, ctx)
-    else:
-        spec.shell = ":"  # a rule without a body only gathers its inputs
+    touched = job.flagged("touch")
+    if rule.python is not None or rule.func is not None or rule.script is not None:
+        spec.python = python_body(job, namespace, ctx, touched)
+        return spec
+    # (a rule without a body only gathers its inputs, or makes its touch() outputs)
+    spec.shell = substitute(rule.shell, ctx, job.wildcards, namespace) if rule.shell is not None else ":"
+    if touched:  # touch() outputs: made or dated now, once the body has succeeded
+        import shlex
+
+        spec.shell = spec.shell.rstrip("\n") + "\ntouch -- " + " ".join(shlex.quote(p) for p in touched) + "\n"
     return spec
+
+
+def _touch_body(paths: list[str], body: Callable[[], None]) -> Callable[[], None]:
+    """`body`, then create or update (the date of) each of `paths`."""
+
+    def run() -> None:
+        body()
+        for path in paths:
+            with open(path, "a"):
+                os.utime(path)
+
+    return run
 
 
 def command_text(job: Job, namespace: dict[str, Any], shell: str | None = None) -> str | None:
@@ -84,7 +100,8 @@ def command_text(job: Job, namespace: dict[str, Any], shell: str | None = None) 
     return None
 
 
-def python_body(job: Job, namespace: dict[str, Any], ctx: dict[str, Any]) -> Callable[[], None]:
+def python_body(job: Job, namespace: dict[str, Any], ctx: dict[str, Any],
+                touched: list[str] | None = None) -> Callable[[], None]:
     """A callable that runs the job's Python body (in the forked child the executor makes)."""
     rule = job.rule
 
@@ -120,7 +137,7 @@ def python_body(job: Job, namespace: dict[str, Any], ctx: dict[str, Any]) -> Cal
         assert rule.python is not None  # a body: `func` or `python`
         exec(compile_at(rule.python, loc.file, loc.line, "exec") if loc else compile(rule.python, "<python>", "exec"), g)
 
-    return run_body
+    return _touch_body(touched, run_body) if touched else run_body
 
 
 class _Named(Paths):
