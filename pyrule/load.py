@@ -4,6 +4,7 @@ command-line overrides, and builds rules through the class the Python API builds
 from __future__ import annotations
 
 import os
+import sys
 from types import CodeType
 
 from . import syntax as S
@@ -54,6 +55,7 @@ class _Loader:
         self.ns = wf.rules.namespace
         self.config = config
         config.start(self.ns["config"])
+        self.ns["workflow"] = PipefileWorkflow(wf)
         self.overrides = overrides
         self.used: set[str] = set()
         self.plain: dict[str, Location] = {}  # names set with '=' (not overridable)
@@ -72,6 +74,11 @@ class _Loader:
                 raise UsageError(f"no Pipefile at {path}", hint=other_case(path) or "create one, or name it with -f FILE")
             raise PipefileError(f"include: no file '{path}'", included_at, "the path is relative to the including file")
         pipefile = parse_file(path)
+        home = os.path.dirname(os.path.abspath(path))
+        if included_at is None:
+            self.ns["workflow"].basedir = home
+        if home not in sys.path:  # modules beside the Pipefile (or an include) import as such
+            sys.path.insert(0, home)
         self.wf.rules.files.append(path)
         self.stack.append(real)
         for stmt in pipefile.statements:
@@ -220,6 +227,39 @@ class _Loader:
                 t.loc, f"to use {bad} write a rule: 'rule NAME:' with 'output:' and 'input:' sections, "
                 f"which are Python expressions (input: {bad})",
             )
+
+
+class PipefileWorkflow:
+    """`workflow` in a Pipefile: `workflow.rule(...)` and `workflow.checkpoint(...)` are the Python
+    API's calls (pyrule.define.Definitions), for rules made in a loop in a `python:` block; a
+    rule so made is located at the line that made it. `workflow.basedir`: the Pipefile's directory."""
+
+    def __init__(self, wf: Definitions):
+        self._wf = wf
+        self.basedir = os.path.abspath(wf.directory)
+
+    def rule(self, name: Any = None, **sections: Any) -> Any:
+        sections.setdefault("loc", _caller())
+        return self._wf.rule(name, **sections)
+
+    def checkpoint(self, name: Any = None, **sections: Any) -> Any:
+        sections.setdefault("loc", _caller())
+        return self._wf.checkpoint(name, **sections)
+
+    def __getattr__(self, name: str) -> Any:  # default(), checkpoints, rules, directory: as in the API
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self._wf, name)
+
+
+def _caller() -> Location | None:
+    """Where the Pipefile code that called workflow.rule(...) is (None: not in a Pipefile)."""
+    frame = sys._getframe(2)
+    while frame is not None and frame.f_code.co_filename == __file__:
+        frame = frame.f_back  # type: ignore[assignment]  # None ends the loop
+    if frame is None or frame.f_globals.get("__name__") != "__pipefile__":
+        return None
+    return Location(frame.f_code.co_filename, frame.f_lineno, _first_col(frame.f_code.co_filename, frame.f_lineno))
 
 
 def other_case(path: str) -> str | None:
