@@ -134,9 +134,7 @@ _OTHER_TOOLS = {
     "--forcerun": "rerunning a target's jobs and what follows is --force TARGET",
     "-R": "rerunning a target's jobs and what follows is --force TARGET",
     "--printshellcmds": "printing the commands is -p (--print-commands)",
-    "--configfile": "pyrule has no config-file option yet: override a '?=' variable with NAME=VALUE (or --set NAME=VALUE)",
-    "--configfiles": "pyrule has no config-file option yet: override a '?=' variable with NAME=VALUE (or --set NAME=VALUE)",
-    "--config": "overrides are NAME=VALUE arguments (or --set NAME=VALUE); a config-file option does not exist yet",
+    "--configfiles": "write --configfile FILE once per file",
     "--snakefile": "the Pipefile is named with -f FILE",
     "-s": "the Pipefile is named with -f FILE",
     "--makefile": "the Pipefile is named with -f FILE",
@@ -220,6 +218,20 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 def override_args(args: argparse.Namespace) -> list[str]:
     """The NAME=VALUE overrides of a command line: positional ones, then --set ones."""
     return [t for t in args.targets if _is_override(t)] + list(args.set)
+
+
+def config_args(args: argparse.Namespace) -> list[str]:
+    """The run's --configfile and --config as words a Slurm node's `pyrule --run-job ... -- WORDS`
+    takes back (_config_arg): a node loads the Pipefile with the same config."""
+    return [f"--configfile={os.path.abspath(f)}" for f in args.configfile] + [f"--config={v}" for v in args.config]
+
+
+def _config_arg(word: str, args: argparse.Namespace) -> bool:
+    for flag in ("--configfile", "--config"):
+        if word.startswith(flag + "="):
+            getattr(args, flag[2:]).append(word[len(flag) + 1:])
+            return True
+    return False
 
 
 def _is_budget(arg: str) -> bool:
@@ -342,7 +354,10 @@ def _main(args: argparse.Namespace, argv: list[str], console) -> int:
     overrides = dict(parse_override(t) for t in override_args(args))
     from .config import Config
 
+    if args.run_job:  # a Slurm node: the run's --configfile/--config come among the targets (config_args)
+        targets = [t for t in targets if not _config_arg(t, args)]
     config = Config(args.configfile, args.config)  # (read here: their paths are relative to where pyrule was started)
+    config_words = config_args(args)  # (absolute paths: for a node)
     if args.file:
         pipefile = args.file
         if not os.path.isfile(pipefile):
@@ -380,7 +395,7 @@ def _main(args: argparse.Namespace, argv: list[str], console) -> int:
         jobs=args.jobs, mem=args.mem, resources=args.resources, keep_going=args.keep_going,
         force_all=args.force_all, force=args.force, delete_orphans=args.delete_orphans,
         overwrite_protected=args.overwrite_protected, executor=args.executor, argv=list(argv),
-        overrides=override_args(args),
+        overrides=override_args(args) + config_words,
         print_commands=args.print_commands,
         executor_options=executor_options(args),
     )

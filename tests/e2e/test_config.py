@@ -109,3 +109,20 @@ def test_config_word_after_config_options_stays_a_target(tmp_path):
     """)
     ok(tmp_path, "--config", "k=1", "y.txt", "x.txt")
     assert (tmp_path / "x.txt").read_text() == "1\n" and (tmp_path / "y.txt").exists()
+
+
+def test_a_slurm_node_loads_the_pipefile_with_the_runs_config(tmp_path):
+    """What the Slurm executor's job script runs (`pyrule --run-job NAME -f PIPEFILE -- WORDS TARGET`,
+    executors/slurm.py) with the words cli.config_args() gives it: the node sees the run's config."""
+    pipefile(tmp_path, """
+        configfile: "config.yaml"
+        rule x:
+            output: "x.txt"
+            python:
+                open(output[0], "w").write(f"{config['a']} {config['b']}")
+    """)
+    write(tmp_path / "config.yaml", "a: 1\nb: 2\n")
+    write(tmp_path / "over.json", '{"a": "file"}')
+    ok(tmp_path, "--run-job", "x", "-f", "Pipefile", "-q", "--",
+       f"--configfile={tmp_path / 'over.json'}", "--config=b=cli", "x.txt")
+    assert (tmp_path / "x.txt").read_text() == "file cli"
