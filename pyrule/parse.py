@@ -451,7 +451,7 @@ def _syntax_error(e: UnexpectedInput, text: str, filename: str) -> PipefileError
 
 # Sections of other tools (Snakemake) and how pyrule writes them.
 _FOREIGN_SECTIONS = {
-    "threads": "pyrule writes a job's cores as 'resources: cores = N'",
+    "threads": "pyrule writes a job's cores as 'resources: cores = N' (or 'cores = upto(N)': at most N, fewer under a smaller -j)",
     "run": "pyrule runs Python code in a 'python:' section",
 }
 _TAB_HINT = "a tab counts as 8 columns; indent with spaces only (or tabs only)"
