@@ -116,6 +116,7 @@ class Rule:
     python: str | None = None  # Python body as source text (Pipefile)
     func: Callable[..., Any] | None = None  # Python body as a function (API)
     script: str | None = None  # a Python script file run as the body (relative to the project directory)
+    local: bool = False  # with --executor slurm: run on this machine, never submitted (Snakemake's localrules)
     doc: str | None = None
     checkpoint: bool = False
     loc: Location | None = None
