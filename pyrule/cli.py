@@ -376,6 +376,8 @@ def _main(args: argparse.Namespace, argv: list[str], console) -> int:
     if args.run_job:  # a Slurm job script runs a python body this way (executors/slurm.py)
         from .executors.node import run_job
 
+        rules.cores_budget = float("inf")  # `cores = upto(N)`: N, as submitted
+
         return run_job(rules, args.run_job, targets)
 
     _check_budget_names(args.resources, rules)
