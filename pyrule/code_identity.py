@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 LONG = 200  # characters of a value kept as written (as for shell bodies); longer: its digest
 # Names that a body's globals get from the job (jobspec.python_body), not from the namespace.
-JOB_NAMES = frozenset((*CONTEXT_NAMES, "shell", "report"))
+JOB_NAMES = frozenset((*CONTEXT_NAMES, "shell", "report", "threads"))
 _ATOMS = frozenset((str, int, float, bool, bytes, complex, type(None), type(Ellipsis)))  # repr() is the value
 _ADDRESS = re.compile(r" at 0x[0-9A-Fa-f]+")
 _digests: dict[CodeType, str] = {}

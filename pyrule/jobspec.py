@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from .executors.base import JobSpec
 from .graph import Job
-from .paths import Paths
+from .paths import Namespace, Paths
 from .substitute import context, substitute
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start
@@ -117,7 +117,8 @@ def python_body(job: Job, namespace: dict[str, Any], ctx: dict[str, Any],
             with open(path, "a", encoding="utf-8") as f:
                 f.write(f"{key}\t{str(value).replace(chr(9), ' ').replace(chr(10), ' ')}\n")
 
-    names = {**ctx, "shell": shell, "report": report}
+    # `threads`: the job's cores, as Snakemake's run: blocks (converted to python:) call them
+    names = {**ctx, "shell": shell, "report": report, "threads": int(ctx["resources"].get("cores", 1))}
 
     def run_body() -> None:
         if rule.script is not None:
@@ -168,7 +169,10 @@ class ScriptJob:
         self.log = named(ctx["log"])
         self.params = ctx["params"]
         self.wildcards = ctx["wildcards"]
-        self.resources = ctx["resources"]
+        self.resources = resources = Namespace(ctx["resources"])
+        if isinstance(resources.get("mem"), int):  # Snakemake's names for memory (mem is in bytes here)
+            resources.setdefault("mem_mb", -(-resources["mem"] // 2**20))
+            resources.setdefault("mem_mib", resources["mem_mb"])
         self.threads = int(ctx["resources"].get("cores", 1))
         self.config = namespace.get("config", {})
         self.rule = job.rule.name

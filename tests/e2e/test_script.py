@@ -116,3 +116,22 @@ def test_script_in_an_included_file_is_relative_to_it(tmp_path):
     pipefile(tmp_path, 'include "sub/rules.pipe"\n')
     ok(tmp_path)
     assert (tmp_path / "x.txt").read_text() == "ok"
+
+
+def test_snakemake_names_in_scripts_and_python_bodies(tmp_path):
+    """What Snakemake's scripts and run: blocks read: snakemake.resources.mem_mb, and `threads`."""
+    write(tmp_path / "s.py", "open(snakemake.output[0], 'w').write(f'{snakemake.resources.mem_mb} {snakemake.threads}')\n")
+    pipefile(tmp_path, """
+        rule s:
+            output: "s.txt"
+            resources: mem = "1500M", cores = upto(3)
+            script: "s.py"
+        rule p:
+            output: "p.txt"
+            resources: cores = 2
+            python:
+                open(output[0], "w").write(str(threads))
+    """)
+    ok(tmp_path, "s.txt", "p.txt", "-j", "2")
+    assert (tmp_path / "s.txt").read_text() == "1500 2"
+    assert (tmp_path / "p.txt").read_text() == "2"
