@@ -428,7 +428,7 @@ def _unresolved(f: Field, done: str, value: Any, is_attr: bool, key: Any) -> Pip
     if not is_attr and isinstance(value, dict) and isinstance(key, int):
         return PipefileError(f"{f.text} does not resolve: {done} has names, not positions",
                              hint=f"write {{{done}.NAME}}" + (f" ({', '.join(list(value)[:10])})" if value else ""))
-    if not is_attr:
+    if not is_attr and isinstance(key, int):
         try:
             n = len(value)
         except TypeError:

@@ -126,3 +126,22 @@ def test_a_slurm_node_loads_the_pipefile_with_the_runs_config(tmp_path):
     ok(tmp_path, "--run-job", "x", "-f", "Pipefile", "-q", "--",
        f"--configfile={tmp_path / 'over.json'}", "--config=b=cli", "x.txt")
     assert (tmp_path / "x.txt").read_text() == "file cli"
+
+
+def test_a_config_key_that_does_not_exist_is_an_error_before_anything_runs(tmp_path):
+    pipefile(tmp_path, """
+        configfile: "config.yaml"
+        rule x:
+            output: "x.txt"
+            input: table = "t.txt"
+            shell: echo {input[table]} {config[label]} > {output}
+    """)
+    write(tmp_path / "config.yaml", "lable: 1\n")
+    write(tmp_path / "t.txt", "")
+    r = pyrule(tmp_path, "-n")
+    assert r.rc == 2, str(r)
+    assert "Pipefile:5:32: error: rule 'x': {config[label]} does not resolve: config has no 'label'" in r.err
+    assert "did you mean '{config[lable]}'?" in r.err
+    write(tmp_path / "config.yaml", "label: 1\n")
+    ok(tmp_path)
+    assert (tmp_path / "x.txt").read_text() == "t.txt 1\n"
