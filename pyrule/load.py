@@ -43,10 +43,17 @@ def load(path: StrPath, overrides: dict[str, Any] | None = None, directory: StrP
          config: Config | None = None) -> Rules:
     """Load a Pipefile (and its includes) into Rules. `config`: the command line's --configfile
     and --config, applied over the Pipefile's `configfile:` statements."""
+    for home in _ON_PATH:  # a previous load's directories (in-process callers: tests, the API)
+        if home in sys.path:
+            sys.path.remove(home)
+    _ON_PATH.clear()
     loader = _Loader(Definitions(directory), dict(overrides or {}), config or Config())
     loader.load_file(os.fspath(path), None)
     loader.check_overrides()
     return loader.wf.rules
+
+
+_ON_PATH: list[str] = []  # the directories load() put on sys.path (the last load's only)
 
 
 class _Loader:
@@ -79,6 +86,7 @@ class _Loader:
             self.ns["workflow"].basedir = home
         if home not in sys.path:  # modules beside the Pipefile (or an include) import as such
             sys.path.insert(0, home)
+            _ON_PATH.append(home)
         self.wf.rules.files.append(path)
         self.stack.append(real)
         for stmt in pipefile.statements:
