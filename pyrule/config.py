@@ -106,6 +106,7 @@ class Config:
     """The command line's configuration (files, then KEY=VALUE), applied over the Pipefile's."""
 
     def __init__(self, files: list[str] | tuple[str, ...] = (), values: list[str] | tuple[str, ...] = ()):
+        self.files = list(files)
         self.overlay: dict[str, Any] = {}
         for path in files:
             self.overlay.update(read_config(path))
@@ -118,6 +119,9 @@ class Config:
         config.update(self.overlay)
 
     def add_file(self, config: dict[str, Any], path: str, named_at: Location | None) -> None:
-        """A `configfile:` statement: the file's keys, then the command line's again."""
-        config.update(read_config(path, named_at))
+        """A `configfile:` statement: the file's keys, then the command line's again. A file that
+        does not exist is skipped when the command line gives config files (as in Snakemake:
+        `--configfile test.yaml` stands in for a Pipefile's missing `config.yaml`)."""
+        if not (self.files and not os.path.exists(path)):
+            config.update(read_config(path, named_at))
         config.update(self.overlay)

@@ -145,3 +145,15 @@ def test_a_config_key_that_does_not_exist_is_an_error_before_anything_runs(tmp_p
     write(tmp_path / "config.yaml", "label: 1\n")
     ok(tmp_path)
     assert (tmp_path / "x.txt").read_text() == "t.txt 1\n"
+
+
+def test_a_missing_configfile_is_skipped_when_the_command_line_gives_one(tmp_path):
+    pipefile(tmp_path, """
+        configfile: "config/config.yaml"
+        rule x:
+            output: "x.txt"
+            shell: echo {config[k]} > {output}
+    """)
+    write(tmp_path / "test.yaml", "k: test\n")
+    ok(tmp_path, "--configfile", "test.yaml")
+    assert (tmp_path / "x.txt").read_text() == "test\n"
