@@ -83,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     # issue 22 (configuration): applied over the Pipefile's `configfile:`; --config takes the KEY=VALUE words that follow
     p.add_argument("--configfile", action="append", default=[], metavar="FILE",
                    help="a YAML, JSON or TOML file of config values, over the Pipefile's configfile")
-    p.add_argument("--config", action="append", default=[], metavar="KEY=VALUE", help="set config[KEY] (last word)")
+    p.add_argument("--config", action="append", default=[], metavar="KEY=VALUE", help="set config[KEY]; takes the KEY=VALUE words that follow")
     p.add_argument("--list", action="store_true", help="list the rules with their descriptions, inputs and outputs")
     # `--dag` alone is dot; a format is --dag=FORMAT or one of these words (_prepare): a path stays a target.
     p.add_argument("--dag", choices=DAG_FORMATS, metavar="FORMAT",
