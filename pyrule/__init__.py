@@ -2,7 +2,8 @@
 
 from .version import __version__
 
-__all__ = ["Workflow", "expand", "glob_wildcards", "temp", "protected", "directory", "__version__"]
+__all__ = ["Workflow", "expand", "glob_wildcards", "temp", "protected", "directory", "touch", "ancient", "multiext",
+           "upto", "__version__"]
 
 
 def __getattr__(name: str):
@@ -15,7 +16,7 @@ def __getattr__(name: str):
         from . import builtins
 
         return getattr(builtins, name)
-    if name in ("temp", "protected", "directory"):
+    if name in ("temp", "protected", "directory", "touch", "ancient", "multiext", "upto"):
         from . import rules
 
         return getattr(rules, name)

@@ -8,13 +8,14 @@ import re
 from collections.abc import Iterable
 
 from .checkpoints import CheckpointsProxy
-from .rules import FlaggedPath, Rule, directory, protected, temp
+from .rules import FlaggedPath, Rule, ancient, directory, multiext, protected, temp, touch, upto
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["expand", "glob_wildcards", "temp", "protected", "directory", "RulesProxy", "Namespace"]
+__all__ = ["expand", "glob_wildcards", "temp", "protected", "directory", "upto", "ancient", "multiext", "touch",
+           "RulesProxy", "Namespace"]
 
 
 def expand(pattern: str | Iterable[str], zip_: Any = None, allow_missing: bool = False, **values: Any) -> list[str]:
@@ -162,6 +163,11 @@ def namespace(rules: dict[str, Rule]) -> dict[str, Any]:
         "directory": directory,
         "rules": RulesProxy(rules),
         "checkpoints": CheckpointsProxy(rules),
+        "config": {},
+        "upto": upto,
+        "ancient": ancient,
+        "multiext": multiext,
+        "touch": touch,
     }
 
 

@@ -80,6 +80,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run only what TARGET (a file, job, rule or rule glob) needs, TARGET included")
     p.add_argument("--why", metavar="TARGET", help="explain why TARGET (a file, job or rule) is or is not up to date")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="override a '?=' variable")
+    # issue 22 (configuration): applied over the Pipefile's `configfile:`; --config takes the KEY=VALUE words that follow
+    p.add_argument("--configfile", action="append", default=[], metavar="FILE",
+                   help="a YAML, JSON or TOML file of config values, over the Pipefile's configfile")
+    p.add_argument("--config", action="append", default=[], metavar="KEY=VALUE", help="set config[KEY]; takes the KEY=VALUE words that follow")
     p.add_argument("--list", action="store_true", help="list the rules with their descriptions, inputs and outputs")
     # `--dag` alone is dot; a format is --dag=FORMAT or one of these words (_prepare): a path stays a target.
     p.add_argument("--dag", choices=DAG_FORMATS, metavar="FORMAT",
@@ -114,7 +118,7 @@ def _executor_options() -> list[tuple[str, str, str, str]]:
 _LONG = ("--file", "--directory", "--dry-run", "--print-commands", "--jobs", "--mem", "--resources", "--keep-going",
          "--force-all", "--force", "--overwrite-protected", "--delete-orphans", "--until", "--why", "--set",
          "--list", "--dag", "--status", "--stats", "--report", "--run", "--executor", "--run-job", "--quiet",
-         "--verbose", "--version", "--help")
+         "--verbose", "--version", "--help", "--configfile", "--config")
 
 
 def long_options() -> tuple[str, ...]:
@@ -138,9 +142,7 @@ _OTHER_TOOLS = {
     "--forcerun": "rerunning a target's jobs and what follows is --force TARGET",
     "-R": "rerunning a target's jobs and what follows is --force TARGET",
     "--printshellcmds": "printing the commands is -p (--print-commands)",
-    "--configfile": "pyrule has no config-file option yet: override a '?=' variable with NAME=VALUE (or --set NAME=VALUE)",
-    "--configfiles": "pyrule has no config-file option yet: override a '?=' variable with NAME=VALUE (or --set NAME=VALUE)",
-    "--config": "overrides are NAME=VALUE arguments (or --set NAME=VALUE); a config-file option does not exist yet",
+    "--configfiles": "write --configfile FILE once per file",
     "--snakefile": "the Pipefile is named with -f FILE",
     "-s": "the Pipefile is named with -f FILE",
     "--makefile": "the Pipefile is named with -f FILE",
@@ -194,6 +196,12 @@ def _prepare(argv: list[str]) -> list[str]:
             if i < len(argv) and argv[i] in DAG_FORMATS:
                 value, i = argv[i], i + 1
             out.append("--dag=" + (value or "dot"))
+        elif name == "--config":  # like Snakemake's: every KEY=VALUE word that follows
+            values = [value] if eq else []
+            while i < len(argv) and not argv[i].startswith("-") and (not values or "=" in argv[i]):
+                values.append(argv[i])
+                i += 1
+            out += [f"--config={v}" for v in values] if values else [name]
         elif name == "--resources":
             values = [value] if eq else []
             if not eq and i < len(argv) and not argv[i].startswith("-"):
@@ -223,6 +231,20 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 def override_args(args: argparse.Namespace) -> list[str]:
     """The NAME=VALUE overrides of a command line: positional ones, then --set ones."""
     return [t for t in args.targets if _is_override(t)] + list(args.set)
+
+
+def config_args(args: argparse.Namespace) -> list[str]:
+    """The run's --configfile and --config as words a Slurm node's `pyrule --run-job ... -- WORDS`
+    takes back (_config_arg): a node loads the Pipefile with the same config."""
+    return [f"--configfile={os.path.abspath(f)}" for f in args.configfile] + [f"--config={v}" for v in args.config]
+
+
+def _config_arg(word: str, args: argparse.Namespace) -> bool:
+    for flag in ("--configfile", "--config"):
+        if word.startswith(flag + "="):
+            getattr(args, flag[2:]).append(word[len(flag) + 1:])
+            return True
+    return False
 
 
 def _is_budget(arg: str) -> bool:
@@ -349,6 +371,12 @@ def _main(args: argparse.Namespace, argv: list[str], console) -> int:
 
     targets = [t for t in args.targets if not _is_override(t)]
     overrides = dict(parse_override(t) for t in override_args(args))
+    from .config import Config
+
+    if args.run_job:  # a Slurm node: the run's --configfile/--config come among the targets (config_args)
+        targets = [t for t in targets if not _config_arg(t, args)]
+    config = Config(args.configfile, args.config)  # (read here: their paths are relative to where pyrule was started)
+    config_words = config_args(args)  # (absolute paths: for a node)
     if args.file:
         pipefile = args.file
         if not os.path.isfile(pipefile):
@@ -368,13 +396,18 @@ def _main(args: argparse.Namespace, argv: list[str], console) -> int:
     # pyrule.toml or [tool.pyrule]; True: --show-config done (the parser's functions given: no import cycle)
     if apply_settings(args, _prepare(argv), pipefile, console, build_parser, check_options):
         return EXIT_OK
-    rules = load(pipefile, overrides)
+    rules = load(pipefile, overrides, config=config)
     if args.run_job:  # a Slurm job script runs a python body this way (executors/slurm.py)
         from .executors.node import run_job
+
+        rules.cores_budget = float("inf")  # `cores = upto(N)`: N, as submitted
 
         return run_job(rules, args.run_job, targets)
 
     _check_budget_names(args.resources, rules)
+    # `cores = upto(N)` gets min(N, -j); an executor whose -j is not the cores budget (Slurm) shares none
+    rules.cores_budget = (args.jobs or os.cpu_count() or 1) if executors.EXECUTORS[args.executor].jobs is None \
+        else float("inf")
     if args.list:
         console.rule_list(rules)
         return EXIT_OK
@@ -388,7 +421,7 @@ def _main(args: argparse.Namespace, argv: list[str], console) -> int:
         jobs=args.jobs, mem=args.mem, resources=args.resources, keep_going=args.keep_going,
         force_all=args.force_all, force=args.force, delete_orphans=args.delete_orphans,
         overwrite_protected=args.overwrite_protected, executor=args.executor, argv=list(argv),
-        overrides=override_args(args),
+        overrides=override_args(args) + config_words,
         print_commands=args.print_commands,
         executor_options=executor_options(args),
     )

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 LONG = 200  # characters of a value kept as written (as for shell bodies); longer: its digest
 # Names that a body's globals get from the job (jobspec.python_body), not from the namespace.
-JOB_NAMES = frozenset((*CONTEXT_NAMES, "shell", "report"))
+JOB_NAMES = frozenset((*CONTEXT_NAMES, "shell", "report", "threads"))
 _ATOMS = frozenset((str, int, float, bool, bytes, complex, type(None), type(Ellipsis)))  # repr() is the value
 _ADDRESS = re.compile(r" at 0x[0-9A-Fa-f]+")
 _digests: dict[CodeType, str] = {}
@@ -75,6 +75,8 @@ def rule_identity(rule: Any, wildcards: Any = (), values: dict[int, tuple[Any, s
     value. Both the job signature (decide.py) and the no-op memo key (noop_memo.py) take it
     from here, so that the memo can never miss a change a signature sees. `wildcards`: names a
     job's wildcards fill, not the namespace (none: every such field counts, a superset)."""
+    if getattr(rule, "script", None) is not None:
+        return script_identity(rule, values)
     if rule.python is not None or rule.func is not None:
         return body_identity(rule, wildcards, values)
     if rule.shell is not None:
@@ -106,6 +108,24 @@ def body_identity(rule: Any, wildcards: Any = (), values: dict[int, tuple[Any, s
     for text in _strings(code):
         names.update(top_level_fields(text, rule.namespace, wildcards))
     return identity, names
+
+
+def script_identity(rule: Any, values: dict[int, tuple[Any, str]] | None = None) -> tuple[str, dict[str, str]]:
+    """A `script:` body: its path and its content (an edit reruns the jobs; read anew by each run,
+    as the no-op memo's key reads it too); and, when its text mentions `config`, the Pipefile's
+    `config` by value (a script reads it as `snakemake.config`, which no name tracking can follow)."""
+    try:
+        with open(rule.script, "rb") as f:
+            source = f.read()
+    except OSError as e:
+        return f"script:{rule.script}:unreadable ({e.strerror})", {}
+    names: dict[str, str] = {}
+    if b"config" in source and "config" in rule.namespace:
+        names = top_level_reads(_CONFIG_READ, rule.namespace, values=values)
+    return f"script:{rule.script}:xxh3:{xxhash.xxh3_128_hexdigest(source)}", names
+
+
+_CONFIG_READ = compile("config", "<script>", "eval")  # reads the one name `config`
 
 
 def _strings(code: CodeType) -> Iterator[str]:

@@ -203,7 +203,8 @@ def signature(job: Job, fps: Fingerprints, known: dict[str, str] | None = None) 
         "env": env,
         "inputs": list(job.inputs),
         "outputs": list(job.outputs),
-        "fps": [known[p] if known and p in known else fps.of(p, mode) for p in job.inputs],
+        "fps": [known[p] if known and p in known else _ANCIENT if p.__class__ is not str and _is_ancient(p)
+                else fps.of(p, mode) for p in job.inputs],
     }
     flat = "\x00".join((body, repr(params), env_repr, "\x01".join(job.inputs),
                         "\x01".join(job.outputs), "\x01".join(parts["fps"])))
@@ -211,6 +212,13 @@ def signature(job: Job, fps: Fingerprints, known: dict[str, str] | None = None) 
         parts["names"] = names
         flat += "\x00" + repr(names)
     return xxhash.xxh3_64_hexdigest(flat.encode("utf-8", "surrogateescape")), parts
+
+
+_ANCIENT = "ancient"  # the fingerprint of an ancient() input: its changes never count
+
+
+def _is_ancient(path: str) -> bool:
+    return "ancient" in getattr(path, "flags", ())
 
 
 @record(slots=True)  # one per job: no per-instance __dict__
@@ -345,12 +353,14 @@ class Decider:
             return Decision(job, "no record of its outputs, which another pyrule may have left half-written "
                             "(the state store was deleted during its run)")
         if rec is None:
-            newest_in = max((self.stats.stat(p).st_mtime_ns for p in job.inputs if self.stats.stat(p)), default=0)  # type: ignore[union-attr]  # stat checked
+            newest_in = max((self.stats.stat(p).st_mtime_ns for p in job.inputs  # type: ignore[union-attr]  # stat checked
+                             if self.stats.stat(p) and not _is_ancient(p)), default=0)
             oldest_out = min(self.stats.stat(p).st_mtime_ns for p in job.outputs)  # type: ignore[union-attr]  # none missing
             if oldest_out >= newest_in:
                 return Decision(job, None, why="outputs exist and are newer than every input (adopted)", adopt=True,
                                 sig=signature(job, self.fps))
-            older = max(job.inputs, key=lambda p: self.stats.stat(p).st_mtime_ns if self.stats.stat(p) else 0)  # type: ignore[union-attr]  # stat checked
+            older = max((p for p in job.inputs if not _is_ancient(p)),
+                        key=lambda p: self.stats.stat(p).st_mtime_ns if self.stats.stat(p) else 0)  # type: ignore[union-attr]  # stat checked
             return Decision(job, f"never built by pyrule, and input {older} is newer than its outputs")
         known = None
         if self.temp_gone and any(p in self.temp_gone for p in job.inputs):
@@ -363,14 +373,17 @@ class Decider:
                 return Decision(job, None, why="signature unchanged; its temp() outputs were removed after use",
                                 temp_gone=missing)
             return Decision(job, None, why="signature unchanged since its last success")
-        return Decision(job, _difference(self.state.signature_of(job.name, rec), sig[1], job.rule.check,  # type: ignore[union-attr]  # a record: a store
-                                          "shell" if job.rule.shell is not None else "Python"))
+        rule = job.rule
+        kind = "shell" if rule.shell is not None else "script" if rule.script is not None else "Python"
+        return Decision(job, _difference(self.state.signature_of(job.name, rec), sig[1], rule.check, kind,  # type: ignore[union-attr]  # a record: a store
+                                         f"script {rule.script} changed" if rule.script else "rule body changed"))
 
 
-def _difference(old: dict[str, Any], new: dict[str, Any], mode: str, kind: str) -> str:
+def _difference(old: dict[str, Any], new: dict[str, Any], mode: str, kind: str,
+                body: str = "rule body changed") -> str:
     """The first recorded invariant that changed, in words."""
     if old.get("body") != new["body"]:
-        return "rule body changed"
+        return body
     for key in ("params", "env", "names"):
         a, b = old.get(key, {}), new.get(key, {})
         for name in sorted(set(a) | set(b)):

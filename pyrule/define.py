@@ -8,14 +8,15 @@ from collections.abc import Callable
 
 from .errors import Location, PipefileError, suggest
 from .patterns import Pattern, PatternError, wildcard_names
-from .rules import FlaggedPath, Item, Items, Rule, Rules
+from .rules import FlaggedPath, Item, Items, Rule, Rules, UpTo
 from .units import parse_duration, parse_size
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start
 if TYPE_CHECKING:
     from typing import Any
 
-SECTIONS = ("output", "input", "params", "resources", "slurm", "log", "check", "retries", "priority", "env")
+SECTIONS = ("output", "input", "params", "resources", "slurm", "log", "check", "retries", "priority", "env", "script",
+            "local")
 CHECKS = ("checksum", "mtime")
 _SLURM_KEYS = ("partition", "account", "qos", "constraint", "extra")
 
@@ -37,8 +38,16 @@ class Definitions:
              check: str = "checksum", retries: int = 0, priority: int = 0, env: dict | None = None,
              shell: str | None = None, python: str | Callable | None = None, doc: str | None = None,
              slurm: dict | None = None, checkpoint: bool = False, loc: Location | None = None,
-             section_locs: dict[str, Location] | None = None) -> Any:
-        """Add a rule; without `shell`/`python` (and with no name), return a decorator for a body."""
+             section_locs: dict[str, Location] | None = None, script: str | None = None,
+             local: bool = False) -> Any:
+        """Add a rule; without `shell`/`python`/`script` (and with no name), return a decorator for a body.
+
+        `script`: a Python script file (relative to the project directory) run as the body, with
+        an object named `snakemake` and `pyrule` (input, output, params, ...: see docs/language.md).
+        `local`: with --executor slurm, run the jobs on this machine instead of submitting them."""
+        if not isinstance(local, bool):
+            raise PipefileError(f"rule '{name}': local: must be True or False, not {local!r}",
+                                (section_locs or {}).get("local", loc), "write 'local: True'")
         for section, value in (("params", params), ("resources", resources), ("env", env), ("slurm", slurm)):
             if value is not None and not isinstance(value, dict):
                 label = f"rule '{name}'" if isinstance(name, str) else "rule"
@@ -48,9 +57,16 @@ class Definitions:
             outputs=items(output), inputs=items(input), params=dict(params or {}),
             resources=dict(resources or {}), log=log, check=check, retries=retries, priority=priority,
             env=dict(env or {}), doc=doc, checkpoint=checkpoint, loc=loc, section_locs=dict(section_locs or {}),
+            local=local,
         )
         if slurm:
             fields["resources"]["slurm"] = dict(slurm)
+        if script is not None:
+            given = [s for s, v in (("shell", shell), ("python", python)) if v is not None]
+            if given:
+                raise PipefileError(f"rule '{name}': a rule has one body, not both {given[0]}: and script:",
+                                    (section_locs or {}).get("script", loc), "remove one of them")
+            fields["script"] = check_script(script, self.directory, (section_locs or {}).get("script", loc), name)
         if callable(python):
             fields["func"] = python
         else:
@@ -93,6 +109,36 @@ class Definitions:
             raise PipefileError("default targets are given twice", loc, f"the first is at {self.rules.default_loc}")
         self.rules.defaults = list(targets)
         self.rules.default_loc = loc
+
+
+def check_script(script: Any, directory: str, loc: Location | None, rule: Any) -> str:
+    """A `script:` path, checked: a text path to an existing Python file (relative to `directory`)
+    whose code Python's parser accepts; a syntax error is reported at its line in the script."""
+    label = f"rule '{rule}'" if isinstance(rule, str) else "rule"
+    if not isinstance(script, (str, os.PathLike)) or not os.fspath(script):
+        raise PipefileError(f"{label}: script: must be a path, not {type(script).__name__} {script!r}", loc)
+    script = os.fspath(script)
+    if not script.endswith(".py"):
+        raise PipefileError(f"{label}: script '{script}': only Python scripts (.py) are supported", loc,
+                            f"run other scripts from a shell: body, e.g. 'shell: Rscript {script} ...'")
+    path = os.path.join(directory, script)
+    try:
+        with open(path, "rb") as f:
+            source = f.read()
+    except OSError as e:
+        raise PipefileError(f"{label}: script '{script}': {e.strerror}", loc,
+                            "the path is relative to the Pipefile's directory") from None
+    import ast
+
+    try:
+        ast.parse(source, filename=script)
+    except SyntaxError as e:
+        raise PipefileError(f"invalid Python in script '{script}': {e.msg}",
+                            Location(script, e.lineno or 1, e.offset or 1),
+                            f"{label} runs it (script: at {loc})" if loc else None) from None
+    except ValueError as e:  # NUL bytes
+        raise PipefileError(f"invalid Python in script '{script}': {e}", loc) from None
+    return os.path.normpath(script)
 
 
 def items(value: Any) -> list[Item]:
@@ -191,6 +237,11 @@ def _resources(rule: Rule, fail) -> dict[str, Any]:
     out: dict[str, Any] = {"cores": 1}
     for key, value in res.items():
         if callable(value):
+            out[key] = value
+            continue
+        if isinstance(value, UpTo):
+            if key != "cores":
+                fail("resources", f"upto() is for cores only, not {key}", f"write {key} = {value.n}")
             out[key] = value
             continue
         try:

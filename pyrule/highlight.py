@@ -42,8 +42,8 @@ __all__ = ["PipefileLexer", "SUBSTITUTION"]
 #: ``String.Interpol``'s colour); kept apart from the shell's own ``${HOME}``.
 SUBSTITUTION = String.Interpol.Substitution
 
-STATEMENT_KEYWORDS = ("rule", "checkpoint", "default", "include", "import", "from", "python")
-SECTIONS = ("output", "input", "params", "resources", "slurm", "log", "check", "retries", "priority", "env")
+STATEMENT_KEYWORDS = ("rule", "checkpoint", "default", "include", "configfile", "import", "from", "python")
+SECTIONS = ("output", "input", "params", "resources", "slurm", "log", "check", "retries", "priority", "env", "script", "local")
 BODIES = ("shell", "python")
 
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
@@ -244,6 +244,9 @@ class PipefileLexer(ExtendedRegexLexer):
 
     def _include(self, match, ctx: LexerContext):
         yield match.start(1), Keyword.Namespace, match.group(1)
+        if match.lastindex and match.lastindex >= 3:  # configfile: the colon
+            yield match.start(2), Whitespace, match.group(2)
+            yield match.start(3), Punctuation, match.group(3)
         end = min(_python_end(ctx.text, match.end()) + 1, len(ctx.text))
         yield from self._embedded(self._python, ctx, match.end(), end)
         ctx.pos = end
@@ -282,6 +285,7 @@ class PipefileLexer(ExtendedRegexLexer):
             (r"^(python)([ \t]*)(:)", _python_block),
             (r"^(default)([ \t]*)(:)", bygroups(Keyword, Whitespace, Punctuation), "targets"),
             (r"^(include)\b", _include),
+            (r"^(configfile)([ \t]*)(:)", _include),
             (r"^(?=(?:import|from)\b)", _import),
             (rf"^({_NAME})([ \t]*)(\?=|=(?!=))", _assignment),
             (r"^(?=[^\s#])", _short_rule),

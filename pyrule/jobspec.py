@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from .executors.base import JobSpec
 from .graph import Job
+from .paths import Namespace, Paths
 from .substitute import context, substitute
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start
@@ -58,13 +59,29 @@ def job_spec(job: Job, namespace: dict[str, Any], run_dir: str, attempt: int) ->
                    report_path=report, attempt=attempt, log_optional=not job.log,
                    script_path=os.path.join(run_dir, "scripts", safe + ".sh"))
     rule = job.rule
-    if rule.shell is not None:
-        spec.shell = substitute(rule.shell, ctx, job.wildcards, namespace)
-    elif rule.python is not None or rule.func is not None:
-        spec.python = python_body(job, namespace, ctx)
-    else:
-        spec.shell = ":"  # a rule without a body only gathers its inputs
+    touched = job.flagged("touch")
+    if rule.python is not None or rule.func is not None or rule.script is not None:
+        spec.python = python_body(job, namespace, ctx, touched)
+        return spec
+    # (a rule without a body only gathers its inputs, or makes its touch() outputs)
+    spec.shell = substitute(rule.shell, ctx, job.wildcards, namespace) if rule.shell is not None else ":"
+    if touched:  # touch() outputs: made or dated now, once the body has succeeded
+        import shlex
+
+        spec.shell = spec.shell.rstrip("\n") + "\ntouch -- " + " ".join(shlex.quote(p) for p in touched) + "\n"
     return spec
+
+
+def _touch_body(paths: list[str], body: Callable[[], None]) -> Callable[[], None]:
+    """`body`, then create or update (the date of) each of `paths`."""
+
+    def run() -> None:
+        body()
+        for path in paths:
+            with open(path, "a"):
+                os.utime(path)
+
+    return run
 
 
 def command_text(job: Job, namespace: dict[str, Any], shell: str | None = None) -> str | None:
@@ -74,6 +91,8 @@ def command_text(job: Job, namespace: dict[str, Any], shell: str | None = None) 
     if rule.shell is not None:
         text = shell if shell is not None else substitute(rule.shell, context(job, namespace), job.wildcards, namespace)
         return text.strip("\n").rstrip()
+    if rule.script is not None:
+        return f"script: {rule.script}"
     if rule.python is not None:
         return "python:\n" + "\n".join("    " + line for line in rule.python.strip("\n").splitlines())
     if rule.func is not None:
@@ -81,7 +100,8 @@ def command_text(job: Job, namespace: dict[str, Any], shell: str | None = None) 
     return None
 
 
-def python_body(job: Job, namespace: dict[str, Any], ctx: dict[str, Any]) -> Callable[[], None]:
+def python_body(job: Job, namespace: dict[str, Any], ctx: dict[str, Any],
+                touched: list[str] | None = None) -> Callable[[], None]:
     """A callable that runs the job's Python body (in the forked child the executor makes)."""
     rule = job.rule
 
@@ -97,9 +117,13 @@ def python_body(job: Job, namespace: dict[str, Any], ctx: dict[str, Any]) -> Cal
             with open(path, "a", encoding="utf-8") as f:
                 f.write(f"{key}\t{str(value).replace(chr(9), ' ').replace(chr(10), ' ')}\n")
 
-    names = {**ctx, "shell": shell, "report": report}
+    # `threads`: the job's cores, as Snakemake's run: blocks (converted to python:) call them
+    names = {**ctx, "shell": shell, "report": report, "threads": int(ctx["resources"].get("cores", 1))}
 
     def run_body() -> None:
+        if rule.script is not None:
+            run_script(rule.script, ScriptJob(job, ctx, namespace))
+            return
         if rule.func is not None:
             import inspect
 
@@ -114,4 +138,58 @@ def python_body(job: Job, namespace: dict[str, Any], ctx: dict[str, Any]) -> Cal
         assert rule.python is not None  # a body: `func` or `python`
         exec(compile_at(rule.python, loc.file, loc.line, "exec") if loc else compile(rule.python, "<python>", "exec"), g)
 
-    return run_body
+    return _touch_body(touched, run_body) if touched else run_body
+
+
+class _Named(Paths):
+    """A script's `input`, `output`, `log`: a list whose named items are attributes and keys."""
+
+    __slots__ = ()
+
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, str):
+            try:
+                return self.names()[key]
+            except KeyError:
+                raise KeyError(f"no item named '{key}' (named items: {', '.join(self.names()) or 'none'})") from None
+        return super().__getitem__(key)
+
+
+class ScriptJob:
+    """The object a `script:` sees as `snakemake` and as `pyrule`: the job's input, output, params,
+    wildcards, log, resources, threads (its cores), config and rule (its name), as Snakemake's
+    scripts expect them (`snakemake.input[0]`, `snakemake.input.name`, `snakemake.params.x`)."""
+
+    def __init__(self, job: Job, ctx: dict[str, Any], namespace: dict[str, Any]):
+        def named(paths: Paths) -> _Named:
+            return _Named(paths, paths.names())
+
+        self.input = named(ctx["input"])
+        self.output = named(ctx["output"])
+        self.log = named(ctx["log"])
+        self.params = ctx["params"]
+        self.wildcards = ctx["wildcards"]
+        self.resources = resources = Namespace(ctx["resources"])
+        if isinstance(resources.get("mem"), int):  # Snakemake's names for memory (mem is in bytes here)
+            resources.setdefault("mem_mb", -(-resources["mem"] // 2**20))
+            resources.setdefault("mem_mib", resources["mem_mb"])
+        self.threads = int(ctx["resources"].get("cores", 1))
+        self.config = namespace.get("config", {})
+        self.rule = job.rule.name
+        self.jobname = job.name
+
+    def __repr__(self) -> str:
+        return f"<pyrule script job {self.jobname}>"
+
+
+def run_script(path: str, job: ScriptJob) -> None:
+    """Run a `script:` file as `__main__` in this (the job's forked) process, with `snakemake` and
+    `pyrule` defined; its directory comes first on sys.path, so modules beside it import."""
+    import sys
+
+    with open(path, "rb") as f:
+        code = compile(f.read(), path, "exec")
+    sys.path.insert(0, os.path.dirname(os.path.abspath(path)))
+    sys.argv = [path]
+    exec(code, {"__name__": "__main__", "__file__": path, "__builtins__": __builtins__,
+                "snakemake": job, "pyrule": job})

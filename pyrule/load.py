@@ -4,9 +4,11 @@ command-line overrides, and builds rules through the class the Python API builds
 from __future__ import annotations
 
 import os
+import sys
 from types import CodeType
 
 from . import syntax as S
+from .config import Config
 from .define import Definitions
 from .errors import Location, PipefileError, UsageError, suggest
 from .parse_cache import parse_file
@@ -19,7 +21,7 @@ if TYPE_CHECKING:
     StrPath = str | os.PathLike[str]
 
 _KEYWORD_SECTIONS = ("params", "resources", "env", "slurm")
-_SINGLE_SECTIONS = ("log", "check", "retries", "priority")
+_SINGLE_SECTIONS = ("log", "check", "retries", "priority", "script", "local")
 
 
 def parse_override(text: str) -> tuple[str, Any]:
@@ -37,18 +39,30 @@ def parse_override(text: str) -> tuple[str, Any]:
     return name, value
 
 
-def load(path: StrPath, overrides: dict[str, Any] | None = None, directory: StrPath = ".") -> Rules:
-    """Load a Pipefile (and its includes) into Rules."""
-    loader = _Loader(Definitions(directory), dict(overrides or {}))
+def load(path: StrPath, overrides: dict[str, Any] | None = None, directory: StrPath = ".",
+         config: Config | None = None) -> Rules:
+    """Load a Pipefile (and its includes) into Rules. `config`: the command line's --configfile
+    and --config, applied over the Pipefile's `configfile:` statements."""
+    for home in _ON_PATH:  # a previous load's directories (in-process callers: tests, the API)
+        if home in sys.path:
+            sys.path.remove(home)
+    _ON_PATH.clear()
+    loader = _Loader(Definitions(directory), dict(overrides or {}), config or Config())
     loader.load_file(os.fspath(path), None)
     loader.check_overrides()
     return loader.wf.rules
 
 
+_ON_PATH: list[str] = []  # the directories load() put on sys.path (the last load's only)
+
+
 class _Loader:
-    def __init__(self, wf: Definitions, overrides: dict[str, Any]):
+    def __init__(self, wf: Definitions, overrides: dict[str, Any], config: Config):
         self.wf = wf
         self.ns = wf.rules.namespace
+        self.config = config
+        config.start(self.ns["config"])
+        self.ns["workflow"] = PipefileWorkflow(wf)
         self.overrides = overrides
         self.used: set[str] = set()
         self.plain: dict[str, Location] = {}  # names set with '=' (not overridable)
@@ -67,6 +81,12 @@ class _Loader:
                 raise UsageError(f"no Pipefile at {path}", hint=other_case(path) or "create one, or name it with -f FILE")
             raise PipefileError(f"include: no file '{path}'", included_at, "the path is relative to the including file")
         pipefile = parse_file(path)
+        home = os.path.dirname(os.path.abspath(path))
+        if included_at is None:
+            self.ns["workflow"].basedir = home
+        if home not in sys.path:  # modules beside the Pipefile (or an include) import as such
+            sys.path.insert(0, home)
+            _ON_PATH.append(home)
         self.wf.rules.files.append(path)
         self.stack.append(real)
         for stmt in pipefile.statements:
@@ -101,6 +121,15 @@ class _Loader:
             included = os.path.join(os.path.dirname(path), target)
             short = os.path.normpath(included)
             self.load_file(short if os.path.realpath(short) == os.path.realpath(included) else included, stmt.loc)
+        elif isinstance(stmt, S.ConfigFile):
+            target = evaluate(stmt.path, self.ns)
+            if not isinstance(target, (str, os.PathLike)):
+                raise PipefileError(f"configfile needs a path, not {type(target).__name__}", stmt.path.loc)
+            config = self.ns.get("config")
+            if not isinstance(config, dict):
+                raise PipefileError(f"configfile: 'config' is a {type(config).__name__} here, not the config dict",
+                                    stmt.loc, "do not assign to the name 'config'; change its keys instead")
+            self.config.add_file(config, os.path.normpath(os.path.join(os.path.dirname(path), target)), stmt.path.loc)
         elif isinstance(stmt, S.Default):
             self.wf.default(*(t.text for t in stmt.targets), loc=stmt.loc)
         elif isinstance(stmt, S.RuleDecl):
@@ -153,6 +182,9 @@ class _Loader:
                 kwargs[name] = positional[0]
             else:  # output, input: positional and named items, in order
                 kwargs[name] = Items([(None, v) for v in positional] + list(named.items()))
+        if "script" in kwargs and isinstance(kwargs["script"], str) and decl.loc is not None:
+            # relative to the Pipefile that names it (an include's: its own directory)
+            kwargs["script"] = os.path.normpath(os.path.join(os.path.dirname(decl.loc.file), kwargs["script"]))
         if "log" in kwargs and not isinstance(kwargs["log"], str):
             raise PipefileError(f"log: must be a path, not {type(kwargs['log']).__name__}", locs["log"])
         self.wf.rule(
@@ -203,6 +235,39 @@ class _Loader:
                 t.loc, f"to use {bad} write a rule: 'rule NAME:' with 'output:' and 'input:' sections, "
                 f"which are Python expressions (input: {bad})",
             )
+
+
+class PipefileWorkflow:
+    """`workflow` in a Pipefile: `workflow.rule(...)` and `workflow.checkpoint(...)` are the Python
+    API's calls (pyrule.define.Definitions), for rules made in a loop in a `python:` block; a
+    rule so made is located at the line that made it. `workflow.basedir`: the Pipefile's directory."""
+
+    def __init__(self, wf: Definitions):
+        self._wf = wf
+        self.basedir = os.path.abspath(wf.directory)
+
+    def rule(self, name: Any = None, **sections: Any) -> Any:
+        sections.setdefault("loc", _caller())
+        return self._wf.rule(name, **sections)
+
+    def checkpoint(self, name: Any = None, **sections: Any) -> Any:
+        sections.setdefault("loc", _caller())
+        return self._wf.checkpoint(name, **sections)
+
+    def __getattr__(self, name: str) -> Any:  # default(), checkpoints, rules, directory: as in the API
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self._wf, name)
+
+
+def _caller() -> Location | None:
+    """Where the Pipefile code that called workflow.rule(...) is (None: not in a Pipefile)."""
+    frame = sys._getframe(2)
+    while frame is not None and frame.f_code.co_filename == __file__:
+        frame = frame.f_back  # type: ignore[assignment]  # None ends the loop
+    if frame is None or frame.f_globals.get("__name__") != "__pipefile__":
+        return None
+    return Location(frame.f_code.co_filename, frame.f_lineno, _first_col(frame.f_code.co_filename, frame.f_lineno))
 
 
 def other_case(path: str) -> str | None:

@@ -221,6 +221,12 @@ class _ToAst(Transformer):
         return S.Include(code, Location(self.file, meta.line, meta.column))
 
     @v_args(meta=True)
+    def configfile_stmt(self, meta, c):
+        code = self._code(c[0])
+        check_python(code, "eval")
+        return S.ConfigFile(code, Location(self.file, meta.line, meta.column))
+
+    @v_args(meta=True)
     def default_stmt(self, meta, c):
         return S.Default([self._target(t) for t in c], Location(self.file, meta.line, meta.column))
 
@@ -445,7 +451,7 @@ def _syntax_error(e: UnexpectedInput, text: str, filename: str) -> PipefileError
 
 # Sections of other tools (Snakemake) and how pyrule writes them.
 _FOREIGN_SECTIONS = {
-    "threads": "pyrule writes a job's cores as 'resources: cores = N'",
+    "threads": "pyrule writes a job's cores as 'resources: cores = N' (or 'cores = upto(N)': at most N, fewer under a smaller -j)",
     "run": "pyrule runs Python code in a 'python:' section",
 }
 _TAB_HINT = "a tab counts as 8 columns; indent with spaces only (or tabs only)"

@@ -18,7 +18,7 @@ from .graph import Job, JobGraph
 from .paths import Namespace, Paths
 from .patterns import Candidate, Pattern, PatternIndex, format_wildcards
 from .project import STATE_DIR, outside
-from .rules import FlaggedPath, Rule, Rules
+from .rules import FlaggedPath, Rule, Rules, UpTo
 from .stat_cache import StatCache
 from .substitute import Field, context, template
 
@@ -377,6 +377,9 @@ class Planner:
         try:
             job.params = Namespace(_evaluated(rule, "params", rule.params, job.wildcards, job.name))
             job.resources = Namespace(_evaluated(rule, "resources", rule.resources, job.wildcards, job.name))
+            cores = job.resources.get("cores")
+            if isinstance(cores, UpTo):  # `cores = upto(N)`: what the budget gives, at most N
+                job.resources["cores"] = cores.given(self.rules.cores_budget)
             if env_functions:
                 job.env = {k: str(_call(rule, "env", v, job.wildcards, job.name) if callable(v) else v)
                            for k, v in rule.env.items()}

@@ -46,6 +46,58 @@ def directory(path: str) -> FlaggedPath:
     return FlaggedPath(path.rstrip("/"), frozenset({"directory"}))
 
 
+def touch(path: str) -> FlaggedPath:
+    """An output that pyrule creates (or updates the date of) once the job's body succeeds."""
+    return FlaggedPath(path, frozenset({"touch"}))
+
+
+def ancient(path: str) -> FlaggedPath:
+    """An input whose changes (content or date) never make its job stale; its absence still does."""
+    return FlaggedPath(path, frozenset({"ancient"}))
+
+
+def multiext(prefix: str, *extensions: str) -> list[str]:
+    """`multiext("data/x", ".bam", ".bai")`: the paths `data/x.bam` and `data/x.bai` (flags of a
+    temp()/protected()/... prefix are kept)."""
+    if not isinstance(prefix, str) or not extensions or not all(isinstance(e, str) for e in extensions):
+        raise TypeError("multiext() takes a path prefix and one or more extensions (strings)")
+    flags: frozenset[str] = getattr(prefix, "flags", frozenset())
+    return [FlaggedPath(prefix + e, flags) if flags else prefix + e for e in extensions]
+
+
+class UpTo:
+    """`resources: cores = upto(N)`: at most N cores; a job gets min(N, the cores budget -j)."""
+
+    __slots__ = ("n",)
+
+    def __init__(self, n: int):
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f"upto() takes a whole number of at least 1, not {n!r}")
+        self.n = n
+
+    def given(self, budget: float | None) -> int:
+        """The cores a job gets under `budget` (None: this machine's CPU count)."""
+        if budget is None:
+            import os
+
+            budget = os.cpu_count() or 1
+        return int(max(1, min(self.n, budget)))
+
+    def __repr__(self) -> str:  # as written: the no-op memo's key holds it
+        return f"upto({self.n})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, UpTo) and other.n == self.n
+
+    def __hash__(self) -> int:
+        return hash(("upto", self.n))
+
+
+def upto(n: int) -> UpTo:
+    """`cores = upto(8)`: up to 8 cores, fewer when the cores budget (-j) is smaller."""
+    return UpTo(n)
+
+
 @record
 class Rule:
     """One rule. Paths are patterns with `{wildcard}`s; nothing here touches the file system."""
@@ -63,6 +115,8 @@ class Rule:
     shell: str | None = None
     python: str | None = None  # Python body as source text (Pipefile)
     func: Callable[..., Any] | None = None  # Python body as a function (API)
+    script: str | None = None  # a Python script file run as the body (relative to the project directory)
+    local: bool = False  # with --executor slurm: run on this machine, never submitted (Snakemake's localrules)
     doc: str | None = None
     checkpoint: bool = False
     loc: Location | None = None
@@ -77,7 +131,7 @@ class Rule:
 
     @property
     def has_body(self) -> bool:
-        return self.shell is not None or self.python is not None or self.func is not None
+        return self.shell is not None or self.python is not None or self.func is not None or self.script is not None
 
     def where(self, section: str | None = None) -> Location | None:
         return self.section_locs.get(section, self.loc) if section else self.loc
@@ -92,6 +146,9 @@ class Rules:
     default_loc: Location | None = None
     namespace: dict[str, Any] = field(default_factory=dict, repr=False)
     files: list[str] = field(default_factory=list)  # Pipefile and includes, for --report hashes
+    # What `cores = upto(N)` is cut to: the run's cores budget (-j); None: this machine's CPU
+    # count; infinity: an executor that shares no cores budget (Slurm: upto(N) gives N).
+    cores_budget: float | None = None
 
     def first(self) -> Rule | None:
         return next(iter(self.rules.values()), None)

@@ -217,6 +217,8 @@ def run(rules: Rules, targets: list[str], directory: str = ".", jobs: int | None
     cwd = os.getcwd()
     os.chdir(directory)
     try:
+        if jobs:
+            rules.cores_budget = jobs  # `cores = upto(N)` gets min(N, jobs)
         graph = plan(rules, targets, until=kw.pop("until", None))
         want_dry_run = kw.pop("dry_run", dry_run_)  # before Options(**kw), which has no such field
         options = Options(jobs=jobs, keep_going=keep_going, **kw)

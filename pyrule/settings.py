@@ -33,6 +33,7 @@ _NOT_SETTINGS = {
     "dag", "status", "stats", "report", "run", "run-job", "touch", "summary", "list-changes",
     "delete-all-output", "list-untracked", "show-config", "completion", "complete-targets",
     "lsp", "fmt", "convert", "output",
+    "config", "configfile",  # read before pyrule.toml is: the Pipefile's `configfile:` is their place
 }
 
 

@@ -30,8 +30,9 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start
 if TYPE_CHECKING:
     from typing import Any
 
-_FIELD = re.compile(r"\{\{|\}\}|\{([A-Za-z_]\w*)((?:\.[A-Za-z_]\w*|\[-?\d+\])*)\}")
-_STEP = re.compile(r"\.(\w+)|\[(-?\d+)\]")
+# A step is `.name`, `[i]` or `[key]` (`{config[samples]}`, as in Python's str.format).
+_FIELD = re.compile(r"\{\{|\}\}|\{([A-Za-z_]\w*)((?:\.[A-Za-z_]\w*|\[-?\d+\]|\[[A-Za-z_][\w.-]*\])*)\}")
+_STEP = re.compile(r"\.(\w+)|\[(-?\d+)\]|\[([A-Za-z_][\w.-]*)\]")
 # What is quoted (and how it is named in errors): paths, and what holds wildcard values.
 _QUOTED = {"input": "input", "output": "output", "log": "log", "wildcards": "wildcard value", "jobname": "job name"}
 _PATHS = ("input", "output", "log")
@@ -77,8 +78,9 @@ class Field:
 
     def __init__(self, m: re.Match, quoting: str, backticks: tuple[bool, ...], escaped: bool):
         self.text, self.start, self.root = m.group(0), m.start(), m.group(1)
-        # (True, name) for `.name`, (False, index) for `[index]`
-        self.steps = tuple((True, a) if a else (False, int(i)) for a, i in _STEP.findall(m.group(2)))
+        # (True, name) for `.name`, (False, index) for `[index]`, (False, "key") for `[key]`
+        self.steps = tuple((True, a) if a else (False, int(i)) if i else (False, k)
+                           for a, i, k in _STEP.findall(m.group(2)))
         self.quoting = quoting
         self.backticks = backticks  # per enclosing backtick pair, innermost first: whether inside "..."
         self.escaped = escaped  # right after a backslash that escapes the value's first character
@@ -410,6 +412,8 @@ def _walk(value: Any, f: Field, steps: tuple | None = None) -> Any:
     with what there is instead."""
     done = f.root
     for is_attr, key in f.steps if steps is None else steps:
+        if not is_attr and isinstance(key, str) and not isinstance(value, dict):
+            is_attr = True  # `{input[table]}`: a named item, as `{input.table}`
         try:
             value = getattr(value, key) if is_attr else value[key]  # type: ignore[arg-type]  # is_attr: key is a name
         except (AttributeError, IndexError, KeyError, TypeError):
@@ -421,10 +425,10 @@ def _walk(value: Any, f: Field, steps: tuple | None = None) -> Any:
 def _unresolved(f: Field, done: str, value: Any, is_attr: bool, key: Any) -> PipefileError:
     from .paths import Paths
 
-    if not is_attr and isinstance(value, dict):
+    if not is_attr and isinstance(value, dict) and isinstance(key, int):
         return PipefileError(f"{f.text} does not resolve: {done} has names, not positions",
                              hint=f"write {{{done}.NAME}}" + (f" ({', '.join(list(value)[:10])})" if value else ""))
-    if not is_attr:
+    if not is_attr and isinstance(key, int):
         try:
             n = len(value)
         except TypeError:
@@ -439,7 +443,7 @@ def _unresolved(f: Field, done: str, value: Any, is_attr: bool, key: Any) -> Pip
                     f"use {{{done}[0]}}, or name the items in the rule's {done}: section ({key} = \"...\")")
             return PipefileError(f"{f.text} does not resolve: {done} has no named items", hint=hint)
     elif isinstance(value, dict):
-        if key in value:  # a plain dict: `{CFG.threads}` reads no keys
+        if is_attr and key in value:  # a plain dict: `{CFG.threads}` reads no keys
             return PipefileError(f"{f.text} does not resolve: {done} is a dict, whose keys are not attributes",
                                  hint=f"pass it through params: (e.g. {key} = {done}['{key}']) and write {{params.{key}}}")
         names = list(value)
@@ -447,9 +451,10 @@ def _unresolved(f: Field, done: str, value: Any, is_attr: bool, key: Any) -> Pip
         names = [n for n in dir(value) if not n.startswith("_")]
     import difflib  # only here: an error
 
-    close = difflib.get_close_matches(key, names)  # best first
+    close = difflib.get_close_matches(key, [str(n) for n in names])  # best first
     if close:
-        hint = f"did you mean '{f.text.replace(f'{done}.{key}', f'{done}.{close[0]}', 1)}'?"
+        step, better = (f".{key}", f".{close[0]}") if is_attr else (f"[{key}]", f"[{close[0]}]")
+        hint = f"did you mean '{f.text.replace(done + step, done + better, 1)}'?"
     else:
         shown = ", ".join("{" + f"{done}.{n}" + "}" for n in names[:10]) + (", ..." if len(names) > 10 else "")
         hint = f"there is {shown}" if names and isinstance(value, (dict, Paths)) else None

@@ -56,6 +56,12 @@ class Include:
 
 
 @record(frozen=True)
+class ConfigFile:
+    path: Code
+    loc: Location
+
+
+@record(frozen=True)
 class Default:
     targets: list[Target]
     loc: Location
@@ -94,7 +100,7 @@ class ShortRule:
     loc: Location
 
 
-Statement = Assignment | Import | Include | Default | PythonBlock | RuleDecl | ShortRule
+Statement = Assignment | Import | Include | ConfigFile | Default | PythonBlock | RuleDecl | ShortRule
 
 
 @record(frozen=True)

@@ -47,6 +47,7 @@ class JobSpec:
     pipefile: str | None = None  # the Pipefile, relative to workdir: a node re-loads it for a python body
     overrides: list[str] = field(default_factory=list)  # the run's NAME=VALUE overrides, as typed
     target: str | None = None  # what to plan to find this job again: its first output, or its rule's name
+    local: bool = False  # the rule's `local: True`: an executor that runs jobs elsewhere runs it here
 
 
 @record(slots=True)  # one per job: no per-instance __dict__

@@ -43,6 +43,7 @@ from .base import Executor, JobResult, JobSpec, custom_needs, read_report, resol
 if TYPE_CHECKING:
     from ..graph import Job
     from ..state import RunningJob
+    from .local import LocalExecutor
 
 # Job states after which a job does not change any more (squeue %T, sacct State).
 FINAL_STATES = frozenset(
@@ -242,6 +243,7 @@ class SlurmExecutor(Executor):
         self._last_change = time.monotonic()
         self._measure: str | None = None
         self._squeue_failing = False
+        self._local: LocalExecutor | None = None  # runs the jobs of `local: True` rules
 
     # --- what the runner asks beside running jobs -------------------------------------
 
@@ -264,6 +266,7 @@ class SlurmExecutor(Executor):
         spec.pipefile = pipefile
         spec.overrides = list(overrides)
         spec.target = job.outputs[0] if job.outputs else job.rule.name
+        spec.local = job.rule.local
 
     @classmethod
     def recorded(cls, handle: int) -> int:
@@ -299,7 +302,11 @@ class SlurmExecutor(Executor):
 
     def start(self, spec: JobSpec) -> int:
         """Submit the job; returns its Slurm job id (0 if sbatch refused it: the failure then
-        comes out of the next wait(), with sbatch's message as the reason)."""
+        comes out of the next wait(), with sbatch's message as the reason). A `local: True`
+        rule's job runs on this machine (the local executor's): its handle is -pid, so that
+        recorded() keeps its process group as the local executor records it."""
+        if spec.local:
+            return -self._here().start(spec)
         if (spec.shell is None) == (spec.python is None):
             raise ValueError(f"job {spec.name}: exactly one of shell and python is required")
         workdir = os.path.abspath(spec.workdir)
@@ -340,7 +347,35 @@ class SlurmExecutor(Executor):
         self._last_change = time.monotonic()
         return int(job_id)
 
+    def _here(self) -> LocalExecutor:
+        """The local executor for `local: True` jobs, made at the first one."""
+        if self._local is None:
+            from .local import LocalExecutor
+
+            self._local = LocalExecutor()
+        return self._local
+
     def wait(self, timeout: float | None) -> list[JobResult]:
+        if self._local is None:
+            return self._wait(timeout)
+        here = self._local.wait(0)  # (the results of local jobs stopped by terminate_all too)
+        if here or not self._local.running():
+            return here + self._wait(0) if here else self._wait(timeout)
+        # Local jobs and Slurm jobs: wait on the local ones in slices, polling Slurm between them.
+        deadline = None if timeout is None else time.monotonic() + max(timeout, 0.0)
+        while True:
+            ended = self._wait(0)
+            if ended:
+                return ended + self._local.wait(0)
+            now = time.monotonic()
+            left = self.poll_interval if deadline is None else min(self.poll_interval, deadline - now)
+            ended = self._local.wait(max(left, 0.0))
+            if ended or (deadline is not None and time.monotonic() >= deadline):
+                return ended
+            if not self._local.running():
+                return self._wait(None if deadline is None else max(deadline - time.monotonic(), 0.0))
+
+    def _wait(self, timeout: float | None) -> list[JobResult]:
         if self._done:
             done, self._done = self._done, []
             return done
@@ -362,11 +397,14 @@ class SlurmExecutor(Executor):
             time.sleep(max(delay, 0.0))
 
     def running(self) -> list[int]:
-        return [j.job_id for j in self._jobs.values()]
+        here = [-pid for pid in self._local.running()] if self._local is not None else []
+        return [j.job_id for j in self._jobs.values()] + here
 
     def terminate_all(self, grace: float = 5.0) -> None:
         """scancel every job (one call), SIGKILL what still runs after grace; wait (bounded)
         until none is pending or running. The results come out of the next wait()."""
+        if self._local is not None:
+            self._local.terminate_all(grace)
         ids = [j.job_id for j in self._jobs.values() if j.final_seen is None]
         if ids:
             for j in self._jobs.values():
@@ -380,6 +418,8 @@ class SlurmExecutor(Executor):
 
     def kill_all(self) -> None:
         """scancel --signal=KILL every job now (waits a few seconds for them to stop)."""
+        if self._local is not None:
+            self._local.kill_all()
         ids = [j.job_id for j in self._jobs.values() if j.final_seen is None]
         if ids:
             for j in self._jobs.values():
@@ -389,7 +429,10 @@ class SlurmExecutor(Executor):
         self._finish_all()
 
     def close(self) -> None:
-        """Nothing to release: every job was followed to its end (or cancelled) before this."""
+        """Nothing to release but the local executor of `local: True` jobs: every job was
+        followed to its end (or cancelled) before this."""
+        if self._local is not None:
+            self._local.close()
 
     # --- building a submission ----------------------------------------------------------
 

@@ -231,8 +231,7 @@ def test_option_names_for_suggestions_and_abbreviations_are_the_parsers():
     (["--dryrun"], "a dry run is -n (--dry-run)"),
     (["--forceall"], "rerunning every job is -B (--force-all)"),
     (["--printshellcmds"], "printing the commands is -p (--print-commands)"),
-    (["--configfile", "config.yaml"],
-     "pyrule has no config-file option yet: override a '?=' variable with NAME=VALUE (or --set NAME=VALUE)"),
+    (["--configfiles", "config.yaml"], "write --configfile FILE once per file"),
 ])
 def test_unknown_option_names_pyrules_spelling(pipeline, args, hint):
     assert pipeline.error(*args).splitlines() == [f"error: unknown option {args[0]}", f"  hint: {hint}"]
