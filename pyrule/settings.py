@@ -33,7 +33,7 @@ _NOT_SETTINGS = {
     "dag", "status", "stats", "report", "run", "run-job", "touch", "summary", "list-changes",
     "delete-all-output", "list-untracked", "show-config", "completion", "complete-targets",
     "lsp", "fmt", "convert", "output",
-    "config", "configfile",  # read before pyrule.toml is: the Pipefile's `configfile:` is their place
+    "config", "configfile",  # read before pyrule.toml; the Pipefile's `configfile:` is the project's
 }
 
 
@@ -172,7 +172,9 @@ def apply_settings(args: argparse.Namespace, argv: list[str], pipefile: str, con
             import difflib
 
             close = difflib.get_close_matches(name, list(options), n=1, cutoff=0.6)
-            if name in _NOT_SETTINGS:
+            if name in ("config", "configfile"):
+                hint = "a project's config file goes in the Pipefile: configfile: \"config.yaml\""
+            elif name in _NOT_SETTINGS:
                 hint = f"--{name} is a command or a one-off choice, not a project default"
             else:
                 hint = f"did you mean '{close[0]}'?" if close else "the keys are pyrule's long options: pyrule --help"

@@ -97,6 +97,15 @@ def test_commands_are_not_settings(tmp_path):
     assert "not a project default" in r.err
 
 
+def test_config_is_not_a_setting_it_would_be_read_too_late(tmp_path):
+    # (Config is read before pyrule.toml: a `configfile` key there would be silently ignored.)
+    d = _project(tmp_path)
+    write(d / "pyrule.toml", 'configfile = "c.yaml"\n')
+    r = pyrule(d)
+    assert r.rc == 2 and "pyrule.toml:1:1: error: unknown setting 'configfile'" in r.err
+    assert 'configfile: "config.yaml"' in r.err
+
+
 def test_bad_values_name_their_line(tmp_path):
     d = _project(tmp_path)
     for text, message in [
