@@ -1,0 +1,57 @@
+"""Hover: a rule's docstring and sections, a top-level name's definition (and its value at the
+last save), a section's or a helper's documentation."""
+
+from __future__ import annotations
+
+import re
+
+from lsprotocol import types as T
+
+from .index import RuleInfo
+from .model import DocState, Model
+from .words import BODY_FIELDS, HELPER_DOCS, SECTION_DOCS
+
+
+def hover(model: Model, state: DocState, line: int, col: int) -> T.Hover | None:
+    found = state.text.word_at(line, col)
+    if found is None:
+        return None
+    word, span = found
+    line_text = state.text.line(line)
+    before = line_text[: span.start]
+    text = None
+    if word in SECTION_DOCS and re.fullmatch(r"[ \t]+", before) and line_text[span.end:].lstrip().startswith(":"):
+        text = f"**{word}:** {SECTION_DOCS[word]}"
+    elif re.search(r"\{$", before) and word in BODY_FIELDS:
+        text = f"`{{{word}}}`: {BODY_FIELDS[word]}"
+    else:
+        rules, names = model.rules(state.path), model.names(state.path)
+        if word in rules and (re.search(r"\b(rules|checkpoints)\.$", before) or word not in names):
+            text = _rule(model, rules[word])
+        elif word in names:
+            name = names[word]
+            text = f"```python\n{name.text}\n```"
+            value = state.saved.get("values", {}).get(word)
+            if value is not None:
+                text += f"\n\nvalue at the last save: `{value}`"
+        elif word in HELPER_DOCS:
+            text = HELPER_DOCS[word]
+    if text is None:
+        return None
+    return T.Hover(T.MarkupContent(T.MarkupKind.Markdown, text), state.text.range(span))
+
+
+def _rule(model: Model, rule: RuleInfo) -> str:
+    found = model.file(rule.file)
+    lines = found[1].lines[rule.first_line : rule.last_line + 1] if found else []
+    head = lines[0].strip() if lines else f"{rule.kind} {rule.name}:"
+    parts = [f"```pipefile\n{head}\n```"]
+    if rule.doc:
+        parts.append(rule.doc)
+    shown = [ln for ln in lines[1:] if ln.strip() and not ln.strip().startswith(('"""', "'''", "#"))]
+    if rule.doc:  # the docstring's own lines are shown above, as text
+        shown = [ln for ln in shown if ln.strip() not in rule.doc.splitlines()]
+    if shown:
+        body = "\n".join(shown[:25] + (["    ..."] if len(shown) > 25 else []))
+        parts.append(f"```pipefile\n{body}\n```")
+    return "\n\n".join(parts)
