@@ -107,7 +107,7 @@ def _executor_options() -> list[tuple[str, str, str, str]]:
             for name, e in executors.EXECUTORS.items() for option, text in e.options.items()]
 
 
-_LONG = ("--file", "--directory", "--dry-run", "--print-commands", "--jobs", "--mem", "--resources", "--keep-going",
+_LONG: tuple[str, ...] = ("--file", "--directory", "--dry-run", "--print-commands", "--jobs", "--mem", "--resources", "--keep-going",
          "--force-all", "--force", "--overwrite-protected", "--delete-orphans", "--until", "--why", "--set",
          "--list", "--dag", "--status", "--stats", "--report", "--run", "--executor", "--run-job", "--quiet",
          "--verbose", "--version", "--help")
