@@ -107,17 +107,17 @@ def _executor_options() -> list[tuple[str, str, str, str]]:
             for name, e in executors.EXECUTORS.items() for option, text in e.options.items()]
 
 
-_LONG: tuple[str, ...] = ("--file", "--directory", "--dry-run", "--print-commands", "--jobs", "--mem", "--resources", "--keep-going",
+_LONG = ("--file", "--directory", "--dry-run", "--print-commands", "--jobs", "--mem", "--resources", "--keep-going",
          "--force-all", "--force", "--overwrite-protected", "--delete-orphans", "--until", "--why", "--set",
          "--list", "--dag", "--status", "--stats", "--report", "--run", "--executor", "--run-job", "--quiet",
          "--verbose", "--version", "--help")
-_LONG += ("--lsp",)  # the language server (pyrule/lsp/)
+_LSP = ("--lsp",)  # the language server (pyrule/lsp/)
 
 
 def long_options() -> tuple[str, ...]:
     """Every long option, the registered executors' (--NAME-OPTION) included: asked at each use,
     as an executor may be registered after this module is imported."""
-    return _LONG + tuple(flag for flag, *_ in _executor_options())
+    return _LONG + _LSP + tuple(flag for flag, *_ in _executor_options())
 _SHORT = ("-f", "-C", "-n", "-p", "-j", "-k", "-B", "-q", "-v", "-h")
 
 # What Make and Snakemake users type, in pyrule's words.
