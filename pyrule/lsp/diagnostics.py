@@ -51,20 +51,21 @@ def unknown_rule_refs(index: Index, rules: set[str], doc: Text, uri: str) -> lis
     from .. import syntax as S
 
     found = []
-    for stmt, _first, _last in index.statements:
+    for stmt, _first, _last, offset in index.statements:
         codes = [stmt.value] if isinstance(stmt, S.Assignment) else \
             [c for sec in stmt.sections.values() for c in sec.values] if isinstance(stmt, S.RuleDecl) else []
         for code in codes:
             if "lambda" in code.text:  # called later, when every rule is defined
                 continue
             for m in _RULE_REF.finditer(code.text):
-                line = code.loc.line + code.text.count("\n", 0, m.start(1))
+                start = code.loc.line + offset
+                line = start + code.text.count("\n", 0, m.start(1))
                 below = index.rules.get(m.group(1))
                 if m.group(1).startswith("_") or (m.group(1) in rules and (below is None or below.first_line < line)):
                     continue
                 # where the loader's error points: the value's start, or the first character of its line
                 text = doc.line(line - 1)
-                col = code.loc.col if line == code.loc.line else len(text) - len(text.lstrip()) + 1
+                col = code.loc.col if line == start else len(text) - len(text.lstrip()) + 1
                 hint = suggest(m.group(1), rules)
                 message = f"AttributeError: no rule '{m.group(1)}' is defined above this line" + (f"; {hint}" if hint else "")
                 found.append(error_diagnostic(PipefileError(message, Location(index.file, line, col)), doc, uri))

@@ -25,12 +25,19 @@ _RECORDS = (S.Code, S.Body, S.Target, S.Assignment, S.Import, S.Include, S.Defau
 
 @record
 class Analysis:
-    """One version of a document: the statements of every piece that parses (with true lines),
-    and the error `pyrule` would report for the whole text, if any."""
+    """One version of a document: the statements of every piece that parses, each piece with the
+    number of lines above it (its statements' lines count from the piece's first line, so that
+    a piece an edit only moves is not touched), and the error `pyrule` would report for the
+    whole text, if any."""
 
     text: str
-    statements: list = field(default_factory=list)
+    pieces: list[tuple[int, list]] = field(default_factory=list)
     error: PipefileError | None = None
+
+    @property
+    def statements(self) -> list:
+        """The statements with their lines in the document (as a whole-file parse gives them)."""
+        return [shift(s, offset) for offset, stmts in self.pieces for s in stmts]
 
 
 class Parser:
@@ -39,7 +46,6 @@ class Parser:
     def __init__(self, filename: str):
         self.filename = filename
         self._pieces: dict[str, tuple[str, object]] = {}  # piece text -> ("ok", statements) / (stage, error)
-        self._shifted: dict[tuple[str, int], list] = {}  # (piece text, first line - 1) -> statements
 
     def analyse(self, text: str) -> Analysis:
         text = text.removeprefix("\ufeff").replace("\r\n", "\n")
@@ -48,21 +54,15 @@ class Parser:
         pieces = _cut(text)
         results = []
         pieces_now: dict[str, tuple[str, object]] = {}
-        shifted_now: dict[tuple[str, int], list] = {}
-        statements: list = []
+        parsed: list[tuple[int, list]] = []
         for offset, piece in pieces:
             result = self._pieces.get(piece) or self._parse(piece)
             pieces_now[piece] = result
             results.append(result)
             if result[0] == "ok":
-                key = (piece, offset)
-                stmts = self._shifted.get(key)
-                if stmts is None:
-                    stmts = [shift(s, offset) for s in result[1]]  # type: ignore[attr-defined]
-                shifted_now[key] = stmts
-                statements.extend(stmts)
-        self._pieces, self._shifted = pieces_now, shifted_now
-        return Analysis(text, statements, self._first_error(pieces, results))
+                parsed.append((offset, result[1]))  # type: ignore[arg-type]
+        self._pieces = pieces_now
+        return Analysis(text, parsed, self._first_error(pieces, results))
 
     def _parse(self, piece: str) -> tuple[str, object]:
         try:

@@ -38,6 +38,7 @@ class RuleInfo:
     first_line: int  # 0-based, the header
     last_line: int  # 0-based, the last line that belongs to it
     file: str
+    offset: int = 0  # lines to add to the lines of decl's locations (see document.Analysis)
 
     @property
     def doc(self) -> str | None:
@@ -82,26 +83,28 @@ class Index:
     names: dict[str, NameInfo] = field(default_factory=dict)
     includes: list[tuple[Span, str | None]] = field(default_factory=list)  # where, the path (when literal)
     default: S.Default | None = None
-    statements: list[tuple[object, int, int]] = field(default_factory=list)  # statement, first and last line
+    # statement, its first and last line (0-based), the lines to add to its locations' lines
+    statements: list[tuple[object, int, int, int]] = field(default_factory=list)
 
 
-def build(statements: list, text: str, path: str) -> Index:
+def build(pieces: list[tuple[int, list]], text: str, path: str) -> Index:
     lines = text.split("\n")
     index = Index(path)
-    starts = [s.loc.line - 1 for s in statements] + [len(lines)]
-    for i, stmt in enumerate(statements):
+    statements = [(s, offset) for offset, stmts in pieces for s in stmts]
+    starts = [s.loc.line - 1 + offset for s, offset in statements] + [len(lines)]
+    for i, (stmt, offset) in enumerate(statements):
         first, last = starts[i], _last_line(lines, starts[i], starts[i + 1])
-        index.statements.append((stmt, first, last))
+        index.statements.append((stmt, first, last, offset))
         if isinstance(stmt, S.RuleDecl):
             line = lines[first]
             m = _HEADER_NAME.match(line, stmt.loc.col - 1)
             span = Span(first, m.start(2), m.end(2)) if m else Span(first, 0, len(line))
-            index.rules.setdefault(stmt.name, RuleInfo(stmt.name, stmt.kind, stmt, span, first, last, path))
+            index.rules.setdefault(stmt.name, RuleInfo(stmt.name, stmt.kind, stmt, span, first, last, path, offset))
         elif isinstance(stmt, S.ShortRule):
             out = stmt.outputs[0]
             start = out.loc.col - 1
             span = Span(first, start, start + len(out.text) + (2 if out.quoted else 0))
-            index.rules.setdefault(out.text, RuleInfo(out.text, "short", stmt, span, first, last, path))
+            index.rules.setdefault(out.text, RuleInfo(out.text, "short", stmt, span, first, last, path, offset))
         elif isinstance(stmt, S.Assignment):
             span = Span(first, stmt.loc.col - 1, stmt.loc.col - 1 + len(stmt.name))
             index.names.setdefault(stmt.name, NameInfo(stmt.name, "variable", span,
@@ -112,7 +115,7 @@ def build(statements: list, text: str, path: str) -> Index:
                                                       stmt.code.text.strip(), path))
         elif isinstance(stmt, S.PythonBlock):
             for name, kind, line, col, source in _defined(stmt.body.text):
-                at = stmt.body.loc.line - 1 + line - 1
+                at = stmt.body.loc.line - 1 + offset + line - 1
                 start = col + stmt.body.loc.col - 1
                 index.names.setdefault(name, NameInfo(name, kind, Span(at, start, start + len(name)), source, path))
         elif isinstance(stmt, S.Include):

@@ -44,7 +44,7 @@ class Model:
         parser = state.parser if state else Parser(os.path.basename(path))
         analysis = parser.analyse(source)
         text = Text(analysis.text)
-        index = build(analysis.statements, analysis.text, path)
+        index = build(analysis.pieces, analysis.text, path)
         if state is None:
             state = self.docs[path] = DocState(path, parser, text, analysis, index)
         else:
@@ -72,7 +72,7 @@ class Model:
             return None
         analysis = Parser(os.path.basename(path)).analyse(source)
         text = Text(analysis.text)
-        index = build(analysis.statements, analysis.text, path)
+        index = build(analysis.pieces, analysis.text, path)
         self._disk[path] = (mtime, index, text)
         return index, text
 

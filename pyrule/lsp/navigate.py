@@ -50,8 +50,8 @@ def _key_span(model: Model, rule: RuleInfo, section: str, key: str) -> Span | No
     if sec is None or found is None:
         return None
     text = found[1]
-    first = sec.loc.line - 1
-    last = max([c.loc.line + c.text.count("\n") - 1 for c in sec.values] or [first])
+    first = sec.loc.line - 1 + rule.offset
+    last = max([c.loc.line + rule.offset + c.text.count("\n") - 1 for c in sec.values] or [first])
     for n in range(first, last + 1):
         m = re.search(rf"\b{re.escape(key)}\s*=(?!=)", text.line(n))
         if m:
@@ -99,7 +99,7 @@ def _rule_mention(line: str, start: int) -> bool:
 def symbols(state: DocState) -> list[T.DocumentSymbol]:
     index, text = state.index, state.text
     out: list[T.DocumentSymbol] = []
-    for stmt, first, last in index.statements:
+    for stmt, first, last, offset in index.statements:
         whole = Span(first, 0, len(text.line(last)))
         whole_range = T.Range(text.range(Span(first, 0, 0)).start, text.range(Span(last, whole.end, whole.end)).end)
         if isinstance(stmt, (S.RuleDecl, S.ShortRule)):
@@ -107,8 +107,9 @@ def symbols(state: DocState) -> list[T.DocumentSymbol]:
             if info is None:
                 continue
             kind = T.SymbolKind.Event if info.kind == "checkpoint" else T.SymbolKind.Function
-            children = [T.DocumentSymbol(name, T.SymbolKind.Field, _line_range(text, sec.loc.line - 1),
-                                         text.range(Span(sec.loc.line - 1, sec.loc.col - 1, sec.loc.col - 1 + len(name))))
+            children = [T.DocumentSymbol(name, T.SymbolKind.Field, _line_range(text, sec.loc.line - 1 + offset),
+                                         text.range(Span(sec.loc.line - 1 + offset, sec.loc.col - 1,
+                                                         sec.loc.col - 1 + len(name))))
                         for name, sec in info.sections.items()]
             out.append(T.DocumentSymbol(info.name, kind, whole_range, text.range(info.name_span),
                                         detail=info.kind, children=children))
