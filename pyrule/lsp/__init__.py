@@ -5,10 +5,10 @@ The modules: document (parsing a file by pieces, as the command line would parse
 index (what a parsed file defines), diagnostics, check (the on-save load, in a child process),
 complete, navigate (definition, references, symbols), hover, actions, server (the pygls wiring).
 
-No Python of a Pipefile runs on a keystroke: a change is parsed (Lark and Python's own parser,
-no evaluation). On save, the loader and the planner run in a separate process with a time
-limit (check.py), as `pyrule -n` would, and their errors are shown until the text around them
-changes.
+No Python of a Pipefile runs on a keystroke, nor when a file is opened: a change is parsed
+(Lark and Python's own parser, no evaluation). On save, the loader and the planner run in a
+separate process with a time limit (check.py), as `pyrule -n` would, and their errors are shown
+until the text around them changes.
 """
 
 from __future__ import annotations

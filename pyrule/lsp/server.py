@@ -33,6 +33,7 @@ class PipefileServer(LanguageServer):
         self.check_on_save = True
         self.check_timeout = 10.0
         self.elsewhere: dict[str, list[T.Diagnostic]] = {}  # on-save errors in files not open, by path
+        self.checks: dict[str, int] = {}  # the latest on-save check of each file
 
     def state(self, uri: str) -> DocState:
         path = uri_to_path(uri)
@@ -61,7 +62,11 @@ class PipefileServer(LanguageServer):
 
     async def check(self, uri: str, state: DocState) -> None:
         """Load and plan the saved file in a child process (its Python runs there, for at most
-        check_timeout seconds); keep what it finds until the lines it is on are edited."""
+        check_timeout seconds); keep what it finds until the lines it is on are edited. (Of two
+        checks under way, the later save's wins.)"""
+        if not uri.startswith("file:") or not os.path.isfile(state.path):
+            return
+        self.checks[state.path] = ticket = self.checks.get(state.path, 0) + 1
         env = dict(os.environ)
         root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         env["PYTHONPATH"] = os.pathsep.join([root, *filter(None, [env.get("PYTHONPATH")])])
@@ -75,6 +80,8 @@ class PipefileServer(LanguageServer):
         except asyncio.TimeoutError:
             proc.kill()
             await proc.wait()
+            if self.checks.get(state.path) != ticket:
+                return
             state.saved = {}
             message = (f"the Pipefile took longer than {self.check_timeout:g} s to load and plan; "
                        "its errors beyond the syntax are not shown (checkTimeout sets the limit)")
@@ -84,6 +91,8 @@ class PipefileServer(LanguageServer):
             return
         except ValueError:
             result = {}
+        if self.checks.get(state.path) != ticket:
+            return
         state.saved = result
         state.saved_diagnostics = self._saved_diagnostics(uri, state, result)
         self.publish(uri, state)
@@ -153,11 +162,10 @@ def make_server() -> PipefileServer:
         ls.check_timeout = float(options.get("checkTimeout", 10))
 
     @server.feature(T.TEXT_DOCUMENT_DID_OPEN)
-    async def did_open(ls: PipefileServer, params: T.DidOpenTextDocumentParams) -> None:
+    def did_open(ls: PipefileServer, params: T.DidOpenTextDocumentParams) -> None:
+        # Opening runs nothing of the file (it may come from anyone): its Python runs on save.
         state = ls.refresh(params.text_document.uri)
         ls.publish(params.text_document.uri, state)
-        if ls.check_on_save and state.analysis.error is None:
-            await ls.check(params.text_document.uri, state)
 
     @server.feature(T.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: PipefileServer, params: T.DidChangeTextDocumentParams) -> None:

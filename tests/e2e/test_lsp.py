@@ -24,9 +24,9 @@ REPO = Path(__file__).resolve().parents[2]
 class Session:
     """A client connected to `python -m pyrule --lsp` in a directory."""
 
-    def __init__(self, cwd: Path, check_on_save: bool = True):
+    def __init__(self, cwd: Path, check_on_save: bool = True, **options):
         self.cwd = cwd
-        self.check_on_save = check_on_save
+        self.options = {"checkOnSave": check_on_save, **options}
         self.client = LanguageClient("pyrule-tests", "1")
         self.published: asyncio.Queue = asyncio.Queue()
 
@@ -39,7 +39,7 @@ class Session:
         await self.client.start_io(sys.executable, "-m", "pyrule", "--lsp", cwd=str(self.cwd), env=env)
         await asyncio.wait_for(self.client.initialize_async(T.InitializeParams(
             capabilities=T.ClientCapabilities(), root_uri=self.cwd.as_uri(),
-            initialization_options={"checkOnSave": self.check_on_save})), 60)
+            initialization_options=self.options)), 60)
         self.client.initialized(T.InitializedParams())
         return self
 
@@ -170,6 +170,7 @@ def test_a_diagnostic_is_the_cli_error(tmp_path: Path, case: str):
     async def scenario():
         async with Session(tmp_path) as s:
             uri = s.open()
+            s.client.text_document_did_save(T.DidSaveTextDocumentParams(s.doc(uri)))  # the loader's errors: on save
             found = await s.diagnostics(uri, lambda ds: any(d.severity == T.DiagnosticSeverity.Error for d in ds))
             (d,) = [d for d in found if d.severity == T.DiagnosticSeverity.Error]
             assert (d.range.start.line, d.range.start.character) == (line - 1, col - 1)
@@ -276,8 +277,8 @@ def test_completion_definition_hover_symbols(tmp_path: Path):
 
 
 def test_on_save_the_loader_runs_and_warns(tmp_path: Path):
-    """Top-level Python runs only on save (here: on open, which reads the saved file), in a child
-    process: a load error as the CLI words it, unused names, rules the default target never reaches."""
+    """Top-level Python runs only on save, in a child process (never on open or on a change):
+    unused names, rules the default target never reaches."""
     pipefile(tmp_path, CHAIN)
     (tmp_path / "reads").mkdir()
     for s in ("a", "b"):
@@ -286,6 +287,9 @@ def test_on_save_the_loader_runs_and_warns(tmp_path: Path):
     async def scenario():
         async with Session(tmp_path) as s:
             uri = s.open()
+            found = await s.diagnostics(uri)
+            assert [d.message for d in found] == ["'UNUSED' is never used"]
+            s.client.text_document_did_save(T.DidSaveTextDocumentParams(s.doc(uri)))
             found = await s.diagnostics(uri, lambda ds: any("not reached" in d.message for d in ds))
             messages = sorted(d.message for d in found)
             assert messages == ["'UNUSED' is never used", "rule 'orphan' is not reached from the default target"]
@@ -304,6 +308,59 @@ def test_on_save_the_loader_runs_and_warns(tmp_path: Path):
             s.client.text_document_did_save(T.DidSaveTextDocumentParams(s.doc(uri)))
             await s.diagnostics(uri, lambda ds: any("not reached" in d.message for d in ds))
             assert marker.read_text() == "ran"
+
+    run(scenario)
+
+
+def _change(s: Session, uri: str, version: int, line: int, a: int, b: int, text: str) -> None:
+    s.client.text_document_did_change(T.DidChangeTextDocumentParams(
+        T.VersionedTextDocumentIdentifier(version=version, uri=uri),
+        [T.TextDocumentContentChangePartial(T.Range(T.Position(line, a), T.Position(line, b)), text)]))
+
+
+def test_an_on_save_error_moves_with_its_line_and_goes_when_it_is_edited(tmp_path: Path):
+    pipefile(tmp_path, BROKEN["name error at load time"])
+
+    async def scenario():
+        async with Session(tmp_path) as s:
+            uri = s.open()
+            s.client.text_document_did_save(T.DidSaveTextDocumentParams(s.doc(uri)))
+            def errors(ds):
+                return [d for d in ds if d.severity == T.DiagnosticSeverity.Error]
+
+            (error,) = errors(await s.diagnostics(uri, errors))
+            assert error.range.start.line == 1 and error.message.startswith("NameError")
+            _change(s, uri, 2, 0, 0, 0, "# a comment\n")  # a line above it: it moves down
+            (moved,) = errors(await s.diagnostics(uri))
+            assert (moved.range.start.line, moved.message) == (2, error.message)
+            assert moved.related_information[0].location.range.start.line == 2
+            at = (tmp_path / "Pipefile").read_text().split("\n")[1].index("SAMPELS")
+            _change(s, uri, 3, 2, at, at + 7, "SAMPLES")  # its own line edited: it goes (until the next save)
+            assert await s.diagnostics(uri) == []
+
+    run(scenario)
+
+
+def test_an_on_save_check_that_takes_too_long_is_stopped(tmp_path: Path):
+    pipefile(tmp_path, """
+        import time
+        X = time.sleep(60)
+
+        rule all:
+            output: "a.txt"
+            shell: touch {output}
+    """)
+
+    async def scenario():
+        async with Session(tmp_path, checkTimeout=1) as s:
+            uri = s.open()
+            s.client.text_document_did_save(T.DidSaveTextDocumentParams(s.doc(uri)))
+            started = time.monotonic()
+            found = await s.diagnostics(uri, lambda ds: any("took longer" in d.message for d in ds), timeout=30)
+            (note,) = [d for d in found if "took longer" in d.message]
+            assert time.monotonic() - started < 20
+            assert note.severity == T.DiagnosticSeverity.Information
+            assert note.message.startswith("the Pipefile took longer than 1 s to load and plan")
 
     run(scenario)
 
