@@ -23,11 +23,16 @@ def rule_at(model: Model, state: DocState, line: int) -> RuleInfo | None:
     found = enclosing_rule(state.index, line)
     if found is not None:
         return found
+    header = _header_above(state, line)
+    return model.rules(state.path).get(header) if header else None
+
+
+def _header_above(state: DocState, line: int) -> str | None:
+    """The name in the `rule NAME:` line that the line is under, if it is under one."""
     for n in range(line, -1, -1):
         text = state.text.line(n)
         if text[:1].strip() and not text.startswith("#"):
-            m = HEADER.match(text)
-            return model.rules(state.path).get(text.split()[1].rstrip(":")) if m else None
+            return text.split()[1].rstrip(":") if HEADER.match(text) else None
     return None
 
 
@@ -68,10 +73,11 @@ def complete(model: Model, state: DocState, line: int, col: int) -> list[T.Compl
         return items + _names(model, state)
     if re.fullmatch(r"\w*", before):  # a statement at the top level
         return [T.CompletionItem(w, kind=_K.Keyword) for w in statements()]
-    if rule is not None and re.fullmatch(r"[ \t]+\w*", before):
-        section, indent = section_at(state, rule, line)
+    if re.fullmatch(r"[ \t]+\w*", before) and (rule is not None or _header_above(state, line)):
+        # (a rule that does not parse yet, as while its first section is typed: every section)
+        indent = section_at(state, rule, line)[1] if rule is not None else None
         if indent is None or before[: len(before) - len(before.lstrip())] == indent:
-            have = set(rule.sections)
+            have = set(rule.sections) if rule is not None else set()
             return [T.CompletionItem(s, kind=_K.Keyword, insert_text=f"{s}: ", documentation=SECTION_DOCS.get(s))
                     for s in sections() if s not in have]
     if rule is not None and section_at(state, rule, line)[0] == "shell":

@@ -276,6 +276,47 @@ def test_completion_definition_hover_symbols(tmp_path: Path):
     run(scenario)
 
 
+def test_included_files_sections_and_values(tmp_path: Path):
+    """Definition into an included file and of the include itself; section names offered in a
+    rule (those not given yet) and in a rule still being typed; a top-level value on hover after save."""
+    (tmp_path / "common.pipe").write_text('SHARED = [1, 2]\n\nrule made:\n    output: "c.txt"\n    shell: touch {output}\n')
+    text = 'include "common.pipe"\n\nrule all:\n    input: rules.made.output\n    \n    shell: echo {SHARED}\n'
+    (tmp_path / "Pipefile").write_text(text)
+    lines = text.split("\n")
+
+    async def scenario():
+        async with Session(tmp_path) as s:
+            uri = s.open()
+            await s.diagnostics(uri)
+            common = (tmp_path / "common.pipe").as_uri()
+            where = await s.client.text_document_definition_async(T.DefinitionParams(
+                s.doc(uri), position_of(text, "rules.ma")))
+            assert (where.uri, where.range.start.line, where.range.start.character) == (common, 2, 5)
+            where = await s.client.text_document_definition_async(T.DefinitionParams(
+                s.doc(uri), position_of(text, 'include "com')))
+            assert where.uri == common
+            empty = lines.index("    ")
+            result = await s.client.text_document_completion_async(T.CompletionParams(s.doc(uri), T.Position(empty, 4)))
+            assert "output" in {i.label for i in result.items} and "input" not in {i.label for i in result.items}
+            typing = text + "rule b:\n    \n"
+            s.client.text_document_did_change(T.DidChangeTextDocumentParams(
+                T.VersionedTextDocumentIdentifier(version=2, uri=uri), [T.TextDocumentContentChangeWholeDocument(typing)]))
+            result = await s.client.text_document_completion_async(T.CompletionParams(
+                s.doc(uri), T.Position(typing.count("\n") - 1, 4)))
+            assert {"output", "input", "shell"} <= {i.label for i in result.items}
+            s.client.text_document_did_change(T.DidChangeTextDocumentParams(
+                T.VersionedTextDocumentIdentifier(version=3, uri=uri), [T.TextDocumentContentChangeWholeDocument(text)]))
+            s.client.text_document_did_save(T.DidSaveTextDocumentParams(s.doc(uri)))
+            for _ in range(300):  # (the check runs in the background: its diagnostics may equal the last ones)
+                shown = await s.client.text_document_hover_async(T.HoverParams(s.doc(uri), position_of(text, "{SHA")))
+                if "value at the last save" in shown.contents.value:
+                    break
+                await asyncio.sleep(0.1)
+            assert shown.contents.value == "```python\nSHARED = [1, 2]\n```\n\nvalue at the last save: `[1, 2]`"
+
+    run(scenario)
+
+
 def test_on_save_the_loader_runs_and_warns(tmp_path: Path):
     """Top-level Python runs only on save, in a child process (never on open or on a change):
     unused names, rules the default target never reaches."""
