@@ -10,7 +10,7 @@ from urllib.parse import unquote, urlparse
 from ..record import field, record
 from .document import Analysis, Parser
 from .index import Index, NameInfo, RuleInfo, build
-from .text import Text
+from .text import CODEC, Text
 
 
 def uri_to_path(uri: str) -> str:
@@ -37,13 +37,14 @@ class DocState:
 class Model:
     def __init__(self):
         self.docs: dict[str, DocState] = {}  # by path
+        self.codec = CODEC  # the position encoding agreed with the client (UTF-16 unless it prefers another)
         self._disk: dict[str, tuple[float, Index, Text]] = {}  # included files not open: by path
 
     def update(self, path: str, source: str) -> DocState:
         state = self.docs.get(path)
         parser = state.parser if state else Parser(os.path.basename(path))
         analysis = parser.analyse(source)
-        text = Text(analysis.text)
+        text = Text(analysis.text, self.codec)
         index = build(analysis.pieces, analysis.text, path)
         if state is None:
             state = self.docs[path] = DocState(path, parser, text, analysis, index)
@@ -71,7 +72,7 @@ class Model:
         except (OSError, UnicodeDecodeError):
             return None
         analysis = Parser(os.path.basename(path)).analyse(source)
-        text = Text(analysis.text)
+        text = Text(analysis.text, self.codec)
         index = build(analysis.pieces, analysis.text, path)
         self._disk[path] = (mtime, index, text)
         return index, text

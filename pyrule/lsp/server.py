@@ -38,11 +38,10 @@ class PipefileServer(LanguageServer):
     def state(self, uri: str) -> DocState:
         path = uri_to_path(uri)
         state = self.model.docs.get(path)
-        if state is None:
-            state = self.model.update(path, self.workspace.get_text_document(uri).source)
-        return state
+        return self.refresh(uri) if state is None else state
 
     def refresh(self, uri: str) -> DocState:
+        self.model.codec = self.workspace.position_codec
         return self.model.update(uri_to_path(uri), self.workspace.get_text_document(uri).source)
 
     def publish(self, uri: str, state: DocState) -> None:

@@ -10,12 +10,12 @@ from pygls.workspace import PositionCodec
 
 from .index import Span
 
-_CODEC = PositionCodec()
+CODEC = PositionCodec()
 _WORD = re.compile(r"\w+")
 
 
 class Text:
-    def __init__(self, text: str, codec: PositionCodec = _CODEC):
+    def __init__(self, text: str, codec: PositionCodec = CODEC):
         self.text = text
         self.lines = text.split("\n")
         self.codec = codec

@@ -24,8 +24,9 @@ REPO = Path(__file__).resolve().parents[2]
 class Session:
     """A client connected to `python -m pyrule --lsp` in a directory."""
 
-    def __init__(self, cwd: Path, check_on_save: bool = True, **options):
+    def __init__(self, cwd: Path, check_on_save: bool = True, encodings: list[str] | None = None, **options):
         self.cwd = cwd
+        self.capabilities = T.ClientCapabilities(general=T.GeneralClientCapabilities(position_encodings=encodings))
         self.options = {"checkOnSave": check_on_save, **options}
         self.client = LanguageClient("pyrule-tests", "1")
         self.published: asyncio.Queue = asyncio.Queue()
@@ -38,7 +39,7 @@ class Session:
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
         await self.client.start_io(sys.executable, "-m", "pyrule", "--lsp", cwd=str(self.cwd), env=env)
         await asyncio.wait_for(self.client.initialize_async(T.InitializeParams(
-            capabilities=T.ClientCapabilities(), root_uri=self.cwd.as_uri(),
+            capabilities=self.capabilities, root_uri=self.cwd.as_uri(),
             initialization_options=self.options)), 60)
         self.client.initialized(T.InitializedParams())
         return self
@@ -188,6 +189,27 @@ def test_a_diagnostic_is_the_cli_error(tmp_path: Path, case: str):
                 text = (tmp_path / "Pipefile").read_text().split("\n")[edit.range.start.line]
                 wrong = text[edit.range.start.character:edit.range.end.character]
                 assert wrong in message and wrong != suggested
+
+    run(scenario)
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-8", "utf-32"])
+def test_columns_in_the_encoding_the_client_chose(tmp_path: Path, encoding: str):
+    """Python counts characters; the protocol counts UTF-16 units unless client and server agree
+    on another encoding: an error after an emoji is at the same place in every one."""
+    pipefile(tmp_path, """
+        X = ["😀 é", 1 2]
+    """)
+    line, col, message, _hint = cli_error(tmp_path)
+    before = (tmp_path / "Pipefile").read_text().split("\n")[line - 1][: col - 1]
+    units = len(before.encode(encoding.replace("-", "_") + ("-le" if encoding != "utf-8" else ""))) // {
+        "utf-8": 1, "utf-16": 2, "utf-32": 4}[encoding]
+
+    async def scenario():
+        async with Session(tmp_path, encodings=[encoding]) as s:
+            uri = s.open()
+            (d,) = await s.diagnostics(uri)
+            assert (d.range.start.line, d.range.start.character, d.message) == (line - 1, units, message)
 
     run(scenario)
 
