@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from lsprotocol import types as T
 
-from .diagnostics import _DID_YOU_MEAN, SOURCE
+from .diagnostics import DID_YOU_MEAN, SOURCE
 from .model import DocState
 
 
@@ -19,7 +19,7 @@ def code_actions(state: DocState, uri: str, diagnostics: Sequence[T.Diagnostic])
             continue
         data = d.data if isinstance(d.data, dict) else {}
         hints = " ".join([d.message] + [r.message for r in d.related_information or []])
-        found = _DID_YOU_MEAN.search(hints)
+        found = DID_YOU_MEAN.search(hints)
         suggestion = data.get("suggestion") or (found.group(1) if found else None)
         if not suggestion:
             continue

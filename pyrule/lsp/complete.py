@@ -9,7 +9,7 @@ from lsprotocol import types as T
 from .document import HEADER
 from .index import RuleInfo, enclosing_rule
 from .model import DocState, Model
-from .words import BODY_FIELDS, HELPER_DOCS, SECTION_DOCS, sections, statements
+from .words import BODY_FIELDS, HELPER_DOCS, section_doc, sections, statements
 
 _K = T.CompletionItemKind
 _RULE_DOT = re.compile(r"\b(rules|checkpoints)\.(\w*)$")
@@ -78,7 +78,7 @@ def complete(model: Model, state: DocState, line: int, col: int) -> list[T.Compl
         indent = section_at(state, rule, line)[1] if rule is not None else None
         if indent is None or before[: len(before) - len(before.lstrip())] == indent:
             have = set(rule.sections) if rule is not None else set()
-            return [T.CompletionItem(s, kind=_K.Keyword, insert_text=f"{s}: ", documentation=SECTION_DOCS.get(s))
+            return [T.CompletionItem(s, kind=_K.Keyword, insert_text=f"{s}: ", documentation=section_doc(s))
                     for s in sections() if s not in have]
     if rule is not None and section_at(state, rule, line)[0] == "shell":
         return []

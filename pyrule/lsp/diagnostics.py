@@ -12,7 +12,7 @@ from .index import Index, Span, location_span
 from .text import Text
 
 SOURCE = "pyrule"
-_DID_YOU_MEAN = re.compile(r"did you mean '([^']+)'\?")
+DID_YOU_MEAN = re.compile(r"did you mean '([^']+)'\?")
 
 
 def error_diagnostic(e: PipefileError, doc: Text, uri: str, severity=T.DiagnosticSeverity.Error) -> T.Diagnostic:
@@ -21,7 +21,7 @@ def error_diagnostic(e: PipefileError, doc: Text, uri: str, severity=T.Diagnosti
     span = location_span(e.loc, doc.lines) if e.loc else Span(0, 0, 0)
     where = doc.range(span)
     related = [T.DiagnosticRelatedInformation(T.Location(uri, where), f"hint: {e.hint}")] if e.hint else None
-    found = _DID_YOU_MEAN.search(f"{e.message} {e.hint or ''}")
+    found = DID_YOU_MEAN.search(f"{e.message} {e.hint or ''}")
     data = {"suggestion": found.group(1), "message": e.message} if found else None
     return T.Diagnostic(where, e.message, severity=severity, source=SOURCE, related_information=related, data=data)
 

@@ -9,7 +9,7 @@ from lsprotocol import types as T
 
 from .index import RuleInfo
 from .model import DocState, Model
-from .words import BODY_FIELDS, HELPER_DOCS, SECTION_DOCS
+from .words import BODY_FIELDS, HELPER_DOCS, section_doc
 
 
 def hover(model: Model, state: DocState, line: int, col: int) -> T.Hover | None:
@@ -20,8 +20,8 @@ def hover(model: Model, state: DocState, line: int, col: int) -> T.Hover | None:
     line_text = state.text.line(line)
     before = line_text[: span.start]
     text = None
-    if word in SECTION_DOCS and re.fullmatch(r"[ \t]+", before) and line_text[span.end:].lstrip().startswith(":"):
-        text = f"**{word}:** {SECTION_DOCS[word]}"
+    if section_doc(word) and re.fullmatch(r"[ \t]+", before) and line_text[span.end:].lstrip().startswith(":"):
+        text = f"**{word}:** {section_doc(word)}"
     elif re.search(r"\{$", before) and word in BODY_FIELDS:
         text = f"`{{{word}}}`: {BODY_FIELDS[word]}"
     else:

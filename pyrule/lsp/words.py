@@ -12,7 +12,6 @@ SECTION_DOCS = {
     "params": "`name = expr, ...`; strings may use the outputs' wildcards; a value may be a function of `wildcards`",
     "resources": "`cores = N` (default 1), `mem = \"2G\"` (K/M/G/T; a bare number means megabytes), `gpus = N`, "
                  "`runtime = \"2h\"` (a bare number means minutes), any other `name = N`",
-    "slurm": "`partition`, `account`, `qos`, `constraint`, `extra` (used by `--executor slurm`)",
     "log": "the job's log path (stdout and stderr go there unless the body redirects), started afresh at each run",
     "check": "`checksum` (default) or `mtime`",
     "retries": "extra attempts after a failure",
@@ -45,6 +44,15 @@ BODY_FIELDS = {
     "rule": "the rule's name",
     "jobname": "the job's name, `RULE[wildcard=value,...]`",
 }
+
+
+# The section of the cluster executor's options (its name is the executor's business: executors/).
+OTHER_SECTION_DOC = "the options of the executor that submits the job to a cluster: `partition`, `account`, " \
+                    "`qos`, `constraint`, `extra` (used with `--executor`)"
+
+
+def section_doc(name: str) -> str | None:
+    return SECTION_DOCS.get(name) or (OTHER_SECTION_DOC if name in sections() else None)
 
 
 def sections() -> list[str]:
