@@ -24,6 +24,8 @@ def hover(model: Model, state: DocState, line: int, col: int) -> T.Hover | None:
         text = f"**{word}:** {section_doc(word)}"
     elif re.search(r"\{$", before) and word in BODY_FIELDS:
         text = f"`{{{word}}}`: {BODY_FIELDS[word]}"
+    elif re.search(r"\{(input|output|params|resources|env)\.$", before):
+        text = _item(model, state, line, before.rsplit("{", 1)[1].rstrip("."), word)
     else:
         rules, names = model.rules(state.path), model.names(state.path)
         if word in rules and (re.search(r"\b(rules|checkpoints)\.$", before) or word not in names):
@@ -39,6 +41,20 @@ def hover(model: Model, state: DocState, line: int, col: int) -> T.Hover | None:
     if text is None:
         return None
     return T.Hover(T.MarkupContent(T.MarkupKind.Markdown, text), state.text.range(span))
+
+
+def _item(model: Model, state: DocState, line: int, section: str, key: str) -> str | None:
+    """`{params.x}`: the line of the rule's section that gives x."""
+    from .complete import rule_at
+    from .navigate import key_span
+
+    rule = rule_at(model, state, line)
+    if rule is None:
+        return None
+    span, found = key_span(model, rule, section, key), model.file(rule.file)
+    if span is None or found is None:
+        return None
+    return f"```pipefile\n{found[1].line(span.line).strip()}\n```\n\n{section} of rule {rule.name}"
 
 
 def _rule(model: Model, rule: RuleInfo) -> str:

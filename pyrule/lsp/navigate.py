@@ -34,7 +34,7 @@ def definition(model: Model, state: DocState, line: int, col: int) -> T.Location
     field = _FIELD_BEFORE.search(before)
     if field:
         rule = rule_at(model, state, line)
-        where = _key_span(model, rule, field.group(1), word) if rule else None
+        where = key_span(model, rule, field.group(1), word) if rule else None
         return _location(model, rule.file, where) if rule and where else None
     if word in rules and (_REF_BEFORE.search(before) or word not in model.names(state.path)):
         return _location(model, rules[word].file, rules[word].name_span)
@@ -44,7 +44,8 @@ def definition(model: Model, state: DocState, line: int, col: int) -> T.Location
     return None
 
 
-def _key_span(model: Model, rule: RuleInfo, section: str, key: str) -> Span | None:
+def key_span(model: Model, rule: RuleInfo, section: str, key: str) -> Span | None:
+    """Where `key = ...` is given in a section of a rule."""
     sec = rule.sections.get(section)
     found = model.file(rule.file)
     if sec is None or found is None:

@@ -286,6 +286,8 @@ def test_completion_definition_hover_symbols(tmp_path: Path):
             assert "Count the reads." in shown.contents.value and 'resources: mem = "1G"' in shown.contents.value
             shown = await s.client.text_document_hover_async(T.HoverParams(s.doc(uri), position_of(text, "    resou")))
             assert "cores" in shown.contents.value
+            shown = await s.client.text_document_hover_async(T.HoverParams(s.doc(uri), position_of(text, "{params.min")))
+            assert shown.contents.value.startswith('```pipefile\nparams: min_len = 20, mode = "fast"\n```')
             symbols = await s.client.text_document_document_symbol_async(T.DocumentSymbolParams(s.doc(uri)))
             assert [x.name for x in symbols] == ["SAMPLES", "UNUSED", "default", "trim", "count", "orphan", "all"]
             assert {c.name for c in symbols[4].children} == {"output", "input", "params", "resources", "shell"}
