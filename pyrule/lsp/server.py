@@ -73,27 +73,28 @@ class PipefileServer(LanguageServer):
             sys.executable, "-m", "pyrule.lsp.check", state.path, cwd=os.path.dirname(state.path) or ".",
             env=env, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE)
+        note = None
         try:
-            out, _ = await asyncio.wait_for(proc.communicate(), self.check_timeout)
+            out, err = await asyncio.wait_for(proc.communicate(), self.check_timeout)
             result = json.loads(out) if proc.returncode == 0 else {}
+            if proc.returncode != 0:  # a bug in pyrule: say so, with the error's last line
+                last = err.decode(errors="replace").strip().splitlines()[-1:] or [f"exit code {proc.returncode}"]
+                note = f"the on-save check of the Pipefile failed: {last[0]}"
         except asyncio.TimeoutError:
             proc.kill()
             await proc.wait()
-            if self.checks.get(state.path) != ticket:
-                return
-            state.saved = {}
-            message = (f"the Pipefile took longer than {self.check_timeout:g} s to load and plan; "
-                       "its errors beyond the syntax are not shown (checkTimeout sets the limit)")
-            state.saved_diagnostics = [T.Diagnostic(T.Range(T.Position(0, 0), T.Position(0, 0)), message,
-                                                    severity=T.DiagnosticSeverity.Information, source=SOURCE)]
-            self.publish(uri, state)
-            return
+            result = {}
+            note = (f"the Pipefile took longer than {self.check_timeout:g} s to load and plan; "
+                    "its errors beyond the syntax are not shown (checkTimeout sets the limit)")
         except ValueError:
             result = {}
         if self.checks.get(state.path) != ticket:
             return
         state.saved = result
         state.saved_diagnostics = self._saved_diagnostics(uri, state, result)
+        if note is not None:
+            state.saved_diagnostics.append(T.Diagnostic(T.Range(T.Position(0, 0), T.Position(0, 0)), note,
+                                                        severity=T.DiagnosticSeverity.Information, source=SOURCE))
         self.publish(uri, state)
 
     def _saved_diagnostics(self, uri: str, state: DocState, result: dict) -> list[T.Diagnostic]:
