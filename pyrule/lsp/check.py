@@ -4,7 +4,8 @@ kills it after a time limit) and prints one JSON object:
 
     {"error": {"file", "line", "col", "message", "hint"} or null,
      "unreached": [{"name", "file", "line", "col"}, ...],   rules the default target does not reach
-     "values": {"NAME": "repr", ...}}                       top-level values, for hover
+     "values": {"NAME": "repr", ...},                      top-level values, for hover
+     "rules": {"NAME": {"output": "...", ...}, ...}}        each rule's sections as loaded, for hover
 
 Nothing is built or written (the parse cache aside, as for any pyrule command).
 """
@@ -24,7 +25,7 @@ def check(path: str) -> dict:
     from ..load import load
     from ..plan import plan
 
-    result: dict = {"error": None, "unreached": [], "values": {}}
+    result: dict = {"error": None, "unreached": [], "values": {}, "rules": {}}
     directory, name = os.path.split(os.path.abspath(path))
     os.chdir(directory)
     try:
@@ -37,6 +38,11 @@ def check(path: str) -> dict:
         if not key.startswith("_") and key not in own and not callable(value) and type(value).__name__ != "module":
             text = repr(value)
             result["values"][key] = text if len(text) <= _REPR_LIMIT else text[:_REPR_LIMIT] + "..."
+    for rule in rules.rules.values():
+        sections = {"output": _items(rule.outputs), "input": _items(rule.inputs),
+                    "params": _items(list(rule.params.items())), "resources": _items(list(rule.resources.items())),
+                    "log": _short(rule.log) if rule.log else ""}
+        result["rules"][rule.name] = {k: v for k, v in sections.items() if v}
     try:
         graph = plan(rules, [])
     except PyruleError as e:
@@ -50,6 +56,20 @@ def check(path: str) -> dict:
             result["unreached"].append({"name": rule.name, "file": rule.loc.file, "line": rule.loc.line,
                                         "col": rule.loc.col})
     return result
+
+
+def _short(value) -> str:
+    if callable(value):
+        return f"<function {getattr(value, '__name__', '?')}>"
+    if isinstance(value, (list, tuple)) and not isinstance(value, str):
+        return ", ".join(_short(v) for v in value)
+    text = value if isinstance(value, str) else repr(value)
+    return text if len(text) <= _REPR_LIMIT else text[:_REPR_LIMIT] + "..."
+
+
+def _items(items) -> str:
+    """(name, value) items as `a.txt, table=b.tsv, <function f>`."""
+    return _short(", ".join(f"{name}={_short(v)}" if name else _short(v) for name, v in items))
 
 
 def _error(e) -> dict:

@@ -29,7 +29,7 @@ def hover(model: Model, state: DocState, line: int, col: int) -> T.Hover | None:
     else:
         rules, names = model.rules(state.path), model.names(state.path)
         if word in rules and (re.search(r"\b(rules|checkpoints)\.$", before) or word not in names):
-            text = _rule(model, rules[word])
+            text = _rule(model, rules[word], state.saved.get("rules", {}).get(word))
         elif word in names:
             name = names[word]
             text = f"```python\n{name.text}\n```"
@@ -57,7 +57,7 @@ def _item(model: Model, state: DocState, line: int, section: str, key: str) -> s
     return f"```pipefile\n{found[1].line(span.line).strip()}\n```\n\n{section} of rule {rule.name}"
 
 
-def _rule(model: Model, rule: RuleInfo) -> str:
+def _rule(model: Model, rule: RuleInfo, loaded: dict | None) -> str:
     found = model.file(rule.file)
     lines = found[1].lines[rule.first_line : rule.last_line + 1] if found else []
     head = lines[0].strip() if lines else f"{rule.kind} {rule.name}:"
@@ -70,4 +70,6 @@ def _rule(model: Model, rule: RuleInfo) -> str:
     if shown:
         body = "\n".join(shown[:25] + (["    ..."] if len(shown) > 25 else []))
         parts.append(f"```pipefile\n{body}\n```")
+    if loaded:  # what the loader made of them at the last save
+        parts.append("as loaded at the last save:\n\n" + "\n".join(f"- {k}: `{v}`" for k, v in loaded.items()))
     return "\n\n".join(parts)

@@ -337,6 +337,8 @@ def test_included_files_sections_and_values(tmp_path: Path):
                     break
                 await asyncio.sleep(0.1)
             assert shown.contents.value == "```python\nSHARED = [1, 2]\n```\n\nvalue at the last save: `[1, 2]`"
+            shown = await s.client.text_document_hover_async(T.HoverParams(s.doc(uri), position_of(text, "rules.ma")))
+            assert shown.contents.value.endswith("as loaded at the last save:\n\n- output: `c.txt`\n- resources: `cores=1`")
 
     run(scenario)
 
