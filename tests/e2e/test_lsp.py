@@ -264,6 +264,9 @@ def test_completion_definition_hover_symbols(tmp_path: Path):
             result = await s.client.text_document_completion_async(T.CompletionParams(
                 s.doc(uri), position_of(typed, "input: rules.")))
             assert {i.label for i in result.items} == {"trim", "count", "orphan", "all"}
+            result = await s.client.text_document_completion_async(T.CompletionParams(
+                s.doc(uri), position_of(typed, "input: rules.count.")))
+            assert {i.label for i in result.items} == {"output", "input", "params", "name"}
             s.client.text_document_did_change(T.DidChangeTextDocumentParams(
                 T.VersionedTextDocumentIdentifier(version=3, uri=uri), [T.TextDocumentContentChangeWholeDocument(text)]))
             # rules.count -> `rule count:`
