@@ -79,16 +79,16 @@ def complete(model: Model, state: DocState, line: int, col: int) -> list[T.Compl
         return items + _names(model, state)
     if re.fullmatch(r"\w*", before):  # a statement at the top level
         return [T.CompletionItem(w, kind=_K.Keyword) for w in statements()]
-    if re.fullmatch(r"[ \t]+\w*", before) and (rule is not None or _header_above(state, line)):
+    if re.fullmatch(r"[ \t]+\w*", before) and ((rule is not None and rule.kind != "short") or _header_above(state, line)):
         # (a rule that does not parse yet, as while its first section is typed: every section)
         indent = section_at(state, rule, line)[1] if rule is not None else None
         if indent is None or before[: len(before) - len(before.lstrip())] == indent:
             have = set(rule.sections) if rule is not None else set()
             return [T.CompletionItem(s, kind=_K.Keyword, insert_text=f"{s}: ", documentation=section_doc(s))
                     for s in sections() if s not in have]
-    if rule is not None and section_at(state, rule, line)[0] == "shell":
-        return []
-    if re.search(r"\w*$", before) is not None and not re.search(r"\.\w*$", before):
+    if rule is not None and (rule.kind == "short" or section_at(state, rule, line)[0] == "shell"):
+        return []  # shell text: only the `{...}` fields above
+    if not re.search(r"\.\w*$", before):
         helpers = [T.CompletionItem(h, kind=_K.Function, documentation=doc) for h, doc in HELPER_DOCS.items()]
         return helpers + _names(model, state)
     return []
