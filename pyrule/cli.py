@@ -97,6 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
     for flag, name, _option, text in _executor_options():
         p.add_argument(flag, metavar="NAME", help=f"with --executor {name}: {text}")
     p.add_argument("--run-job", metavar="NAME", help=argparse.SUPPRESS)  # on a Slurm node: run one job's body here
+    p.add_argument("--lsp", action="store_true",  # pyrule/lsp/, the optional extra pyrule[lsp]
+                   help="serve the Language Server Protocol on stdin/stdout, for editors (pip install 'pyrule[lsp]')")
     p.add_argument("-q", "--quiet", action="count", default=0, help="less output")
     p.add_argument("-v", "--verbose", action="count", default=0, help="more output")
     p.add_argument("--version", action="version", version=f"pyrule {__version__}")
@@ -119,6 +121,7 @@ _LONG = ("--file", "--directory", "--dry-run", "--print-commands", "--jobs", "--
          "--force-all", "--force", "--overwrite-protected", "--delete-orphans", "--until", "--why", "--set",
          "--list", "--dag", "--status", "--stats", "--report", "--run", "--executor", "--run-job", "--quiet",
          "--verbose", "--version", "--help", "--configfile", "--config")
+_LSP = ("--lsp",)  # the language server (pyrule/lsp/)
 
 
 def long_options() -> tuple[str, ...]:
@@ -126,7 +129,7 @@ def long_options() -> tuple[str, ...]:
     as an executor may be registered after this module is imported."""
     from . import commands, completion, settings
 
-    return _LONG + commands.LONG + settings.LONG + completion.LONG + tuple(flag for flag, *_ in _executor_options())
+    return _LONG + _LSP + commands.LONG + settings.LONG + completion.LONG + tuple(flag for flag, *_ in _executor_options())
 _SHORT = ("-f", "-C", "-n", "-p", "-j", "-k", "-B", "-q", "-v", "-h")
 
 # What Make and Snakemake users type, in pyrule's words.
@@ -327,6 +330,10 @@ def main(argv: list[str] | None = None) -> int:
 
     was_enabled = gc.isenabled()
     try:
+        if args.lsp:  # the language server: no Pipefile is read here (pyrule/lsp/)
+            from .lsp import serve
+
+            return serve()
         return _main(args, argv, console)
     except PyruleError as e:
         console.error(e)

@@ -118,6 +118,13 @@ def parse_file(path: str | Path) -> S.Pipefile:
 
 def parse_text(text: str, filename: str = "Pipefile") -> S.Pipefile:
     """Parse Pipefile source into its AST; raise PipefileError with a location on any mistake."""
+    text, tree = parse_tree(text, filename)
+    return to_ast(tree, text, filename)
+
+
+def parse_tree(text: str, filename: str = "Pipefile"):
+    """The first stage of parse_text: the grammar's parse tree, with the text as parsed.
+    (The language server parses a file by pieces and reports the first error of this stage first.)"""
     text = text.removeprefix("\ufeff").replace("\r\n", "\n")  # a BOM from a Windows editor is no text
     if not text.endswith("\n"):
         text += "\n"
@@ -136,6 +143,11 @@ def parse_text(text: str, filename: str = "Pipefile") -> S.Pipefile:
         raise _syntax_error(e, text, filename) from None
     except DedentError as e:
         raise _dedent_error(e, text, filename) from None
+    return text, tree
+
+
+def to_ast(tree, text: str, filename: str = "Pipefile") -> S.Pipefile:
+    """The second stage of parse_text: the AST, with Python's parser checking the code in it."""
     try:
         statements = _ToAst(text, filename).transform(tree).children
     except VisitError as e:
