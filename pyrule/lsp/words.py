@@ -20,6 +20,9 @@ SECTION_DOCS = {
     "shell": "shell commands, run by `bash -euo pipefail`; `{input}`, `{output}`, `{params.x}`, ... are substituted",
     "python": "Python statements, run in a forked process; they see `input`, `output`, `params`, `wildcards`, "
               "`resources`, `log`, `shell(cmd)` and `report(key, value)`",
+    "script": "a Python script file run as the job, with `snakemake` (also `pyrule`): `input`, `output`, "
+              "`params`, `wildcards`, `log`, `resources`, `threads`, `config`; its content is part of the signature",
+    "local": "`True`: with a cluster executor (`--executor`), the rule's jobs run on the machine pyrule runs on",
 }
 
 HELPER_DOCS = {
@@ -31,6 +34,12 @@ HELPER_DOCS = {
     "directory": "directory(path): an output that is a whole directory",
     "rules": "rules.NAME: a rule defined above (`rules.NAME.output`, `.input`, `.params`)",
     "checkpoints": "checkpoints.NAME.get(**wildcards).output: a checkpoint's outputs, in input functions",
+    "ancient": "ancient(path): an input whose changes never make the job stale (its absence still does)",
+    "touch": "touch(path): an output pyrule creates or updates once the body succeeds",
+    "multiext": "multiext(prefix, ext, ...): the paths prefix+ext for each ext",
+    "upto": "upto(N), in `resources: cores = upto(N)`: at most N cores, fewer under a smaller -j",
+    "config": "config: the values of the `configfile:` files and `--config KEY=VALUE` (a dict)",
+    "workflow": "workflow.rule(...), workflow.checkpoint(...): make rules from a `python:` block (the API's calls)",
 }
 
 # In bodies: `{NAME...}` fields pyrule substitutes
@@ -43,6 +52,7 @@ BODY_FIELDS = {
     "log": "the job's log path",
     "rule": "the rule's name",
     "jobname": "the job's name, `RULE[wildcard=value,...]`",
+    "config": "a config value (`{config[key]}`, `{config[a][b]}`)",
 }
 
 

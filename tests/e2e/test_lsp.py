@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from runner_helpers import pipefile, pyrule
+from harness import pipefile, pyrule
 
 pytest.importorskip("pygls")
 from lsprotocol import types as T  # noqa: E402
