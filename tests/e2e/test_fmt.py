@@ -1,0 +1,116 @@
+"""`pyrule --fmt [--check] [FILE ...]` through the real command, on real files."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from runner_helpers import pyrule, write
+
+pytest.importorskip("black")  # the `fmt` extra (in the `test` extra too)
+
+REPO = Path(__file__).resolve().parent.parent.parent
+
+CANONICAL = """\
+# counts
+SAMPLES = ["a", "b"]
+
+rule count:
+    output: "counts/{s}.txt"  # one per sample
+    input: "reads/{s}.txt"
+    shell:
+        wc -l   < {input}  >  {output}
+
+rule all:
+    input: expand("counts/{s}.txt", s=SAMPLES)
+"""
+# The same, written as it comes: single quotes, 2-space indentation, no blank lines.
+MESSY = CANONICAL.replace('"', "'").replace("    ", "  ").replace("\n\n", "\n")
+
+
+def _stamp(path: Path) -> tuple[int, bytes]:
+    return path.stat().st_mtime_ns, path.read_bytes()
+
+
+def test_fmt_rewrites_the_pipefile_and_leaves_a_canonical_one_alone(tmp_path: Path):
+    pipefile = write(tmp_path / "Pipefile", MESSY)
+    r = pyrule(tmp_path, "--fmt")
+    assert r.rc == 0, r
+    assert pipefile.read_text() == CANONICAL
+    assert "reformatted Pipefile" in r.err
+    os.utime(pipefile, ns=(1_000_000_000, 1_000_000_000))  # an mtime the next write would change
+    before = _stamp(pipefile)
+    r = pyrule(tmp_path, "--fmt")
+    assert r.rc == 0, r
+    assert _stamp(pipefile) == before  # not rewritten
+    assert "0 file(s) reformatted, 1 already formatted" in r.err
+
+
+def test_check_exits_1_with_a_diff_and_writes_nothing(tmp_path: Path):
+    pipefile = write(tmp_path / "Pipefile", MESSY)
+    before = _stamp(pipefile)
+    r = pyrule(tmp_path, "--fmt", "--check")
+    assert r.rc == 1, r
+    assert _stamp(pipefile) == before
+    assert r.out.startswith("--- Pipefile (as it is)\n+++ Pipefile (formatted)\n@@ ")
+    assert "-SAMPLES = ['a', 'b']\n+SAMPLES = [\"a\", \"b\"]\n" in r.out
+    assert "would reformat Pipefile" in r.err
+    pipefile.write_text(CANONICAL)
+    r = pyrule(tmp_path, "--fmt", "--check")
+    assert (r.rc, r.out) == (0, ""), r
+
+
+def test_files_named_on_the_command_line(tmp_path: Path):
+    a = write(tmp_path / "a.pipe", MESSY)
+    b = write(tmp_path / "sub" / "b.pipe", CANONICAL)
+    r = pyrule(tmp_path, "--check", "--fmt", "a.pipe", "sub/b.pipe")
+    assert r.rc == 1 and "would reformat a.pipe" in r.err and "sub/b.pipe" not in r.out, r
+    r = pyrule(tmp_path, "--fmt", "-f", "a.pipe")
+    assert r.rc == 0 and a.read_text() == CANONICAL and b.read_text() == CANONICAL, r
+
+
+def test_a_syntax_error_is_the_commands_error_and_nothing_is_written(tmp_path: Path):
+    broken = MESSY.replace("  input: 'reads", "  ouput: 'reads")
+    assert broken != MESSY
+    pipefile = write(tmp_path / "Pipefile", broken)
+    run = pyrule(tmp_path, "-n")
+    for args in (["--fmt"], ["--fmt", "--check"]):
+        r = pyrule(tmp_path, *args)
+        assert r.rc == 2, r
+        assert r.err.startswith("Pipefile:5:3: error: unknown section 'ouput'")
+        assert r.err == run.err
+        assert pipefile.read_text() == broken
+    assert run.rc == 2
+
+
+def test_every_example_is_stable_under_the_command(tmp_path: Path):
+    for example in sorted(REPO.glob("examples/*/Pipefile")):
+        project = tmp_path / example.parent.name
+        shutil.copytree(example.parent, project)
+        assert pyrule(project, "--fmt").rc == 0
+        r = pyrule(project, "--fmt", "--check")
+        assert (r.rc, r.out) == (0, ""), r
+        assert pyrule(project, "-n", "-q").rc == 0
+
+
+def test_check_without_fmt_is_a_usage_error(tmp_path: Path):
+    write(tmp_path / "Pipefile", CANONICAL)
+    r = pyrule(tmp_path, "--check")
+    assert r.rc == 2 and "error: --check: only with --fmt" in r.err, r
+
+
+def test_a_run_imports_neither_black_nor_the_formatter(tmp_path: Path):
+    """The start-up import guard (tests/test_startup_imports.py), for what --fmt brings."""
+    import subprocess
+    import sys
+
+    write(tmp_path / "Pipefile", CANONICAL)
+    write(tmp_path / "reads" / "a.txt", "x\n")
+    write(tmp_path / "reads" / "b.txt", "y\n")
+    code = ("import sys\nfrom pyrule.cli import main\nrc = main(['-q', 'all'])\n"
+            "print(rc, sorted(m for m in sys.modules if m.split('.')[0] == 'black' or m == 'pyrule.fmt'))")
+    p = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert p.stdout.split("\n")[-2] == "0 []", p.stdout + p.stderr
+    assert (tmp_path / "counts" / "a.txt").exists()
