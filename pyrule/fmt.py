@@ -20,7 +20,7 @@ from lark import Token
 
 from . import syntax as S
 from .errors import Location, PipefileError, PyruleError, UsageError
-from .parse import _parser, _ToAst, grammar_keywords, parse_file, parse_text
+from .parse import grammar_keywords, parse_file, parse_text, parse_tree
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing
 if TYPE_CHECKING:
@@ -131,7 +131,6 @@ class _Formatter:
     def __init__(self, text: str, filename: str):
         self.text = text
         self.file = filename
-        self.ast = _ToAst(text, filename)
         kw = grammar_keywords()
         self.order = {name: i for i, name in enumerate(kw["sections"] + kw["bodies"])}
 
@@ -253,19 +252,25 @@ class _Formatter:
         """A body's lines as written, the block moved to `indent` as a whole: its text, dedented
         by its first line's indentation as the parser does, stays the same. (The parser counts a
         tab as 8 columns wherever it stands, so moving a block keeps its nesting.)"""
+        return [indent + r if r else "" for r in self.body_text(tokens)]
+
+    def body_text(self, tokens: list[Node]) -> list[str]:
+        """A body's lines, dedented as the parser does (parse._ToAst._body)."""
         first, last = tokens[0], tokens[-1]
         line_start = self.text.rfind("\n", 0, first.start_pos) + 1
         lines = self.text[line_start : last.end_pos].split("\n")
         base = lines[0][: len(lines[0]) - len(lines[0].lstrip())]
-        rel = [ln[len(base):] if ln.startswith(base) else ln.lstrip() for ln in lines]
-        return [indent + r if r else "" for r in rel]
+        return [ln[len(base):] if ln.startswith(base) else ln.lstrip() for ln in lines]
 
-    def python_lines(self, tokens: list[Node], indent: str) -> list[str]:
-        text = self.ast._body(tokens).text
+    def python_lines(self, tokens: list[Node], indent: str, one_line: bool = False) -> list[str]:
+        """A Python body formatted by black (as written if black cannot), at `indent`; the
+        one-line form (`python: x = 1`) is one RAWLINE token."""
+        text = str(tokens[0]).rstrip() if one_line else "\n".join(self.body_text(tokens))
+        text += "\n"
         try:
             formatted = _black(text, LINE_LENGTH - len(indent))
         except _NoBlack:
-            return self.body_lines(tokens, indent)
+            return [indent + text.rstrip("\n")] if one_line else self.body_lines(tokens, indent)
         return [indent + ln if ln else "" for ln in formatted.rstrip("\n").split("\n")]
 
     def block(self, header: str, head_end: int, tokens: list[Node], indent: str, python: bool,
@@ -367,7 +372,7 @@ class _Formatter:
             if isinstance(first, Token):  # one line: `shell: cmd`
                 lines = [f"{INDENT}{name}: {first.rstrip()}"]
                 if name == "python":
-                    body = self.python_lines([first], _BODY_INDENT)
+                    body = self.python_lines([first], _BODY_INDENT, one_line=True)
                     lines = [f"{INDENT}{name}: {body[0].strip()}"] if len(body) == 1 else [f"{INDENT}{name}:", *body]
             else:
                 lines = self.block(f"{INDENT}{name}:", name.end_pos, _tokens(first), _BODY_INDENT, name == "python", [])
@@ -480,7 +485,7 @@ def _format_parsed(pipefile: S.Pipefile) -> str:
     except ImportError:
         raise UsageError("pyrule --fmt needs black, which is not installed",
                          hint="pip install 'pyrule[fmt]' (or pip install black)") from None
-    out = _Formatter(text, filename).format(_parser().parse(text))
+    out = _Formatter(text, filename).format(parse_tree(text))
     try:
         again = parse_text(out, filename)
     except PipefileError as e:

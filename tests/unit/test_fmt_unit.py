@@ -219,7 +219,13 @@ def test_python_is_formatted_by_black_and_keeps_its_meaning():
             output: "o"
             python:
                 with open(output[0],'w') as f: f.write(  'x' )
+        rule b:
+            python: print( 1 )  # one line
+        rule c:
+            python: print( 1 ) ; print(2)
     """)
+    assert "rule b:\n    python: print(1)  # one line\n" in out
+    assert "rule c:\n    python:\n        print(1)\n        print(2)\n" in out
     assert 'X = {"a": 1, "b": [1, 2, 3]}\n' in out
     assert "python:\n    def f(x):\n        return x + 1\n" in out
     assert "    python:\n        with open(output[0], \"w\") as f:\n            f.write(\"x\")\n" in out
