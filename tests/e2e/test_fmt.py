@@ -95,6 +95,16 @@ def test_every_example_is_stable_under_the_command(tmp_path: Path):
         assert pyrule(project, "-n", "-q").rc == 0
 
 
+def test_formatting_makes_no_job_rerun(tmp_path: Path):
+    project = tmp_path / "train-evaluate"
+    shutil.copytree(REPO / "examples" / "train-evaluate", project)  # Python bodies and helpers black rewrites
+    assert pyrule(project, "-q", "-j", "2").rc == 0
+    r = pyrule(project, "--fmt")
+    assert "reformatted Pipefile" in r.err, r
+    r = pyrule(project, "-n", env={"PYRULE_NOOP_MEMO": "0"})
+    assert r.rc == 0 and "nothing to do" in r.out + r.err, r
+
+
 def test_check_without_fmt_is_a_usage_error(tmp_path: Path):
     write(tmp_path / "Pipefile", CANONICAL)
     r = pyrule(tmp_path, "--check")
