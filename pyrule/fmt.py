@@ -514,10 +514,15 @@ def _write(path: str, text: str) -> None:
     """Replace the file's content (atomically, keeping its mode; through a symlink, its target)."""
     real = os.path.realpath(path)
     tmp = f"{real}.pyrule-fmt.{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8", newline="") as f:
-        f.write(text)
-    os.chmod(tmp, os.stat(real).st_mode & 0o7777)
-    os.replace(tmp, real)
+    with open(tmp, "x", encoding="utf-8", newline="") as f:
+        try:
+            f.write(text)
+            f.flush()
+            os.chmod(tmp, os.stat(real).st_mode & 0o7777)
+            os.replace(tmp, real)
+        except BaseException:
+            os.unlink(tmp)
+            raise
 
 
 def fmt_command(files: list[str], check: bool, console) -> int:
@@ -536,15 +541,24 @@ def fmt_command(files: list[str], check: bool, console) -> int:
         if raw == formatted:
             same += 1
             continue
-        changed += 1
         if check:
-            console.out("".join(difflib.unified_diff(raw.splitlines(True), formatted.splitlines(True),
+            lines = raw.splitlines(True)
+            if lines and not lines[-1].endswith("\n"):
+                lines[-1] += "\n\\ No newline at end of file\n"
+            console.out("".join(difflib.unified_diff(lines, formatted.splitlines(True),
                                                      f"{path} (as it is)", f"{path} (formatted)")))
             console.plain(f"would reformat {path}")
             rc = max(rc, 1)
+            changed += 1
         else:
-            _write(path, formatted)
+            try:
+                _write(path, formatted)
+            except OSError as e:
+                console.error(PyruleError(f"cannot write {path}: {e.strerror}", hint="the file is left as it was"))
+                rc = max(rc, 2)
+                continue
             console.plain(f"reformatted {path}")
+            changed += 1
     if changed + same:
         failed = len(files) - changed - same
         console.note(f"{changed} file(s) {'would be reformatted' if check else 'reformatted'}, {same} already "

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from runner_helpers import pyrule, write
 
-pytest.importorskip("black")  # the `fmt` extra (in the `test` extra too)
+pytest.importorskip("black", reason="black is in the [fmt] and [test] extras")
 
 REPO = Path(__file__).resolve().parent.parent.parent
 
@@ -103,6 +103,19 @@ def test_formatting_makes_no_job_rerun(tmp_path: Path):
     assert "reformatted Pipefile" in r.err, r
     r = pyrule(project, "-n", env={"PYRULE_NOOP_MEMO": "0"})
     assert r.rc == 0 and "nothing to do" in r.out + r.err, r
+
+
+@pytest.mark.ci_may_skip("root writes into a read-only directory")
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into a read-only directory")
+def test_a_file_that_cannot_be_written_is_an_error_not_a_crash(tmp_path: Path):
+    pipefile = write(tmp_path / "d" / "Pipefile", MESSY)
+    (tmp_path / "d").chmod(0o555)
+    try:
+        r = pyrule(tmp_path / "d", "--fmt")
+    finally:
+        (tmp_path / "d").chmod(0o755)
+    assert r.rc == 2 and "error: cannot write Pipefile: Permission denied" in r.err, r
+    assert pipefile.read_text() == MESSY and os.listdir(tmp_path / "d") == ["Pipefile"]
 
 
 def test_check_without_fmt_is_a_usage_error(tmp_path: Path):

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-pytest.importorskip("black")  # the `fmt` extra (in the `test` extra too)
+pytest.importorskip("black", reason="black is in the [fmt] and [test] extras")
 
 from pyrule.errors import PipefileError  # noqa: E402
 from pyrule.fmt import format_text, meaning  # noqa: E402
