@@ -148,9 +148,7 @@ class _Formatter:
 
     def end(self, tree: Node) -> int:
         """Where a statement's last token ends (the tree's meta runs on over the newline)."""
-        if tree.data in ("default_stmt", "python_block") and not (tree.data == "default_stmt" and tree.children):
-            if tree.data == "python_block":
-                return _tokens(tree)[-1].end_pos
+        if tree.data == "default_stmt" and not tree.children:  # `default:` alone has no token
             return self.text.index(":", tree.meta.start_pos) + 1
         return _tokens(tree)[-1].end_pos
 
@@ -346,24 +344,20 @@ class _Formatter:
         return "\n" in self.text[name.end_pos : _tokens(value)[0].start_pos]
 
     def docstring(self, el: Node, comment: str | None) -> list[str]:
-        tok = el.children[0]
-        suffix = f"  {comment}" if comment else ""
-        as_written = [INDENT + str(tok).split("\n")[0], *str(tok).split("\n")[1:]]
-        as_written[-1] += suffix
-        try:
-            lines = _black(f"def _():\n{INDENT}{tok}{suffix}\n", LINE_LENGTH).rstrip("\n").split("\n")[1:]
-        except _NoBlack:
-            return as_written
+        """The docstring as black writes one (quotes, indentation), if its text stays the same."""
         import inspect
 
-        new = "\n".join(lines).strip()
-        if suffix:
-            new = new[: new.rindex("#")].rstrip()
+        tok = el.children[0]
+        lines = [INDENT + str(tok).split("\n")[0], *str(tok).split("\n")[1:]]
         try:
-            same = inspect.cleandoc(ast.literal_eval(new)) == inspect.cleandoc(ast.literal_eval(str(tok)))
-        except (ValueError, SyntaxError):
-            same = False
-        return lines if same else as_written
+            formatted = _black(f"def _():\n{INDENT}{tok}\n", LINE_LENGTH).rstrip("\n").split("\n")[1:]
+            if inspect.cleandoc(ast.literal_eval("\n".join(formatted).strip())) == inspect.cleandoc(ast.literal_eval(tok)):
+                lines = formatted
+        except (_NoBlack, ValueError, SyntaxError):
+            pass
+        if comment:
+            lines[-1] += f"  {comment}"
+        return lines
 
     def section(self, el: Node, comment: str | None, tail: list[_Comment]) -> list[str]:
         name, value = el.children
