@@ -211,6 +211,16 @@ def test_shell_bodies_keep_their_text_byte_for_byte():
     assert format_text(out) == out
 
 
+def test_tabs_crlf_and_a_bom():
+    src = ("\ufeffrule a:\r\n\t# before the doc\r\n\t\"\"\"Doc\r\n\twith a tab.\"\"\"\r\n\toutput:\r\n\t\t'x',  # x\r\n"
+           "\t\t[\r\n\t\t  'y',  # in brackets\r\n\t\t]\r\n\tshell:\r\n\t\tif true; then\r\n\t\t\techo {output}\r\n"
+           "\t\tfi\r\npython:\r\n\tS = '''\r\n\t  tabbed\r\n\t'''\r\n")
+    out = _check(src)
+    assert out.startswith('rule a:\n    # before the doc\n    """Doc\n    with a tab."""\n    output:\n        "x",  # x\n')
+    assert "    shell:\n        if true; then\n        \techo {output}\n        fi\n" in out
+    assert '\npython:\n    S = """\n      tabbed\n    """\n' in out
+
+
 def test_python_is_formatted_by_black_and_keeps_its_meaning():
     out = fmt("""
         X = {'a':1,'b':[1,2,3]}
