@@ -11,6 +11,7 @@ import ast
 import shutil
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -76,6 +77,31 @@ def test_examples_are_stable_and_load_the_same_rules(example: Path, tmp_path: Pa
     (project / "Formatted.pipe").write_text(out)
     monkeypatch.chdir(project)
     assert _rules(project / "Formatted.pipe") == _rules(project / "Pipefile")
+
+
+def _written_pipefiles() -> Iterator[tuple[str, str]]:
+    """Every Pipefile the tests and benchmarks write: their multi-line string constants that parse
+    as a Pipefile with a statement (as runner_helpers.pipefile() dedents them)."""
+    for path in sorted([*REPO.glob("tests/**/*.py"), *REPO.glob("benchmarks/**/*.py")]):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and ":\n" in node.value:
+                text = textwrap.dedent(node.value).lstrip("\n")
+                try:
+                    if parse_text(text).statements:
+                        yield f"{path.relative_to(REPO)}:{node.lineno}", text
+                except PipefileError:
+                    pass
+
+
+def test_every_pipefile_the_tests_write_is_stable():
+    seen = 0
+    for where, text in _written_pipefiles():
+        try:
+            _check(text)
+        except AssertionError as e:
+            raise AssertionError(f"{where}: {e}") from None
+        seen += 1
+    assert seen > 200  # the tests were read
 
 
 _SETTINGS = settings(deadline=None, database=None, derandomize=True, suppress_health_check=list(HealthCheck))
