@@ -479,13 +479,17 @@ def meaning(pipefile: S.Pipefile) -> list[object]:
 # --- the API and the command -----------------------------------------------------------------------
 
 
-def _format_parsed(pipefile: S.Pipefile) -> str:
-    text, filename = pipefile.text, pipefile.path
+def _need_black() -> None:
     try:
         import black  # noqa: F401
     except ImportError:
         raise UsageError("pyrule --fmt needs black, which is not installed",
                          hint="pip install 'pyrule[fmt]' (or pip install black)") from None
+
+
+def _format_parsed(pipefile: S.Pipefile) -> str:
+    text, filename = pipefile.text, pipefile.path
+    _need_black()
     out = _Formatter(text, filename).format(parse_tree(text))
     try:
         again = parse_text(out, filename)
@@ -531,6 +535,11 @@ def fmt_command(files: list[str], check: bool, console) -> int:
     --check when a file would change (its diff on stdout), 2 when a file does not parse."""
     import difflib
 
+    try:
+        _need_black()
+    except UsageError as e:
+        console.error(e)
+        return e.exit_code
     rc, changed, same = 0, 0, 0
     for path in files:
         try:

@@ -137,3 +137,13 @@ def test_a_run_imports_neither_black_nor_the_formatter(tmp_path: Path):
     p = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert p.stdout.split("\n")[-2] == "0 []", p.stdout + p.stderr
     assert (tmp_path / "counts" / "a.txt").exists()
+
+
+def test_without_black_fmt_says_how_to_get_it(tmp_path: Path):
+    shim = write(tmp_path / "shim" / "black.py", "raise ImportError('black is not installed here')\n").parent
+    project = tmp_path / "project"
+    pipefile = write(project / "Pipefile", MESSY)
+    r = pyrule(project, "--fmt", "Pipefile", "Pipefile",
+               env={"PYTHONPATH": os.pathsep.join([str(shim), os.environ.get("PYTHONPATH", "")])})
+    assert r.rc == 2 and r.err.count("error: pyrule --fmt needs black, which is not installed") == 1, r
+    assert "pip install 'pyrule[fmt]'" in r.err and pipefile.read_text() == MESSY
