@@ -331,8 +331,9 @@ def _main(args: argparse.Namespace, argv: list[str], console) -> int:
         from .fmt import fmt_command
 
         found = None if args.targets or args.file else find_pipefile(os.getcwd())
-        files = args.targets or [args.file or (os.path.relpath(found) if found else "Pipefile")]
-        return fmt_command(files, args.check, console)
+        if not (args.targets or args.file or found):
+            raise UsageError("no Pipefile here or in any parent directory", hint="name the files: pyrule --fmt FILE ...")
+        return fmt_command(args.targets or [args.file or os.path.relpath(str(found))], args.check, console)
     if args.report is not None:  # reads the recorded run only: no Pipefile needed
         from .report.command import report_command
 

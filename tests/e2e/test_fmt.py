@@ -69,6 +69,11 @@ def test_files_named_on_the_command_line(tmp_path: Path):
     assert r.rc == 1 and "would reformat a.pipe" in r.err and "sub/b.pipe" not in r.out, r
     r = pyrule(tmp_path, "--fmt", "-f", "a.pipe")
     assert r.rc == 0 and a.read_text() == CANONICAL and b.read_text() == CANONICAL, r
+    r = pyrule(tmp_path, "--fmt")  # no Pipefile here or above (tmp_path's parents hold none)
+    assert r.rc == 2 and "error: no Pipefile here or in any parent directory" in r.err, r
+    write(tmp_path / "Pipefile", MESSY)
+    r = pyrule(tmp_path / "sub", "--fmt", "--check")  # the nearest one above, as a run finds it
+    assert r.rc == 1 and "would reformat ../Pipefile" in r.err, r
 
 
 def test_a_syntax_error_is_the_commands_error_and_nothing_is_written(tmp_path: Path):
