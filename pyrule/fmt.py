@@ -16,6 +16,7 @@ from __future__ import annotations
 import ast
 import os
 import re
+import sys
 
 from lark import Token
 
@@ -543,7 +544,14 @@ def fmt_command(files: list[str], check: bool, console) -> int:
     rc, changed, same = 0, 0, 0
     for path in files:
         try:
-            raw, formatted = format_file(path)
+            if path == "-":  # standard input to standard output, for editors (`:%!pyrule --fmt -`)
+                raw = sys.stdin.read()
+                formatted = format_text(raw, "<stdin>")
+                if not check:
+                    sys.stdout.write(formatted)
+                    continue
+            else:
+                raw, formatted = format_file(path)
         except PyruleError as e:
             console.error(e)
             rc = max(rc, e.exit_code)

@@ -152,3 +152,23 @@ def test_without_black_fmt_says_how_to_get_it(tmp_path: Path):
                env={"PYTHONPATH": os.pathsep.join([str(shim), os.environ.get("PYTHONPATH", "")])})
     assert r.rc == 2 and r.err.count("error: pyrule --fmt needs black, which is not installed") == 1, r
     assert "pip install 'pyrule[fmt]'" in r.err and pipefile.read_text() == MESSY
+
+
+def test_standard_input_to_standard_output(tmp_path: Path):
+    import subprocess
+
+    from runner_helpers import PYRULE
+
+    def fmt(*args: str, text: str) -> subprocess.CompletedProcess:
+        return subprocess.run([*PYRULE, "--fmt", *args, "-"], input=text, cwd=tmp_path, capture_output=True,
+                              text=True, timeout=60, env=dict(os.environ, NO_COLOR="1"))
+
+    p = fmt(text=MESSY)
+    assert (p.returncode, p.stdout, p.stderr) == (0, CANONICAL, "")
+    p = fmt("--check", text=MESSY)
+    assert p.returncode == 1 and p.stdout.startswith("--- - (as it is)\n+++ - (formatted)\n"), p
+    p = fmt("--check", text=CANONICAL)
+    assert (p.returncode, p.stdout) == (0, ""), p
+    p = fmt(text=MESSY.replace("  input:", "  ouput:"))
+    assert p.returncode == 2 and p.stdout == "" and p.stderr.startswith("<stdin>:5:3: error: unknown section 'ouput'"), p
+    assert list(tmp_path.iterdir()) == []
