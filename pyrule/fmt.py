@@ -437,21 +437,19 @@ class _Formatter:
 
 
 def _py(text: str, mode: str) -> str:
-    if mode == "args":
-        call = ast.parse(f"_({text}\n)", mode="eval").body
-        return ast.dump(ast.Tuple(elts=[*call.args, *call.keywords], ctx=ast.Load()))  # type: ignore[attr-defined]
     return ast.dump(ast.parse(text, mode=mode))
 
 
 def _section_meaning(sec: S.Section) -> object:
     if sec.body is not None:
         return ("python", _py(sec.body.text, "exec")) if sec.name == "python" else ("shell", sec.body.text)
-    args: list[str] = []
-    for code in sec.values:
+    positional: list[str] = []
+    named: list[str] = []
+    for code in sec.values:  # as the loader reads them: every line's positional items, then the named ones
         call = ast.parse(f"_({code.text}\n)", mode="eval").body
-        args += [ast.dump(a) for a in call.args]  # type: ignore[attr-defined]
-        args += [ast.dump(k) for k in call.keywords]  # type: ignore[attr-defined]
-    return ("values", args)
+        positional += [ast.dump(a) for a in call.args]  # type: ignore[attr-defined]
+        named += [ast.dump(k) for k in call.keywords]  # type: ignore[attr-defined]
+    return ("values", positional, named)
 
 
 def meaning(pipefile: S.Pipefile) -> list[object]:
