@@ -96,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="count", default=0, help="less output")
     p.add_argument("-v", "--verbose", action="count", default=0, help="more output")
     # pyrule --fmt [--check] [FILE ...] (fmt.py): the targets name the files; nothing runs
-    p.add_argument("--fmt", action="store_true", help="rewrite the Pipefile (or each FILE given) in the canonical layout")
+    p.add_argument("--fmt", action="store_true", help="rewrite the Pipefile (or the files named as TARGETs; - for stdin) in the canonical layout")
     p.add_argument("--check", action="store_true", help="with --fmt: write nothing; exit 1 and show the diff if a file would change")
     p.add_argument("--version", action="version", version=f"pyrule {__version__}")
     return p
