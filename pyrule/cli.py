@@ -101,6 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="serve the Language Server Protocol on stdin/stdout, for editors (pip install 'pyrule[lsp]')")
     p.add_argument("-q", "--quiet", action="count", default=0, help="less output")
     p.add_argument("-v", "--verbose", action="count", default=0, help="more output")
+    # pyrule --fmt [--check] [FILE ...] (fmt.py): the targets name the files; nothing runs
+    p.add_argument("--fmt", action="store_true", help="rewrite the Pipefile (or the files named as TARGETs; - for stdin) in the canonical layout")
+    p.add_argument("--check", action="store_true", help="with --fmt: write nothing; exit 1 and show the diff if a file would change")
     p.add_argument("--version", action="version", version=f"pyrule {__version__}")
     # issue 22 commands (cmds): in their own modules
     from . import commands, completion, settings
@@ -120,7 +123,8 @@ def _executor_options() -> list[tuple[str, str, str, str]]:
 _LONG = ("--file", "--directory", "--dry-run", "--print-commands", "--jobs", "--mem", "--resources", "--keep-going",
          "--force-all", "--force", "--overwrite-protected", "--delete-orphans", "--until", "--why", "--set",
          "--list", "--dag", "--status", "--stats", "--report", "--run", "--executor", "--run-job", "--quiet",
-         "--verbose", "--version", "--help", "--configfile", "--config")
+         "--verbose", "--version", "--help", "--configfile", "--config",
+         "--fmt", "--check")
 _LSP = ("--lsp",)  # the language server (pyrule/lsp/)
 
 
@@ -281,6 +285,8 @@ def check_options(args: argparse.Namespace, executors_too: bool = True) -> None:
             n = -1.0
         if not (0 <= n and math.isfinite(n)):
             raise UsageError(f"--resources {item}: write NAME=N, e.g. gpus=2 or disk_io=4")
+    if args.check and not args.fmt:
+        raise UsageError("--check: only with --fmt", hint="write pyrule --fmt --check [FILE ...]")
     if args.run is not None and args.report is None:
         raise UsageError(f"--run {args.run}: only with --report", hint=f"write pyrule --report --run {args.run}")
     for flag, name, _option, _text in _executor_options() if executors_too else ():
@@ -366,6 +372,13 @@ def _main(args: argparse.Namespace, argv: list[str], console) -> int:
             os.chdir(args.directory)
         except OSError as e:
             raise UsageError(f"-C {args.directory}: {e.strerror}", hint="name an existing directory") from None
+    if args.fmt:  # pyrule --fmt [--check] [FILE ...] (fmt.py): no run
+        from .fmt import fmt_command
+
+        found = None if args.targets or args.file else find_pipefile(os.getcwd())
+        if not (args.targets or args.file or found):
+            raise UsageError("no Pipefile here or in any parent directory", hint="name the files: pyrule --fmt FILE ...")
+        return fmt_command(args.targets or [args.file or os.path.relpath(str(found))], args.check, console)
     if args.report is not None:  # reads the recorded run only: no Pipefile needed
         from .report.command import report_command
 
