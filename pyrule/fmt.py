@@ -138,7 +138,9 @@ class _Formatter:
         self.text = text
         self.file = filename
         kw = grammar_keywords()
-        self.order = {name: i for i, name in enumerate(kw["sections"] + kw["bodies"])}
+        # (script: is a body too, though its value is an expression: bodies come last)
+        sections = [n for n in kw["sections"] if n != "script"] + ["script"]
+        self.order = {name: i for i, name in enumerate(sections + kw["bodies"])}
 
     # --- positions and comments ---
 
@@ -231,6 +233,9 @@ class _Formatter:
         elif tree.data == "include_stmt":
             value = c[0]
             prefix, replace, width = "include = ", "include ", LINE_LENGTH + 2
+        elif tree.data == "configfile_stmt":
+            value = c[0]
+            prefix, replace, width = "configfile = ", "configfile: ", LINE_LENGTH - 1
         else:  # import_stmt
             value = c[1]
             prefix, replace, width = "", "", LINE_LENGTH
@@ -463,6 +468,8 @@ def meaning(pipefile: S.Pipefile) -> list[object]:
             out.append(("import", _py(st.code.text, "exec")))
         elif isinstance(st, S.Include):
             out.append(("include", _py(st.path.text, "eval")))
+        elif isinstance(st, S.ConfigFile):
+            out.append(("configfile", _py(st.path.text, "eval")))
         elif isinstance(st, S.Default):
             out.append(("default", [(t.text, t.quoted) for t in st.targets]))
         elif isinstance(st, S.PythonBlock):
@@ -489,7 +496,8 @@ def _need_black() -> None:
 def _format_parsed(pipefile: S.Pipefile) -> str:
     text, filename = pipefile.text, pipefile.path
     _need_black()
-    out = _Formatter(text, filename).format(parse_tree(text))
+    _, tree = parse_tree(text, filename)  # (text as parse_text accepted it: already normalised)
+    out = _Formatter(text, filename).format(tree)
     try:
         again = parse_text(out, filename)
     except PipefileError as e:

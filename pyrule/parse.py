@@ -155,12 +155,6 @@ def to_ast(tree, text: str, filename: str = "Pipefile") -> S.Pipefile:
     return S.Pipefile(filename, statements, text)
 
 
-def parse_tree(text: str):
-    """Lark's tree of Pipefile source that parse_text accepted, with every token's position
-    (for tools that keep the layout: the formatter)."""
-    return _parser().parse(text)
-
-
 # --- from Lark's tree to the AST ---------------------------------------------------------------
 
 

@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from runner_helpers import pyrule, write
+from harness import pyrule, write
 
 pytest.importorskip("black", reason="black is in the [fmt] and [test] extras")
 
@@ -157,7 +157,7 @@ def test_without_black_fmt_says_how_to_get_it(tmp_path: Path):
 def test_standard_input_to_standard_output(tmp_path: Path):
     import subprocess
 
-    from runner_helpers import PYRULE
+    from harness import PYRULE
 
     def fmt(*args: str, text: str) -> subprocess.CompletedProcess:
         return subprocess.run([*PYRULE, "--fmt", *args, "-"], input=text, cwd=tmp_path, capture_output=True,

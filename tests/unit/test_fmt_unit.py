@@ -153,6 +153,28 @@ def test_sections_in_the_grammars_order_four_spaces_double_quotes():
     ''')
 
 
+def test_configfile_and_the_script_body_last():
+    out = _check(textwrap.dedent("""\
+        configfile:   'config.yaml'
+        rule a:
+          script: 'run.py'
+          local: True
+          resources: cores=upto(4)
+          input: ancient('config.yaml')
+          output: multiext('a', '.x', '.y')
+    """))
+    assert out == textwrap.dedent('''\
+        configfile: "config.yaml"
+
+        rule a:
+            output: multiext("a", ".x", ".y")
+            input: ancient("config.yaml")
+            resources: cores = upto(4)
+            local: True
+            script: "run.py"
+    ''')
+
+
 def test_one_blank_line_around_blocks_and_at_most_one_elsewhere():
     out = format_text("\n\n\nimport os\nA = 1\n\n\nB = 2\nrule a:\n    shell: echo a\n# about b\nrule b:\n"
                       "    shell: echo b\nx.txt: a\n    touch x.txt\n\n\n\n")
