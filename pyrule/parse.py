@@ -296,6 +296,11 @@ class _ToAst(Transformer):
 
     def short_rule(self, c):
         outputs, inputs, *body = c
+        slash = next((t for t in outputs + inputs if t.text == "\\" and not t.quoted), None)
+        if slash is not None:  # Make joins the next line; here that line would be the shell body
+            raise PipefileError("a Make line continuation ('\\' at the end of the line) is not supported here",
+                                slash.loc, "write the outputs and inputs on one line, or use a `rule` with an "
+                                "`input:` block for a long list")
         rule = S.ShortRule(outputs, inputs, self._body(body[0]) if body else None, outputs[0].loc)
         pattern = next((t for t in outputs + inputs if "%" in t.text and not t.quoted), None)
         if pattern is not None:
