@@ -92,6 +92,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--executor", choices=executors.names(), default=executors.DEFAULT, help="where jobs run")
     for flag, name, _option, text in _executor_options():
         p.add_argument(flag, metavar="NAME", help=f"with --executor {name}: {text}")
+    # Snakemake users: their Snakefile as a Pipefile (convert.py, docs/from-snakemake.md)
+    p.add_argument("--convert", metavar="SNAKEFILE", help="write SNAKEFILE as a Pipefile (to stdout or -o FILE); "
+                   "what does not convert is kept as comments and listed on stderr")
+    p.add_argument("-o", "--output", metavar="FILE", help="with --convert: write the Pipefile to FILE")
     p.add_argument("--run-job", metavar="NAME", help=argparse.SUPPRESS)  # on a Slurm node: run one job's body here
     p.add_argument("-q", "--quiet", action="count", default=0, help="less output")
     p.add_argument("-v", "--verbose", action="count", default=0, help="more output")
@@ -107,7 +111,7 @@ def _executor_options() -> list[tuple[str, str, str, str]]:
 
 _LONG = ("--file", "--directory", "--dry-run", "--print-commands", "--jobs", "--mem", "--resources", "--keep-going",
          "--force-all", "--force", "--overwrite-protected", "--delete-orphans", "--until", "--why", "--set",
-         "--list", "--dag", "--status", "--stats", "--report", "--run", "--executor", "--run-job", "--quiet",
+         "--list", "--dag", "--status", "--stats", "--report", "--run", "--executor", "--convert", "--output", "--run-job", "--quiet",
          "--verbose", "--version", "--help")
 
 
@@ -115,7 +119,7 @@ def long_options() -> tuple[str, ...]:
     """Every long option, the registered executors' (--NAME-OPTION) included: asked at each use,
     as an executor may be registered after this module is imported."""
     return _LONG + tuple(flag for flag, *_ in _executor_options())
-_SHORT = ("-f", "-C", "-n", "-p", "-j", "-k", "-B", "-q", "-v", "-h")
+_SHORT = ("-f", "-C", "-n", "-p", "-j", "-k", "-B", "-q", "-v", "-h", "-o")
 
 # What Make and Snakemake users type, in pyrule's words.
 _OTHER_TOOLS = {
@@ -241,6 +245,8 @@ def check_options(args: argparse.Namespace) -> None:
             n = -1.0
         if not (0 <= n and math.isfinite(n)):
             raise UsageError(f"--resources {item}: write NAME=N, e.g. gpus=2 or disk_io=4")
+    if args.output is not None and args.convert is None:
+        raise UsageError(f"-o {args.output}: only with --convert", hint=f"write pyrule --convert Snakefile -o {args.output}")
     if args.run is not None and args.report is None:
         raise UsageError(f"--run {args.run}: only with --report", hint=f"write pyrule --report --run {args.run}")
     for flag, name, _option, _text in _executor_options():
@@ -322,6 +328,10 @@ def _main(args: argparse.Namespace, argv: list[str], console) -> int:
             os.chdir(args.directory)
         except OSError as e:
             raise UsageError(f"-C {args.directory}: {e.strerror}", hint="name an existing directory") from None
+    if args.convert is not None:  # reads a Snakefile: no Pipefile needed
+        from .convert import convert_command
+
+        return convert_command(args.convert, args.output, console)
     if args.report is not None:  # reads the recorded run only: no Pipefile needed
         from .report.command import report_command
 
