@@ -84,6 +84,8 @@ _UNKNOWN_HELPERS = {
     "workflow": "pyrule's workflow object is not Snakemake's",
 }
 
+_PATH_METHODS = {"open": "open(path)", "exists": "os.path.exists(path)", "mtime": "os.path.getmtime(path)",
+                 "size": "os.path.getsize(path)", "flags": "nothing: flags are not kept on paths"}
 _RESERVED = {"rule", "checkpoint", "include", "default", "python", "import", "from"}
 _WILDCARD = re.compile(r"\{\{|\}\}|\{\s*(\w+)\s*(,[^{}]*(?:\{\d+(?:,\d*)?\}[^{}]*)*)?\}")
 _SPECIAL_PATH_FLAGS = ("temp", "protected", "directory", "ancient", "multiext", "touch")
@@ -208,6 +210,14 @@ def _literal(toks: list[TokenInfo]) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def _quote(value: str) -> str:
+    """A Python literal for value, in double quotes where it can be."""
+    r = repr(value)
+    if r.startswith("'") and '"' not in value:
+        r = '"' + r[1:-1].replace("\\'", "'") + '"'
+    return r
+
+
 def _split(toks: list[TokenInfo], sep: str = ",") -> list[list[TokenInfo]]:
     """Split tokens at top-level `sep` operators (brackets respected)."""
     parts: list[list[TokenInfo]] = [[]]
@@ -275,6 +285,7 @@ class _Converter:
         self.comment_lines: set[int] = set()
         self.lines = _logical_lines(source.replace("\r\n", "\n"), filename, self.comment_lines)
         self.constraints = self._global_constraints()
+        self.priorities = self._rule_orders()
         out: list[str] = []
         last = 0  # the last source line emitted or skipped
         i = 0
@@ -343,6 +354,27 @@ class _Converter:
                 found.update(self._constraints(line.toks[2:] + [t for b in block for t in b.toks]))
         return found
 
+    def _rule_orders(self) -> dict[str, int]:
+        """`ruleorder: a > b > c` as priorities: each rule above every rule it is preferred to."""
+        beats: dict[str, set[str]] = {}
+        for line in self.lines:
+            if line.depth == 0 and [t.string for t in line.toks[:2]] == ["ruleorder", ":"]:
+                names = [t.string for t in line.toks[2:] if t.type == tokenize.NAME]
+                for a, b in zip(names, names[1:]):
+                    beats.setdefault(a, set()).add(b)
+        priorities: dict[str, int] = {}
+
+        def rank(name: str, seen: frozenset[str]) -> int:
+            if name in seen:
+                return 0  # a cycle: Snakemake refuses it too
+            if name not in priorities:
+                priorities[name] = max((1 + rank(b, seen | {name}) for b in beats.get(name, ())), default=0)
+            return priorities[name]
+
+        for name in beats:
+            rank(name, frozenset())
+        return {name: p for name, p in priorities.items() if p}
+
     def _constraints(self, toks: list[TokenInfo]) -> dict[str, str]:
         found = {}
         for item in map(_Item, _split(toks)):
@@ -393,6 +425,7 @@ class _Converter:
             return "comment", self._commented(line.start, end)
         for name in sorted(names & {"workflow"}):
             self.note(line.start, f"uses '{name}': " + _UNKNOWN_HELPERS[name], converted=True)
+        self._path_methods(toks)
         if (not block and len(line.toks) > 2 and line.toks[0].type == tokenize.NAME and line.toks[1].string == "="
                 and line.toks[0].string not in _RESERVED):
             value = self._text(line.toks[2:])
@@ -405,6 +438,13 @@ class _Converter:
                 return "assign", [first_line[: line.toks[0].start[1]] + f"{line.toks[0].string} = {value}"]
         return "python", []
 
+    def _path_methods(self, toks: list[TokenInfo]) -> None:
+        """`output[0].open()`: Snakemake's paths are str with methods, pyrule's are plain str."""
+        for a, dot, name in zip(toks, toks[1:], toks[2:]):
+            if a.string == "]" and dot.string == "." and name.string in _PATH_METHODS:
+                self.note(name.start[0], f"'{name.string}()' of a path: pyrule's paths are plain strings "
+                                         f"(write {_PATH_METHODS[name.string]})", converted=True)
+
     def _directive(self, word: str, line: _Line, block: list[_Line], end: int) -> list[str]:
         value = line.toks[2:] + [t for b in block for t in b.toks]
         if word == "configfile":
@@ -414,6 +454,12 @@ class _Converter:
         if word == "wildcard_constraints":  # read before (_global_constraints), inlined into outputs
             return ["# " + ln for ln in self.src[line.start - 1 : end]] + [
                 "# (inlined into each rule's outputs as {name,regex})"]
+        if word == "ruleorder" and self.priorities:
+            names = [t.string for t in value if t.type == tokenize.NAME]
+            given = ", ".join(f"{n} {self.priorities.get(n, 0)}" for n in names)
+            self.note(line.start, f"ruleorder: written as 'priority:' of the rules ({given}); a priority "
+                                  "also orders ready jobs", converted=True)
+            return self._commented(line.start, end)
         if word in _UNSUPPORTED_TOP:
             self.note(line.start, f"{word}: {_UNSUPPORTED_TOP[word]}")
             return self._commented(line.start, end)
@@ -428,11 +474,11 @@ class _Converter:
             why = "not a plain string" if path is None else f"{full} does not exist"
             self.note(line.start, f"include: {why}; convert the included Snakefile and include it")
             return self._commented(line.start, end)
-        state = (self.file, self.src, self.lines, self.constraints, self.comment_lines)
+        state = (self.file, self.src, self.lines, self.constraints, self.comment_lines, self.priorities)
         try:
             inner = self.convert(full).rstrip("\n").split("\n")
         finally:
-            self.file, self.src, self.lines, self.constraints, self.comment_lines = state
+            self.file, self.src, self.lines, self.constraints, self.comment_lines, self.priorities = state
         return [f"# include: {path} (converted in place)", *inner, f"# (end of {path})"]
 
     # --- rules ---------------------------------------------------------------------------------
@@ -557,6 +603,12 @@ class _Rule:
                 if word != "?":
                     c.note(head.start, f"rule '{self.name}': unknown section '{word}:'")
                 out += [f"    # {ln.strip()}" for ln in c.src[head.start - 1 : end]]
+        priority = c.priorities.get(self.name)
+        if priority is not None:
+            if any(word == "priority" for word, _h, _b in self.sections):
+                c.note(self.header.start, f"rule '{self.name}': has a priority: and a ruleorder: (priority {priority})")
+            else:
+                out.insert(out.index("<body>") if "<body>" in out else len(out), f"    priority: {priority}")
         if resources_at is not None:
             out[resources_at:resources_at] = self._section("resources", resources)
         if body is not None:
@@ -623,7 +675,7 @@ class _Rule:
                 new = self._constrain(value) if isinstance(value, str) else value
                 if new != value:
                     pieces.append(self._between(pos, t.start))
-                    pieces.append(repr(new))
+                    pieces.append(_quote(new))
                     pos = t.end
         pieces.append(self._between(pos, toks[-1].end))
         return "".join(pieces)
@@ -781,7 +833,7 @@ class _Rule:
                     a = offsets[t.start[0] - 1] + t.start[1]
                     b = offsets[t.end[0] - 1] + t.end[1]
                     out.append(code[pos:a])
-                    out.append(repr(self._fields(value)))
+                    out.append(_quote(self._fields(value)))
                     pos = b
         out.append(code[pos:])
         return "".join(out)
@@ -796,6 +848,7 @@ class _Rule:
         names = {t.string for b in block for t in b.toks if t.type == tokenize.NAME} | {
             t.string for t in head.toks if t.type == tokenize.NAME}
         lines = code.split("\n")
+        c._path_methods([t for b in block for t in b.toks])
         if "threads" in names:
             lines.insert(0, "threads = resources.cores")
         for name in sorted(names & ({"workflow", "snakemake"} | c.snakemake_names)):
@@ -819,4 +872,4 @@ class _Rule:
         if not os.path.isabs(path):
             full = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(c.file)), path))
             path = os.path.relpath(full, c.dest_dir)
-        return [f"    script: {path!r}".replace("'", '"') if '"' not in path else f"    script: {path!r}"]
+        return [f"    script: {_quote(path)}"]

@@ -102,7 +102,7 @@ def test_run_becomes_python_with_threads():
     assert notes == []
     assert ("    python:\n        threads = resources.cores\n        # a comment in the body\n"
             "        with open(output[0], \"w\") as f:\n            f.write(str(threads))\n"
-            "        shell('echo {resources.cores} >> {output}')") in text
+            "        shell(\"echo {resources.cores} >> {output}\")") in text
     parses(text)
 
 
@@ -118,7 +118,7 @@ def test_wildcard_constraints_global_and_per_rule_are_written_into_outputs():
             name="test",
         ''')
     assert notes == []
-    assert "    output:\n        touch('{name,test}.out'),\n        '{name,test}/{n,[0-9]+}.txt',\n" in text
+    assert '    output:\n        touch("{name,test}.out"),\n        "{name,test}/{n,[0-9]+}.txt",\n' in text
     assert '# wildcard_constraints:\n#     name="test",' in text
     parses(text)
 
@@ -161,7 +161,7 @@ def test_unsupported_constructs_are_comments_and_listed_with_their_lines():
     got = {(n.line, n.converted, n.what.split(":")[0]) for n in notes}
     assert got == {
         (1, False, "import from snakemake (utils, min_version)"), (2, False, "uses min_version from snakemake"),
-        (3, False, "localrules"), (4, False, "ruleorder"), (10, True, "rule 'a'"), (11, False, "rule 'a'"),
+        (3, False, "localrules"), (4, True, "ruleorder"), (10, True, "rule 'a'"), (11, False, "rule 'a'"),
         (12, False, "rule 'a'"), (13, False, "rule 'a'"), (14, False, "rule 'a'"), (16, False, "module"),
         (19, False, "'use rule' (Snakemake modules)"),
     }
@@ -171,6 +171,36 @@ def test_unsupported_constructs_are_comments_and_listed_with_their_lines():
                  '    # output: pipe("a.txt")', '    output: "a.txt"'):
         assert line in text.split("\n"), line
     parses(text)
+
+
+def test_ruleorder_becomes_priorities():
+    text, notes = conv('''
+        ruleorder: a > b > c
+        ruleorder: d > c
+
+        rule a:
+            output: "{x}.txt"
+            shell: "echo a > {output}"
+
+        rule b:
+            output: "{x}.txt"
+            shell: "echo b > {output}"
+        ''')
+    assert 'rule a:\n    output: "{x}.txt"\n    priority: 2\n    shell:' in text
+    assert 'rule b:\n    output: "{x}.txt"\n    priority: 1\n    shell:' in text
+    assert [(n.line, n.converted) for n in notes] == [(1, True), (2, True)]
+    assert "(a 2, b 1, c 0)" in notes[0].what
+    parses(text)
+
+
+def test_path_methods_are_reported():
+    _, notes = conv('''
+        def f(wildcards):
+            with checkpoints.c.get(**wildcards).output[0].open() as f:
+                return f.read()
+        ''')
+    assert [(n.line, n.converted) for n in notes] == [(2, True)]
+    assert "open(path)" in notes[0].what
 
 
 def test_rules_inside_python_blocks_are_kept_as_comments():
