@@ -320,6 +320,10 @@ class _Converter:
             i = j
         flush()
         out.extend(ln.strip() for ln in self.src[last:])
+        names = {t.string for ln in self.lines for t in ln.toks if t.type == tokenize.NAME}
+        if "Path" in names and not re.search(r"^\s*from\s+pathlib\s+import\s.*\bPath\b|^\s*Path\s*=", source, re.M):
+            self.note(1, "uses Path, which Snakemake defines: 'from pathlib import Path' added", converted=True)
+            out.insert(0, "from pathlib import Path")
         while out and not out[-1]:
             out.pop()
         while out and not out[0]:
@@ -423,6 +427,15 @@ class _Converter:
         if "shell" in names and re.match(r"shell\s*\.", self._text(line.toks)):
             self.note(line.start, "shell.prefix/executable/suffix: pyrule runs bodies with bash -euo pipefail")
             return "comment", self._commented(line.start, end)
+        calls_shell = any(a.string == "shell" and b.string == "(" and (i == 0 or toks[i - 1].string != ".")
+                          for i, (a, b) in enumerate(zip(toks, toks[1:])))
+        if calls_shell and line.toks[0].string not in ("def", "class"):
+            self.note(line.start, "shell() while the Snakefile is read: pyrule's shell() exists only in python: "
+                                  "bodies of rules (use subprocess.run)")
+            return "comment", self._commented(line.start, end)
+        if calls_shell:
+            self.note(line.start, f"'{line.toks[1].string}' calls shell(): pyrule's shell() exists only in "
+                                  "python: bodies (pass it in, or use subprocess.run)", converted=True)
         for name in sorted(names & {"workflow"}):
             self.note(line.start, f"uses '{name}': " + _UNKNOWN_HELPERS[name], converted=True)
         self._path_methods(toks)
@@ -526,6 +539,7 @@ class _Rule:
         self.c, self.name, self.kind, self.sections, self.header = conv, name, kind, sections, header
         self.default_target = False
         self.inlined: set[str] = set()
+        self.comments: list[str] = []  # resources kept as comments, shown before the section
         self.renames: dict[str, str] = {}  # {field} -> {field} in shell text
 
     def _value(self, head: _Line, block: list[_Line]) -> list[TokenInfo]:
@@ -610,7 +624,7 @@ class _Rule:
             else:
                 out.insert(out.index("<body>") if "<body>" in out else len(out), f"    priority: {priority}")
         if resources_at is not None:
-            out[resources_at:resources_at] = self._section("resources", resources)
+            out[resources_at:resources_at] = self.comments + (self._section("resources", resources) if resources else [])
         if body is not None:
             i = out.index("<body>")
             out[i : i + 1] = self._shell(body[1], body[2]) if body[0] == "shell" else self._run(body[1], body[2])
@@ -715,9 +729,15 @@ class _Rule:
 
     def _params(self, head: _Line, block: list[_Line]) -> list[str]:
         items = []
+        comments = []
         positional = 0
         for item in self._items(head, block):
             text = self._item_text(item)
+            call = _call(item.toks)
+            if call and call[0] == "unpack":
+                self.c.note(item.line, f"rule '{self.name}': params: unpack(): pyrule's params are named in the Pipefile")
+                comments.append(f"    # params: {text}".replace("\n", " "))
+                continue
             self._functions(item, "params")
             self._helpers(item.toks)
             if item.name is None:
@@ -732,7 +752,7 @@ class _Rule:
         if positional:
             self.c.note(head.start, f"rule '{self.name}': positional params are named param0, param1, ... "
                                     "(pyrule's params are named)", converted=True)
-        return self._section("params", items)
+        return comments + (self._section("params", items) if items else [])
 
     def _functions(self, item: _Item, word: str) -> None:
         """A lambda or def of more than wildcards: pyrule passes only wildcards."""
@@ -773,6 +793,12 @@ class _Rule:
             self._functions(item, "resources")
             if item.name is None:
                 self.c.note(item.line, f"rule '{self.name}': a resource without a name")
+                continue
+            string = _literal(item.toks)
+            if string is not None and item.name not in ("mem", "runtime"):
+                self.c.note(item.line, f"rule '{self.name}': resource {item.name} = {string!r}: pyrule's resources "
+                                       "are numbers (mem and runtime also take \"2G\", \"2h\")")
+                self.comments.append(f"    # resources: {item.name} = {self._item_text(item)}")
                 continue
             items.append(f"{item.name} = {self._item_text(item)}")
         return items

@@ -350,3 +350,37 @@ def test_not_a_snakefile_is_an_error_with_its_line():
     with pytest.raises(ConvertError) as e:
         convert_text("rule a:\n    output: (\n", "Snakefile")
     assert e.value.loc is not None and e.value.loc.file == "Snakefile"
+
+
+def test_what_pyrule_cannot_take_in_params_and_resources_is_kept_as_comments():
+    text, notes = conv('''
+        rule a:
+            output: "a"
+            params: unpack(get_params)
+            resources:
+                mem="2G",
+                gpu_model="nvidia-a100",
+                n=2
+            shell: "touch {output}"
+        ''')
+    assert '    # params: unpack(get_params)\n    # resources: gpu_model = "nvidia-a100"\n' in text
+    assert '    resources:\n        mem = "2G",\n        n = 2,\n' in text
+    assert [(n.line, n.converted) for n in notes] == [(3, False), (6, False)]
+    parses(text)
+
+
+def test_snakemake_globals_path_and_shell():
+    text, notes = conv('''
+        OUT = Path("out")
+        shell("mkdir -p out")
+
+        def helper():
+            shell("echo hi")
+
+        rule a:
+            output: str(OUT / "a")
+            shell: "touch {output}"
+        ''')
+    assert text.startswith('from pathlib import Path\nOUT = Path("out")\n# shell("mkdir -p out")\n')
+    assert [(n.line, n.converted) for n in notes] == [(2, False), (4, True), (1, True)]
+    parses(text)
