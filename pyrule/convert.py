@@ -602,7 +602,7 @@ class _Rule:
             elif word == "script":
                 out += self._script(head, block, end)
             elif word == "wildcard_constraints":
-                out += [f"    # {ln.strip()}" for ln in c.src[head.start - 1 : end]]
+                out += self._kept(head, end)
             elif word == "default_target":
                 value = self.c._text(self._value(head, block))
                 if value == "True":
@@ -612,11 +612,11 @@ class _Rule:
                     out += c._commented(head.start, end, "    ")
             elif word in _UNSUPPORTED_SECTION:
                 c.note(head.start, f"rule '{self.name}': {word}: {_UNSUPPORTED_SECTION[word]}")
-                out += [f"    # {ln.strip()}" for ln in c.src[head.start - 1 : end]]
+                out += self._kept(head, end)
             else:
                 if word != "?":
                     c.note(head.start, f"rule '{self.name}': unknown section '{word}:'")
-                out += [f"    # {ln.strip()}" for ln in c.src[head.start - 1 : end]]
+                out += self._kept(head, end)
         priority = c.priorities.get(self.name)
         if priority is not None:
             if any(word == "priority" for word, _h, _b in self.sections):
@@ -631,6 +631,12 @@ class _Rule:
         if not any(ln.lstrip() and not ln.lstrip().startswith("#") for ln in out):
             return []
         return out
+
+    def _kept(self, head: _Line, end: int) -> list[str]:
+        """A section's source lines as comments, indented as a section, its block under it."""
+        lines = self.c.src[head.start - 1 : end]
+        indent = len(lines[0]) - len(lines[0].lstrip())
+        return [f"    # {ln[indent:] if ln[:indent].isspace() else ln.strip()}".rstrip() for ln in lines]
 
     @staticmethod
     def _section(word: str, items: list[str]) -> list[str]:
@@ -772,7 +778,7 @@ class _Rule:
         items = self._items(head, block)
         if len(items) != 1:
             self.c.note(head.start, f"rule '{self.name}': {len(items)} logs: a pyrule job has one log file")
-            return [f"    # {ln.strip()}" for ln in self.c.src[head.start - 1 : end]]
+            return self._kept(head, end)
         item = items[0]
         if item.name:
             self.renames[f"log.{item.name}"] = "log"
@@ -890,7 +896,7 @@ class _Rule:
         if path is not None and not path.endswith(".py"):
             c.note(head.start, f"rule '{self.name}': script: {path}: pyrule runs Python scripts only "
                                "(use shell: Rscript ... for R)")
-            return [f"    # {ln.strip()}" for ln in c.src[head.start - 1 : end]]
+            return self._kept(head, end)
         if path is None:
             c.note(head.start, f"rule '{self.name}': script: an expression: its path is relative to the "
                                "Snakefile's directory in Snakemake, the Pipefile's in pyrule", converted=True)
