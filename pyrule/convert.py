@@ -84,6 +84,13 @@ _UNKNOWN_HELPERS = {
     "workflow": "pyrule's workflow object is not Snakemake's",
 }
 
+# What Snakemake's Snakefile namespace has without an import (the imports of snakemake/workflow.py).
+_IMPLICIT = {name: f"import {name}" for name in (
+    "os", "sys", "re", "subprocess", "hashlib", "platform", "copy", "tempfile", "tarfile", "threading")} | {
+    "Path": "from pathlib import Path", "datetime": "from datetime import datetime",
+    "OrderedDict": "from collections import OrderedDict", "namedtuple": "from collections import namedtuple",
+    "partial": "from functools import partial", "chain": "from itertools import chain",
+}
 _PATH_METHODS = {"open": "open(path)", "exists": "os.path.exists(path)", "mtime": "os.path.getmtime(path)",
                  "size": "os.path.getsize(path)", "flags": "nothing: flags are not kept on paths"}
 _RESERVED = {"rule", "checkpoint", "include", "default", "python", "import", "from"}
@@ -320,15 +327,34 @@ class _Converter:
             i = j
         flush()
         out.extend(ln.strip() for ln in self.src[last:])
-        names = {t.string for ln in self.lines for t in ln.toks if t.type == tokenize.NAME}
-        if "Path" in names and not re.search(r"^\s*from\s+pathlib\s+import\s.*\bPath\b|^\s*Path\s*=", source, re.M):
-            self.note(1, "uses Path, which Snakemake defines: 'from pathlib import Path' added", converted=True)
-            out.insert(0, "from pathlib import Path")
+        imports = self._implicit_imports()
+        if imports:
+            at = next((i for i, ln in enumerate(out) if ln and not ln.startswith("#")), len(out))
+            out[at:at] = [*imports, ""]
         while out and not out[-1]:
             out.pop()
         while out and not out[0]:
             out.pop(0)
         return "\n".join(out) + "\n"
+
+    def _implicit_imports(self) -> list[str]:
+        """Imports of the modules and names that Snakemake's Snakefile namespace has without an
+        import (os, sys, re, Path, ...), for those the Snakefile uses and never binds itself."""
+        used: set[str] = set()
+        bound: set[str] = set()
+        for line in self.lines:
+            toks = line.toks
+            binding = toks[0].string in ("import", "from", "def", "class")
+            for i, t in enumerate(toks):
+                if t.type != tokenize.NAME or (i and toks[i - 1].string == "."):
+                    continue
+                after = toks[i + 1].string if i + 1 < len(toks) else ""
+                before = toks[i - 1].string if i else ""
+                if binding or before in ("def", "class", "for", "as", "global") or after in ("=", ","):
+                    bound.add(t.string)
+                elif after in (".", "("):
+                    used.add(t.string)
+        return [_IMPLICIT[name] for name in sorted(used - bound) if name in _IMPLICIT]
 
     def note(self, line: int, what: str, converted: bool = False) -> None:
         self.notes.append(Note(self.file, line, what, converted))
@@ -665,10 +691,11 @@ class _Rule:
         elif call and call[0] in ("report", "pipe", "service", "ensure", "storage", "local"):
             inner = _split(call[1])[0]
             why = {"pipe": "a pipe() output is written as a regular file (no streaming)",
-                   "service": "a service() output is written as a regular file",
+                   "service": "service(): pyrule has no service jobs (a server that runs while its consumers "
+                              "do); the output is a regular file, and the job must end by itself",
                    "report": "report() flag dropped (pyrule --report lists every output)",
                    "ensure": "ensure() checks dropped"}.get(call[0], f"{call[0]}() dropped")
-            c.note(item.line, f"rule '{self.name}': {why}", converted=True)
+            c.note(item.line, f"rule '{self.name}': {why}", converted=call[0] != "service")
             comments.append(f"    # {word}: {c._text(item.toks)}".replace("\n", " "))
             toks = inner
         self._helpers(toks)

@@ -49,7 +49,7 @@ EXPECTED = {
     "test_pathlib/Snakefile": (0, 0),
     "test_pipe_depend/Snakefile": (0, 1),
     "test_script/Snakefile": (10, 5),
-    "test_service_jobs/Snakefile": (0, 1),
+    "test_service_jobs/Snakefile": (1, 0),
     "test_touch/Snakefile": (0, 0),
     "test_unpack_dict/Snakefile": (1, 0),
 }
@@ -93,7 +93,8 @@ def test_a_real_snakefile_converts(tmp_path: Path, name: str):
         m = _NOTE.match(line)
         assert m is not None
         if m.group(3) == "not converted" and m.group(1) == snakefile:
-            assert source.split("\n")[int(m.group(2)) - 1].strip() in comments, line
+            original = source.split("\n")[int(m.group(2)) - 1].strip()
+            assert any(original in comment for comment in comments), line
     if name in NEEDS_LANG and not _lang_words():
         return  # converts; parses once the language has script: and configfile:
     parse_text(r.out, f"{directory}/Pipefile")

@@ -381,6 +381,23 @@ def test_snakemake_globals_path_and_shell():
             output: str(OUT / "a")
             shell: "touch {output}"
         ''')
-    assert text.startswith('from pathlib import Path\nOUT = Path("out")\n# shell("mkdir -p out")\n')
-    assert [(n.line, n.converted) for n in notes] == [(2, False), (4, True), (1, True)]
+    assert text.startswith('from pathlib import Path\n\nOUT = Path("out")\n# shell("mkdir -p out")\n')
+    assert [(n.line, n.converted) for n in notes] == [(2, False), (4, True)]
+
+
+def test_the_modules_snakemake_imports_for_a_snakefile_are_imported():
+    text, notes = conv('''
+        # a workflow
+        import re
+        X = os.path.join("a", "b")
+        Y = re.sub("a", "b", sys.argv[0])
+        rule a:
+            output: "a"
+            run:
+                shutil.copy(tempfile.mkdtemp(), output[0])
+        def f(subprocess):
+            return subprocess.run()
+        ''')
+    assert notes == []
+    assert text.startswith("# a workflow\nimport os\nimport sys\nimport tempfile\n\nimport re\n")
     parses(text)
