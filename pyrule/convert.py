@@ -95,7 +95,6 @@ _PATH_METHODS = {"open": "open(path)", "exists": "os.path.exists(path)", "mtime"
                  "size": "os.path.getsize(path)", "flags": "nothing: flags are not kept on paths"}
 _RESERVED = {"rule", "checkpoint", "include", "default", "python", "import", "from"}
 _WILDCARD = re.compile(r"\{\{|\}\}|\{\s*(\w+)\s*(,[^{}]*(?:\{\d+(?:,\d*)?\}[^{}]*)*)?\}")
-_SPECIAL_PATH_FLAGS = ("temp", "protected", "directory", "ancient", "multiext", "touch")
 
 
 @dataclass
@@ -809,8 +808,9 @@ class _Rule:
         item = items[0]
         if item.name:
             self.renames[f"log.{item.name}"] = "log"
-        if item.toks[0].string == "lambda" or _call(item.toks) is not None and _call(item.toks)[0] not in ("expand",):  # type: ignore[index]
-            self.c.note(head.start, f"rule '{self.name}': log: pyrule's log is a path (pattern)", converted=True)
+        if item.toks[0].string == "lambda":
+            self.c.note(head.start, f"rule '{self.name}': log: a function: pyrule's log is a path (pattern)",
+                        converted=True)
         return [f"    log: {self._item_text(item)}"]
 
     def _resources(self, word: str, head: _Line, block: list[_Line]) -> list[str]:
