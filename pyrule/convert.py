@@ -24,7 +24,7 @@ from .errors import Location, PyruleError, UsageError
 # Top-level words of Snakemake that pyrule has no counterpart for: kept as comments.
 _UNSUPPORTED_TOP = {
     "workdir": "pyrule runs in the Pipefile's directory (use -C DIR)",
-    "localrules": "pyrule has no local rules: every job of --executor slurm is submitted",
+    "localrules": "pyrule has no local rules: a cluster executor submits every job",
     "ruleorder": "pyrule has no ruleorder: give the preferred rule a higher 'priority:'",
     "onstart": "pyrule has no onstart/onsuccess/onerror handlers",
     "onsuccess": "pyrule has no onstart/onsuccess/onerror handlers",
@@ -61,7 +61,7 @@ _UNSUPPORTED_SECTION = {
     "message": "pyrule prints the job's name; the docstring is shown by --list",
     "group": "pyrule has no job groups",
     "shadow": "pyrule has no shadow directories",
-    "localrule": "pyrule has no local rules: every job of --executor slurm is submitted",
+    "localrule": "pyrule has no local rules: a cluster executor submits every job",
     "cache": "pyrule has no between-workflow output cache",
     "handover": "pyrule has no handover rules",
     "name": "pyrule takes the rule's name from its header",
