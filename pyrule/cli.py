@@ -348,7 +348,8 @@ def _main(args: argparse.Namespace, argv: list[str], console) -> int:
         found = find_pipefile(os.getcwd())
         if found is None:
             raise UsageError("no Pipefile here or in any parent directory",
-                             hint=other_case("Pipefile") or "create a Pipefile, or name one with -f FILE (see README: quick start)")
+                             hint=other_case("Pipefile") or _snakefile_hint() or
+                             "create a Pipefile, or name one with -f FILE (see README: quick start)")
         # Paths in messages stay short and relative, as people wrote them.
         home = os.path.dirname(found)
         if home != os.getcwd():
@@ -422,6 +423,12 @@ def _main(args: argparse.Namespace, argv: list[str], console) -> int:
             console.out(f"orphaned: {', '.join(outputs)} (made by {name}, no longer in the graph; --delete-orphans removes it)")
         return EXIT_OK
     return execute(graph, rules, options, console)
+
+
+def _snakefile_hint() -> str | None:
+    """A Snakemake user's directory: say how its Snakefile becomes a Pipefile."""
+    found = next((p for p in ("Snakefile", "snakefile", "workflow/Snakefile") if os.path.isfile(p)), None)
+    return f"{found} is here: pyrule --convert {found} -o Pipefile writes it as a Pipefile" if found else None
 
 
 def _check_budget_names(resources: list[str], rules) -> None:

@@ -47,3 +47,10 @@ def test_usage_errors(tmp_path: Path):
     write(tmp_path / "Snakefile", "rule a:\n    output: (\n")
     r = pyrule(tmp_path, "--convert", "Snakefile")
     assert r.rc == 2 and r.err.startswith("Snakefile:") and "not Python tokens" in r.err
+
+
+def test_a_directory_with_a_snakefile_and_no_pipefile_says_how_to_convert(tmp_path: Path):
+    write(tmp_path / "workflow" / "Snakefile", SNAKEFILE)
+    r = pyrule(tmp_path)
+    assert r.rc == 2
+    assert "hint: workflow/Snakefile is here: pyrule --convert workflow/Snakefile -o Pipefile writes it" in r.err
