@@ -24,7 +24,6 @@ from .errors import Location, PyruleError, UsageError
 # Top-level words of Snakemake that pyrule has no counterpart for: kept as comments.
 _UNSUPPORTED_TOP = {
     "workdir": "pyrule runs in the Pipefile's directory (use -C DIR)",
-    "localrules": "pyrule has no local rules: a cluster executor submits every job",
     "ruleorder": "pyrule has no ruleorder: give the preferred rule a higher 'priority:'",
     "onstart": "pyrule has no onstart/onsuccess/onerror handlers",
     "onsuccess": "pyrule has no onstart/onsuccess/onerror handlers",
@@ -61,7 +60,6 @@ _UNSUPPORTED_SECTION = {
     "message": "pyrule prints the job's name; the docstring is shown by --list",
     "group": "pyrule has no job groups",
     "shadow": "pyrule has no shadow directories",
-    "localrule": "pyrule has no local rules: a cluster executor submits every job",
     "cache": "pyrule has no between-workflow output cache",
     "handover": "pyrule has no handover rules",
     "name": "pyrule takes the rule's name from its header",
@@ -292,6 +290,9 @@ class _Converter:
         self.lines = _logical_lines(source.replace("\r\n", "\n"), filename, self.comment_lines)
         self.constraints = self._global_constraints()
         self.priorities = self._rule_orders()
+        self.local_rules = {t.string for line in self.lines if line.depth == 0
+                            and [t.string for t in line.toks[:2]] == ["localrules", ":"]
+                            for t in line.toks[2:] if t.type == tokenize.NAME}
         out: list[str] = []
         last = 0  # the last source line emitted or skipped
         i = 0
@@ -498,6 +499,8 @@ class _Converter:
             self.note(line.start, f"ruleorder: written as 'priority:' of the rules ({given}); a priority "
                                   "also orders ready jobs", converted=True)
             return self._commented(line.start, end)
+        if word == "localrules":  # read before (convert_source): each such rule gets `local: True`
+            return self._commented(line.start, end) + ["# (written as 'local: True' in each of these rules)"]
         if word in _UNSUPPORTED_TOP:
             self.note(line.start, f"{word}: {_UNSUPPORTED_TOP[word]}")
             return self._commented(line.start, end)
@@ -618,6 +621,8 @@ class _Rule:
                 resources += self._resources(word, head, block)
             elif word in ("priority", "retries"):
                 out.append(f"    {word}: {self.c._text(self._value(head, block))}")
+            elif word == "localrule":  # Snakemake's per-rule `localrule: True`
+                out.append(f"    local: {self.c._text(self._value(head, block))}")
             elif word == "shell":
                 body = ("shell", head, block)
                 out.append("<body>")
@@ -648,6 +653,8 @@ class _Rule:
                 c.note(self.header.start, f"rule '{self.name}': has a priority: and a ruleorder: (priority {priority})")
             else:
                 out.insert(out.index("<body>") if "<body>" in out else len(out), f"    priority: {priority}")
+        if self.name in c.local_rules and "localrule" not in [w for w, _h, _b in self.sections]:
+            out.insert(out.index("<body>") if "<body>" in out else len(out), "    local: True")
         if resources_at is not None:
             out[resources_at:resources_at] = self.comments + (self._section("resources", resources) if resources else [])
         if body is not None:

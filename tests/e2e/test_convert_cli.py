@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from runner_helpers import pyrule, write
+from harness import pyrule, write
 
 SNAKEFILE = '''\
 rule all:

@@ -2,11 +2,6 @@
 Snakemake's own test suite (tests/data/snakefiles, sources and licences in its SOURCES.md). Each converts (exit 0), lists
 what it did not convert with the Snakefile's line, and the Pipefile it writes is read by pyrule's
 parser. The table below is the one in docs/from-snakemake.md.
-
-NEEDS_LANG: files whose conversion uses words the language gains with issue 22 (branch fix/lang:
-script:, configfile:, upto(), ancient(), multiext(), touch()). upto() and the flags are Python
-calls, so those files parse today (they load once lang defines the names); script: and
-configfile: parse only after the merge: until then such a file must only convert.
 """
 
 from __future__ import annotations
@@ -16,9 +11,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-from runner_helpers import pyrule
+from harness import pyrule
 
-from pyrule.parse import grammar_keywords, parse_text
+from pyrule.parse import parse_text
 
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "snakefiles"
 
@@ -49,7 +44,7 @@ EXPECTED = {
     "test_issue1037/Snakefile": (3, 1),
     "test_issue1046/Snakefile": (1, 1),
     "test_jupyter_notebook/Snakefile": (7, 0),
-    "test_localrule/Snakefile": (1, 0),
+    "test_localrule/Snakefile": (0, 0),
     "test_modules_ruledeps_inheritance/Snakefile": (4, 0),
     "test_multiext/Snakefile": (0, 0),
     "test_pathlib/Snakefile": (0, 0),
@@ -59,14 +54,8 @@ EXPECTED = {
     "test_touch/Snakefile": (0, 0),
     "test_unpack_dict/Snakefile": (1, 0),
 }
-# configfile:, script: (switch to "must parse" after fix/lang)
-NEEDS_LANG = {"test_config/Snakefile", "test_script/Snakefile"}
 _NOTE = re.compile(r"^([\w.-]+):(\d+): (not converted|check): .+$")
 
-
-def _lang_words() -> bool:
-    kw = grammar_keywords()
-    return "script" in kw["sections"] + kw["bodies"] and "configfile" in kw["statements"]
 
 
 # Snakemake tests whose expected results (Snakemake's outputs, kept in the test's directory
@@ -110,8 +99,6 @@ def test_a_real_snakefile_converts(tmp_path: Path, name: str):
         if m.group(3) == "not converted" and m.group(1) == snakefile:
             original = source.split("\n")[int(m.group(2)) - 1].strip()
             assert any(original in comment for comment in comments), line
-    if name in NEEDS_LANG and not _lang_words():
-        return  # converts; parses once the language has script: and configfile:
     parse_text(r.out, f"{directory}/Pipefile")
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from pyrule import syntax as S
 from pyrule.convert import ConvertError, convert_file, convert_text
 from pyrule.parse import grammar_keywords, parse_text
 
@@ -161,7 +162,7 @@ def test_unsupported_constructs_are_comments_and_listed_with_their_lines():
     got = {(n.line, n.converted, n.what.split(":")[0]) for n in notes}
     assert got == {
         (1, False, "import from snakemake (utils, min_version)"), (2, False, "uses min_version from snakemake"),
-        (3, False, "localrules"), (4, True, "ruleorder"), (10, True, "rule 'a'"), (11, False, "rule 'a'"),
+        (4, True, "ruleorder"), (10, True, "rule 'a'"), (11, False, "rule 'a'"),
         (12, False, "rule 'a'"), (13, False, "rule 'a'"), (14, False, "rule 'a'"), (16, False, "module"),
         (19, False, "'use rule' (Snakemake modules)"),
     }
@@ -171,6 +172,28 @@ def test_unsupported_constructs_are_comments_and_listed_with_their_lines():
                  '    # output: pipe("a.txt")', '    output: "a.txt"'):
         assert line in text.split("\n"), line
     parses(text)
+
+
+def test_localrules_become_local_sections():
+    text, notes = conv('''
+        localrules: all, b
+
+        rule all:
+            input: "a.txt", "b.txt"
+
+        rule a:
+            output: "a.txt"
+            localrule: True
+            shell: "touch {output}"
+
+        rule b:
+            output: "b.txt"
+            shell: "touch {output}"
+        ''')
+    assert notes == []
+    rules = {r.name: r for r in parse_text(text, "Pipefile").statements if isinstance(r, S.RuleDecl)}
+    assert {name for name, r in rules.items() if "local" in r.sections} == {"all", "a", "b"}
+    assert "# localrules: all, b" in text.split("\n")
 
 
 def test_ruleorder_becomes_priorities():
