@@ -436,9 +436,10 @@ def test_an_on_save_check_that_takes_too_long_is_stopped(tmp_path: Path):
 
 
 def test_a_2000_rule_pipefile_answers_a_change_quickly(tmp_path: Path):
-    """Diagnostics for an edit of a 2,000-rule Pipefile (360 KB) come back within 200 ms (the
-    median of 10 edits; measured ~40 ms on a 2-core machine under a load average of 4.5, so the
-    margin is wide; benchmarks/lsp_change.py measures more kinds of edit)."""
+    """An edit of a 2,000-rule Pipefile (360 KB) re-parses only the rule it touches: its diagnostics
+    come back in a small part of the time the whole file takes (the median of 10 edits, against
+    opening the file: a ratio, so that a loaded machine slows both). The absolute goal (200 ms;
+    ~40 ms measured) is benchmarks/lsp_change.py's: timed tests fail on shared machines."""
     sys.path.insert(0, str(REPO / "benchmarks"))
     from lsp_change import generated  # the benchmark's Pipefile
 
@@ -449,8 +450,10 @@ def test_a_2000_rule_pipefile_answers_a_change_quickly(tmp_path: Path):
 
     async def scenario():
         async with Session(tmp_path, check_on_save=False) as s:
+            opened = time.perf_counter()
             uri = s.open()
             await s.diagnostics(uri)
+            opened = time.perf_counter() - opened
             times = []
             for version in range(2, 12):
                 edit = T.TextDocumentContentChangePartial(
@@ -460,7 +463,7 @@ def test_a_2000_rule_pipefile_answers_a_change_quickly(tmp_path: Path):
                     T.VersionedTextDocumentIdentifier(version=version, uri=uri), [edit]))
                 got, _ = await asyncio.wait_for(s.published.get(), 30)
                 times.append(got - sent)
-            assert statistics.median(times) < 0.2, times
+            assert statistics.median(times) < opened / 4, (opened, times)
 
     run(scenario)
 
