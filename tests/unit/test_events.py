@@ -33,6 +33,9 @@ def job(name: str, retries: int = 0) -> Job:
     return Job(Rule(name.split("[")[0], shell="true", retries=retries), {}, name, [f"{name}.out"], [], None, {}, {})
 
 
+a = job("a", retries=1)  # the job of every fact below
+
+
 @pytest.fixture
 def sink(tmp_path: Path):
     console, log = Console(), RunLog(str(tmp_path / "run"))
@@ -50,7 +53,6 @@ def sink(tmp_path: Path):
 
 def test_each_job_fact_goes_once_to_the_console_and_once_to_the_log(sink):
     events, console, logged = sink
-    a = job("a", retries=1)
     out = JobOutcome(a, "ran", wall_s=1.5, peak_rss_bytes=2048, log=".pyrule/logs/a.log")
     events.started(a, 1, "output a.out is missing", "echo hi\necho there", False)
     events.retrying(a, "exit code 1", 1)
@@ -77,7 +79,6 @@ def test_each_job_fact_goes_once_to_the_console_and_once_to_the_log(sink):
 
 def test_the_command_reaches_the_console_only_with_print_commands(sink):
     events, console, logged = sink
-    a = job("a")
     events.started(a, 2, "forced", "true", True)
     events.started(a, 3, "forced", None, True)  # a Python body: no command to show
     assert console.calls == [("job_started", a, "forced"), ("command", "a", "true"), ("job_started", a, "forced")]
@@ -86,7 +87,6 @@ def test_the_command_reaches_the_console_only_with_print_commands(sink):
 
 def test_waiting_leftovers_and_orphans_say_each_fact_in_each_sinks_words(sink):
     events, console, logged = sink
-    a = job("a")
     events.waiting(a, "a job of this name runs in pyrule process 7; waiting", "running in process 7")
     events.leftover(a, ["sleep (pid 12)"])
     events.orphans_removed(3, ["old", "older"])
@@ -104,7 +104,7 @@ def test_waiting_leftovers_and_orphans_say_each_fact_in_each_sinks_words(sink):
 
 def test_the_logs_own_facts_do_not_reach_the_console(sink):
     events, console, logged = sink
-    a, cp = job("a"), job("split")
+    cp = job("split")
     events.decided(Decision(a, "input in.txt changed"))
     events.decided(Decision(a, None, "unchanged since the last run"), cp)
     events.up_to_date_now(a, "up to date after all (built by another pyrule)")
@@ -130,7 +130,6 @@ def test_the_logs_own_facts_do_not_reach_the_console(sink):
 
 def test_the_consoles_own_facts_do_not_reach_the_log(sink):
     events, console, logged = sink
-    a = job("a")
     events.note("n")
     events.warn("w")
     events.run_started(2, 3)
