@@ -312,7 +312,8 @@ class Runner:
             gc.enable()
         stale = [d for d in decisions if d.reason is not None]
         try:
-            self._check_fit(stale)
+            for d in stale:
+                self._check_job_fits(d.job)
             if not self.options.overwrite_protected:
                 check_protected(stale)
         except UsageError as e:  # nothing started: close the run as an error, not left "running"
@@ -449,10 +450,6 @@ class Runner:
             return
         self.events.orphaned(orphans)
 
-    def _check_fit(self, stale: list[Decision]) -> None:
-        for d in stale:
-            self._check_job_fits(d.job)
-
     def _check_job_fits(self, job: Job) -> None:
         over = over_budget(self.executor_class.needs(job), self.budget)
         if over is not None:
@@ -564,13 +561,12 @@ class Runner:
             return
         assert planner is not None  # askers come from it
         # Re-planned (replan.py): each asker's new jobs decided (jobs.py), and what happened told.
-        events, outcomes, o = self.events, self.outcomes, self.options
+        from .replan import replan_askers
+
+        events, o = self.events, self.options
 
         def judge(j: Job) -> bool | None:
             return life.added(j, job, o.force_all, o.overwrite_protected)
-
-
-        from .replan import replan_askers
 
         for r in replan_askers(job, planner, self.graph.jobs, self.graph.producers, self._sched(),
                                self._check_job_fits, judge):
@@ -579,7 +575,7 @@ class Runner:
                 life.skipped(r.skipped)
                 continue
             for old in r.dropped:  # no longer part of the workflow (its old outputs are orphans)
-                outcomes.pop(old.name, None)
+                life.outcomes.pop(old.name, None)
                 events.dropped(old, job)
             events.replanned(r.asker, job, len(r.new), len(r.stale))
             life.skipped(r.skipped)
