@@ -307,7 +307,7 @@ class Decider:
     def decide(self, job: Job, fresh: bool = False) -> Decision:
         try:
             d = self._decide(job, fresh)
-        except InputError as e:  # stale: the runner fails it when it would start (Runner._start)
+        except InputError as e:  # stale: the runner fails it when it would start (jobs.JobLife.start)
             d = Decision(job, str(e))
         if d.reason is not None:
             self.will_run.add(job)

@@ -6,7 +6,7 @@ journal keeps them where a damaged store cannot take them along: a line per job 
 it starts (one write for the jobs started together), a line once its outputs are complete or
 removed, and the file removed when its run ends with nothing open. No fsync: like the store
 (synchronous=NORMAL), it must survive the process, not the machine. A run that finds the
-journal of a dead pyrule removes the outputs of its open jobs (run.Runner._recover_journals),
+journal of a dead pyrule removes the outputs of its open jobs (recover.Recovery),
 whatever the store says.
 """
 

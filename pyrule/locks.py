@@ -30,8 +30,13 @@ import errno
 import fcntl
 import os
 import struct
+import time
 
 import xxhash
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 _BUSY = (errno.EAGAIN, errno.EWOULDBLOCK, errno.EACCES)
 _MASK = (1 << 56) - 1  # offsets: l_start + l_len fits in a signed off_t
@@ -52,7 +57,7 @@ class ProjectLock:
     """flock(2) on the project directory itself, held shared by every run from before it opens
     the store until it ends. It is outside .pyrule/, so a run stays visible when .pyrule/ is
     deleted under it: a run that finds no store while another run holds this lock waits for it
-    (run.Runner._enter). One open and one flock per run."""
+    (enter_project). One open and one flock per run."""
 
     def __init__(self, directory: str = "."):
         self.fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
@@ -70,6 +75,44 @@ class ProjectLock:
         if self.fd >= 0:
             os.close(self.fd)
             self.fd = -1
+
+
+def enter_project(store: str, waiting: Callable[[], None]) -> tuple[ProjectLock | None, bool, bool]:
+    """Take the project lock (ProjectLock), shared, before a run opens the store `store`. With
+    no store to open, take it exclusively to create one: refused while another run holds it,
+    that run's .pyrule/ was deleted under it (or a run is creating the store this instant):
+    wait for it to end, as one waits for a job's lock (`waiting()` is called once, when that
+    is known). It may have left half-written outputs that nothing records (its journal went
+    with .pyrule/), so the run then adopts nothing: what has no record is rebuilt.
+
+    Returns (the lock, held shared or exclusively; None where the directory cannot have one,
+    whether it is held exclusively to create the store, whether the run waited for one whose
+    .pyrule/ was deleted)."""
+    try:
+        lock = ProjectLock(".")
+    except OSError:  # an unreadable directory: as before the project lock
+        return None, False, False
+    try:
+        lock.take(fcntl.LOCK_SH | fcntl.LOCK_NB)  # False if a run is creating the store: taken below
+    except OSError:  # a file system without flock: as before the project lock
+        lock.close()
+        return None, False, False
+    refused, lost = 0, False
+    try:
+        while True:
+            lock.take(fcntl.LOCK_SH)  # held exclusively only while a store is being created
+            if os.path.lexists(store):
+                return lock, False, lost
+            if lock.take(fcntl.LOCK_EX | fcntl.LOCK_NB):
+                return lock, True, lost
+            refused += 1
+            if refused == 2:  # twice: not a run creating the store right now
+                waiting()
+                lost = True
+            time.sleep(0.05 + (time.monotonic_ns() % 100_000_000) / 1e9)  # 50-150 ms, jittered
+    except BaseException:
+        lock.close()
+        raise
 
 
 def open_dir(root: str) -> int:

@@ -5,6 +5,12 @@ from __future__ import annotations
 import os
 import stat as statmod
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Mapping
+
+    from .graph import Job
+
 
 def remove(path: str) -> None:
     """Remove a file or a directory tree, even read-only, never through a symlink; quietly."""
@@ -41,3 +47,27 @@ def protect(path: str) -> None:
     if statmod.S_ISLNK(st.st_mode):  # never through a symlink: it may point out of the project
         return
     os.chmod(path, st.st_mode & ~(statmod.S_IWUSR | statmod.S_IWGRP | statmod.S_IWOTH))
+
+
+class Temps:
+    """The temp() outputs of a run: each is removed once every job of the run that reads it is
+    done. `consumers` gives the graph's job -> the jobs that read its outputs (asked once, when
+    first needed); `removed(path)` hears of each path removed."""
+
+    def __init__(self, consumers: Callable[[], Mapping[Job, Iterable[Job]]], removed: Callable[[str], None]):
+        self._consumers_of = consumers
+        self._consumers: Mapping[Job, Iterable[Job]] | None = None
+        self.removed = removed
+
+    def drop(self, job: Job, done: Callable[[Job], bool]) -> None:
+        """`job` is done: remove the temp() outputs of its inputs whose every consumer is `done`."""
+        if self._consumers is None:
+            self._consumers = self._consumers_of()
+        consumers = self._consumers
+        for dep in job.deps:
+            temps = dep.flagged("temp")
+            if temps and all(done(c) for c in consumers.get(dep, ())):
+                for p in temps:
+                    if os.path.lexists(p):
+                        remove(p)
+                        self.removed(p)

@@ -14,11 +14,12 @@ import signal
 import time
 
 from . import executors
-from .decide import Decider, Decision, InputError
-from .errors import PyruleError, UsageError
+from .decide import Decider, Decision
+from .errors import UsageError
 from .graph import Job, JobGraph
-from .outputs import protect, remove
-from .procinfo import alive_since, start_time
+from .jobs import JobLife, JobOutcome, RunSetting, check_protected, self_start
+from .outputs import Temps
+from .procinfo import alive_since
 from .project import STATE_DIR
 from .record import field, record
 from .recover import Recovery, dead_jobs
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
     from typing import Any, Literal, overload
 
     from .executors.base import Executor
-    from .graph import Replanner
+    from .locks import ProjectLock
 
 _LOCK_RETRY_S = 0.2
 _GRACE_S = 5.0
@@ -54,24 +55,6 @@ class Options:
     overwrite_protected: bool = False  # rerun jobs whose protected() outputs exist
     print_commands: bool = False  # -p: each job's command as it starts
     noop_key: str | None = None  # noop_memo.memo_key: a run with nothing to do leaves a memo under it
-
-
-@record(slots=True)  # one per job: no per-instance __dict__
-class JobOutcome:
-    """One job's fate in a run, as written to stats.tsv/json."""
-
-    job: Job
-    status: str  # ran, up-to-date, failed, interrupted, skipped
-    reason: str | None = None
-    start: float = 0.0
-    end: float = 0.0
-    wall_s: float = 0.0
-    cpu_s: float = 0.0
-    peak_rss_bytes: int = 0
-    exit_code: int | None = None
-    attempts: int = 0
-    reported: dict[str, str] = field(default_factory=dict)
-    log: str | None = None
 
 
 @record
@@ -242,13 +225,19 @@ class Runner:
         now = time.time()
         self.run_id = time.strftime("%Y%m%d-%H%M%S", time.localtime(now)) + f".{int(now % 1 * 1e6):06d}-{os.getpid()}"
         self.run_dir = os.path.join(STATE_DIR, "runs", self.run_id)
+        # Every fact of the run, told once: to the console and to run.log (kept only if the run has work).
+        from .events import Events
+        from .runlog import RunLog
+
+        self.events = Events(console, RunLog(self.run_dir))
+        self.log = self.events.log
         self.outcomes: dict[str, JobOutcome] = {}
         executors.check(options.executor)  # a name that is no executor: refused before anything
         self._asked = _asked_budgets(options)  # checked now, made budgets when jobs are to start
         self.interrupted: int | None = None
-        self._told_waiting: set[str] = set()  # jobs we said wait for another pyrule's job of their name
 
     schedule: Schedule | None = None  # made by _schedule, when there is anything to run
+    life: JobLife | None = None  # each job's steps (jobs.py), made once the store is open
     _budget: dict[str, float] | None = None
 
     @property
@@ -288,62 +277,63 @@ class Runner:
             raise
 
     def _run(self) -> RunResult:
-        from .runlog import RunLog
-
         t0 = time.time()
         _check_layout()
         self._enter()
         try:
             self.state = open_state(readonly=False)
             self.lock_dir: int | None = _lock_dir()
-            if getattr(self, "_creating", False) and self.project_lock:  # the store exists now: let other runs in
+            if self._creating and self.project_lock:  # the store exists now: let other runs in
                 import fcntl
 
                 self.project_lock.take(fcntl.LOCK_SH)
         except BaseException:
             self._leave()
             raise
+        events = self.events
         if self.state.warning:
-            self.console.warn(self.state.warning)
-        self.log = RunLog(self.run_dir)
+            events.warn(self.state.warning)
         from .journal import Journal
 
-        self.journal = Journal(STATE_DIR, self.run_id, os.getpid(), _self_start())
+        journal = Journal(STATE_DIR, self.run_id, os.getpid(), self_start())
         # Before anything the decisions read; a memo needs nothing marked running then, as a new
         # mark raises the generation and a removed one does not.
         generation = None if self.state.running() else self.state.generation()
         self.state.run_started(self.run_id, self.options.argv)
         self.busy = running_elsewhere(self.state)
-        self.recovery = Recovery(self.state, self.lock_dir, self.run_id, self.busy, self.graph.producers, self.stats,
-                                 self.console.warn, self.log.write)
-        incomplete = self.recovery.at_start()
+        recovery = Recovery(self.state, self.lock_dir, self.run_id, self.busy, self.graph.producers, self.stats,
+                            events.warn, events.logged)
+        incomplete = recovery.at_start()
         self.decider = Decider(self.state, self.stats, forced_jobs(self.graph, self.options), incomplete, self.busy,
                                adopt=not self.after_lost_store)
+        life = self.life = self._make_life(journal, recovery)
+        self.outcomes = life.outcomes
         decisions = self.decider.decide_all(self.graph.jobs)
         if not gc.isenabled():  # the command line turned it off for planning (see cli._main)
             gc.freeze()
             gc.enable()
         stale = [d for d in decisions if d.reason is not None]
         try:
-            self._check_fit(stale)
+            for d in stale:
+                self._check_job_fits(d.job)
             if not self.options.overwrite_protected:
                 check_protected(stale)
         except UsageError as e:  # nothing started: close the run as an error, not left "running"
             self.state.run_ended(self.run_id, "error")
             self.state.close()
             self._leave()
-            self.log.write(f"run error: {e.message}")
+            events.run_error(e)
             self.log.close()
             raise
         for d in decisions:
-            self.log.write(f"decide {d.job.name}: " + (f"stale: {d.reason}" if d.reason else f"up to date: {d.why}"))
+            events.decided(d)
             if d.reason is None:
-                self._up_to_date(d)
+                life.up_to_date(d)
         if stale or incomplete or any(d.adopt for d in decisions):  # something to run or record
             self.log.keep()
         gathers = sum(1 for d in decisions if d.reason is None and d.job.gather)
         pending = sum(1 for d in stale if d.pending)
-        self.console.run_started(len(stale) - pending, len(decisions) - len(stale) - gathers)
+        events.run_started(len(stale) - pending, len(decisions) - len(stale) - gathers)
         # A build's decisions (one per job) are not kept through it: at 100,000 jobs, memory.
         stale_jobs, noop = [d.job for d in stale], (decisions if not stale else None)
         del decisions, stale
@@ -356,13 +346,13 @@ class Runner:
                 self._schedule(stale_jobs)
             if self.failed:
                 status = "failed"
-                self._skip_unstarted(stale_jobs)
+                life.skip_unstarted(stale_jobs)
             self._orphans()
             if self.options.noop_key is not None and not self.failed and not self.busy:
                 from .noop_memo import leave
 
                 leave(self.state, self.options.noop_key, generation, self.stats, self.graph.jobs, self.decider, noop,
-                      self.log.write)
+                      events.logged)
         except Interrupted:
             status = "interrupted"
             self._stop_all()
@@ -370,7 +360,7 @@ class Runner:
             # The store cannot record what runs (full disk, size limit, I/O error, held locked):
             # nothing may run unrecorded, so stop the running jobs and remove their outputs.
             status, store_error = "error", e
-            self.console.warn(f"{e.message}; stopping")
+            events.store_failed(e.message)
             self._stop_all("stopped: the state store cannot record what runs")  # failed, not interrupted
         except BaseException as e:
             # A bug in pyrule, or an error nobody foresaw: stop what runs, and record the run as
@@ -378,15 +368,14 @@ class Runner:
             status, internal = "error", e
             try:
                 self._stop_all("stopped: pyrule met an internal error")
-                self._unmark_all("not started: pyrule met an internal error")
+                life.unmark_all("not started: pyrule met an internal error")
             except (StateError, Interrupted):  # still marked: the next run cleans them up
                 pass
         finally:
             for s, h in old.items():
                 signal.signal(s, h)
-            if getattr(self, "executor", None) is not None:  # the local one lets its watchdog go
-                self.executor.close()
-            self.journal.close()
+            life.close()
+            journal.close()
             try:
                 self.state.flush()
                 self.state.run_ended(self.run_id, status)
@@ -399,7 +388,7 @@ class Runner:
             self._leave()
         result = RunResult(self.run_id, self.outcomes, status, time.time() - t0, self.run_dir,
                            self.interrupted if status == "interrupted" else None)
-        self.log.write(f"run {status}")
+        events.run_ended(status)
         try:
             if self.log.kept:
                 from .stats import write_stats
@@ -409,58 +398,38 @@ class Runner:
             self.log.error = self.log.error or e
         self.log.close()
         if self.log.error is not None:
-            self.console.warn(f"could not write the run's log and stats under {self.run_dir}: "
-                              f"{self.log.error.strerror or self.log.error}")
+            events.warn(f"could not write the run's log and stats under {self.run_dir}: "
+                        f"{self.log.error.strerror or self.log.error}")
         if store_error is not None:
             raise store_error
         if internal is not None:
             raise internal
-        self.console.run_finished(result)
+        events.run_finished(result)
         return result
 
+    def _make_life(self, journal, recovery: Recovery) -> JobLife:
+        """The job lifecycle of this run (jobs.py), given what it works with."""
+        o, rules = self.options, self.rules
+        setting = RunSetting(self.run_id, self.run_dir, o.executor, o.executor_options, o.overrides, o.print_commands,
+                             rules.namespace, rules.files[0] if rules.files else None)
+        return JobLife(setting, self.state, self.decider, self.stats, self.graph.producers, self.lock_dir, recovery,
+                       journal, self.events)
+
     after_lost_store = False  # this run waited for one whose .pyrule/ was deleted (see _enter)
-    project_lock = None  # locks.ProjectLock, held while the run lasts
+    project_lock: ProjectLock | None = None  # held while the run lasts
+    _creating = False  # the project lock is held exclusively: this run creates the store
 
     def _enter(self) -> None:
-        """Take the project lock (locks.ProjectLock), shared, before opening the store. With no
-        store to open, take it exclusively to create one: refused while another run holds it,
-        that run's .pyrule/ was deleted under it (or a run is creating the store this instant):
-        wait for it to end, as one waits for a job's lock. It may have left half-written
-        outputs that nothing records (its journal went with .pyrule/), so this run then adopts
-        nothing: what has no record is rebuilt."""
-        import fcntl
+        """Take the project lock (locks.enter_project), waiting while a run whose .pyrule/ was
+        deleted goes on: this run then adopts nothing."""
+        from .locks import enter_project
 
-        from .locks import ProjectLock
+        def waiting() -> None:
+            self.events.note(f"another pyrule process is running in this directory, and {STATE_DIR}/ was "
+                             "deleted during its run: waiting for it to end")
 
-        try:
-            lock = ProjectLock(".")
-        except OSError:  # an unreadable directory: as before the project lock
-            return
-        try:
-            lock.take(fcntl.LOCK_SH | fcntl.LOCK_NB)  # False if a run is creating the store: taken below
-        except OSError:  # a file system without flock: as before the project lock
-            lock.close()
-            return
-        self.project_lock = lock
-        store = os.path.join(STATE_DIR, "state.db")
-        refused = 0
-        try:
-            while True:
-                lock.take(fcntl.LOCK_SH)  # held exclusively only while a store is being created
-                if os.path.lexists(store):
-                    return
-                if lock.take(fcntl.LOCK_EX | fcntl.LOCK_NB):
-                    self._creating = True
-                    return
-                refused += 1
-                if refused == 2:  # twice: not a run creating the store right now
-                    self.console.note(f"another pyrule process is running in this directory, and {STATE_DIR}/ was "
-                                      "deleted during its run: waiting for it to end")
-                    self.after_lost_store = True
-                time.sleep(0.05 + (time.monotonic_ns() % 100_000_000) / 1e9)  # 50-150 ms, jittered
-        except BaseException:
-            lock.close()
-            raise
+        self.project_lock, self._creating, self.after_lost_store = enter_project(os.path.join(STATE_DIR, "state.db"),
+                                                                                 waiting)
 
     def _leave(self) -> None:
         lock_dir = getattr(self, "lock_dir", None)
@@ -479,16 +448,9 @@ class Runner:
             return
         if self.options.delete_orphans:
             n = delete_orphans(orphans, self.state)
-            self.console.note(f"removed {n} orphaned output(s) of {len(orphans)} job(s) no longer in the graph")
-            self.log.write(f"orphans removed: {[name for name, _ in orphans]}")
+            self.events.orphans_removed(n, [name for name, _ in orphans])
             return
-        for name, outputs in orphans:
-            self.console.warn(f"orphaned: {', '.join(outputs)} (made by {name}, no longer in the graph)")
-        self.console.note("  remove them with --delete-orphans")
-
-    def _check_fit(self, stale: list[Decision]) -> None:
-        for d in stale:
-            self._check_job_fits(d.job)
+        self.events.orphaned(orphans)
 
     def _check_job_fits(self, job: Job) -> None:
         over = over_budget(self.executor_class.needs(job), self.budget)
@@ -504,13 +466,23 @@ class Runner:
 
     def _schedule(self, stale: list[Job]) -> None:
         kind = self.executor_class
-        self.executor = kind(**self.options.executor_options)
-        os.makedirs(os.path.join(self.run_dir, "reports"), exist_ok=True)  # where jobs report (body.job_spec)
+        life = self._life()
+        executor = life.open(kind)
         sched = self.schedule = Schedule(stale, self.budget, kind.needs, self.options.keep_going)
-        self.running: dict[str, tuple[Job, Any, float, Any]] = {}  # name -> (job, lock, start, sig)
+        stats, events = self.stats, self.events
+
+        def removed(path: str) -> None:
+            stats.forget(path)
+            events.temp_removed(path)
+
+        temps = Temps(self.graph.consumers, removed)
+        status = life.status
+
+        def done(c: Job) -> bool:  # a consumer of a temp() output that no longer needs it
+            return status(c) == "up-to-date" or (c in sched.done and status(c) == "ran")
+
         lock_wait: list[Job] = []
-        attempts: dict[Job, int] = {}
-        while sched.ready or self.running or lock_wait:
+        while sched.ready or life.running or lock_wait:
             if self.interrupted:
                 raise Interrupted(self.interrupted)
             stop_new = sched.stop_new
@@ -520,28 +492,28 @@ class Runner:
                 for job in retry:
                     sched.requeue(job)
                 for job in sched.startable():
-                    prepared = self._prepare(job, lock_wait)
+                    prepared = life.prepare(job, lock_wait)
                     if prepared is None:
                         continue
                     if prepared is False:  # up to date after all (early cutoff or built elsewhere)
                         if not job.gather:  # (a gather waiting for its inputs was not counted)
-                            self.console.job_settled(job)
+                            events.settled(job)
                         self._finish(job, True)
-                        self._drop_temps(job)
+                        temps.drop(job, done)
                         continue
                     sched.started(job)
                     starts.append((job, *prepared))
             if starts:
-                unstarted = self._start(starts, attempts)
+                unstarted = life.start(starts)
                 if unstarted:
                     for job, _lock, why in unstarted:
                         sched.stopped(job)
-                        self._not_started(job, why)
+                        life.not_started(job, why)
                     self.state.flush()  # no longer marked running before the locks go
                     for job, lock, _why in unstarted:
                         lock.release()
                         self._finish(job, False)
-            if not self.running:
+            if not life.running:
                 if lock_wait and not stop_new:
                     time.sleep(_LOCK_RETRY_S)  # another process holds them: retry shortly
                     continue
@@ -550,18 +522,18 @@ class Runner:
                 self._in_wait = True
                 if self.interrupted:  # a signal that came after the check above, before _in_wait
                     raise Interrupted(self.interrupted)
-                results = self.executor.wait(_LOCK_RETRY_S if lock_wait else None)
+                results = executor.wait(_LOCK_RETRY_S if lock_wait else None)
             finally:
                 self._in_wait = False
             ended = []
             for res in results:
-                job, lock, start, sig = self.running.pop(res.name)
+                job, lock, ok = life.ended(res, retrying=not self.interrupted)
                 sched.stopped(job)
-                ended.append((job, lock, self._ended(job, res, sig, attempts[job])))
+                ended.append((job, lock, ok))
             # Recorded before the locks go: another pyrule waiting on them re-checks the job
             # against the store at once, and must find this success there.
             self.state.flush()
-            self.journal.ended([job.name for job, _, _ in ended])
+            life.journal.ended([job.name for job, _, _ in ended])
             for job, lock, ok in ended:
                 lock.release()
                 if ok is None:  # retry
@@ -569,312 +541,46 @@ class Runner:
                     continue
                 self._finish(job, ok)
                 if ok:
-                    self._drop_temps(job)
+                    temps.drop(job, done)
         self.state.flush()
 
     def _sched(self) -> Schedule:
         assert self.schedule is not None, "used only while jobs are scheduled"
         return self.schedule
 
+    def _life(self) -> JobLife:
+        assert self.life is not None, "made once the store is open"
+        return self.life
+
     def _finish(self, job: Job, ok: bool) -> None:
         """The job is done (ran, failed, or up to date after all): record what it skips; a
         checkpoint that ran re-plans the jobs that asked for it."""
         planner = self.graph.planner
         askers = set(planner.asked.get(job, ())) if ok and job.rule.checkpoint and planner is not None else set()
-        self._skipped(self._sched().finished(job, ok, askers))
-        if askers:
-            assert planner is not None  # askers come from it
-            self._replan(job, planner)
+        life = self._life()
+        life.skipped(self._sched().finished(job, ok, askers))
+        if not askers:
+            return
+        assert planner is not None  # askers come from it
+        # Re-planned (replan.py): each asker's new jobs decided (jobs.py), and what happened told.
+        from .replan import replan_askers
 
-    def _replan(self, checkpoint: Job, planner: Replanner) -> None:
-        """The checkpoint job has run: re-plan the jobs that asked for it, and schedule what is new."""
-        sched = self._sched()
-        planner.checkpoint_ran(checkpoint)
-        known = set(self.graph.jobs)
-        for asker in list(planner.asked.get(checkpoint, ())):
-            if not sched.pending(asker):
+        events, o = self.events, self.options
+
+        def judge(j: Job) -> bool | None:
+            return life.added(j, job, o.force_all, o.overwrite_protected)
+
+        for r in replan_askers(job, planner, self.graph.jobs, self.graph.producers, self._sched(),
+                               self._check_job_fits, judge):
+            if r.error is not None:
+                events.replan_failed(r.asker, r.error)
+                life.skipped(r.skipped)
                 continue
-            before = set(asker.deps)
-            try:
-                order = planner.replan(asker)
-                self._check_job_fits(asker)  # its resources may have waited for the checkpoint
-            except PyruleError as e:
-                self.console.error(e)
-                self.log.write(f"replan {asker.name} failed: {e}")
-                self._skipped(sched.skip(asker, f"cannot plan it after checkpoint {checkpoint.name}"))
-                continue
-            new = [j for j in order if j not in known and j is not asker]
-            at = self.graph.jobs.index(asker)
-            self.graph.jobs[at:at] = new
-            known.update(new)
-            stale: list[Job] = []
-            refused: list[Job] = []
-            for j in new:
-                for out in j.outputs:
-                    self.graph.producers[out] = j
-                if self.options.force_all:
-                    self.decider.force(j)
-                d = self.decider.decide(j)
-                self.log.write(f"decide {j.name} (after checkpoint {checkpoint.name}): "
-                               + (f"stale: {d.reason}" if d.reason else f"up to date: {d.why}"))
-                if d.reason is None:
-                    self._up_to_date(d)
-                    continue
-                if not self.options.overwrite_protected:
-                    try:
-                        check_protected([d])
-                    except UsageError as e:  # as up front, but jobs already ran: this one fails
-                        self.console.error(e)
-                        self.log.write(f"fail {j.name}: {e.message}")
-                        self.outcomes[j.name] = JobOutcome(j, "failed", "would rewrite a protected output")
-                        refused.append(j)
-                        continue
-                stale.append(j)
-            dropped, skipped = sched.graft(asker, stale, before - set(asker.deps), refused)
-            for old in dropped:  # no longer part of the workflow (its old outputs are orphans)
-                self.graph.jobs.remove(old)
-                self.outcomes.pop(old.name, None)
-                self.console.more_jobs(-1)
-                self.log.write(f"drop {old.name}: no longer needed after checkpoint {checkpoint.name}")
-            self.log.write(f"replan {asker.name} after checkpoint {checkpoint.name}: {len(new)} new job(s)")
-            self.console.more_jobs(len(stale))
-            self._skipped(skipped)
-
-    def _prepare(self, job: Job, lock_wait: list[Job]):
-        """Lock the job's outputs and re-check it. None: locked elsewhere; False: up to date now."""
-        from .locks import JobLock
-
-        if job.gather:  # it runs and writes nothing: re-decided without locks (its inputs can be 100,000)
-            d = self.decider.decide(job, fresh=True)
-            if d.reason is None:
-                self.log.write(f"skip {job.name}: its inputs are built ({d.why})")
-                self._up_to_date(d)
-                return False
-        # Its inputs that jobs make, shared: no other pyrule may rebuild them while this job reads
-        # them (a -B run racing a normal one), nor may this job start while one is being rebuilt.
-        made = [p for p in job.inputs if p in self.graph.producers]
-        lock = JobLock(STATE_DIR, list(job.outputs) or [job.name], made, dir_fd=self.lock_dir)
-        try:
-            acquired = lock.try_acquire()
-        except FileNotFoundError:
-            raise StateError(f"{STATE_DIR}/ was deleted during this run: its jobs are no longer locked against "
-                             "other pyrule processes", hint="run pyrule again (it rebuilds what has no record)") from None
-        if not acquired:
-            if job.name not in self._told_waiting:  # said once, not at every retry
-                self._told_waiting.add(job.name)
-                what = f"outputs locked by another pyrule process; waiting for {self._holder(job, made)}"
-                self.console.job_waiting(job, what)
-                self.log.write(f"wait {job.name}: {what}")
-            lock_wait.append(job)
-            return None
-        left = self.state.running_job(job.name)
-        if left is not None and left.run_id != self.run_id:
-            if left.owner_pid != os.getpid() and alive_since(left.owner_pid, left.owner_start):
-                # A live pyrule runs a job of this name on other outputs (`pyrule SAMPLE=a` and
-                # `pyrule SAMPLE=b` at once), or is dying (the kernel frees a dying process's
-                # locks before it is gone): never recover a live run's job; wait until it is done.
-                lock.release()
-                if job.name not in self._told_waiting:
-                    self._told_waiting.add(job.name)
-                    self.console.job_waiting(job, f"a job of this name runs in pyrule process {left.owner_pid}; waiting")
-                    self.log.write(f"wait {job.name}: running in process {left.owner_pid}")
-                lock_wait.append(job)
-                return None
-            # Another run has it marked running, yet we hold its lock and its pyrule is gone: it
-            # died while running it (after this run started). A run always clears the mark
-            # before it gives the lock back, so its outputs are suspect: never adopt or keep them.
-            self.decider.mark_incomplete(self.recovery.locked([left]))
-            from .journal import settle
-
-            settle(STATE_DIR, left.run_id, {left.name})
-        for p in job.outputs:
-            self.stats.forget(p)
-        d = self.decider.decide(job, fresh=True)
-        if d.reason is None:
-            self.log.write(f"skip {job.name}: up to date after all ({d.why})")
-            self._up_to_date(d)
-            if d.adopt:
-                self.state.flush()
-            lock.release()
-            return False
-        self.outcomes[job.name] = JobOutcome(job, "pending", d.reason)
-        return lock, d
-
-    def _holder(self, job: Job, made: list[str]) -> str:
-        """What a job whose locks another process holds waits for: the path, and the job of
-        which live pyrule process has it marked running (when the store says so already)."""
-        mine = {*job.outputs, *made}
-        for r in self.state.running():
-            if r.owner_pid != os.getpid() and alive_since(r.owner_pid, r.owner_start):
-                both = [p for p in r.outputs if p in mine]
-                if both:
-                    return f"{both[0]} (being built there by {r.name}, pid {r.owner_pid})"
-        return ", ".join(job.outputs[:3]) + (", ..." if len(job.outputs) > 3 else "") if job.outputs else job.name
-
-    def _start(self, starts: list[tuple[Job, Any, Decision]], attempts: dict[Job, int]) -> list[tuple[Job, Any, str]]:
-        """Start the jobs; those that cannot start (an input that cannot be read, an output
-        directory that cannot be made...) come back as (job, lock, why): they fail unrun."""
-        from .jobspec import command_text, job_spec
-        from .journal import DIR
-
-        # The journal first: a kill between the two leaves the job journaled, never only marked.
-        try:
-            self.journal.started([(j.name, list(j.outputs)) for j, _, _ in starts], self.options.executor, time.time())
-        except OSError as e:
-            for _job, lock, _d in starts:  # not started: nothing to stop, and the locks go back now
-                lock.release()
-            raise StateError(f"cannot write the journal of running jobs {self.journal.path}: {e.strerror or e}",
-                             hint=f"is the disk full, or {STATE_DIR}/{DIR} not a directory pyrule can write in?") from None
-        # Which executor runs them is on record from now: recovery asks each executor only about its own jobs.
-        kind = self.executor_class
-        self.state.mark_running([(j.name, kind.unstarted, list(j.outputs)) for j, _, _ in starts], self.run_id,
-                                _self_start())
-        pipefile = self.rules.files[0] if self.rules.files else None
-        unstarted: list[tuple[Job, Any, str]] = []
-        for job, lock, d in starts:
-            attempts[job] = attempts.get(job, 0) + 1
-            try:
-                sig = self.decider.signature(job)  # inputs as they are when the job starts
-            except InputError as e:
-                unstarted.append((job, lock, str(e)))
-                continue
-            for p in job.outputs:
-                remove(p)
-                self.stats.forget(p)
-            spec = job_spec(job, self.rules.namespace, self.run_dir, attempts[job])
-            self.log.write(f"start {job.name} (attempt {attempts[job]}): {d.reason}")
-            command = command_text(job, self.rules.namespace, spec.shell)
-            if command is not None:
-                self.log.write(f"command {job.name}: " + command.replace("\n", "\n    "))
-            self.console.job_started(job, d.reason)
-            if command is not None and self.options.print_commands:
-                self.console.command(job.name, command)
-            self.executor.prepare(spec, job, pipefile, self.options.overrides)
-            try:
-                pid = self.executor.start(spec)
-            except OSError as e:  # e.g. E2BIG from a huge environment, or a log that cannot be made
-                unstarted.append((job, lock, f"cannot start: {e.strerror or e}"
-                                  + (f": {e.filename}" if e.filename else "")))
-                continue
-            # At once: from here on, a stop (a signal, an error) must find it.
-            self.running[job.name] = (job, lock, time.time(), sig)
-            self.outcomes[job.name].log = spec.log_path
-            self.state.set_pgid(job.name, kind.recorded(pid), now=kind.record_now)
-        return unstarted
-
-    def _unmark_all(self, why: str) -> None:
-        """After an error, with every job stopped: what this run still has marked running (not
-        started yet, or ended without its end recorded) may have partial outputs: remove them,
-        as the next run's recovery would, and unmark it. Jobs it was starting failed (`why`)."""
-        for out in self.outcomes.values():
-            if out.status == "pending":
-                out.status, out.reason = "failed", why
-        self.state.flush()
-        mine = [r for r in self.state.running() if r.run_id == self.run_id]
-        for r in mine:
-            for p in r.outputs:
-                remove(p)
-                self.stats.forget(p)
-        self.journal.ended([r.name for r in mine])
-        self.state.forget_run(self.run_id)
-
-    def _not_started(self, job: Job, why: str) -> None:
-        """A job that could not start fails (not retried: it would fail the same way)."""
-        self.state.finished(job.name)
-        out = self.outcomes[job.name]
-        out.status, out.reason, out.attempts = "failed", why, 1
-        self.log.write(f"fail {job.name}: {why}")
-        self.console.job_failed(out, why)
-
-    def _ended(self, job: Job, res, sig, attempt: int) -> bool | None:
-        out = self.outcomes[job.name]
-        out.start, out.end, out.wall_s, out.cpu_s = res.start, res.end, res.wall_s, res.cpu_s
-        out.peak_rss_bytes, out.exit_code, out.attempts, out.reported = res.peak_rss_bytes, res.exit_code, attempt, res.reported
-        stopped = getattr(res, "stopped", None)
-        if stopped:
-            # Stopped before its outputs are looked at: what is recorded is what stays. The job
-            # does not fail for it (Make would not even wait), but it is said, as a leftover
-            # writer of an output would have made it wrong.
-            n = len(stopped)
-            self.console.warn(f"{job.name} left {n} process{'es' if n > 1 else ''} running when it ended: "
-                              f"stopped {', '.join(stopped)} (see its log)")
-            self.log.write(f"leftover {job.name}: stopped {', '.join(stopped)}")
-        missing = [p for p in job.outputs if not os.path.exists(p)]
-        if res.exit_code == 0 and not missing:
-            protected = job.flagged("protected")
-            for p in job.outputs:
-                self.stats.forget(p)
-                if "protected" in getattr(p, "flags", ()) or p in protected:
-                    protect(p)
-            self.state.succeeded(job.name, job.rule.name, sig[0], sig[1])
-            # Its consumers are re-decided on their own signatures now (early cutoff), not
-            # as "upstream will run".
-            self.decider.ran(job)
-            out.status = "ran"
-            self.log.write(f"end {job.name}: ok in {res.wall_s:.2f}s, peak {res.peak_rss_bytes} B")
-            self.console.job_finished(out)
-            return True
-        for p in job.outputs:
-            remove(p)
-            self.stats.forget(p)
-        why = f"exit code {res.exit_code}" if res.exit_code != 0 else f"exited 0 but did not create {', '.join(missing)}"
-        if res.exit_code == 0:
-            from .plan import phony_hint
-
-            why += phony_hint(job, missing)
-        if getattr(res, "reason", None):  # e.g. the Slurm state, or sbatch's message
-            why = f"{why}: {res.reason}"
-        if attempt <= job.rule.retries and not self.interrupted:
-            self.log.write(f"retry {job.name}: {why} (attempt {attempt} of {job.rule.retries + 1})")
-            self.console.note(f"{job.name} failed ({why}); retrying ({attempt + 1} of {job.rule.retries + 1})")
-            self.state.finished(job.name)
-            return None
-        self.state.finished(job.name)
-        out.status = "failed"
-        out.reason = why
-        self.log.write(f"fail {job.name}: {why}; log {out.log}")
-        self.console.job_failed(out, why)
-        return False
-
-    def _skipped(self, skipped: list[tuple[Job, str]]) -> None:
-        for j, why in skipped:
-            self.outcomes[j.name] = JobOutcome(j, "skipped", why)
-            self.log.write(f"skip {j.name}: {why}")
-
-    def _skip_unstarted(self, stale: list[Job]) -> None:
-        """Stale jobs that never started because the run stopped at a failure (no -k): recorded
-        as skipped, so that the stats, `--stats` and the report list every job of the run."""
-        for j in stale:
-            if j.name not in self.outcomes:
-                self.outcomes[j.name] = JobOutcome(j, "skipped", "not started: the run stopped after a failure (-k goes on)")
-                self.log.write(f"skip {j.name}: not started, the run stopped after a failure")
-
-    def _up_to_date(self, d: Decision) -> None:
-        if d.adopt and d.sig is not None:
-            self.state.succeeded(d.job.name, d.job.rule.name, d.sig[0], d.sig[1])
-        self.outcomes[d.job.name] = JobOutcome(d.job, "up-to-date", d.why)
-
-    def _drop_temps(self, job: Job) -> None:
-        """Delete temp() outputs of job's inputs once every consumer in this run is done."""
-        consumers, done = self._consumers_all(), self._sched().done
-        for dep in job.deps:
-            temps = dep.flagged("temp")
-            if temps and all(self._status(c) == "up-to-date" or (c in done and self._status(c) == "ran")
-                             for c in consumers.get(dep, ())):
-                for p in temps:
-                    if os.path.lexists(p):
-                        remove(p)
-                        self.stats.forget(p)
-                        self.log.write(f"temp {p}: removed, every consumer is done")
-
-    def _status(self, job: Job) -> str:
-        out = self.outcomes.get(job.name)
-        return out.status if out is not None else ""
-
-    def _consumers_all(self):
-        if not hasattr(self, "_all_consumers"):
-            self._all_consumers = self.graph.consumers()
-        return self._all_consumers
+            for old in r.dropped:  # no longer part of the workflow (its old outputs are orphans)
+                life.outcomes.pop(old.name, None)
+                events.dropped(old, job)
+            events.replanned(r.asker, job, len(r.new), len(r.stale))
+            life.skipped(r.skipped)
 
     # -- signals -------------------------------------------------------------------------------
 
@@ -893,37 +599,22 @@ class Runner:
             raise Interrupted(signum)
 
     def _stop_all(self, why: str = "interrupted") -> None:
-        executor = getattr(self, "executor", None)
-        running = getattr(self, "running", {})
-        if executor is not None and running:
-            self.console.note(f"stopping {len(running)} running job(s)")
-            try:
-                if getattr(self, "_second", False):
-                    executor.kill_all()
-                else:
-                    self._stopping = True
-                    executor.terminate_all(_GRACE_S)
-            except Interrupted:
+        life = self.life
+        executor = life.executor if life is not None else None
+        if life is None or executor is None or not life.running:
+            return
+        self.events.stopping(len(life.running))
+        try:
+            if getattr(self, "_second", False):
                 executor.kill_all()
-            finally:
-                self._stopping = False
-            end = time.time()
-            for job, _lock, start, _ in running.values():
-                for p in job.outputs:
-                    remove(p)
-                out = self.outcomes[job.name]
-                # Stopped by a signal: interrupted, not failed, with the time it did run.
-                out.status, out.reason = ("interrupted" if why == "interrupted" else "failed"), why
-                out.start, out.end, out.wall_s = start, end, end - start
-                self.state.finished(job.name)
-                self.log.write(f"interrupted {job.name}: removed partial outputs")
-            try:
-                self.state.flush()  # no longer marked running before another pyrule can take the locks
-            except StateError:  # the store is failing (that may be why we stop): still marked, so
-                pass  # the next run finds them incomplete, and their outputs are gone already
-            self.journal.ended(list(running))
-            for _job, lock, _start, _ in running.values():
-                lock.release()
+            else:
+                self._stopping = True
+                executor.terminate_all(_GRACE_S)
+        except Interrupted:
+            executor.kill_all()
+        finally:
+            self._stopping = False
+        life.stopped_all(why)
 
 
 # --- helpers -------------------------------------------------------------------------------------
@@ -979,35 +670,3 @@ def _show(key: str, value: float) -> str:
 
 def _budget_flag(key: str) -> str:
     return {"cores": "-j N", "mem": "--mem SIZE"}.get(key, f"--resources {key}=N")
-
-
-
-
-def check_protected(stale: list[Decision]) -> None:
-    """Refuse (before anything runs) to rerun jobs whose protected() outputs exist: a rerun
-    would delete and rewrite them. --overwrite-protected allows it."""
-    rules = {d.job.rule.name: d.job.rule for d in stale}
-    flagged = {n for n, r in rules.items() if any("protected" in getattr(v, "flags", ()) for _, value in r.outputs
-                                                  for v in ([value] if isinstance(value, str) else value))}
-    if not flagged:  # the common case: one pass over the stale jobs, no file looked at
-        return
-    found = [(d, p) for d in stale if d.job.rule.name in flagged for p in d.job.outputs
-             if p in d.job.flagged("protected") and os.path.lexists(p)]
-    if not found:
-        return
-    d, p = found[0]
-    more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
-    raise UsageError(
-        f"job {d.job.name} would rewrite its protected output {p}{more} ({d.reason})",
-        d.job.rule.where("output"),
-        "pass --overwrite-protected to rebuild protected outputs; nothing was run")
-
-
-_START: float | None = None
-
-
-def _self_start() -> float:
-    global _START
-    if _START is None:
-        _START = start_time() or time.time()
-    return _START

@@ -1,7 +1,7 @@
 """The scheduler's bookkeeping, pure: which stale jobs are ready, in what order, within which
 budgets, what is done, what a failure skips, and how jobs a checkpoint adds join the run.
 
-No I/O, no processes, no console: the runner (run.py) locks, starts, waits and reports, and
+No I/O, no processes, no console: the runner (run.py, jobs.py) locks, starts, waits and reports, and
 tells a Schedule what happened (Ninja's Plan beside its Builder; pydoit's TaskDispatcher).
 Jobs are only keys here: their `deps`, `rule.priority` and `name` are all it reads.
 """
