@@ -209,7 +209,9 @@ def layout_problems(tests: Path) -> list[str]:
     found = [f"tests/{p.name}: put tests in tests/unit/ (in process) or tests/e2e/ (the pyrule command), "
              "helpers in tests/harness.py" for p in sorted(tests.glob("*.py")) if p.name not in TOP_LEVEL]
     for top in ("unit", "e2e"):
-        folders = [tests / top, *sorted(d for d in (tests / top).rglob("*") if d.is_dir() and d.name != "__pycache__")]
+        # (not __pycache__, nor hidden folders, which pytest does not collect: an installer's venv)
+        folders = [tests / top, *sorted(d for d in (tests / top).rglob("*") if d.is_dir() and d.name != "__pycache__"
+                                        and not any(part.startswith(".") for part in d.relative_to(tests).parts))]
         found += [f"tests/{d.relative_to(tests)}/: no __init__.py" for d in folders
                   if d.is_dir() and not (d / "__init__.py").exists()]
     return found

@@ -81,7 +81,7 @@ def test_examples_are_stable_and_load_the_same_rules(example: Path, tmp_path: Pa
 
 def _written_pipefiles() -> Iterator[tuple[str, str]]:
     """Every Pipefile the tests and benchmarks write: their multi-line string constants that parse
-    as a Pipefile with a statement (as runner_helpers.pipefile() dedents them)."""
+    as a Pipefile with a statement (as harness.pipefile() dedents them)."""
     for path in sorted([*REPO.glob("tests/**/*.py"), *REPO.glob("benchmarks/**/*.py")]):
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
             if isinstance(node, ast.Constant) and isinstance(node.value, str) and ":\n" in node.value:
