@@ -29,6 +29,7 @@ import time
 import xxhash
 
 from .decide import hash_file
+from .record import record
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start
 if TYPE_CHECKING:
@@ -188,6 +189,8 @@ class Cache:
         digest = hash_file(path)
         blob = self.blob_path(digest)
         try:
+            if os.stat(blob).st_size != st.st_size:
+                _unlink(blob)  # truncated: written anew below
             os.utime(blob)  # there already: fresh again, so a prune running now leaves it
         except FileNotFoundError:
             self._mkdir(os.path.dirname(blob))
@@ -276,7 +279,11 @@ class Cache:
         except OSError as e:
             raise Refused(f"cannot read blob {digest}: {e.strerror or e}") from None
         if os.path.getsize(dest) != item["size"] or hash_file(dest) != digest:
-            raise Refused(f"blob {digest} does not match its hash (tampered or truncated)")
+            try:  # gone, so that the job's next publication writes it anew
+                os.unlink(self.blob_path(digest))
+            except OSError:
+                pass
+            raise Refused(f"blob {digest} does not match its hash (tampered or truncated): removed it")
         os.chmod(dest, item["mode"])
 
     # --- information and pruning --------------------------------------------------------------
@@ -517,3 +524,113 @@ def format_info(info: dict[str, Any]) -> str:
         f"in run {info['last_run']}"
     return (f"cache {info['dir']}\n  size: {format_size(info['size'])} ({info['size']} bytes)\n"
             f"  entries: {info['entries']} ({info['blobs']} blob(s))\n  hit rate of the last run: {rate}")
+
+
+# --- the runner's side (run.py calls these two, and nothing else of this module) ---------------
+
+
+@record
+class Hit:
+    """A job restored from the cache: its decision (up to date, with the signature to record,
+    as for adopted outputs) and the stats it reported when it ran."""
+
+    decision: Any
+    reported: dict[str, str]
+
+
+class JobCache:
+    """The cache as a run uses it: look a stale job up before it starts (restore), publish a
+    job that succeeded. Problems with the cache are warnings: a job runs, or is not published,
+    never fails for them."""
+
+    def __init__(self, root: str, run_id: str, note, warn, log):
+        self.store = Cache(root, run_id)
+        self.note, self.warn, self.log = note, warn, log
+
+    def _key(self, job, sig: tuple[str, dict[str, Any]]) -> str | None:
+        if not getattr(job.rule, "cache", True):
+            return None
+        if cacheable(list(job.outputs), job.flagged("temp")) is not None:
+            return None
+        return job_key(sig[1])
+
+    def restore(self, job, decider) -> Hit | None:
+        """Restore a stale job's outputs if the cache has its key: a Hit, recorded as if it ran."""
+        from .decide import Decision, InputError
+
+        try:
+            sig = decider.signature(job)
+            key = self._key(job, sig)
+        except (InputError, OSError):
+            return None  # the runner fails it as it would without a cache
+        if key is None:
+            return None
+        try:
+            doc = self.store.restore(key, list(job.outputs))
+        except (Refused, OSError) as e:
+            why = str(e) if isinstance(e, Refused) else f"{e.strerror or e}"
+            self.store.journal("refused", key)
+            self.warn(f"cache: {job.name}: entry {key} refused: {why}; running the job")
+            self.log(f"cache {job.name}: refused {key}: {why}")
+            return None
+        finally:
+            for p in job.outputs:
+                decider.stats.forget(p)
+        if doc is None:
+            self.store.journal("miss", key)
+            self.log(f"cache {job.name}: miss {key}")
+            return None
+        self.note(f"{job.name}: restored from cache {key}")
+        self.log(f"cache {job.name}: restored from cache {key}")
+        return Hit(Decision(job, None, why=f"restored from cache {key}", adopt=True, sig=sig),
+                   {str(k): str(v) for k, v in doc.get("reported", {}).items()})
+
+    def publish(self, job, sig: tuple[str, dict[str, Any]], res) -> None:
+        """Publish a job that succeeded (after its outputs are final: protected ones read-only)."""
+        try:
+            key = self._key(job, sig)
+            if key is None:
+                return
+            if self.store.publish(key, list(job.outputs), getattr(res, "reported", None), getattr(res, "wall_s", 0.0)):
+                self.log(f"cache {job.name}: published {key}")
+        except (Refused, OSError) as e:
+            why = str(e) if isinstance(e, Refused) else f"{e.strerror or e}"
+            self.warn(f"cache: {job.name} not published: {why}")
+            self.log(f"cache {job.name}: not published: {why}")
+
+
+def open_cache(option: str | None, pipefile_cache: str | None, run_id: str, console, log) -> JobCache | None:
+    """The run's cache: --cache DIR (Options.cache), else $PYRULE_CACHE, else the Pipefile's
+    top-level `cache:`; an empty value turns it off. None: no cache."""
+    root = option if option is not None else os.environ.get(ENV, pipefile_cache or "")
+    if not root:
+        return None
+    try:
+        return JobCache(os.path.expanduser(root), run_id, console.note, console.warn, log)
+    except OSError as e:
+        console.warn(f"cache {root} cannot be used ({e.strerror or e}): running without it")
+        return None
+
+
+def cache_command(option: str | None, pipefile_cache: str | None, prune: str | None, console) -> int:
+    """`pyrule --cache-info` and `pyrule --cache-prune SIZE`."""
+    from .errors import UsageError
+    from .units import format_size, parse_size
+
+    root = option if option is not None else os.environ.get(ENV, pipefile_cache or "")
+    if not root:
+        raise UsageError("no cache to look at", hint="name it: --cache DIR, PYRULE_CACHE=DIR, or `cache: \"DIR\"` "
+                         "in the Pipefile")
+    if not os.path.isdir(root):
+        raise UsageError(f"cache {root}: no such directory")
+    cache = Cache(root)
+    if prune is not None:
+        try:
+            limit = parse_size(prune)
+        except ValueError as e:
+            raise UsageError(f"--cache-prune {prune}: {e}") from None
+        entries, blobs, freed = cache.prune(limit)
+        console.out(f"pruned {entries} entr{'y' if entries == 1 else 'ies'} and {blobs} blob(s): "
+                    f"{format_size(freed)} freed")
+    console.out(format_info(cache.info()))
+    return 0

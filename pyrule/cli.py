@@ -100,6 +100,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="count", default=0, help="less output")
     p.add_argument("-v", "--verbose", action="count", default=0, help="more output")
     p.add_argument("--version", action="version", version=f"pyrule {__version__}")
+    # issue 20: the cache of job results (cache.py, docs/cache.md)
+    p.add_argument("--cache", metavar="DIR", help="restore stale jobs' outputs from the cache DIR, and publish new "
+                   "ones there (also $PYRULE_CACHE, or `cache:` in the Pipefile; --cache '' turns it off)")
+    p.add_argument("--cache-info", action="store_true", help="the cache's size, entries and the hit rate of its last run")
+    p.add_argument("--cache-prune", metavar="SIZE", help="shrink the cache to SIZE (e.g. 50G), least recently used first")
     # issue 22 commands (cmds): in their own modules
     from . import commands, completion, settings
 
@@ -363,6 +368,10 @@ def _main(args: argparse.Namespace, argv: list[str], console) -> int:
         from .report.command import report_command
 
         return report_command(args.report, args.run, args.file, console)
+    if (args.cache_info or args.cache_prune) and (args.cache or os.environ.get("PYRULE_CACHE")):  # no Pipefile needed
+        from .cache import cache_command
+
+        return cache_command(args.cache, None, args.cache_prune, console)
     if args.completion or args.complete_targets:  # reads no Pipefile's Python (completion.py)
         from .completion import completion_command
 
@@ -404,6 +413,10 @@ def _main(args: argparse.Namespace, argv: list[str], console) -> int:
 
         return run_job(rules, args.run_job, targets)
 
+    if args.cache_info or args.cache_prune:  # the Pipefile's `cache:`
+        from .cache import cache_command
+
+        return cache_command(args.cache, rules.cache, args.cache_prune, console)
     _check_budget_names(args.resources, rules)
     # `cores = upto(N)` gets min(N, -j); an executor whose -j is not the cores budget (Slurm) shares none
     rules.cores_budget = (args.jobs or os.cpu_count() or 1) if executors.EXECUTORS[args.executor].jobs is None \
@@ -423,7 +436,7 @@ def _main(args: argparse.Namespace, argv: list[str], console) -> int:
         overwrite_protected=args.overwrite_protected, executor=args.executor, argv=list(argv),
         overrides=override_args(args) + config_words,
         print_commands=args.print_commands,
-        executor_options=executor_options(args),
+        executor_options=executor_options(args), cache=args.cache,
     )
     from . import commands
 

@@ -31,6 +31,7 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start
 if TYPE_CHECKING:
     from typing import Any, Literal, overload
 
+    from .cache import JobCache
     from .executors.base import Executor
     from .graph import Replanner
 
@@ -54,6 +55,7 @@ class Options:
     overwrite_protected: bool = False  # rerun jobs whose protected() outputs exist
     print_commands: bool = False  # -p: each job's command as it starts
     noop_key: str | None = None  # noop_memo.memo_key: a run with nothing to do leaves a memo under it
+    cache: str | None = None  # --cache DIR (cache.py); None: $PYRULE_CACHE, else the Pipefile's `cache:`
 
 
 @record(slots=True)  # one per job: no per-instance __dict__
@@ -249,6 +251,7 @@ class Runner:
         self._told_waiting: set[str] = set()  # jobs we said wait for another pyrule's job of their name
 
     schedule: Schedule | None = None  # made by _schedule, when there is anything to run
+    cache: JobCache | None = None  # cache.py: made by _run with --cache, $PYRULE_CACHE or `cache:`
     _budget: dict[str, float] | None = None
 
     @property
@@ -306,7 +309,10 @@ class Runner:
         if self.state.warning:
             self.console.warn(self.state.warning)
         self.log = RunLog(self.run_dir)
+        from .cache import open_cache
         from .journal import Journal
+
+        self.cache = open_cache(self.options.cache, self.rules.cache, self.run_id, self.console, self.log.write)
 
         self.journal = Journal(STATE_DIR, self.run_id, os.getpid(), _self_start())
         # Before anything the decisions read; a memo needs nothing marked running then, as a new
@@ -697,6 +703,14 @@ class Runner:
                 self.state.flush()
             lock.release()
             return False
+        hit = self.cache.restore(job, self.decider) if self.cache is not None else None
+        if hit is not None:  # restored from the cache (cache.py): recorded as if it had run
+            self.decider.ran(job)
+            self._up_to_date(hit.decision)
+            self.outcomes[job.name].reported = hit.reported
+            self.state.flush()
+            lock.release()
+            return False
         self.outcomes[job.name] = JobOutcome(job, "pending", d.reason)
         return lock, d
 
@@ -807,6 +821,8 @@ class Runner:
                 if "protected" in getattr(p, "flags", ()) or p in protected:
                     protect(p)
             self.state.succeeded(job.name, job.rule.name, sig[0], sig[1])
+            if self.cache is not None:  # published (cache.py)
+                self.cache.publish(job, sig, res)
             # Its consumers are re-decided on their own signatures now (early cutoff), not
             # as "upstream will run".
             self.decider.ran(job)

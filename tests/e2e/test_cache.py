@@ -1,0 +1,118 @@
+"""The cache of job results (docs/cache.md) through the `pyrule` command: real projects, real
+processes. What a job's command did is seen through a side-effect file outside its outputs."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+from pathlib import Path
+
+from harness import ok, pipefile, write
+
+STEP = """
+    NORM ?= "l1"
+
+    rule index:
+        output: "ref.idx"
+        input: "ref.fa"
+        shell: cat {input} > {output}; echo {NORM} >> {output}; echo ran >> {SIDE}
+"""
+
+
+def _project(d: Path, side: Path, text: str = STEP) -> Path:
+    pipefile(d, f'SIDE = "{side}"\n' + textwrap.dedent(text).lstrip("\n"), dedent=False)
+    write(d / "ref.fa", ">chr1\nACGT\n")
+    return d
+
+
+def _runs(side: Path) -> int:
+    return len(side.read_text().splitlines()) if side.exists() else 0
+
+
+def test_a_second_project_restores_the_step_without_running_it(tmp_path: Path):
+    cache, side = tmp_path / "cache", tmp_path / "side.txt"
+    one = _project(tmp_path / "one", side)
+    r = ok(one, "--cache", str(cache))
+    assert r.ran == {"index"} and _runs(side) == 1
+    two = _project(tmp_path / "two", side)
+    r = ok(two, "--cache", str(cache))
+    assert _runs(side) == 1  # the command never ran
+    assert (two / "ref.idx").read_text() == (one / "ref.idx").read_text()
+    assert "index: restored from cache " in r.err
+    job = r.jobs()["index"]
+    assert job["status"] == "up-to-date" and job["reason"].startswith("restored from cache ")
+    log = Path(r.run_dir, "run.log").read_text()
+    assert "cache index: restored from cache " in log
+    # recorded as if it had run: the next run finds it up to date by its own signature
+    assert "nothing to do: all 1 job(s) up to date" in ok(two, "--cache", str(cache)).err
+    assert ok(two, "-n", "--why", "ref.idx").out.count("signature unchanged") == 1
+    # the restored file is a copy of its own, not a link into the cache
+    assert os.stat(two / "ref.idx").st_nlink == 1
+
+
+def test_switching_a_parameter_back_is_free(tmp_path: Path):
+    cache, side = tmp_path / "cache", tmp_path / "side.txt"
+    d = _project(tmp_path / "p", side)
+    env = {"PYRULE_CACHE": str(cache)}  # the environment variable works as --cache does
+    for norm in ("l1", "l2", "l1"):
+        ok(d, f"NORM={norm}", env=env)
+        assert (d / "ref.idx").read_text().endswith(f"{norm}\n")
+    assert _runs(side) == 2
+
+
+def test_a_flipped_byte_in_a_blob_is_refused_and_rebuilt(tmp_path: Path):
+    cache, side = tmp_path / "cache", tmp_path / "side.txt"
+    ok(_project(tmp_path / "one", side), "--cache", str(cache))
+    blobs = [p for p in (cache / "blobs").rglob("*") if p.is_file()]
+    assert len(blobs) == 1
+    blob = blobs[0]
+    os.chmod(blob, 0o644)
+    data = bytearray(blob.read_bytes())
+    data[0] ^= 0x20
+    blob.write_bytes(bytes(data))
+    two = _project(tmp_path / "two", side)
+    r = ok(two, "--cache", str(cache))
+    assert "refused" in r.err and "does not match its hash" in r.err
+    assert r.ran == {"index"} and _runs(side) == 2
+    assert (two / "ref.idx").read_text() == ">chr1\nACGT\nl1\n"
+    # republished whole: a third project restores it
+    r = ok(_project(tmp_path / "three", side), "--cache", str(cache))
+    assert _runs(side) == 2 and "restored from cache" in r.err
+
+
+def test_pruning_while_another_run_restores_loses_nothing(tmp_path: Path):
+    cache, side = tmp_path / "cache", tmp_path / "side.txt"
+    big = """
+        rule big:
+            output: "big.bin", "small.txt"
+            input: "ref.fa"
+            shell: head -c 30000000 /dev/urandom > {output[0]}; cat {input} > {output[1]}; echo ran >> {SIDE}
+    """
+    import subprocess
+    import sys
+
+    src = _project(tmp_path / "src", side, textwrap.dedent(big))
+    ok(src, "--cache", str(cache))
+    want = (src / "big.bin").read_bytes()
+    pruner = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import time
+        from pyrule.cache import Cache
+        c = Cache({str(cache)!r})
+        end = time.monotonic() + 4
+        while time.monotonic() < end:
+            c.prune(0)
+    """)], env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
+    try:
+        for i in range(6):
+            p = _project(tmp_path / f"r{i}", side, textwrap.dedent(big))
+            r = ok(p, "--cache", str(cache))
+            got = (p / "big.bin").read_bytes()
+            if r.jobs()["big"]["status"] == "ran":  # its blob was pruned first: it ran, and published anew
+                assert len(got) == 30_000_000
+                want = got
+            else:  # restored: whole, the last published content
+                assert r.jobs()["big"]["reason"].startswith("restored from cache")
+                assert got == want
+            assert (p / "small.txt").read_text() == ">chr1\nACGT\n"
+    finally:
+        pruner.wait(timeout=60)
