@@ -43,7 +43,7 @@ __all__ = ["PipefileLexer", "SUBSTITUTION"]
 SUBSTITUTION = String.Interpol.Substitution
 
 STATEMENT_KEYWORDS = ("rule", "checkpoint", "default", "include", "configfile", "import", "from", "python")
-SECTIONS = ("output", "input", "params", "resources", "slurm", "log", "check", "retries", "priority", "env", "script", "local")
+SECTIONS = ("output", "input", "params", "resources", "slurm", "log", "check", "retries", "priority", "env", "script", "local", "cache")
 BODIES = ("shell", "python")
 
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"

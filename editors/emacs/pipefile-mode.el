@@ -74,7 +74,7 @@
 
   (defconst pipefile-expression-sections
     '("output" "input" "params" "resources" "slurm" "log" "check" "retries"
-      "priority" "env" "script" "local")
+      "priority" "env" "script" "local" "cache")
     "Rule sections whose value is a Python expression.")
 
   (defconst pipefile-body-sections '("shell" "python")

@@ -7,7 +7,7 @@ import os
 import textwrap
 from pathlib import Path
 
-from harness import ok, pipefile, write
+from harness import ok, pipefile, pyrule, write
 
 STEP = """
     NORM ?= "l1"
@@ -78,6 +78,53 @@ def test_a_flipped_byte_in_a_blob_is_refused_and_rebuilt(tmp_path: Path):
     # republished whole: a third project restores it
     r = ok(_project(tmp_path / "three", side), "--cache", str(cache))
     assert _runs(side) == 2 and "restored from cache" in r.err
+
+
+def test_opt_out_temp_and_directory_outputs(tmp_path: Path):
+    cache, side = tmp_path / "cache", tmp_path / "side.txt"
+    text = """
+        default: all
+
+        rule all:
+            input: "tree", "final.txt"
+
+        rule tree:
+            output: directory("tree")
+            shell: mkdir -p {output}/sub; echo t > {output}/sub/x; echo tree >> {SIDE}
+
+        rule mid:
+            output: temp("mid.txt")
+            shell: echo m > {output}; echo mid >> {SIDE}
+
+        rule final:
+            output: "final.txt"
+            input: "mid.txt"
+            cache: False
+            shell: cat {input} > {output}; echo final >> {SIDE}
+    """
+    ok(_project(tmp_path / "one", side, text), "--cache", str(cache))
+    two = _project(tmp_path / "two", side, text)
+    ok(two, "--cache", str(cache))
+    lines = side.read_text().split()
+    assert lines.count("tree") == 1  # a directory output is cached, as a manifest of its files
+    assert lines.count("mid") == 2 and lines.count("final") == 2  # temp(): not cached; cache: false
+    assert (two / "tree/sub/x").read_text() == "t\n"
+
+
+def test_pipefile_cache_info_and_prune(tmp_path: Path):
+    cache, side = tmp_path / "cache", tmp_path / "side.txt"
+    d = _project(tmp_path / "p", side, f'cache: "{cache}"\n' + textwrap.dedent(STEP))
+    ok(d)
+    ok(d, "NORM=l2")
+    info = ok(d, "--cache-info").out
+    assert "entries: 2" in info and "hit rate of the last run: 0%" in info
+    d2 = _project(tmp_path / "q", side, f'cache: "{cache}"\n' + textwrap.dedent(STEP))
+    ok(d2)
+    info = ok(tmp_path, "--cache-info", "--cache", str(cache)).out  # no Pipefile needed
+    assert "hit rate of the last run: 100% (1 hit(s), 0 miss(es), 0 refused)" in info
+    r = ok(tmp_path, "--cache-prune", "0", env={"PYRULE_CACHE": str(cache)})
+    assert "pruned 2 entries" in r.out and "entries: 0" in r.out
+    assert pyrule(d, "--cache", "", "--cache-info").rc == 2  # '' turns it off: no cache to look at
 
 
 def test_pruning_while_another_run_restores_loses_nothing(tmp_path: Path):
