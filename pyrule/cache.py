@@ -104,7 +104,9 @@ class Cache:
         os.makedirs(self.root, exist_ok=True)
         mode = os.stat(self.root).st_mode
         self.shared = bool(mode & statmod.S_IWGRP)
-        self.dir_mode = 0o2775 if self.shared else 0o755
+        # Shared: what this process creates is as open as the directory itself (2770: the group only)
+        self.dir_mode = statmod.S_IMODE(mode) | 0o2000 if self.shared else 0o755
+        self.file_mode = 0o444 & (statmod.S_IMODE(mode) | 0o400) if self.shared else 0o444
         for sub in ("blobs", "actions", "tmp"):
             self._mkdir(os.path.join(self.root, sub))
 
@@ -133,6 +135,8 @@ class Cache:
             fd = os.open(os.path.join(self.root, "use.log"), os.O_WRONLY | os.O_APPEND | os.O_CREAT,
                          0o664 if self.shared else 0o644)
             try:
+                if self.shared and os.fstat(fd).st_uid == os.getuid():  # the umask may have cut the group out
+                    os.fchmod(fd, 0o660 | (self.dir_mode & 0o004))
                 os.write(fd, line)
             finally:
                 os.close(fd)
@@ -175,9 +179,10 @@ class Cache:
         # Blobs are in place before the entry that names them becomes visible.
         self._mkdir(os.path.dirname(self.entry_path(key)))
         tmp = self._tmp("entry")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444 | (0o040 if self.shared else 0))
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
             os.write(fd, text.encode())
+            os.fchmod(fd, self.file_mode)  # explicit: the umask must not cut the group out
         finally:
             os.close(fd)
         os.replace(tmp, self.entry_path(key))
@@ -199,7 +204,7 @@ class Cache:
                 _copy(path, tmp)
                 if hash_file(tmp) != digest:  # the output changed while it was copied
                     raise Refused(f"{path} changed while it was stored in the cache")
-                os.chmod(tmp, 0o444)
+                os.chmod(tmp, self.file_mode)
                 os.replace(tmp, blob)
             except BaseException:
                 _unlink(tmp)
@@ -384,8 +389,11 @@ class Cache:
 
         def drop(digest: str, grace: float) -> None:
             nonlocal total
-            size, mtime = blobs.pop(digest, (0, start))
-            if mtime >= start - grace:  # written or touched just now: a publisher may be using it
+            size, _mtime = blobs.pop(digest, (0, start))
+            try:
+                if os.stat(self.blob_path(digest)).st_mtime >= start - grace:
+                    return  # written or touched since the prune began: a publisher may be using it
+            except FileNotFoundError:
                 return
             _unlink(self.blob_path(digest))
             total -= size

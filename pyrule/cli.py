@@ -124,6 +124,7 @@ _LONG = ("--file", "--directory", "--dry-run", "--print-commands", "--jobs", "--
          "--force-all", "--force", "--overwrite-protected", "--delete-orphans", "--until", "--why", "--set",
          "--list", "--dag", "--status", "--stats", "--report", "--run", "--executor", "--run-job", "--quiet",
          "--verbose", "--version", "--help", "--configfile", "--config")
+_CACHE_LONG = ("--cache", "--cache-info", "--cache-prune")  # issue 20 (cache.py)
 
 
 def long_options() -> tuple[str, ...]:
@@ -131,7 +132,7 @@ def long_options() -> tuple[str, ...]:
     as an executor may be registered after this module is imported."""
     from . import commands, completion, settings
 
-    return _LONG + commands.LONG + settings.LONG + completion.LONG + tuple(flag for flag, *_ in _executor_options())
+    return _LONG + _CACHE_LONG + commands.LONG + settings.LONG + completion.LONG + tuple(flag for flag, *_ in _executor_options())
 _SHORT = ("-f", "-C", "-n", "-p", "-j", "-k", "-B", "-q", "-v", "-h")
 
 # What Make and Snakemake users type, in pyrule's words.

@@ -275,3 +275,21 @@ def test_shared_cache_is_group_readable(tmp_path, monkeypatch):
     assert stat.S_IMODE(os.stat(root / "blobs").st_mode) == 0o2775
     assert os.stat(cache.entry_path("9" * 32)).st_mode & stat.S_IRGRP
     assert os.stat(_blob_of(cache, "9" * 32)).st_mode & 0o777 == 0o444
+
+
+def test_a_group_only_cache_stays_group_only_whatever_the_umask(tmp_path, monkeypatch):
+    root = tmp_path / "lab"
+    root.mkdir()
+    os.chmod(root, 0o2770)
+    monkeypatch.chdir(tmp_path)
+    old = os.umask(0o077)
+    try:
+        cache = Cache(str(root))
+        _write("a", b"1")
+        cache.publish("8" * 32, ["a"])
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(os.stat(root / "actions").st_mode) == 0o2770
+    assert stat.S_IMODE(os.stat(cache.entry_path("8" * 32)).st_mode) == 0o440
+    assert stat.S_IMODE(os.stat(_blob_of(cache, "8" * 32)).st_mode) == 0o440
+    assert stat.S_IMODE(os.stat(root / "use.log").st_mode) == 0o660
