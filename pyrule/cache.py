@@ -554,6 +554,7 @@ class JobCache:
     def __init__(self, root: str, run_id: str, note, warn, log):
         self.store = Cache(root, run_id)
         self.note, self.warn, self.log = note, warn, log
+        self.read_only = False  # publishing met a permission error: not said again this run
 
     def _key(self, job, sig: tuple[str, dict[str, Any]]) -> str | None:
         if not getattr(job.rule, "cache", True):
@@ -603,8 +604,13 @@ class JobCache:
                 self.log(f"cache {job.name}: published {key}")
         except (Refused, OSError) as e:
             why = str(e) if isinstance(e, Refused) else f"{e.strerror or e}"
-            self.warn(f"cache: {job.name} not published: {why}")
             self.log(f"cache {job.name}: not published: {why}")
+            if isinstance(e, PermissionError):  # a cache this user may only read: said once a run
+                if self.read_only:
+                    return
+                self.read_only = True
+                why += " (the cache is read-only for you: restores still work)"
+            self.warn(f"cache: {job.name} not published: {why}")
 
 
 def open_cache(option: str | None, pipefile_cache: str | None, run_id: str, console, log) -> JobCache | None:

@@ -163,3 +163,51 @@ def test_pruning_while_another_run_restores_loses_nothing(tmp_path: Path):
             assert (p / "small.txt").read_text() == ">chr1\nACGT\n"
     finally:
         pruner.wait(timeout=60)
+
+
+def test_reported_stats_come_back_with_a_restore(tmp_path: Path):
+    cache, side = tmp_path / "cache", tmp_path / "side.txt"
+    text = """
+        rule count:
+            output: "n.txt"
+            input: "ref.fa"
+            shell: wc -l < {input} > {output}; printf 'reads\\t2\\n' >> "$PYRULE_REPORT"; echo ran >> {SIDE}
+    """
+    r = ok(_project(tmp_path / "one", side, text), "--cache", str(cache))
+    assert r.jobs()["count"]["reported"] == {"reads": "2"}
+    r = ok(_project(tmp_path / "two", side, text), "--cache", str(cache))
+    assert _runs(side) == 1
+    assert r.jobs()["count"]["reported"] == {"reads": "2"}
+
+
+def test_python_api_bodies_share_the_cache_across_projects(tmp_path: Path):
+    import subprocess
+    import sys
+
+    script = textwrap.dedent(f"""
+        import sys
+        from pyrule import Workflow
+        wf = Workflow(sys.argv[1])
+
+        @wf.rule(output="sq.txt", input="ref.fa", params={{"k": 3}})
+        def square(input, output, params):
+            with open({str(tmp_path / "side.txt")!r}, "a") as f:
+                f.write("ran\\n")
+            with open(output[0], "w") as f:
+                f.write(str(params.k ** 2))
+
+        result = wf.run(["sq.txt"], cache={str(tmp_path / "cache")!r})
+        print(result.outcomes["square"].status, result.outcomes["square"].reason)
+    """)
+    write(tmp_path / "flow.py", script)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    outs = []
+    for name in ("one", "two"):
+        write(tmp_path / name / "ref.fa", ">chr1\n")
+        p = subprocess.run([sys.executable, str(tmp_path / "flow.py"), str(tmp_path / name)], env=env,
+                           capture_output=True, text=True, timeout=120)
+        assert p.returncode == 0, p.stderr
+        outs.append(p.stdout)
+        assert (tmp_path / name / "sq.txt").read_text() == "9"
+    assert _runs(tmp_path / "side.txt") == 1
+    assert outs[1].startswith("up-to-date restored from cache ")
