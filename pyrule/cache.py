@@ -123,7 +123,7 @@ class Cache:
         return os.path.join(self.root, "blobs", digest[:2], digest)
 
     def entry_path(self, key: str) -> str:
-        return os.path.join(self.root, "actions", key[:2], key + ".json")
+        return _entry_path(self.root, key)
 
     def _tmp(self, what: str) -> str:
         return os.path.join(self.root, "tmp", f"{what}.{os.getpid()}.{time.monotonic_ns()}")
@@ -434,6 +434,10 @@ class Cache:
         os.replace(tmp, os.path.join(self.root, "use.log"))  # lines appended meanwhile are lost: only order
 
 
+def _entry_path(root: str, key: str) -> str:
+    return os.path.join(root, "actions", key[:2], key + ".json")
+
+
 def _check(body: dict[str, Any]) -> str:
     return xxhash.xxh3_128_hexdigest(json.dumps(body, sort_keys=True).encode())
 
@@ -648,3 +652,25 @@ def cache_command(option: str | None, pipefile_cache: str | None, prune: str | N
                     f"{format_size(freed)} freed")
     console.out(format_info(cache.info()))
     return 0
+
+
+def annotate_dry_run(decisions: list, option: str | None, pipefile_cache: str | None) -> None:
+    """`pyrule -n` with a cache: a stale job whose inputs are there and whose key the cache holds
+    gets `; in the cache: would be restored` after its reason. Nothing is written or restored."""
+    root = option if option is not None else os.environ.get(ENV, pipefile_cache or "")
+    if not root or not os.path.isdir(os.path.join(root, "actions")):
+        return
+    from .decide import Fingerprints, InputError, signature
+    from .stat_cache import StatCache
+
+    fps = Fingerprints(None, StatCache())
+    for d in decisions:
+        if d.reason is None or d.upstream or d.pending:  # an upstream job's outputs are not there yet
+            continue
+        try:
+            sig = signature(d.job, fps)
+            if cacheable(list(d.job.outputs), d.job.flagged("temp")) is None and getattr(d.job.rule, "cache", True) \
+                    and os.path.exists(_entry_path(root, job_key(sig[1]))):
+                d.reason += "; in the cache: would be restored"
+        except (InputError, OSError):
+            continue

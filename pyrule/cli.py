@@ -474,6 +474,10 @@ def _main(args: argparse.Namespace, argv: list[str], console) -> int:
         return EXIT_OK
     if args.dry_run:
         decisions = dry_run(graph, rules, options, console)
+        if args.cache or (args.cache is None and (os.environ.get("PYRULE_CACHE") or rules.cache)):  # cache.py
+            from .cache import annotate_dry_run
+
+            annotate_dry_run(decisions, args.cache, rules.cache)
         console.plan(decisions, _commands(decisions, rules) if args.print_commands else None)
         if not args.overwrite_protected:  # say now what the run would refuse
             from .run import check_protected

@@ -211,3 +211,14 @@ def test_python_api_bodies_share_the_cache_across_projects(tmp_path: Path):
         assert (tmp_path / name / "sq.txt").read_text() == "9"
     assert _runs(tmp_path / "side.txt") == 1
     assert outs[1].startswith("up-to-date restored from cache ")
+
+
+def test_a_dry_run_says_what_the_cache_would_restore(tmp_path: Path):
+    cache, side = tmp_path / "cache", tmp_path / "side.txt"
+    ok(_project(tmp_path / "one", side), "--cache", str(cache))
+    two = _project(tmp_path / "two", side)
+    assert ok(two, "-n", "-q", "--cache", str(cache)).out.splitlines() == [
+        "index: output ref.idx missing; in the cache: would be restored"]
+    assert ok(two, "-n", "-q", "--cache", str(cache), "NORM=l2").out.splitlines() == ["index: output ref.idx missing"]
+    assert ok(two, "-n", "-q").out.splitlines() == ["index: output ref.idx missing"]  # no cache named
+    assert not (two / "ref.idx").exists() and _runs(side) == 1
