@@ -247,9 +247,8 @@ class Cache:
         try:
             for o in doc["outputs"]:
                 path = o["path"]
-                tmp = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.pyrule-cache.{os.getpid()}")
-                _remove(tmp)
                 os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+                tmp = _restore_tmp(path)
                 made.append((tmp, path))
                 if o["type"] == "file":
                     self._get(o, tmp)
@@ -432,6 +431,26 @@ class Cache:
             f.writelines("\t".join(ln) + "\n" for ln in kept)
         os.chmod(tmp, 0o664 if self.shared else 0o644)
         os.replace(tmp, os.path.join(self.root, "use.log"))  # lines appended meanwhile are lost: only order
+
+
+def _restore_tmp(path: str) -> str:
+    """Where an output is restored before it is renamed into place, beside it; leftovers of
+    restores killed before their rename (their process gone) are removed on the way."""
+    parent, base = os.path.dirname(path), os.path.basename(path)
+    prefix = f".{base}.pyrule-cache."
+    for name in _listdir(parent or "."):
+        if name.startswith(prefix) and name[len(prefix):].isdigit():
+            pid = int(name[len(prefix):])
+            try:
+                if pid != os.getpid():
+                    os.kill(pid, 0)
+                    continue  # another live process restores it now
+            except ProcessLookupError:
+                pass
+            except PermissionError:
+                continue
+            _remove(os.path.join(parent, name))
+    return os.path.join(parent, prefix + str(os.getpid()))
 
 
 def _entry_path(root: str, key: str) -> str:

@@ -293,3 +293,48 @@ def test_a_group_only_cache_stays_group_only_whatever_the_umask(tmp_path, monkey
     assert stat.S_IMODE(os.stat(cache.entry_path("8" * 32)).st_mode) == 0o440
     assert stat.S_IMODE(os.stat(_blob_of(cache, "8" * 32)).st_mode) == 0o440
     assert stat.S_IMODE(os.stat(root / "use.log").st_mode) == 0o660
+
+
+def test_a_restore_killed_at_any_point_never_mixes_old_and_new_outputs(work):
+    new = {"a": os.urandom(1 << 19), "d/b": os.urandom(1 << 19)}
+    for p, d in new.items():
+        _write(p, d)
+    work.publish("7" * 32, ["a", "d"])
+    old = {"a": b"old a", "d/b": b"old b"}
+    t = time.monotonic()
+    work.restore("7" * 32, ["a", "d"])
+    took = time.monotonic() - t + 0.002
+    seen = set()
+    for _trial in range(30):
+        for p, d in old.items():
+            _remove_tree("d")
+            _write(p, d)
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child
+            try:
+                work.restore("7" * 32, ["a", "d"])
+            finally:
+                os._exit(0)
+        time.sleep(random.uniform(0, took * 1.5))
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        state = {p: (_read(p) if os.path.exists(p) else None) for p in new}
+        if all(state[p] == new[p] for p in new):
+            seen.add("new")
+        elif all(state[p] == old[p] for p in new):
+            seen.add("old")
+        else:  # killed between removing the old outputs and renaming the new ones: one missing (the
+            # job reruns), never old beside new
+            assert None in state.values(), state
+            assert not ({p for p in new if state[p] == new[p]} and {p for p in new if state[p] == old[p]}), state
+            seen.add("missing")
+    assert "old" in seen or "new" in seen
+    work.restore("7" * 32, ["a", "d"])  # and a later restore clears what killed ones left
+    assert sorted(os.listdir(".")) == ["a", "d"]
+    assert {p: _read(p) for p in new} == new
+
+
+def _remove_tree(path: str) -> None:
+    from pyrule.outputs import remove
+
+    remove(path)
