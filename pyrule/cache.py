@@ -179,13 +179,17 @@ class Cache:
         # Blobs are in place before the entry that names them becomes visible.
         self._mkdir(os.path.dirname(self.entry_path(key)))
         tmp = self._tmp("entry")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
-            os.write(fd, text.encode())
-            os.fchmod(fd, self.file_mode)  # explicit: the umask must not cut the group out
-        finally:
-            os.close(fd)
-        os.replace(tmp, self.entry_path(key))
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            try:
+                os.write(fd, text.encode())
+                os.fchmod(fd, self.file_mode)  # explicit: the umask must not cut the group out
+            finally:
+                os.close(fd)
+            os.replace(tmp, self.entry_path(key))
+        except BaseException:  # a full disk: no leftover (a kill leaves one in tmp/, which prune removes)
+            _unlink(tmp)
+            raise
         self.journal("publish", key)
         return True
 
