@@ -222,3 +222,12 @@ def test_a_dry_run_says_what_the_cache_would_restore(tmp_path: Path):
     assert ok(two, "-n", "-q", "--cache", str(cache), "NORM=l2").out.splitlines() == ["index: output ref.idx missing"]
     assert ok(two, "-n", "-q").out.splitlines() == ["index: output ref.idx missing"]  # no cache named
     assert not (two / "ref.idx").exists() and _runs(side) == 1
+
+
+def test_pyrule_toml_names_the_cache(tmp_path: Path):
+    cache, side = tmp_path / "cache", tmp_path / "side.txt"
+    for name in ("one", "two"):
+        d = _project(tmp_path / name, side)
+        write(d / "pyrule.toml", f'cache = "{cache}"\n')
+        ok(d)
+    assert _runs(side) == 1 and (tmp_path / "two" / "ref.idx").exists()
