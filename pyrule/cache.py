@@ -583,24 +583,22 @@ class JobCache:
         self.note, self.warn, self.log = note, warn, log
         self.read_only = False  # publishing met a permission error: not said again this run
 
-    def _key(self, job, sig: tuple[str, dict[str, Any]]) -> str | None:
-        if not getattr(job.rule, "cache", True):
-            return None
-        if cacheable(list(job.outputs), job.flagged("temp")) is not None:
-            return None
-        return job_key(sig[1])
+    @staticmethod
+    def cached(job) -> bool:
+        """Whether the job's results are looked up and published at all."""
+        return getattr(job.rule, "cache", True) and cacheable(list(job.outputs), job.flagged("temp")) is None
 
     def restore(self, job, decider) -> Hit | None:
         """Restore a stale job's outputs if the cache has its key: a Hit, recorded as if it ran."""
         from .decide import Decision, InputError
 
+        if not self.cached(job):
+            return None
         try:
             sig = decider.signature(job)
-            key = self._key(job, sig)
+            key = job_key(sig[1])
         except (InputError, OSError):
             return None  # the runner fails it as it would without a cache
-        if key is None:
-            return None
         try:
             doc = self.store.restore(key, list(job.outputs))
         except (Refused, OSError) as e:
@@ -623,10 +621,10 @@ class JobCache:
 
     def publish(self, job, sig: tuple[str, dict[str, Any]], res) -> None:
         """Publish a job that succeeded (after its outputs are final: protected ones read-only)."""
+        if not self.cached(job):
+            return
         try:
-            key = self._key(job, sig)
-            if key is None:
-                return
+            key = job_key(sig[1])
             if self.store.publish(key, list(job.outputs), getattr(res, "reported", None), getattr(res, "wall_s", 0.0)):
                 self.log(f"cache {job.name}: published {key}")
         except (Refused, OSError) as e:
@@ -691,9 +689,7 @@ def annotate_dry_run(decisions: list, option: str | None, pipefile_cache: str | 
         if d.reason is None or d.upstream or d.pending:  # an upstream job's outputs are not there yet
             continue
         try:
-            sig = signature(d.job, fps)
-            if cacheable(list(d.job.outputs), d.job.flagged("temp")) is None and getattr(d.job.rule, "cache", True) \
-                    and os.path.exists(_entry_path(root, job_key(sig[1]))):
+            if JobCache.cached(d.job) and os.path.exists(_entry_path(root, job_key(signature(d.job, fps)[1]))):
                 d.reason += "; in the cache: would be restored"
         except (InputError, OSError):
             continue
