@@ -109,6 +109,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fmt", action="store_true", help="rewrite the Pipefile (or the files named as TARGETs; - for stdin) in the canonical layout")
     p.add_argument("--check", action="store_true", help="with --fmt: write nothing; exit 1 and show the diff if a file would change")
     p.add_argument("--version", action="version", version=f"pyrule {__version__}")
+    # issue 20: the cache of job results (cache.py, docs/cache.md)
+    p.add_argument("--cache", metavar="DIR", help="restore stale jobs' outputs from the cache DIR, and publish new "
+                   "ones there (also $PYRULE_CACHE, or `cache:` in the Pipefile; --cache '' turns it off)")
+    p.add_argument("--cache-info", action="store_true", help="the cache's size, entries and the hit rate of its last run")
+    p.add_argument("--cache-prune", metavar="SIZE", help="shrink the cache to SIZE (e.g. 50G), least recently used first")
     # issue 22 commands (cmds): in their own modules
     from . import commands, completion, settings
 
@@ -130,6 +135,7 @@ _LONG = ("--file", "--directory", "--dry-run", "--print-commands", "--jobs", "--
          "--verbose", "--version", "--help", "--configfile", "--config",
          "--fmt", "--check")
 _LSP = ("--lsp",)  # the language server (pyrule/lsp/)
+_CACHE_LONG = ("--cache", "--cache-info", "--cache-prune")  # issue 20 (cache.py)
 
 
 def long_options() -> tuple[str, ...]:
@@ -137,7 +143,7 @@ def long_options() -> tuple[str, ...]:
     as an executor may be registered after this module is imported."""
     from . import commands, completion, settings
 
-    return _LONG + _LSP + commands.LONG + settings.LONG + completion.LONG + tuple(flag for flag, *_ in _executor_options())
+    return _LONG + _LSP + _CACHE_LONG + commands.LONG + settings.LONG + completion.LONG + tuple(flag for flag, *_ in _executor_options())
 _SHORT = ("-f", "-C", "-n", "-p", "-j", "-k", "-B", "-q", "-v", "-h", "-o")
 
 # What Make and Snakemake users type, in pyrule's words.
@@ -393,6 +399,10 @@ def _main(args: argparse.Namespace, argv: list[str], console) -> int:
         from .report.command import report_command
 
         return report_command(args.report, args.run, args.file, console)
+    if (args.cache_info or args.cache_prune) and (args.cache or os.environ.get("PYRULE_CACHE")):  # no Pipefile needed
+        from .cache import cache_command
+
+        return cache_command(args.cache, None, args.cache_prune, console)
     if args.completion or args.complete_targets:  # reads no Pipefile's Python (completion.py)
         from .completion import completion_command
 
@@ -435,6 +445,10 @@ def _main(args: argparse.Namespace, argv: list[str], console) -> int:
 
         return run_job(rules, args.run_job, targets)
 
+    if args.cache_info or args.cache_prune:  # the Pipefile's `cache:`
+        from .cache import cache_command
+
+        return cache_command(args.cache, rules.cache, args.cache_prune, console)
     _check_budget_names(args.resources, rules)
     # `cores = upto(N)` gets min(N, -j); an executor whose -j is not the cores budget (Slurm) shares none
     rules.cores_budget = (args.jobs or os.cpu_count() or 1) if executors.EXECUTORS[args.executor].jobs is None \
@@ -454,7 +468,7 @@ def _main(args: argparse.Namespace, argv: list[str], console) -> int:
         overwrite_protected=args.overwrite_protected, executor=args.executor, argv=list(argv),
         overrides=override_args(args) + config_words,
         print_commands=args.print_commands,
-        executor_options=executor_options(args),
+        executor_options=executor_options(args), cache=args.cache,
     )
     from . import commands
 
@@ -491,6 +505,10 @@ def _main(args: argparse.Namespace, argv: list[str], console) -> int:
         return EXIT_OK
     if args.dry_run:
         decisions = dry_run(graph, rules, options, console)
+        if args.cache or (args.cache is None and (os.environ.get("PYRULE_CACHE") or rules.cache)):  # cache.py
+            from .cache import annotate_dry_run
+
+            annotate_dry_run(decisions, args.cache, rules.cache)
         console.plan(decisions, _commands(decisions, rules) if args.print_commands else None)
         if not args.overwrite_protected:  # say now what the run would refuse
             from .run import check_protected

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 SECTIONS = ("output", "input", "params", "resources", "slurm", "log", "check", "retries", "priority", "env", "script",
-            "local")
+            "local", "cache")
 CHECKS = ("checksum", "mtime")
 _SLURM_KEYS = ("partition", "account", "qos", "constraint", "extra")
 
@@ -39,15 +39,17 @@ class Definitions:
              shell: str | None = None, python: str | Callable | None = None, doc: str | None = None,
              slurm: dict | None = None, checkpoint: bool = False, loc: Location | None = None,
              section_locs: dict[str, Location] | None = None, script: str | None = None,
-             local: bool = False) -> Any:
+             local: bool = False, cache: bool = True) -> Any:
         """Add a rule; without `shell`/`python`/`script` (and with no name), return a decorator for a body.
 
         `script`: a Python script file (relative to the project directory) run as the body, with
         an object named `snakemake` and `pyrule` (input, output, params, ...: see docs/language.md).
-        `local`: with --executor slurm, run the jobs on this machine instead of submitting them."""
-        if not isinstance(local, bool):
-            raise PipefileError(f"rule '{name}': local: must be True or False, not {local!r}",
-                                (section_locs or {}).get("local", loc), "write 'local: True'")
+        `local`: with --executor slurm, run the jobs on this machine instead of submitting them.
+        `cache`: False: never restored from nor published to the cache of job results (cache.py)."""
+        for flag, flag_value, hint in (("local", local, "write 'local: True'"), ("cache", cache, "write 'cache: False'")):
+            if not isinstance(flag_value, bool):
+                raise PipefileError(f"rule '{name}': {flag}: must be True or False, not {flag_value!r}",
+                                    (section_locs or {}).get(flag, loc), hint)
         for section, value in (("params", params), ("resources", resources), ("env", env), ("slurm", slurm)):
             if value is not None and not isinstance(value, dict):
                 label = f"rule '{name}'" if isinstance(name, str) else "rule"
@@ -57,7 +59,7 @@ class Definitions:
             outputs=items(output), inputs=items(input), params=dict(params or {}),
             resources=dict(resources or {}), log=log, check=check, retries=retries, priority=priority,
             env=dict(env or {}), doc=doc, checkpoint=checkpoint, loc=loc, section_locs=dict(section_locs or {}),
-            local=local,
+            local=local, cache=cache,
         )
         if slurm:
             fields["resources"]["slurm"] = dict(slurm)

@@ -236,6 +236,9 @@ class _Formatter:
         elif tree.data == "configfile_stmt":
             value = c[0]
             prefix, replace, width = "configfile = ", "configfile: ", LINE_LENGTH - 1
+        elif tree.data == "cache_stmt":  # (c[0] is the CACHE keyword token)
+            value = c[1]
+            prefix, replace, width = "cache = ", "cache: ", LINE_LENGTH - 1
         else:  # import_stmt
             value = c[1]
             prefix, replace, width = "", "", LINE_LENGTH
@@ -470,6 +473,8 @@ def meaning(pipefile: S.Pipefile) -> list[object]:
             out.append(("include", _py(st.path.text, "eval")))
         elif isinstance(st, S.ConfigFile):
             out.append(("configfile", _py(st.path.text, "eval")))
+        elif isinstance(st, S.CacheDir):
+            out.append(("cache", _py(st.path.text, "eval")))
         elif isinstance(st, S.Default):
             out.append(("default", [(t.text, t.quoted) for t in st.targets]))
         elif isinstance(st, S.PythonBlock):

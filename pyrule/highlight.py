@@ -43,7 +43,7 @@ __all__ = ["PipefileLexer", "SUBSTITUTION"]
 SUBSTITUTION = String.Interpol.Substitution
 
 STATEMENT_KEYWORDS = ("rule", "checkpoint", "default", "include", "configfile", "import", "from", "python")
-SECTIONS = ("output", "input", "params", "resources", "slurm", "log", "check", "retries", "priority", "env", "script", "local")
+SECTIONS = ("output", "input", "params", "resources", "slurm", "log", "check", "retries", "priority", "env", "script", "local", "cache")
 BODIES = ("shell", "python")
 
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
@@ -244,7 +244,7 @@ class PipefileLexer(ExtendedRegexLexer):
 
     def _include(self, match, ctx: LexerContext):
         yield match.start(1), Keyword.Namespace, match.group(1)
-        if match.lastindex and match.lastindex >= 3:  # configfile: the colon
+        if match.lastindex and match.lastindex >= 3:  # configfile: or cache: the colon
             yield match.start(2), Whitespace, match.group(2)
             yield match.start(3), Punctuation, match.group(3)
         end = min(_python_end(ctx.text, match.end()) + 1, len(ctx.text))
@@ -285,7 +285,7 @@ class PipefileLexer(ExtendedRegexLexer):
             (r"^(python)([ \t]*)(:)", _python_block),
             (r"^(default)([ \t]*)(:)", bygroups(Keyword, Whitespace, Punctuation), "targets"),
             (r"^(include)\b", _include),
-            (r"^(configfile)([ \t]*)(:)", _include),
+            (r"^(configfile|cache)([ \t]*)(:)", _include),
             (r"^(?=(?:import|from)\b)", _import),
             (rf"^({_NAME})([ \t]*)(\?=|=(?!=))", _assignment),
             (r"^(?=[^\s#])", _short_rule),

@@ -23,6 +23,7 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start
 if TYPE_CHECKING:
     from typing import Any
 
+    from .cache import JobCache
     from .decide import Decider, Decision
     from .events import Events
     from .executors.base import Executor, JobResult
@@ -92,6 +93,7 @@ class JobLife:
         self.executor: Executor | None = None  # made by open(), when there is a job to start
         self.kind: type[Executor] | None = None  # its class
         self._told_waiting: set[str] = set()  # jobs we said wait for another pyrule's job of their name
+        self.cache: JobCache | None = None  # cache.py: set by the run with --cache, $PYRULE_CACHE or `cache:`
 
     def open(self, kind: type[Executor]) -> Executor:
         """Make the executor (of class `kind`), and the directory jobs report in (jobspec.job_spec)."""
@@ -205,6 +207,14 @@ class JobLife:
                 self.state.flush()
             lock.release()
             return False
+        hit = self.cache.restore(job, self.decider) if self.cache is not None else None
+        if hit is not None:  # restored from the cache (cache.py): recorded as if it had run
+            self.decider.ran(job)
+            self.up_to_date(hit.decision)
+            self.outcomes[job.name].reported = hit.reported
+            self.state.flush()
+            lock.release()
+            return False
         self.outcomes[job.name] = JobOutcome(job, "pending", d.reason)
         return lock, d
 
@@ -298,6 +308,8 @@ class JobLife:
                 if "protected" in getattr(p, "flags", ()) or p in protected:
                     protect(p)
             self.state.succeeded(job.name, job.rule.name, sig[0], sig[1])
+            if self.cache is not None:  # published (cache.py)
+                self.cache.publish(job, sig, res)
             # Its consumers are re-decided on their own signatures now (early cutoff), not
             # as "upstream will run".
             self.decider.ran(job)

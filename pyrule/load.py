@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     StrPath = str | os.PathLike[str]
 
 _KEYWORD_SECTIONS = ("params", "resources", "env", "slurm")
-_SINGLE_SECTIONS = ("log", "check", "retries", "priority", "script", "local")
+_SINGLE_SECTIONS = ("log", "check", "retries", "priority", "script", "local", "cache")
 
 
 def parse_override(text: str) -> tuple[str, Any]:
@@ -130,6 +130,12 @@ class _Loader:
                 raise PipefileError(f"configfile: 'config' is a {type(config).__name__} here, not the config dict",
                                     stmt.loc, "do not assign to the name 'config'; change its keys instead")
             self.config.add_file(config, os.path.normpath(os.path.join(os.path.dirname(path), target)), stmt.path.loc)
+        elif isinstance(stmt, S.CacheDir):
+            target = evaluate(stmt.path, self.ns)
+            if not isinstance(target, (str, os.PathLike)):
+                raise PipefileError(f"cache needs a directory, not {type(target).__name__}", stmt.path.loc,
+                                    'write cache: "/path/to/cache"')
+            self.wf.rules.cache = os.path.join(os.path.dirname(path), os.path.expanduser(os.fspath(target)))
         elif isinstance(stmt, S.Default):
             self.wf.default(*(t.text for t in stmt.targets), loc=stmt.loc)
         elif isinstance(stmt, S.RuleDecl):

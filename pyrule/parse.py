@@ -239,6 +239,12 @@ class _ToAst(Transformer):
         return S.ConfigFile(code, Location(self.file, meta.line, meta.column))
 
     @v_args(meta=True)
+    def cache_stmt(self, meta, c):
+        code = self._code(c[-1])  # (c[0]: the CACHE token)
+        check_python(code, "eval")
+        return S.CacheDir(code, Location(self.file, meta.line, meta.column))
+
+    @v_args(meta=True)
     def default_stmt(self, meta, c):
         return S.Default([self._target(t) for t in c], Location(self.file, meta.line, meta.column))
 

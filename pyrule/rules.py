@@ -119,6 +119,7 @@ class Rule:
     local: bool = False  # with --executor slurm: run on this machine, never submitted (Snakemake's localrules)
     doc: str | None = None
     checkpoint: bool = False
+    cache: bool = True  # `cache: false`: never looked up in nor published to the cache (cache.py)
     loc: Location | None = None
     # Where each section was written, for errors found after loading (plan, run).
     section_locs: dict[str, Location] = field(default_factory=dict)
@@ -149,6 +150,7 @@ class Rules:
     # What `cores = upto(N)` is cut to: the run's cores budget (-j); None: this machine's CPU
     # count; infinity: an executor that shares no cores budget (Slurm: upto(N) gives N).
     cores_budget: float | None = None
+    cache: str | None = None  # the Pipefile's top-level `cache: "DIR"` (cache.py)
 
     def first(self) -> Rule | None:
         return next(iter(self.rules.values()), None)

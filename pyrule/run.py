@@ -55,6 +55,7 @@ class Options:
     overwrite_protected: bool = False  # rerun jobs whose protected() outputs exist
     print_commands: bool = False  # -p: each job's command as it starts
     noop_key: str | None = None  # noop_memo.memo_key: a run with nothing to do leaves a memo under it
+    cache: str | None = None  # --cache DIR (cache.py); None: $PYRULE_CACHE, else the Pipefile's `cache:`
 
 
 @record
@@ -308,6 +309,9 @@ class Runner:
                                adopt=not self.after_lost_store)
         life = self.life = self._make_life(journal, recovery)
         self.outcomes = life.outcomes
+        from .cache import open_cache
+
+        life.cache = open_cache(self.options.cache, self.rules.cache, self.run_id, events, events.logged)
         decisions = self.decider.decide_all(self.graph.jobs)
         if not gc.isenabled():  # the command line turned it off for planning (see cli._main)
             gc.freeze()

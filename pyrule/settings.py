@@ -33,6 +33,7 @@ _NOT_SETTINGS = {
     "dag", "status", "stats", "report", "run", "run-job", "touch", "summary", "list-changes",
     "delete-all-output", "list-untracked", "show-config", "completion", "complete-targets",
     "lsp", "fmt", "check", "convert", "output",
+    "cache-info", "cache-prune",  # commands of the cache (cache.py); `cache = "DIR"` is a setting
     "config", "configfile",  # read before pyrule.toml; the Pipefile's `configfile:` is the project's
 }
 

@@ -62,6 +62,14 @@ class ConfigFile:
 
 
 @record(frozen=True)
+class CacheDir:
+    """`cache: "DIR"`: the cache of job results (cache.py) when neither --cache nor $PYRULE_CACHE says."""
+
+    path: Code
+    loc: Location
+
+
+@record(frozen=True)
 class Default:
     targets: list[Target]
     loc: Location
@@ -100,7 +108,7 @@ class ShortRule:
     loc: Location
 
 
-Statement = Assignment | Import | Include | ConfigFile | Default | PythonBlock | RuleDecl | ShortRule
+Statement = Assignment | Import | Include | ConfigFile | CacheDir | Default | PythonBlock | RuleDecl | ShortRule
 
 
 @record(frozen=True)

@@ -22,6 +22,7 @@ SECTION_DOCS = {
               "`resources`, `log`, `shell(cmd)` and `report(key, value)`",
     "script": "a Python script file run as the job, with `snakemake` (also `pyrule`): `input`, `output`, "
               "`params`, `wildcards`, `log`, `resources`, `threads`, `config`; its content is part of the signature",
+    "cache": "`False`: this rule's results are never restored from nor published to the cache (docs/cache.md)",
     "local": "`True`: with a cluster executor (`--executor`), the rule's jobs run on the machine pyrule runs on",
 }
 

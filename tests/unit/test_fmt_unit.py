@@ -156,6 +156,7 @@ def test_sections_in_the_grammars_order_four_spaces_double_quotes():
 def test_configfile_and_the_script_body_last():
     out = _check(textwrap.dedent("""\
         configfile:   'config.yaml'
+        cache:  '/tmp/cache'
         rule a:
           script: 'run.py'
           local: True
@@ -165,6 +166,7 @@ def test_configfile_and_the_script_body_last():
     """))
     assert out == textwrap.dedent('''\
         configfile: "config.yaml"
+        cache: "/tmp/cache"
 
         rule a:
             output: multiext("a", ".x", ".y")
