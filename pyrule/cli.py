@@ -105,6 +105,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fmt", action="store_true", help="rewrite the Pipefile (or the files named as TARGETs; - for stdin) in the canonical layout")
     p.add_argument("--check", action="store_true", help="with --fmt: write nothing; exit 1 and show the diff if a file would change")
     p.add_argument("--version", action="version", version=f"pyrule {__version__}")
+    # issue 19, software environments (containers.py, venvs.py; docs/environments.md)
+    p.add_argument("--container-engine", metavar="NAME", help="run container: rules with NAME (podman, docker, "
+                   "apptainer, singularity or a path; default: the first of these on PATH)")
+    p.add_argument("--build-envs", action="store_true", help="build every venv: environment and check every "
+                   "container: image, without running jobs")
     # issue 22 commands (cmds): in their own modules
     from . import commands, completion, settings
 
@@ -126,6 +131,7 @@ _LONG = ("--file", "--directory", "--dry-run", "--print-commands", "--jobs", "--
          "--verbose", "--version", "--help", "--configfile", "--config",
          "--fmt", "--check")
 _LSP = ("--lsp",)  # the language server (pyrule/lsp/)
+_ENVS = ("--container-engine", "--build-envs")  # issue 19 (containers.py, venvs.py)
 
 
 def long_options() -> tuple[str, ...]:
@@ -133,7 +139,7 @@ def long_options() -> tuple[str, ...]:
     as an executor may be registered after this module is imported."""
     from . import commands, completion, settings
 
-    return _LONG + _LSP + commands.LONG + settings.LONG + completion.LONG + tuple(flag for flag, *_ in _executor_options())
+    return _LONG + _LSP + _ENVS + commands.LONG + settings.LONG + completion.LONG + tuple(flag for flag, *_ in _executor_options())
 _SHORT = ("-f", "-C", "-n", "-p", "-j", "-k", "-B", "-q", "-v", "-h")
 
 # What Make and Snakemake users type, in pyrule's words.
@@ -431,6 +437,12 @@ def _main(args: argparse.Namespace, argv: list[str], console) -> int:
     if args.list:
         console.rule_list(rules)
         return EXIT_OK
+    if args.container_engine:  # (in the environment: a Slurm job script runs the engine too)
+        os.environ["PYRULE_CONTAINER_ENGINE"] = args.container_engine
+    if args.build_envs:
+        from .containers import build_all
+
+        return build_all(rules, console.out)
     if args.stats is not None:
         from .stats_view import show_stats
 

@@ -233,9 +233,10 @@ class _Formatter:
         elif tree.data == "include_stmt":
             value = c[0]
             prefix, replace, width = "include = ", "include ", LINE_LENGTH + 2
-        elif tree.data == "configfile_stmt":
+        elif tree.data in ("configfile_stmt", "container_stmt"):
             value = c[0]
-            prefix, replace, width = "configfile = ", "configfile: ", LINE_LENGTH - 1
+            word = tree.data.removesuffix("_stmt")
+            prefix, replace, width = f"{word} = ", f"{word}: ", LINE_LENGTH - 1
         else:  # import_stmt
             value = c[1]
             prefix, replace, width = "", "", LINE_LENGTH
@@ -470,6 +471,8 @@ def meaning(pipefile: S.Pipefile) -> list[object]:
             out.append(("include", _py(st.path.text, "eval")))
         elif isinstance(st, S.ConfigFile):
             out.append(("configfile", _py(st.path.text, "eval")))
+        elif isinstance(st, S.Container):
+            out.append(("container", _py(st.image.text, "eval")))
         elif isinstance(st, S.Default):
             out.append(("default", [(t.text, t.quoted) for t in st.targets]))
         elif isinstance(st, S.PythonBlock):

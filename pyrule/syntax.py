@@ -62,6 +62,12 @@ class ConfigFile:
 
 
 @record(frozen=True)
+class Container:  # top-level `container: IMAGE`: the default of the rules below with a shell body
+    image: Code
+    loc: Location
+
+
+@record(frozen=True)
 class Default:
     targets: list[Target]
     loc: Location
@@ -100,7 +106,7 @@ class ShortRule:
     loc: Location
 
 
-Statement = Assignment | Import | Include | ConfigFile | Default | PythonBlock | RuleDecl | ShortRule
+Statement = Assignment | Import | Include | ConfigFile | Container | Default | PythonBlock | RuleDecl | ShortRule
 
 
 @record(frozen=True)

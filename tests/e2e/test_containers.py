@@ -1,0 +1,202 @@
+"""`container:` (issue 19, docs/environments.md), with a real podman: the job runs in the image,
+its outputs land in the project, a new image reruns exactly its rules, interrupts and a killed
+pyrule leave no container running. No registry: the images are made here with `podman import`
+from a directory holding a static busybox (tests/envs/install.sh installs podman and busybox)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import tarfile
+from pathlib import Path
+
+import pytest
+from conftest import in_ci
+from harness import kill_with_watchdog, spawn, wait_for
+
+CONF = str(Path(__file__).resolve().parent.parent / "envs" / "containers.conf")
+ENV = {"CONTAINERS_CONF": CONF, "PYRULE_CONTAINER_ENGINE": "podman"}
+IMAGE = "localhost/pyrule-envs-test:1"
+
+pytestmark = pytest.mark.skipif(not in_ci() and not (shutil.which("podman") and os.path.exists("/bin/busybox")),
+                                reason="needs podman and a static busybox (bash tests/envs/install.sh, as root)")
+
+
+def podman(*args: str) -> str:
+    p = subprocess.run(["podman", *args], env={**os.environ, **ENV}, capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, f"podman {' '.join(args)}: {p.stderr}"
+    return p.stdout
+
+
+def make_image(tmp: Path, tag: str, release: str) -> str:
+    """An image holding busybox, its applets and /etc/os-release (ID=`release`); returns its id."""
+    root = tmp / f"root-{release}"
+    (root / "bin").mkdir(parents=True)
+    (root / "etc").mkdir()
+    shutil.copy("/bin/busybox", root / "bin" / "busybox")
+    applets = subprocess.run(["/bin/busybox", "--list"], capture_output=True, text=True).stdout.split()
+    for name in applets:
+        if name != "busybox":
+            (root / "bin" / name).symlink_to("busybox")
+    (root / "etc" / "os-release").write_text(f"ID={release}\n")
+    archive = tmp / f"{release}.tar"
+    with tarfile.open(archive, "w") as tar:
+        tar.add(root, arcname=".")
+    return podman("import", "-q", str(archive), tag).strip()
+
+
+@pytest.fixture(scope="module")
+def image(tmp_path_factory: pytest.TempPathFactory) -> str:
+    make_image(tmp_path_factory.mktemp("image"), IMAGE, "pyrule-test")
+    return IMAGE
+
+
+def ours() -> list[str]:
+    """The running containers a pyrule started."""
+    return podman("ps", "-q", "--filter", "label=pyrule.job").split()
+
+
+def test_job_runs_in_the_image_and_writes_the_project(project, image):
+    project.pipefile(f"""
+        container: "{image}"
+
+        rule all:
+            input: "in.txt", "host.txt"
+
+        rule inside:
+            output: "in.txt"
+            shell: cat /etc/os-release > {{output}}; readlink /bin/sh >> {{output}}
+
+        rule host:
+            output: "host.txt"
+            container: None
+            shell: cat /etc/os-release > {{output}}
+    """)
+    r = project.run(env=ENV)
+    assert r.rc == 0, str(r)
+    inside = (project / "in.txt").read_text()
+    assert inside == "ID=pyrule-test\nbusybox\n"
+    assert "ID=pyrule-test" not in (project / "host.txt").read_text()
+    assert (project / "in.txt").stat().st_uid == os.getuid()
+    assert not ours()
+    assert project.dry() == []  # up to date: the image is the same
+
+
+def test_a_new_image_reruns_exactly_its_rules(project, image, tmp_path):
+    tag = "localhost/pyrule-envs-changing:latest"
+    make_image(tmp_path, tag, "one")
+    project.pipefile(f"""
+        rule all:
+            input: "a.txt", "b.txt", "c.txt"
+
+        rule a:
+            output: "a.txt"
+            container: "{tag}"
+            shell: cat /etc/os-release > {{output}}
+
+        rule b:
+            output: "b.txt"
+            container: "{image}"
+            shell: echo b > {{output}}
+
+        rule c:
+            output: "c.txt"
+            shell: echo c > {{output}}
+    """)
+    assert project.run(env=ENV).rc == 0
+    new = make_image(tmp_path, tag, "two")  # the same name, one file differs
+    rc, out, err = project.run("-n", "-q", env=ENV)
+    assert rc == 0, err
+    lines = [ln for ln in out.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("a:"), out
+    assert lines[0].startswith(f"a: image {tag} changed (") and new.removeprefix("sha256:")[:12] in lines[0], lines[0]
+    r = project.run(env=ENV)
+    assert r.rc == 0 and r.ran == {"a"}, str(r)
+    assert (project / "a.txt").read_text() == "ID=two\n"
+
+
+def test_a_missing_image_is_an_error_before_any_job(project, image):
+    project.pipefile("""
+        rule all:
+            input: "plain.txt", "x.txt"
+
+        rule plain:
+            output: "plain.txt"
+            shell: touch {output}
+
+        rule x:
+            output: "x.txt"
+            container: "localhost/no-such-image:0"
+            shell: touch {output}
+    """)
+    rc, out, err = project.run(env=ENV)
+    assert rc == 2, err
+    assert "rule 'x'" in err and "localhost/no-such-image:0" in err and "Pipefile:11" in err, err
+    assert "Traceback" not in err
+    assert not (project / "plain.txt").exists()
+
+
+def test_a_missing_engine_is_an_error(project, image):
+    project.pipefile(f"""
+        rule x:
+            output: "x.txt"
+            container: "{image}"
+            shell: touch {{output}}
+    """)
+    rc, out, err = project.run(env={**ENV, "PYRULE_CONTAINER_ENGINE": "no-such-engine"})
+    assert rc == 2 and "container engine 'no-such-engine' is not on PATH" in err and "rule 'x'" in err, err
+
+
+def _long_job(project, image) -> None:
+    # First run: waits; later runs: finish at once (the marker is in the project, seen from both sides).
+    project.pipefile(f"""
+        rule slow:
+            output: "slow.txt"
+            container: "{image}"
+            shell: if [ -e started ]; then echo done > {{output}}; else touch started; sleep 60; fi
+    """)
+
+
+def test_ctrl_c_stops_the_container(project, image):
+    _long_job(project, image)
+    p = spawn(project, env=ENV)
+    try:
+        wait_for(lambda: ours(), timeout=30, what="the container")
+        p.send_signal(signal.SIGINT)
+        p.communicate(timeout=60)
+        assert not ours()
+    finally:
+        if p.poll() is None:
+            p.kill()
+
+
+def test_a_killed_pyrules_container_is_stopped_by_the_next_run(project, image):
+    _long_job(project, image)
+    p = spawn(project, env=ENV)
+    try:
+        wait_for(lambda: ours(), timeout=30, what="the container")
+        kill_with_watchdog(p)
+        p.communicate(timeout=30)
+        assert ours()  # nothing stopped it: pyrule and its watchdog are gone
+        r = project.run(env=ENV, timeout=120)
+        assert r.rc == 0, str(r)
+        assert not ours()
+        assert "was running when pyrule died" in r.err
+        assert (project / "slow.txt").read_text() == "done\n"
+    finally:
+        if p.poll() is None:
+            p.kill()
+
+
+def test_python_bodies_are_refused_a_container(project, image):
+    project.pipefile(f"""
+        rule x:
+            output: "x.txt"
+            container: "{image}"
+            python:
+                open(output[0], "w").close()
+    """)
+    err = project.error()
+    assert "rule 'x': container: runs shell: bodies only" in err and "venv:" in err
