@@ -23,6 +23,8 @@ SECTION_DOCS = {
     "script": "a Python script file run as the job, with `snakemake` (also `pyrule`): `input`, `output`, "
               "`params`, `wildcards`, `log`, `resources`, `threads`, `config`; its content is part of the signature",
     "local": "`True`: with a cluster executor (`--executor`), the rule's jobs run on the machine pyrule runs on",
+    "container": "an image the `shell:` body runs in (podman, docker, apptainer); `None`: not the top-level default",
+    "venv": "a pip requirements file: the body runs with its environment, built once into a shared cache",
 }
 
 HELPER_DOCS = {
