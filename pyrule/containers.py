@@ -33,6 +33,11 @@ _NAMED = ("podman", "docker")  # engines whose containers outlive their client: 
 _ids: dict[tuple[str, str], str] = {}  # (engine, image) -> identity, once per run
 
 
+def forget() -> None:
+    """A new run (in a process that ran one before): resolve the images again."""
+    _ids.clear()
+
+
 def engine(rule: Rule | None = None) -> str:
     """The engine's program (a name on PATH or a path); a UsageError when there is none."""
     import shutil

@@ -25,6 +25,13 @@ CACHE_VAR = "PYRULE_VENV_CACHE"
 _DONE = "pyrule-freeze.txt"  # written last: the environment is complete; holds its identity
 
 _built: dict[str, str] = {}  # requirements path -> environment directory, once per run
+_identities: dict[str, str] = {}  # requirements path -> identity()
+
+
+def forget() -> None:
+    """A new run (in a process that ran one before): read the environments again."""
+    _built.clear()
+    _identities.clear()
 
 
 def cache_dir() -> str:
@@ -93,11 +100,16 @@ def _stderr(text: str) -> None:
 
 
 def identity(rule: Rule) -> str:
-    """`FILE@DIGEST`: the requirements file and a digest of the installed packages (pip freeze)."""
+    """`FILE@DIGEST`: the requirements file and a digest of the installed packages (pip freeze);
+    read once per run."""
     import xxhash
 
-    with open(os.path.join(directory(rule), _DONE), "rb") as f:
-        return f"{rule.venv}@{xxhash.xxh3_64_hexdigest(f.read())[:12]}"
+    assert rule.venv is not None
+    known = _identities.get(rule.venv)
+    if known is None:
+        with open(os.path.join(directory(rule), _DONE), "rb") as f:
+            known = _identities[rule.venv] = f"{rule.venv}@{xxhash.xxh3_64_hexdigest(f.read())[:12]}"
+    return known
 
 
 def activate(rule: Rule, sys_path: bool = False) -> dict[str, str]:
