@@ -200,3 +200,27 @@ def test_python_bodies_are_refused_a_container(project, image):
     """)
     err = project.error()
     assert "rule 'x': container: runs shell: bodies only" in err and "venv:" in err
+
+
+def test_a_failing_body_fails_the_job_with_its_code_and_env_is_passed(project, image):
+    project.pipefile(f"""
+        container: "{image}"
+
+        rule all:
+            input: "env.txt", "pipe.txt"
+
+        rule env:
+            output: "env.txt"
+            env: GREETING = "hello"
+            shell: echo $GREETING > {{output}}
+
+        rule pipe:
+            output: "pipe.txt"
+            shell: false | true; echo unreachable > {{output}}
+    """)
+    r = project.run("-k", env=ENV)
+    assert r.rc != 0, str(r)
+    assert (project / "env.txt").read_text() == "hello\n"
+    assert not (project / "pipe.txt").exists()  # pipefail, as bash -euo pipefail runs a shell body
+    assert r.jobs()["pipe"]["status"] == "failed", r.jobs()
+    assert not ours()
