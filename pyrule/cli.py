@@ -476,6 +476,10 @@ def _main(args: argparse.Namespace, argv: list[str], console) -> int:
     from .plan import plan
 
     graph = plan(rules, targets, until=args.until)
+    if any(r.container is not None or r.venv is not None for r in rules.rules.values()):
+        from .containers import check  # images and environments, before any job starts (issue 19)
+
+        check(graph)
     if args.dag:
         from .report.command import dag_command
 

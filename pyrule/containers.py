@@ -80,6 +80,21 @@ def software(rule: Rule) -> str:
     return "venv " + venv_identity(rule)
 
 
+def check(graph: Any) -> None:
+    """Before any job starts (and before -n decides): resolve the image and build the venv of every
+    rule the graph's jobs use, afresh, so that a missing one stops the run at once, naming the rule."""
+    from . import venvs
+
+    forget()
+    venvs.forget()
+    seen = set()
+    for job in graph.jobs:
+        rule = job.rule
+        if (rule.container is not None or rule.venv is not None) and id(rule) not in seen:
+            seen.add(id(rule))
+            software(rule)
+
+
 def build_all(rules: Any, say: Callable[[str], None]) -> int:
     """--build-envs: build every rule's venv and resolve every rule's image; print each once."""
     seen = set()

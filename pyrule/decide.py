@@ -90,9 +90,6 @@ class Fingerprints:
         self.racy: set[str] = set()
         self._rules: dict[int, tuple[str, dict[str, str], str, dict[str, str]]] = {}  # id(rule) -> rule_parts()
         self._values: dict[int, tuple[Any, str]] = {}  # top-level values Python bodies read, as text
-        for module in ("pyrule.containers", "pyrule.venvs"):  # images and environments: resolved once per run
-            if module in sys.modules:
-                sys.modules[module].forget()
 
     def rule_parts(self, job: Job) -> tuple[str, dict[str, str], str, dict[str, str]]:
         """The parts of a signature that are the rule's own (body hash, env, the top-level names

@@ -109,6 +109,23 @@ def test_a_missing_image_is_an_error_before_any_job(project, image):
     assert not (project / "plain.txt").exists()
 
 
+def test_a_missing_image_downstream_is_an_error_before_its_upstream_runs(project, image):
+    project.pipefile("""
+        rule b:
+            output: "b.txt"
+            input: "a.txt"
+            container: "localhost/no-such-image:0"
+            shell: cp {input} {output}
+
+        rule a:
+            output: "a.txt"
+            shell: touch {output}
+    """)
+    rc, out, err = project.run(env=ENV)
+    assert rc == 2 and "rule 'b'" in err and "Pipefile:5" in err, err
+    assert not (project / "a.txt").exists()  # nothing ran
+
+
 def test_a_missing_engine_is_an_error(project, image):
     project.pipefile(f"""
         rule x:
