@@ -114,6 +114,11 @@ def build_parser() -> argparse.ArgumentParser:
                    "ones there (also $PYRULE_CACHE, or `cache:` in the Pipefile; --cache '' turns it off)")
     p.add_argument("--cache-info", action="store_true", help="the cache's size, entries and the hit rate of its last run")
     p.add_argument("--cache-prune", metavar="SIZE", help="shrink the cache to SIZE (e.g. 50G), least recently used first")
+    # issue 19, software environments (containers.py, venvs.py; docs/environments.md)
+    p.add_argument("--container-engine", metavar="NAME", help="run container: rules with NAME (podman, docker, "
+                   "apptainer, singularity or a path; default: the first of these on PATH)")
+    p.add_argument("--build-envs", action="store_true", help="build every venv: environment and check every "
+                   "container: image, without running jobs")
     # issue 22 commands (cmds): in their own modules
     from . import commands, completion, settings
 
@@ -136,6 +141,7 @@ _LONG = ("--file", "--directory", "--dry-run", "--print-commands", "--jobs", "--
          "--fmt", "--check")
 _LSP = ("--lsp",)  # the language server (pyrule/lsp/)
 _CACHE_LONG = ("--cache", "--cache-info", "--cache-prune")  # issue 20 (cache.py)
+_ENVS = ("--container-engine", "--build-envs")  # issue 19 (containers.py, venvs.py)
 
 
 def long_options() -> tuple[str, ...]:
@@ -143,7 +149,7 @@ def long_options() -> tuple[str, ...]:
     as an executor may be registered after this module is imported."""
     from . import commands, completion, settings
 
-    return _LONG + _LSP + _CACHE_LONG + commands.LONG + settings.LONG + completion.LONG + tuple(flag for flag, *_ in _executor_options())
+    return _LONG + _LSP + _CACHE_LONG + _ENVS + commands.LONG + settings.LONG + completion.LONG + tuple(flag for flag, *_ in _executor_options())
 _SHORT = ("-f", "-C", "-n", "-p", "-j", "-k", "-B", "-q", "-v", "-h", "-o")
 
 # What Make and Snakemake users type, in pyrule's words.
@@ -456,6 +462,12 @@ def _main(args: argparse.Namespace, argv: list[str], console) -> int:
     if args.list:
         console.rule_list(rules)
         return EXIT_OK
+    if args.container_engine:  # (in the environment: a Slurm job script runs the engine too)
+        os.environ["PYRULE_CONTAINER_ENGINE"] = args.container_engine
+    if args.build_envs:
+        from .containers import build_all
+
+        return build_all(rules, console.out)
     if args.stats is not None:
         from .stats_view import show_stats
 
@@ -489,6 +501,10 @@ def _main(args: argparse.Namespace, argv: list[str], console) -> int:
     from .plan import plan
 
     graph = plan(rules, targets, until=args.until)
+    if any(r.container is not None or r.venv is not None for r in rules.rules.values()):
+        from .containers import check  # images and environments, before any job starts (issue 19)
+
+        check(graph)
     if args.dag:
         from .report.command import dag_command
 

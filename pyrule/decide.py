@@ -211,6 +211,12 @@ def signature(job: Job, fps: Fingerprints, known: dict[str, str] | None = None) 
     if names:  # only then: signatures recorded before names were part of them stay valid
         parts["names"] = names
         flat += "\x00" + repr(names)
+    rule = job.rule
+    if rule.container is not None or rule.venv is not None:  # docs/environments.md
+        from .containers import software
+
+        parts["software"] = used = software(rule)
+        flat += "\x00" + used
     return xxhash.xxh3_64_hexdigest(flat.encode("utf-8", "surrogateescape")), parts
 
 
@@ -384,6 +390,12 @@ def _difference(old: dict[str, Any], new: dict[str, Any], mode: str, kind: str,
     """The first recorded invariant that changed, in words."""
     if old.get("body") != new["body"]:
         return body
+    if old.get("software") != new.get("software"):  # "container IMAGE@ID" or "venv FILE@DIGEST"
+        a, b = old.get("software") or "(none)", new.get("software") or "(none)"
+        if a.rpartition("@")[0] == b.rpartition("@")[0]:
+            kind, _, name = a.rpartition("@")[0].partition(" ")
+            return f"{'image' if kind == 'container' else 'environment'} {name} changed ({a.rpartition('@')[2]} → {b.rpartition('@')[2]})"
+        return f"software changed: {a} → {b}"
     for key in ("params", "env", "names"):
         a, b = old.get(key, {}), new.get(key, {})
         for name in sorted(set(a) | set(b)):

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 SECTIONS = ("output", "input", "params", "resources", "slurm", "log", "check", "retries", "priority", "env", "script",
-            "local", "cache")
+            "local", "cache", "container", "venv")
 CHECKS = ("checksum", "mtime")
 _SLURM_KEYS = ("partition", "account", "qos", "constraint", "extra")
 
@@ -39,13 +39,16 @@ class Definitions:
              shell: str | None = None, python: str | Callable | None = None, doc: str | None = None,
              slurm: dict | None = None, checkpoint: bool = False, loc: Location | None = None,
              section_locs: dict[str, Location] | None = None, script: str | None = None,
-             local: bool = False, cache: bool = True) -> Any:
+             local: bool = False, cache: bool = True, container: str | None = None,
+             venv: str | None = None) -> Any:
         """Add a rule; without `shell`/`python`/`script` (and with no name), return a decorator for a body.
 
         `script`: a Python script file (relative to the project directory) run as the body, with
         an object named `snakemake` and `pyrule` (input, output, params, ...: see docs/language.md).
         `local`: with --executor slurm, run the jobs on this machine instead of submitting them.
-        `cache`: False: never restored from nor published to the cache of job results (cache.py)."""
+        `cache`: False: never restored from nor published to the cache of job results (cache.py).
+        `container`: an image the shell body runs in; `venv`: a pip requirements file (relative to the
+        project directory) whose environment the body runs with (docs/environments.md)."""
         for flag, flag_value, hint in (("local", local, "write 'local: True'"), ("cache", cache, "write 'cache: False'")):
             if not isinstance(flag_value, bool):
                 raise PipefileError(f"rule '{name}': {flag}: must be True or False, not {flag_value!r}",
@@ -59,7 +62,7 @@ class Definitions:
             outputs=items(output), inputs=items(input), params=dict(params or {}),
             resources=dict(resources or {}), log=log, check=check, retries=retries, priority=priority,
             env=dict(env or {}), doc=doc, checkpoint=checkpoint, loc=loc, section_locs=dict(section_locs or {}),
-            local=local, cache=cache,
+            local=local, cache=cache, **software(name, container, venv, shell, self.directory, section_locs or {}, loc),
         )
         if slurm:
             fields["resources"]["slurm"] = dict(slurm)
@@ -111,6 +114,32 @@ class Definitions:
             raise PipefileError("default targets are given twice", loc, f"the first is at {self.rules.default_loc}")
         self.rules.defaults = list(targets)
         self.rules.default_loc = loc
+
+
+def software(rule: Any, container: Any, venv: Any, shell: Any, directory: str,
+             locs: dict[str, Location], loc: Location | None) -> dict[str, Any]:
+    """A rule's `container:` and `venv:`, checked (docs/environments.md)."""
+    out: dict[str, Any] = {}
+    for section, value in (("container", container), ("venv", venv)):
+        if value is None:
+            continue
+        if not isinstance(value, (str, os.PathLike)) or not os.fspath(value):
+            raise PipefileError(f"rule '{rule}': {section}: must be {'an image name' if section == 'container' else 'a path'},"
+                                f" not {type(value).__name__} {value!r}", locs.get(section, loc),
+                                "write container: None to run the rule outside the default container"
+                                if section == "container" else None)
+        out[section] = os.fspath(value)
+    if container is not None and shell is None:
+        raise PipefileError(f"rule '{rule}': container: runs shell: bodies only", locs.get("container", loc),
+                            "give a Python body its packages with venv: (docs/environments.md), or call "
+                            "the container from a shell: body")
+    if container is not None and venv is not None:
+        raise PipefileError(f"rule '{rule}': a rule has container: or venv:, not both", locs.get("venv", loc),
+                            "install the packages in the image")
+    if venv is not None and not os.path.isfile(os.path.join(directory, out["venv"])):
+        raise PipefileError(f"rule '{rule}': venv: no such requirements file '{out['venv']}'", locs.get("venv", loc),
+                            "venv: names a pip requirements file, relative to the Pipefile's directory")
+    return out
 
 
 def check_script(script: Any, directory: str, loc: Location | None, rule: Any) -> str:

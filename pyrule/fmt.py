@@ -233,9 +233,10 @@ class _Formatter:
         elif tree.data == "include_stmt":
             value = c[0]
             prefix, replace, width = "include = ", "include ", LINE_LENGTH + 2
-        elif tree.data == "configfile_stmt":
+        elif tree.data in ("configfile_stmt", "container_stmt"):
             value = c[0]
-            prefix, replace, width = "configfile = ", "configfile: ", LINE_LENGTH - 1
+            word = tree.data.removesuffix("_stmt")
+            prefix, replace, width = f"{word} = ", f"{word}: ", LINE_LENGTH - 1
         elif tree.data == "cache_stmt":  # (c[0] is the CACHE keyword token)
             value = c[1]
             prefix, replace, width = "cache = ", "cache: ", LINE_LENGTH - 1
@@ -475,6 +476,8 @@ def meaning(pipefile: S.Pipefile) -> list[object]:
             out.append(("configfile", _py(st.path.text, "eval")))
         elif isinstance(st, S.CacheDir):
             out.append(("cache", _py(st.path.text, "eval")))
+        elif isinstance(st, S.Container):
+            out.append(("container", _py(st.image.text, "eval")))
         elif isinstance(st, S.Default):
             out.append(("default", [(t.text, t.quoted) for t in st.targets]))
         elif isinstance(st, S.PythonBlock):

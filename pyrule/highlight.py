@@ -42,8 +42,9 @@ __all__ = ["PipefileLexer", "SUBSTITUTION"]
 #: ``String.Interpol``'s colour); kept apart from the shell's own ``${HOME}``.
 SUBSTITUTION = String.Interpol.Substitution
 
-STATEMENT_KEYWORDS = ("rule", "checkpoint", "default", "include", "configfile", "import", "from", "python")
-SECTIONS = ("output", "input", "params", "resources", "slurm", "log", "check", "retries", "priority", "env", "script", "local", "cache")
+STATEMENT_KEYWORDS = ("rule", "checkpoint", "default", "include", "configfile", "container", "import", "from", "python")
+SECTIONS = ("output", "input", "params", "resources", "slurm", "log", "check", "retries", "priority", "env", "script", "local", "cache",
+            "container", "venv")
 BODIES = ("shell", "python")
 
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
@@ -285,7 +286,7 @@ class PipefileLexer(ExtendedRegexLexer):
             (r"^(python)([ \t]*)(:)", _python_block),
             (r"^(default)([ \t]*)(:)", bygroups(Keyword, Whitespace, Punctuation), "targets"),
             (r"^(include)\b", _include),
-            (r"^(configfile|cache)([ \t]*)(:)", _include),
+            (r"^(configfile|cache|container)([ \t]*)(:)", _include),
             (r"^(?=(?:import|from)\b)", _import),
             (rf"^({_NAME})([ \t]*)(\?=|=(?!=))", _assignment),
             (r"^(?=[^\s#])", _short_rule),

@@ -69,6 +69,14 @@ def job_spec(job: Job, namespace: dict[str, Any], run_dir: str, attempt: int) ->
         import shlex
 
         spec.shell = spec.shell.rstrip("\n") + "\ntouch -- " + " ".join(shlex.quote(p) for p in touched) + "\n"
+    if rule.container is not None and rule.shell is not None:  # docs/environments.md
+        from .containers import wrap
+
+        spec.shell = wrap(job, spec.shell, env, spec.workdir)
+    elif rule.venv is not None:
+        from .venvs import activate
+
+        env.update(activate(rule))
     return spec
 
 
@@ -89,7 +97,8 @@ def command_text(job: Job, namespace: dict[str, Any], shell: str | None = None) 
     when substituted already), or its Python body; None for a rule without a body."""
     rule = job.rule
     if rule.shell is not None:
-        text = shell if shell is not None else substitute(rule.shell, context(job, namespace), job.wildcards, namespace)
+        # (a container's `shell` is the script that runs the engine: the body is what -p shows)
+        text = shell if shell is not None and rule.container is None else substitute(rule.shell, context(job, namespace), job.wildcards, namespace)
         return text.strip("\n").rstrip()
     if rule.script is not None:
         return f"script: {rule.script}"
@@ -121,6 +130,10 @@ def python_body(job: Job, namespace: dict[str, Any], ctx: dict[str, Any],
     names = {**ctx, "shell": shell, "report": report, "threads": int(ctx["resources"].get("cores", 1))}
 
     def run_body() -> None:
+        if rule.venv is not None:  # its packages first on sys.path, its programs first on PATH
+            from .venvs import activate
+
+            os.environ.update(activate(rule, sys_path=True))
         if rule.script is not None:
             run_script(rule.script, ScriptJob(job, ctx, namespace))
             return

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     StrPath = str | os.PathLike[str]
 
 _KEYWORD_SECTIONS = ("params", "resources", "env", "slurm")
-_SINGLE_SECTIONS = ("log", "check", "retries", "priority", "script", "local", "cache")
+_SINGLE_SECTIONS = ("log", "check", "retries", "priority", "script", "local", "cache", "container", "venv")
 
 
 def parse_override(text: str) -> tuple[str, Any]:
@@ -50,6 +50,12 @@ def load(path: StrPath, overrides: dict[str, Any] | None = None, directory: StrP
     loader = _Loader(Definitions(directory), dict(overrides or {}), config or Config())
     loader.load_file(os.fspath(path), None)
     loader.check_overrides()
+    if loader.container is not None:  # top-level `container:`: every shell rule that names none (nor a venv)
+        for rule in loader.wf.rules.rules.values():
+            if rule.name not in loader.own_container and rule.shell is not None and rule.venv is None:
+                rule.container = loader.container
+                if loader.container_loc is not None:
+                    rule.section_locs.setdefault("container", loader.container_loc)
     return loader.wf.rules
 
 
@@ -68,6 +74,9 @@ class _Loader:
         self.plain: dict[str, Location] = {}  # names set with '=' (not overridable)
         self.stack: list[str] = []
         self.assigned: set[str] = set()  # names set by `NAME = ...` or `NAME ?= ...`
+        self.container: str | None = None  # top-level `container:` (docs/environments.md)
+        self.container_loc: Location | None = None
+        self.own_container: set[str] = set()  # rules with their own `container:` (None included)
 
     # --- files and statements ----------------------------------------------------------------
 
@@ -136,6 +145,13 @@ class _Loader:
                 raise PipefileError(f"cache needs a directory, not {type(target).__name__}", stmt.path.loc,
                                     'write cache: "/path/to/cache"')
             self.wf.rules.cache = os.path.join(os.path.dirname(path), os.path.expanduser(os.fspath(target)))
+        elif isinstance(stmt, S.Container):
+            image = evaluate(stmt.image, self.ns)
+            if image is not None and (not isinstance(image, str) or not image):
+                raise PipefileError(f"container: must be an image name, not {type(image).__name__} {image!r}", stmt.image.loc)
+            if self.container is not None:
+                raise PipefileError("the default container is given twice", stmt.loc, "keep one top-level container:")
+            self.container, self.container_loc = image, stmt.loc
         elif isinstance(stmt, S.Default):
             self.wf.default(*(t.text for t in stmt.targets), loc=stmt.loc)
         elif isinstance(stmt, S.RuleDecl):
@@ -188,9 +204,12 @@ class _Loader:
                 kwargs[name] = positional[0]
             else:  # output, input: positional and named items, in order
                 kwargs[name] = Items([(None, v) for v in positional] + list(named.items()))
-        if "script" in kwargs and isinstance(kwargs["script"], str) and decl.loc is not None:
-            # relative to the Pipefile that names it (an include's: its own directory)
-            kwargs["script"] = os.path.normpath(os.path.join(os.path.dirname(decl.loc.file), kwargs["script"]))
+        for name in ("script", "venv"):
+            if isinstance(kwargs.get(name), str) and decl.loc is not None:
+                # relative to the Pipefile that names it (an include's: its own directory)
+                kwargs[name] = os.path.normpath(os.path.join(os.path.dirname(decl.loc.file), kwargs[name]))
+        if "container" in kwargs:
+            self.own_container.add(decl.name)
         if "log" in kwargs and not isinstance(kwargs["log"], str):
             raise PipefileError(f"log: must be a path, not {type(kwargs['log']).__name__}", locs["log"])
         self.wf.rule(

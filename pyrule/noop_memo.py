@@ -61,8 +61,8 @@ def memo_key(rules: Rules, targets: list[str], until: list[str]) -> str | None:
 
 
 def _rule_text(rule: Rule, texts: dict[int, tuple[Any, str]]) -> str | None:
-    if rule.checkpoint or rule.func is not None:
-        return None
+    if rule.checkpoint or rule.func is not None or rule.container is not None or rule.venv is not None:
+        return None  # (an image or environment may change with no file of the project changing)
     # A shell body's text is in its rule_identity (below); a Python body's text is kept here too,
     # so that even an edited comment in it retires the memo.
     parts: list[Any] = [rule.name, rule.log, rule.check, rule.retries, rule.priority, rule.python]

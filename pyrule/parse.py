@@ -101,7 +101,8 @@ def grammar_keywords() -> dict[str, list[str]]:
         return re.findall(r'"(\w+)"', m.group(1)) if m else []
 
     sections, bodies = words("EXPR_SECTION"), words("BODY_SECTION")
-    statements = sorted(set(re.findall(r'"([a-z]\w*)"', text)) - set(sections) - {"shell"})
+    statements = sorted(set(re.findall(r'"([a-z]\w*)"', text)) - set(sections) - {"shell"}
+                        | set(re.findall(r'^\w+_stmt: "(\w+)"', text, re.M)))  # `container:` is both
     return {"sections": sections, "bodies": bodies, "statements": statements}
 
 
@@ -243,6 +244,12 @@ class _ToAst(Transformer):
         code = self._code(c[-1])  # (c[0]: the CACHE token)
         check_python(code, "eval")
         return S.CacheDir(code, Location(self.file, meta.line, meta.column))
+
+    @v_args(meta=True)
+    def container_stmt(self, meta, c):
+        code = self._code(c[0])
+        check_python(code, "eval")
+        return S.Container(code, Location(self.file, meta.line, meta.column))
 
     @v_args(meta=True)
     def default_stmt(self, meta, c):

@@ -121,6 +121,10 @@ class Recovery:
         # Its executor stops it first (a local one's processes, a Slurm job), as it would go on
         # writing the outputs unseen; only a job recorded as its own is asked about.
         executors.owner(r.pgid).stop_leftover(r, self.warn, self.log)
+        from .containers import stop_leftover
+
+        if stop_leftover(r.run_id, r.name):
+            self.log(f"recover {r.name}: stopped its container")
         for p in r.outputs:
             if outside(p) and p not in self.producers:
                 # Only the store says this job writes there (it may be damaged or edited): an

@@ -117,6 +117,8 @@ class Rule:
     func: Callable[..., Any] | None = None  # Python body as a function (API)
     script: str | None = None  # a Python script file run as the body (relative to the project directory)
     local: bool = False  # with --executor slurm: run on this machine, never submitted (Snakemake's localrules)
+    container: str | None = None  # the image a shell body runs in (containers.py)
+    venv: str | None = None  # a pip requirements file: the Python environment the body runs with (venvs.py)
     doc: str | None = None
     checkpoint: bool = False
     cache: bool = True  # `cache: false`: never looked up in nor published to the cache (cache.py)

@@ -70,6 +70,12 @@ class CacheDir:
 
 
 @record(frozen=True)
+class Container:  # top-level `container: IMAGE`: the default of the rules below with a shell body
+    image: Code
+    loc: Location
+
+
+@record(frozen=True)
 class Default:
     targets: list[Target]
     loc: Location
@@ -108,7 +114,7 @@ class ShortRule:
     loc: Location
 
 
-Statement = Assignment | Import | Include | ConfigFile | CacheDir | Default | PythonBlock | RuleDecl | ShortRule
+Statement = Assignment | Import | Include | ConfigFile | CacheDir | Container | Default | PythonBlock | RuleDecl | ShortRule
 
 
 @record(frozen=True)

@@ -69,12 +69,12 @@
 
 (eval-and-compile
   (defconst pipefile-statement-keywords
-    '("rule" "checkpoint" "default" "include" "configfile" "import" "from" "python")
+    '("rule" "checkpoint" "default" "include" "configfile" "container" "import" "from" "python")
     "Keywords that start a top-level statement.")
 
   (defconst pipefile-expression-sections
     '("output" "input" "params" "resources" "slurm" "log" "check" "retries"
-      "priority" "env" "script" "local" "cache")
+      "priority" "env" "script" "local" "cache" "container" "venv")
     "Rule sections whose value is a Python expression.")
 
   (defconst pipefile-body-sections '("shell" "python")
@@ -150,7 +150,7 @@
     (cond ((looking-at-p pipefile--rule-header-re) 'rule)
           ((looking-at-p "python[ \t]*:") 'python-block)
           ((looking-at-p "default[ \t]*:") 'default)
-          ((looking-at-p "include\\_>\\|\\(?:configfile\\|cache\\)[ \t]*:") 'include)
+          ((looking-at-p "include\\_>\\|\\(?:configfile\\|cache\\|container\\)[ \t]*:") 'include)
           ((looking-at-p "\\(?:import\\|from\\)\\_>") 'import)
           ((looking-at-p pipefile--assignment-re) 'assignment)
           ((and (looking-at-p "[^ \t\n#]") (pipefile--header-colon))
@@ -478,7 +478,7 @@ TEST runs with point at the start of the match; `md' holds the match data."
      (1 font-lock-keyword-face) (2 font-lock-function-name-face))
     ("^\\(python\\|default\\)[ \t]*:" (1 font-lock-keyword-face))
     ("^\\(include\\)\\_>" (1 font-lock-keyword-face))
-    ("^\\(configfile\\|cache\\)[ \t]*:" (1 font-lock-keyword-face))
+    ("^\\(configfile\\|cache\\|container\\)[ \t]*:" (1 font-lock-keyword-face))
     ("^\\(import\\|from\\)\\_>" (1 font-lock-keyword-face))
     (,pipefile--assignment-re
      (1 font-lock-variable-name-face) (2 'pipefile-operator-face))

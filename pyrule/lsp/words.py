@@ -24,6 +24,8 @@ SECTION_DOCS = {
               "`params`, `wildcards`, `log`, `resources`, `threads`, `config`; its content is part of the signature",
     "cache": "`False`: this rule's results are never restored from nor published to the cache (docs/cache.md)",
     "local": "`True`: with a cluster executor (`--executor`), the rule's jobs run on the machine pyrule runs on",
+    "container": "an image the `shell:` body runs in (podman, docker, apptainer); `None`: not the top-level default",
+    "venv": "a pip requirements file: the body runs with its environment, built once into a shared cache",
 }
 
 HELPER_DOCS = {

@@ -447,12 +447,13 @@ def keyword_sample() -> tuple[str, list[Expect]]:
             expects.append((len(lines), word, category))
 
     statements = set(kw["statements"])
-    known = {"import", "from", "include", "configfile", "default", "python", "rule", "checkpoint"}
+    known = {"import", "from", "include", "configfile", "container", "default", "python", "rule", "checkpoint"}
     assert statements <= known, f"new statement keywords {statements - known}: teach keyword_sample()"
     emit("import os", "import")
     emit("from os import path", "from")
     emit('include "other.pipe"', "include")
     emit('configfile: "config.yaml"', "configfile")
+    emit('container: "localhost/tools:1"', "container")
     emit("default: all", "default")
     emit("python:", "python")
     emit("    X = 1")

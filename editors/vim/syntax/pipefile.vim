@@ -67,7 +67,7 @@ syntax region pipefileTargetString contained oneline
       \ contains=pipefileBraceEscape,pipefileWildcard
 
 syntax match pipefileColon contained
-      \ /\%(^\%(python\|default\|configfile\|cache\|\%(rule\|checkpoint\)\s\+\h\w*\|\s\+\%(output\|input\|params\|resources\|slurm\|log\|check\|retries\|priority\|env\|script\|local\|cache\|shell\|python\)\)\s*\)\@<=:/
+      \ /\%(^\%(python\|default\|configfile\|cache\|container\|\%(rule\|checkpoint\)\s\+\h\w*\|\s\+\%(output\|input\|params\|resources\|slurm\|log\|check\|retries\|priority\|env\|script\|local\|cache\|container\|venv\|shell\|python\)\)\s*\)\@<=:/
 " a comment that ends a one-line statement (excludenl: the statement ends with the line)
 syntax match pipefileLineComment excludenl /#.*$/ contained contains=pipefileTodo,@Spell
 
@@ -84,13 +84,13 @@ syntax region pipefileImport matchgroup=pipefileImportKeyword
 " include "other.pipe"
 syntax region pipefileInclude matchgroup=pipefileIncludeKeyword
       \ start=/^include\>/ end=/$/ contains=pipefileBrackets,@Python,pipefileLineComment
-" configfile: "config.yaml", cache: "DIR"
+" configfile: "config.yaml", cache: "DIR", container: "IMAGE" (the default container)
 syntax region pipefileInclude matchgroup=pipefileIncludeKeyword
-      \ start=/^\%(configfile\|cache\)\ze\s*:/ end=/$/ contains=pipefileColon,pipefileBrackets,@Python,pipefileLineComment
+      \ start=/^\%(configfile\|cache\|container\)\ze\s*:/ end=/$/ contains=pipefileColon,pipefileBrackets,@Python,pipefileLineComment
 
 " Make-style short rule: outputs, colon, inputs, then shell lines
 syntax match pipefileShortHeader
-      \ /^\%(\%(rule\|checkpoint\)\s\|\%(python\|default\|configfile\|cache\)\s*:\|\%(include\|import\|from\)\>\|\h\w*\s*?\==\)\@!\%([^[:space:]#:"'{=?]\|"\%([^"\\]\|\\.\)*"\|'\%([^'\\]\|\\.\)*'\|{[^}]*}\)\%([^:#"'{=?]\|"\%([^"\\]\|\\.\)*"\|'\%([^'\\]\|\\.\)*'\|{[^}]*}\)*:=\@!.*$/
+      \ /^\%(\%(rule\|checkpoint\)\s\|\%(python\|default\|configfile\|cache\|container\)\s*:\|\%(include\|import\|from\)\>\|\h\w*\s*?\==\)\@!\%([^[:space:]#:"'{=?]\|"\%([^"\\]\|\\.\)*"\|'\%([^'\\]\|\\.\)*'\|{[^}]*}\)\%([^:#"'{=?]\|"\%([^"\\]\|\\.\)*"\|'\%([^'\\]\|\\.\)*'\|{[^}]*}\)*:=\@!.*$/
       \ contains=pipefilePath,pipefileTargetString,pipefileShortColon,pipefileComment
       \ skipnl skipempty nextgroup=pipefileShortBody
 syntax match pipefileShortColon contained /:/
@@ -124,7 +124,7 @@ syntax region pipefileDocstring start=/^\s\+\zs[rRuU]\=\z("""\|'''\)/ end=/\z1/ 
 
 " sections with a Python value: a one-line value or an indented block
 syntax region pipefileExprSection matchgroup=pipefileSection
-      \ start=/^\z(\s\+\)\zs\%(output\|input\|params\|resources\|slurm\|log\|check\|retries\|priority\|env\|script\|local\|cache\)\ze\s*:/
+      \ start=/^\z(\s\+\)\zs\%(output\|input\|params\|resources\|slurm\|log\|check\|retries\|priority\|env\|script\|local\|cache\|container\|venv\)\ze\s*:/
       \ end=/^\%(\z1\s\|\s*$\|\s*#\)\@!/ keepend
       \ contains=pipefileColon,pipefileExprString,@Python
 " shell: commands, one line or an indented block
