@@ -246,8 +246,9 @@ def test_a_job_waiting_for_another_pyrule_is_said_once_with_what_it_waits_for(tm
 
     # On a terminal, a waiting job is a row of the live display until it starts.
     (tmp_path / "hold").touch()
-    for i in range(3):
+    for i in range(3):  # (the first part's .started marks too: else the wait below returns at once)
         (tmp_path / f"slow{i}.txt").unlink()
+        (tmp_path / f"slow{i}.txt.started").unlink()
     first = spawn(tmp_path, "-j", "3")
     wait_for(lambda: all((tmp_path / f"slow{i}.txt.started").exists() for i in range(3)), what="the first run's jobs")
     rc, screen = on_a_terminal(tmp_path, "-j", "3", until=lambda s: "waiting for another pyrule process" in s,
