@@ -221,4 +221,20 @@ def make_server() -> PipefileServer:
         state = ls.state(params.text_document.uri)
         return code_actions(state, params.text_document.uri, params.context.diagnostics)
 
+    @server.feature(T.TEXT_DOCUMENT_FORMATTING)
+    def on_format(ls: PipefileServer, params: T.DocumentFormattingParams) -> list[T.TextEdit]:
+        """The whole document in `pyrule --fmt`'s layout (fmt.py); nothing while it does not parse."""
+        from ..errors import PyruleError
+        from ..fmt import format_text
+
+        state = ls.state(params.text_document.uri)
+        try:
+            formatted = format_text(state.text.text, state.path)
+        except PyruleError:  # a syntax error (shown as a diagnostic already), or black missing
+            return []
+        if formatted == state.text.text:
+            return []
+        end = T.Position(len(state.text.lines), 0)  # past the last line: the whole text
+        return [T.TextEdit(T.Range(T.Position(0, 0), end), formatted)]
+
     return server

@@ -477,3 +477,25 @@ def test_without_pygls_the_option_says_what_to_install(tmp_path: Path):
     assert p.returncode == 2
     assert p.stderr.splitlines() == ["error: pyrule --lsp needs pygls, which is not installed",
                                      "  hint: pip install 'pyrule[lsp]'"]
+
+
+def test_formatting_gives_the_fmt_layout_and_nothing_for_a_broken_file(tmp_path: Path):
+    from pyrule.fmt import format_text
+
+    messy = "rule a:\n  shell: touch {output}\n  output: 'a.txt'\n"
+    broken = "rule a:\n    outptu: 'a.txt'\n    shell: touch {output}\n  x\n"
+
+    async def scenario():
+        async with Session(tmp_path, check_on_save=False) as s:
+            options = T.FormattingOptions(tab_size=4, insert_spaces=True)
+            uri = s.open(text=messy)
+            await s.diagnostics(uri)
+            (edit,) = await s.client.text_document_formatting_async(T.DocumentFormattingParams(s.doc(uri), options))
+            assert (edit.range.start.line, edit.range.start.character) == (0, 0)
+            assert edit.range.end.line >= messy.count("\n")
+            assert edit.new_text == format_text(messy) == 'rule a:\n    output: "a.txt"\n    shell: touch {output}\n'
+            uri = s.open("other.pipe", text=broken)
+            await s.diagnostics(uri)
+            assert not await s.client.text_document_formatting_async(T.DocumentFormattingParams(s.doc(uri), options))
+
+    run(scenario)
