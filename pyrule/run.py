@@ -451,8 +451,8 @@ class Runner:
         if not orphans:
             return
         if self.options.delete_orphans:
-            n = delete_orphans(orphans, self.state)
-            self.events.orphans_removed(n, [name for name, _ in orphans])
+            n, kept = delete_orphans(orphans, self.state, self.options.overwrite_protected)
+            self.events.orphans_removed(n, [name for name, _ in orphans], kept)
             return
         self.events.orphaned(orphans)
 

@@ -255,3 +255,22 @@ def test_resources_from_a_checkpoint_over_the_budget_fail_the_job(project):
     assert "Traceback" not in err and "internal error" not in err, err
     assert "merge needs tokens=30 but the budget is 5" in err, err
     assert not (project / "merged.txt").exists()
+
+
+def test_delete_orphans_keeps_protected_outputs_unless_overwrite_protected(project):
+    project.pipefile(SPLIT.replace('output: "processed/{part}.txt"', 'output: protected("processed/{part}.txt")'))
+    project.write("input.txt", lines(6))
+    assert project.run()[0] == 0
+    project.write("input.txt", lines(4))  # part.002 vanishes (the others unchanged): an orphan
+    # (the split reruns, and before it a protected output downstream counts as to be rewritten)
+    assert project.run("--overwrite-protected")[0] == 0
+    orphan = project / "processed/part.002.txt"
+    rc, out, err = project.run("--delete-orphans")
+    assert rc == 0, err
+    assert orphan.exists(), "a protected() output is never deleted without --overwrite-protected"
+    assert "kept processed/part.002.txt (made by process[part=part.002], no longer in the graph): it is protected" in err
+    assert "--overwrite-protected" in err
+    assert "orphaned: processed/part.002.txt" in project.run("-n")[1]  # still reported
+    rc, out, err = project.run("--delete-orphans", "--overwrite-protected")
+    assert rc == 0, err
+    assert not orphan.exists()
