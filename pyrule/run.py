@@ -553,6 +553,8 @@ class Runner:
                 results = self.executor.wait(_LOCK_RETRY_S if lock_wait else None)
             finally:
                 self._in_wait = False
+            for name, handle in self.executor.assigned():  # submitted at wait() (Slurm arrays)
+                self.state.set_pgid(name, kind.recorded(handle), now=kind.record_now)
             ended = []
             for res in results:
                 job, lock, start, sig = self.running.pop(res.name)

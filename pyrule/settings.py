@@ -166,6 +166,8 @@ def apply_settings(args: argparse.Namespace, argv: list[str], pipefile: str, con
     given = _given(parser, argv)
     sources: dict[str, str] = {}
     for key, value in (settings.values if settings else {}).items():
+        if key == "slurm" and isinstance(value, dict):  # [tool.pyrule.slurm]: the Slurm executor's table
+            continue
         name = key.replace("_", "-")
         action = options.get(name)
         if action is None:

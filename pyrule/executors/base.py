@@ -130,6 +130,12 @@ class Executor:
         """Block until at least one job ends or timeout; return every ended job."""
         raise NotImplementedError
 
+    def assigned(self) -> list[tuple[str, int]]:
+        """(job name, handle) of jobs whose handle became known after start() returned, each
+        once (an executor that submits the jobs started together at the next wait(): Slurm's
+        arrays); the runner records them as it records start()'s. Asked after each wait()."""
+        return []
+
     def running(self) -> list[int]:
         raise NotImplementedError
 

@@ -59,13 +59,17 @@ FINAL_STATES = frozenset(
         "PREEMPTED",
     }
 )
-PROFILE_KEYS = ("partition", "account", "qos", "constraint", "extra")
+PROFILE_KEYS = ("partition", "account", "qos", "constraint", "extra", "array_size")
 SLURM_DIR = os.path.join(".pyrule", "slurm")
 MEASURE = "pyrule_measure.py"
 DEFAULT_JOBS = 100  # --jobs default with --executor slurm: jobs submitted at once
 # What a job is recorded with before sbatch gives it an id (then -id): negative like an id, and
-# beyond any. A local job's record is its process group, >= 0.
+# beyond any. A local job's record is its process group, >= 0. QUEUED: what start() returns.
 UNSUBMITTED = -(1 << 62)
+QUEUED = -UNSUBMITTED
+# An array task's handle: _TASK_FLAG | array job id << _TASK_BITS | task index (recorded negated).
+_TASK_BITS = 24
+_TASK_FLAG = 1 << 60
 
 _POLL_S = 0.5  # squeue interval while things happen...
 _POLL_IDLE_S = 1.0  # ...and after 10 s without any change
@@ -203,6 +207,29 @@ class _Job:
     unknown_polls: int = 0
     final_seen: float | None = None  # time.monotonic() when a final state was first seen
     cancelled_by_us: bool = False
+    task: int | None = None  # its index in a job array (job_id is then the array's)
+    slurm_out: str | None = None  # an array task's Slurm output file, appended to its log at the end
+
+    @property
+    def key(self) -> str:
+        """How squeue, sacct and scancel name it: "ID", or "ID_TASK" for an array task."""
+        return str(self.job_id) if self.task is None else f"{self.job_id}_{self.task}"
+
+
+@record
+class _Queued:
+    """A job start() accepted, submitted with the others at the next wait() (as an array when
+    several share their sbatch options)."""
+
+    spec: JobSpec
+    args: list[str]  # sbatch's options for it alone
+    script: str
+    usage: str
+    report: str | None
+    log: str
+    time_limit_min: int | None
+    mem_mb: int | None
+    submitted: float
 
 
 class SlurmExecutor(Executor):
@@ -234,6 +261,10 @@ class SlurmExecutor(Executor):
         defaults = load_profile(self.project_dir)
         given = {"partition": partition, "account": account, "qos": qos, "constraint": constraint, "extra": extra}
         defaults.update({k: v for k, v in given.items() if v})
+        size = defaults.pop("array_size", None)
+        if size is not None and not (size.isdigit() and int(size) >= 1):
+            raise UsageError(f"[tool.pyrule.slurm] array_size = {size}: not a whole number >= 1",
+                             hint="array_size = 1 submits every job alone; leave it out for the cluster's MaxArraySize")
         self.defaults = defaults
         self.poll_interval = poll_interval
         self.python = sys.executable or "python3"
@@ -244,6 +275,9 @@ class SlurmExecutor(Executor):
         self._measure: str | None = None
         self._squeue_failing = False
         self._local: LocalExecutor | None = None  # runs the jobs of `local: True` rules
+        self._queue: list[_Queued] = []  # started, submitted at the next wait()
+        self._assigned: list[tuple[str, int]] = []  # submitted since the runner last asked
+        self._max_array: int | None = int(size) if size else None
 
     # --- what the runner asks beside running jobs -------------------------------------
 
@@ -277,9 +311,14 @@ class SlurmExecutor(Executor):
         return record < 0
 
     @staticmethod
-    def job_id(record: int) -> int:
-        """The Slurm job id a record stands for (0: not submitted yet)."""
-        return 0 if record == UNSUBMITTED else -record
+    def job_id(record: int) -> str:
+        """The Slurm job a record stands for, "ID" or "ID_TASK" ("": not submitted yet)."""
+        if record == UNSUBMITTED:
+            return ""
+        handle = -record
+        if handle & _TASK_FLAG:
+            return f"{(handle & ~_TASK_FLAG) >> _TASK_BITS}_{handle & ((1 << _TASK_BITS) - 1)}"
+        return str(handle)
 
     @classmethod
     def describe(cls, job: RunningJob) -> str:
@@ -301,10 +340,13 @@ class SlurmExecutor(Executor):
     # --- the Executor interface -------------------------------------------------------
 
     def start(self, spec: JobSpec) -> int:
-        """Submit the job; returns its Slurm job id (0 if sbatch refused it: the failure then
-        comes out of the next wait(), with sbatch's message as the reason). A `local: True`
-        rule's job runs on this machine (the local executor's): its handle is -pid, so that
-        recorded() keeps its process group as the local executor records it."""
+        """Accept the job: it is submitted at the next wait() with the others started meanwhile,
+        those sharing their sbatch options as one job array (submit()). Returns QUEUED, whose
+        record is UNSUBMITTED; its Slurm id comes out of assigned() once sbatch gave it. If the
+        job cannot go to Slurm, or sbatch refuses it, its failure comes out of the next wait(),
+        with the reason. A `local: True` rule's job runs on this machine (the local executor's):
+        its handle is -pid, so that recorded() keeps its process group as the local executor
+        records it."""
         if spec.local:
             return -self._here().start(spec)
         if (spec.shell is None) == (spec.python is None):
@@ -332,20 +374,111 @@ class SlurmExecutor(Executor):
         if isinstance(body, str):  # cannot run on Slurm: fail the job with that reason
             return self._refuse(spec, log, body, submitted)
         args, limit, mem = self.sbatch_args(spec, workdir, log)
-        text = self._script(spec, workdir, env, usage, body, ["sbatch", *args, script])
-        _write(script, text, 0o755)
-        out, err, rc = self._sbatch([*args, script])
-        job_id = out.strip().split(";")[0]
-        if rc != 0 or not job_id.isdigit():
-            lines = [ln.strip() for ln in err.splitlines() if ln.strip()]
-            errors = [ln.split("error:", 1)[1].strip() for ln in lines if "error:" in ln] or lines
-            message = "; ".join(errors) or f"sbatch exited {rc} without a job id"
-            with open(log, "a", encoding="utf-8") as f:
-                f.write(f"pyrule: sbatch refused the job (exit {rc}):\n{err.rstrip()}\n")
-            return self._refuse(spec, log, f"sbatch refused the job: {message}", submitted)
-        self._jobs[spec.name] = _Job(spec, int(job_id), submitted, script, usage, report, limit, mem)
+        _write(script, self._script(spec, workdir, env, usage, body, ["sbatch", *args, script]), 0o755)
+        self._queue.append(_Queued(spec, args, script, usage, report, log, limit, mem, submitted))
+        return QUEUED
+
+    def assigned(self) -> list[tuple[str, int]]:
+        """(job name, handle) of the jobs submitted since last asked, whose start() returned
+        QUEUED: the runner records them (see Executor.assigned)."""
+        out, self._assigned = self._assigned, []
+        return out
+
+    def submit(self) -> None:
+        """sbatch what start() queued: jobs whose sbatch options are the same but for their
+        name and log go as one job array (at most MaxArraySize tasks each), a job alone as
+        itself."""
+        groups: dict[tuple[str, ...], list[_Queued]] = {}
+        for q in self._queue:
+            groups.setdefault(tuple(_shared(q.args)), []).append(q)
+        size = self.max_array()
+        for shared, group in groups.items():
+            for i in range(0, len(group), size):
+                chunk = group[i:i + size]
+                if len(chunk) == 1:
+                    self._submit_one(chunk[0])
+                else:
+                    self._submit_array(list(shared), chunk)
+                done = set(map(id, chunk))  # off the queue as soon as tracked (a signal may come)
+                self._queue = [q for q in self._queue if id(q) not in done]
         self._last_change = time.monotonic()
-        return int(job_id)
+
+    def _submit_one(self, q: _Queued) -> None:
+        out, err, rc = self._sbatch([*q.args, q.script])
+        job_id = self._accepted(out, err, rc, [q])
+        if job_id:
+            self._track(_Job(q.spec, job_id, q.submitted, q.script, q.usage, q.report, q.time_limit_min, q.mem_mb),
+                        job_id)
+
+    def _submit_array(self, shared: list[str], chunk: list[_Queued]) -> None:
+        """One `sbatch --array=0-N` for the chunk: task i runs chunk[i]'s own script, its output
+        going to that job's log; Slurm's own messages about task i go to ARRAY_i.out, appended
+        to the job's log when it ends."""
+        workdir = os.path.abspath(chunk[0].spec.workdir)
+        first = chunk[0].spec.name
+        rule = first.split("[", 1)[0]
+        base = os.path.join(workdir, SLURM_DIR, f"array-{_safe(first)}.a{chunk[0].spec.attempt}-n{len(chunk)}")
+        script = base + ".sh"
+        out_pattern = base + "_%a.out"
+        args = [
+            *shared,
+            f"--job-name={_job_name(rule)}",
+            "--output=" + base.replace("%", "%%") + "_%a.out",
+            "--open-mode=append",
+            f"--array=0-{len(chunk) - 1}",
+        ]
+        q = shlex.quote
+        lines = [
+            "#!/bin/bash",
+            f"# pyrule job array: {len(chunk)} jobs of rule {rule}, written by pyrule's Slurm executor.",
+            "# submitted with:",
+            "#   " + " ".join(q(a) for a in ["sbatch", *args, script]),
+            'case "$SLURM_ARRAY_TASK_ID" in',
+        ]
+        for i, job in enumerate(chunk):
+            lines.append(f"  {i}) exec {q(self.shell)} {q(job.script)} >>{q(job.log)} 2>&1 ;;  # {job.spec.name}")
+        lines += ["esac", 'echo "pyrule: no task $SLURM_ARRAY_TASK_ID in this array" >&2', "exit 1"]
+        _write(script, "\n".join(lines) + "\n", 0o755)
+        out, err, rc = self._sbatch([*args, script])
+        job_id = self._accepted(out, err, rc, chunk)
+        if not job_id:
+            return
+        for i, job in enumerate(chunk):
+            j = _Job(job.spec, job_id, job.submitted, job.script, job.usage, job.report, job.time_limit_min,
+                     job.mem_mb, task=i, slurm_out=out_pattern.replace("%a", str(i)))
+            self._track(j, _TASK_FLAG | job_id << _TASK_BITS | i)
+
+    def _accepted(self, out: str, err: str, rc: int, jobs: list[_Queued]) -> int:
+        """The job id sbatch answered, or 0 after failing the jobs with its message."""
+        job_id = out.strip().split(";")[0]
+        if rc == 0 and job_id.isdigit():
+            return int(job_id)
+        lines = [ln.strip() for ln in err.splitlines() if ln.strip()]
+        errors = [ln.split("error:", 1)[1].strip() for ln in lines if "error:" in ln] or lines
+        message = "; ".join(errors) or f"sbatch exited {rc} without a job id"
+        for q in jobs:
+            with open(q.log, "a", encoding="utf-8") as f:
+                f.write(f"pyrule: sbatch refused the job (exit {rc}):\n{err.rstrip()}\n")
+            self._refuse(q.spec, q.log, f"sbatch refused the job: {message}", q.submitted)
+        return 0
+
+    def _track(self, j: _Job, handle: int) -> None:
+        self._jobs[j.spec.name] = j
+        self._assigned.append((j.spec.name, handle))
+
+    def max_array(self) -> int:
+        """Tasks per array: the cluster's MaxArraySize (indices 0 to MaxArraySize - 1), asked once;
+        1000 if scontrol does not say."""
+        if self._max_array is None:
+            self._max_array = 1000
+            try:
+                p = _run(["scontrol", "show", "config"], timeout=30)
+                m = re.search(r"^MaxArraySize\s*=\s*(\d+)", p.stdout, re.M)
+                if m:
+                    self._max_array = max(1, int(m.group(1)))  # 0: no arrays
+            except (OSError, subprocess.TimeoutExpired):
+                pass
+        return self._max_array
 
     def _here(self) -> LocalExecutor:
         """The local executor for `local: True` jobs, made at the first one."""
@@ -356,6 +489,8 @@ class SlurmExecutor(Executor):
         return self._local
 
     def wait(self, timeout: float | None) -> list[JobResult]:
+        if self._queue:
+            self.submit()
         if self._local is None:
             return self._wait(timeout)
         here = self._local.wait(0)  # (the results of local jobs stopped by terminate_all too)
@@ -398,14 +533,15 @@ class SlurmExecutor(Executor):
 
     def running(self) -> list[int]:
         here = [-pid for pid in self._local.running()] if self._local is not None else []
-        return [j.job_id for j in self._jobs.values()] + here
+        return [j.job_id for j in self._jobs.values()] + [QUEUED for _ in self._queue] + here
 
     def terminate_all(self, grace: float = 5.0) -> None:
         """scancel every job (one call), SIGKILL what still runs after grace; wait (bounded)
         until none is pending or running. The results come out of the next wait()."""
         if self._local is not None:
             self._local.terminate_all(grace)
-        ids = [j.job_id for j in self._jobs.values() if j.final_seen is None]
+        self._drop_queue()
+        ids = [j.key for j in self._jobs.values() if j.final_seen is None]
         if ids:
             for j in self._jobs.values():
                 j.cancelled_by_us = True
@@ -420,7 +556,8 @@ class SlurmExecutor(Executor):
         """scancel --signal=KILL every job now (waits a few seconds for them to stop)."""
         if self._local is not None:
             self._local.kill_all()
-        ids = [j.job_id for j in self._jobs.values() if j.final_seen is None]
+        self._drop_queue()
+        ids = [j.key for j in self._jobs.values() if j.final_seen is None]
         if ids:
             for j in self._jobs.values():
                 j.cancelled_by_us = True
@@ -551,7 +688,13 @@ class SlurmExecutor(Executor):
             delay *= 2
         return out, err, rc
 
-    def _refuse(self, spec: JobSpec, log: str, reason: str, submitted: float) -> int:
+    def _drop_queue(self) -> None:
+        """Jobs started but not submitted yet end cancelled, unsubmitted (stopping)."""
+        queue, self._queue = self._queue, []
+        for q in queue:
+            self._refuse(q.spec, q.log, "cancelled by pyrule before it was submitted", q.submitted, -15)
+
+    def _refuse(self, spec: JobSpec, log: str, reason: str, submitted: float, exit_code: int = 1) -> int:
         if not reason.startswith("sbatch refused"):
             with open(log, "a", encoding="utf-8") as f:
                 f.write(f"pyrule: {reason}\n")
@@ -559,7 +702,7 @@ class SlurmExecutor(Executor):
         self._done.append(
             JobResult(
                 name=spec.name,
-                exit_code=1,
+                exit_code=exit_code,
                 start=submitted,
                 end=now,
                 wall_s=0.0,
@@ -593,7 +736,7 @@ class SlurmExecutor(Executor):
         return ended
 
     def _update(self, jobs: list[_Job]) -> None:
-        ids = [j.job_id for j in jobs]
+        ids = sorted({j.job_id for j in jobs})
         try:
             rows = squeue(ids)
         except SlurmError as e:
@@ -602,14 +745,15 @@ class SlurmExecutor(Executor):
             self._squeue_failing = True
             return
         self._squeue_failing = False
-        missing = [i for i in ids if i not in rows]
+        # sacct -c knows array tasks only by ids of their own: those the usage file settles (_result)
+        missing = [j.job_id for j in jobs if j.key not in rows and j.task is None]
         accounted = sacct(missing) if missing else {}
         now = time.monotonic()
         for j in jobs:
-            if j.job_id in rows:
-                state, reason, _ = rows[j.job_id]
+            if j.key in rows:
+                state, reason, _ = rows[j.key]
                 j.unknown_polls = 0
-            elif j.job_id in accounted:
+            elif j.task is None and j.job_id in accounted:
                 state, j.exit_field, j.elapsed_s = accounted[j.job_id]
                 reason = ""
             else:
@@ -623,9 +767,19 @@ class SlurmExecutor(Executor):
             if state in FINAL_STATES or state == "VANISHED":
                 j.final_seen = now
                 if state in _MAY_REQUEUE:  # Slurm may requeue it: it must not run again unseen
-                    _scancel([j.job_id])
+                    _scancel([j.key])
 
     def _result(self, j: _Job, usage: dict[str, Any] | None) -> JobResult:
+        if j.slurm_out:  # an array task: what Slurm said about it goes to its log
+            try:
+                with open(j.slurm_out, encoding="utf-8", errors="replace") as f:
+                    said = f.read()
+                os.unlink(j.slurm_out)
+            except OSError:
+                said = ""
+            if said:
+                with open(resolve(os.path.abspath(j.spec.workdir), j.spec.log_path), "a", encoding="utf-8") as f:
+                    f.write(said)
         state = j.state or "CANCELLED"
         exit_code = usage.get("exit_code") if usage else None
         if not isinstance(exit_code, int):
@@ -639,7 +793,7 @@ class SlurmExecutor(Executor):
         start = float(usage.get("start", j.submitted)) if usage else j.submitted
         end = float(usage.get("end", now)) if usage else now
         reported = read_report(j.report) if j.report else {}
-        reported.setdefault("slurm_job_id", str(j.job_id))
+        reported.setdefault("slurm_job_id", j.key)
         return JobResult(
             name=j.spec.name,
             exit_code=exit_code,
@@ -654,7 +808,7 @@ class SlurmExecutor(Executor):
         )
 
     def _reason(self, j: _Job, state: str) -> str:
-        head = f"Slurm job {j.job_id} {state}"
+        head = f"Slurm job {j.key} {state}"
         if state == "TIMEOUT":
             limit = f" ({j.time_limit_min} min)" if j.time_limit_min else ""
             return f"{head}: it ran over its time limit{limit}; raise the rule's resources: runtime"
@@ -666,7 +820,7 @@ class SlurmExecutor(Executor):
                 "cancelled by pyrule" if j.cancelled_by_us else "cancelled (scancel, or an administrator)"
             )
         if state == "VANISHED":
-            return f"Slurm job {j.job_id} is no longer known to squeue or sacct (was the cluster restarted?)"
+            return f"Slurm job {j.key} is no longer known to squeue or sacct (was the cluster restarted?)"
         if state in ("NODE_FAIL", "BOOT_FAIL"):
             return f"{head}: its node failed"
         if state == "FAILED" and j.reason == "JobLaunchFailure":
@@ -675,8 +829,8 @@ class SlurmExecutor(Executor):
 
     def _finish_all(self) -> None:
         """After scancel: every job's result goes to the next wait()."""
-        ids = [j.job_id for j in self._jobs.values() if j.final_seen is None]
-        rows: dict[int, tuple[str, ...]] = {}
+        ids = sorted({j.job_id for j in self._jobs.values() if j.final_seen is None})
+        rows: dict[str, tuple[str, ...]] = {}
         if ids:
             try:
                 rows = squeue(ids)
@@ -684,7 +838,7 @@ class SlurmExecutor(Executor):
                 pass
         for j in list(self._jobs.values()):
             if j.final_seen is None:
-                j.state, j.reason = rows.get(j.job_id, ("CANCELLED", "", ""))[:2]
+                j.state, j.reason = rows.get(j.key, ("CANCELLED", "", ""))[:2]
                 if j.state not in FINAL_STATES:
                     j.state = "CANCELLED"
             self._done.append(self._result(j, _read_json(j.usage)))
@@ -701,12 +855,14 @@ def _run(argv: list[str], timeout: float = _CMD_TIMEOUT_S) -> subprocess.Complet
     )
 
 
-def squeue(ids: list[int], fields: str = "%i|%T|%r|%j") -> dict[int, tuple[str, ...]]:
-    """One `squeue -h -t all -j IDS` call: {id: (state, reason, name)} (more with other fields).
-    Unknown ids are missing from the result. Raises SlurmError if squeue does not answer."""
+def squeue(ids: list[int] | list[str], fields: str = "%i|%T|%r|%j") -> dict[str, tuple[str, ...]]:
+    """One `squeue -h -r -t all -j IDS` call: {"ID" or "ID_TASK": (state, reason, name)} (more
+    with other fields); an array's id gives a row per task. Unknown ids are missing from the
+    result. Raises SlurmError if squeue does not answer."""
     if not ids:
         return {}
-    argv = ["squeue", "-h", "-t", "all", "-j", ",".join(map(str, ids)), "-o", fields]
+    argv = ["squeue", "-h", "-r", "-t", "all", "-j", ",".join(sorted({str(i).split("_")[0] for i in ids})),
+            "-o", fields]
     try:
         p = _run(argv, timeout=30)
     except FileNotFoundError:
@@ -718,11 +874,11 @@ def squeue(ids: list[int], fields: str = "%i|%T|%r|%j") -> dict[int, tuple[str, 
             return {}
         raise SlurmError(f"squeue failed: {p.stderr.strip() or f'exit {p.returncode}'}")
     n = fields.count("|")
-    rows: dict[int, tuple[str, ...]] = {}
+    rows: dict[str, tuple[str, ...]] = {}
     for line in p.stdout.splitlines():
         parts = line.strip().split("|", n)
-        if len(parts) == n + 1 and parts[0].isdigit():
-            rows[int(parts[0])] = tuple(parts[1:])
+        if len(parts) == n + 1 and parts[0].replace("_", "", 1).isdigit():
+            rows[parts[0]] = tuple(parts[1:])
     return rows
 
 
@@ -748,7 +904,7 @@ def sacct(ids: list[int]) -> dict[int, tuple[str, str, float]]:
     return rows
 
 
-def _scancel(ids: list[int], signal_name: str | None = None) -> None:
+def _scancel(ids: list[str], signal_name: str | None = None) -> None:
     argv = ["scancel", *([f"--signal={signal_name}"] if signal_name else []), *map(str, ids)]
     try:
         _run(argv, timeout=30)
@@ -756,7 +912,7 @@ def _scancel(ids: list[int], signal_name: str | None = None) -> None:
         pass
 
 
-def _wait_final(ids: list[int], limit: float) -> list[int]:
+def _wait_final(ids: list[str], limit: float) -> list[str]:
     """Poll until every id is final (or unknown); returns the ids still pending/running."""
     deadline = time.monotonic() + limit
     left = list(ids)
@@ -776,12 +932,13 @@ def _wait_final(ids: list[int], limit: float) -> list[int]:
 
 
 def cancel_orphans(
-    jobs: list[tuple[str, int]], workdir: str | None = None
-) -> tuple[list[tuple[str, int, str]], list[str]]:
+    jobs: list[tuple[str, str]], workdir: str | None = None
+) -> tuple[list[tuple[str, str, str]], list[str]]:
     """Cancel the Slurm jobs a dead pyrule left pending or running, and wait until they stop.
 
-    jobs: (pyrule job name, Slurm job id, or 0 when pyrule died before sbatch returned one).
-    A known id is cancelled only if its Slurm job still has that name and working directory
+    jobs: (pyrule job name, Slurm job "ID" or "ID_TASK", or "" when pyrule died before sbatch
+    returned one). A known id is cancelled only if its Slurm job still has that name (an array
+    task: its rule's name) and working directory
     (ids restart at 1 when a cluster is set up afresh); an unknown id is looked up among the
     user's jobs by name and working directory. Returns ([(name, id, state before)], problems).
     """
@@ -796,7 +953,7 @@ def cancel_orphans(
             )
         return [], problems
     fields = "%i|%T|%j|%Z"
-    found: dict[int, tuple[str, ...]] = {}
+    found: dict[str, tuple[str, ...]] = {}
     try:
         ids = [jid for _, jid in jobs if jid]
         if ids:
@@ -806,20 +963,23 @@ def cancel_orphans(
             for line in p.stdout.splitlines():
                 parts = line.strip().split("|", 3)
                 if len(parts) == 4 and parts[0].isdigit():
-                    found[int(parts[0])] = tuple(parts[1:])
+                    found[parts[0]] = tuple(parts[1:])
     except (SlurmError, OSError, subprocess.TimeoutExpired) as e:
         problems.append(
             f"cannot check the Slurm jobs of the run that died ({e}); "
             f"cancel them by hand if they still run: {', '.join(str(j) for _, j in jobs if j)}"
         )
         return [], problems
-    ours: list[tuple[str, int, str]] = []
-    wanted = {_job_name(name): (name, jid) for name, jid in jobs}
-    for jid, (state, slurm_name, wd) in found.items():
-        name, want = wanted.get(slurm_name, (None, None))
-        if name is None or state in FINAL_STATES or (want and want != jid) or os.path.realpath(wd) != workdir:
-            continue
-        ours.append((name, jid, state))
+    ours: list[tuple[str, str, str]] = []
+    for name, jid in jobs:
+        if jid:
+            rows = [(jid, found[jid])] if jid in found else []
+        else:
+            rows = [(k, row) for k, row in found.items() if row[1] == _job_name(name)]
+        for key, (state, slurm_name, wd) in rows:
+            want = _job_name(name.split("[", 1)[0] if "_" in key else name)
+            if state not in FINAL_STATES and slurm_name == want and os.path.realpath(wd) == workdir:
+                ours.append((name, key, state))
     if ours:
         _scancel([jid for _, jid, _ in ours])
         left = _wait_final([jid for _, jid, _ in ours], 30.0)
@@ -878,6 +1038,12 @@ def load_profile(project_dir: str) -> dict[str, str]:
 
 
 # --- small helpers -------------------------------------------------------------------------
+
+
+def _shared(args: list[str]) -> list[str]:
+    """sbatch options without those naming one job (its name and log): what an array shares."""
+    own = ("--job-name=", "--output=", "--error=", "--open-mode=")
+    return [a for a in args if not a.startswith(own)]
 
 
 def _safe(name: str) -> str:
