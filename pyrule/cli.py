@@ -461,6 +461,10 @@ def _main(args: argparse.Namespace, argv: list[str], console) -> int:
     if args.dry_run:
         decisions = dry_run(graph, rules, options, console)
         console.plan(decisions, _commands(decisions, rules) if args.print_commands else None)
+        from .executors import preview  # --executor slurm: the sbatch commands and scripts
+
+        for text in preview(decisions, rules, options):
+            console.out(text.rstrip("\n"))
         if not args.overwrite_protected:  # say now what the run would refuse
             from .run import check_protected
 

@@ -130,6 +130,11 @@ class Executor:
         """Block until at least one job ends or timeout; return every ended job."""
         raise NotImplementedError
 
+    def preview(self, specs: list[JobSpec]) -> list[str]:
+        """For -n: what starting these jobs would submit (an executor that runs them elsewhere:
+        its commands and scripts), as lines or blocks of text to print; nothing is written."""
+        return []
+
     def assigned(self) -> list[tuple[str, int]]:
         """(job name, handle) of jobs whose handle became known after start() returned, each
         once (an executor that submits the jobs started together at the next wait(): Slurm's

@@ -1,4 +1,5 @@
-"""Run jobs on a Slurm cluster: one `sbatch` per job, one `squeue` per poll for all of them.
+"""Run jobs on a Slurm cluster: one `sbatch --array` for the jobs started together that share their
+sbatch options (one `sbatch` for a job alone), one `squeue` per poll for all of them.
 
 Each job becomes a small bash script under `.pyrule/slurm/` (kept for inspection, with the
 sbatch command it was submitted with as a comment). The script cds to the project directory
@@ -230,6 +231,7 @@ class _Queued:
     time_limit_min: int | None
     mem_mb: int | None
     submitted: float
+    text: str  # its script
 
 
 class SlurmExecutor(Executor):
@@ -349,34 +351,69 @@ class SlurmExecutor(Executor):
         records it."""
         if spec.local:
             return -self._here().start(spec)
-        if (spec.shell is None) == (spec.python is None):
-            raise ValueError(f"job {spec.name}: exactly one of shell and python is required")
         workdir = os.path.abspath(spec.workdir)
+        q = self._queued(spec)
         for d in spec.output_dirs:
             os.makedirs(resolve(workdir, d), exist_ok=True)
         log = os.path.abspath(resolve(workdir, spec.log_path))
         os.makedirs(os.path.dirname(log), exist_ok=True)
         if spec.attempt <= 1:  # each run of a job starts its log afresh (a retry appends), as locally
             _unlink(log)
+        if spec.report_path:  # a previous attempt's values must not come back as this one's
+            _unlink(os.path.abspath(resolve(workdir, spec.report_path)))
+        if isinstance(q, str):  # cannot run on Slurm: fail the job with that reason
+            return self._refuse(spec, log, q, time.time())
+        os.makedirs(os.path.dirname(q.script), exist_ok=True)
+        self._measure_path(workdir)
+        _unlink(q.usage)
+        _write(q.script, q.text, 0o755)
+        self._queue.append(q)
+        return QUEUED
+
+    def _queued(self, spec: JobSpec) -> _Queued | str:
+        """The job's submission (its sbatch options, its script), or why it cannot run on Slurm;
+        nothing written yet."""
+        if (spec.shell is None) == (spec.python is None):
+            raise ValueError(f"job {spec.name}: exactly one of shell and python is required")
+        workdir = os.path.abspath(spec.workdir)
+        log = os.path.abspath(resolve(workdir, spec.log_path))
         report = None
         env = dict(spec.env)
         if spec.report_path:
             report = os.path.abspath(resolve(workdir, spec.report_path))
             env["PYRULE_REPORT"] = report
-            _unlink(report)  # a previous attempt's values must not come back as this one's
         base = os.path.join(workdir, SLURM_DIR, f"{_safe(spec.name)}.a{spec.attempt}")
         script, usage = base + ".sh", base + ".usage.json"
-        os.makedirs(os.path.dirname(script), exist_ok=True)
-        _unlink(usage)
-        submitted = time.time()
-
         body = self._body(spec)
-        if isinstance(body, str):  # cannot run on Slurm: fail the job with that reason
-            return self._refuse(spec, log, body, submitted)
+        if isinstance(body, str):
+            return body
         args, limit, mem = self.sbatch_args(spec, workdir, log)
-        _write(script, self._script(spec, workdir, env, usage, body, ["sbatch", *args, script]), 0o755)
-        self._queue.append(_Queued(spec, args, script, usage, report, log, limit, mem, submitted))
-        return QUEUED
+        text = self._script(spec, workdir, env, usage, body, ["sbatch", *args, script])
+        return _Queued(spec, args, script, usage, report, log, limit, mem, time.time(), text)
+
+    def preview(self, specs: list[JobSpec]) -> list[str]:
+        """For -n: each sbatch command these jobs would be submitted with, if started together,
+        followed by its script (an array's, then each of its jobs'); nothing is written."""
+        out: list[str] = []
+        queue = []
+        for spec in specs:
+            q = self._queued(spec) if not spec.local else f"runs here (local: True), not on Slurm: {spec.shell}"
+            if isinstance(q, str):
+                out.append(f"# {spec.name}: {q}")
+            else:
+                queue.append(q)
+        for shared, chunk in self._groups(queue):
+            if len(chunk) == 1:
+                out.append(f"# {chunk[0].spec.name}: sbatch {shlex.join([*chunk[0].args, chunk[0].script])}")
+                out.append(chunk[0].text)
+                continue
+            args, script, text, _ = self._array(shared, chunk)
+            out.append(f"# {len(chunk)} jobs as one array: sbatch {shlex.join([*args, script])}")
+            out.append(text)
+            for q in chunk:
+                out.append(f"# {q.spec.name}: task of that array, {q.script}")
+                out.append(q.text)
+        return out
 
     def assigned(self) -> list[tuple[str, int]]:
         """(job name, handle) of the jobs submitted since last asked, whose start() returned
@@ -388,20 +425,24 @@ class SlurmExecutor(Executor):
         """sbatch what start() queued: jobs whose sbatch options are the same but for their
         name and log go as one job array (at most MaxArraySize tasks each), a job alone as
         itself."""
+        for shared, chunk in self._groups(self._queue):
+            if len(chunk) == 1:
+                self._submit_one(chunk[0])
+            else:
+                self._submit_array(shared, chunk)
+            done = set(map(id, chunk))  # off the queue as soon as tracked (a signal may come)
+            self._queue = [q for q in self._queue if id(q) not in done]
+        self._last_change = time.monotonic()
+
+    def _groups(self, queue: list[_Queued]) -> list[tuple[list[str], list[_Queued]]]:
+        """The queue in submissions: jobs with the same sbatch options but for their name and
+        log, in chunks of at most max_array()."""
         groups: dict[tuple[str, ...], list[_Queued]] = {}
-        for q in self._queue:
+        for q in queue:
             groups.setdefault(tuple(_shared(q.args)), []).append(q)
         size = self.max_array()
-        for shared, group in groups.items():
-            for i in range(0, len(group), size):
-                chunk = group[i:i + size]
-                if len(chunk) == 1:
-                    self._submit_one(chunk[0])
-                else:
-                    self._submit_array(list(shared), chunk)
-                done = set(map(id, chunk))  # off the queue as soon as tracked (a signal may come)
-                self._queue = [q for q in self._queue if id(q) not in done]
-        self._last_change = time.monotonic()
+        return [(list(shared), group[i:i + size]) for shared, group in groups.items()
+                for i in range(0, len(group), size)]
 
     def _submit_one(self, q: _Queued) -> None:
         out, err, rc = self._sbatch([*q.args, q.script])
@@ -414,6 +455,19 @@ class SlurmExecutor(Executor):
         """One `sbatch --array=0-N` for the chunk: task i runs chunk[i]'s own script, its output
         going to that job's log; Slurm's own messages about task i go to ARRAY_i.out, appended
         to the job's log when it ends."""
+        args, script, text, out_pattern = self._array(shared, chunk)
+        _write(script, text, 0o755)
+        out, err, rc = self._sbatch([*args, script])
+        job_id = self._accepted(out, err, rc, chunk)
+        if not job_id:
+            return
+        for i, job in enumerate(chunk):
+            j = _Job(job.spec, job_id, job.submitted, job.script, job.usage, job.report, job.time_limit_min,
+                     job.mem_mb, task=i, slurm_out=out_pattern.replace("%a", str(i)))
+            self._track(j, _TASK_FLAG | job_id << _TASK_BITS | i)
+
+    def _array(self, shared: list[str], chunk: list[_Queued]) -> tuple[list[str], str, str, str]:
+        """An array's sbatch options, script path, script and output file pattern (%a: task)."""
         workdir = os.path.abspath(chunk[0].spec.workdir)
         first = chunk[0].spec.name
         rule = first.split("[", 1)[0]
@@ -438,15 +492,7 @@ class SlurmExecutor(Executor):
         for i, job in enumerate(chunk):
             lines.append(f"  {i}) exec {q(self.shell)} {q(job.script)} >>{q(job.log)} 2>&1 ;;  # {job.spec.name}")
         lines += ["esac", 'echo "pyrule: no task $SLURM_ARRAY_TASK_ID in this array" >&2', "exit 1"]
-        _write(script, "\n".join(lines) + "\n", 0o755)
-        out, err, rc = self._sbatch([*args, script])
-        job_id = self._accepted(out, err, rc, chunk)
-        if not job_id:
-            return
-        for i, job in enumerate(chunk):
-            j = _Job(job.spec, job_id, job.submitted, job.script, job.usage, job.report, job.time_limit_min,
-                     job.mem_mb, task=i, slurm_out=out_pattern.replace("%a", str(i)))
-            self._track(j, _TASK_FLAG | job_id << _TASK_BITS | i)
+        return args, script, "\n".join(lines) + "\n", out_pattern
 
     def _accepted(self, out: str, err: str, rc: int, jobs: list[_Queued]) -> int:
         """The job id sbatch answered, or 0 after failing the jobs with its message."""
@@ -641,12 +687,12 @@ class SlurmExecutor(Executor):
     def _script(
         self, spec: JobSpec, workdir: str, env: dict[str, str], usage: str, body: list[str], command: list[str]
     ) -> str:
-        measure = self._measure_path(workdir)
+        measure = os.path.join(workdir, SLURM_DIR, MEASURE)  # written by start() (_measure_path)
         q = shlex.quote
         lines = [
             "#!/bin/bash",
             f"# pyrule job {spec.name} (attempt {spec.attempt}), written by pyrule's Slurm executor.",
-            "# submitted with:",
+            "# submitted with (or as a task of an array: see its array-*.sh):",
             "#   " + " ".join(q(a) for a in command).replace("\n", "\n#   "),
             f"PYRULE_DIR={q(workdir)}",
             f"PYRULE_PYTHON={q(self.python)}",

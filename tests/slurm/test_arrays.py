@@ -90,3 +90,27 @@ def test_array_size_one_submits_one_by_one(slurm_cluster, tmp_path):
     ok(tmp_path, "--executor", "slurm", "-q", env=env)
     made = sbatch_calls(calls)
     assert len(made) == 4 and not any("--array" in c for c in made), made
+
+
+def test_dry_run_shows_the_sbatch_commands_and_scripts(slurm_cluster, tmp_path):
+    pipefile(tmp_path, """
+        rule all:
+            input: [f"out/{i}.txt" for i in range(3)], "big.txt"
+
+        rule one:
+            output: "out/{i}.txt"
+            shell: echo {i} > {output}
+
+        rule big:
+            output: "big.txt"
+            resources: mem = "300M"
+            shell: echo big > {output}
+        """)
+    env, calls = counting_sbatch(tmp_path, slurm_cluster.env)
+    r = ok(tmp_path, "-n", "--executor", "slurm", env=env)
+    assert "# 3 jobs as one array: sbatch " in r.out and "--array=0-2" in r.out, r.out
+    assert 'case "$SLURM_ARRAY_TASK_ID" in' in r.out
+    assert "# big: sbatch " in r.out and "--mem=300M" in r.out
+    assert "echo big > big.txt" in r.out and "echo 1 > out/1.txt" in r.out
+    assert not sbatch_calls(calls)
+    assert not (tmp_path / ".pyrule" / "slurm").exists() and not (tmp_path / "out").exists()
