@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import UsageError, suggest
 from ..record import record
+from ..rules import Scaled
 from .base import Executor, JobResult, JobSpec, custom_needs, read_report, resolve
 
 if TYPE_CHECKING:
@@ -298,7 +299,8 @@ class SlurmExecutor(Executor):
 
     def prepare(self, spec: JobSpec, job: Job, pipefile: str | None, overrides: list[str]) -> None:
         """What the node needs to place the job and, for a python body, to find it again."""
-        spec.resources = dict(job.resources)
+        # `mem = "2G" * attempt`: attempt N asks for N times as much
+        spec.resources = {k: v.at(spec.attempt) if isinstance(v, Scaled) else v for k, v in job.resources.items()}
         spec.pipefile = pipefile
         spec.overrides = list(overrides)
         spec.target = job.outputs[0] if job.outputs else job.rule.name
@@ -827,6 +829,8 @@ class SlurmExecutor(Executor):
                 with open(resolve(os.path.abspath(j.spec.workdir), j.spec.log_path), "a", encoding="utf-8") as f:
                     f.write(said)
         state = j.state or "CANCELLED"
+        if state == "FAILED" and _memory_killed(resolve(os.path.abspath(j.spec.workdir), j.spec.log_path)):
+            state = "OUT_OF_MEMORY"  # killed by JobAcctGatherParams=OverMemoryKill (no cgroups): FAILED to Slurm
         exit_code = usage.get("exit_code") if usage else None
         if not isinstance(exit_code, int):
             exit_code = _state_exit_code(state, j.exit_field)
@@ -1084,6 +1088,17 @@ def load_profile(project_dir: str) -> dict[str, str]:
 
 
 # --- small helpers -------------------------------------------------------------------------
+
+
+def _memory_killed(log: str) -> bool:
+    """Whether slurmstepd wrote in the job's log that it killed the job for its memory."""
+    try:
+        with open(log, "rb") as f:
+            f.seek(max(0, os.path.getsize(log) - 8192))
+            tail = f.read()
+    except OSError:
+        return False
+    return b"slurmstepd" in tail and (b"Exceeded job memory limit" in tail or b"exceeded memory limit" in tail)
 
 
 def _shared(args: list[str]) -> list[str]:
