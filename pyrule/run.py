@@ -740,7 +740,7 @@ class Runner:
             except InputError as e:
                 unstarted.append((job, lock, str(e)))
                 continue
-            for p in job.outputs:
+            for p in job.outputs if not self.executor.adopts(job.name) else ():  # (adopted: being made)
                 remove(p)
                 self.stats.forget(p)
             spec = job_spec(job, self.rules.namespace, self.run_dir, attempts[job])

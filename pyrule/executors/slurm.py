@@ -18,9 +18,15 @@ States: `squeue -h -t all -j ID,ID,... -o '%i|%T|%r'`, once per poll for every j
 squeue no longer shows (older than MinJobAge, or a restarted controller) are looked up with
 `sacct -c`. PENDING, RUNNING, COMPLETING, CONFIGURING, SUSPENDED, REQUEUED... are not final.
 
-The state store records a Slurm job as a *negative* pgid in its `running` table (`-job_id`;
-UNSUBMITTED before sbatch answered: SlurmExecutor.recorded), so that the next run after a
-pyrule that died can tell it from a local process group and cancel it (`cancel_orphans`).
+The state store records a Slurm job as a *negative* pgid in its `running` table (`-job_id`, an
+array task's id and index encoded with _TASK_FLAG; UNSUBMITTED before sbatch answered:
+SlurmExecutor.recorded), so that the next run after a pyrule that died can tell it from a local
+process group and adopt it (stop_leftover, _adoptable: followed by the next start() of the job if
+its script is the same) or cancel it (`cancel_orphans`).
+
+start() only queues a job; wait() submits the queue (submit(): arrays of jobs sharing their
+sbatch options) and returns at once, so that the runner records the ids (assigned()) before it
+waits for any job.
 """
 
 from __future__ import annotations
@@ -330,16 +336,35 @@ class SlurmExecutor(Executor):
         return f"Slurm job {job_id}" if job_id else "Slurm job not submitted yet"
 
     @classmethod
-    def stop_leftover(cls, job: RunningJob, warn: Callable[[str], None], log: Callable[[str], None]) -> None:
-        """Cancel it (and wait): it would go on writing the outputs unseen. Id 0 if pyrule died
-        before sbatch answered: found by its name."""
-        cancelled, problems = cancel_orphans([(job.name, cls.job_id(job.pgid))])
+    def stop_leftover(cls, job: RunningJob, warn: Callable[[str], None], log: Callable[[str], None]) -> bool:
+        """Adopt it if Slurm still has it pending or running, or it completed (True: the next
+        start() of the job follows it, see adopts()); else cancel it (and wait): it would go on
+        writing the outputs unseen. No id if pyrule died before sbatch answered: found by its
+        name, and cancelled."""
+        key = cls.job_id(job.pgid)
+        known = _ADOPTED.get((os.path.realpath(os.getcwd()), job.name))
+        if key and known is not None and known["key"] == key:
+            return True  # adopted already (the run met its mark again when it came to start it)
+        found = _adoptable(job.name, key, os.getcwd()) if key else None
+        if found is not None:
+            state = found.pop("state")
+            found["outputs"] = list(job.outputs)
+            _ADOPTED[(os.path.realpath(os.getcwd()), job.name)] = found
+            warn(f"adopted Slurm job {key} ({job.name}, {state}) left by a pyrule that died: "
+                 "followed, not submitted again")
+            log(f"recover {job.name}: adopted Slurm job {key} ({state})")
+            return True
+        cancelled, problems = cancel_orphans([(job.name, key)])
         for name, job_id, state in cancelled:
             warn(f"cancelled Slurm job {job_id} ({name}, {state}) left by a pyrule that died: "
                  "its outputs would be written unseen")
             log(f"recover {name}: cancelled Slurm job {job_id} ({state})")
         for problem in problems:
             warn(problem)
+        return False
+
+    def adopts(self, name: str) -> bool:
+        return (os.path.realpath(self.project_dir), name) in _ADOPTED
 
     # --- the Executor interface -------------------------------------------------------
 
@@ -355,6 +380,11 @@ class SlurmExecutor(Executor):
             return -self._here().start(spec)
         workdir = os.path.abspath(spec.workdir)
         q = self._queued(spec)
+        adopted = _ADOPTED.pop((os.path.realpath(workdir), spec.name), None)
+        if adopted is not None:  # a dead pyrule's job, still in Slurm: followed, its files as they are
+            if isinstance(q, _Queued) and _essence(q.text) == adopted["essence"]:
+                return self._adopt(spec, adopted)
+            self._disown(spec.name, adopted)
         for d in spec.output_dirs:
             os.makedirs(resolve(workdir, d), exist_ok=True)
         log = os.path.abspath(resolve(workdir, spec.log_path))
@@ -416,6 +446,30 @@ class SlurmExecutor(Executor):
                 out.append(f"# {q.spec.name}: task of that array, {q.script}")
                 out.append(q.text)
         return out
+
+    def _adopt(self, spec: JobSpec, a: dict[str, Any]) -> int:
+        job_id, _, task = a["key"].partition("_")
+        j = _Job(spec, int(job_id), time.time(), a["script"], a["usage"], a["report"], a["limit"], a["mem"],
+                 task=int(task) if task else None)
+        self._jobs[spec.name] = j
+        self._last_change = time.monotonic()
+        return int(job_id) if j.task is None else _TASK_FLAG | j.job_id << _TASK_BITS | j.task
+
+    @staticmethod
+    def _disown(name: str, a: dict[str, Any]) -> None:
+        """An adopted job whose script is not what this run would submit (another command,
+        environment or resources): cancelled, its outputs removed; the job is submitted anew."""
+        from ..outputs import remove
+
+        key = a["key"]
+        _scancel([key])
+        if _wait_final([key], 30.0):
+            _scancel([key], "KILL")
+            _wait_final([key], 15.0)
+        for p in a["outputs"]:
+            remove(p)
+        print(f"warning: cancelled Slurm job {key} ({name}) left by a pyrule that died: it runs another "
+              "script than this run's; removed its outputs; it will be rebuilt", file=sys.stderr)
 
     def assigned(self) -> list[tuple[str, int]]:
         """(job name, handle) of the jobs submitted since last asked, whose start() returned
@@ -537,8 +591,10 @@ class SlurmExecutor(Executor):
         return self._local
 
     def wait(self, timeout: float | None) -> list[JobResult]:
-        if self._queue:
+        if self._queue:  # submitted, then back at once: the runner records their ids (assigned())
             self.submit()
+            done, self._done = self._done, []
+            return done
         if self._local is None:
             return self._wait(timeout)
         here = self._local.wait(0)  # (the results of local jobs stopped by terminate_all too)
@@ -1039,6 +1095,66 @@ def cancel_orphans(
         if left:
             problems.append(f"Slurm job(s) {', '.join(map(str, left))} still not stopped after scancel")
     return ours, problems
+
+
+# Jobs of a pyrule that died which stop_leftover adopted, for this process's next executor:
+# {(project directory, job name): what _adoptable found}.
+_ADOPTED: dict[tuple[str, str], dict[str, Any]] = {}
+
+
+def _adoptable(name: str, key: str, workdir: str) -> dict[str, Any] | None:
+    """What following the dead pyrule's Slurm job `key` of job `name` needs (its script, usage
+    file, report file, limits, and its state), if Slurm still has it pending or running under
+    that name and directory, or it completed (its usage file says exit 0 when Slurm forgot it);
+    else None."""
+    script = _latest_script(workdir, name)
+    if script is None:
+        return None
+    usage = script[:-3] + ".usage.json"
+    try:
+        rows = squeue([key], "%i|%T|%j|%Z")
+    except SlurmError:
+        return None
+    want = _job_name(name.split("[", 1)[0] if "_" in key else name)
+    if key in rows:
+        state, slurm_name, wd = rows[key]
+        if slurm_name != want or os.path.realpath(wd) != os.path.realpath(workdir):
+            return None
+        if state in FINAL_STATES and state != "COMPLETED":
+            return None
+    else:
+        done = _read_json(usage)
+        if not done or done.get("exit_code") != 0:
+            return None
+        state = "COMPLETED"
+    with open(script, encoding="utf-8", errors="replace") as f:
+        text = f.read()
+    report = re.search(r"^export PYRULE_REPORT=(.*)$", text, re.M)
+    mem = re.search(r"--mem=(\d+)M", text)
+    limit = re.search(r"--time=(\d+)", text)
+    return {"state": state, "key": key, "script": script, "usage": usage, "essence": _essence(text),
+            "report": shlex.split(report.group(1))[0] if report else None,
+            "mem": int(mem.group(1)) if mem else None, "limit": int(limit.group(1)) if limit else None}
+
+
+def _essence(script: str) -> str:
+    """A job script without what differs between runs of the same job (its run's id and report
+    file, its attempt, comments): equal for an adopted job only if it runs what this run would."""
+    lines = [ln for ln in script.splitlines()
+             if not ln.startswith(("export PYRULE_JOB=", "export PYRULE_REPORT=", "# pyrule job", "# submitted"))]
+    return re.sub(r"\.a\d+\.(sh|usage\.json)", r".aN.\1", "\n".join(lines))
+
+
+def _latest_script(workdir: str, name: str) -> str | None:
+    """.pyrule/slurm/JOB.aN.sh of the job's last attempt."""
+    folder = os.path.join(workdir, SLURM_DIR)
+    prefix = _safe(name) + ".a"
+    try:
+        attempts = [int(f[len(prefix):-3]) for f in os.listdir(folder)
+                    if f.startswith(prefix) and f.endswith(".sh") and f[len(prefix):-3].isdigit()]
+    except OSError:
+        return None
+    return os.path.join(folder, f"{prefix}{max(attempts)}.sh") if attempts else None
 
 
 # --- configuration -------------------------------------------------------------------------
