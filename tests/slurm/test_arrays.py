@@ -31,14 +31,15 @@ def sbatch_calls(log: Path) -> list[str]:
     return log.read_text().splitlines() if log.exists() else []
 
 
-def many(d: Path, n: int) -> None:
+def many(d: Path, n: int, shell: str = 'sleep 1; echo "job {i}" > {output}') -> None:
+    """n jobs of rule `one` (wildcard i: 0..n-1) running `shell`, and `all` asking for them."""
     pipefile(d, f"""
         rule all:
             input: [f"out/{{i}}.txt" for i in range({n})]
 
         rule one:
             output: "out/{{i}}.txt"
-            shell: sleep 1; echo "job {{i}}" > {{output}}
+            shell: {shell}
         """)
 
 
@@ -59,14 +60,7 @@ def test_one_rule_goes_as_arrays(slurm_cluster, tmp_path):
 
 
 def test_a_failing_task_fails_only_its_job(slurm_cluster, tmp_path):
-    pipefile(tmp_path, """
-        rule all:
-            input: [f"out/{i}.txt" for i in range(5)]
-
-        rule one:
-            output: "out/{i}.txt"
-            shell: if [ {i} = 2 ]; then echo "task two fails" >&2; exit 3; fi; echo {i} > {output}
-        """)
+    many(tmp_path, 5, 'if [ {i} = 2 ]; then echo "task two fails" >&2; exit 3; fi; echo {i} > {output}')
     env, calls = counting_sbatch(tmp_path, slurm_cluster.env)
     r = pyrule(tmp_path, "--executor", "slurm", "-k", env=env)
     assert r.rc == 1, str(r)

@@ -8,8 +8,8 @@ import os
 import sqlite3
 import time
 
-from harness import ok, pipefile, spawn, wait_for
-from test_arrays import counting_sbatch, sbatch_calls
+from harness import ok, spawn, wait_for
+from test_arrays import counting_sbatch, many, sbatch_calls
 
 UNSUBMITTED = -(1 << 62)
 
@@ -34,14 +34,7 @@ def tasks_in(cluster, d) -> dict[str, str]:
 
 
 def test_killed_pyrule_jobs_are_adopted_not_resubmitted(slurm_cluster, tmp_path):
-    pipefile(tmp_path, """
-        rule all:
-            input: [f"out/{i}.txt" for i in range(20)]
-
-        rule one:
-            output: "out/{i}.txt"
-            shell: sleep $(( {i} < 10 ? 2 : 15 )); echo "job {i}" > {output}
-        """)
+    many(tmp_path, 20, 'sleep $(( {i} < 10 ? 2 : 15 )); echo "job {i}" > {output}')
     p = spawn(tmp_path, "--executor", "slurm", "-j", "20", env=slurm_cluster.env)
     try:
         wait_for(lambda: len(tasks_in(slurm_cluster, tmp_path)) == 20, 60, "20 Slurm tasks")
