@@ -341,7 +341,7 @@ class SlurmExecutor(Executor):
         start() of the job follows it, see adopts()); else cancel it (and wait): it would go on
         writing the outputs unseen. No id if pyrule died before sbatch answered: found by its
         name, and cancelled."""
-        key = cls.job_id(job.pgid)
+        key = cls.job_id(job.pgid) or _unrecorded(job.name, os.getcwd())
         known = _ADOPTED.get((os.path.realpath(os.getcwd()), job.name))
         if key and known is not None and known["key"] == key:
             return True  # adopted already (the run met its mark again when it came to start it)
@@ -1135,6 +1135,36 @@ def _adoptable(name: str, key: str, workdir: str) -> dict[str, Any] | None:
     return {"state": state, "key": key, "script": script, "usage": usage, "essence": _essence(text),
             "report": shlex.split(report.group(1))[0] if report else None,
             "mem": int(mem.group(1)) if mem else None, "limit": int(limit.group(1)) if limit else None}
+
+
+def _unrecorded(name: str, workdir: str) -> str:
+    """The Slurm job ("ID" or "ID_TASK") of job `name` that a pyrule which died before it
+    recorded the id had submitted: among the user's jobs, the one of that name and directory,
+    or the array task whose array script (squeue's %o) runs that job ("" if none)."""
+    try:
+        p = _run(["squeue", "-h", "-r", "--me", "-t", "all", "-o", "%i|%T|%j|%Z|%o"], timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    workdir = os.path.realpath(workdir)
+    rule = _job_name(name.split("[", 1)[0])
+    scripts: dict[str, dict[str, str]] = {}
+    for line in p.stdout.splitlines():
+        parts = line.strip().split("|", 4)
+        if len(parts) != 5 or os.path.realpath(parts[3]) != workdir:
+            continue
+        key, _state, slurm_name, _wd, command = parts
+        if "_" not in key and slurm_name == _job_name(name):
+            return key
+        if "_" in key and slurm_name == rule:
+            if command not in scripts:  # task index -> job name, from the lines `  I) exec ... # NAME`
+                try:
+                    with open(command, encoding="utf-8", errors="replace") as f:
+                        scripts[command] = dict(re.findall(r"^  (\d+)\) exec .* # (.*)$", f.read(), re.M))
+                except OSError:
+                    scripts[command] = {}
+            if scripts[command].get(key.partition("_")[2]) == name:
+                return key
+    return ""
 
 
 def _essence(script: str) -> str:

@@ -33,16 +33,21 @@ def tasks_in(cluster, d) -> dict[str, str]:
             if os.path.realpath(wd) == os.path.realpath(d)}
 
 
-def test_killed_pyrule_jobs_are_adopted_not_resubmitted(slurm_cluster, tmp_path):
-    many(tmp_path, 20, 'sleep $(( {i} < 10 ? 2 : 15 )); echo "job {i}" > {output}')
-    p = spawn(tmp_path, "--executor", "slurm", "-j", "20", env=slurm_cluster.env)
+def kill_once_submitted(cluster, d, n: int) -> None:
+    """Run pyrule until its n jobs are submitted, their ids on record and most running; kill -9."""
+    p = spawn(d, "--executor", "slurm", "-j", str(n), env=cluster.env)
     try:
-        wait_for(lambda: len(tasks_in(slurm_cluster, tmp_path)) == 20, 60, "20 Slurm tasks")
-        wait_for(lambda: len(ids := recorded_ids(tmp_path)) == 20 and UNSUBMITTED not in ids, 30, "ids on record")
-        wait_for(lambda: list(tasks_in(slurm_cluster, tmp_path).values()).count("RUNNING") >= 12, 60, "running")
+        wait_for(lambda: len(tasks_in(cluster, d)) == n, 60, f"{n} Slurm tasks")
+        wait_for(lambda: len(ids := recorded_ids(d)) == n and UNSUBMITTED not in ids, 30, "ids on record")
+        wait_for(lambda: list(tasks_in(cluster, d).values()).count("RUNNING") >= min(n, 12), 60, "running")
     finally:
         p.kill()
         p.communicate()
+
+
+def test_killed_pyrule_jobs_are_adopted_not_resubmitted(slurm_cluster, tmp_path):
+    many(tmp_path, 20, 'sleep $(( {i} < 10 ? 2 : 15 )); echo "job {i}" > {output}')
+    kill_once_submitted(slurm_cluster, tmp_path, 20)
     time.sleep(4)  # the short ones complete while no pyrule follows them
     before = tasks_in(slurm_cluster, tmp_path)
     assert "COMPLETED" in before.values() and "RUNNING" in before.values(), before
@@ -59,3 +64,20 @@ def test_killed_pyrule_jobs_are_adopted_not_resubmitted(slurm_cluster, tmp_path)
     jobs = r.jobs()
     assert all(jobs[f"one[i={i}]"]["status"] == "ran" for i in range(20))
     assert ok(tmp_path, "--executor", "slurm", env=env).ran == set()  # recorded: up to date
+
+
+def test_jobs_whose_ids_were_not_recorded_are_found_and_adopted(slurm_cluster, tmp_path):
+    """pyrule died after sbatch answered, before it recorded the ids: the jobs are found among
+    the user's (an array task through its array's script) and adopted all the same."""
+    many(tmp_path, 6, 'sleep 6; echo "job {i}" > {output}')
+    kill_once_submitted(slurm_cluster, tmp_path, 6)
+    db = sqlite3.connect(tmp_path / ".pyrule" / "state.db")
+    with db:
+        db.execute("UPDATE running SET pgid=?", (UNSUBMITTED,))
+    db.close()
+    env, calls = counting_sbatch(tmp_path, slurm_cluster.env)
+    r = ok(tmp_path, "--executor", "slurm", env=env, timeout=300)
+    assert sbatch_calls(calls) == [], r.err
+    assert r.err.count("adopted Slurm job") == 6, r.err
+    assert all((tmp_path / "out" / f"{i}.txt").read_text() == f"job {i}\n" for i in range(6))
+    assert len(tasks_in(slurm_cluster, tmp_path)) == 6
