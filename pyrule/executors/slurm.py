@@ -37,6 +37,7 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -481,13 +482,20 @@ class SlurmExecutor(Executor):
         """sbatch what start() queued: jobs whose sbatch options are the same but for their
         name and log go as one job array (at most MaxArraySize tasks each), a job alone as
         itself."""
-        for shared, chunk in self._groups(self._queue):
-            if len(chunk) == 1:
-                self._submit_one(chunk[0])
-            else:
-                self._submit_array(shared, chunk)
-            done = set(map(id, chunk))  # off the queue as soon as tracked (a signal may come)
-            self._queue = [q for q in self._queue if id(q) not in done]
+        # Ctrl-C/SIGTERM wait until every sbatch has answered and its jobs are tracked (as when
+        # start() submitted): one that came meanwhile is handled at once after, and cancels them.
+        blocked = {signal.SIGINT, signal.SIGTERM}
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, blocked)
+        try:
+            for shared, chunk in self._groups(self._queue):
+                if len(chunk) == 1:
+                    self._submit_one(chunk[0])
+                else:
+                    self._submit_array(shared, chunk)
+                done = set(map(id, chunk))
+                self._queue = [q for q in self._queue if id(q) not in done]
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old)
         self._last_change = time.monotonic()
 
     def _groups(self, queue: list[_Queued]) -> list[tuple[list[str], list[_Queued]]]:
