@@ -82,6 +82,7 @@ _TASK_FLAG = 1 << 60
 
 _POLL_S = 0.5  # squeue interval while things happen...
 _POLL_IDLE_S = 1.0  # ...and after 10 s without any change
+_BATCH_S = 1.0  # while jobs run, jobs started are submitted together at most this long after the first
 _SIDECAR_GRACE_S = 3.0  # a finished job's usage file may lag on a network file system
 _VANISHED_POLLS = 3  # polls an id must be unknown to squeue and sacct before it counts as gone
 _CMD_TIMEOUT_S = 60
@@ -599,10 +600,14 @@ class SlurmExecutor(Executor):
         return self._local
 
     def wait(self, timeout: float | None) -> list[JobResult]:
-        if self._queue:  # submitted, then back at once: the runner records their ids (assigned())
-            self.submit()
-            done, self._done = self._done, []
-            return done
+        if self._queue:
+            due = self._queue[0].submitted + _BATCH_S - time.time()
+            if not self._jobs or due <= 0 or len(self._queue) >= self.max_array():
+                self.submit()  # then back at once: the runner records their ids (assigned())
+                done, self._done = self._done, []
+                return done
+            # Jobs already run: the queue waits a moment for more jobs started as others end.
+            timeout = due if timeout is None else min(timeout, due)
         if self._local is None:
             return self._wait(timeout)
         here = self._local.wait(0)  # (the results of local jobs stopped by terminate_all too)
