@@ -431,7 +431,7 @@ class SlurmExecutor(Executor):
         out: list[str] = []
         queue = []
         for spec in specs:
-            q = self._queued(spec) if not spec.local else f"runs here (local: True), not on Slurm: {spec.shell}"
+            q = self._queued(spec) if not spec.local else "runs on this machine (local: True), not submitted"
             if isinstance(q, str):
                 out.append(f"# {spec.name}: {q}")
             else:
