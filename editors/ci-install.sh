@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install what tests/editors needs, from nothing, on Debian/Ubuntu:
 #   vim and emacs-nox (the real editors), node + npm, and the npm packages pinned in
-#   editors/vscode/package-lock.json (vscode-tmgrammar-test, tm-grammars) into
+#   editors/vscode/package-lock.json (vscode-tmgrammar-test, tm-grammars; vscode-languageclient, the
+#   extension's own dependency) into
 #   editors/vscode/node_modules (git-ignored).
 # Idempotent: when everything is there already it does nothing and takes well under a second.
 set -euo pipefail
@@ -35,6 +36,7 @@ fi
 cd vscode
 stamp=node_modules/.package-lock.json
 if [ ! -x node_modules/.bin/vscode-tmgrammar-test ] || [ ! -f node_modules/tm-grammars/grammars/shellscript.json ] \
+        || [ ! -f node_modules/vscode-languageclient/package.json ] \
         || [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp" ]; then
     echo "ci-install: npm install (editors/vscode)"
     npm install --no-audit --no-fund --loglevel=error

@@ -96,9 +96,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--executor", choices=executors.names(), default=executors.DEFAULT, help="where jobs run")
     for flag, name, _option, text in _executor_options():
         p.add_argument(flag, metavar="NAME", help=f"with --executor {name}: {text}")
+    # Snakemake users: their Snakefile as a Pipefile (convert.py, docs/from-snakemake.md)
+    p.add_argument("--convert", metavar="SNAKEFILE", help="write SNAKEFILE as a Pipefile (to stdout or -o FILE); "
+                   "what does not convert is kept as comments and listed on stderr")
+    p.add_argument("-o", "--output", metavar="FILE", help="with --convert: write the Pipefile to FILE")
     p.add_argument("--run-job", metavar="NAME", help=argparse.SUPPRESS)  # on a Slurm node: run one job's body here
+    p.add_argument("--lsp", action="store_true",  # pyrule/lsp/, the optional extra pyrule[lsp]
+                   help="serve the Language Server Protocol on stdin/stdout, for editors (pip install 'pyrule[lsp]')")
     p.add_argument("-q", "--quiet", action="count", default=0, help="less output")
     p.add_argument("-v", "--verbose", action="count", default=0, help="more output")
+    # pyrule --fmt [--check] [FILE ...] (fmt.py): the targets name the files; nothing runs
+    p.add_argument("--fmt", action="store_true", help="rewrite the Pipefile (or the files named as TARGETs; - for stdin) in the canonical layout")
+    p.add_argument("--check", action="store_true", help="with --fmt: write nothing; exit 1 and show the diff if a file would change")
     p.add_argument("--version", action="version", version=f"pyrule {__version__}")
     # issue 22 commands (cmds): in their own modules
     from . import commands, completion, settings
@@ -117,8 +126,10 @@ def _executor_options() -> list[tuple[str, str, str, str]]:
 
 _LONG = ("--file", "--directory", "--dry-run", "--print-commands", "--jobs", "--mem", "--resources", "--keep-going",
          "--force-all", "--force", "--overwrite-protected", "--delete-orphans", "--until", "--why", "--set",
-         "--list", "--dag", "--status", "--stats", "--report", "--run", "--executor", "--run-job", "--quiet",
-         "--verbose", "--version", "--help", "--configfile", "--config")
+         "--list", "--dag", "--status", "--stats", "--report", "--run", "--executor", "--convert", "--output", "--run-job", "--quiet",
+         "--verbose", "--version", "--help", "--configfile", "--config",
+         "--fmt", "--check")
+_LSP = ("--lsp",)  # the language server (pyrule/lsp/)
 
 
 def long_options() -> tuple[str, ...]:
@@ -126,8 +137,8 @@ def long_options() -> tuple[str, ...]:
     as an executor may be registered after this module is imported."""
     from . import commands, completion, settings
 
-    return _LONG + commands.LONG + settings.LONG + completion.LONG + tuple(flag for flag, *_ in _executor_options())
-_SHORT = ("-f", "-C", "-n", "-p", "-j", "-k", "-B", "-q", "-v", "-h")
+    return _LONG + _LSP + commands.LONG + settings.LONG + completion.LONG + tuple(flag for flag, *_ in _executor_options())
+_SHORT = ("-f", "-C", "-n", "-p", "-j", "-k", "-B", "-q", "-v", "-h", "-o")
 
 # What Make and Snakemake users type, in pyrule's words.
 _OTHER_TOOLS = {
@@ -278,6 +289,10 @@ def check_options(args: argparse.Namespace, executors_too: bool = True) -> None:
             n = -1.0
         if not (0 <= n and math.isfinite(n)):
             raise UsageError(f"--resources {item}: write NAME=N, e.g. gpus=2 or disk_io=4")
+    if args.check and not args.fmt:
+        raise UsageError("--check: only with --fmt", hint="write pyrule --fmt --check [FILE ...]")
+    if args.output is not None and args.convert is None:
+        raise UsageError(f"-o {args.output}: only with --convert", hint=f"write pyrule --convert Snakefile -o {args.output}")
     if args.run is not None and args.report is None:
         raise UsageError(f"--run {args.run}: only with --report", hint=f"write pyrule --report --run {args.run}")
     for flag, name, _option, _text in _executor_options() if executors_too else ():
@@ -327,6 +342,10 @@ def main(argv: list[str] | None = None) -> int:
 
     was_enabled = gc.isenabled()
     try:
+        if args.lsp:  # the language server: no Pipefile is read here (pyrule/lsp/)
+            from .lsp import serve
+
+            return serve()
         return _main(args, argv, console)
     except PyruleError as e:
         console.error(e)
@@ -359,6 +378,17 @@ def _main(args: argparse.Namespace, argv: list[str], console) -> int:
             os.chdir(args.directory)
         except OSError as e:
             raise UsageError(f"-C {args.directory}: {e.strerror}", hint="name an existing directory") from None
+    if args.convert is not None:  # reads a Snakefile: no Pipefile needed
+        from .convert import convert_command
+
+        return convert_command(args.convert, args.output, console)
+    if args.fmt:  # pyrule --fmt [--check] [FILE ...] (fmt.py): no run
+        from .fmt import fmt_command
+
+        found = None if args.targets or args.file else find_pipefile(os.getcwd())
+        if not (args.targets or args.file or found):
+            raise UsageError("no Pipefile here or in any parent directory", hint="name the files: pyrule --fmt FILE ...")
+        return fmt_command(args.targets or [args.file or os.path.relpath(str(found))], args.check, console)
     if args.report is not None:  # reads the recorded run only: no Pipefile needed
         from .report.command import report_command
 
@@ -385,7 +415,8 @@ def _main(args: argparse.Namespace, argv: list[str], console) -> int:
         found = find_pipefile(os.getcwd())
         if found is None:
             raise UsageError("no Pipefile here or in any parent directory",
-                             hint=other_case("Pipefile") or "create a Pipefile, or name one with -f FILE (see README: quick start)")
+                             hint=other_case("Pipefile") or _snakefile_hint() or
+                             "create a Pipefile, or name one with -f FILE (see README: quick start)")
         # Paths in messages stay short and relative, as people wrote them.
         home = os.path.dirname(found)
         if home != os.getcwd():
@@ -479,6 +510,12 @@ def _main(args: argparse.Namespace, argv: list[str], console) -> int:
             console.out(f"orphaned: {', '.join(outputs)} (made by {name}, no longer in the graph; --delete-orphans removes it)")
         return EXIT_OK
     return execute(graph, rules, options, console)
+
+
+def _snakefile_hint() -> str | None:
+    """A Snakemake user's directory: say how its Snakefile becomes a Pipefile."""
+    found = next((p for p in ("Snakefile", "snakefile", "workflow/Snakefile") if os.path.isfile(p)), None)
+    return f"{found} is here: pyrule --convert {found} -o Pipefile writes it as a Pipefile" if found else None
 
 
 def _check_budget_names(resources: list[str], rules) -> None:

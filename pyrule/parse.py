@@ -118,6 +118,13 @@ def parse_file(path: str | Path) -> S.Pipefile:
 
 def parse_text(text: str, filename: str = "Pipefile") -> S.Pipefile:
     """Parse Pipefile source into its AST; raise PipefileError with a location on any mistake."""
+    text, tree = parse_tree(text, filename)
+    return to_ast(tree, text, filename)
+
+
+def parse_tree(text: str, filename: str = "Pipefile"):
+    """The first stage of parse_text: the grammar's parse tree, with the text as parsed.
+    (The language server parses a file by pieces and reports the first error of this stage first.)"""
     text = text.removeprefix("\ufeff").replace("\r\n", "\n")  # a BOM from a Windows editor is no text
     if not text.endswith("\n"):
         text += "\n"
@@ -136,6 +143,11 @@ def parse_text(text: str, filename: str = "Pipefile") -> S.Pipefile:
         raise _syntax_error(e, text, filename) from None
     except DedentError as e:
         raise _dedent_error(e, text, filename) from None
+    return text, tree
+
+
+def to_ast(tree, text: str, filename: str = "Pipefile") -> S.Pipefile:
+    """The second stage of parse_text: the AST, with Python's parser checking the code in it."""
     try:
         statements = _ToAst(text, filename).transform(tree).children
     except VisitError as e:
@@ -284,6 +296,11 @@ class _ToAst(Transformer):
 
     def short_rule(self, c):
         outputs, inputs, *body = c
+        slash = next((t for t in outputs + inputs if t.text == "\\" and not t.quoted), None)
+        if slash is not None:  # Make joins the next line; here that line would be the shell body
+            raise PipefileError("a Make line continuation ('\\' at the end of the line) is not supported here",
+                                slash.loc, "write the outputs and inputs on one line, or use a `rule` with an "
+                                "`input:` block for a long list")
         rule = S.ShortRule(outputs, inputs, self._body(body[0]) if body else None, outputs[0].loc)
         pattern = next((t for t in outputs + inputs if "%" in t.text and not t.quoted), None)
         if pattern is not None:

@@ -2,8 +2,9 @@
 
 Importing Lark and building its parser is the largest part of pyrule's start-up (~30 ms of
 ~100 ms); a Pipefile changes far less often than it is run. So the AST of each successfully
-parsed file is pickled under a key made of everything the parse depends on — pyrule's version,
-the grammar's text, the Python version, the file's name as given and its exact bytes — in the
+parsed file is pickled under a key made of everything the parse depends on — pyrule's version
+and its parser files' stat, the grammar's text, the Python version, the file's name as given and
+its exact bytes — in the
 user's cache directory (`$XDG_CACHE_HOME/pyrule/parse`, by default `~/.cache/pyrule/parse`;
 used only if the user owns it and nobody else can write to it, since unpickling runs code),
 beside which Lark keeps its own parser cache. A hit is the same AST a parse would give: any
@@ -35,9 +36,25 @@ def _directory() -> str | None:
     return os.path.join(base, "pyrule", "parse")
 
 
+# The code that makes the tree: a checkout keeps its version string across commits, so a changed
+# parser must miss too (its files' stat, not their text: no reading at each start).
+_PARSER = [os.path.join(os.path.dirname(__file__), name) for name in ("parse.py", "syntax.py")]
+
+
+def _parser_stamp() -> str:
+    stamps = []
+    for path in _PARSER:
+        try:
+            st = os.stat(path)
+            stamps.append(f"{st.st_mtime_ns}:{st.st_size}")
+        except OSError:  # (e.g. a zip import: the version string alone)
+            stamps.append("-")
+    return ",".join(stamps)
+
+
 def _key(filename: str, data: bytes) -> str:
     h = xxhash.xxh3_128()
-    for part in (__version__, grammar_digest(), sys.version, filename):
+    for part in (__version__, _parser_stamp(), grammar_digest(), sys.version, filename):
         h.update(part.encode("utf-8", "surrogateescape") + b"\0")
     h.update(data)
     return h.hexdigest()

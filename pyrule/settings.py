@@ -32,7 +32,7 @@ _NOT_SETTINGS = {
     "help", "version", "file", "directory", "dry-run", "force-all", "force", "until", "why", "set", "list",
     "dag", "status", "stats", "report", "run", "run-job", "touch", "summary", "list-changes",
     "delete-all-output", "list-untracked", "show-config", "completion", "complete-targets",
-    "lsp", "fmt", "convert", "output",
+    "lsp", "fmt", "check", "convert", "output",
     "config", "configfile",  # read before pyrule.toml; the Pipefile's `configfile:` is the project's
 }
 

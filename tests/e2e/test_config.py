@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from runner_helpers import ok, pipefile, pyrule, write
+from harness import ok, pipefile, pyrule, write
 
 PIPEFILE = """
     configfile: "config.yaml"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from runner_helpers import ok, pipefile, pyrule, write
+from harness import ok, pipefile, pyrule, write
 
 
 def test_ancient_input_changes_never_rerun(tmp_path):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 
-from runner_helpers import ok, pipefile, pyrule, write
+from harness import ok, pipefile, pyrule, write
 
 
 def _no_slurm(tmp_path) -> dict[str, str]:

@@ -3,7 +3,7 @@ and rules made in a loop with `workflow.rule(...)`, the Python API's call. Real 
 
 from __future__ import annotations
 
-from runner_helpers import ok, pipefile, pyrule, write
+from harness import ok, pipefile, pyrule, write
 
 
 def test_a_module_beside_the_pipefile_imports(tmp_path):

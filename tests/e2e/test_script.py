@@ -3,7 +3,7 @@ object; its content is part of the job's signature. Real pyrule, real files."""
 
 from __future__ import annotations
 
-from runner_helpers import ok, pipefile, pyrule, write
+from harness import ok, pipefile, pyrule, write
 
 SCRIPT = """\
 import helper

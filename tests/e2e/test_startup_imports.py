@@ -18,7 +18,8 @@ import pyrule
 # dataclasses pulls in inspect, ast, dis and tokenize; pathlib pulls in urllib.parse and ipaddress
 HEAVY = {"dataclasses", "inspect", "ast", "dis", "tokenize", "pathlib", "urllib", "ipaddress", "typing",
          "lark", "networkx", "psutil", "rich", "subprocess", "shutil", "hashlib", "tempfile", "logging",
-         "threading", "random", "difflib", "ctypes"}
+         "threading", "random", "difflib", "ctypes",
+         "pygls", "lsprotocol", "cattrs", "asyncio"}  # the language server's (pyrule --lsp only)
 
 # -S: no site-packages .pth files, which import some of these before pyrule does (the
 # interpreter's own start-up, not pyrule's); pyrule and its dependencies come from PYTHONPATH.

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from runner_helpers import ok, pipefile, pyrule
+from harness import ok, pipefile, pyrule
 
 
 def test_upto_gets_the_budget_and_substitutes_it(tmp_path):

@@ -445,3 +445,10 @@ def test_indented_first_statement():
     e = error("  X = 1\n  Y = 2\n", dedent=False)
     assert e.message == "unexpected indentation" and e.loc == at(1, 3)
     assert parse("   # an indented comment\nX = 1\n", dedent=False)[0].name == "X"
+
+
+def test_a_make_line_continuation_in_the_short_form_is_a_located_error():
+    # Make joins `a.txt \` with the next line; here the next line would be the shell body.
+    e = error("out.txt: a.txt \\\n    b.txt\n\tcat a.txt b.txt > out.txt\n", dedent=False)
+    assert e.loc == at(1, 16)
+    assert "line continuation" in e.message and "one line" in (e.hint or "")
