@@ -3,7 +3,7 @@
 from .version import __version__
 
 __all__ = ["Workflow", "expand", "glob_wildcards", "temp", "protected", "directory", "touch", "ancient", "multiext",
-           "upto", "__version__"]
+           "upto", "attempt", "__version__"]
 
 
 def __getattr__(name: str):
@@ -16,7 +16,7 @@ def __getattr__(name: str):
         from . import builtins
 
         return getattr(builtins, name)
-    if name in ("temp", "protected", "directory", "touch", "ancient", "multiext", "upto"):
+    if name in ("temp", "protected", "directory", "touch", "ancient", "multiext", "upto", "attempt"):
         from . import rules
 
         return getattr(rules, name)

@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterable
 
 from .checkpoints import CheckpointsProxy
-from .rules import FlaggedPath, Rule, ancient, directory, multiext, protected, temp, touch, upto
+from .rules import FlaggedPath, Rule, ancient, attempt, directory, multiext, protected, temp, touch, upto
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start
 if TYPE_CHECKING:
@@ -165,6 +165,7 @@ def namespace(rules: dict[str, Rule]) -> dict[str, Any]:
         "checkpoints": CheckpointsProxy(rules),
         "config": {},
         "upto": upto,
+        "attempt": attempt,
         "ancient": ancient,
         "multiext": multiext,
         "touch": touch,

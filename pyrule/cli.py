@@ -526,6 +526,10 @@ def _main(args: argparse.Namespace, argv: list[str], console) -> int:
 
             annotate_dry_run(decisions, args.cache, rules.cache)
         console.plan(decisions, _commands(decisions, rules) if args.print_commands else None)
+        from .executors import preview  # --executor slurm: the sbatch commands and scripts
+
+        for text in preview(decisions, rules, options):
+            console.out(text.rstrip("\n"))
         if not args.overwrite_protected:  # say now what the run would refuse
             from .run import check_protected
 

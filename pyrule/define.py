@@ -3,12 +3,13 @@ class. The loader (pyrule.load) fills it; pyrule.api.Workflow adds planning and 
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable
 
 from .errors import Location, PipefileError, suggest
 from .patterns import Pattern, PatternError, wildcard_names
-from .rules import FlaggedPath, Item, Items, Rule, Rules, UpTo
+from .rules import FlaggedPath, Item, Items, PerAttempt, Rule, Rules, Scaled, UpTo
 from .units import parse_duration, parse_size
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start
@@ -270,6 +271,11 @@ def _resources(rule: Rule, fail) -> dict[str, Any]:
         if callable(value):
             out[key] = value
             continue
+        scaled = isinstance(value, PerAttempt)  # `mem = "2G" * attempt`: its base value, parsed below
+        if scaled:
+            if key in ("cores", "gpus", "slurm"):
+                fail("resources", f"{key} cannot grow with the attempt", f"write {key} = {value.base!r}")
+            value = value.base
         if isinstance(value, UpTo):
             if key != "cores":
                 fail("resources", f"upto() is for cores only, not {key}", f"write {key} = {value.n}")
@@ -294,4 +300,6 @@ def _resources(rule: Rule, fail) -> dict[str, Any]:
                 out[key] = int(value) if key in ("cores", "gpus") else value
         except ValueError as e:
             fail("slurm" if key == "slurm" else "resources", str(e))
+        if scaled and isinstance(out.get(key), (int, float)):
+            out[key] = Scaled(math.ceil(out[key]))
     return out

@@ -259,7 +259,7 @@ class JobLife:
             except InputError as e:
                 unstarted.append((job, lock, str(e)))
                 continue
-            for p in job.outputs:
+            for p in job.outputs if not executor.adopts(job.name) else ():  # (adopted: being made)
                 remove(p)
                 self.stats.forget(p)
             spec = job_spec(job, setting.namespace, setting.run_dir, attempts[job])
@@ -284,6 +284,14 @@ class JobLife:
         out = self.outcomes[job.name]
         out.status, out.reason, out.attempts = "failed", why, 1
         self.events.failed(out, why, ran=False)
+
+    def assigned(self) -> None:
+        """Record the ids the executor gave at its last wait() (jobs it submits together there:
+        Slurm arrays), as start() records those it gives at once."""
+        executor, kind = self.executor, self.kind
+        assert executor is not None and kind is not None, "open() first"
+        for name, handle in executor.assigned():
+            self.state.set_pgid(name, kind.recorded(handle), now=kind.record_now)
 
     def ended(self, res: JobResult, retrying: bool = True) -> tuple[Job, Any, bool | None]:
         """A running job ended (`res`, from the executor's wait()): its outputs are kept and

@@ -75,8 +75,8 @@ class Recovery:
                 now = self.state.running_job(r.name)
                 if now is None or now.run_id != r.run_id:
                     continue  # cleaned up (and perhaps rebuilt) by another pyrule meanwhile
-                self.one(r)
-                self.state.forget_running([r.name])
+                if not self.one(r):  # (an adopted job stays marked until its new run ends it)
+                    self.state.forget_running([r.name])
                 names.add(r.name)
             finally:
                 if lock is not None:
@@ -116,11 +116,13 @@ class Recovery:
                 remove_journal(path)
         return names
 
-    def one(self, r: RunningJob) -> None:
-        """Stop one dead job and remove its outputs (the caller holds its lock)."""
+    def one(self, r: RunningJob) -> bool:
+        """Stop one dead job and remove its outputs (the caller holds its lock); or, when its
+        executor adopts it (a Slurm job still pending, running or completed), leave both: True."""
         # Its executor stops it first (a local one's processes, a Slurm job), as it would go on
         # writing the outputs unseen; only a job recorded as its own is asked about.
-        executors.owner(r.pgid).stop_leftover(r, self.warn, self.log)
+        if executors.owner(r.pgid).stop_leftover(r, self.warn, self.log):
+            return True
         from .containers import stop_leftover
 
         if stop_leftover(r.run_id, r.name):
@@ -136,3 +138,4 @@ class Recovery:
             self.stats.forget(p)
         self.warn(f"{r.name} was running when pyrule died: removed its outputs; it will be rebuilt")
         self.log(f"recover {r.name}: removed incomplete outputs {r.outputs}")
+        return False

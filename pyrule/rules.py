@@ -98,6 +98,54 @@ def upto(n: int) -> UpTo:
     return UpTo(n)
 
 
+class PerAttempt:
+    """`"2G" * attempt` as written in `resources:`, before define parses its value."""
+
+    __slots__ = ("base",)
+
+    def __init__(self, base: object):
+        self.base = base
+
+    def __repr__(self) -> str:
+        return f"{self.base!r} * attempt"
+
+
+class Attempt:
+    """`attempt` in `resources:` (`mem = "2G" * attempt`, `runtime = 60 * attempt`): the request
+    grows with each attempt of a job under `retries:`; see Scaled."""
+
+    __slots__ = ()
+
+    def __rmul__(self, base: object) -> PerAttempt:
+        if isinstance(base, (PerAttempt, Attempt)):
+            raise TypeError("attempt can appear once in a resource")
+        return PerAttempt(base)
+
+    __mul__ = __rmul__
+
+    def __repr__(self) -> str:
+        return "attempt"
+
+
+attempt = Attempt()
+
+
+class Scaled(int):
+    """A resource written `VALUE * attempt`: its value (for budgets, `{resources.mem}`, the first
+    attempt) is VALUE's; attempt N of the job asks an executor that places it (Slurm) for N times
+    as much (at())."""
+
+    __slots__ = ()
+
+    def at(self, n: int) -> int:
+        return int(self) * max(1, n)
+
+    def __repr__(self) -> str:  # as written: the no-op memo's key holds it
+        return f"{int(self)} * attempt"
+
+    __str__ = int.__repr__  # the number, in a command or a message
+
+
 @record
 class Rule:
     """One rule. Paths are patterns with `{wildcard}`s; nothing here touches the file system."""

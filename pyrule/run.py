@@ -529,6 +529,7 @@ class Runner:
                 results = executor.wait(_LOCK_RETRY_S if lock_wait else None)
             finally:
                 self._in_wait = False
+            life.assigned()
             ended = []
             for res in results:
                 job, lock, ok = life.ended(res, retrying=not self.interrupted)

@@ -167,6 +167,8 @@ def apply_settings(args: argparse.Namespace, argv: list[str], pipefile: str, con
     given = _given(parser, argv)
     sources: dict[str, str] = {}
     for key, value in (settings.values if settings else {}).items():
+        if isinstance(value, dict) and key in _executor_names():  # [tool.pyrule.NAME]: that executor's own table
+            continue
         name = key.replace("_", "-")
         action = options.get(name)
         if action is None:

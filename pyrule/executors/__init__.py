@@ -1,5 +1,5 @@
 """Executors start jobs and report their end and measurements: `local` (processes on this
-machine) and `slurm` (one sbatch per job). The rest of pyrule knows them only through this
+machine) and `slurm` (sbatch: job arrays, or one job alone). The rest of pyrule knows them only through this
 registry and the Executor interface (base.py): what a job needs, the default budgets, what a
 node needs, how a running job is recorded and cleaned up after a pyrule that died. Adding an
 executor is a module here and one line in EXECUTORS.
@@ -12,6 +12,8 @@ from __future__ import annotations
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start
 if TYPE_CHECKING:
+    from typing import Any
+
     from .base import Executor
 
 
@@ -107,8 +109,34 @@ def owner(record: int) -> type[Executor]:
     return get(DEFAULT)
 
 
+def preview(decisions: list[Any], rules: Any, options: Any) -> list[str]:
+    """-n with an executor other than the default: what it would submit for the jobs that would
+    run (Executor.preview; Slurm: each sbatch command and script). The jobs are taken as started
+    together, at their first attempt."""
+    if options.executor == DEFAULT:
+        return []
+    import os
+
+    from ..errors import UsageError
+    from ..jobspec import command_text, job_spec
+
+    try:
+        executor = get(options.executor)(**options.executor_options)
+    except UsageError as e:
+        return [f"# (what --executor {options.executor} would submit cannot be shown: {e.message})"]
+    pipefile = rules.files[0] if rules.files else None
+    specs = []
+    for d in decisions:
+        if d.reason is None or d.pending or command_text(d.job, rules.namespace) is None:
+            continue
+        spec = job_spec(d.job, rules.namespace, os.path.join(".pyrule", "runs", "RUN-ID"), 1)
+        executor.prepare(spec, d.job, pipefile, options.overrides)
+        specs.append(spec)
+    return executor.preview(specs)
+
+
 _EXPORTS = {"Executor": "base", "JobResult": "base", "JobSpec": "base", "LocalExecutor": "local"}
-__all__ = ["EXECUTORS", "get", "names", "owner", "register", *_EXPORTS]
+__all__ = ["EXECUTORS", "get", "names", "owner", "preview", "register", *_EXPORTS]
 
 
 def __getattr__(attr: str):

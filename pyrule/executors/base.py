@@ -118,9 +118,17 @@ class Executor:
         return f"job {job.pgid}"
 
     @classmethod
-    def stop_leftover(cls, job: RunningJob, warn: Callable[[str], None], log: Callable[[str], None]) -> None:
+    def stop_leftover(cls, job: RunningJob, warn: Callable[[str], None], log: Callable[[str], None]) -> bool:
         """Stop a job that a pyrule which died left running (its outputs are removed after this):
-        `warn` tells the user, `log` writes the run log."""
+        `warn` tells the user, `log` writes the run log. Or adopt it (an executor whose jobs
+        outlive pyrule: Slurm's): True, then its outputs stay, it stays marked running, and the
+        next start() of that job (adopts()) follows it instead of starting it anew."""
+        return False
+
+    def adopts(self, name: str) -> bool:
+        """Whether starting job `name` would follow a job of a pyrule that died (stop_leftover
+        adopted it) rather than start it: then the runner leaves its outputs alone."""
+        return False
 
     def start(self, spec: JobSpec) -> int:
         """Start the job; returns a handle (the pid for local)."""
@@ -129,6 +137,17 @@ class Executor:
     def wait(self, timeout: float | None) -> list[JobResult]:
         """Block until at least one job ends or timeout; return every ended job."""
         raise NotImplementedError
+
+    def preview(self, specs: list[JobSpec]) -> list[str]:
+        """For -n: what starting these jobs would submit (an executor that runs them elsewhere:
+        its commands and scripts), as lines or blocks of text to print; nothing is written."""
+        return []
+
+    def assigned(self) -> list[tuple[str, int]]:
+        """(job name, handle) of jobs whose handle became known after start() returned, each
+        once (an executor that submits the jobs started together at the next wait(): Slurm's
+        arrays); the runner records them as it records start()'s. Asked after each wait()."""
+        return []
 
     def running(self) -> list[int]:
         raise NotImplementedError

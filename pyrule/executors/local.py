@@ -242,7 +242,7 @@ class LocalExecutor(Executor):
         return f"job pid {pid}" if pid else "job starting"
 
     @classmethod
-    def stop_leftover(cls, job: RunningJob, warn: Callable[[str], None], log: Callable[[str], None]) -> None:
+    def stop_leftover(cls, job: RunningJob, warn: Callable[[str], None], log: Callable[[str], None]) -> bool:
         """Its recorded process group, and the groups of the processes marked as the job's
         (PYRULE_JOB), because pyrule may have died before it recorded the group (pgid 0), and a
         process may have left its group."""
@@ -266,6 +266,7 @@ class LocalExecutor(Executor):
                 os.kill(pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
+        return False
 
     # -- running jobs -------------------------------------------------------------------------
 

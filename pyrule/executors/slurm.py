@@ -1,4 +1,5 @@
-"""Run jobs on a Slurm cluster: one `sbatch` per job, one `squeue` per poll for all of them.
+"""Run jobs on a Slurm cluster: one `sbatch --array` for the jobs started together that share their
+sbatch options (one `sbatch` for a job alone), one `squeue` per poll for all of them.
 
 Each job becomes a small bash script under `.pyrule/slurm/` (kept for inspection, with the
 sbatch command it was submitted with as a comment). The script cds to the project directory
@@ -17,9 +18,15 @@ States: `squeue -h -t all -j ID,ID,... -o '%i|%T|%r'`, once per poll for every j
 squeue no longer shows (older than MinJobAge, or a restarted controller) are looked up with
 `sacct -c`. PENDING, RUNNING, COMPLETING, CONFIGURING, SUSPENDED, REQUEUED... are not final.
 
-The state store records a Slurm job as a *negative* pgid in its `running` table (`-job_id`;
-UNSUBMITTED before sbatch answered: SlurmExecutor.recorded), so that the next run after a
-pyrule that died can tell it from a local process group and cancel it (`cancel_orphans`).
+The state store records a Slurm job as a *negative* pgid in its `running` table (`-job_id`, an
+array task's id and index encoded with _TASK_FLAG; UNSUBMITTED before sbatch answered:
+SlurmExecutor.recorded), so that the next run after a pyrule that died can tell it from a local
+process group and adopt it (stop_leftover, _adoptable: followed by the next start() of the job if
+its script is the same) or cancel it (`cancel_orphans`).
+
+start() only queues a job; wait() submits the queue (submit(): arrays of jobs sharing their
+sbatch options) and returns at once, so that the runner records the ids (assigned()) before it
+waits for any job.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -38,6 +46,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import UsageError, suggest
 from ..record import record
+from ..rules import Scaled
 from .base import Executor, JobResult, JobSpec, custom_needs, read_report, resolve
 
 if TYPE_CHECKING:
@@ -59,16 +68,21 @@ FINAL_STATES = frozenset(
         "PREEMPTED",
     }
 )
-PROFILE_KEYS = ("partition", "account", "qos", "constraint", "extra")
+PROFILE_KEYS = ("partition", "account", "qos", "constraint", "extra", "array_size")
 SLURM_DIR = os.path.join(".pyrule", "slurm")
 MEASURE = "pyrule_measure.py"
 DEFAULT_JOBS = 100  # --jobs default with --executor slurm: jobs submitted at once
 # What a job is recorded with before sbatch gives it an id (then -id): negative like an id, and
-# beyond any. A local job's record is its process group, >= 0.
+# beyond any. A local job's record is its process group, >= 0. QUEUED: what start() returns.
 UNSUBMITTED = -(1 << 62)
+QUEUED = -UNSUBMITTED
+# An array task's handle: _TASK_FLAG | array job id << _TASK_BITS | task index (recorded negated).
+_TASK_BITS = 24
+_TASK_FLAG = 1 << 60
 
 _POLL_S = 0.5  # squeue interval while things happen...
 _POLL_IDLE_S = 1.0  # ...and after 10 s without any change
+_BATCH_S = 1.0  # while jobs run, jobs started are submitted together at most this long after the first
 _SIDECAR_GRACE_S = 3.0  # a finished job's usage file may lag on a network file system
 _VANISHED_POLLS = 3  # polls an id must be unknown to squeue and sacct before it counts as gone
 _CMD_TIMEOUT_S = 60
@@ -203,6 +217,30 @@ class _Job:
     unknown_polls: int = 0
     final_seen: float | None = None  # time.monotonic() when a final state was first seen
     cancelled_by_us: bool = False
+    task: int | None = None  # its index in a job array (job_id is then the array's)
+    slurm_out: str | None = None  # an array task's Slurm output file, appended to its log at the end
+
+    @property
+    def key(self) -> str:
+        """How squeue, sacct and scancel name it: "ID", or "ID_TASK" for an array task."""
+        return str(self.job_id) if self.task is None else f"{self.job_id}_{self.task}"
+
+
+@record
+class _Queued:
+    """A job start() accepted, submitted with the others at the next wait() (as an array when
+    several share their sbatch options)."""
+
+    spec: JobSpec
+    args: list[str]  # sbatch's options for it alone
+    script: str
+    usage: str
+    report: str | None
+    log: str
+    time_limit_min: int | None
+    mem_mb: int | None
+    submitted: float
+    text: str  # its script
 
 
 class SlurmExecutor(Executor):
@@ -234,6 +272,10 @@ class SlurmExecutor(Executor):
         defaults = load_profile(self.project_dir)
         given = {"partition": partition, "account": account, "qos": qos, "constraint": constraint, "extra": extra}
         defaults.update({k: v for k, v in given.items() if v})
+        size = defaults.pop("array_size", None)
+        if size is not None and not (size.isdigit() and int(size) >= 1):
+            raise UsageError(f"[tool.pyrule.slurm] array_size = {size}: not a whole number >= 1",
+                             hint="array_size = 1 submits every job alone; leave it out for the cluster's MaxArraySize")
         self.defaults = defaults
         self.poll_interval = poll_interval
         self.python = sys.executable or "python3"
@@ -244,6 +286,9 @@ class SlurmExecutor(Executor):
         self._measure: str | None = None
         self._squeue_failing = False
         self._local: LocalExecutor | None = None  # runs the jobs of `local: True` rules
+        self._queue: list[_Queued] = []  # started, submitted at the next wait()
+        self._assigned: list[tuple[str, int]] = []  # submitted since the runner last asked
+        self._max_array: int | None = int(size) if size else None
 
     # --- what the runner asks beside running jobs -------------------------------------
 
@@ -262,7 +307,8 @@ class SlurmExecutor(Executor):
 
     def prepare(self, spec: JobSpec, job: Job, pipefile: str | None, overrides: list[str]) -> None:
         """What the node needs to place the job and, for a python body, to find it again."""
-        spec.resources = dict(job.resources)
+        # `mem = "2G" * attempt`: attempt N asks for N times as much
+        spec.resources = {k: v.at(spec.attempt) if isinstance(v, Scaled) else v for k, v in job.resources.items()}
         spec.pipefile = pipefile
         spec.overrides = list(overrides)
         spec.target = job.outputs[0] if job.outputs else job.rule.name
@@ -277,9 +323,14 @@ class SlurmExecutor(Executor):
         return record < 0
 
     @staticmethod
-    def job_id(record: int) -> int:
-        """The Slurm job id a record stands for (0: not submitted yet)."""
-        return 0 if record == UNSUBMITTED else -record
+    def job_id(record: int) -> str:
+        """The Slurm job a record stands for, "ID" or "ID_TASK" ("": not submitted yet)."""
+        if record == UNSUBMITTED:
+            return ""
+        handle = -record
+        if handle & _TASK_FLAG:
+            return f"{(handle & ~_TASK_FLAG) >> _TASK_BITS}_{handle & ((1 << _TASK_BITS) - 1)}"
+        return str(handle)
 
     @classmethod
     def describe(cls, job: RunningJob) -> str:
@@ -287,65 +338,258 @@ class SlurmExecutor(Executor):
         return f"Slurm job {job_id}" if job_id else "Slurm job not submitted yet"
 
     @classmethod
-    def stop_leftover(cls, job: RunningJob, warn: Callable[[str], None], log: Callable[[str], None]) -> None:
-        """Cancel it (and wait): it would go on writing the outputs unseen. Id 0 if pyrule died
-        before sbatch answered: found by its name."""
-        cancelled, problems = cancel_orphans([(job.name, cls.job_id(job.pgid))])
+    def stop_leftover(cls, job: RunningJob, warn: Callable[[str], None], log: Callable[[str], None]) -> bool:
+        """Adopt it if Slurm still has it pending or running, or it completed (True: the next
+        start() of the job follows it, see adopts()); else cancel it (and wait): it would go on
+        writing the outputs unseen. No id if pyrule died before sbatch answered: found by its
+        name, and cancelled."""
+        key = cls.job_id(job.pgid) or _unrecorded(job.name, os.getcwd())
+        known = _ADOPTED.get((os.path.realpath(os.getcwd()), job.name))
+        if key and known is not None and known["key"] == key:
+            return True  # adopted already (the run met its mark again when it came to start it)
+        found = _adoptable(job.name, key, os.getcwd()) if key else None
+        if found is not None:
+            state = found.pop("state")
+            found["outputs"] = list(job.outputs)
+            _ADOPTED[(os.path.realpath(os.getcwd()), job.name)] = found
+            warn(f"adopted Slurm job {key} ({job.name}, {state}) left by a pyrule that died: "
+                 "followed, not submitted again")
+            log(f"recover {job.name}: adopted Slurm job {key} ({state})")
+            return True
+        cancelled, problems = cancel_orphans([(job.name, key)])
         for name, job_id, state in cancelled:
             warn(f"cancelled Slurm job {job_id} ({name}, {state}) left by a pyrule that died: "
                  "its outputs would be written unseen")
             log(f"recover {name}: cancelled Slurm job {job_id} ({state})")
         for problem in problems:
             warn(problem)
+        return False
+
+    def adopts(self, name: str) -> bool:
+        return (os.path.realpath(self.project_dir), name) in _ADOPTED
 
     # --- the Executor interface -------------------------------------------------------
 
     def start(self, spec: JobSpec) -> int:
-        """Submit the job; returns its Slurm job id (0 if sbatch refused it: the failure then
-        comes out of the next wait(), with sbatch's message as the reason). A `local: True`
-        rule's job runs on this machine (the local executor's): its handle is -pid, so that
-        recorded() keeps its process group as the local executor records it."""
+        """Accept the job: it is submitted at the next wait() with the others started meanwhile,
+        those sharing their sbatch options as one job array (submit()). Returns QUEUED, whose
+        record is UNSUBMITTED; its Slurm id comes out of assigned() once sbatch gave it. If the
+        job cannot go to Slurm, or sbatch refuses it, its failure comes out of the next wait(),
+        with the reason. A `local: True` rule's job runs on this machine (the local executor's):
+        its handle is -pid, so that recorded() keeps its process group as the local executor
+        records it."""
         if spec.local:
             return -self._here().start(spec)
-        if (spec.shell is None) == (spec.python is None):
-            raise ValueError(f"job {spec.name}: exactly one of shell and python is required")
         workdir = os.path.abspath(spec.workdir)
+        q = self._queued(spec)
+        adopted = _ADOPTED.pop((os.path.realpath(workdir), spec.name), None)
+        if adopted is not None:  # a dead pyrule's job, still in Slurm: followed, its files as they are
+            if isinstance(q, _Queued) and _essence(q.text) == adopted["essence"]:
+                return self._adopt(spec, adopted)
+            self._disown(spec.name, adopted)
         for d in spec.output_dirs:
             os.makedirs(resolve(workdir, d), exist_ok=True)
         log = os.path.abspath(resolve(workdir, spec.log_path))
         os.makedirs(os.path.dirname(log), exist_ok=True)
         if spec.attempt <= 1:  # each run of a job starts its log afresh (a retry appends), as locally
             _unlink(log)
+        if spec.report_path:  # a previous attempt's values must not come back as this one's
+            _unlink(os.path.abspath(resolve(workdir, spec.report_path)))
+        if isinstance(q, str):  # cannot run on Slurm: fail the job with that reason
+            return self._refuse(spec, log, q, time.time())
+        os.makedirs(os.path.dirname(q.script), exist_ok=True)
+        self._measure_path(workdir)
+        _unlink(q.usage)
+        _write(q.script, q.text, 0o755)
+        self._queue.append(q)
+        return QUEUED
+
+    def _queued(self, spec: JobSpec) -> _Queued | str:
+        """The job's submission (its sbatch options, its script), or why it cannot run on Slurm;
+        nothing written yet."""
+        if (spec.shell is None) == (spec.python is None):
+            raise ValueError(f"job {spec.name}: exactly one of shell and python is required")
+        workdir = os.path.abspath(spec.workdir)
+        log = os.path.abspath(resolve(workdir, spec.log_path))
         report = None
         env = dict(spec.env)
         if spec.report_path:
             report = os.path.abspath(resolve(workdir, spec.report_path))
             env["PYRULE_REPORT"] = report
-            _unlink(report)  # a previous attempt's values must not come back as this one's
         base = os.path.join(workdir, SLURM_DIR, f"{_safe(spec.name)}.a{spec.attempt}")
         script, usage = base + ".sh", base + ".usage.json"
-        os.makedirs(os.path.dirname(script), exist_ok=True)
-        _unlink(usage)
-        submitted = time.time()
-
         body = self._body(spec)
-        if isinstance(body, str):  # cannot run on Slurm: fail the job with that reason
-            return self._refuse(spec, log, body, submitted)
+        if isinstance(body, str):
+            return body
         args, limit, mem = self.sbatch_args(spec, workdir, log)
         text = self._script(spec, workdir, env, usage, body, ["sbatch", *args, script])
+        return _Queued(spec, args, script, usage, report, log, limit, mem, time.time(), text)
+
+    def preview(self, specs: list[JobSpec]) -> list[str]:
+        """For -n: each sbatch command these jobs would be submitted with, if started together,
+        followed by its script (an array's, then each of its jobs'); nothing is written."""
+        out: list[str] = []
+        queue = []
+        for spec in specs:
+            q = self._queued(spec) if not spec.local else "runs on this machine (local: True), not submitted"
+            if isinstance(q, str):
+                out.append(f"# {spec.name}: {q}")
+            else:
+                queue.append(q)
+        for shared, chunk in self._groups(queue):
+            if len(chunk) == 1:
+                out.append(f"# {chunk[0].spec.name}: sbatch {shlex.join([*chunk[0].args, chunk[0].script])}")
+                out.append(chunk[0].text)
+                continue
+            args, script, text, _ = self._array(shared, chunk)
+            out.append(f"# {len(chunk)} jobs as one array: sbatch {shlex.join([*args, script])}")
+            out.append(text)
+            for q in chunk:
+                out.append(f"# {q.spec.name}: task of that array, {q.script}")
+                out.append(q.text)
+        return out
+
+    def _adopt(self, spec: JobSpec, a: dict[str, Any]) -> int:
+        job_id, _, task = a["key"].partition("_")
+        j = _Job(spec, int(job_id), time.time(), a["script"], a["usage"], a["report"], a["limit"], a["mem"],
+                 task=int(task) if task else None)
+        self._jobs[spec.name] = j
+        self._last_change = time.monotonic()
+        return int(job_id) if j.task is None else _TASK_FLAG | j.job_id << _TASK_BITS | j.task
+
+    @staticmethod
+    def _disown(name: str, a: dict[str, Any]) -> None:
+        """An adopted job whose script is not what this run would submit (another command,
+        environment or resources): cancelled, its outputs removed; the job is submitted anew."""
+        from ..outputs import remove
+
+        key = a["key"]
+        _scancel([key])
+        if _wait_final([key], 30.0):
+            _scancel([key], "KILL")
+            _wait_final([key], 15.0)
+        for p in a["outputs"]:
+            remove(p)
+        print(f"warning: cancelled Slurm job {key} ({name}) left by a pyrule that died: it runs another "
+              "script than this run's; removed its outputs; it will be rebuilt", file=sys.stderr)
+
+    def assigned(self) -> list[tuple[str, int]]:
+        """(job name, handle) of the jobs submitted since last asked, whose start() returned
+        QUEUED: the runner records them (see Executor.assigned)."""
+        out, self._assigned = self._assigned, []
+        return out
+
+    def submit(self) -> None:
+        """sbatch what start() queued: jobs whose sbatch options are the same but for their
+        name and log go as one job array (at most MaxArraySize tasks each), a job alone as
+        itself."""
+        # Ctrl-C/SIGTERM wait until every sbatch has answered and its jobs are tracked (as when
+        # start() submitted): one that came meanwhile is handled at once after, and cancels them.
+        blocked = {signal.SIGINT, signal.SIGTERM}
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, blocked)
+        try:
+            for shared, chunk in self._groups(self._queue):
+                if len(chunk) == 1:
+                    self._submit_one(chunk[0])
+                else:
+                    self._submit_array(shared, chunk)
+                done = set(map(id, chunk))
+                self._queue = [q for q in self._queue if id(q) not in done]
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        self._last_change = time.monotonic()
+
+    def _groups(self, queue: list[_Queued]) -> list[tuple[list[str], list[_Queued]]]:
+        """The queue in submissions: jobs with the same sbatch options but for their name and
+        log, in chunks of at most max_array()."""
+        groups: dict[tuple[str, ...], list[_Queued]] = {}
+        for q in queue:
+            groups.setdefault(tuple(_shared(q.args)), []).append(q)
+        size = self.max_array()
+        return [(list(shared), group[i:i + size]) for shared, group in groups.items()
+                for i in range(0, len(group), size)]
+
+    def _submit_one(self, q: _Queued) -> None:
+        out, err, rc = self._sbatch([*q.args, q.script])
+        job_id = self._accepted(out, err, rc, [q])
+        if job_id:
+            self._track(_Job(q.spec, job_id, q.submitted, q.script, q.usage, q.report, q.time_limit_min, q.mem_mb),
+                        job_id)
+
+    def _submit_array(self, shared: list[str], chunk: list[_Queued]) -> None:
+        """One `sbatch --array=0-N` for the chunk: task i runs chunk[i]'s own script, its output
+        going to that job's log; Slurm's own messages about task i go to ARRAY_i.out, appended
+        to the job's log when it ends."""
+        args, script, text, out_pattern = self._array(shared, chunk)
         _write(script, text, 0o755)
         out, err, rc = self._sbatch([*args, script])
+        job_id = self._accepted(out, err, rc, chunk)
+        if not job_id:
+            return
+        for i, job in enumerate(chunk):
+            j = _Job(job.spec, job_id, job.submitted, job.script, job.usage, job.report, job.time_limit_min,
+                     job.mem_mb, task=i, slurm_out=out_pattern.replace("%a", str(i)))
+            self._track(j, _TASK_FLAG | job_id << _TASK_BITS | i)
+
+    def _array(self, shared: list[str], chunk: list[_Queued]) -> tuple[list[str], str, str, str]:
+        """An array's sbatch options, script path, script and output file pattern (%a: task)."""
+        workdir = os.path.abspath(chunk[0].spec.workdir)
+        first = chunk[0].spec.name
+        rule = first.split("[", 1)[0]
+        base = os.path.join(workdir, SLURM_DIR, f"array-{_safe(first)}.a{chunk[0].spec.attempt}-n{len(chunk)}")
+        script = base + ".sh"
+        out_pattern = base + "_%a.out"
+        args = [
+            *shared,
+            f"--job-name={_job_name(rule)}",
+            "--output=" + base.replace("%", "%%") + "_%a.out",
+            "--open-mode=append",
+            f"--array=0-{len(chunk) - 1}",
+        ]
+        q = shlex.quote
+        lines = [
+            "#!/bin/bash",
+            f"# pyrule job array: {len(chunk)} jobs of rule {rule}, written by pyrule's Slurm executor.",
+            "# submitted with:",
+            "#   " + " ".join(q(a) for a in ["sbatch", *args, script]),
+            'case "$SLURM_ARRAY_TASK_ID" in',
+        ]
+        for i, job in enumerate(chunk):
+            lines.append(f"  {i}) exec {q(self.shell)} {q(job.script)} >>{q(job.log)} 2>&1 ;;  # {job.spec.name}")
+        lines += ["esac", 'echo "pyrule: no task $SLURM_ARRAY_TASK_ID in this array" >&2', "exit 1"]
+        return args, script, "\n".join(lines) + "\n", out_pattern
+
+    def _accepted(self, out: str, err: str, rc: int, jobs: list[_Queued]) -> int:
+        """The job id sbatch answered, or 0 after failing the jobs with its message."""
         job_id = out.strip().split(";")[0]
-        if rc != 0 or not job_id.isdigit():
-            lines = [ln.strip() for ln in err.splitlines() if ln.strip()]
-            errors = [ln.split("error:", 1)[1].strip() for ln in lines if "error:" in ln] or lines
-            message = "; ".join(errors) or f"sbatch exited {rc} without a job id"
-            with open(log, "a", encoding="utf-8") as f:
+        if rc == 0 and job_id.isdigit():
+            return int(job_id)
+        lines = [ln.strip() for ln in err.splitlines() if ln.strip()]
+        errors = [ln.split("error:", 1)[1].strip() for ln in lines if "error:" in ln] or lines
+        message = "; ".join(errors) or f"sbatch exited {rc} without a job id"
+        for q in jobs:
+            with open(q.log, "a", encoding="utf-8") as f:
                 f.write(f"pyrule: sbatch refused the job (exit {rc}):\n{err.rstrip()}\n")
-            return self._refuse(spec, log, f"sbatch refused the job: {message}", submitted)
-        self._jobs[spec.name] = _Job(spec, int(job_id), submitted, script, usage, report, limit, mem)
-        self._last_change = time.monotonic()
-        return int(job_id)
+            self._refuse(q.spec, q.log, f"sbatch refused the job: {message}", q.submitted)
+        return 0
+
+    def _track(self, j: _Job, handle: int) -> None:
+        self._jobs[j.spec.name] = j
+        self._assigned.append((j.spec.name, handle))
+
+    def max_array(self) -> int:
+        """Tasks per array: the cluster's MaxArraySize (indices 0 to MaxArraySize - 1), asked once;
+        1000 if scontrol does not say."""
+        if self._max_array is None:
+            self._max_array = 1000
+            try:
+                p = _run(["scontrol", "show", "config"], timeout=30)
+                m = re.search(r"^MaxArraySize\s*=\s*(\d+)", p.stdout, re.M)
+                if m:
+                    self._max_array = max(1, int(m.group(1)))  # 0: no arrays
+            except (OSError, subprocess.TimeoutExpired):
+                pass
+        return self._max_array
 
     def _here(self) -> LocalExecutor:
         """The local executor for `local: True` jobs, made at the first one."""
@@ -356,6 +600,14 @@ class SlurmExecutor(Executor):
         return self._local
 
     def wait(self, timeout: float | None) -> list[JobResult]:
+        if self._queue:
+            due = self._queue[0].submitted + _BATCH_S - time.time()
+            if not self._jobs or due <= 0 or len(self._queue) >= self.max_array():
+                self.submit()  # then back at once: the runner records their ids (assigned())
+                done, self._done = self._done, []
+                return done
+            # Jobs already run: the queue waits a moment for more jobs started as others end.
+            timeout = due if timeout is None else min(timeout, due)
         if self._local is None:
             return self._wait(timeout)
         here = self._local.wait(0)  # (the results of local jobs stopped by terminate_all too)
@@ -398,14 +650,15 @@ class SlurmExecutor(Executor):
 
     def running(self) -> list[int]:
         here = [-pid for pid in self._local.running()] if self._local is not None else []
-        return [j.job_id for j in self._jobs.values()] + here
+        return [j.job_id for j in self._jobs.values()] + [QUEUED for _ in self._queue] + here
 
     def terminate_all(self, grace: float = 5.0) -> None:
         """scancel every job (one call), SIGKILL what still runs after grace; wait (bounded)
         until none is pending or running. The results come out of the next wait()."""
         if self._local is not None:
             self._local.terminate_all(grace)
-        ids = [j.job_id for j in self._jobs.values() if j.final_seen is None]
+        self._drop_queue()
+        ids = [j.key for j in self._jobs.values() if j.final_seen is None]
         if ids:
             for j in self._jobs.values():
                 j.cancelled_by_us = True
@@ -420,7 +673,8 @@ class SlurmExecutor(Executor):
         """scancel --signal=KILL every job now (waits a few seconds for them to stop)."""
         if self._local is not None:
             self._local.kill_all()
-        ids = [j.job_id for j in self._jobs.values() if j.final_seen is None]
+        self._drop_queue()
+        ids = [j.key for j in self._jobs.values() if j.final_seen is None]
         if ids:
             for j in self._jobs.values():
                 j.cancelled_by_us = True
@@ -504,12 +758,12 @@ class SlurmExecutor(Executor):
     def _script(
         self, spec: JobSpec, workdir: str, env: dict[str, str], usage: str, body: list[str], command: list[str]
     ) -> str:
-        measure = self._measure_path(workdir)
+        measure = os.path.join(workdir, SLURM_DIR, MEASURE)  # written by start() (_measure_path)
         q = shlex.quote
         lines = [
             "#!/bin/bash",
             f"# pyrule job {spec.name} (attempt {spec.attempt}), written by pyrule's Slurm executor.",
-            "# submitted with:",
+            "# submitted with (or as a task of an array: see its array-*.sh):",
             "#   " + " ".join(q(a) for a in command).replace("\n", "\n#   "),
             f"PYRULE_DIR={q(workdir)}",
             f"PYRULE_PYTHON={q(self.python)}",
@@ -551,7 +805,13 @@ class SlurmExecutor(Executor):
             delay *= 2
         return out, err, rc
 
-    def _refuse(self, spec: JobSpec, log: str, reason: str, submitted: float) -> int:
+    def _drop_queue(self) -> None:
+        """Jobs started but not submitted yet end cancelled, unsubmitted (stopping)."""
+        queue, self._queue = self._queue, []
+        for q in queue:
+            self._refuse(q.spec, q.log, "cancelled by pyrule before it was submitted", q.submitted, -15)
+
+    def _refuse(self, spec: JobSpec, log: str, reason: str, submitted: float, exit_code: int = 1) -> int:
         if not reason.startswith("sbatch refused"):
             with open(log, "a", encoding="utf-8") as f:
                 f.write(f"pyrule: {reason}\n")
@@ -559,7 +819,7 @@ class SlurmExecutor(Executor):
         self._done.append(
             JobResult(
                 name=spec.name,
-                exit_code=1,
+                exit_code=exit_code,
                 start=submitted,
                 end=now,
                 wall_s=0.0,
@@ -593,7 +853,7 @@ class SlurmExecutor(Executor):
         return ended
 
     def _update(self, jobs: list[_Job]) -> None:
-        ids = [j.job_id for j in jobs]
+        ids = sorted({j.job_id for j in jobs})
         try:
             rows = squeue(ids)
         except SlurmError as e:
@@ -602,14 +862,15 @@ class SlurmExecutor(Executor):
             self._squeue_failing = True
             return
         self._squeue_failing = False
-        missing = [i for i in ids if i not in rows]
+        # sacct -c knows array tasks only by ids of their own: those the usage file settles (_result)
+        missing = [j.job_id for j in jobs if j.key not in rows and j.task is None]
         accounted = sacct(missing) if missing else {}
         now = time.monotonic()
         for j in jobs:
-            if j.job_id in rows:
-                state, reason, _ = rows[j.job_id]
+            if j.key in rows:
+                state, reason, _ = rows[j.key]
                 j.unknown_polls = 0
-            elif j.job_id in accounted:
+            elif j.task is None and j.job_id in accounted:
                 state, j.exit_field, j.elapsed_s = accounted[j.job_id]
                 reason = ""
             else:
@@ -623,10 +884,22 @@ class SlurmExecutor(Executor):
             if state in FINAL_STATES or state == "VANISHED":
                 j.final_seen = now
                 if state in _MAY_REQUEUE:  # Slurm may requeue it: it must not run again unseen
-                    _scancel([j.job_id])
+                    _scancel([j.key])
 
     def _result(self, j: _Job, usage: dict[str, Any] | None) -> JobResult:
+        if j.slurm_out:  # an array task: what Slurm said about it goes to its log
+            try:
+                with open(j.slurm_out, encoding="utf-8", errors="replace") as f:
+                    said = f.read()
+                os.unlink(j.slurm_out)
+            except OSError:
+                said = ""
+            if said:
+                with open(resolve(os.path.abspath(j.spec.workdir), j.spec.log_path), "a", encoding="utf-8") as f:
+                    f.write(said)
         state = j.state or "CANCELLED"
+        if state == "FAILED" and _memory_killed(resolve(os.path.abspath(j.spec.workdir), j.spec.log_path)):
+            state = "OUT_OF_MEMORY"  # killed by JobAcctGatherParams=OverMemoryKill (no cgroups): FAILED to Slurm
         exit_code = usage.get("exit_code") if usage else None
         if not isinstance(exit_code, int):
             exit_code = _state_exit_code(state, j.exit_field)
@@ -639,7 +912,7 @@ class SlurmExecutor(Executor):
         start = float(usage.get("start", j.submitted)) if usage else j.submitted
         end = float(usage.get("end", now)) if usage else now
         reported = read_report(j.report) if j.report else {}
-        reported.setdefault("slurm_job_id", str(j.job_id))
+        reported.setdefault("slurm_job_id", j.key)
         return JobResult(
             name=j.spec.name,
             exit_code=exit_code,
@@ -654,7 +927,7 @@ class SlurmExecutor(Executor):
         )
 
     def _reason(self, j: _Job, state: str) -> str:
-        head = f"Slurm job {j.job_id} {state}"
+        head = f"Slurm job {j.key} {state}"
         if state == "TIMEOUT":
             limit = f" ({j.time_limit_min} min)" if j.time_limit_min else ""
             return f"{head}: it ran over its time limit{limit}; raise the rule's resources: runtime"
@@ -666,7 +939,7 @@ class SlurmExecutor(Executor):
                 "cancelled by pyrule" if j.cancelled_by_us else "cancelled (scancel, or an administrator)"
             )
         if state == "VANISHED":
-            return f"Slurm job {j.job_id} is no longer known to squeue or sacct (was the cluster restarted?)"
+            return f"Slurm job {j.key} is no longer known to squeue or sacct (was the cluster restarted?)"
         if state in ("NODE_FAIL", "BOOT_FAIL"):
             return f"{head}: its node failed"
         if state == "FAILED" and j.reason == "JobLaunchFailure":
@@ -675,8 +948,8 @@ class SlurmExecutor(Executor):
 
     def _finish_all(self) -> None:
         """After scancel: every job's result goes to the next wait()."""
-        ids = [j.job_id for j in self._jobs.values() if j.final_seen is None]
-        rows: dict[int, tuple[str, ...]] = {}
+        ids = sorted({j.job_id for j in self._jobs.values() if j.final_seen is None})
+        rows: dict[str, tuple[str, ...]] = {}
         if ids:
             try:
                 rows = squeue(ids)
@@ -684,7 +957,7 @@ class SlurmExecutor(Executor):
                 pass
         for j in list(self._jobs.values()):
             if j.final_seen is None:
-                j.state, j.reason = rows.get(j.job_id, ("CANCELLED", "", ""))[:2]
+                j.state, j.reason = rows.get(j.key, ("CANCELLED", "", ""))[:2]
                 if j.state not in FINAL_STATES:
                     j.state = "CANCELLED"
             self._done.append(self._result(j, _read_json(j.usage)))
@@ -701,12 +974,14 @@ def _run(argv: list[str], timeout: float = _CMD_TIMEOUT_S) -> subprocess.Complet
     )
 
 
-def squeue(ids: list[int], fields: str = "%i|%T|%r|%j") -> dict[int, tuple[str, ...]]:
-    """One `squeue -h -t all -j IDS` call: {id: (state, reason, name)} (more with other fields).
-    Unknown ids are missing from the result. Raises SlurmError if squeue does not answer."""
+def squeue(ids: list[int] | list[str], fields: str = "%i|%T|%r|%j") -> dict[str, tuple[str, ...]]:
+    """One `squeue -h -r -t all -j IDS` call: {"ID" or "ID_TASK": (state, reason, name)} (more
+    with other fields); an array's id gives a row per task. Unknown ids are missing from the
+    result. Raises SlurmError if squeue does not answer."""
     if not ids:
         return {}
-    argv = ["squeue", "-h", "-t", "all", "-j", ",".join(map(str, ids)), "-o", fields]
+    argv = ["squeue", "-h", "-r", "-t", "all", "-j", ",".join(sorted({str(i).split("_")[0] for i in ids})),
+            "-o", fields]
     try:
         p = _run(argv, timeout=30)
     except FileNotFoundError:
@@ -718,11 +993,11 @@ def squeue(ids: list[int], fields: str = "%i|%T|%r|%j") -> dict[int, tuple[str, 
             return {}
         raise SlurmError(f"squeue failed: {p.stderr.strip() or f'exit {p.returncode}'}")
     n = fields.count("|")
-    rows: dict[int, tuple[str, ...]] = {}
+    rows: dict[str, tuple[str, ...]] = {}
     for line in p.stdout.splitlines():
         parts = line.strip().split("|", n)
-        if len(parts) == n + 1 and parts[0].isdigit():
-            rows[int(parts[0])] = tuple(parts[1:])
+        if len(parts) == n + 1 and parts[0].replace("_", "", 1).isdigit():
+            rows[parts[0]] = tuple(parts[1:])
     return rows
 
 
@@ -748,7 +1023,7 @@ def sacct(ids: list[int]) -> dict[int, tuple[str, str, float]]:
     return rows
 
 
-def _scancel(ids: list[int], signal_name: str | None = None) -> None:
+def _scancel(ids: list[str], signal_name: str | None = None) -> None:
     argv = ["scancel", *([f"--signal={signal_name}"] if signal_name else []), *map(str, ids)]
     try:
         _run(argv, timeout=30)
@@ -756,7 +1031,7 @@ def _scancel(ids: list[int], signal_name: str | None = None) -> None:
         pass
 
 
-def _wait_final(ids: list[int], limit: float) -> list[int]:
+def _wait_final(ids: list[str], limit: float) -> list[str]:
     """Poll until every id is final (or unknown); returns the ids still pending/running."""
     deadline = time.monotonic() + limit
     left = list(ids)
@@ -776,12 +1051,13 @@ def _wait_final(ids: list[int], limit: float) -> list[int]:
 
 
 def cancel_orphans(
-    jobs: list[tuple[str, int]], workdir: str | None = None
-) -> tuple[list[tuple[str, int, str]], list[str]]:
+    jobs: list[tuple[str, str]], workdir: str | None = None
+) -> tuple[list[tuple[str, str, str]], list[str]]:
     """Cancel the Slurm jobs a dead pyrule left pending or running, and wait until they stop.
 
-    jobs: (pyrule job name, Slurm job id, or 0 when pyrule died before sbatch returned one).
-    A known id is cancelled only if its Slurm job still has that name and working directory
+    jobs: (pyrule job name, Slurm job "ID" or "ID_TASK", or "" when pyrule died before sbatch
+    returned one). A known id is cancelled only if its Slurm job still has that name (an array
+    task: its rule's name) and working directory
     (ids restart at 1 when a cluster is set up afresh); an unknown id is looked up among the
     user's jobs by name and working directory. Returns ([(name, id, state before)], problems).
     """
@@ -796,7 +1072,7 @@ def cancel_orphans(
             )
         return [], problems
     fields = "%i|%T|%j|%Z"
-    found: dict[int, tuple[str, ...]] = {}
+    found: dict[str, tuple[str, ...]] = {}
     try:
         ids = [jid for _, jid in jobs if jid]
         if ids:
@@ -806,20 +1082,23 @@ def cancel_orphans(
             for line in p.stdout.splitlines():
                 parts = line.strip().split("|", 3)
                 if len(parts) == 4 and parts[0].isdigit():
-                    found[int(parts[0])] = tuple(parts[1:])
+                    found[parts[0]] = tuple(parts[1:])
     except (SlurmError, OSError, subprocess.TimeoutExpired) as e:
         problems.append(
             f"cannot check the Slurm jobs of the run that died ({e}); "
             f"cancel them by hand if they still run: {', '.join(str(j) for _, j in jobs if j)}"
         )
         return [], problems
-    ours: list[tuple[str, int, str]] = []
-    wanted = {_job_name(name): (name, jid) for name, jid in jobs}
-    for jid, (state, slurm_name, wd) in found.items():
-        name, want = wanted.get(slurm_name, (None, None))
-        if name is None or state in FINAL_STATES or (want and want != jid) or os.path.realpath(wd) != workdir:
-            continue
-        ours.append((name, jid, state))
+    ours: list[tuple[str, str, str]] = []
+    for name, jid in jobs:
+        if jid:
+            rows = [(jid, found[jid])] if jid in found else []
+        else:
+            rows = [(k, row) for k, row in found.items() if row[1] == _job_name(name)]
+        for key, (state, slurm_name, wd) in rows:
+            want = _job_name(name.split("[", 1)[0] if "_" in key else name)
+            if state not in FINAL_STATES and slurm_name == want and os.path.realpath(wd) == workdir:
+                ours.append((name, key, state))
     if ours:
         _scancel([jid for _, jid, _ in ours])
         left = _wait_final([jid for _, jid, _ in ours], 30.0)
@@ -829,6 +1108,96 @@ def cancel_orphans(
         if left:
             problems.append(f"Slurm job(s) {', '.join(map(str, left))} still not stopped after scancel")
     return ours, problems
+
+
+# Jobs of a pyrule that died which stop_leftover adopted, for this process's next executor:
+# {(project directory, job name): what _adoptable found}.
+_ADOPTED: dict[tuple[str, str], dict[str, Any]] = {}
+
+
+def _adoptable(name: str, key: str, workdir: str) -> dict[str, Any] | None:
+    """What following the dead pyrule's Slurm job `key` of job `name` needs (its script, usage
+    file, report file, limits, and its state), if Slurm still has it pending or running under
+    that name and directory, or it completed (its usage file says exit 0 when Slurm forgot it);
+    else None."""
+    script = _latest_script(workdir, name)
+    if script is None:
+        return None
+    usage = script[:-3] + ".usage.json"
+    try:
+        rows = squeue([key], "%i|%T|%j|%Z")
+    except SlurmError:
+        return None
+    want = _job_name(name.split("[", 1)[0] if "_" in key else name)
+    if key in rows:
+        state, slurm_name, wd = rows[key]
+        if slurm_name != want or os.path.realpath(wd) != os.path.realpath(workdir):
+            return None
+        if state in FINAL_STATES and state != "COMPLETED":
+            return None
+    else:
+        done = _read_json(usage)
+        if not done or done.get("exit_code") != 0:
+            return None
+        state = "COMPLETED"
+    with open(script, encoding="utf-8", errors="replace") as f:
+        text = f.read()
+    report = re.search(r"^export PYRULE_REPORT=(.*)$", text, re.M)
+    mem = re.search(r"--mem=(\d+)M", text)
+    limit = re.search(r"--time=(\d+)", text)
+    return {"state": state, "key": key, "script": script, "usage": usage, "essence": _essence(text),
+            "report": shlex.split(report.group(1))[0] if report else None,
+            "mem": int(mem.group(1)) if mem else None, "limit": int(limit.group(1)) if limit else None}
+
+
+def _unrecorded(name: str, workdir: str) -> str:
+    """The Slurm job ("ID" or "ID_TASK") of job `name` that a pyrule which died before it
+    recorded the id had submitted: among the user's jobs, the one of that name and directory,
+    or the array task whose array script (squeue's %o) runs that job ("" if none)."""
+    try:
+        p = _run(["squeue", "-h", "-r", "--me", "-t", "all", "-o", "%i|%T|%j|%Z|%o"], timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    workdir = os.path.realpath(workdir)
+    rule = _job_name(name.split("[", 1)[0])
+    scripts: dict[str, dict[str, str]] = {}
+    for line in p.stdout.splitlines():
+        parts = line.strip().split("|", 4)
+        if len(parts) != 5 or os.path.realpath(parts[3]) != workdir:
+            continue
+        key, _state, slurm_name, _wd, command = parts
+        if "_" not in key and slurm_name == _job_name(name):
+            return key
+        if "_" in key and slurm_name == rule:
+            if command not in scripts:  # task index -> job name, from the lines `  I) exec ... # NAME`
+                try:
+                    with open(command, encoding="utf-8", errors="replace") as f:
+                        scripts[command] = dict(re.findall(r"^  (\d+)\) exec .* # (.*)$", f.read(), re.M))
+                except OSError:
+                    scripts[command] = {}
+            if scripts[command].get(key.partition("_")[2]) == name:
+                return key
+    return ""
+
+
+def _essence(script: str) -> str:
+    """A job script without what differs between runs of the same job (its run's id and report
+    file, its attempt, comments): equal for an adopted job only if it runs what this run would."""
+    lines = [ln for ln in script.splitlines()
+             if not ln.startswith(("export PYRULE_JOB=", "export PYRULE_REPORT=", "# pyrule job", "# submitted"))]
+    return re.sub(r"\.a\d+\.(sh|usage\.json)", r".aN.\1", "\n".join(lines))
+
+
+def _latest_script(workdir: str, name: str) -> str | None:
+    """.pyrule/slurm/JOB.aN.sh of the job's last attempt."""
+    folder = os.path.join(workdir, SLURM_DIR)
+    prefix = _safe(name) + ".a"
+    try:
+        attempts = [int(f[len(prefix):-3]) for f in os.listdir(folder)
+                    if f.startswith(prefix) and f.endswith(".sh") and f[len(prefix):-3].isdigit()]
+    except OSError:
+        return None
+    return os.path.join(folder, f"{prefix}{max(attempts)}.sh") if attempts else None
 
 
 # --- configuration -------------------------------------------------------------------------
@@ -878,6 +1247,23 @@ def load_profile(project_dir: str) -> dict[str, str]:
 
 
 # --- small helpers -------------------------------------------------------------------------
+
+
+def _memory_killed(log: str) -> bool:
+    """Whether slurmstepd wrote in the job's log that it killed the job for its memory."""
+    try:
+        with open(log, "rb") as f:
+            f.seek(max(0, os.path.getsize(log) - 8192))
+            tail = f.read()
+    except OSError:
+        return False
+    return b"slurmstepd" in tail and (b"Exceeded job memory limit" in tail or b"exceeded memory limit" in tail)
+
+
+def _shared(args: list[str]) -> list[str]:
+    """sbatch options without those naming one job (its name and log): what an array shares."""
+    own = ("--job-name=", "--output=", "--error=", "--open-mode=")
+    return [a for a in args if not a.startswith(own)]
 
 
 def _safe(name: str) -> str:

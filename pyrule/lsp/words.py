@@ -41,6 +41,7 @@ HELPER_DOCS = {
     "touch": "touch(path): an output pyrule creates or updates once the body succeeds",
     "multiext": "multiext(prefix, ext, ...): the paths prefix+ext for each ext",
     "upto": "upto(N), in `resources: cores = upto(N)`: at most N cores, fewer under a smaller -j",
+    "attempt": "attempt, in `resources: mem = \"2G\" * attempt`: the request grows with each retry (asked of a cluster executor)",
     "config": "config: the values of the `configfile:` files and `--config KEY=VALUE` (a dict)",
     "workflow": "workflow.rule(...), workflow.checkpoint(...): make rules from a `python:` block (the API's calls)",
 }

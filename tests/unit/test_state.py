@@ -342,8 +342,9 @@ def test_a_running_mark_is_written_at_once_field_by_field(store: State, root: st
     assert store.running_job("c").outputs == []
 
 
-@pytest.mark.parametrize("pgid, slurm_job", [(4242, None), (0, None), (-77, 77), (-(1 << 62), 0)])
-def test_slurm_job_of_a_mark(pgid: int, slurm_job: int | None):
+@pytest.mark.parametrize("pgid, slurm_job", [(4242, None), (0, None), (-77, "77"), (-(1 << 62), ""),
+                                             (-((1 << 60) | 77 << 24 | 5), "77_5")])  # an array task
+def test_slurm_job_of_a_mark(pgid: int, slurm_job: str | None):
     """The store keeps one integer per running job; the executors tell whose it is (executors/)."""
     from pyrule import executors
     from pyrule.executors.slurm import SlurmExecutor
