@@ -227,29 +227,28 @@ class _ToAst(Transformer):
         check_python(code, "exec")
         return S.Import(code, code.loc)
 
+    def _valued(self, kind, meta, c):
+        """`include EXPR`, `configfile: EXPR`, `cache: EXPR`, `container: EXPR`: one Python
+        expression (the last child: `cache` keeps its keyword token before it)."""
+        code = self._code(c[-1])
+        check_python(code, "eval")
+        return kind(code, Location(self.file, meta.line, meta.column))
+
     @v_args(meta=True)
     def include_stmt(self, meta, c):
-        code = self._code(c[0])
-        check_python(code, "eval")
-        return S.Include(code, Location(self.file, meta.line, meta.column))
+        return self._valued(S.Include, meta, c)
 
     @v_args(meta=True)
     def configfile_stmt(self, meta, c):
-        code = self._code(c[0])
-        check_python(code, "eval")
-        return S.ConfigFile(code, Location(self.file, meta.line, meta.column))
+        return self._valued(S.ConfigFile, meta, c)
 
     @v_args(meta=True)
     def cache_stmt(self, meta, c):
-        code = self._code(c[-1])  # (c[0]: the CACHE token)
-        check_python(code, "eval")
-        return S.CacheDir(code, Location(self.file, meta.line, meta.column))
+        return self._valued(S.CacheDir, meta, c)
 
     @v_args(meta=True)
     def container_stmt(self, meta, c):
-        code = self._code(c[0])
-        check_python(code, "eval")
-        return S.Container(code, Location(self.file, meta.line, meta.column))
+        return self._valued(S.Container, meta, c)
 
     @v_args(meta=True)
     def default_stmt(self, meta, c):
