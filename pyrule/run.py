@@ -159,7 +159,9 @@ def dry_run(graph: JobGraph, rules: Rules, options: Options, console=None) -> li
     incomplete.update(e.name for _, entries in dead(STATE_DIR) for e in entries)
     forced, busy = forced_jobs(graph, options), running_elsewhere(state)
     lost = state is None and _run_without_store()  # then decided as a run would after waiting (Runner._enter)
-    decider = Decider(state, StatCache(), forced, incomplete, busy, adopt=not lost)
+    # The planner's stat cache, as a run's: planning stat'ed these paths already.
+    stats = graph.planner.stats if graph.planner is not None else StatCache()
+    decider = Decider(state, stats, forced, incomplete, busy, adopt=not lost)
     if lost and console is not None:
         console.warn(f"another pyrule process is running in this directory, and {STATE_DIR}/ was deleted "
                      "during its run: deciding as after it (outputs without a record are not adopted)")
