@@ -465,7 +465,8 @@ class Runner:
             raise UsageError(
                 f"job {job.name} needs {key}={_show(key, need)} but the budget is {_show(key, have)}",
                 job.rule.where("resources"),
-                f"raise the budget ({_budget_flag(key)}) or lower the rule's resources",
+                f"raise the budget ({_budget_flag(key)}) or lower the rule's resources"
+                + (" (cores = upto(N) takes what the budget gives)" if key == "cores" else ""),
             )
 
     # -- the loop ------------------------------------------------------------------------------

@@ -49,6 +49,7 @@ def test_plain_cores_over_the_budget_is_still_refused(tmp_path):
     """)
     r = pyrule(tmp_path, "-j", "2")
     assert r.rc == 2 and "needs cores=8 but the budget is 2" in r.err
+    assert "cores = upto(N) takes what the budget gives" in r.err  # the way out, in the hint
 
 
 @pytest.mark.parametrize("resources, message", [
