@@ -45,7 +45,10 @@ DRY_TOOLS: tuple[str, ...] = ("pyrule", "make", "snakemake", "doit", "ninja")
 # stat-floor: one process that stats every input and output (`find in out -printf '%T@ %s\n'`),
 # the physical limit of a no-op; the W7 no-op is compared with it
 STAT_FLOOR = "stat-floor"
-ALL_TOOLS: tuple[str, ...] = (*BUILD_TOOLS, "pyrule-long", STAT_FLOOR)
+# pyrule-alt: a second pyrule command (--pyrule-alt), e.g. an older checkout or another setting,
+# timed beside pyrule on every workload pyrule runs (ratios of one code to the other, in pairs)
+PYRULE_ALT = "pyrule-alt"
+ALL_TOOLS: tuple[str, ...] = (*BUILD_TOOLS, "pyrule-long", STAT_FLOOR, PYRULE_ALT)
 
 AGG_SHELL = r"printf '%s\n' out/*.txt | xargs cat"
 

@@ -37,6 +37,7 @@ from pathlib import Path
 from generate import (
     ALL_TOOLS,
     GENERATOR_VERSION,
+    PYRULE_ALT,
     STAT_FLOOR,
     WORKLOADS,
     Manifest,
@@ -84,7 +85,7 @@ class Tool:
         assert self.base is not None
         b = self.base
         # "change" (a rerun after one input changed) is invoked like a build
-        if self.name in ("pyrule", "pyrule-long"):
+        if self.name in ("pyrule", "pyrule-long", PYRULE_ALT):
             return [*b, "-n"] if phase == "dry" else [*b, "-j", str(jobs)]
         if self.name == "make":
             return [*b, "-n"] if phase == "dry" else [*b, f"-j{jobs}"]
@@ -144,11 +145,14 @@ def _default_pyrule() -> str:
 DEFAULT_PYRULE = _default_pyrule()
 
 
-def find_tools(names: list[str], pyrule_cmd: str, anchors: Path) -> dict[str, Tool]:
+def find_tools(names: list[str], pyrule_cmd: str, anchors: Path, alt_cmd: str = "") -> dict[str, Tool]:
     tools: dict[str, Tool] = {}
     for name in names:
-        if name in ("pyrule", "pyrule-long"):
-            argv = shlex.split(pyrule_cmd)
+        if name == PYRULE_ALT and not alt_cmd:
+            tools[name] = Tool(name, None, "no --pyrule-alt command")
+            continue
+        if name in ("pyrule", "pyrule-long", PYRULE_ALT):
+            argv = shlex.split(alt_cmd if name == PYRULE_ALT else pyrule_cmd)
             exe = shutil.which(argv[0]) if argv else None
             if not exe:
                 tools[name] = Tool(name, None, f"`{pyrule_cmd}` not found on PATH")
@@ -706,8 +710,8 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help=f"comma list from {','.join(WORKLOADS)}; default {','.join(DEFAULT_WORKLOADS)} (+W5,W6 with --big)",
     )
-    p.add_argument("--tools", default=",".join(ALL_TOOLS),
-                   help="comma list (default: all; each workload takes those that apply)")
+    p.add_argument("--tools", default=",".join(t for t in ALL_TOOLS if t != PYRULE_ALT),
+                   help="comma list (default: all but pyrule-alt; each workload takes those that apply)")
     p.add_argument("--runs", type=int, default=5, help="timed runs per tool (default 5)")
     p.add_argument(
         "--warmup",
@@ -732,6 +736,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--pyrule", default=DEFAULT_PYRULE,
                    help="pyrule command (default: benchmarks/.venv-pyrule/bin/pyrule if setup_anchors.sh made it,"
                    " else pyrule from PATH)")
+    p.add_argument("--pyrule-alt", default="",
+                   help="a second pyrule command, the tool pyrule-alt: timed wherever pyrule is (e.g. the old code)")
     p.add_argument(
         "--anchors",
         type=Path,
@@ -788,7 +794,7 @@ def main(argv: list[str] | None = None) -> int:
         a.workdir.resolve(),
         a.paired,
     )
-    tools = find_tools(names, a.pyrule, a.anchors)
+    tools = find_tools(names, a.pyrule, a.anchors, a.pyrule_alt)
     for t in tools.values():
         log(f"tool {t.name:9s} " + (shlex.join(t.base) + f"  ({t.version})" if t.base else f"n/a: {t.missing}"))
     bench = Bench(tools, opts)
@@ -805,7 +811,8 @@ def main(argv: list[str] | None = None) -> int:
             for phase in wl.phases:
                 if a.phases and phase not in a.phases.split(","):
                     continue
-                applicable = [t for t in names if t in wl.tools.get(phase, ())]
+                applicable = [t for t in names if t in wl.tools.get(phase, ())
+                              or (t == PYRULE_ALT and "pyrule" in wl.tools.get(phase, ()))]
                 if not applicable:
                     continue
                 tools_list = ", ".join(applicable)
