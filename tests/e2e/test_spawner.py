@@ -28,12 +28,14 @@ def _spawner_of(pid: int) -> int:
 
 def test_a_lost_spawner_fails_its_running_jobs_and_the_run_goes_on(tmp_path: Path):
     pipefile(tmp_path, """
-        rule all:
-            input: expand("out/{i}.txt", i=range(4))
+        default: all
 
-        rule slow:
+        rule two_seconds:
             output: "out/{i}.txt"
             shell: echo $$ > {output}.pid; sleep 2; echo {wildcards.i} > {output}
+
+        rule all:
+            input: expand("out/{i}.txt", i=range(4))
     """)
     p = spawn(tmp_path, "-j", "2", "-k")
     try:
