@@ -35,14 +35,20 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-GENERATOR_VERSION = 3
+GENERATOR_VERSION = 3  # (W7 added no new file: its directories are W1's shape without the aggregate)
 
 BUILD_TOOLS: tuple[str, ...] = ("pyrule", "make", "snakemake", "doit", "ninja", "floor")
 # pyrule-long: pyrule with its no-op memo off (PYRULE_NOOP_MEMO=0), deciding the long way (plan,
 # read every record, recompute every signature): keeps that path measured, as the memo skips it
-ALL_TOOLS: tuple[str, ...] = (*BUILD_TOOLS, "pyrule-long")
 NOOP_TOOLS: tuple[str, ...] = ("pyrule", "pyrule-long", "make", "snakemake", "doit", "ninja")
 DRY_TOOLS: tuple[str, ...] = ("pyrule", "make", "snakemake", "doit", "ninja")
+# stat-floor: one process that stats every input and output (`find in out -printf '%T@ %s\n'`),
+# the physical limit of a no-op; the W7 no-op is compared with it
+STAT_FLOOR = "stat-floor"
+# pyrule-alt: a second pyrule command (--pyrule-alt), e.g. an older checkout or another setting,
+# timed beside pyrule on every workload pyrule runs (ratios of one code to the other, in pairs)
+PYRULE_ALT = "pyrule-alt"
+ALL_TOOLS: tuple[str, ...] = (*BUILD_TOOLS, "pyrule-long", STAT_FLOOR, PYRULE_ALT)
 
 AGG_SHELL = r"printf '%s\n' out/*.txt | xargs cat"
 
@@ -54,13 +60,15 @@ class Workload:
     id: str
     shape: str  # "fanout" | "chain" | "bigfiles"
     default_n: int
-    phases: tuple[str, ...]  # each of "build", "noop", "dry", timed in this order
+    # each of "build", "noop", "change" (one input changed, then a rerun), "dry", timed in this order
+    phases: tuple[str, ...]
     jobs: int  # parallel jobs for build and no-op invocations
     aggregate: bool  # fanout only: one extra job cats every output into all.txt
     tools: dict[str, tuple[str, ...]]  # phase -> tools that apply
     big: bool  # only run with --big (or when named explicitly)
     sizable: bool  # whether --size overrides default_n
     title: str
+    labels: dict[str, str]  # phase -> the name the table gives it (W7: W7a..W7d)
 
     def n(self, size: int | None) -> int:
         return size if (size is not None and self.sizable) else self.default_n
@@ -78,6 +86,7 @@ def _wl(
     tools: dict[str, tuple[str, ...]] | None = None,
     big: bool = False,
     sizable: bool = True,
+    labels: dict[str, str] | None = None,
 ) -> Workload:
     default_tools = {"build": BUILD_TOOLS, "noop": NOOP_TOOLS, "dry": DRY_TOOLS}
     return Workload(
@@ -91,6 +100,7 @@ def _wl(
         big=big,
         sizable=sizable,
         title=title,
+        labels=labels or {},
     )
 
 
@@ -121,6 +131,24 @@ WORKLOADS: dict[str, Workload] = {
             aggregate=False,
             big=True,
             tools={"build": ("pyrule", "make", "floor"), "noop": ("pyrule", "make")},
+        ),
+        # issue 23: a fan-out of a million jobs, no aggregate (`--size` for 100k when 1M does not fit)
+        _wl(
+            "W7",
+            "fanout",
+            1_000_000,
+            ("build", "noop", "change", "dry"),
+            2,
+            "fan-out of N jobs: build -j2, no-op, one input changed, dry run",
+            aggregate=False,
+            big=True,
+            tools={
+                "build": ("pyrule", "make", "floor"),
+                "noop": ("pyrule", "pyrule-long", "make", STAT_FLOOR),
+                "change": ("pyrule", "make"),
+                "dry": ("pyrule", "make"),
+            },
+            labels={"dry": "W7a dry run", "build": "W7b build", "noop": "W7c no-op", "change": "W7d one changed"},
         ),
         *(
             _wl(
@@ -171,6 +199,11 @@ def expected_outputs(wl: Workload, n: int) -> list[str]:
     if wl.aggregate:
         outs.append("all.txt")
     return outs
+
+
+def changed_input(n: int) -> tuple[str, str]:
+    """The input the "change" phase rewrites before each run, and the one output it makes stale."""
+    return f"in/{n // 2}.txt", f"out/{n // 2}.txt"
 
 
 def job_count(wl: Workload, n: int) -> int:

@@ -37,9 +37,12 @@ from pathlib import Path
 from generate import (
     ALL_TOOLS,
     GENERATOR_VERSION,
+    PYRULE_ALT,
+    STAT_FLOOR,
     WORKLOADS,
     Manifest,
     Workload,
+    changed_input,
     expected_outputs,
     generate,
     read_manifest,
@@ -51,7 +54,9 @@ DEFAULT_WORKDIR = HERE / "work"
 DEFAULT_WORKLOADS = ("W0", "W1", "W2", "W3", "W4")
 BIG_WORKLOADS = ("W5", "W6")
 SNAKEMAKE_BATCH = 1000  # jobs per --batch slice when Snakemake pre-builds a big no-op workspace
-PHASE_LABEL = {"build": "build", "noop": "no-op", "dry": "dry run"}
+PHASE_LABEL = {"build": "build", "noop": "no-op", "change": "one changed", "dry": "dry run"}
+# the stat floor: every input and output stat'ed by one C process, its output thrown away
+STAT_FLOOR_SH = "find in out -printf '%T@ %s\\n' > /dev/null"
 
 # the environment every tool runs in: C locale so that `out/*.txt` sorts alike in every shell
 # Python tools may cache their bytecode, as they do once installed: a PYTHONDONTWRITEBYTECODE
@@ -79,7 +84,8 @@ class Tool:
     def argv(self, phase: str, jobs: int) -> list[str]:
         assert self.base is not None
         b = self.base
-        if self.name in ("pyrule", "pyrule-long"):
+        # "change" (a rerun after one input changed) is invoked like a build
+        if self.name in ("pyrule", "pyrule-long", PYRULE_ALT):
             return [*b, "-n"] if phase == "dry" else [*b, "-j", str(jobs)]
         if self.name == "make":
             return [*b, "-n"] if phase == "dry" else [*b, f"-j{jobs}"]
@@ -99,6 +105,8 @@ class Tool:
             return [*b, "-n", str(jobs)] if jobs > 1 else b
         if self.name == "floor":
             return [*b, "floor.sh"]
+        if self.name == STAT_FLOOR:
+            return [*b, "-c", STAT_FLOOR_SH]
         raise ValueError(self.name)
 
 
@@ -137,11 +145,14 @@ def _default_pyrule() -> str:
 DEFAULT_PYRULE = _default_pyrule()
 
 
-def find_tools(names: list[str], pyrule_cmd: str, anchors: Path) -> dict[str, Tool]:
+def find_tools(names: list[str], pyrule_cmd: str, anchors: Path, alt_cmd: str = "") -> dict[str, Tool]:
     tools: dict[str, Tool] = {}
     for name in names:
-        if name in ("pyrule", "pyrule-long"):
-            argv = shlex.split(pyrule_cmd)
+        if name == PYRULE_ALT and not alt_cmd:
+            tools[name] = Tool(name, None, "no --pyrule-alt command")
+            continue
+        if name in ("pyrule", "pyrule-long", PYRULE_ALT):
+            argv = shlex.split(alt_cmd if name == PYRULE_ALT else pyrule_cmd)
             exe = shutil.which(argv[0]) if argv else None
             if not exe:
                 tools[name] = Tool(name, None, f"`{pyrule_cmd}` not found on PATH")
@@ -163,10 +174,10 @@ def find_tools(names: list[str], pyrule_cmd: str, anchors: Path) -> dict[str, To
                 continue
             t = Tool(name, [str(exe_path)])
             t.version = _version([str(exe_path), "--version"])
-        elif name == "floor":
+        elif name in ("floor", STAT_FLOOR):
             sh = shutil.which("sh")
             t = Tool(name, [sh] if sh else None, "" if sh else "no sh")
-            t.version = "sh floor.sh"
+            t.version = "sh floor.sh" if name == "floor" else STAT_FLOOR_SH
         else:
             raise SystemExit(f"unknown tool {name!r}; choose from {', '.join(ALL_TOOLS)}")
         tools[name] = t
@@ -180,6 +191,7 @@ def find_tools(names: list[str], pyrule_cmd: str, anchors: Path) -> dict[str, To
 class Sample:
     ok: bool
     wall: float = 0.0
+    cpu: float = 0.0  # user + system time of the tool's whole tree (wait4: its reaped descendants too)
     maxrss_kib: int = 0
     rss_exact: bool = False  # measured by GNU time, not inflated by the harness's own fork
     reason: str = ""
@@ -277,17 +289,18 @@ def run_timed(argv: list[str], cwd: Path, logfile: Path, timeout: float, measure
     code = os.waitstatus_to_exitcode(status)
     proc.returncode = code  # reaped by wait4: keep Popen from waiting again
     rss, exact = usage.ru_maxrss, False
+    cpu = usage.ru_utime + usage.ru_stime
     if wrapped:
         measured = _read_rss(rss_file)
         if measured is not None:
             rss, exact = measured, True
     if timed_out.is_set():
-        return Sample(False, wall, rss, exact, f"timeout after {timeout:g} s")
+        return Sample(False, wall, cpu, rss, exact, f"timeout after {timeout:g} s")
     if code != 0:
         why = f"exit {code}" if code > 0 else f"signal {-code}"
         tail = _tail(logfile)
-        return Sample(False, wall, rss, exact, f"{why}: {tail}" if tail else why)
-    return Sample(True, wall, rss, exact)
+        return Sample(False, wall, cpu, rss, exact, f"{why}: {tail}" if tail else why)
+    return Sample(True, wall, cpu, rss, exact)
 
 
 def copy_tree(src: Path, dst: Path, hardlink: bool = False) -> None:
@@ -334,7 +347,8 @@ class Result:
     workload: str
     phase: str
     tool: str
-    samples: list[float] = field(default_factory=list)
+    samples: list[float] = field(default_factory=list)  # wall times, in round order
+    cpus: list[float] = field(default_factory=list)  # CPU time of the same runs
     rss_kib: int = 0  # from the tool's first run in this phase (under GNU time when available)
     rss_exact: bool = False
     failure: str = ""
@@ -349,6 +363,11 @@ class Result:
     def median(self) -> float:
         return statistics.median(self.samples)
 
+    @property
+    def utilisation(self) -> float:
+        """Median over the runs of CPU time / wall time: cores kept busy (2.0 = both of two)."""
+        return statistics.median(c / w for c, w in zip(self.cpus, self.samples) if w > 0)
+
 
 @dataclass
 class Options:
@@ -359,6 +378,7 @@ class Options:
     check: bool
     keep: bool
     workdir: Path
+    paired: bool = False  # A, B, A, B ...: the same order every round, a ratio per round
 
 
 def fmt_s(x: float) -> str:
@@ -432,10 +452,10 @@ class Bench:
             if tool.base is None:
                 results[t].failure = tool.missing
                 continue
-            if phase == "noop" and not self.build_failed.get((wl.id, t), "timeout").startswith("timeout"):
+            if phase in ("noop", "change") and not self.build_failed.get((wl.id, t), "timeout").startswith("timeout"):
                 results[t].failure = f"build failed: {self.build_failed[(wl.id, t)]}"
                 continue
-            if phase == "noop" and not self._prepare_noop(wl, tool, gen, dirs[t], outputs, results[t]):
+            if phase in ("noop", "change") and not self._prepare_noop(wl, tool, gen, dirs[t], outputs, results[t]):
                 continue
             if phase == "dry":
                 copy_tree(gen, dirs[t], hardlink)
@@ -450,8 +470,8 @@ class Bench:
         rounds = self.opts.warmup + self.opts.runs
         for rnd in range(rounds):
             timed_round = rnd - self.opts.warmup  # < 0: warm-up
-            k = rnd % max(1, len(active))
-            order = active[k:] + active[:k]  # rotate so that no tool always goes first
+            k = 0 if self.opts.paired else rnd % max(1, len(active))
+            order = active[k:] + active[:k]  # rotate so that no tool always goes first (unless paired)
             for t in order:
                 res = results[t]
                 if res.failure:
@@ -464,6 +484,9 @@ class Bench:
                 d = dirs[t]
                 if phase == "build":
                     copy_tree(gen, d, hardlink)
+                if phase == "change":
+                    changed, _ = changed_input(m.n)
+                    (d / changed).write_text(f"input {m.n // 2}, changed in round {rnd}\n")
                 before = snapshot(d, outputs) if (self.opts.check and t not in first_run and phase != "build") else None
                 what = "warm-up" if timed_round < 0 else f"run {timed_round + 1}"
                 argv = tool.argv(phase, wl.jobs)
@@ -486,20 +509,22 @@ class Bench:
                     res.rss_kib, res.rss_exact = s.maxrss_kib, s.rss_exact
                     if s.rss_exact and timed_round >= 0:
                         res.note = ", ".join(filter(None, [res.note, "1st run under GNU time"]))
-                    if not self._first_run_checks(phase, d, outputs, ref, before, res):
+                    if not self._first_run_checks(phase, d, outputs, ref, before, res, m.n):
                         continue
                 if phase == "build":
                     (d / ".bench-built").touch()  # a later no-op phase may time on this directory
                 if timed_round >= 0:
                     res.samples.append(s.wall)
+                    res.cpus.append(s.cpu)
         if phase == "build":
             for t in names:
                 if results[t].failure:
                     self.build_failed[(wl.id, t)] = results[t].failure
         if not self.opts.keep:
-            next_is_noop = phase == "build" and "noop" in wl.phases
+            later = wl.phases[wl.phases.index(phase) + 1:]
+            reused = phase in ("build", "noop", "change") and ("noop" in later or "change" in later)
             for t in names:
-                if not (next_is_noop and results[t].ok):
+                if not (reused and results[t].ok):
                     remove_tree(dirs[t])
         return [results[t] for t in names]
 
@@ -518,7 +543,8 @@ class Bench:
             return True
         copy_tree(gen, d, wl.shape == "bigfiles")
         log(f"[{wl.id} no-op] {tool.name}: building the workspace first (untimed)")
-        build = tool.argv("build", wl.jobs)
+        # the stat floor builds nothing: its workspace is built by floor.sh
+        build = tool.argv("build", wl.jobs) if tool.name != STAT_FLOOR else ["sh", "floor.sh"]
         steps = [build]
         batches = -(-len(outputs) // SNAKEMAKE_BATCH)
         if tool.name == "snakemake" and batches > 1 and wl.shape != "chain":
@@ -551,8 +577,14 @@ class Bench:
         ref: Path | None,
         before: dict[str, int] | None,
         res: Result,
+        n: int = 0,
     ) -> bool:
-        if phase == "build":
+        if phase == "change" and before is not None:
+            after = snapshot(d, outputs)
+            changed = sorted(p for p in outputs if before[p] != after[p])
+            stale = changed_input(n)[1]
+            res.check = f"ok (only {stale} rebuilt)" if changed == [stale] else f"REBUILT {changed[:3]} ({len(changed)})"
+        elif phase == "build":
             missing = missing_outputs(d, outputs)
             if missing:
                 res.failure = f"exit 0 but {len(missing)}/{len(outputs)} outputs missing (e.g. {missing[0]})"
@@ -594,9 +626,11 @@ def machine_info(tools: dict[str, Tool]) -> list[str]:
 
 def render(results: list[Result], tools: dict[str, Tool], argv: list[str], opts: Options) -> str:
     pyrule_median: dict[tuple[str, str], float] = {}
+    pyrule_runs: dict[tuple[str, str], list[float]] = {}
     for r in results:
         if r.tool == "pyrule" and r.ok:
             pyrule_median[(r.workload, r.phase)] = r.median
+            pyrule_runs[(r.workload, r.phase)] = r.samples
     out = [
         "## pyrule benchmark",
         "",
@@ -604,7 +638,9 @@ def render(results: list[Result], tools: dict[str, Tool], argv: list[str], opts:
         *machine_info(tools),
         (
             f"- {opts.runs} timed run(s) per tool after {opts.warmup} warm-up run(s), tools"
-            " alternating run by run (order rotated each round); wall time of the whole process"
+            + (" alternating run by run in the same order (pairs)" if opts.paired
+               else " alternating run by run (order rotated each round)")
+            + "; wall time of the whole process"
         ),
         (
             "- peak RSS: largest single process of the tool's tree, measured on its first run under GNU time"
@@ -612,27 +648,42 @@ def render(results: list[Result], tools: dict[str, Tool], argv: list[str], opts:
             else "- peak RSS: os.wait4 of the tool (`<=`: GNU time is missing, so the value"
             " includes the harness's own memory at fork and is only an upper bound)"
         ),
-        "- pyrule/tool = pyrule's median / the tool's median (below 1: pyrule is faster)",
+        "- pyrule/tool = pyrule's median / the tool's median (below 1: pyrule is faster); paired: the"
+        " median (min..max) of pyrule's run / the tool's run of the same round"
+        + (" (order fixed: A, B, A, B ...)" if opts.paired else " (order rotated each round)"),
+        "- CPU/wall: user+system time of the tool's whole process tree / its wall time, median over"
+        " the runs: the cores it kept busy",
         "",
-        "| workload | tool | runs | median | min..max | peak RSS | pyrule/tool | check |",
-        "|---|---|---:|---:|---:|---:|---:|---|",
+        "| workload | tool | runs | median | min..max | CPU/wall | peak RSS | pyrule/tool | paired | check |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in results:
         wl = WORKLOADS[r.workload]
-        name = f"{r.workload} {PHASE_LABEL[r.phase]}" if len(wl.phases) > 1 else r.workload
+        name = wl.labels.get(r.phase) or (f"{r.workload} {PHASE_LABEL[r.phase]}" if len(wl.phases) > 1 else r.workload)
         if not r.ok:
             reason = (r.failure or "no successful run").replace("|", "\\|")
-            out.append(f"| {name} | {r.tool} | 0 | n/a ({reason}) | | | | {r.check} |")
+            out.append(f"| {name} | {r.tool} | 0 | n/a ({reason}) | | | | | | {r.check} |")
             continue
         runs = str(len(r.samples)) + (f" ({r.note})" if r.note else "")
         p = pyrule_median.get((r.workload, r.phase))
         ratio = f"{p / r.median:.2f}" if p is not None and r.median > 0 else "n/a"
         out.append(
             f"| {name} | {r.tool} | {runs} | {fmt_s(r.median)} | "
-            f"{fmt_s(min(r.samples))} .. {fmt_s(max(r.samples))} | {fmt_rss(r.rss_kib, r.rss_exact)} | "
-            f"{ratio} | {r.check.replace('|', '/')} |"
+            f"{fmt_s(min(r.samples))} .. {fmt_s(max(r.samples))} | {r.utilisation:.2f} | "
+            f"{fmt_rss(r.rss_kib, r.rss_exact)} | {ratio} | {paired_ratio(pyrule_runs.get((r.workload, r.phase)), r)} | "
+            f"{r.check.replace('|', '/')} |"
         )
     return "\n".join(out) + "\n"
+
+
+def paired_ratio(pyrule: list[float] | None, r: Result) -> str:
+    """Median (min..max) over the rounds of pyrule's run / this tool's run in the same round."""
+    if r.tool == "pyrule" or not pyrule or len(pyrule) != len(r.samples):
+        return ""
+    ratios = [a / b for a, b in zip(pyrule, r.samples) if b > 0]
+    if not ratios:
+        return ""
+    return f"{statistics.median(ratios):.2f} ({min(ratios):.2f}..{max(ratios):.2f})"
 
 
 # --------------------------------------------------------------------------- main
@@ -659,8 +710,8 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help=f"comma list from {','.join(WORKLOADS)}; default {','.join(DEFAULT_WORKLOADS)} (+W5,W6 with --big)",
     )
-    p.add_argument("--tools", default=",".join(ALL_TOOLS),
-                   help="comma list (default: all; each workload takes those that apply)")
+    p.add_argument("--tools", default=",".join(t for t in ALL_TOOLS if t != PYRULE_ALT),
+                   help="comma list (default: all but pyrule-alt; each workload takes those that apply)")
     p.add_argument("--runs", type=int, default=5, help="timed runs per tool (default 5)")
     p.add_argument(
         "--warmup",
@@ -685,6 +736,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--pyrule", default=DEFAULT_PYRULE,
                    help="pyrule command (default: benchmarks/.venv-pyrule/bin/pyrule if setup_anchors.sh made it,"
                    " else pyrule from PATH)")
+    p.add_argument("--pyrule-alt", default="",
+                   help="a second pyrule command, the tool pyrule-alt: timed wherever pyrule is (e.g. the old code)")
     p.add_argument(
         "--anchors",
         type=Path,
@@ -711,6 +764,10 @@ def main(argv: list[str] | None = None) -> int:
         help="scratch space (default benchmarks/work)",
     )
     p.add_argument("--keep", action="store_true", help="keep the per-tool workspaces")
+    p.add_argument("--paired", action="store_true",
+                   help="the tools in the same order every round (A, B, A, B ...), for per-round ratios")
+    p.add_argument("--phases", default=None,
+                   help="comma list of the phases to time (build,noop,change,dry; default: all of each workload's)")
     a = p.parse_args(argv)
     if a.runs < 1 or a.warmup < 0:
         p.error("--runs must be >= 1 and --warmup >= 0")
@@ -735,8 +792,9 @@ def main(argv: list[str] | None = None) -> int:
         a.check,
         a.keep,
         a.workdir.resolve(),
+        a.paired,
     )
-    tools = find_tools(names, a.pyrule, a.anchors)
+    tools = find_tools(names, a.pyrule, a.anchors, a.pyrule_alt)
     for t in tools.values():
         log(f"tool {t.name:9s} " + (shlex.join(t.base) + f"  ({t.version})" if t.base else f"n/a: {t.missing}"))
     bench = Bench(tools, opts)
@@ -751,7 +809,10 @@ def main(argv: list[str] | None = None) -> int:
             wl = WORKLOADS[w]
             gen, m = bench.generated(wl, a.size)
             for phase in wl.phases:
-                applicable = [t for t in names if t in wl.tools.get(phase, ())]
+                if a.phases and phase not in a.phases.split(","):
+                    continue
+                applicable = [t for t in names if t in wl.tools.get(phase, ())
+                              or (t == PYRULE_ALT and "pyrule" in wl.tools.get(phase, ()))]
                 if not applicable:
                     continue
                 tools_list = ", ".join(applicable)

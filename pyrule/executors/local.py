@@ -1,14 +1,16 @@
 """Run jobs as processes on this machine; report their end and measurements.
 
-Every job is a child of the runner, in its own session (so its whole tree is one process
-group that `os.killpg` can stop), with cwd = workdir, stdin = /dev/null and stdout+stderr
-appended to its log. Completion is event-driven: one pidfd per job in a selector (fallback:
-SIGCHLD through `signal.set_wakeup_fd`), then `os.wait4` for the status and rusage. The tree
+Every job runs in its own session (so its whole tree is one process group that `os.killpg` can
+stop), with cwd = workdir, stdin = /dev/null and stdout+stderr appended to its log. A shell job
+is started by the run's spawner process (spawner.py: so that its peak memory is its own), which
+reports its end, status and rusage over a socket; a Python body is a forked child of the
+runner. Completion is event-driven: that socket and one pidfd per forked job in a selector
+(fallback: SIGCHLD through `signal.set_wakeup_fd`), then `os.wait4` for the status and rusage. The tree
 sampling of `TreeMonitor` runs from `wait()` via the selector timeout; there is no thread.
 
-Spawning: shell jobs start through os.posix_spawn (vfork: ~0.7 ms at any runner RSS, where
-fork+exec copies the runner's page tables: 1.5 ms at 10 MB, 4.5 ms at 100 MB), and a body that
-is one simple command skips bash (simple_command.py). A vfork child cannot set its own
+Spawning: shell jobs start through os.posix_spawn (vfork: ~0.7 ms at any RSS, where fork+exec
+copies the page tables: 1.5 ms at 10 MB, 4.5 ms at 100 MB), in the spawner (or in the runner if
+the spawner is lost), and a body that is one simple command skips bash (simple_command.py). A vfork child cannot set its own
 parent-death signal, so one watchdog process per run stops every job group when the runner
 dies (watchdog.py). Python bodies (and shell jobs in another directory) fork, and set
 PR_SET_PDEATHSIG in the child.
@@ -30,6 +32,7 @@ from collections.abc import Callable
 from pyrule.executors import simple_command
 from pyrule.executors.base import Executor, JobResult, JobSpec, exit_code_of, read_report, resolve, which
 from pyrule.executors.joblog import LogFiles
+from pyrule.executors.spawner import Ended, Spawner
 from pyrule.executors.watchdog import Watchdog
 from pyrule.monitor import TreeMonitor
 from pyrule.procinfo import boot_time, mark_self, marked_processes
@@ -37,9 +40,12 @@ from pyrule.record import record
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start
 if TYPE_CHECKING:
+    import resource
+
     from pyrule.state import RunningJob
 
 _PR_SET_PDEATHSIG = 1
+_SPAWNER = -1  # the selector's data for the spawner's socket (the others: a job's pid)
 # What a job leaves running gets this long after SIGTERM, then SIGKILL.
 _LEFTOVER_GRACE_S = 1.0
 # A job that ran this long is looked for among all processes when it ends; a shorter one only
@@ -206,6 +212,10 @@ class LocalExecutor(Executor):
         # (simple_command.py). A vfork child cannot set a parent-death signal: the watchdog
         # process stops every job group if the runner dies.
         self._watchdog = Watchdog()
+        # Shell jobs are forked by a small process (spawner.py), so that their peak memory is
+        # their own, not the runner's; started now, it imports while the runner prepares.
+        self._spawner = Spawner(on_lost=self._sel_forget)
+        self._spawned: set[int] = set()  # the running jobs the spawner started (and reaps)
         self._logs = LogFiles()
         self._host = os.uname().nodename
         self._programs: dict[tuple[str, str], str | None] = {}  # (command, PATH) -> executable
@@ -227,6 +237,12 @@ class LocalExecutor(Executor):
         self._stopping = False  # in terminate_all or kill_all
         if not use_pidfd:
             self._install_sigchld()
+        if os.environ.get("PYRULE_SPAWNER", "1") != "0":  # 0: the runner spawns (measurements)
+            try:
+                self._spawner.start()
+                self._sel.register(self._spawner.fd, selectors.EVENT_READ, _SPAWNER)
+            except OSError:
+                pass  # the runner spawns itself, as before
 
     # -- how the state store records a local job: its process group (0 until known) ----------
 
@@ -314,7 +330,10 @@ class LocalExecutor(Executor):
                     _write_script(script, spec.shell)
                     argv = [*self._shell[:-1], script]  # the shell's flags, without -c
                 start, start_mono = time.time(), time.monotonic()
-                if os.path.abspath(workdir) == self._cwd:  # posix_spawn cannot chdir (Python < 3.13)
+                pid = self._via_spawner(spec.shell, argv, env, log_fd, os.path.abspath(workdir))
+                if pid:
+                    self._spawned.add(pid)
+                elif os.path.abspath(workdir) == self._cwd:  # posix_spawn cannot chdir (Python < 3.13)
                     pid = self._spawn(spec.shell, argv, full_env, log_fd)
                 else:
                     pid = _fork()
@@ -338,7 +357,7 @@ class LocalExecutor(Executor):
         if not unnamed:
             os.close(log_fd)
         pidfd = -1
-        if self._use_pidfd:
+        if self._use_pidfd and pid not in self._spawned:  # the spawner reports its jobs' ends
             try:
                 # A child that already exited is a zombie until wait4, so this cannot miss it.
                 pidfd = os.pidfd_open(pid)
@@ -417,6 +436,7 @@ class LocalExecutor(Executor):
                 os.close(job.pidfd)
         self._sel.close()
         os.close(self._devnull)
+        self._spawner.close()
         self._watchdog.close(jobs_left=bool(self._jobs))
         self._logs.close()
         if self._wake_r >= 0:
@@ -433,6 +453,23 @@ class LocalExecutor(Executor):
         self.close()
 
     # --- internals --------------------------------------------------------------------
+
+    def _via_spawner(self, script: str, argv: list[str], env: dict[str, str], log_fd: int, cwd: str) -> int | None:
+        """Start the job through the spawner: the command itself when it is one simple command
+        (then the shell if a redirection or the exec fails, as _spawn), else the shell. `env`: the
+        job's own variables, on top of the runner's. None: the spawner cannot (lost, or too big a
+        request): the caller spawns it."""
+        if self._spawner.sock is None:
+            return None
+        cmd = simple_command.parse(script)
+        program = self._program(cmd.argv[0], env.get("PATH", self._environ.get("PATH", os.defpath))) if cmd else None
+        attempts = [(program, cmd.argv, cmd.redirects)] if cmd is not None and program is not None else []
+        attempts.append((argv[0], argv, []))
+        pid = self._spawner.spawn(cwd, self._environ, env, attempts, [self._devnull, log_fd])
+        if pid is None and self._spawner.lost and (mark := env.get("PYRULE_JOB")):
+            # Lost while it forked the job, perhaps: a job nobody would know of must not run on.
+            _signal(marked_processes(mark), signal.SIGKILL)
+        return pid
 
     def _spawn(self, script: str, argv: list[str], env: dict[str, str], log_fd: int) -> int:
         """posix_spawn the job: the command itself when it is one simple command, else the shell."""
@@ -466,10 +503,16 @@ class LocalExecutor(Executor):
         self._hwm = _self_hwm()
         return peak <= self._hwm
 
+    def _sel_forget(self, fd: int) -> None:
+        try:
+            self._sel.unregister(fd)
+        except (KeyError, ValueError):
+            pass
+
     def _own_fds(self) -> list[int]:
         fds = [self._sel.fileno()] if hasattr(self._sel, "fileno") else []
         fds += [j.pidfd for j in self._jobs.values() if j.pidfd >= 0]
-        fds += [fd for fd in (self._wake_r, self._wake_w, self._watchdog.fd) if fd >= 0]
+        fds += [fd for fd in (self._wake_r, self._wake_w, self._watchdog.fd, self._spawner.fd) if fd >= 0]
         fds += [j.log_fd for j in self._jobs.values() if j.log_fd >= 0]
         return fds + self._logs.spare_fds()
 
@@ -478,14 +521,19 @@ class LocalExecutor(Executor):
         events = self._sel.select(timeout)
         if sample:
             self._sample_due()
+        if any(key.data == _SPAWNER for key, _ in events):
+            self._spawner.poll()
         if self._use_pidfd:
-            pids = [key.data for key, _ in events]
+            pids = [key.data for key, _ in events if key.data != _SPAWNER]
             flags = 0
         else:
-            if events:
+            if any(key.data != _SPAWNER for key, _ in events):
                 _drain(self._wake_r)
-            pids = list(self._jobs)
+            pids = [pid for pid in self._jobs if pid not in self._spawned]
             flags = os.WNOHANG
+        pids += [pid for pid in self._spawner.ended if pid in self._jobs]
+        if self._spawner.lost:
+            pids += [pid for pid in self._spawned if pid in self._jobs]
         for pid in pids:
             self._reap(pid, flags)
 
@@ -511,10 +559,25 @@ class LocalExecutor(Executor):
         raise out of wait(): so a result goes to _done at once (the next wait() returns it),
         and a pid that a nested call already reaped is skipped.
         """
-        try:
-            got, status, ru = os.wait4(pid, flags)
-        except ChildProcessError:  # reaped, but an exception came before its result was made
-            got, status, ru = pid, 255 << 8, None
+        ru: resource.struct_rusage | Ended | None
+        lost = None
+        if pid in self._spawned:
+            ru = self._spawner.ended.pop(pid, None)
+            if ru is None and (flags == 0 or self._spawner.lost):
+                ru = self._spawner.wait_for(pid)
+                if ru is None:  # the spawner is lost: its job's end cannot be known; it must not run on
+                    self._signal_groups([pid], signal.SIGKILL)
+            elif ru is None:
+                return
+            self._spawned.discard(pid)
+            got, status = pid, ru.status if ru else 255 << 8
+            if ru is None:
+                lost = "its end was not seen: pyrule's spawner process was lost (killed?); the job was stopped"
+        else:
+            try:
+                got, status, ru = os.wait4(pid, flags)
+            except ChildProcessError:  # reaped, but an exception came before its result was made
+                got, status, ru = pid, 255 << 8, None
         if got == 0:
             return
         end = time.time()
@@ -536,9 +599,13 @@ class LocalExecutor(Executor):
         # wait4's rusage holds the child and the descendants it reaped (ru_maxrss: the largest
         # single one); the samples see the tree's sum while it ran. Each misses something.
         cpu = max(ru_cpu, st.cpu_s)
-        # But ru_maxrss starts at the runner's own peak (see _inherited): it counts only above
-        # it; below, only samples measure, and a job shorter than one sample interval reports 0.
-        peak = max(0 if self._inherited(kernel_peak) else kernel_peak, st.peak_rss_bytes)
+        # But for a child of the runner, ru_maxrss starts at the runner's own peak (see _inherited):
+        # it counts only above it; below, only samples measure, and a job shorter than one sample
+        # interval reports 0. A job of the spawner's starts from the spawner's few MB: its own.
+        if isinstance(ru, Ended):
+            peak = max(kernel_peak, st.peak_rss_bytes)
+        else:
+            peak = max(0 if self._inherited(kernel_peak) else kernel_peak, st.peak_rss_bytes)
         result = JobResult(
             name=job.spec.name,
             exit_code=os.waitstatus_to_exitcode(status),
@@ -549,6 +616,7 @@ class LocalExecutor(Executor):
             peak_rss_bytes=peak,
             reported=read_report(job.report) if job.report else {},
             pid=pid,
+            reason=lost,
             stopped=stopped,
         )
         self._done.append(result)
