@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from runner_helpers import ok, pipefile
+from harness import ok, pipefile
 
 MB = 2**20
 

@@ -7,7 +7,7 @@ import os
 import signal
 from pathlib import Path
 
-from runner_helpers import alive, pipefile, spawn, wait_for
+from harness import alive, pipefile, spawn, wait_for
 
 
 def _spawner_of(pid: int) -> int:
