@@ -1,11 +1,11 @@
 """`pyrule --convert` against Snakemake itself: a Snakefile converted with no hand edits runs under
 pyrule and makes the same files, with the same content, as Snakemake makes from the Snakefile.
 
-- The official tutorial's workflow (tests/data/snakemake-tutorial, data in
-  ../shared/data/snakemake-tutorial): bwa, samtools, bcftools and a matplotlib script. Its
-  Snakefile uses `configfile:`, `threads:` and `script:`, which convert to words the language
-  gains with issue 22 (branch fix/lang): until they exist, the test runs Snakemake and the
-  conversion and then stops as an expected failure.
+- The official tutorial's workflow (tests/data/snakemake-tutorial): bwa, samtools, bcftools and
+  a matplotlib script; `configfile:`, `threads:` (`upto`), `script:`, temp() and protected().
+  Its data is the tutorial's (../shared/data/snakemake-tutorial) where that is beside the
+  repository, else a genome and reads made here from a fixed seed (indexed by the real bwa and
+  samtools): the comparison is of the two tools on the same inputs.
 - A small workflow of shell and Python rules that needs none of them.
 
 What they need (tests/e2e/install_snakemake.sh, run by .ci/run): bwa, samtools and bcftools,
@@ -15,6 +15,7 @@ Snakemake in its own venv (tests/e2e/.venv-snakemake), matplotlib and pysam wher
 from __future__ import annotations
 
 import os
+import random
 import re
 import shutil
 import subprocess
@@ -37,12 +38,33 @@ def _snakemake() -> str:
     return exe
 
 
-def _tutorial_data() -> Path:
+def _tutorial_data(tmp: Path) -> Path:
     for base in (REPO.parent, REPO.parent.parent):  # a clone beside shared/, or a worktree below it
         data = base / "shared" / "data" / "snakemake-tutorial" / "data"
         if data.is_dir():
             return data
-    pytest.skip("the tutorial's data (../shared/data/snakemake-tutorial) is not beside the repository")
+    return _made_data(tmp / "data")
+
+
+def _made_data(d: Path) -> Path:
+    """A 30 kb genome and 1,500 reads of 100 bases per sample, with 40 variants that every read
+    over them carries (so that bcftools calls them); indexed as the tutorial's is."""
+    rnd = random.Random(22)
+    genome = "".join(rnd.choice("ACGT") for _ in range(30_000))
+    (d / "samples").mkdir(parents=True)
+    lines = [genome[i:i + 60] for i in range(0, len(genome), 60)]
+    (d / "genome.fa").write_text(">chr1\n" + "\n".join(lines) + "\n")
+    variants = {p: rnd.choice([b for b in "ACGT" if b != genome[p]]) for p in rnd.sample(range(100, 29_900), 40)}
+    for sample in "ABC":
+        reads = []
+        for n in range(1500):
+            at = rnd.randrange(0, len(genome) - 100)
+            read = "".join(variants.get(at + i, genome[at + i]) for i in range(100))
+            reads.append(f"@{sample}{n}\n{read}\n+\n{'I' * 100}\n")
+        (d / "samples" / f"{sample}.fastq").write_text("".join(reads))
+    subprocess.run(["bwa", "index", "genome.fa"], cwd=d, check=True, capture_output=True, timeout=120)
+    subprocess.run(["samtools", "faidx", "genome.fa"], cwd=d, check=True, capture_output=True, timeout=120)
+    return d
 
 
 def _env(d: Path) -> dict[str, str]:
@@ -99,7 +121,7 @@ def test_the_tutorial_converted_gives_snakemakes_outputs(tmp_path: Path):
             pytest.skip(f"{tool} is not installed: run {INSTALL}")
     pytest.importorskip("matplotlib", reason=f"the tutorial's script needs matplotlib: run {INSTALL}")
     pytest.importorskip("pysam", reason=f"the tutorial's script needs pysam: run {INSTALL}")
-    data = _tutorial_data()
+    data = _tutorial_data(tmp_path)
     dirs = []
     for name in ("snakemake", "pyrule"):
         d = tmp_path / name
