@@ -61,10 +61,10 @@ class Events:
     def stopping(self, n: int) -> None:
         self.console.note(f"stopping {n} running job(s)")
 
-    def orphans_removed(self, n: int, names: list[str], kept: list[tuple[str, str]] | None = None) -> None:
+    def orphans_removed(self, n: int, names: list[str], kept: list[tuple[str, str]]) -> None:
         self.console.note(f"removed {n} orphaned output(s) of {len(names)} job(s) no longer in the graph")
         self.log.write(f"orphans removed: {names}")
-        for name, path in kept or []:
+        for name, path in kept:
             self.console.warn(f"kept {path} (made by {name}, no longer in the graph): it is protected; "
                               "--delete-orphans --overwrite-protected removes it")
             self.log.write(f"orphan kept (protected): {path}")

@@ -89,7 +89,7 @@ def test_waiting_leftovers_and_orphans_say_each_fact_in_each_sinks_words(sink):
     events, console, logged = sink
     events.waiting(a, "a job of this name runs in pyrule process 7; waiting", "running in process 7")
     events.leftover(a, ["sleep (pid 12)"])
-    events.orphans_removed(3, ["old", "older"])
+    events.orphans_removed(3, ["old", "older"], [])
     events.orphaned([("gone", ["x.txt", "y.txt"])])
     assert console.calls == [
         ("job_waiting", a, "a job of this name runs in pyrule process 7; waiting"),
