@@ -466,7 +466,9 @@ class Runner:
             return
         if self.options.delete_orphans:
             n, kept = delete_orphans(orphans, self.state, self.options.overwrite_protected)
-            self.events.orphans_removed(n, [name for name, _ in orphans], kept)
+            left = set(kept)  # the jobs counted are those with an output removed
+            self.events.orphans_removed(n, [name for name, outs in orphans if any((name, p) not in left for p in outs)],
+                                        kept)
             return
         self.events.orphaned(orphans)
 
