@@ -411,11 +411,11 @@ DELETED = """
     rule slow:
         output: "out.txt"
         input: "in.txt"
-        shell: echo "start $(date +%s.%N)" >> times.txt; printf 'half ' > {output}; sleep 1.5; cat {input} >> {output}; echo "end $(date +%s.%N)" >> times.txt
+        shell: echo "start $(date +%s.%N)" >> times.txt; printf 'half ' > {output}; until [ -e go ]; do sleep 0.05; done; cat {input} >> {output}; echo "end $(date +%s.%N)" >> times.txt
 """
 
 
-@pytest.mark.slow  # a job of 1.5 s, during which a second pyrule starts and waits
+@pytest.mark.slow  # a job held open (until the test writes `go`) while a second pyrule starts and waits
 @pytest.mark.parametrize("first", ["ends", "killed"])
 def test_a_run_whose_state_directory_was_deleted_stays_visible_to_a_second_run(tmp_path: Path, first: str):
     """The second pyrule neither adopts the half-written out.txt nor runs `slow` at the same time:
@@ -434,6 +434,7 @@ def test_a_run_whose_state_directory_was_deleted_stays_visible_to_a_second_run(t
         assert "slow: no record" in dry.out and "deleted" in dry.err, str(dry)
         if first == "killed":
             a.kill()  # its watchdog stops the job
+        (d / "go").write_text("")  # the held job may end (a gate, not a sleep: any load)
         a_out, a_err = a.communicate(timeout=60)
         a_gone = time.time()
         b.communicate(timeout=60)
