@@ -48,9 +48,12 @@ def engine(rule: Rule | None = None) -> str:
             return name
     where = f" (rule '{rule.name}' has container: at {rule.where('container')})" if rule else ""
     if chosen:
-        raise UsageError(f"container engine '{chosen}' is not on PATH{where}",
-                         hint=f"install it, or name another with --container-engine ({', '.join(ENGINES)})")
-    raise UsageError(f"no container engine on PATH{where}", hint=f"install one of {', '.join(ENGINES)}")
+        there = ", ".join(n for n in ENGINES if shutil.which(n)) or "none"
+        raise UsageError(f"container engine '{chosen}' (--container-engine, or ${ENGINE_VAR}) is not on PATH{where}",
+                         hint=f"install it (docs/environments.md), or name one on PATH now: {there}")
+    raise UsageError(f"no container engine on PATH{where}",
+                     hint=f"install one of {', '.join(ENGINES)} (docs/environments.md), or name one with "
+                          "--container-engine PATH")
 
 
 def kind(program: str) -> str:
