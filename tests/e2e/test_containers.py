@@ -10,8 +10,9 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,7 @@ from harness import kill_with_watchdog, spawn, wait_for
 class Engine:
     name: str  # podman or docker
     image: str  # the test image, made in this engine's store
+    made: list[str] = field(default_factory=list)  # the ids of the images the tests made besides
 
     @property
     def env(self) -> dict[str, str]:
@@ -30,7 +32,12 @@ class Engine:
         return ENVS[self.name]
 
     def make_image(self, tmp: Path, tag: str, release: str, user: str = "") -> str:
-        return make_image(tmp, tag, release, self.name, user)
+        self.made.append(make_image(tmp, tag, release, self.name, user))
+        return self.made[-1]
+
+    def forget(self) -> None:
+        """Remove the images the tests made (the store may be shared, and outlive the tests)."""
+        subprocess.run([self.name, "rmi", "-f", *self.made], env={**os.environ, **self.env}, capture_output=True)
 
     def ours(self) -> list[str]:
         """The running containers a pyrule started."""
@@ -56,7 +63,8 @@ def engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     elif not shutil.which(request.param):
         pytest.skip(f"needs {request.param} (bash tests/envs/install.sh, as root)")
     found = Engine(request.param, IMAGE)
-    found.make_image(tmp_path_factory.mktemp("image"), IMAGE, "pyrule-test")
+    make_image(tmp_path_factory.mktemp("image"), IMAGE, "pyrule-test", found.name)
+    request.addfinalizer(found.forget)
     return found
 
 
