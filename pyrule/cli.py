@@ -472,7 +472,7 @@ def _main(args: argparse.Namespace, argv: list[str], console) -> int:
         from .stats_view import show_stats
 
         return show_stats(console, args.stats or None)
-    from .run import Options, dry_run, execute, known_unchanged
+    from .run import Options, check_software, dry_run, execute, known_unchanged
 
     options = Options(
         jobs=args.jobs, mem=args.mem, resources=args.resources, keep_going=args.keep_going,
@@ -501,10 +501,7 @@ def _main(args: argparse.Namespace, argv: list[str], console) -> int:
     from .plan import plan
 
     graph = plan(rules, targets, until=args.until)
-    if any(r.container is not None or r.venv is not None for r in rules.rules.values()):
-        from .containers import check  # images and environments, before any job starts (issue 19)
-
-        check(graph)
+    check_software(rules, graph)  # images and environments, before any job starts (issue 19)
     if args.dag:
         from .report.command import dag_command
 

@@ -62,8 +62,11 @@ class Events:
         self.console.note(f"stopping {n} running job(s)")
 
     def orphans_removed(self, n: int, names: list[str], kept: list[tuple[str, str]]) -> None:
-        self.console.note(f"removed {n} orphaned output(s) of {len(names)} job(s) no longer in the graph")
-        self.log.write(f"orphans removed: {names}")
+        """`n` outputs of the jobs `names` removed; `kept`: (job, path) of each protected one
+        left. Only what happened is said: nothing removed, no "removed 0" line."""
+        if n:
+            self.console.note(f"removed {n} orphaned output(s) of {len(names)} job(s) no longer in the graph")
+            self.log.write(f"orphans removed: {names}")
         for name, path in kept:
             self.console.warn(f"kept {path} (made by {name}, no longer in the graph): it is protected; "
                               "--delete-orphans --overwrite-protected removes it")

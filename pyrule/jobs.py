@@ -111,7 +111,9 @@ class JobLife:
     def up_to_date(self, d: Decision) -> None:
         if d.adopt and d.sig is not None:
             self.state.succeeded(d.job.name, d.job.rule.name, d.sig[0], d.sig[1])
-        self.outcomes[d.job.name] = JobOutcome(d.job, "up-to-date", d.why)
+        # What it reported when it last ran stays with it until it runs again (issue 20).
+        reported = self.state.reports().get(d.job.name)
+        self.outcomes[d.job.name] = JobOutcome(d.job, "up-to-date", d.why, reported=dict(reported) if reported else {})
 
     def skipped(self, skipped: list[tuple[Job, str]]) -> None:
         for j, why in skipped:
@@ -212,6 +214,7 @@ class JobLife:
             self.decider.ran(job)
             self.up_to_date(hit.decision)
             self.outcomes[job.name].reported = hit.reported
+            self.state.keep_reported(job.name, hit.reported)
             self.state.flush()
             lock.release()
             return False
@@ -262,6 +265,7 @@ class JobLife:
             for p in job.outputs if not executor.adopts(job.name) else ():  # (adopted: being made)
                 remove(p)
                 self.stats.forget(p)
+            self.state.forget_reported(job.name)  # they described the outputs just removed
             spec = job_spec(job, setting.namespace, setting.run_dir, attempts[job])
             self.events.started(job, attempts[job], d.reason, command_text(job, setting.namespace, spec.shell),
                                 setting.print_commands)
@@ -316,6 +320,7 @@ class JobLife:
                 if "protected" in getattr(p, "flags", ()) or p in protected:
                     protect(p)
             self.state.succeeded(job.name, job.rule.name, sig[0], sig[1])
+            self.state.keep_reported(job.name, res.reported)
             if self.cache is not None:  # published (cache.py)
                 self.cache.publish(job, sig, res)
             # Its consumers are re-decided on their own signatures now (early cutoff), not

@@ -194,6 +194,17 @@ def execute(graph: JobGraph, rules: Rules, options: Options, console) -> int:
     return 0 if result.ok else 1
 
 
+def check_software(rules: Rules, graph: JobGraph) -> None:
+    """Before any job starts (and before -n decides), for the command and the Python API alike:
+    the image of every container: rule the graph's jobs use is resolved and every venv: built
+    (containers.check), so that a missing engine, image or environment is an error naming the
+    rule, not a failure of the rule's first job after others have run (issue 19)."""
+    if any(r.container is not None or r.venv is not None for r in rules.rules.values()):
+        from .containers import check
+
+        check(graph)
+
+
 def run(rules: Rules, targets: list[str], directory: str = ".", jobs: int | None = None, dry_run_: bool = False,
         keep_going: bool = False, console=None, **kw: Any) -> RunResult | list[Decision]:
     """The Python API's run (Workflow.run): plan and run targets in `directory`."""
@@ -206,6 +217,7 @@ def run(rules: Rules, targets: list[str], directory: str = ".", jobs: int | None
         if jobs:
             rules.cores_budget = jobs  # `cores = upto(N)` gets min(N, jobs)
         graph = plan(rules, targets, until=kw.pop("until", None))
+        check_software(rules, graph)
         want_dry_run = kw.pop("dry_run", dry_run_)  # before Options(**kw), which has no such field
         options = Options(jobs=jobs, keep_going=keep_going, **kw)
         if want_dry_run:
@@ -454,7 +466,9 @@ class Runner:
             return
         if self.options.delete_orphans:
             n, kept = delete_orphans(orphans, self.state, self.options.overwrite_protected)
-            self.events.orphans_removed(n, [name for name, _ in orphans], kept)
+            left = set(kept)  # the jobs counted are those with an output removed
+            self.events.orphans_removed(n, [name for name, outs in orphans if any((name, p) not in left for p in outs)],
+                                        kept)
             return
         self.events.orphaned(orphans)
 

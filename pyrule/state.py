@@ -1,8 +1,8 @@
 """The state store: .pyrule/state.db (SQLite in WAL mode), safe for crashes and for several
 pyrule processes at once.
 
-It holds each job's signature at its last success, a fingerprint cache (so unchanged files
-are not re-hashed), the jobs running now (so a run that died can be found and cleaned up),
+It holds each job's signature at its last success (and the key/values it reported then), a
+fingerprint cache (so unchanged files are not re-hashed), the jobs running now (so a run that died can be found and cleaned up),
 the list of runs, and memos of no-op runs (noop_memo.py) with the generation they hold for.
 Reads happen once per invocation; writes are batched.
 """
@@ -38,6 +38,7 @@ CREATE TABLE IF NOT EXISTS runs (
     id TEXT PRIMARY KEY, started REAL, ended REAL, status TEXT, argv TEXT
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS reported (name TEXT PRIMARY KEY, data TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS noop_memo (
     key TEXT PRIMARY KEY, generation INTEGER NOT NULL, jobs INTEGER NOT NULL, paths BLOB NOT NULL,
     digest TEXT NOT NULL
@@ -125,6 +126,8 @@ class State:
         self._pending_files: dict[str, tuple] = {}
         self._pending_done: list[str] = []
         self._pending_pgids: list[tuple[int, str]] = []
+        self._pending_reports: dict[str, str | None] = {}  # job -> JSON of its values; None: remove
+        self._reports: dict[str, dict[str, str]] | None = None
         self._records: dict[str, Record] | None = None
         self._files: dict[str, tuple] | None = None
         self.warning: str | None = None
@@ -234,6 +237,17 @@ class State:
         rows = self.db.execute(f"SELECT name, signature FROM jobs WHERE rule IN ({marks})", rules).fetchall()
         return [(name, json.loads(sig).get("outputs", [])) for name, sig in rows]
 
+    def reports(self) -> dict[str, dict[str, str]]:
+        """job -> the key/values it reported when it last succeeded (only jobs that reported any:
+        one read of a table that is usually small). They stay until the job runs again."""
+        if self._reports is None:
+            try:
+                rows = self.db.execute("SELECT name, data FROM reported").fetchall()
+            except sqlite3.OperationalError:  # a store from before they were kept, opened read-only
+                rows = []
+            self._reports = {n: json.loads(d) for n, d in rows}
+        return self._reports
+
     def file_cache(self) -> dict[str, tuple]:
         """path -> (size, mtime_ns, inode, ctime_ns, hash); ctime None: recorded before pyrule kept it."""
         if self._files is None:
@@ -287,6 +301,21 @@ class State:
         if self._records is not None:
             self._records[name] = Record(digest, signature)
 
+    def keep_reported(self, name: str, values: dict[str, str]) -> None:
+        """The key/values of the job's run that succeeded replace those it reported before
+        (written with the next flush, as its record is)."""
+        known = self.reports()
+        if values:
+            known[name] = dict(values)
+            self._pending_reports[name] = json.dumps(values, sort_keys=True)
+        elif known.pop(name, None) is not None:
+            self._pending_reports[name] = None
+
+    def forget_reported(self, name: str) -> None:
+        """The job runs again (its outputs are removed): what it reported before goes with them."""
+        if self.reports().pop(name, None) is not None:
+            self._pending_reports[name] = None
+
     def finished(self, name: str) -> None:
         """The job is no longer running (failed and cleaned up, or done)."""
         self._pending_done.append(name)
@@ -302,11 +331,15 @@ class State:
 
     def forget_job(self, name: str) -> None:
         self.db.execute("DELETE FROM jobs WHERE name=?", (name,))
+        self.db.execute("DELETE FROM reported WHERE name=?", (name,))
+        if self._reports is not None:
+            self._reports.pop(name, None)
         if self._records is not None:
             self._records.pop(name, None)
 
     def flush(self) -> None:
-        if not (self._pending_jobs or self._pending_files or self._pending_done or self._pending_pgids):
+        if not (self._pending_jobs or self._pending_files or self._pending_done or self._pending_pgids
+                or self._pending_reports):
             return
         with self._transaction():
             if self._pending_pgids:
@@ -318,10 +351,16 @@ class State:
                                     "VALUES (?,?,?,?,?,?)", [(p, *v) for p, v in self._pending_files.items()])
             if self._pending_done:
                 self.db.executemany("DELETE FROM running WHERE name=?", [(n,) for n in self._pending_done])
+            if self._pending_reports:
+                self.db.executemany("DELETE FROM reported WHERE name=?",
+                                    [(n,) for n, v in self._pending_reports.items() if v is None])
+                self.db.executemany("INSERT OR REPLACE INTO reported VALUES (?,?)",
+                                    [(n, v) for n, v in self._pending_reports.items() if v is not None])
         self._pending_jobs.clear()
         self._pending_files.clear()
         self._pending_done.clear()
         self._pending_pgids.clear()
+        self._pending_reports.clear()
 
     # --- no-op memos (noop_memo.py) -----------------------------------------------------------
 

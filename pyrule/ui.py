@@ -14,6 +14,9 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start
 if TYPE_CHECKING:
     from typing import Any
 
+# The done line's peak memory is shown only above this (docs/cli.md "What you see"): every shell
+# job measures at least the spawner's high-water mark (~10 MB, benchmarks/README.md, ninth session).
+PEAK_SHOWN_ABOVE = 16 * 1024 * 1024
 
 # Terminal control characters (but newline and tab), and the surrogates that stand for bytes of
 # a file name that are not UTF-8: a file name holding them must not move the cursor, change
@@ -260,8 +263,10 @@ class Console:
 
         self._job_done(outcome.job.name)
         if self.quiet < 1:
-            # A job shorter than one sampling interval has no measured peak: say nothing, not "0B".
-            peak = f", peak {format_size(outcome.peak_rss_bytes)}" if outcome.peak_rss_bytes else ""
+            # Said only above the floor every shell job has (the spawner's high-water mark, ~10 MB,
+            # where a vfork child starts): below it the figure tells nothing of the job. A job
+            # shorter than one sample has no measured peak (0). The stats keep every peak.
+            peak = f", peak {format_size(outcome.peak_rss_bytes)}" if outcome.peak_rss_bytes > PEAK_SHOWN_ABOVE else ""
             self.plain(f"done  {outcome.job.name} in {_fmt_time(outcome.wall_s)}{peak}"
                        + (f" [{self.done}/{self.total}]" if not self.live else ""))
 
