@@ -49,8 +49,9 @@ def engine(rule: Rule | None = None) -> str:
     where = f" (rule '{rule.name}' has container: at {rule.where('container')})" if rule else ""
     if chosen:
         there = ", ".join(n for n in ENGINES if shutil.which(n)) or "none"
-        raise UsageError(f"container engine '{chosen}' (--container-engine, or ${ENGINE_VAR}) is not on PATH{where}",
-                         hint=f"install it (docs/environments.md), or name one on PATH now: {there}")
+        raise UsageError(f"container engine '{chosen}' is not on PATH{where}",
+                         hint=f"--container-engine (or ${ENGINE_VAR}) named it: install it (docs/environments.md), "
+                              f"or name one on PATH now: {there}")
     raise UsageError(f"no container engine on PATH{where}",
                      hint=f"install one of {', '.join(ENGINES)} (docs/environments.md), or name one with "
                           "--container-engine PATH")

