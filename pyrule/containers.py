@@ -48,9 +48,13 @@ def engine(rule: Rule | None = None) -> str:
             return name
     where = f" (rule '{rule.name}' has container: at {rule.where('container')})" if rule else ""
     if chosen:
+        there = ", ".join(n for n in ENGINES if shutil.which(n)) or "none"
         raise UsageError(f"container engine '{chosen}' is not on PATH{where}",
-                         hint=f"install it, or name another with --container-engine ({', '.join(ENGINES)})")
-    raise UsageError(f"no container engine on PATH{where}", hint=f"install one of {', '.join(ENGINES)}")
+                         hint=f"--container-engine (or ${ENGINE_VAR}) named it: install it (docs/environments.md), "
+                              f"or name one on PATH now: {there}")
+    raise UsageError(f"no container engine on PATH{where}",
+                     hint=f"install one of {', '.join(ENGINES)} (docs/environments.md), or name one with "
+                          "--container-engine PATH")
 
 
 def kind(program: str) -> str:
@@ -158,9 +162,9 @@ def wrap(job: Job, body: str, env: dict[str, str], workdir: str) -> str:
     cmd = [program, "run", "--rm", "--name", name, "--label", f"pyrule.job={env['PYRULE_JOB']}",
            *(a for m in mounts for a in ("-v", f"{m}:{m}" if m == workdir else f"{m}:{m}:ro")), "-w", workdir,
            *(a for n in names for a in ("-e", n))]
-    if kind_ == "docker":  # outputs belong to the invoking user
+    if kind_ == "docker" or os.geteuid() == 0:  # outputs belong to the invoking user, whatever the image's USER
         cmd += ["--user", f"{os.getuid()}:{os.getgid()}"]
-    elif os.geteuid() != 0:
+    else:  # rootless podman: the user's own id inside too
         cmd += ["--userns=keep-id"]
     marker = shlex.quote(os.path.join(MARKERS, name))
     return (f"mkdir -p {MARKERS}; printf '%s\\n' {shlex.quote(program)} > {marker}\n"
