@@ -619,7 +619,7 @@ class JobCache:
         return Hit(Decision(job, None, why=f"restored from cache {key}", adopt=True, sig=sig),
                    {str(k): str(v) for k, v in doc.get("reported", {}).items()})
 
-    def publish(self, job, sig: tuple[str, dict[str, Any]], res) -> None:
+    def publish(self, job, sig: tuple[str, dict[str, Any]], res, value: Any = None) -> None:
         """Publish a job that succeeded (after its outputs are final: protected ones read-only)."""
         if not self.cached(job):
             return

@@ -110,6 +110,12 @@ class Definitions:
         """`checkpoints.NAME.get(**wildcards).output`, for input functions."""
         return self.rules.namespace["checkpoints"]
 
+    @property
+    def values(self) -> Any:
+        """`values.NAME.get(**wildcards)`: the value a job's Python function returned (values.py),
+        for params, resources, env and input functions."""
+        return self.rules.namespace["values"]
+
     def default(self, *targets: str, loc: Location | None = None) -> None:
         if self.rules.defaults:
             raise PipefileError("default targets are given twice", loc, f"the first is at {self.rules.default_loc}")

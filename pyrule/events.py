@@ -144,5 +144,6 @@ class Events:
         self.log.write(f"drop {job.name}: no longer needed after checkpoint {checkpoint.name}")
 
     def replanned(self, asker: Job, checkpoint: Job, n_new: int, n_stale: int) -> None:
-        self.log.write(f"replan {asker.name} after checkpoint {checkpoint.name}: {n_new} new job(s)")
+        what = "checkpoint" if checkpoint.rule.checkpoint else "the value of"
+        self.log.write(f"replan {asker.name} after {what} {checkpoint.name}: {n_new} new job(s)")
         self.console.more_jobs(n_stale)

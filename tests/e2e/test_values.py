@@ -1,0 +1,220 @@
+"""Values (issue 20, part 1; docs/language.md "Values"): a Python body's `return` is its job's
+value; other jobs read it with `values.NAME.get(**wildcards)` in params, resources, env, input
+functions and Python bodies. Real `pyrule` runs on real files."""
+
+from __future__ import annotations
+
+import json
+
+PIPEFILE = '''
+N ?= 3
+
+rule estimate:
+    python:
+        return {"mem": 100 * (N // 2), "n": N // 2, "sample": wildcards.sample}
+
+rule use:
+    output: "out/{sample}.txt"
+    params: n = lambda w: values.estimate.get(sample=w.sample)["n"]
+    resources: mem = lambda w: f"{values.estimate.get(**w)['mem']}M"
+    env: SAMPLE_N = lambda w: values.estimate.get(**w)["n"]
+    shell: echo "n={params.n} mem={resources.mem} env=$SAMPLE_N" > {output}
+'''
+
+
+def test_a_value_flows_to_a_param_a_resource_and_env(project):
+    project.pipefile(PIPEFILE)
+    # Not known yet: the consumer waits for it, as for a checkpoint
+    assert "use[sample=a]: waits for the value of estimate[sample=a]" in project.dry("out/a.txt")
+    r = project.run("out/a.txt")
+    assert r.rc == 0, r
+    assert r.ran == {"estimate[sample=a]", "use[sample=a]"}
+    # mem: a Slurm-style resource, "100M" read as the literal would be (bytes)
+    assert (project / "out/a.txt").read_text() == f"n=1 mem={100 * 2**20} env=1\n"
+    # The value-only job and its consumer are up to date the second time
+    r = project.run("out/a.txt")
+    assert r.rc == 0 and r.ran == set(), r
+    assert "nothing to do" in r.err
+
+
+def test_a_changed_value_reruns_its_consumer_with_old_and_new(project):
+    project.pipefile(PIPEFILE)
+    assert project.run("out/a.txt").rc == 0
+    r = project.run("out/a.txt", "N=4")
+    assert r.rc == 0, r
+    assert r.ran == {"estimate[sample=a]", "use[sample=a]"}
+    reason = r.jobs()["use[sample=a]"]["reason"]
+    assert reason.startswith("value of estimate[sample=a]: {\"mem\":100,\"n\":1"), reason
+    assert "→ {\"mem\":200,\"n\":2" in reason, reason
+    assert (project / "out/a.txt").read_text() == f"n=2 mem={200 * 2**20} env=2\n"
+
+
+def test_an_equal_value_cuts_off(project):
+    project.pipefile(PIPEFILE)
+    assert project.run("out/a.txt").rc == 0  # N=3: n = 1
+    before = (project / "out/a.txt").stat().st_mtime_ns
+    r = project.run("out/a.txt", "N=2")  # the producer reruns (N changed) but returns n = 1 again
+    assert r.rc == 0, r
+    assert r.ran == {"estimate[sample=a]"}
+    assert r.jobs()["use[sample=a]"]["status"] == "up-to-date"
+    assert (project / "out/a.txt").stat().st_mtime_ns == before
+
+
+def test_value_cli_prints_json_and_explains_what_it_cannot(project):
+    project.pipefile('''
+        rule estimate:
+            python:
+                return {"n": 3, "name": "x"}
+
+        rule setty:
+            python:
+                return {1, 2}
+
+        rule plain:
+            output: "p.txt"
+            shell: echo > {output}
+        ''')
+    assert project.run("estimate").rc == 0
+    r = project.run("--value", "estimate")
+    assert r.rc == 0, r
+    assert json.loads(r.out) == {"n": 3, "name": "x"}
+    err = project.error("--value", "estimat")
+    assert "--value estimat: no rule or job is named 'estimat'" in err and "did you mean 'estimate'" in err
+    err = project.error("--value", "plain")
+    assert "rule 'plain' has no Python body" in err
+    err = project.error("--value", "setty")
+    assert "job setty has no value recorded" in err and "pyrule 'setty'" in err
+    assert project.run("setty").rc == 0
+    err = project.error("--value", "setty")
+    assert "is not JSON: it is stored with pickle" in err and ".values['setty']" in err
+
+
+def test_a_value_job_is_named_by_its_job_name_and_fails_like_any_job(project):
+    project.pipefile('''
+        OK ?= True
+
+        rule estimate:
+            python:
+                if not OK:
+                    raise SystemExit(3)
+                return len(wildcards.sample)
+        ''')
+    r = project.run("estimate[sample=abc]")
+    assert r.rc == 0 and r.ran == {"estimate[sample=abc]"}, r
+    assert project.run("--value", "estimate[sample=abc]").out.strip() == "3"
+    assert project.run("estimate[sample=abc]").ran == set()
+    r = project.run("estimate[sample=abc]", "OK=False")
+    assert r.rc == 1 and r.jobs()["estimate[sample=abc]"]["status"] == "failed"
+    # A failed job has no value: asked again, it runs again (not "up to date")
+    assert "job estimate[sample=abc] has no value recorded" in project.error("--value", "estimate[sample=abc]")
+    assert project.run("estimate[sample=abc]").ran == {"estimate[sample=abc]"}
+
+
+def test_an_unstorable_value_fails_the_job_saying_why(project):
+    project.pipefile('''
+        rule lock:
+            python:
+                import threading
+                return threading.Lock()
+        ''')
+    r = project.run("lock")
+    assert r.rc == 1, r
+    log = (project / r.jobs()["lock"]["log"]).read_text()
+    assert "cannot be stored: it is neither JSON nor picklable" in log, log
+    assert "Traceback" not in log
+
+
+def test_errors_name_the_rule_and_say_what_to_do(project):
+    project.pipefile('''
+        rule sh:
+            shell: echo
+        rule use:
+            output: "u.txt"
+            params: n = lambda w: values.estimat.get()
+            shell: echo > {output}
+        rule use2:
+            output: "u2.txt"
+            params: n = lambda w: values.sh.get()
+            shell: echo > {output}
+        ''')
+    err = project.error("u.txt")
+    assert "values.estimat: no rule 'estimat'" in err and "Pipefile:6" in err, err
+    err = project.error("u2.txt")
+    assert "values.sh: rule 'sh' has no Python body" in err and "Pipefile:10" in err, err
+
+
+def test_a_python_body_reads_the_values_its_job_read(project):
+    project.pipefile('''
+        rule estimate:
+            python:
+                def helper():
+                    return "not the value"   # a function's own return stays its own
+                helper()
+                return [1, 2, wildcards.s]
+
+        rule use:
+            output: "{s}.txt"
+            params: v = lambda w: values.estimate.get(s=w.s)
+            python:
+                open(output[0], "w").write(repr(values.estimate.get(s=wildcards.s)))
+
+        rule stray:
+            output: "stray.txt"
+            python:
+                values.estimate.get(s="q")
+        ''')
+    assert project.run("a.txt").rc == 0
+    assert (project / "a.txt").read_text() == "[1, 2, 'a']"
+    r = project.run("stray.txt")
+    assert r.rc == 1
+    log = (project / r.jobs()["stray"]["log"]).read_text()
+    assert "did not read the value of estimate[s=q] while it was planned; read it in params:" in log, log
+
+
+def test_the_noop_memo_never_hides_a_changed_value(project):
+    # The producer has no function (a memo could be made for it); the consumer's functions
+    # retire the memo; either way a changed value must rerun the consumer.
+    project.pipefile('''
+        rule estimate:
+            input: "n.txt"
+            python:
+                return int(open(input[0]).read())
+
+        rule use:
+            output: "u.txt"
+            params: n = lambda w: values.estimate.get()
+            shell: echo {params.n} > {output}
+        ''')
+    project.write("n.txt", "5")
+    assert project.run("u.txt").rc == 0
+    assert project.run("u.txt").ran == set()
+    assert project.run("u.txt").ran == set()
+    project.write("n.txt", "6")
+    r = project.run("u.txt")
+    assert r.ran == {"estimate", "use"}, r
+    assert r.jobs()["use"]["reason"] == "value of estimate: 5 → 6"
+    assert (project / "u.txt").read_text() == "6\n"
+
+
+def test_the_value_itself_is_in_the_readers_signature(project):
+    # The param computed from it stays the same; the value it read changed: the job reruns
+    # (its Python body may use the value itself), and says which value changed.
+    project.pipefile('''
+        rule estimate:
+            input: "n.txt"
+            python:
+                return int(open(input[0]).read())
+
+        rule use:
+            output: "u.txt"
+            params: capped = lambda w: min(values.estimate.get(), 10)
+            python:
+                open(output[0], "w").write(f"{params.capped} {values.estimate.get()}")
+        ''')
+    project.write("n.txt", "20")
+    assert project.run("u.txt").rc == 0
+    project.write("n.txt", "30")
+    r = project.run("u.txt")
+    assert r.ran == {"estimate", "use"}, r
+    assert r.jobs()["use"]["reason"] == "value of estimate: 20 → 30"
+    assert (project / "u.txt").read_text() == "10 30"
