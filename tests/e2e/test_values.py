@@ -5,6 +5,7 @@ functions and Python bodies. Real `pyrule` runs on real files."""
 from __future__ import annotations
 
 import json
+import textwrap
 
 PIPEFILE = '''
 N ?= 3
@@ -19,6 +20,15 @@ rule use:
     resources: mem = lambda w: f"{values.estimate.get(**w)['mem']}M"
     env: SAMPLE_N = lambda w: values.estimate.get(**w)["n"]
     shell: echo "n={params.n} mem={resources.mem} env=$SAMPLE_N" > {output}
+'''
+
+
+# A value-only job whose value is the number in n.txt
+ESTIMATE = '''
+rule estimate:
+    input: "n.txt"
+    python:
+        return int(open(input[0]).read())
 '''
 
 
@@ -174,17 +184,12 @@ def test_a_python_body_reads_the_values_its_job_read(project):
 def test_the_noop_memo_never_hides_a_changed_value(project):
     # The producer has no function (a memo could be made for it); the consumer's functions
     # retire the memo; either way a changed value must rerun the consumer.
-    project.pipefile('''
-        rule estimate:
-            input: "n.txt"
-            python:
-                return int(open(input[0]).read())
-
+    project.pipefile(ESTIMATE + textwrap.dedent('''
         rule use:
             output: "u.txt"
             params: n = lambda w: values.estimate.get()
             shell: echo {params.n} > {output}
-        ''')
+        '''))
     project.write("n.txt", "5")
     assert project.run("u.txt").rc == 0
     assert project.run("u.txt").ran == set()
@@ -199,18 +204,13 @@ def test_the_noop_memo_never_hides_a_changed_value(project):
 def test_the_value_itself_is_in_the_readers_signature(project):
     # The param computed from it stays the same; the value it read changed: the job reruns
     # (its Python body may use the value itself), and says which value changed.
-    project.pipefile('''
-        rule estimate:
-            input: "n.txt"
-            python:
-                return int(open(input[0]).read())
-
+    project.pipefile(ESTIMATE + textwrap.dedent('''
         rule use:
             output: "u.txt"
             params: capped = lambda w: min(values.estimate.get(), 10)
             python:
                 open(output[0], "w").write(f"{params.capped} {values.estimate.get()}")
-        ''')
+        '''))
     project.write("n.txt", "20")
     assert project.run("u.txt").rc == 0
     project.write("n.txt", "30")
