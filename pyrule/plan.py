@@ -391,6 +391,10 @@ class Planner:
                 asking.reads = (*asking.reads, job)
         stored = self._stored(job.name)
         if stored is None:
+            if job in self.completed:  # it ran in this run, and returned nothing
+                raise PipefileError(f"values.{name}.get(): job {job.name} ran but returned no value (None)"
+                                    + (f", which {asking.name} needs" if asking is not None else ""),
+                                    rule.where("python") or rule.loc, "end its Python body with `return VALUE`")
             raise ValuePending(job)
         return stored.load()
 

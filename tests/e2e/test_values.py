@@ -218,3 +218,21 @@ def test_the_value_itself_is_in_the_readers_signature(project):
     assert r.ran == {"estimate", "use"}, r
     assert r.jobs()["use"]["reason"] == "value of estimate: 20 → 30"
     assert (project / "u.txt").read_text() == "10 30"
+
+
+def test_a_reader_of_a_job_that_returned_nothing_is_told(project):
+    project.pipefile('''
+        rule estimate:
+            python:
+                print("no value")
+
+        rule use:
+            output: "u.txt"
+            params: n = lambda w: values.estimate.get()
+            shell: echo {params.n} > {output}
+        ''')
+    r = project.run("u.txt")
+    assert r.rc == 1, r
+    assert "job estimate ran but returned no value (None), which use needs" in r.err
+    assert "Pipefile:4:" in r.err and "end its Python body with `return VALUE`" in r.err
+    assert r.jobs()["use"]["status"] == "skipped"
