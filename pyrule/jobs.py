@@ -212,6 +212,8 @@ class JobLife:
             self.decider.ran(job)
             self.up_to_date(hit.decision)
             self.outcomes[job.name].reported = hit.reported
+            if job.rule.python is not None or job.rule.func is not None:  # its value with its outputs
+                self.state.set_value(job.name, hit.value)
             self.state.flush()
             lock.release()
             return False

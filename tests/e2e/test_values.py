@@ -236,3 +236,59 @@ def test_a_reader_of_a_job_that_returned_nothing_is_told(project):
     assert "job estimate ran but returned no value (None), which use needs" in r.err
     assert "Pipefile:4:" in r.err and "end its Python body with `return VALUE`" in r.err
     assert r.jobs()["use"]["status"] == "skipped"
+
+
+CACHED = '''
+rule est:
+    input: "n.txt"
+    output: "est.txt"
+    python:
+        import os
+        with open(os.environ["MARK"], "a") as f:
+            f.write("est\\n")
+        n = int(open(input[0]).read())
+        open(output[0], "w").write(str(n))
+        return {"n": n}
+
+rule use:
+    output: "u.txt"
+    params: positive = lambda w: values.est.get()["n"] > 0   # the same for every n here
+    python:
+        import os
+        n = values.est.get()["n"]
+        with open(os.environ["MARK"], "a") as f:
+            f.write(f"{n}\\n")
+        open(output[0], "w").write(f"{n}\\n")
+'''
+
+
+def test_the_cache_restores_a_value_with_the_outputs(project, tmp_path):
+    cache, mark = tmp_path / "cache", tmp_path / "mark.txt"
+    env = {"MARK": str(mark)}
+    for name in ("a", "b"):
+        d = tmp_path / name
+        d.mkdir()
+        (d / "Pipefile").write_text(CACHED)
+        (d / "n.txt").write_text("5")
+    r = project.run("--cache", str(cache), "u.txt", cwd=tmp_path / "a", env=env)
+    assert r.rc == 0 and r.ran == {"est", "use"}, r
+    # A second project: both jobs restored, their bodies never run; the value is there too
+    r = project.run("--cache", str(cache), "u.txt", cwd=tmp_path / "b", env=env)
+    assert r.rc == 0 and r.ran == set(), r
+    assert "est: restored from cache" in r.err and "use: restored from cache" in r.err
+    assert mark.read_text() == "est\n5\n"
+    assert json.loads(project.run("--value", "est", cwd=tmp_path / "b").out) == {"n": 5}
+    assert (tmp_path / "b" / "u.txt").read_text() == "5\n"
+
+
+def test_the_values_a_job_reads_are_in_its_cache_key(project, tmp_path):
+    cache, mark = tmp_path / "cache", tmp_path / "mark.txt"
+    project.pipefile(CACHED)
+    for n in ("1", "2", "1"):
+        project.write("n.txt", n)
+        r = project.run("--cache", str(cache), "u.txt", env={"MARK": str(mark)})
+        assert r.rc == 0, r
+    # each body ran twice, not three times: the third run restored both, value and all
+    assert mark.read_text() == "est\n1\nest\n2\n"
+    assert (project / "u.txt").read_text() == "1\n"
+    assert json.loads(project.run("--value", "est").out) == {"n": 1}

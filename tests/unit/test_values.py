@@ -122,3 +122,18 @@ def test_api_values_flow_and_come_back(tmp_path: Path):
     again = wf.run(["a.txt"], jobs=2)
     assert again.ok and again.count("ran") == 0
     assert again.values == {"estimate[sample=a]": {"threads": 2, "sample": "a"}}  # kept, not re-made
+
+
+def test_a_cache_entrys_value_is_verified_against_its_hash():
+    import base64
+
+    from pyrule.cache import Refused, entry_value
+
+    stored = encode({"n": 1})
+    item = {"kind": stored.kind, "hash": stored.hash, "short": stored.short,
+            "data": base64.b64encode(stored.data).decode()}
+    assert entry_value(item, "k") == stored
+    with pytest.raises(Refused, match="its value does not match its hash"):
+        entry_value({**item, "data": base64.b64encode(b'{"n":2}').decode()}, "k")
+    with pytest.raises(Refused, match="its value is damaged"):
+        entry_value({**item, "data": "not base64!"}, "k")
