@@ -10,7 +10,7 @@ from .executors.base import JobSpec
 from .graph import Job
 from .paths import Namespace, Paths
 from .substitute import context, substitute
-from .values import JobValues, Return, body_code
+from .values import JobValues, Return, ValuesProxy, body_code
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start
 if TYPE_CHECKING:
@@ -160,7 +160,8 @@ def python_body(job: Job, namespace: dict[str, Any], ctx: dict[str, Any],
     names = {**ctx, "shell": shell, "report": report, "threads": int(ctx["resources"].get("cores", 1))}
     # `values`: the values the job read while planned (values.py), not the planner's (a forked
     # child cannot read the store through the runner's connection)
-    names["values"] = JobValues(job, [(p.rule.name, p.wildcards, _value_of(p, namespace)) for p in job.reads])
+    if isinstance(namespace.get("values"), ValuesProxy):  # (a Pipefile may bind the name to its own value)
+        names["values"] = JobValues(job, [(p.rule.name, p.wildcards, _value_of(p, namespace)) for p in job.reads])
 
     def run_body() -> Any:
         if rule.venv is not None:  # its packages first on sys.path, its programs first on PATH
@@ -197,8 +198,6 @@ def python_body(job: Job, namespace: dict[str, Any], ctx: dict[str, Any],
 
 def _value_of(job: Job, namespace: dict[str, Any]) -> Any:
     """The value of `job` as the planner reads it (values.NAME.get)."""
-    from .values import ValuesProxy
-
     proxy = namespace.get("values")
     resolver = proxy.resolver if isinstance(proxy, ValuesProxy) else None
     return resolver(job.rule.name, job.wildcards) if resolver is not None else None

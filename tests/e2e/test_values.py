@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import textwrap
+from pathlib import Path
 
 PIPEFILE = '''
 N ?= 3
@@ -68,6 +69,9 @@ def test_an_equal_value_cuts_off(project):
     assert r.ran == {"estimate[sample=a]"}
     assert r.jobs()["use[sample=a]"]["status"] == "up-to-date"
     assert (project / "out/a.txt").stat().st_mtime_ns == before
+    log = (Path(r.run_dir) / "run.log").read_text()
+    assert "replan use[sample=a] after the value of estimate[sample=a]: 0 new job(s)" in log
+    assert "skip use[sample=a]: up to date after all (signature unchanged since its last success)" in log
 
 
 def test_value_cli_prints_json_and_explains_what_it_cannot(project):
@@ -292,3 +296,20 @@ def test_the_values_a_job_reads_are_in_its_cache_key(project, tmp_path):
     assert mark.read_text() == "est\n1\nest\n2\n"
     assert (project / "u.txt").read_text() == "1\n"
     assert json.loads(project.run("--value", "est").out) == {"n": 1}
+
+
+def test_a_pipefile_may_keep_its_own_name_values(project):
+    # A Pipefile that binds `values` to its own data (before values existed) keeps it, in its
+    # Python bodies too, and it counts in their signatures as any top-level name does.
+    project.pipefile('''
+        values ?= [1, 2]
+
+        rule total:
+            output: "t.txt"
+            python:
+                open(output[0], "w").write(str(sum(values)))
+        ''')
+    assert project.run("t.txt").rc == 0
+    assert (project / "t.txt").read_text() == "3"
+    r = project.run("t.txt", "values=[1, 2, 3]")
+    assert r.ran == {"total"} and (project / "t.txt").read_text() == "6", r
