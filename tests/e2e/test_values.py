@@ -313,3 +313,31 @@ def test_a_pipefile_may_keep_its_own_name_values(project):
     assert (project / "t.txt").read_text() == "3"
     r = project.run("t.txt", "values=[1, 2, 3]")
     assert r.ran == {"total"} and (project / "t.txt").read_text() == "6", r
+
+
+def test_an_input_function_reads_a_value(project):
+    project.pipefile('''
+        rule pick:
+            input: "choice.txt"
+            python:
+                return open(input[0]).read().split()
+
+        rule part:
+            output: "parts/{x}.txt"
+            shell: echo {wildcards.x} > {output}
+
+        rule merge:
+            output: "merged.txt"
+            input: lambda w: [f"parts/{x}.txt" for x in values.pick.get()]
+            shell: cat {input} > {output}
+        ''')
+    project.write("choice.txt", "a b")
+    assert "merge: waits for the value of pick" in project.dry("merged.txt")
+    r = project.run("merged.txt")
+    assert r.rc == 0, r
+    assert r.ran == {"pick", "part[x=a]", "part[x=b]", "merge"}
+    assert (project / "merged.txt").read_text() == "a\nb\n"
+    project.write("choice.txt", "b c")
+    r = project.run("merged.txt")
+    assert r.ran == {"pick", "part[x=c]", "merge"}, r
+    assert (project / "merged.txt").read_text() == "b\nc\n"
