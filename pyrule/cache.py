@@ -612,7 +612,10 @@ class JobCache:
     @staticmethod
     def cached(job) -> bool:
         """Whether the job's results are looked up and published at all."""
-        return getattr(job.rule, "cache", True) and cacheable(list(job.outputs), job.flagged("temp")) is None
+        rule = job.rule
+        if not job.outputs:  # a value-only job (values.py): its value is its result
+            return getattr(rule, "cache", True) and (rule.python is not None or rule.func is not None)
+        return getattr(rule, "cache", True) and cacheable(list(job.outputs), job.flagged("temp")) is None
 
     def restore(self, job, decider) -> Hit | None:
         """Restore a stale job's outputs if the cache has its key: a Hit, recorded as if it ran."""
@@ -636,7 +639,7 @@ class JobCache:
         finally:
             for p in job.outputs:
                 decider.stats.forget(p)
-        if doc is None:
+        if doc is None or (not job.outputs and "value" not in doc):
             self.store.journal("miss", key)
             self.log(f"cache {job.name}: miss {key}")
             return None
@@ -647,7 +650,7 @@ class JobCache:
 
     def publish(self, job, sig: tuple[str, dict[str, Any]], res, value: Any = None) -> None:
         """Publish a job that succeeded (after its outputs are final: protected ones read-only)."""
-        if not self.cached(job):
+        if not self.cached(job) or (not job.outputs and value is None):  # (no value: nothing to keep)
             return
         try:
             key = job_key(sig[1])

@@ -341,3 +341,32 @@ def test_an_input_function_reads_a_value(project):
     r = project.run("merged.txt")
     assert r.ran == {"pick", "part[x=c]", "merge"}, r
     assert (project / "merged.txt").read_text() == "b\nc\n"
+
+
+def test_a_value_only_job_is_restored_from_the_cache(project, tmp_path):
+    cache, mark = tmp_path / "cache", tmp_path / "mark.txt"
+    text = '''
+rule count:
+    input: "n.txt"
+    python:
+        import os
+        with open(os.environ["MARK"], "a") as f:
+            f.write("count\\n")
+        return int(open(input[0]).read()) * 2
+
+rule clean:
+    python:
+        print("returns nothing: never published")
+'''
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "Pipefile").write_text(text)
+        (tmp_path / name / "n.txt").write_text("21")
+    env = {"MARK": str(mark)}
+    assert project.run("--cache", str(cache), "count", "clean", cwd=tmp_path / "a", env=env).rc == 0
+    r = project.run("--cache", str(cache), "count", "clean", cwd=tmp_path / "b", env=env)
+    assert r.rc == 0 and r.ran == {"clean"}, r
+    assert "count: restored from cache" in r.err
+    assert mark.read_text() == "count\n"  # its body ran once, in project a
+    assert project.run("--value", "count", cwd=tmp_path / "b").out.strip() == "42"
+    assert project.run("count", cwd=tmp_path / "b").ran == set()  # a normal job there now
