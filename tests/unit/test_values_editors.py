@@ -52,6 +52,11 @@ def test_language_server_completes_values_with_python_rules(tmp_path: Path):
     helpers = {i.label for i in complete(model, state, line, col)}
     assert "values" in helpers and "checkpoints" in helpers
     assert "values.NAME.get(**wildcards)" in HELPER_DOCS["values"]
+    # values.estimate -> `rule estimate:`
+    from pyrule.lsp.navigate import definition
+
+    where = definition(model, state, line, len("    params: n = lambda w: values.est"))
+    assert where is not None and where.range.start.line == 0
 
 
 def test_emacs_mode_knows_the_word():
