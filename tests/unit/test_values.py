@@ -137,3 +137,17 @@ def test_a_cache_entrys_value_is_verified_against_its_hash():
         entry_value({**item, "data": base64.b64encode(b'{"n":2}').decode()}, "k")
     with pytest.raises(Refused, match="its value is damaged"):
         entry_value({**item, "data": "not base64!"}, "k")
+
+
+def test_no_op_memo_is_never_made_for_a_workflow_that_reads_values(tmp_path: Path):
+    # A job reads a value only through a function (params, resources, env, input): such rules
+    # retire the memo, so the memo can never call a reader up to date after its value changed.
+    from pyrule.load import load
+    from pyrule.noop_memo import memo_key
+
+    producer = 'rule estimate:\n    python:\n        return 3\n'
+    reader = 'rule use:\n    output: "u.txt"\n    params: n = lambda w: values.estimate.get()\n    shell: echo > {output}\n'
+    (tmp_path / "Pipefile").write_text(producer)
+    assert memo_key(load(tmp_path / "Pipefile"), ["estimate"], []) is not None  # a value-only job alone: memo
+    (tmp_path / "Pipefile").write_text(producer + "\n" + reader)
+    assert memo_key(load(tmp_path / "Pipefile"), ["u.txt"], []) is None
