@@ -21,7 +21,7 @@ from .project import STATE_DIR, outside
 from .rules import FlaggedPath, Rule, Rules, UpTo
 from .stat_cache import StatCache
 from .substitute import Field, context, template
-from .values import ValuePending, ValuesProxy
+from .values import ValuePending, ValuesProxy, wildcards_used
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start
 if TYPE_CHECKING:
@@ -118,6 +118,10 @@ class Planner:
         rule = self.rules.rules.get(target)
         if rule is not None:
             if rule.phony:
+                used = wildcards_used(rule) if rule.python is not None or rule.func is not None else []
+                if used:  # a value-only rule with wildcards: one of its jobs is named
+                    example = f"{rule.name}[" + ",".join(f"{n}=..." for n in used) + "]"
+                    raise UsageError(f"rule '{target}' has wildcards: name one of its jobs, like '{example}'", rule.loc)
                 return self._job(rule, {})
             if self.patterns[rule.name][0].has_wildcards:
                 example = self.patterns[rule.name][0].text
@@ -378,6 +382,10 @@ class Planner:
             names = [n for p in pats for n in p.names]
             wildcards = {n: wildcards[n] for n in dict.fromkeys(names)}
         else:  # a value-only rule: its jobs are named by the wildcards they are asked with
+            missing = [n for n in wildcards_used(rule) if n not in wildcards]
+            if missing:
+                raise PipefileError(f"values.{name}.get(): no value for wildcard '{missing[0]}' (rule '{name}' uses it)",
+                                    rule.where("input") or rule.loc, "pass it, e.g. get(**wildcards)")
             wildcards = dict(sorted(wildcards.items()))
         job = self._job(rule, wildcards)
         asking = self._asking[-1] if self._asking else None

@@ -248,6 +248,17 @@ def body_code(text: str, file: str, line: int) -> Any:
     return compile(tree, file, "exec")
 
 
+def wildcards_used(rule: Any) -> list[str]:
+    """The wildcards a value-only rule's inputs, log and params use (its jobs must be given them)."""
+    from .patterns import wildcard_names
+
+    texts = [v for _, item in rule.inputs for v in ([item] if isinstance(item, str) else
+                                                   item if isinstance(item, list) else []) if isinstance(v, str)]
+    texts += [rule.log] if rule.log else []
+    texts += [v for v in rule.params.values() if isinstance(v, str)]
+    return list(dict.fromkeys(n for t in texts for n in wildcard_names(t)))
+
+
 def job_name(rule: str, wildcards: dict[str, str]) -> str:
     """The name a job of `rule` with these wildcards has (as plan.Planner._job names jobs)."""
     return rule + ("[" + ",".join(f"{k}={v}" for k, v in wildcards.items()) + "]" if wildcards else "")

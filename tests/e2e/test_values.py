@@ -370,3 +370,36 @@ rule clean:
     assert mark.read_text() == "count\n"  # its body ran once, in project a
     assert project.run("--value", "count", cwd=tmp_path / "b").out.strip() == "42"
     assert project.run("count", cwd=tmp_path / "b").ran == set()  # a normal job there now
+
+
+def test_a_value_only_rule_uses_the_wildcards_it_is_asked_with(project):
+    project.pipefile('''
+        rule estimate:
+            input: "reads/{sample}.txt"
+            python:
+                return len(open(input[0]).read().split())
+
+        rule align:
+            output: "aligned/{sample}.txt"
+            params: reads = lambda w: values.estimate.get(sample=w.sample)
+            shell: echo {params.reads} > {output}
+
+        rule bad:
+            output: "bad.txt"
+            params: n = lambda w: values.estimate.get()
+            shell: echo > {output}
+        ''')
+    project.write("reads/a.txt", "x y z")
+    r = project.run("aligned/a.txt")
+    assert r.rc == 0 and r.ran == {"estimate[sample=a]", "align[sample=a]"}, r
+    assert (project / "aligned/a.txt").read_text() == "3\n"
+    project.write("reads/a.txt", "x y")  # its input changed: the value job reruns, and its reader
+    r = project.run("aligned/a.txt")
+    assert r.ran == {"estimate[sample=a]", "align[sample=a]"}, r
+    assert r.jobs()["estimate[sample=a]"]["reason"] == "input reads/a.txt changed (content)"
+    assert r.jobs()["align[sample=a]"]["reason"] == "value of estimate[sample=a]: 3 → 2"
+    err = project.error("estimate")
+    assert "rule 'estimate' has wildcards: name one of its jobs, like 'estimate[sample=...]'" in err
+    err = project.error("bad.txt")
+    assert "values.estimate.get(): no value for wildcard 'sample' (rule 'estimate' uses it)" in err
+    assert "Pipefile:3:" in err
