@@ -647,15 +647,22 @@ class Runner:
 
 def _values(state: State, jobs: list[Job]) -> dict[str, Any]:
     """The values of these jobs that the store has (values.py): one query when there are none."""
-    names = state.valued()
+    import sqlite3
+
+    try:
+        names = state.valued()
+    except sqlite3.Error:  # (a store in trouble: the run's own outcome says so; no values then)
+        return {}
     out: dict[str, Any] = {}
     for job in jobs if names else ():
-        stored = state.value_of(job.name) if job.name in names else None
-        if stored is not None:
-            try:
+        if job.name not in names:
+            continue
+        try:
+            stored = state.value_of(job.name)
+            if stored is not None:
                 out[job.name] = stored.load()
-            except Exception:  # noqa: BLE001 - an unpickling error: the class is gone; left out
-                continue
+        except Exception:  # noqa: BLE001 - an unpickling error (the class is gone), a store error: left out
+            continue
     return out
 
 
