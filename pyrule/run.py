@@ -328,8 +328,12 @@ class Runner:
             gc.enable()
         stale = [d for d in decisions if d.reason is not None]
         try:
+            will_run = self.decider.will_run
             for d in stale:
-                self._check_job_fits(d.job)
+                # (a job reading the value of a job that runs first is checked when re-planned
+                # with the new value: planned with the old one, it may ask for more than it will)
+                if not (d.job.reads and any(p in will_run for p in d.job.reads)):
+                    self._check_job_fits(d.job)
             if not self.options.overwrite_protected:
                 check_protected(stale)
         except UsageError as e:  # nothing started: close the run as an error, not left "running"

@@ -403,3 +403,27 @@ def test_a_value_only_rule_uses_the_wildcards_it_is_asked_with(project):
     err = project.error("bad.txt")
     assert "values.estimate.get(): no value for wildcard 'sample' (rule 'estimate' uses it)" in err
     assert "Pipefile:3:" in err
+
+
+def test_a_request_planned_from_an_old_value_is_checked_with_the_new_one(project):
+    # cores came from the old value (9: over -j 4), but the producer reruns first and returns 2:
+    # the run is not refused for the old request; a new value over the budget fails the reader.
+    project.pipefile('''
+        N ?= 9
+
+        rule estimate:
+            python:
+                return N
+
+        rule use:
+            output: "u.txt"
+            resources: cores = lambda w: values.estimate.get()
+            shell: echo {resources.cores} > {output}
+        ''')
+    assert project.run("-j", "16", "u.txt").rc == 0
+    r = project.run("-j", "4", "u.txt", "N=2")
+    assert r.rc == 0 and r.ran == {"estimate", "use"}, r
+    assert (project / "u.txt").read_text() == "2\n"
+    r = project.run("-j", "4", "u.txt", "N=6")
+    assert r.rc == 1 and r.jobs()["use"]["status"] == "skipped", r
+    assert "error: job use needs cores=6 but the budget is 4" in r.err, r.err
