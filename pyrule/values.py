@@ -178,8 +178,9 @@ class ValuesProxy(CheckpointsProxy):
 
     def _get(self, name: str, **wildcards: Any) -> Any:
         if self.resolver is None:
-            raise RuntimeError("values.NAME.get() can only be called from a params, resources, env or input "
-                               "function, or a Python body")
+            raise RuntimeError(f"values.{name}.get() is called as the Pipefile is read, before any job has run: "
+                               "read a value in a function of the wildcards, e.g. `params: x = lambda w: "
+                               f"values.{name}.get(**w)`")
         return self.resolver(name, {k: str(v) for k, v in wildcards.items()})
 
 
