@@ -155,6 +155,18 @@ def test_errors_name_the_rule_and_say_what_to_do(project):
     assert "values.estimat: no rule 'estimat'" in err and "Pipefile:6" in err, err
     err = project.error("u2.txt")
     assert "values.sh: rule 'sh' has no Python body" in err and "Pipefile:10" in err, err
+    project.pipefile('''
+        rule estimate:
+            python:
+                return 1
+        rule top:
+            output: "t.txt"
+            params: n = values.estimate.get()
+            shell: echo > {output}
+        ''')
+    err = project.error("t.txt")
+    assert "Pipefile:7:" in err and "values.estimate.get() is called as the Pipefile is read" in err, err
+    assert "`params: x = lambda w: values.estimate.get(**w)`" in err
 
 
 def test_a_python_body_reads_the_values_its_job_read(project):
