@@ -1,4 +1,5 @@
-"""Names every Pipefile sees: expand, glob_wildcards, temp, protected, directory, rules, checkpoints."""
+"""Names every Pipefile sees: expand, glob_wildcards, temp, protected, directory, rules, checkpoints,
+values."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections.abc import Iterable
 
 from .checkpoints import CheckpointsProxy
 from .rules import FlaggedPath, Rule, ancient, attempt, directory, multiext, protected, temp, touch, upto
+from .values import ValuesProxy
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start
 if TYPE_CHECKING:
@@ -163,6 +165,7 @@ def namespace(rules: dict[str, Rule]) -> dict[str, Any]:
         "directory": directory,
         "rules": RulesProxy(rules),
         "checkpoints": CheckpointsProxy(rules),
+        "values": ValuesProxy(rules),
         "config": {},
         "upto": upto,
         "attempt": attempt,

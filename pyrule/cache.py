@@ -58,6 +58,8 @@ def job_key(parts: dict[str, Any]) -> str:
         fps.append(fp)
     doc = {"format": FORMAT, "body": parts["body"], "params": parts["params"], "env": parts["env"],
            "names": parts.get("names", {}), "inputs": parts["inputs"], "outputs": parts["outputs"], "fps": fps}
+    if parts.get("values"):  # the values it read (values.py): their content hashes
+        doc["values"] = {name: v[0] for name, v in parts["values"].items()}
     return xxhash.xxh3_128_hexdigest(json.dumps(doc, sort_keys=True, default=repr).encode())
 
 
@@ -146,7 +148,7 @@ class Cache:
     # --- publishing ---------------------------------------------------------------------------
 
     def publish(self, key: str, outputs: list[str], reported: dict[str, Any] | None = None,
-                wall_s: float = 0.0) -> bool:
+                wall_s: float = 0.0, value: Any = None) -> bool:
         """Store the outputs (files or directories, relative to the current directory) under
         `key`. False (nothing published) if an output is neither a regular file nor a directory
         of regular files, or changed while it was stored."""
@@ -175,6 +177,11 @@ class Cache:
                 return False
         body = {"format": FORMAT, "key": key, "outputs": items, "reported": reported or {},
                 "wall_s": wall_s, "created": time.time()}
+        if value is not None:  # the job's value (values.py), in the entry itself, with its hash
+            import base64
+
+            body["value"] = {"kind": value.kind, "hash": value.hash, "short": value.short,
+                             "data": base64.b64encode(value.data).decode()}
         text = json.dumps({**body, "check": _check(body)}, sort_keys=True)
         # Blobs are in place before the entry that names them becomes visible.
         self._mkdir(os.path.dirname(self.entry_path(key)))
@@ -247,6 +254,8 @@ class Cache:
             return None
         if sorted(o["path"] for o in doc["outputs"]) != sorted(outputs):
             raise Refused(f"entry {key} names other outputs")
+        if "value" in doc:
+            doc["value"] = entry_value(doc["value"], key)
         made: list[tuple[str, str]] = []  # (temporary, final)
         try:
             for o in doc["outputs"]:
@@ -437,6 +446,22 @@ class Cache:
         os.replace(tmp, os.path.join(self.root, "use.log"))  # lines appended meanwhile are lost: only order
 
 
+def entry_value(item: Any, key: str) -> Any:
+    """The value an entry holds (a values.Stored), verified against its hash: Refused if not."""
+    import base64
+
+    from .values import Stored, digest
+
+    try:
+        data = base64.b64decode(item["data"], validate=True)
+        stored = Stored(digest(item["kind"], data), item["kind"], data, item["short"])
+    except (ValueError, KeyError, TypeError) as e:
+        raise Refused(f"entry {key}: its value is damaged ({e})") from None
+    if stored.hash != item["hash"] or stored.kind not in ("json", "pickle"):
+        raise Refused(f"entry {key}: its value does not match its hash")
+    return stored
+
+
 def _restore_tmp(path: str) -> str:
     """Where an output is restored before it is renamed into place, beside it; leftovers of
     restores killed before their rename (their process gone) are removed on the way."""
@@ -571,6 +596,7 @@ class Hit:
 
     decision: Any
     reported: dict[str, str]
+    value: Any = None  # the job's value (a values.Stored), when it has one
 
 
 class JobCache:
@@ -586,7 +612,10 @@ class JobCache:
     @staticmethod
     def cached(job) -> bool:
         """Whether the job's results are looked up and published at all."""
-        return getattr(job.rule, "cache", True) and cacheable(list(job.outputs), job.flagged("temp")) is None
+        rule = job.rule
+        if not job.outputs:  # a value-only job (values.py): its value is its result
+            return getattr(rule, "cache", True) and (rule.python is not None or rule.func is not None)
+        return getattr(rule, "cache", True) and cacheable(list(job.outputs), job.flagged("temp")) is None
 
     def restore(self, job, decider) -> Hit | None:
         """Restore a stale job's outputs if the cache has its key: a Hit, recorded as if it ran."""
@@ -610,22 +639,23 @@ class JobCache:
         finally:
             for p in job.outputs:
                 decider.stats.forget(p)
-        if doc is None:
+        if doc is None or (not job.outputs and "value" not in doc):
             self.store.journal("miss", key)
             self.log(f"cache {job.name}: miss {key}")
             return None
         self.note(f"{job.name}: restored from cache {key}")
         self.log(f"cache {job.name}: restored from cache {key}")
         return Hit(Decision(job, None, why=f"restored from cache {key}", adopt=True, sig=sig),
-                   {str(k): str(v) for k, v in doc.get("reported", {}).items()})
+                   {str(k): str(v) for k, v in doc.get("reported", {}).items()}, doc.get("value"))
 
-    def publish(self, job, sig: tuple[str, dict[str, Any]], res) -> None:
+    def publish(self, job, sig: tuple[str, dict[str, Any]], res, value: Any = None) -> None:
         """Publish a job that succeeded (after its outputs are final: protected ones read-only)."""
-        if not self.cached(job):
+        if not self.cached(job) or (not job.outputs and value is None):  # (no value: nothing to keep)
             return
         try:
             key = job_key(sig[1])
-            if self.store.publish(key, list(job.outputs), getattr(res, "reported", None), getattr(res, "wall_s", 0.0)):
+            if self.store.publish(key, list(job.outputs), getattr(res, "reported", None), getattr(res, "wall_s", 0.0),
+                                  value):
                 self.log(f"cache {job.name}: published {key}")
         except (Refused, OSError) as e:
             why = str(e) if isinstance(e, Refused) else f"{e.strerror or e}"

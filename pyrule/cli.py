@@ -114,6 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "ones there (also $PYRULE_CACHE, or `cache:` in the Pipefile; --cache '' turns it off)")
     p.add_argument("--cache-info", action="store_true", help="the cache's size, entries and the hit rate of its last run")
     p.add_argument("--cache-prune", metavar="SIZE", help="shrink the cache to SIZE (e.g. 50G), least recently used first")
+    p.add_argument("--value", metavar="JOB", help="print the value JOB's Python body returned at its last success, as JSON")
     # issue 19, software environments (containers.py, venvs.py; docs/environments.md)
     p.add_argument("--container-engine", metavar="NAME", help="run container: rules with NAME (podman, docker, "
                    "apptainer, singularity or a path; default: the first of these on PATH)")
@@ -140,7 +141,7 @@ _LONG = ("--file", "--directory", "--dry-run", "--print-commands", "--jobs", "--
          "--verbose", "--version", "--help", "--configfile", "--config",
          "--fmt", "--check")
 _LSP = ("--lsp",)  # the language server (pyrule/lsp/)
-_CACHE_LONG = ("--cache", "--cache-info", "--cache-prune")  # issue 20 (cache.py)
+_CACHE_LONG = ("--cache", "--cache-info", "--cache-prune", "--value")  # issue 20 (cache.py, values.py)
 _ENVS = ("--container-engine", "--build-envs")  # issue 19 (containers.py, venvs.py)
 
 
@@ -455,6 +456,11 @@ def _main(args: argparse.Namespace, argv: list[str], console) -> int:
         from .cache import cache_command
 
         return cache_command(args.cache, rules.cache, args.cache_prune, console)
+    if args.value is not None:  # issue 20: a job's value (values.py)
+        from .run import open_state
+        from .values import value_command
+
+        return value_command(args.value, rules, open_state(readonly=True, console=console), console.out)
     _check_budget_names(args.resources, rules)
     # `cores = upto(N)` gets min(N, -j); an executor whose -j is not the cores budget (Slurm) shares none
     rules.cores_budget = (args.jobs or os.cpu_count() or 1) if executors.EXECUTORS[args.executor].jobs is None \

@@ -21,6 +21,7 @@ from types import CodeType, FunctionType, ModuleType
 import xxhash
 
 from .substitute import CONTEXT_NAMES, top_level_fields
+from .values import ValuesProxy, body_code
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start
 if TYPE_CHECKING:
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 LONG = 200  # characters of a value kept as written (as for shell bodies); longer: its digest
 # Names that a body's globals get from the job (jobspec.python_body), not from the namespace.
 JOB_NAMES = frozenset((*CONTEXT_NAMES, "shell", "report", "threads"))
+_WITH_VALUES = JOB_NAMES | {"values"}  # and `values` (values.py), unless the Pipefile rebinds the name
 _ATOMS = frozenset((str, int, float, bool, bytes, complex, type(None), type(Ellipsis)))  # repr() is the value
 _ADDRESS = re.compile(r" at 0x[0-9A-Fa-f]+")
 _digests: dict[CodeType, str] = {}
@@ -100,11 +102,13 @@ def body_identity(rule: Any, wildcards: Any = (), values: dict[int, tuple[Any, s
         cached = _bodies.get(rule.python)
         if cached is None:
             try:
-                cached = _bodies[rule.python] = compile(rule.python, "<python>", "exec")
+                cached = _bodies[rule.python] = body_code(rule.python, "<python>", 1) or \
+                    compile(rule.python, "<python>", "exec")
             except (SyntaxError, ValueError):  # the loader reports it; the text is its identity then
                 return "python:" + rule.python, {}
         code = cached
-        identity, names = "python:" + code_digest(code), top_level_reads(code, rule.namespace, values=values)
+        skip = _WITH_VALUES if isinstance(rule.namespace.get("values"), ValuesProxy) else JOB_NAMES
+        identity, names = "python:" + code_digest(code), top_level_reads(code, rule.namespace, skip, values)
     for text in _strings(code):
         names.update(top_level_fields(text, rule.namespace, wildcards))
     return identity, names

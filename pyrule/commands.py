@@ -116,7 +116,8 @@ def touch(graph: JobGraph, rules: Rules, options, console, dry: bool) -> int:
             raise UsageError(f"--touch: job {d.job.name}'s output {missing[0]} does not exist: nothing to mark "
                              "up to date", hint=f"build it (pyrule {missing[0]}), or name other targets; "
                              "nothing was recorded")
-        if str(d.reason).startswith(("incomplete after", "being built by", "cannot read input", "waits for checkpoint")):
+        if str(d.reason).startswith(("incomplete after", "being built by", "cannot read input", "waits for checkpoint",
+                                      "waits for the value")):
             raise UsageError(f"--touch: job {d.job.name} cannot be marked up to date: {d.reason}",
                              hint="run it instead; nothing was recorded")
     n_ok = sum(1 for d in decisions if d.reason is None and not d.job.gather)

@@ -103,6 +103,14 @@ class Fingerprints:
             self._rules[key] = parts
         return parts
 
+    def values_read(self, job: Job) -> dict[str, list[str]]:
+        """The values the job read while planned: producing job -> [hash, short text]."""
+        out: dict[str, list[str]] = {}
+        for producer in job.reads:
+            stored = self.state.value_of(producer.name) if self.state is not None else None
+            out[producer.name] = [stored.hash, stored.short] if stored is not None else ["none", "(none)"]
+        return out
+
     def of(self, path: str, mode: str) -> str:
         st = self.stats.stat(path)
         if st is None:
@@ -211,6 +219,9 @@ def signature(job: Job, fps: Fingerprints, known: dict[str, str] | None = None) 
     if names:  # only then: signatures recorded before names were part of them stay valid
         parts["names"] = names
         flat += "\x00" + repr(names)
+    if job.reads:  # the values it read (values.py): their hashes, and short texts for reasons
+        parts["values"] = read = fps.values_read(job)
+        flat += "\x00" + "\x01".join(f"{k}={v[0]}" for k, v in read.items())
     rule = job.rule
     if rule.container is not None or rule.venv is not None:  # docs/environments.md
         from .containers import software
@@ -321,12 +332,20 @@ class Decider:
             self.will_run.discard(job)
         return d
 
+    def _valued(self, job: Job) -> bool:
+        """A job without outputs whose Python body returned a value at its last success: judged
+        by its signature like any other job, not run whenever requested (values.py)."""
+        rule = job.rule
+        return (rule.python is not None or rule.func is not None) and self.state is not None \
+            and self.state.value_of(job.name) is not None
+
     def _decide(self, job: Job, fresh: bool) -> Decision:
         if job.waits_for is not None:
-            return Decision(job, f"waits for checkpoint {job.waits_for.name}", upstream=True)
+            what = "checkpoint" if job.waits_for.rule.checkpoint else "the value of"
+            return Decision(job, f"waits for {what} {job.waits_for.name}", upstream=True)
         if job in self.forced:
             return Decision(job, "forced")
-        if job.phony:
+        if job.phony and not self._valued(job):
             if job.rule.has_body:
                 return Decision(job, "phony rule: runs whenever requested")
             # A gather is only as done as its inputs: never "up to date" while one will be built.
@@ -352,6 +371,8 @@ class Decider:
             if dep in self.will_run:
                 return Decision(job, f"upstream {dep.name} will run", upstream=True)
         rec = self.state.record(job.name, fresh) if self.state else None
+        if rec is None and job.phony:  # a value without a record (another program wrote it)
+            return Decision(job, "no record of its last success")
         if missing and (rec is None or fresh):
             # Fresh: the job was stale when the run began, so consumers may need the file: rebuild.
             return Decision(job, f"output {missing[0]} missing")
@@ -396,6 +417,12 @@ def _difference(old: dict[str, Any], new: dict[str, Any], mode: str, kind: str,
             kind, _, name = a.rpartition("@")[0].partition(" ")
             return f"{'image' if kind == 'container' else 'environment'} {name} changed ({a.rpartition('@')[2]} → {b.rpartition('@')[2]})"
         return f"software changed: {a} → {b}"
+    # (before params: a value is what changed the params computed from it)
+    a, b = old.get("values", {}), new.get("values", {})
+    for name in sorted(set(a) | set(b)):
+        x, y = a.get(name, [None, "(unread)"]), b.get(name, [None, "(unread)"])
+        if x[0] != y[0]:
+            return f"value of {name}: {x[1]} → {y[1]}"
     for key in ("params", "env", "names"):
         a, b = old.get(key, {}), new.get(key, {})
         for name in sorted(set(a) | set(b)):

@@ -110,6 +110,12 @@ class Definitions:
         """`checkpoints.NAME.get(**wildcards).output`, for input functions."""
         return self.rules.namespace["checkpoints"]
 
+    @property
+    def values(self) -> Any:
+        """`values.NAME.get(**wildcards)`: the value a job's Python function returned (values.py),
+        for params, resources, env and input functions."""
+        return self.rules.namespace["values"]
+
     def default(self, *targets: str, loc: Location | None = None) -> None:
         if self.rules.defaults:
             raise PipefileError("default targets are given twice", loc, f"the first is at {self.rules.default_loc}")
@@ -247,9 +253,12 @@ def _check_rule(rule: Rule) -> None:
         if set(p.names) != wild:
             fail("output", f"all outputs must use the same wildcards ('{patterns[0].text}' and '{p.text}' differ)",
                  "split the rule in two, or use the same wildcards in each output")
+    # (a value-only rule, a Python body without outputs: its jobs' wildcards come from
+    # `values.NAME.get(**wildcards)` or the job's name, values.py)
+    valued = not outputs and (rule.python is not None or rule.func is not None)
     for section, texts in (("input", _paths_of(rule.inputs)), ("log", [rule.log] if rule.log else []),
                            ("params", [v for v in rule.params.values() if isinstance(v, str)])):
-        for text in texts:
+        for text in texts if not valued else ():
             missing = [n for n in wildcard_names(text) if n not in wild]
             if missing:
                 have = f"the outputs have {', '.join('{' + n + '}' for n in sorted(wild))}" if wild else "the outputs have no wildcards"

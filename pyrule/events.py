@@ -43,7 +43,7 @@ class Events:
         self.log.write(f"run error: {e.message}")
 
     def decided(self, d: Decision, checkpoint: Job | None = None) -> None:
-        after = f" (after checkpoint {checkpoint.name})" if checkpoint is not None else ""
+        after = f" (after {_trigger(checkpoint)})" if checkpoint is not None else ""
         self.log.write(f"decide {d.job.name}{after}: " + (f"stale: {d.reason}" if d.reason else f"up to date: {d.why}"))
 
     def run_started(self, n_stale: int, n_ok: int) -> None:
@@ -147,5 +147,12 @@ class Events:
         self.log.write(f"drop {job.name}: no longer needed after checkpoint {checkpoint.name}")
 
     def replanned(self, asker: Job, checkpoint: Job, n_new: int, n_stale: int) -> None:
-        self.log.write(f"replan {asker.name} after checkpoint {checkpoint.name}: {n_new} new job(s)")
+        self.log.write(f"replan {asker.name} after {_trigger(checkpoint)}: {n_new} new job(s)")
         self.console.more_jobs(n_stale)
+
+
+def _trigger(job: Job) -> str:
+    """What made jobs be re-planned: a checkpoint, or a job's value (values.py: a Python body)."""
+    rule = job.rule
+    valued = not rule.checkpoint and (rule.python is not None or rule.func is not None)
+    return f"the value of {job.name}" if valued else f"checkpoint {job.name}"

@@ -32,6 +32,9 @@ class Job:
     # Checkpoint jobs this job's input functions asked: it runs after them (Make's order-only
     # prerequisites), without their outputs being among its inputs.
     after: list[Job] = field(default_factory=list)
+    # Jobs whose values (values.py) this job's functions read while planned: their values are
+    # part of its signature. (A tuple: the common empty one is shared.)
+    reads: tuple[Job, ...] = ()
 
     def __repr__(self) -> str:
         return f"Job({self.name})"
@@ -145,6 +148,12 @@ if TYPE_CHECKING:  # for type checkers only: typing costs start-up time
         @property
         def asked(self) -> Mapping[Job, Sequence[Job]]:
             """Checkpoint job -> the jobs that asked for its outputs while planning (read only)."""
+
+        @property
+        def readers(self) -> Mapping[Job, Sequence[Job]]:
+            """Job -> the jobs that read its value while planning (values.py; read only)."""
+
+        value_store: Any  # where values.NAME.get() reads values: the run's state.State once set
 
         def checkpoint_ran(self, checkpoint: Job) -> None:
             """The checkpoint job has run: from now on `checkpoints.NAME.get()` answers with its outputs."""

@@ -215,6 +215,8 @@ class JobLife:
             self.up_to_date(hit.decision)
             self.outcomes[job.name].reported = hit.reported
             self.state.keep_reported(job.name, hit.reported)
+            if job.rule.python is not None or job.rule.func is not None:  # its value with its outputs
+                self.state.set_value(job.name, hit.value)
             self.state.flush()
             lock.release()
             return False
@@ -267,6 +269,10 @@ class JobLife:
                 self.stats.forget(p)
             self.state.forget_reported(job.name)  # they described the outputs just removed
             spec = job_spec(job, setting.namespace, setting.run_dir, attempts[job])
+            if "PYRULE_VALUE" in spec.env:  # a previous attempt's value must not come back as this one's
+                from .values import clear
+
+                clear(spec.env["PYRULE_VALUE"])
             self.events.started(job, attempts[job], d.reason, command_text(job, setting.namespace, spec.shell),
                                 setting.print_commands)
             executor.prepare(spec, job, setting.pipefile, setting.overrides)
@@ -313,7 +319,8 @@ class JobLife:
             # writer of an output would have made it wrong.
             self.events.leftover(job, stopped)
         missing = [p for p in job.outputs if not os.path.exists(p)]
-        if res.exit_code == 0 and not missing:
+        value, value_error = self._value(job) if res.exit_code == 0 else (None, None)
+        if res.exit_code == 0 and not missing and value_error is None:
             protected = job.flagged("protected")
             for p in job.outputs:
                 self.stats.forget(p)
@@ -321,8 +328,10 @@ class JobLife:
                     protect(p)
             self.state.succeeded(job.name, job.rule.name, sig[0], sig[1])
             self.state.keep_reported(job.name, res.reported)
+            if job.rule.python is not None or job.rule.func is not None:
+                self.state.set_value(job.name, value)
             if self.cache is not None:  # published (cache.py)
-                self.cache.publish(job, sig, res)
+                self.cache.publish(job, sig, res, value)
             # Its consumers are re-decided on their own signatures now (early cutoff), not
             # as "upstream will run".
             self.decider.ran(job)
@@ -332,8 +341,12 @@ class JobLife:
         for p in job.outputs:
             remove(p)
             self.stats.forget(p)
+        if job.rule.python is not None or job.rule.func is not None:  # a failed job has no value
+            self.state.set_value(job.name, None)
         why = f"exit code {res.exit_code}" if res.exit_code != 0 else f"exited 0 but did not create {', '.join(missing)}"
-        if res.exit_code == 0:
+        if value_error is not None:
+            why = value_error
+        elif res.exit_code == 0:
             from .plan import phony_hint
 
             why += phony_hint(job, missing)
@@ -348,6 +361,20 @@ class JobLife:
         out.reason = why
         self.events.failed(out, why)
         return job, lock, False
+
+    def _value(self, job: Job) -> tuple[Any, str | None]:
+        """The value the job's Python body returned (values.py): (Stored or None, None), or
+        (None, why) when it cannot be read."""
+        rule = job.rule
+        if rule.python is None and rule.func is None:
+            return None, None
+        from .jobspec import value_path
+        from .values import read
+
+        try:
+            return read(value_path(self.setting.run_dir, job)), None
+        except (OSError, ValueError, KeyError) as e:
+            return None, f"its value cannot be read back: {e}"
 
     # -- stopped -------------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from .executors.base import JobSpec
 from .graph import Job
 from .paths import Namespace, Paths
 from .substitute import context, substitute
+from .values import JobValues, Return, ValuesProxy, body_code
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start
 if TYPE_CHECKING:
@@ -55,10 +56,12 @@ def job_spec(job: Job, namespace: dict[str, Any], run_dir: str, attempt: int) ->
     env["PYRULE_JOB"] = f"{os.path.basename(run_dir)}/{job.name}"
     safe = file_name(re.sub(r"[^\w.=,-]+", "_", job.name), job.name)
     report = os.path.join(run_dir, "reports", safe + ".tsv")
+    rule = job.rule
+    if rule.python is not None or rule.func is not None:  # where its body's value goes (values.py)
+        env["PYRULE_VALUE"] = os.path.abspath(value_path(run_dir, job))
     spec = JobSpec(name=job.name, workdir=os.getcwd(), log_path=log_path(job), env=env, output_dirs=dirs,
                    report_path=report, attempt=attempt, log_optional=not job.log,
                    script_path=os.path.join(run_dir, "scripts", safe + ".sh"))
-    rule = job.rule
     touched = job.flagged("touch")
     if rule.python is not None or rule.func is not None or rule.script is not None:
         spec.python = python_body(job, namespace, ctx, touched)
@@ -80,14 +83,41 @@ def job_spec(job: Job, namespace: dict[str, Any], run_dir: str, attempt: int) ->
     return spec
 
 
-def _touch_body(paths: list[str], body: Callable[[], None]) -> Callable[[], None]:
+def value_path(run_dir: str, job: Job) -> str:
+    """Where the job's Python body writes the value it returns (values.py; $PYRULE_VALUE)."""
+    return os.path.join(run_dir, "values", file_name(re.sub(r"[^\w.=,-]+", "_", job.name), job.name) + ".val")
+
+
+def _touch_body(paths: list[str], body: Callable[[], Any]) -> Callable[[], Any]:
     """`body`, then create or update (the date of) each of `paths`."""
 
-    def run() -> None:
-        body()
+    def run() -> Any:
+        value = body()
         for path in paths:
             with open(path, "a"):
                 os.utime(path)
+        return value
+
+    return run
+
+
+def _kept(body: Callable[[], Any]) -> Callable[[], None]:
+    """`body`, whose returned value is written where $PYRULE_VALUE says (values.py): a value
+    that cannot be stored fails the job, saying why."""
+
+    def run() -> None:
+        value = body()
+        path = os.environ.get("PYRULE_VALUE")
+        if path and value is not None:
+            from .values import Unstorable, write
+
+            try:
+                write(path, value)
+            except Unstorable as e:
+                import sys
+
+                print(f"pyrule: {e}", file=sys.stderr)
+                raise SystemExit(1) from None
 
     return run
 
@@ -128,8 +158,12 @@ def python_body(job: Job, namespace: dict[str, Any], ctx: dict[str, Any],
 
     # `threads`: the job's cores, as Snakemake's run: blocks (converted to python:) call them
     names = {**ctx, "shell": shell, "report": report, "threads": int(ctx["resources"].get("cores", 1))}
+    # `values`: the values the job read while planned (values.py), not the planner's (a forked
+    # child cannot read the store through the runner's connection)
+    if isinstance(namespace.get("values"), ValuesProxy):  # (a Pipefile may bind the name to its own value)
+        names["values"] = JobValues(job, [(p.rule.name, p.wildcards, _value_of(p, namespace)) for p in job.reads])
 
-    def run_body() -> None:
+    def run_body() -> Any:
         if rule.venv is not None:  # its packages first on sys.path, its programs first on PATH
             from .venvs import activate
 
@@ -141,17 +175,32 @@ def python_body(job: Job, namespace: dict[str, Any], ctx: dict[str, Any],
             import inspect
 
             params = inspect.signature(rule.func).parameters
-            rule.func(**{k: v for k, v in names.items() if k in params})
-            return
-        from .load import compile_at
-
+            return rule.func(**{k: v for k, v in names.items() if k in params})
         g = dict(namespace)
         g.update(names)
+        g["__pyrule_return__"] = Return
         loc = rule.where("python")
         assert rule.python is not None  # a body: `func` or `python`
-        exec(compile_at(rule.python, loc.file, loc.line, "exec") if loc else compile(rule.python, "<python>", "exec"), g)
+        file, line = (loc.file, loc.line) if loc else ("<python>", 1)
+        code = body_code(rule.python, file, line)
+        if code is None:
+            from .load import compile_at
 
-    return _touch_body(touched, run_body) if touched else run_body
+            code = compile_at(rule.python, file, line, "exec")
+        try:
+            exec(code, g)
+        except Return as r:
+            return r.value
+        return None
+
+    return _kept(_touch_body(touched, run_body) if touched else run_body)
+
+
+def _value_of(job: Job, namespace: dict[str, Any]) -> Any:
+    """The value of `job` as the planner reads it (values.NAME.get)."""
+    proxy = namespace.get("values")
+    resolver = proxy.resolver if isinstance(proxy, ValuesProxy) else None
+    return resolver(job.rule.name, job.wildcards) if resolver is not None else None
 
 
 class _Named(Paths):

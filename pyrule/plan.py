@@ -21,6 +21,7 @@ from .project import STATE_DIR, outside
 from .rules import FlaggedPath, Rule, Rules, UpTo
 from .stat_cache import StatCache
 from .substitute import Field, context, template
+from .values import ValuePending, ValuesProxy, wildcards_used
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start
 if TYPE_CHECKING:
@@ -91,6 +92,13 @@ class Planner:
         proxy = rules.namespace.get("checkpoints")
         if isinstance(proxy, CheckpointsProxy):
             proxy.resolver = self._checkpoint
+        # Values (values.py): which jobs read which job's value while planning, and where values
+        # are read from: the run's store once the runner sets it, else the store read-only.
+        self.readers: dict[Job, list[Job]] = {}
+        self.value_store: Any = None  # a state.State
+        values = rules.namespace.get("values")
+        if isinstance(values, ValuesProxy):
+            values.resolver = self._value
 
     # --- targets ---------------------------------------------------------------------------
 
@@ -110,12 +118,20 @@ class Planner:
         rule = self.rules.rules.get(target)
         if rule is not None:
             if rule.phony:
+                used = wildcards_used(rule) if rule.python is not None or rule.func is not None else []
+                if used:  # a value-only rule with wildcards: one of its jobs is named
+                    example = f"{rule.name}[" + ",".join(f"{n}=..." for n in used) + "]"
+                    raise UsageError(f"rule '{target}' has wildcards: name one of its jobs, like '{example}'", rule.loc)
                 return self._job(rule, {})
             if self.patterns[rule.name][0].has_wildcards:
                 example = self.patterns[rule.name][0].text
                 raise UsageError(f"rule '{target}' has wildcards: name a file it makes, like '{example}'",
                                  rule.loc)
             return self._job(rule, {})
+        if target.endswith("]"):  # `estimate[sample=a]`: a job of a rule that makes no file (a value)
+            rule = self.rules.rules.get(target.partition("[")[0])
+            if rule is not None and rule.phony:
+                return self._job(rule, dict(sorted(_wildcards_in(target.partition("[")[2][:-1]).items())))
         path = normpath(target)
         if path not in self.producer and not self.index.lookup(path) and not self.stats.exists(path):
             names = list(self.rules.rules) + [p.text for ps in self.patterns.values() for p in ps if not p.has_wildcards]
@@ -351,6 +367,57 @@ class Planner:
             return CheckpointResult(job.outputs, wildcards)
         raise CheckpointPending(job)
 
+    # --- values ----------------------------------------------------------------------------
+
+    def _value(self, name: str, wildcards: dict[str, str]) -> Any:
+        """values.NAME.get(**wildcards), called from a params, resources, env or input function:
+        the job's value; ValuePending while it has none (the asking job waits for it)."""
+        rule = self.rules.rules[name]
+        if rule.outputs:
+            pats = self.patterns[name]
+            missing = [n for p in pats for n in p.names if n not in wildcards]
+            if missing:
+                raise PipefileError(f"values.{name}.get(): no value for wildcard '{missing[0]}'", rule.where("output"),
+                                    "pass every wildcard of the rule's outputs, e.g. get(**wildcards)")
+            names = [n for p in pats for n in p.names]
+            wildcards = {n: wildcards[n] for n in dict.fromkeys(names)}
+        else:  # a value-only rule: its jobs are named by the wildcards they are asked with
+            missing = [n for n in wildcards_used(rule) if n not in wildcards]
+            if missing:
+                raise PipefileError(f"values.{name}.get(): no value for wildcard '{missing[0]}' (rule '{name}' uses it)",
+                                    rule.where("input") or rule.loc, "pass it, e.g. get(**wildcards)")
+            wildcards = dict(sorted(wildcards.items()))
+        job = self._job(rule, wildcards)
+        asking = self._asking[-1] if self._asking else None
+        if asking is not None and asking is not job:
+            readers = self.readers.setdefault(job, [])
+            if asking not in readers:
+                readers.append(asking)
+            if job not in asking.after:  # it runs after the job whose value it reads
+                asking.after.append(job)
+            if job not in asking.reads:
+                asking.reads = (*asking.reads, job)
+        stored = self._stored(job.name)
+        if stored is None:
+            if job in self.completed:  # it ran in this run, and returned nothing
+                raise PipefileError(f"values.{name}.get(): job {job.name} ran but returned no value (None)"
+                                    + (f", which {asking.name} needs" if asking is not None else ""),
+                                    rule.where("python") or rule.loc, "end its Python body with `return VALUE`")
+            raise ValuePending(job)
+        return stored.load()
+
+    def _stored(self, name: str) -> Any:
+        if self.value_store is None:
+            from .state import State, StateError
+
+            if not os.path.exists(os.path.join(STATE_DIR, "state.db")):
+                return None
+            try:
+                self.value_store = State(STATE_DIR, readonly=True)
+            except StateError:
+                return None
+        return self.value_store.value_of(name)
+
     def checkpoint_ran(self, checkpoint: Job) -> None:
         """The checkpoint job has run (its outputs may be new): `checkpoints.NAME.get()` answers."""
         self.completed.add(checkpoint)
@@ -360,6 +427,7 @@ class Planner:
         job.waits_for = None
         job.deps = []
         job.after = []
+        job.reads = ()
         self._values(job)
         job.inputs = self._inputs(job.rule, job.wildcards, job)
         self._check_shell(job)
@@ -377,6 +445,9 @@ class Planner:
         try:
             job.params = Namespace(_evaluated(rule, "params", rule.params, job.wildcards, job.name))
             job.resources = Namespace(_evaluated(rule, "resources", rule.resources, job.wildcards, job.name))
+            for key in ("mem", "runtime"):
+                if callable(rule.resources.get(key)):  # a function's "2G" or 30: as the literal's
+                    job.resources[key] = _unit(rule, key, job.resources[key], job.name)
             cores = job.resources.get("cores")
             if isinstance(cores, UpTo):  # `cores = upto(N)`: what the budget gives, at most N
                 job.resources["cores"] = cores.given(self.rules.cores_budget)
@@ -502,19 +573,25 @@ def job_target(rules: Rules, name: str) -> str | None:
     when no rule's job can be so named."""
     for rule in rules.rules.values():
         if name.startswith(rule.name + "[") and name.endswith("]"):
-            wildcards: dict[str, str] = {}
-            for part in name[len(rule.name) + 1:-1].split(","):
-                key, sep, value = part.partition("=")
-                if sep and key.isidentifier():
-                    wildcards[key] = value
-                elif wildcards:  # a value holding a comma
-                    key = next(reversed(wildcards))
-                    wildcards[key] += "," + part
+            wildcards = _wildcards_in(name[len(rule.name) + 1:-1])
             outputs = _flat(rule.outputs)
             pattern = Pattern(outputs[0]) if outputs else None
             if pattern is not None and set(pattern.names) == set(wildcards):
                 return normpath(pattern.format(wildcards))
     return None
+
+
+def _wildcards_in(text: str) -> dict[str, str]:
+    """`a=1,b=x` (a job name's brackets) as a dict."""
+    wildcards: dict[str, str] = {}
+    for part in text.split(","):
+        key, sep, value = part.partition("=")
+        if sep and key.isidentifier():
+            wildcards[key] = value
+        elif wildcards:  # a value holding a comma
+            key = next(reversed(wildcards))
+            wildcards[key] += "," + part
+    return wildcards
 
 
 def _flat(items) -> list[str]:
@@ -590,6 +667,19 @@ def _evaluated(rule: Rule, section: str, values: dict[str, Any], wildcards: dict
             v = format_wildcards(v, wildcards)
         out[k] = v
     return out
+
+
+def _unit(rule: Rule, key: str, value: Any, job_name: str) -> Any:
+    """A `mem` or `runtime` a resources function returned, in bytes or seconds (as define.py
+    reads the literal ones: "2G", a bare number of megabytes or minutes)."""
+    from .units import parse_duration, parse_size
+
+    try:
+        return parse_size(value) if key == "mem" else parse_duration(value)
+    except (ValueError, TypeError) as e:
+        raise PipefileError(f"rule '{rule.name}': the resources function for {key} returned {value!r} for "
+                            f"{job_name}: {e}", rule.where("resources"),
+                            "return a size like \"2G\" (mem) or a duration like \"2h\" (runtime)") from None
 
 
 def _escapes(value: str) -> bool:

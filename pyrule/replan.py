@@ -36,16 +36,16 @@ class Replanned:
 
 def replan_askers(checkpoint: Job, planner: Replanner, jobs: list[Job], producers: dict[str, Job],
                   sched: Schedule, check: Callable[[Job], None],
-                  judge: Callable[[Job], bool | None]) -> Iterator[Replanned]:
+                  judge: Callable[[Job], bool | None], askers: list[Job] | None = None) -> Iterator[Replanned]:
     """The checkpoint job has run: re-plan each asker still to run, one `Replanned` each, in
-    the order the planner lists them. `jobs` and `producers` (the graph's) receive the new jobs,
+    the order the planner lists them (`askers`: these instead, e.g. the readers of a job's value). `jobs` and `producers` (the graph's) receive the new jobs,
     each right before its asker, and lose the dropped ones. `check(asker)` raises a PyruleError
     if the re-planned asker cannot run (its resources may have waited for the checkpoint);
     `judge(job)` decides each new job: True to run it, None up to date, False refused (it fails
     unrun, and its asker is skipped). A record is yielded before the next asker is re-planned."""
     planner.checkpoint_ran(checkpoint)
     known = set(jobs)
-    for asker in list(planner.asked.get(checkpoint, ())):
+    for asker in list(planner.asked.get(checkpoint, ())) if askers is None else askers:
         if not sched.pending(asker):
             continue
         before = set(asker.deps)

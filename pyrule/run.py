@@ -68,6 +68,9 @@ class RunResult:
     wall_s: float
     run_dir: str
     signum: int | None = None  # the signal that interrupted the run (SIGINT, SIGTERM), if one did
+    # Job name -> the value its Python body returned (values.py), for the jobs of the run's graph
+    # that have one (ran now or earlier).
+    values: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -305,6 +308,11 @@ class Runner:
         except BaseException:
             self._leave()
             raise
+        planner = self.graph.planner
+        if planner is not None:  # values.NAME.get() reads what this run records (values.py)
+            if planner.value_store is not None and planner.value_store is not self.state:
+                planner.value_store.close()  # (the read-only one planning opened)
+            planner.value_store = self.state
         events = self.events
         if self.state.warning:
             events.warn(self.state.warning)
@@ -332,8 +340,12 @@ class Runner:
             gc.enable()
         stale = [d for d in decisions if d.reason is not None]
         try:
+            will_run = self.decider.will_run
             for d in stale:
-                self._check_job_fits(d.job)
+                # (a job reading the value of a job that runs first is checked when re-planned
+                # with the new value: planned with the old one, it may ask for more than it will)
+                if not (d.job.reads and any(p in will_run for p in d.job.reads)):
+                    self._check_job_fits(d.job)
             if not self.options.overwrite_protected:
                 check_protected(stale)
         except UsageError as e:  # nothing started: close the run as an error, not left "running"
@@ -394,9 +406,11 @@ class Runner:
                 signal.signal(s, h)
             life.close()
             journal.close()
+            values: dict[str, Any] = {}
             try:
                 self.state.flush()
                 self.state.run_ended(self.run_id, status)
+                values = _values(self.state, self.graph.jobs)
             except StateError as e:
                 store_error = store_error or e
             try:
@@ -405,7 +419,7 @@ class Runner:
                 store_error = store_error or e
             self._leave()
         result = RunResult(self.run_id, self.outcomes, status, time.time() - t0, self.run_dir,
-                           self.interrupted if status == "interrupted" else None)
+                           self.interrupted if status == "interrupted" else None, values)
         events.run_ended(status)
         try:
             if self.log.kept:
@@ -579,6 +593,13 @@ class Runner:
         checkpoint that ran re-plans the jobs that asked for it."""
         planner = self.graph.planner
         askers = set(planner.asked.get(job, ())) if ok and job.rule.checkpoint and planner is not None else set()
+        # Jobs that read its value while planned (values.py): planned again with the value it
+        # returned now (an equal one leaves them up to date when they are decided again).
+        readers: list[Job] = []
+        if ok and planner is not None and planner.readers and job in planner.readers:
+            readers = [*(planner.asked.get(job, ()) if askers else ()),
+                       *(r for r in planner.readers[job] if r not in askers)]
+            askers |= set(readers)
         life = self._life()
         life.skipped(self._sched().finished(job, ok, askers))
         if not askers:
@@ -593,7 +614,7 @@ class Runner:
             return life.added(j, job, o.force_all, o.overwrite_protected)
 
         for r in replan_askers(job, planner, self.graph.jobs, self.graph.producers, self._sched(),
-                               self._check_job_fits, judge):
+                               self._check_job_fits, judge, readers or None):
             if r.error is not None:
                 events.replan_failed(r.asker, r.error)
                 life.skipped(r.skipped)
@@ -640,6 +661,27 @@ class Runner:
 
 
 # --- helpers -------------------------------------------------------------------------------------
+
+
+def _values(state: State, jobs: list[Job]) -> dict[str, Any]:
+    """The values of these jobs that the store has (values.py): one query when there are none."""
+    import sqlite3
+
+    try:
+        names = state.valued()
+    except sqlite3.Error:  # (a store in trouble: the run's own outcome says so; no values then)
+        return {}
+    out: dict[str, Any] = {}
+    for job in jobs if names else ():
+        if job.name not in names:
+            continue
+        try:
+            stored = state.value_of(job.name)
+            if stored is not None:
+                out[job.name] = stored.load()
+        except Exception:  # noqa: BLE001 - an unpickling error (the class is gone), a store error: left out
+            continue
+    return out
 
 
 def _check_layout() -> None:

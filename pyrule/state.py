@@ -18,6 +18,7 @@ from collections.abc import Iterable
 
 from .errors import PyruleError
 from .record import record
+from .values import Stored
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start
 if TYPE_CHECKING:
@@ -39,6 +40,9 @@ CREATE TABLE IF NOT EXISTS runs (
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS reported (name TEXT PRIMARY KEY, data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS job_values (
+    name TEXT PRIMARY KEY, hash TEXT NOT NULL, kind TEXT NOT NULL, short TEXT NOT NULL, data BLOB NOT NULL
+);
 CREATE TABLE IF NOT EXISTS noop_memo (
     key TEXT PRIMARY KEY, generation INTEGER NOT NULL, jobs INTEGER NOT NULL, paths BLOB NOT NULL,
     digest TEXT NOT NULL
@@ -50,7 +54,8 @@ CREATE TABLE IF NOT EXISTS noop_memo (
     # while the generation it was made at is current; so only new marks matter of `running`.
     f"CREATE TRIGGER IF NOT EXISTS {table}_{op.lower()} AFTER {op} ON {table} BEGIN "
     "INSERT INTO meta VALUES ('generation', 1) ON CONFLICT(key) DO UPDATE SET value = value + 1; END;\n"
-    for table, op in (("jobs", "INSERT"), ("jobs", "UPDATE"), ("jobs", "DELETE"), ("running", "INSERT")))
+    for table, op in (("jobs", "INSERT"), ("jobs", "UPDATE"), ("jobs", "DELETE"), ("running", "INSERT"),
+                      ("job_values", "INSERT"), ("job_values", "UPDATE"), ("job_values", "DELETE")))
 _MEMOS_KEPT = 8
 
 
@@ -130,6 +135,9 @@ class State:
         self._reports: dict[str, dict[str, str]] | None = None
         self._records: dict[str, Record] | None = None
         self._files: dict[str, tuple] | None = None
+        # Jobs' values (values.py): read per name on first use; written with the job records.
+        self._values: dict[str, Stored | None] = {}
+        self._pending_values: dict[str, Stored | None] = {}
         self.warning: str | None = None
         self.readonly = readonly
         try:
@@ -258,6 +266,32 @@ class State:
             self._files = {r[0]: r[1:] for r in rows}
         return self._files
 
+    def value_of(self, name: str) -> Stored | None:
+        """The value the job's last success returned (values.py); None: it has none."""
+        if name in self._values:
+            return self._values[name]
+        try:
+            row = self.db.execute("SELECT hash, kind, data, short FROM job_values WHERE name=?", (name,)).fetchone()
+        except sqlite3.OperationalError:  # a store from before values, opened read-only
+            row = None
+        value = self._values[name] = Stored(row[0], row[1], bytes(row[2]), row[3]) if row else None
+        return value
+
+    def valued(self) -> set[str]:
+        """The names of the jobs that have a value."""
+        try:
+            names = {r[0] for r in self.db.execute("SELECT name FROM job_values")}
+        except sqlite3.OperationalError:  # a store from before values, opened read-only
+            names = set()
+        names.update(n for n, v in self._pending_values.items() if v is not None)
+        return names - {n for n, v in self._pending_values.items() if v is None}
+
+    def set_value(self, name: str, value: Stored | None) -> None:
+        """The job's value from now on (None: it has none), written with the next flush."""
+        if value is None and self.value_of(name) is None:
+            return
+        self._values[name] = self._pending_values[name] = value
+
     def running(self) -> list[RunningJob]:
         rows = self.db.execute("SELECT name, run_id, owner_pid, owner_start, pgid, outputs, started FROM running")
         return [RunningJob(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), r[6]) for r in rows]
@@ -334,12 +368,14 @@ class State:
         self.db.execute("DELETE FROM reported WHERE name=?", (name,))
         if self._reports is not None:
             self._reports.pop(name, None)
+        self.db.execute("DELETE FROM job_values WHERE name=?", (name,))
+        self._values.pop(name, None)
         if self._records is not None:
             self._records.pop(name, None)
 
     def flush(self) -> None:
         if not (self._pending_jobs or self._pending_files or self._pending_done or self._pending_pgids
-                or self._pending_reports):
+                or self._pending_reports or self._pending_values):
             return
         with self._transaction():
             if self._pending_pgids:
@@ -356,11 +392,20 @@ class State:
                                     [(n,) for n, v in self._pending_reports.items() if v is None])
                 self.db.executemany("INSERT OR REPLACE INTO reported VALUES (?,?)",
                                     [(n, v) for n, v in self._pending_reports.items() if v is not None])
+            if self._pending_values:
+                self._write_values()
         self._pending_jobs.clear()
         self._pending_files.clear()
         self._pending_done.clear()
         self._pending_pgids.clear()
         self._pending_reports.clear()
+        self._pending_values.clear()
+
+    def _write_values(self) -> None:
+        items = self._pending_values.items()
+        self.db.executemany("DELETE FROM job_values WHERE name=?", [(n,) for n, v in items if v is None])
+        self.db.executemany("INSERT OR REPLACE INTO job_values VALUES (?,?,?,?,?)",
+                            [(n, v.hash, v.kind, v.short, v.data) for n, v in items if v is not None])
 
     # --- no-op memos (noop_memo.py) -----------------------------------------------------------
 

@@ -93,7 +93,8 @@
       "reversed" "set" "sorted" "str" "sum" "tuple" "type" "zip"
       ;; pyrule's helpers
       "expand" "temp" "protected" "directory" "shell" "report" "config"
-      "upto" "attempt" "ancient" "multiext" "touch" "glob_wildcards" "workflow")
+      "upto" "attempt" "ancient" "multiext" "touch" "glob_wildcards" "workflow"
+      "values")
     "Python builtins and pyrule helpers, highlighted in Python code.")
 
   (defconst pipefile-shell-keywords

@@ -30,7 +30,10 @@ def run_job(rules, name: str, targets: list[str]) -> int:
         )
     with tempfile.TemporaryDirectory(prefix="pyrule-run-job-") as tmp:
         spec = job_spec(job, rules.namespace, tmp, 1)
+    value = os.environ.get("PYRULE_VALUE")  # where the runner reads the body's value back (values.py)
     os.environ.update(spec.env)
+    if value:
+        os.environ["PYRULE_VALUE"] = value
     for d in spec.output_dirs:
         os.makedirs(d, exist_ok=True)
     sys.stdout.flush()

@@ -311,7 +311,8 @@ class SlurmExecutor(Executor):
         spec.resources = {k: v.at(spec.attempt) if isinstance(v, Scaled) else v for k, v in job.resources.items()}
         spec.pipefile = pipefile
         spec.overrides = list(overrides)
-        spec.target = job.outputs[0] if job.outputs else job.rule.name
+        # (a job without outputs by its name: `estimate[s=a]`, a value-only job of values.py)
+        spec.target = job.outputs[0] if job.outputs else job.name
         spec.local = job.rule.local
 
     @classmethod

@@ -12,7 +12,7 @@ from .model import DocState, Model
 from .words import BODY_FIELDS, HELPER_DOCS, section_doc, sections, statements
 
 _K = T.CompletionItemKind
-_RULE_DOT = re.compile(r"\b(rules|checkpoints)\.(\w*)$")
+_RULE_DOT = re.compile(r"\b(rules|checkpoints|values)\.(\w*)$")
 _RULE_MEMBER = re.compile(r"\brules\.(\w+)\.\w*$")
 _MEMBERS = {"output": "the rule's outputs (named ones as attributes)", "input": "the rule's inputs (not those of functions)",
             "params": "the rule's params, a dict", "name": "the rule's name"}
@@ -63,7 +63,8 @@ def complete(model: Model, state: DocState, line: int, col: int) -> list[T.Compl
         rules = model.rules(state.path).values()
         return [T.CompletionItem(r.name, kind=_K.Class, detail=f"{r.kind} {r.name}",
                                  documentation=r.doc)
-                for r in rules if m.group(1) == "rules" or r.kind == "checkpoint"]
+                for r in rules if m.group(1) == "rules" or (r.kind == "checkpoint" if m.group(1) == "checkpoints"
+                                                            else "python" in r.sections)]
     m = _RULE_MEMBER.search(before)
     if m and m.group(1) in model.rules(state.path):
         return [T.CompletionItem(n, kind=_K.Property, documentation=doc) for n, doc in _MEMBERS.items()]

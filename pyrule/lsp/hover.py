@@ -28,7 +28,7 @@ def hover(model: Model, state: DocState, line: int, col: int) -> T.Hover | None:
         text = _item(model, state, line, before.rsplit("{", 1)[1].rstrip("."), word)
     else:
         rules, names = model.rules(state.path), model.names(state.path)
-        if word in rules and (re.search(r"\b(rules|checkpoints)\.$", before) or word not in names):
+        if word in rules and (re.search(r"\b(rules|checkpoints|values)\.$", before) or word not in names):
             text = _rule(model, rules[word], state.saved.get("rules", {}).get(word))
         elif word in names:
             name = names[word]

@@ -12,7 +12,7 @@ from .index import Index, RuleInfo, Span
 from .model import DocState, Model, path_to_uri
 from .text import Text
 
-_REF_BEFORE = re.compile(r"\b(rules|checkpoints)\.$")
+_REF_BEFORE = re.compile(r"\b(rules|checkpoints|values)\.$")
 _FIELD_BEFORE = re.compile(r"\{(input|output|params|resources|env)\.$")
 
 

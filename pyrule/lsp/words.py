@@ -19,7 +19,7 @@ SECTION_DOCS = {
     "env": "`NAME = expr, ...` exported to the job (as `str(value)`); a value may be a function of `wildcards`",
     "shell": "shell commands, run by `bash -euo pipefail`; `{input}`, `{output}`, `{params.x}`, ... are substituted",
     "python": "Python statements, run in a forked process; they see `input`, `output`, `params`, `wildcards`, "
-              "`resources`, `log`, `shell(cmd)` and `report(key, value)`",
+              "`resources`, `log`, `shell(cmd)`, `report(key, value)` and `values`; `return VALUE` gives the job a value",
     "script": "a Python script file run as the job, with `snakemake` (also `pyrule`): `input`, `output`, "
               "`params`, `wildcards`, `log`, `resources`, `threads`, `config`; its content is part of the signature",
     "cache": "`False`: this rule's results are never restored from nor published to the cache (docs/cache.md)",
@@ -37,6 +37,8 @@ HELPER_DOCS = {
     "directory": "directory(path): an output that is a whole directory",
     "rules": "rules.NAME: a rule defined above (`rules.NAME.output`, `.input`, `.params`)",
     "checkpoints": "checkpoints.NAME.get(**wildcards).output: a checkpoint's outputs, in input functions",
+    "values": "values.NAME.get(**wildcards): the value a job of rule NAME returned from its Python body "
+              "(`return VALUE`), in params, resources, env and input functions; the reader waits for it",
     "ancient": "ancient(path): an input whose changes never make the job stale (its absence still does)",
     "touch": "touch(path): an output pyrule creates or updates once the body succeeds",
     "multiext": "multiext(prefix, ext, ...): the paths prefix+ext for each ext",
