@@ -504,7 +504,7 @@ def _main(args: argparse.Namespace, argv: list[str], console) -> int:
     if any(r.container is not None or r.venv is not None for r in rules.rules.values()):
         from .containers import check  # images and environments, before any job starts (issue 19)
 
-        check(graph)
+        check(graph, rules.namespace)
     if args.dag:
         from .report.command import dag_command
 

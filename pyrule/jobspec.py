@@ -60,6 +60,12 @@ def job_spec(job: Job, namespace: dict[str, Any], run_dir: str, attempt: int) ->
                    script_path=os.path.join(run_dir, "scripts", safe + ".sh"))
     rule = job.rule
     touched = job.flagged("touch")
+    if rule.python is not None or rule.script is not None:
+        if rule.container is not None:  # run by the image's python3 (pyjob.py, docs/environments.md)
+            spec.shell = _in_container(job, namespace, ctx, touched, os.path.join(run_dir, "pyjobs", safe), env,
+                                       spec.workdir, spec.files)
+            return spec
+        spec.ship = _shipper(job, namespace, ctx, touched)
     if rule.python is not None or rule.func is not None or rule.script is not None:
         spec.python = python_body(job, namespace, ctx, touched)
         return spec
@@ -78,6 +84,44 @@ def job_spec(job: Job, namespace: dict[str, Any], run_dir: str, attempt: int) ->
 
         env.update(activate(rule))
     return spec
+
+
+def _shipper(job: Job, namespace: dict[str, Any], ctx: dict[str, Any],
+             touched: list[str]) -> Callable[[str], dict[str, str]]:
+    """JobSpec.ship for the job's Python body: shipped to run in another process of the same Python."""
+
+    def ship(path: str) -> dict[str, str]:
+        from . import pyjob
+
+        return pyjob.files(pyjob.ship(job, namespace, ctx, touched, _result_path(path), False), path)
+
+    return ship
+
+
+def _result_path(spec_path: str) -> str:
+    return (spec_path[:-5] if spec_path.endswith(".json") else spec_path) + ".result.json"
+
+
+def _in_container(job: Job, namespace: dict[str, Any], ctx: dict[str, Any], touched: list[str], base: str,
+                  env: dict[str, str], workdir: str, files: dict[str, str]) -> str:
+    """The script that runs the job's Python body under its image's python3 (the shipped spec and
+    the runner go into `files`); a job whose values cannot be shipped fails at once, saying why."""
+    import shlex
+
+    from . import pyjob
+    from .containers import wrap
+
+    rule = job.rule
+    try:
+        shipped = pyjob.ship(job, namespace, ctx, touched, base + ".result.json", True)
+    except pyjob.Unshippable as e:
+        return f"echo {shlex.quote(f'pyrule: {e}')} >&2\nexit 1\n"
+    files.update(pyjob.files(shipped, base + ".json"))
+    missing = (f"pyrule: rule '{rule.name}': the image {rule.container} has no python3 to run its Python body; "
+               "install Python 3 in the image, or make the body a shell: body")
+    body = (f"command -v python3 >/dev/null 2>&1 || {{ echo {shlex.quote(missing)} >&2; exit 127; }}\n"
+            f"exec python3 {shlex.quote(pyjob.RUNNER_COPY)} {shlex.quote(base + '.json')}\n")
+    return wrap(job, body, env, workdir)
 
 
 def _touch_body(paths: list[str], body: Callable[[], None]) -> Callable[[], None]:

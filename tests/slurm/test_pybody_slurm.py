@@ -1,0 +1,87 @@
+"""Issue 21 "no re-parse on nodes", on a real Slurm cluster (fixture slurm_cluster): a `python:` body
+runs on the node from its shipped spec (pyjob.py) without the Pipefile's top level running again
+there; its traceback names the Pipefile's line; a body that uses a top-level name that cannot be
+shipped (a class defined in the Pipefile) falls back to re-loading the Pipefile on the node."""
+
+from __future__ import annotations
+
+import pytest
+from test_executor import pyrule
+
+PIPEFILE = """\
+import os
+STEP = 10
+python:
+    with open("toplevel.log", "a") as f:  # counts the runs of the top level
+        f.write(f"{os.environ.get('SLURM_JOB_ID', 'here')}\\n")
+
+    def scaled(x):
+        return x * STEP
+
+    class Box:
+        pass
+
+rule all:
+    input: "a.txt", "b.txt"
+
+rule make:
+    output: "{s}.txt"
+    params: k = 2
+    resources: cores = 1
+    python:
+        with open(output[0], "w") as f:
+            f.write(f"{wildcards.s} {scaled(params.k)} {threads} {os.environ.get('SLURM_JOB_ID') is not None}\\n")
+        report("made", wildcards.s)
+        shell("echo shelled {wildcards.s} >> {output}")
+
+rule bad:
+    output: "bad.txt"
+    python:
+        x = 1
+        raise ValueError("broken on purpose")
+
+rule boxed:
+    output: "boxed.txt"
+    python:
+        open(output[0], "w").write(type(Box()).__name__ + "\\n")
+"""
+
+
+def top_level_runs(d) -> list[str]:
+    return (d / "toplevel.log").read_text().splitlines()
+
+
+@pytest.mark.slow
+def test_python_bodies_run_on_the_node_without_the_top_level(slurm_cluster, tmp_path):
+    (tmp_path / "Pipefile").write_text(PIPEFILE)
+    p = pyrule(slurm_cluster, tmp_path, "--executor", "slurm", timeout=240)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert (tmp_path / "a.txt").read_text() == "a 20 1 True\nshelled a\n"
+    assert (tmp_path / "b.txt").read_text() == "b 20 1 True\nshelled b\n"
+    assert top_level_runs(tmp_path) == ["here"]  # once, on the submit host: never on a node
+    header, *rows = [ln.split("\t") for ln in
+                     sorted((tmp_path / ".pyrule" / "runs").glob("*/stats.tsv"))[-1].read_text().splitlines()]
+    made = {row[1]: row[header.index("made")] for row in rows if row[0] == "make"}
+    assert made == {"make[s=a]": "a", "make[s=b]": "b"}, made  # report() from the node
+    scripts = list((tmp_path / ".pyrule" / "slurm").glob("make*.sh"))
+    assert scripts and all("--run-job" not in s.read_text() for s in scripts)
+
+    # a failing body: its traceback names the Pipefile's line; still no top level on the node
+    p = pyrule(slurm_cluster, tmp_path, "--executor", "slurm", "bad.txt", timeout=240)
+    assert p.returncode == 1, p.stdout + p.stderr
+    line = PIPEFILE.splitlines().index('        raise ValueError("broken on purpose")') + 1
+    log = (tmp_path / ".pyrule" / "logs" / "bad" / "bad.log").read_text()
+    assert f'File "Pipefile", line {line}, in <module>' in log and "ValueError: broken on purpose" in log, log
+    assert "run.py\", line" not in log, log  # the runner's own frames are left out
+    assert top_level_runs(tmp_path) == ["here", "here"]
+
+    # a class defined in the Pipefile cannot be shipped: the node loads the Pipefile again, and says why
+    p = pyrule(slurm_cluster, tmp_path, "--executor", "slurm", "boxed.txt", timeout=240)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert (tmp_path / "boxed.txt").read_text() == "Box\n"
+    runs = top_level_runs(tmp_path)
+    assert runs[:3] == ["here"] * 3 and len(runs) == 4 and runs[3].isdigit(), runs  # the 4th: on the node
+    script = next((tmp_path / ".pyrule" / "slurm").glob("boxed*.sh")).read_text()
+    assert "--run-job" in script, script
+    log = (tmp_path / ".pyrule" / "logs" / "boxed" / "boxed.log").read_text()
+    assert "its body uses the top-level name 'Box': the class Box is defined in the Pipefile" in log, log
