@@ -161,7 +161,10 @@ def encode(v: Any, foreign: bool) -> Any:
     import types
 
     from .paths import Namespace, Paths
+    from .rules import FlaggedPath
 
+    if v.__class__ is FlaggedPath:  # temp(), touch()...: to a body, the path
+        return str(v)
     if v is None or v.__class__ in (bool, int, str) or (v.__class__ is float and v == v and abs(v) != float("inf")):
         return v
     cls = v.__class__
@@ -175,8 +178,8 @@ def encode(v: Any, foreign: bool) -> Any:
         return {"N": [[k, encode(i, foreign)] for k, i in v.items()]}
     if cls is set or cls is frozenset:
         return {"S" if cls is set else "FS": [encode(i, foreign) for i in v]}
-    if cls is Paths and all(i.__class__ is str for i in v):
-        return {"P": [list(v), {k: encode(i, foreign) for k, i in v.names().items()}]}
+    if cls is Paths and all(isinstance(i, str) for i in v):
+        return {"P": [[str(i) for i in v], {k: encode(i, foreign) for k, i in v.names().items()}]}
     if isinstance(v, types.ModuleType):
         if v.__name__ == "__main__" or v.__spec__ is None:
             raise Unshippable(f"the module {v.__name__} cannot be imported by name")

@@ -115,3 +115,25 @@ def test_a_top_level_name_that_cannot_be_shipped_is_an_error_before_any_job(proj
     assert "rule 'x': its body uses the top-level name 'Box': the class Box is defined in the Pipefile" in err, err
     assert "Pipefile:10" in err and "params:" in err and "Traceback" not in err, err
     assert not (project / "x.txt").exists()
+
+
+def test_a_script_body_and_touch_outputs_in_the_image(project, python_image):
+    project.write("scripts/s.py", """
+import platform
+with open(snakemake.output.table, "w") as f:
+    f.write(f"{open('/etc/os-release').read().strip()} {snakemake.params.title} {snakemake.config['who']} "
+            f"{snakemake.wildcards.s} {platform.python_version_tuple()[0]}\\n")
+""")
+    project.pipefile(f"""
+        config = {{"who": "pipefile"}}
+
+        rule s:
+            output: table = "{{s}}.tsv", flag = touch("{{s}}.flag")
+            params: title = "T"
+            container: "{PYTHON_IMAGE}"
+            script: "scripts/s.py"
+    """)
+    r = project.run("x.tsv", env=ENV)
+    assert r.rc == 0, str(r)
+    assert (project / "x.tsv").read_text() == "ID=pyrule-python T pipefile x 3\n"
+    assert (project / "x.flag").exists()

@@ -5,8 +5,11 @@ shipped (a class defined in the Pipefile) falls back to re-loading the Pipefile 
 
 from __future__ import annotations
 
+import subprocess
+import textwrap
+
 import pytest
-from test_executor import pyrule
+from test_executor import PYRULE, _env, pyrule
 
 PIPEFILE = """\
 import os
@@ -85,3 +88,28 @@ def test_python_bodies_run_on_the_node_without_the_top_level(slurm_cluster, tmp_
     assert "--run-job" in script, script
     log = (tmp_path / ".pyrule" / "logs" / "boxed" / "boxed.log").read_text()
     assert "its body uses the top-level name 'Box': the class Box is defined in the Pipefile" in log, log
+
+
+@pytest.mark.slow
+def test_a_python_body_with_a_venv_on_the_node(slurm_cluster, tmp_path):
+    (tmp_path / "envs").mkdir()
+    (tmp_path / "envs" / "table.txt").write_text("tabulate==0.9.0\n")
+    (tmp_path / "Pipefile").write_text(textwrap.dedent("""\
+        python:
+            with open("toplevel.log", "a") as f:
+                f.write("run\\n")
+
+        rule table:
+            output: touch("table.txt")
+            venv: "envs/table.txt"
+            python:
+                import os, tabulate
+                with open(output[0], "w") as f:
+                    f.write(f"{tabulate.__version__} {os.environ.get('SLURM_JOB_ID') is not None}\\n")
+    """))
+    env = {**_env(slurm_cluster), "PYRULE_VENV_CACHE": str(tmp_path / "cache")}
+    p = subprocess.run([*PYRULE, "--executor", "slurm"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                       timeout=300, stdin=subprocess.DEVNULL)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert (tmp_path / "table.txt").read_text() == "0.9.0 True\n"
+    assert top_level_runs(tmp_path) == ["run"]

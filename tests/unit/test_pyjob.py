@@ -113,3 +113,18 @@ def test_a_function_body_of_the_api_has_no_container():
     w = Workflow()
     with pytest.raises(PipefileError, match="container: runs shell:, python: and script: bodies"):
         w.rule("x", output="x", container="img", python=lambda: None)
+
+
+def test_the_runner_is_python_3_6_and_needs_only_the_standard_library():
+    import ast
+    import sys
+
+    from pyrule.pyjob import runner_source
+
+    tree = ast.parse(runner_source(), feature_version=(3, 6))
+    top = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
+    modules = {a.name.split(".")[0] for n in top if isinstance(n, ast.Import) for a in n.names}
+    modules |= {n.module.split(".")[0] for n in top if isinstance(n, ast.ImportFrom) and n.module}
+    assert modules <= set(sys.stdlib_module_names), modules  # (pyrule's own: only inside try, below)
+    guarded = [n for n in tree.body if isinstance(n, ast.Try)]
+    assert guarded and all(isinstance(h.type, ast.Name) and h.type.id == "Exception" for h in guarded[0].handlers)
