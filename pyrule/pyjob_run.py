@@ -23,11 +23,12 @@ import subprocess
 import sys
 import traceback
 
-try:  # a Slurm node: pyrule is installed, so the body gets pyrule's own types and substitution
+try:  # a Slurm node: pyrule is installed, so the body gets pyrule's own types (and substitution)
     from pyrule.paths import Namespace, Paths
-    from pyrule.substitute import substitute as _pyrule_substitute
+
+    _HAVE_PYRULE = True
 except Exception:  # noqa: BLE001 - a container's Python: no pyrule, these small stand-ins instead
-    _pyrule_substitute = None  # type: ignore[assignment]
+    _HAVE_PYRULE = False
 
     class Paths(list):  # type: ignore[no-redef]
         """A list of paths whose named items are attributes (`input.table`), as pyrule's."""
@@ -180,8 +181,10 @@ def run(spec):
     shell_argv = spec.get("shell") or ["bash", "-euo", "pipefail", "-c"]
 
     def shell(cmd, **kw):
-        if _pyrule_substitute is not None:
-            script = _pyrule_substitute(cmd, ctx, wildcards, g)
+        if _HAVE_PYRULE:
+            from pyrule.substitute import substitute
+
+            script = substitute(cmd, ctx, wildcards, g)
         else:
             script = simple_substitute(cmd, ctx, wildcards, g)
         return subprocess.run(shell_argv + [script], check=True, **kw)
