@@ -1200,7 +1200,7 @@ def _essence(script: str) -> str:
     file, its attempt, comments): equal for an adopted job only if it runs what this run would."""
     lines = [ln for ln in script.splitlines()
              if not ln.startswith(("export PYRULE_JOB=", "export PYRULE_REPORT=", "# pyrule job", "# submitted"))]
-    return re.sub(r"\.a\d+\.(sh|usage\.json)", r".aN.\1", "\n".join(lines))
+    return re.sub(r"\.a\d+\.(sh|usage\.json|pyjob\.json)", r".aN.\1", "\n".join(lines))
 
 
 def _latest_script(workdir: str, name: str) -> str | None:

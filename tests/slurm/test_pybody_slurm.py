@@ -9,7 +9,10 @@ import subprocess
 import textwrap
 
 import pytest
+from harness import ok
+from test_arrays import counting_sbatch, sbatch_calls
 from test_executor import PYRULE, _env, pyrule
+from test_reattach import kill_once_submitted
 
 PIPEFILE = """\
 import os
@@ -113,3 +116,32 @@ def test_a_python_body_with_a_venv_on_the_node(slurm_cluster, tmp_path):
     assert p.returncode == 0, p.stdout + p.stderr
     assert (tmp_path / "table.txt").read_text() == "0.9.0 True\n"
     assert top_level_runs(tmp_path) == ["run"]
+
+
+@pytest.mark.slow
+def test_a_killed_pyrules_python_jobs_are_adopted_not_resubmitted(slurm_cluster, tmp_path):
+    """The shipped spec is named by job and attempt, not by run: the next run's script is the same,
+    so a Python job left running by a pyrule killed with -9 is adopted (reattach, issue 21)."""
+    (tmp_path / "Pipefile").write_text(textwrap.dedent("""\
+        python:
+            with open("toplevel.log", "a") as f:
+                f.write("here\\n")
+
+        rule all:
+            input: expand("out/{i}.txt", i=range(4))
+
+        rule slow:
+            output: "out/{i}.txt"
+            python:
+                import time
+                time.sleep(8)
+                open(output[0], "w").write(f"job {wildcards.i}\\n")
+    """))
+    kill_once_submitted(slurm_cluster, tmp_path, 4)
+    env, calls = counting_sbatch(tmp_path, slurm_cluster.env)
+    r = ok(tmp_path, "--executor", "slurm", env=env, timeout=300)
+    assert sbatch_calls(calls) == [], r.err  # nothing submitted again
+    assert r.err.count("adopted Slurm job") == 4, r.err
+    for i in range(4):
+        assert (tmp_path / "out" / f"{i}.txt").read_text() == f"job {i}\n"
+    assert top_level_runs(tmp_path) == ["here", "here"]  # the killed run and this one: none on a node
