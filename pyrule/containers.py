@@ -138,12 +138,15 @@ def _check_python(rule: Rule, namespace: dict[str, Any]) -> None:
 
 
 def build_all(rules: Any, say: Callable[[str], None]) -> int:
-    """--build-envs: build every rule's venv and resolve every rule's image; print each once."""
+    """--build-envs: build every rule's venv and resolve every rule's image (with python3, for a
+    Python body's); print each once."""
     seen = set()
     for rule in rules.rules.values():
         if (rule.container or rule.venv) and (rule.container, rule.venv) not in seen:
             seen.add((rule.container, rule.venv))
             say(software(rule))
+        if rule.container is not None and (rule.python is not None or rule.script is not None):
+            _check_python(rule, rules.namespace)
     return 0
 
 

@@ -9,7 +9,9 @@ import os
 import shutil
 
 import pytest
-from envs.images import ENV, IMAGE, PYTHON_IMAGE, make_image, make_python_image
+from envs.images import ENV, PYTHON_IMAGE, make_image, make_python_image
+
+NO_PYTHON = "localhost/pyrule-envs-nopython:1"  # (its own tag: other sessions rebuild the shared one)
 
 pytestmark = pytest.mark.skipif(
     not (shutil.which("podman") and os.path.exists("/bin/busybox") and os.path.exists("/usr/bin/python3")),
@@ -76,7 +78,7 @@ def test_python_body_runs_in_the_image(project, python_image):
 
 
 def test_an_image_without_python3_is_an_error_before_any_job(project, python_image, tmp_path):
-    make_image(tmp_path, IMAGE, "pyrule-test")
+    make_image(tmp_path, NO_PYTHON, "pyrule-test")
     project.pipefile(f"""
         rule all:
             input: "plain.txt", "x.txt"
@@ -87,15 +89,17 @@ def test_an_image_without_python3_is_an_error_before_any_job(project, python_ima
 
         rule x:
             output: "x.txt"
-            container: "{IMAGE}"
+            container: "{NO_PYTHON}"
             python:
                 open(output[0], "w").close()
     """)
     rc, out, err = project.run(env=ENV)
     assert rc == 2, err
-    assert f"rule 'x': the image {IMAGE} has no python3" in err and "Pipefile:11" in err, err
+    assert f"rule 'x': the image {NO_PYTHON} has no python3" in err and "Pipefile:11" in err, err
     assert "install Python 3 in the image" in err and "Traceback" not in err, err
     assert not (project / "plain.txt").exists()
+    rc, out, err = project.run("--build-envs", env=ENV)  # checked there too
+    assert rc == 2 and f"rule 'x': the image {NO_PYTHON} has no python3" in err, out + err
 
 
 def test_a_top_level_name_that_cannot_be_shipped_is_an_error_before_any_job(project, python_image):
