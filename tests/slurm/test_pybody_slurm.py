@@ -9,6 +9,7 @@ import subprocess
 import textwrap
 
 import pytest
+from envs.images import ENV, make_python_image
 from harness import ok
 from test_arrays import counting_sbatch, sbatch_calls
 from test_executor import PYRULE, _env, pyrule
@@ -145,3 +146,34 @@ def test_a_killed_pyrules_python_jobs_are_adopted_not_resubmitted(slurm_cluster,
     for i in range(4):
         assert (tmp_path / "out" / f"{i}.txt").read_text() == f"job {i}\n"
     assert top_level_runs(tmp_path) == ["here", "here"]  # the killed run and this one: none on a node
+
+
+@pytest.mark.slow
+def test_a_python_body_in_a_container_on_the_node(slurm_cluster, tmp_path):
+    """A Python body with `container:` on Slurm: the node's job script runs podman, the image's
+    python3 runs the shipped spec (issue 19 with issue 21)."""
+    image = make_python_image(tmp_path)
+    d = tmp_path / "project"
+    d.mkdir()
+    (d / "Pipefile").write_text(textwrap.dedent(f"""\
+        python:
+            with open("toplevel.log", "a") as f:
+                f.write("here\\n")
+            def tag(x):
+                return "<" + x + ">"
+
+        rule inside:
+            output: "in.txt"
+            container: "{image}"
+            python:
+                open(output[0], "w").write(tag(open("/etc/os-release").read().strip()) + "\\n")
+                report("where", "image")
+    """))
+    env = {**_env(slurm_cluster), **ENV}
+    p = subprocess.run([*PYRULE, "--executor", "slurm"], cwd=d, env=env, capture_output=True, text=True,
+                       timeout=300, stdin=subprocess.DEVNULL)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert (d / "in.txt").read_text() == "<ID=pyrule-python>\n"
+    assert top_level_runs(d) == ["here"]
+    script = next((d / ".pyrule" / "slurm").glob("inside*.sh")).read_text()
+    assert "podman run" in script and ".pyrule/pyjob/run.py" in script, script
