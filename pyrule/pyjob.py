@@ -4,8 +4,8 @@ loading the Pipefile again.
 `ship()` describes one job as JSON: the body's source with its file and first line (tracebacks
 name the Pipefile's lines), the job's input, output, log, params, wildcards, resources and
 threads, and the values of the top-level names the body uses (found in its compiled code:
-globals it loads, and `{NAME}` fields in its strings, for shell()). pyjob_run.py, a stdlib-only
-script, runs it. A value is written as JSON where it is JSON (tagged for tuples, sets, dicts
+globals it loads, and `{NAME}` fields in its strings, for shell()) in a file that the rule's jobs
+share (SHARED/DIGEST.json, encoded once per rule). pyjob_run.py, a stdlib-only script, runs it. A value is written as JSON where it is JSON (tagged for tuples, sets, dicts
 with other keys, pyrule's Paths and Namespace), a module by its name, a function defined in the
 Pipefile by its source (and, in turn, the names it uses), anything else as a pickle. What cannot
 be shipped (a class or closure defined in the Pipefile, an object that does not pickle; in a
@@ -16,6 +16,7 @@ refused before any job starts (containers.check). docs/slurm.md, docs/environmen
 
 from __future__ import annotations
 
+import math
 import os
 import re
 
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 
 RUNNER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pyjob_run.py")
 RUNNER_COPY = os.path.join(".pyrule", "pyjob", "run.py")  # in the project: mounted in a container
+SHARED = os.path.join(".pyrule", "pyjob", "shared")  # a rule's top-level values, by content digest
 _FIELD_NAME = re.compile(r"\{([A-Za-z_]\w*)")
 _SKIP = frozenset({"input", "output", "params", "wildcards", "resources", "log", "rule", "jobname",
                    "shell", "report", "threads"})  # the job's own names: shipped as its context
@@ -65,19 +67,56 @@ def ship(job: Job, namespace: dict[str, Any], ctx: dict[str, Any], touched: list
         from .venvs import directory
 
         spec["venv"] = directory(rule)
-    functions: list[dict[str, Any]] = []
     if rule.script is not None:
         spec["script"] = rule.script
-        wanted, assigned = ["config"], set()
     else:
         assert rule.python is not None, "a func body (the Python API) is not shipped"
         loc = rule.where("python")
         spec.update(source=rule.python, file=loc.file if loc else "<python>", line=loc.line if loc else 1)
-        code = compile(rule.python, spec["file"], "exec")
-        wanted, assigned = sorted(names_used(code)), names_assigned(code)
-    spec["globals"] = _globals(rule, namespace, wanted, functions, foreign, assigned)
-    spec["functions"] = functions
+    spec["shared"] = _shared(rule, namespace, foreign)
     return spec
+
+
+# What the jobs of a rule share (the top-level names' values, the functions), encoded once per rule
+# and namespace: path -> text, and (rule, namespace, foreign) -> path. The namespace is taken as
+# fixed once loaded (bodies run in other processes and cannot change it).
+_shared_texts: dict[str, str] = {}
+_shared_paths: dict[tuple[int, int, bool], tuple[Any, Any, str]] = {}
+
+
+def _shared(rule: Rule, namespace: dict[str, Any], foreign: bool) -> str:
+    """The path (in the project) of the file that holds the top-level values the rule's body uses."""
+    import json
+
+    import xxhash
+
+    key = (id(rule), id(namespace), foreign)
+    known = _shared_paths.get(key)
+    if known is not None and known[0] is rule and known[1] is namespace:
+        return known[2]
+    functions: list[dict[str, Any]] = []
+    if rule.script is not None:
+        wanted, assigned = ["config"], set()
+    else:
+        assert rule.python is not None
+        code = compile(rule.python, "<python>", "exec")
+        wanted, assigned = sorted(names_used(code)), names_assigned(code)
+    values = _globals(rule, namespace, wanted, functions, foreign, assigned)
+    text = json.dumps({"globals": values, "functions": functions}, ensure_ascii=False)
+    path = os.path.join(SHARED, xxhash.xxh3_128_hexdigest(text.encode("utf-8", "surrogateescape")) + ".json")
+    if len(_shared_paths) > 256:  # (a long-lived process: API runs of many workflows)
+        _shared_paths.clear()
+        _shared_texts.clear()
+    _shared_texts[path] = text
+    _shared_paths[key] = (rule, namespace, path)
+    return path
+
+
+def shared(spec: dict[str, Any]) -> dict[str, Any]:
+    """The top-level values and functions `spec` refers to (as the runner reads them)."""
+    import json
+
+    return json.loads(_shared_texts[spec["shared"]])
 
 
 def check(rule: Rule, namespace: dict[str, Any], foreign: bool) -> None:
@@ -163,28 +202,33 @@ def encode(v: Any, foreign: bool) -> Any:
     from .paths import Namespace, Paths
     from .rules import FlaggedPath
 
-    if v.__class__ is FlaggedPath:  # temp(), touch()...: to a body, the path
-        return str(v)
-    if v is None or v.__class__ in (bool, int, str) or (v.__class__ is float and v == v and abs(v) != float("inf")):
-        return v
-    cls = v.__class__
-    if cls is list:
-        return {"L": [encode(i, foreign) for i in v]}
-    if cls is tuple:
-        return {"T": [encode(i, foreign) for i in v]}
-    if cls is dict:
-        return {"D": [[encode(k, foreign), encode(i, foreign)] for k, i in v.items()]}
-    if cls is Namespace and all(isinstance(k, str) for k in v):
-        return {"N": [[k, encode(i, foreign)] for k, i in v.items()]}
-    if cls is set or cls is frozenset:
-        return {"S" if cls is set else "FS": [encode(i, foreign) for i in v]}
-    if cls is Paths and all(isinstance(i, str) for i in v):
-        return {"P": [[str(i) for i in v], {k: encode(i, foreign) for k, i in v.names().items()}]}
-    if isinstance(v, types.ModuleType):
-        if v.__name__ == "__main__" or v.__spec__ is None:
-            raise Unshippable(f"the module {v.__name__} cannot be imported by name")
-        return {"M": v.__name__}
-    return {"X": _pickle(v, foreign)}
+    plain = (bool, int, str)
+
+    def enc(v: Any) -> Any:
+        cls = v.__class__
+        if cls in plain or v is None or (cls is float and v == v and abs(v) != math.inf):
+            return v
+        if cls is FlaggedPath:  # temp(), touch()...: to a body, the path
+            return str(v)
+        if cls is list:
+            return {"L": [enc(i) for i in v]}
+        if cls is tuple:
+            return {"T": [enc(i) for i in v]}
+        if cls is dict:
+            return {"D": [[enc(k), enc(i)] for k, i in v.items()]}
+        if cls is Namespace and all(isinstance(k, str) for k in v):
+            return {"N": [[k, enc(i)] for k, i in v.items()]}
+        if cls is set or cls is frozenset:
+            return {"S" if cls is set else "FS": [enc(i) for i in v]}
+        if cls is Paths and all(isinstance(i, str) for i in v):
+            return {"P": [[str(i) for i in v], {k: enc(i) for k, i in v.names().items()}]}
+        if isinstance(v, types.ModuleType):
+            if v.__name__ == "__main__" or v.__spec__ is None:
+                raise Unshippable(f"the module {v.__name__} cannot be imported by name")
+            return {"M": v.__name__}
+        return {"X": _pickle(v, foreign)}
+
+    return enc(v)
 
 
 def _pickle(v: Any, foreign: bool) -> str:
@@ -215,4 +259,5 @@ def files(spec: dict[str, Any], spec_path: str) -> dict[str, str]:
     """The files a shipped job needs (relative to the project): the runner's copy and its spec."""
     import json
 
-    return {RUNNER_COPY: runner_source(), spec_path: json.dumps(spec, ensure_ascii=False)}
+    return {RUNNER_COPY: runner_source(), spec["shared"]: _shared_texts[spec["shared"]],
+            spec_path: json.dumps(spec, ensure_ascii=False)}

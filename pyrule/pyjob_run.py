@@ -158,14 +158,16 @@ def run(spec):
     """Run the job `spec` describes, in this process."""
     ctx = {k: decode(spec["context"][k]) for k in spec["context"]}
     g = {"__builtins__": builtins, "__name__": "__pipefile__"}
-    for name, v in spec["globals"].items():
+    with open(spec["shared"], encoding="utf-8") as values:  # what the rule's jobs share: top-level values
+        shared = json.load(values)
+    for name, v in shared["globals"].items():
         try:
             g[name] = decode(v)
         except Refused:
             raise
         except Exception as e:  # noqa: BLE001 - a module or class this Python does not have
             raise Refused(f"top-level name '{name}' cannot be rebuilt in this Python ({sys.executable} {sys.version.split()[0]}): {type(e).__name__}: {e}") from None
-    for f in spec["functions"]:  # defined in the body's namespace, as in the Pipefile's
+    for f in shared["functions"]:  # defined in the body's namespace, as in the Pipefile's
         exec(_code(f["source"], f["file"], f["line"]), g)
         g[f["name"]] = g[f["defines"]]  # (a function under another top-level name too)
     if spec.get("venv"):  # its packages first on sys.path, its programs first on PATH

@@ -196,17 +196,29 @@ def write_files(workdir: str, files: dict[str, str]) -> None:
     already; atomically, as concurrent runs may write the same runner copy."""
     for rel, text in files.items():
         path = os.path.join(workdir, rel)
+        known = _written.get(path)
         try:
-            with open(path, encoding="utf-8") as f:
-                if f.read() == text:
+            if known and known[0] == hash(text) and os.path.getsize(path) == known[1]:
+                continue  # written by this process already (a rule's shared values: once, not per job)
+        except OSError:
+            pass
+        data = text.encode("utf-8", "surrogateescape")
+        try:
+            with open(path, "rb") as f:
+                if f.read() == data:
+                    _written[path] = (hash(text), len(data))
                     continue
         except OSError:
             pass
         os.makedirs(os.path.dirname(path), exist_ok=True)
         tmp = f"{path}.{os.getpid()}.tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
+        with open(tmp, "wb") as f:
+            f.write(data)
         os.replace(tmp, path)
+        _written[path] = (hash(text), len(data))
+
+
+_written: dict[str, tuple[int, int]] = {}  # write_files: path -> (hash, size) of the text written there
 
 
 def resolve(workdir: str, path: str) -> str:

@@ -494,4 +494,4 @@ def test_overrides_reach_the_node_when_main_is_called_in_process(tmp_path, monke
     assert len(scripts) == 1, scripts
     # the body is shipped with the values of the names it uses (pyjob.py): N as the overrides made it
     shipped = json.loads((tmp_path / ".pyrule" / "slurm" / "py.a1.pyjob.json").read_text())
-    assert shipped["globals"] == {"N": 7}, shipped
+    assert json.loads((tmp_path / shipped["shared"]).read_text())["globals"] == {"N": 7}, shipped

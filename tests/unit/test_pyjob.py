@@ -17,7 +17,7 @@ from pyrule.errors import PipefileError
 from pyrule.load import load
 from pyrule.paths import Namespace, Paths
 from pyrule.plan import plan
-from pyrule.pyjob import Unshippable, encode, ship
+from pyrule.pyjob import Unshippable, encode, shared, ship
 from pyrule.pyjob_run import decode
 from pyrule.substitute import context
 
@@ -83,11 +83,14 @@ def test_a_body_ships_what_it_uses_and_nothing_else(project):
                 shell("echo {MESSAGE} > /dev/null")
     """, "a.txt")
     spec = ship(job, ns, context(job, ns), [], "r.json", foreign=True)
-    assert sorted(spec["globals"]) == ["MESSAGE", "STEP", "os"]  # (a {NAME} in a string: for shell())
-    assert [(f["name"], f["line"]) for f in spec["functions"]] == [("scaled", 7), ("helper", 10)]
+    values = shared(spec)  # in a file the rule's jobs share, encoded once
+    assert sorted(values["globals"]) == ["MESSAGE", "STEP", "os"]  # (a {NAME} in a string: for shell())
+    assert [(f["name"], f["line"]) for f in values["functions"]] == [("scaled", 7), ("helper", 10)]
     assert spec["source"].startswith("f = open(") and (spec["file"], spec["line"]) == ("Pipefile", 17)
     assert decode(spec["context"]["params"]) == {"k": 2} and decode(spec["context"]["wildcards"]) == {"s": "a"}
     json.dumps(spec)  # JSON all through
+    other = next(j for j in plan(load("Pipefile"), ["b.txt"]).jobs if j.outputs[0] == "b.txt")
+    assert ship(other, ns, context(other, ns), [], "r.json", True)["shared"] == spec["shared"]  # one file
 
 
 def test_what_cannot_be_shipped_is_named(project):
