@@ -121,10 +121,10 @@ def shared(spec: dict[str, Any]) -> dict[str, Any]:
 
 def check(rule: Rule, namespace: dict[str, Any], foreign: bool) -> None:
     """Raise Unshippable if a top-level name the rule's body uses cannot be shipped (what does not
-    depend on a job: its params are checked when a job starts)."""
-    if rule.python is not None:
-        code = compile(rule.python, "<python>", "exec")
-        _globals(rule, namespace, sorted(names_used(code)), [], foreign, names_assigned(code))
+    depend on a job: its params are checked when a job starts); the values are encoded for the
+    jobs then."""
+    if rule.python is not None or rule.script is not None:
+        _shared(rule, namespace, foreign)
 
 
 def names_used(code: CodeType) -> set[str]:
