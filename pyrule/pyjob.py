@@ -5,8 +5,9 @@ loading the Pipefile again.
 name the Pipefile's lines), the job's input, output, log, params, wildcards, resources and
 threads, and the values of the top-level names the body uses (found in its compiled code:
 globals it loads, and `{NAME}` fields in its strings, for shell()) in a file that the rule's jobs
-share (SHARED/DIGEST.json, encoded once per rule). pyjob_run.py, a stdlib-only script, runs it. A value is written as JSON where it is JSON (tagged for tuples, sets, dicts
-with other keys, pyrule's Paths and Namespace), a module by its name, a function defined in the
+share (SHARED/DIGEST.json, encoded once per rule). pyjob_run.py, a stdlib-only script, runs it.
+A value is written as JSON where it is JSON (tagged for tuples, sets, dicts with other keys,
+pyrule's Paths and Namespace), a module by its name, a function defined in the
 Pipefile by its source (and, in turn, the names it uses), anything else as a pickle. What cannot
 be shipped (a class or closure defined in the Pipefile, an object that does not pickle; in a
 container, also a pickle that needs pyrule) raises Unshippable, naming the top-level name: the
