@@ -1,4 +1,4 @@
-"""Containers: a rule's shell body run in an image (`container:`; docs/environments.md).
+"""Containers: a rule's body run in an image (`container:`; docs/environments.md).
 
 The engine is named by --container-engine (or $PYRULE_CONTAINER_ENGINE), else the first of
 ENGINES found on PATH. Each engine is one command template (`_command`): the project directory
@@ -84,9 +84,11 @@ def software(rule: Rule) -> str:
     return "venv " + venv_identity(rule)
 
 
-def check(graph: Any) -> None:
+def check(graph: Any, namespace: dict[str, Any] | None = None) -> None:
     """Before any job starts (and before -n decides): resolve the image and build the venv of every
-    rule the graph's jobs use, afresh, so that a missing one stops the run at once, naming the rule."""
+    rule the graph's jobs use, afresh, so that a missing one stops the run at once, naming the rule;
+    for a Python body in a container, also that the image has python3 and that the top-level names
+    the body uses can be shipped to it (pyjob.py)."""
     from . import venvs
 
     forget()
@@ -97,15 +99,58 @@ def check(graph: Any) -> None:
         if (rule.container is not None or rule.venv is not None) and id(rule) not in seen:
             seen.add(id(rule))
             software(rule)
+            if rule.container is not None and (rule.python is not None or rule.script is not None):
+                _check_python(rule, namespace or {})
+
+
+def _check_python(rule: Rule, namespace: dict[str, Any]) -> None:
+    import subprocess
+
+    from .pyjob import Unshippable
+    from .pyjob import check as shippable
+
+    try:
+        shippable(rule, namespace, True)
+    except Unshippable as e:
+        raise PipefileError(str(e), rule.where("python") or rule.where("container"),
+                            "in a container, a Python body gets the values of the top-level names it uses, and "
+                            "the functions defined in the Pipefile by their source: pass what it needs as "
+                            "params:, or define it inside the body (docs/environments.md)") from None
+    program = engine(rule)
+    image = rule.container
+    assert image is not None
+    key = (program, "python3 " + image)
+    if key in _ids:
+        return
+    probe = ["python3", "-c", "import sys; sys.exit(sys.version_info < (3, 6))"]
+    cmd = ([program, "exec", image, *probe] if kind(program) == "apptainer"
+           else [program, "run", "--rm", image, *probe])
+    p = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    if p.returncode != 0:
+        said = (p.stderr.strip().splitlines() or [f"exit code {p.returncode}"])[-1]
+        if p.returncode in (126, 127) or "not found" in said.lower() or "no such file" in said.lower():
+            what = "has no python3"
+        elif p.returncode == 1 and not p.stderr.strip():
+            what = "has a python3 older than 3.6"
+        else:
+            raise PipefileError(f"rule '{rule.name}': cannot start the image {image} to look for python3 for its "
+                                f"Python body: {program}: {said}", rule.where("container"),
+                                f"check that '{shlex.join(cmd)}' runs")
+        raise PipefileError(f"rule '{rule.name}': the image {image} {what} to run its Python body ({program}: {said})",
+                            rule.where("container"), "install Python 3 in the image, or write the body as a shell: body")
+    _ids[key] = "yes"
 
 
 def build_all(rules: Any, say: Callable[[str], None]) -> int:
-    """--build-envs: build every rule's venv and resolve every rule's image; print each once."""
+    """--build-envs: build every rule's venv and resolve every rule's image (with python3, for a
+    Python body's); print each once."""
     seen = set()
     for rule in rules.rules.values():
         if (rule.container or rule.venv) and (rule.container, rule.venv) not in seen:
             seen.add((rule.container, rule.venv))
             say(software(rule))
+        if rule.container is not None and (rule.python is not None or rule.script is not None):
+            _check_python(rule, rules.namespace)
     return 0
 
 

@@ -63,7 +63,7 @@ class Definitions:
             outputs=items(output), inputs=items(input), params=dict(params or {}),
             resources=dict(resources or {}), log=log, check=check, retries=retries, priority=priority,
             env=dict(env or {}), doc=doc, checkpoint=checkpoint, loc=loc, section_locs=dict(section_locs or {}),
-            local=local, cache=cache, **software(name, container, venv, shell, self.directory, section_locs or {}, loc),
+            local=local, cache=cache, **software(name, container, venv, next((b for b in (shell, script, python) if isinstance(b, str)), None), self.directory, section_locs or {}, loc),
         )
         if slurm:
             fields["resources"]["slurm"] = dict(slurm)
@@ -123,9 +123,10 @@ class Definitions:
         self.rules.default_loc = loc
 
 
-def software(rule: Any, container: Any, venv: Any, shell: Any, directory: str,
+def software(rule: Any, container: Any, venv: Any, body: str | None, directory: str,
              locs: dict[str, Location], loc: Location | None) -> dict[str, Any]:
-    """A rule's `container:` and `venv:`, checked (docs/environments.md)."""
+    """A rule's `container:` and `venv:`, checked (docs/environments.md); `body`: its shell:,
+    script: or python: text (None: a function, or none)."""
     out: dict[str, Any] = {}
     for section, value in (("container", container), ("venv", venv)):
         if value is None:
@@ -136,10 +137,11 @@ def software(rule: Any, container: Any, venv: Any, shell: Any, directory: str,
                                 "write container: None to run the rule outside the default container"
                                 if section == "container" else None)
         out[section] = os.fspath(value)
-    if container is not None and shell is None:
-        raise PipefileError(f"rule '{rule}': container: runs shell: bodies only", locs.get("container", loc),
-                            "give a Python body its packages with venv: (docs/environments.md), or call "
-                            "the container from a shell: body")
+    if container is not None and body is None:  # a function (the Python API) runs in pyrule's process
+        raise PipefileError(f"rule '{rule}': container: runs shell:, python: and script: bodies (not a Python "
+                            "function, nor a rule without a body)",
+                            locs.get("container", loc), "give the function its packages with venv: "
+                            "(docs/environments.md), or pass its code as python=\"...\" text")
     if container is not None and venv is not None:
         raise PipefileError(f"rule '{rule}': a rule has container: or venv:, not both", locs.get("venv", loc),
                             "install the packages in the image")

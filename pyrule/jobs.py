@@ -269,7 +269,8 @@ class JobLife:
                 self.stats.forget(p)
             self.state.forget_reported(job.name)  # they described the outputs just removed
             spec = job_spec(job, setting.namespace, setting.run_dir, attempts[job])
-            if "PYRULE_VALUE" in spec.env:  # a previous attempt's value must not come back as this one's
+            if "PYRULE_VALUE" in spec.env and not executor.adopts(job.name):
+                # a previous attempt's value must not come back as this one's (an adopted job's is its own)
                 from .values import clear
 
                 clear(spec.env["PYRULE_VALUE"])
@@ -372,7 +373,7 @@ class JobLife:
         from .values import read
 
         try:
-            return read(value_path(self.setting.run_dir, job)), None
+            return read(value_path(job)), None
         except (OSError, ValueError, KeyError) as e:
             return None, f"its value cannot be read back: {e}"
 

@@ -10,7 +10,7 @@ from .executors.base import JobSpec
 from .graph import Job
 from .paths import Namespace, Paths
 from .substitute import context, substitute
-from .values import JobValues, Return, ValuesProxy, body_code
+from .values import JobValues, Return, ValuesProxy, body_code, values_read
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start
 if TYPE_CHECKING:
@@ -58,11 +58,17 @@ def job_spec(job: Job, namespace: dict[str, Any], run_dir: str, attempt: int) ->
     report = os.path.join(run_dir, "reports", safe + ".tsv")
     rule = job.rule
     if rule.python is not None or rule.func is not None:  # where its body's value goes (values.py)
-        env["PYRULE_VALUE"] = os.path.abspath(value_path(run_dir, job))
+        env["PYRULE_VALUE"] = os.path.abspath(value_path(job))
     spec = JobSpec(name=job.name, workdir=os.getcwd(), log_path=log_path(job), env=env, output_dirs=dirs,
                    report_path=report, attempt=attempt, log_optional=not job.log,
                    script_path=os.path.join(run_dir, "scripts", safe + ".sh"))
     touched = job.flagged("touch")
+    if rule.python is not None or rule.script is not None:
+        if rule.container is not None:  # run by the image's python3 (pyjob.py, docs/environments.md)
+            spec.shell = _in_container(job, namespace, ctx, touched, os.path.join(run_dir, "pyjobs", safe), env,
+                                       spec.workdir, spec.files)
+            return spec
+        spec.ship = _shipper(job, namespace, ctx, touched)
     if rule.python is not None or rule.func is not None or rule.script is not None:
         spec.python = python_body(job, namespace, ctx, touched)
         return spec
@@ -83,9 +89,51 @@ def job_spec(job: Job, namespace: dict[str, Any], run_dir: str, attempt: int) ->
     return spec
 
 
-def value_path(run_dir: str, job: Job) -> str:
-    """Where the job's Python body writes the value it returns (values.py; $PYRULE_VALUE)."""
-    return os.path.join(run_dir, "values", file_name(re.sub(r"[^\w.=,-]+", "_", job.name), job.name) + ".val")
+def value_path(job: Job) -> str:
+    """Where the job's Python body writes the value it returns (values.py; $PYRULE_VALUE): by job,
+    not by run, so that a later run that adopts a job a killed run left running (Slurm) reads its
+    value, and the job's script is the same in every run (what reattaching compares)."""
+    from .project import STATE_DIR
+
+    return os.path.join(STATE_DIR, "values", file_name(re.sub(r"[^\w.=,-]+", "_", job.name), job.name) + ".val")
+
+
+def _shipper(job: Job, namespace: dict[str, Any], ctx: dict[str, Any],
+             touched: list[str]) -> Callable[[str], dict[str, str]]:
+    """JobSpec.ship for the job's Python body: shipped to run in another process of the same Python."""
+
+    def ship(path: str) -> dict[str, str]:
+        from . import pyjob
+
+        return pyjob.files(pyjob.ship(job, namespace, ctx, touched, _result_path(path), False), path)
+
+    return ship
+
+
+def _result_path(spec_path: str) -> str:
+    return (spec_path[:-5] if spec_path.endswith(".json") else spec_path) + ".result.json"
+
+
+def _in_container(job: Job, namespace: dict[str, Any], ctx: dict[str, Any], touched: list[str], base: str,
+                  env: dict[str, str], workdir: str, files: dict[str, str]) -> str:
+    """The script that runs the job's Python body under its image's python3 (the shipped spec and
+    the runner go into `files`); a job whose values cannot be shipped fails at once, saying why."""
+    import shlex
+
+    from . import pyjob
+    from .containers import wrap
+
+    rule = job.rule
+    try:
+        shipped = pyjob.ship(job, namespace, ctx, touched, base + ".result.json", True)
+    except pyjob.Unshippable as e:
+        return f"echo {shlex.quote(f'pyrule: {e}')} >&2\nexit 1\n"
+    files.update(pyjob.files(shipped, base + ".json"))
+    missing = (f"pyrule: rule '{rule.name}': the image {rule.container} has no python3 to run its Python body; "
+               "install Python 3 in the image, or make the body a shell: body")
+    body = (f"command -v python3 >/dev/null 2>&1 || {{ echo {shlex.quote(missing)} >&2; exit 127; }}\n"
+            f"exec python3 {shlex.quote(pyjob.RUNNER_COPY)} {shlex.quote(base + '.json')}\n")
+    return wrap(job, body, env, workdir)
 
 
 def _touch_body(paths: list[str], body: Callable[[], Any]) -> Callable[[], Any]:
@@ -161,7 +209,7 @@ def python_body(job: Job, namespace: dict[str, Any], ctx: dict[str, Any],
     # `values`: the values the job read while planned (values.py), not the planner's (a forked
     # child cannot read the store through the runner's connection)
     if isinstance(namespace.get("values"), ValuesProxy):  # (a Pipefile may bind the name to its own value)
-        names["values"] = JobValues(job, [(p.rule.name, p.wildcards, _value_of(p, namespace)) for p in job.reads])
+        names["values"] = JobValues(job, values_read(job, namespace))
 
     def run_body() -> Any:
         if rule.venv is not None:  # its packages first on sys.path, its programs first on PATH
@@ -194,13 +242,6 @@ def python_body(job: Job, namespace: dict[str, Any], ctx: dict[str, Any],
         return None
 
     return _kept(_touch_body(touched, run_body) if touched else run_body)
-
-
-def _value_of(job: Job, namespace: dict[str, Any]) -> Any:
-    """The value of `job` as the planner reads it (values.NAME.get)."""
-    proxy = namespace.get("values")
-    resolver = proxy.resolver if isinstance(proxy, ValuesProxy) else None
-    return resolver(job.rule.name, job.wildcards) if resolver is not None else None
 
 
 class _Named(Paths):

@@ -205,7 +205,7 @@ def check_software(rules: Rules, graph: JobGraph) -> None:
     if any(r.container is not None or r.venv is not None for r in rules.rules.values()):
         from .containers import check
 
-        check(graph)
+        check(graph, rules.namespace)
 
 
 def run(rules: Rules, targets: list[str], directory: str = ".", jobs: int | None = None, dry_run_: bool = False,

@@ -18,6 +18,8 @@ import os
 
 import xxhash
 
+from .bodyvalue import Unstorable as Unstorable  # (raised by encode)
+from .bodyvalue import encode_value, returning_code, write_value
 from .checkpoints import CheckpointPending, CheckpointsProxy
 from .record import record
 
@@ -27,7 +29,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 ENV = "PYRULE_VALUE"  # where a Python body's child writes the value it returned
-_SHORT = 40  # characters of a value shown in reasons (old → new)
+write = write_value  # in the job's process (bodyvalue.py: also where pyrule is not installed)
 
 
 class ValuePending(CheckpointPending):
@@ -36,10 +38,6 @@ class ValuePending(CheckpointPending):
     def __init__(self, job: Any):
         Exception.__init__(self, f"the value of {job.name} is not known yet")
         self.job = job
-
-
-class Unstorable(Exception):
-    """A value that cannot be stored (neither JSON nor picklable): the job fails, saying so."""
 
 
 @record
@@ -64,47 +62,10 @@ def digest(kind: str, data: bytes) -> str:
     return xxhash.xxh3_128_hexdigest(kind.encode() + b"\0" + data)
 
 
-def short(text: str) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= _SHORT else text[:_SHORT - 1] + "…"
-
-
 def encode(value: Any) -> Stored:
-    """`value` as stored: JSON when it round-trips to an equal value of the same types, else
-    pickle. Unstorable when it is neither."""
-    try:
-        text = json.dumps(value, sort_keys=True, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-        if json.loads(text) == value:
-            data = text.encode()
-            return Stored(digest("json", data), "json", data, short(text))
-    except (TypeError, ValueError, RecursionError):
-        pass
-    import pickle
-
-    try:
-        data = pickle.dumps(value, protocol=4)
-    except Exception as e:  # noqa: BLE001 - anything pickling a user's object raises
-        raise Unstorable(f"the value it returned ({type(value).__name__}) cannot be stored: it is neither "
-                          f"JSON nor picklable ({type(e).__name__}: {e}); return plain data (numbers, "
-                          "strings, lists, dicts) or a picklable object") from None
-    try:
-        text = repr(value)
-    except Exception:  # noqa: BLE001 - a user's __repr__
-        text = f"<{type(value).__name__}>"
-    return Stored(digest("pickle", data), "pickle", data, short(text))
-
-
-def write(path: str, value: Any) -> None:
-    """In the job's process: keep the value the body returned (None: the job has no value)."""
-    if value is None:
-        return
-    stored = encode(value)
-    head = json.dumps({"kind": stored.kind, "short": stored.short}).encode()
-    tmp = f"{path}.{os.getpid()}.tmp"
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    with open(tmp, "wb") as f:
-        f.write(head + b"\n" + stored.data)
-    os.replace(tmp, path)
+    """`value` as stored (bodyvalue.encode_value: JSON when it round-trips, else pickle)."""
+    kind, data, text = encode_value(value)
+    return Stored(digest(kind, data), kind, data, text)
 
 
 def read(path: str) -> Stored | None:
@@ -224,29 +185,19 @@ class Return(BaseException):
         self.value = value
 
 
+def values_read(job: Any, namespace: dict[str, Any]) -> list[tuple[str, dict[str, str], Any]]:
+    """The values `job` read while planned, as its Python body sees them: (producing rule, its
+    job's wildcards, value)."""
+    proxy = namespace.get("values")
+    resolver = proxy.resolver if isinstance(proxy, ValuesProxy) else None
+    return [(p.rule.name, p.wildcards, resolver(p.rule.name, p.wildcards) if resolver is not None else None)
+            for p in job.reads]
+
+
 def body_code(text: str, file: str, line: int) -> Any:
-    """A `python:` body that returns, compiled: a `return` outside its functions raises Return
-    (`__pyrule_return__`) with its value. None for a body without `return` (compiled as always)."""
-    if "return" not in text:
-        return None
-    import ast
-
-    tree = ast.parse(text, file, "exec")
-
-    class Returns(ast.NodeTransformer):
-        def visit_FunctionDef(self, node: Any) -> Any:  # their own returns stay theirs
-            return node
-
-        visit_AsyncFunctionDef = visit_ClassDef = visit_Lambda = visit_FunctionDef
-
-        def visit_Return(self, node: ast.Return) -> Any:
-            call = ast.Call(ast.Name("__pyrule_return__", ast.Load()), [node.value or ast.Constant(None)], [])
-            return ast.copy_location(ast.Raise(ast.copy_location(call, node), None), node)
-
-    tree = ast.fix_missing_locations(Returns().visit(tree))
-    if line > 1:
-        ast.increment_lineno(tree, line - 1)
-    return compile(tree, file, "exec")
+    """A `python:` body that returns, compiled (a top-level `return` raises Return through
+    `__pyrule_return__`); None for a body without `return` (compiled as always)."""
+    return returning_code(text, file, line)
 
 
 def wildcards_used(rule: Any) -> list[str]:

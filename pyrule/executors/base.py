@@ -48,6 +48,13 @@ class JobSpec:
     overrides: list[str] = field(default_factory=list)  # the run's NAME=VALUE overrides, as typed
     target: str | None = None  # what to plan to find this job again: its first output, or its rule's name
     local: bool = False  # the rule's `local: True`: an executor that runs jobs elsewhere runs it here
+    # Files the job needs (path relative to workdir: text), written by start(): a shipped Python
+    # body's spec and the runner's copy (pyjob.py)
+    files: dict[str, str] = field(default_factory=dict)
+    # A Python body, shipped (pyjob.py) for an executor that runs it in another process: given the
+    # path (relative to workdir) its spec is to be written to, the files to write (spec.files);
+    # raises pyjob.Unshippable when a top-level name it uses cannot be shipped.
+    ship: Callable[[str], dict[str, str]] | None = None
 
 
 @record(slots=True)  # one per job: no per-instance __dict__
@@ -182,6 +189,36 @@ def exit_code_of(e: SystemExit) -> int:
 
     print(e.code, file=sys.stderr)
     return 1
+
+
+def write_files(workdir: str, files: dict[str, str]) -> None:
+    """Write each file (path relative to `workdir`: text; JobSpec.files) that is not there with that text
+    already; atomically, as concurrent runs may write the same runner copy."""
+    for rel, text in files.items():
+        path = os.path.join(workdir, rel)
+        known = _written.get(path)
+        try:
+            if known and known[0] == hash(text) and os.path.getsize(path) == known[1]:
+                continue  # written by this process already (a rule's shared values: once, not per job)
+        except OSError:
+            pass
+        data = text.encode("utf-8", "surrogateescape")
+        try:
+            with open(path, "rb") as f:
+                if f.read() == data:
+                    _written[path] = (hash(text), len(data))
+                    continue
+        except OSError:
+            pass
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        tmp = f"{path}.{os.getpid()}.tmp"
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+        _written[path] = (hash(text), len(data))
+
+
+_written: dict[str, tuple[int, int]] = {}  # write_files: path -> (hash, size) of the text written there
 
 
 def resolve(workdir: str, path: str) -> str:

@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable
 
 from pyrule.executors import simple_command
-from pyrule.executors.base import Executor, JobResult, JobSpec, exit_code_of, read_report, resolve, which
+from pyrule.executors.base import Executor, JobResult, JobSpec, exit_code_of, read_report, resolve, which, write_files
 from pyrule.executors.joblog import LogFiles
 from pyrule.executors.spawner import Ended, Spawner
 from pyrule.executors.watchdog import Watchdog
@@ -302,6 +302,7 @@ class LocalExecutor(Executor):
         workdir = spec.workdir
         for d in spec.output_dirs:
             _output_dir(workdir, d)
+        write_files(workdir, spec.files)
         log = resolve(workdir, spec.log_path)
         env = dict(spec.env)
         report = None

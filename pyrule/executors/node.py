@@ -1,7 +1,9 @@
 """The node side of an executor that runs jobs elsewhere (slurm.py): `pyrule --run-job NAME
 -f PIPEFILE -- [NAME=VALUE ...] TARGET` loads the Pipefile with the run's overrides (cli.py
 reads them as typed), plans TARGET, and runs the body of the job called NAME in this process.
-A python body is a closure that cannot be shipped: it is found again this way."""
+Only for a Python body that uses a top-level name whose value cannot be shipped (a class defined
+in the Pipefile, an object that does not pickle): the others run from their shipped spec, with no
+Pipefile (pyjob.py, pyjob_run.py)."""
 
 from __future__ import annotations
 

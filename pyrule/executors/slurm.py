@@ -9,10 +9,12 @@ own session, forwards signals to it, samples the session's RSS from /proc and wr
 time, CPU time (wait4 rusage), peak RSS and the exit code to a JSON sidecar: without slurmdbd,
 `sacct -c` reports no MaxRSS or TotalCPU. Slurm's stdout and stderr go to the job's log.
 
-Python bodies are closures that cannot be shipped to a node, so their script runs
-`python -m pyrule --run-job NAME -f PIPEFILE -- [NAME=VALUE ...] TARGET` instead: the node
-loads the Pipefile again (with the same overrides), plans TARGET, and runs that job's body
-in-process (node.py).
+A Python body (`python:`, `script:`) is shipped (pyjob.py): its script runs
+`python .pyrule/pyjob/run.py .pyrule/slurm/NAME.aN.pyjob.json`, the body's code and the values it
+uses, with no Pipefile. One that uses a top-level name that cannot be shipped runs
+`python -m pyrule --run-job NAME -f PIPEFILE -- [NAME=VALUE ...] TARGET` instead (its log says
+why): the node loads the Pipefile again (with the same overrides), plans TARGET, and runs that
+job's body in-process (node.py).
 
 States: `squeue -h -t all -j ID,ID,... -o '%i|%T|%r'`, once per poll for every job; ids that
 squeue no longer shows (older than MinJobAge, or a restarted controller) are looked up with
@@ -47,7 +49,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import UsageError, suggest
 from ..record import record
 from ..rules import Scaled
-from .base import Executor, JobResult, JobSpec, custom_needs, read_report, resolve
+from .base import Executor, JobResult, JobSpec, custom_needs, read_report, resolve, write_files
 
 if TYPE_CHECKING:
     from ..graph import Job
@@ -399,6 +401,7 @@ class SlurmExecutor(Executor):
         if isinstance(q, str):  # cannot run on Slurm: fail the job with that reason
             return self._refuse(spec, log, q, time.time())
         os.makedirs(os.path.dirname(q.script), exist_ok=True)
+        write_files(workdir, spec.files)
         self._measure_path(workdir)
         _unlink(q.usage)
         _write(q.script, q.text, 0o755)
@@ -419,7 +422,7 @@ class SlurmExecutor(Executor):
             env["PYRULE_REPORT"] = report
         base = os.path.join(workdir, SLURM_DIR, f"{_safe(spec.name)}.a{spec.attempt}")
         script, usage = base + ".sh", base + ".usage.json"
-        body = self._body(spec)
+        body = self._body(spec, os.path.relpath(base, workdir) + ".pyjob.json")
         if isinstance(body, str):
             return body
         args, limit, mem = self.sbatch_args(spec, workdir, log)
@@ -732,10 +735,21 @@ class SlurmExecutor(Executor):
             args.extend(shlex.split(str(opts["extra"])))
         return args, limit, mem_mb
 
-    def _body(self, spec: JobSpec) -> list[str] | str:
-        """The command the wrapper runs, or why the job cannot run on Slurm."""
+    def _body(self, spec: JobSpec, shipped: str) -> list[str] | str:
+        """The command the wrapper runs, or why the job cannot run on Slurm. A Python body runs
+        from its shipped spec (written to `shipped`, relative to the workdir: pyjob.py) with no
+        Pipefile; one that uses a top-level name that cannot be shipped, by `--run-job` (node.py)."""
         if spec.shell is not None:
             return [self.shell, "-euo", "pipefail", "-c", spec.shell]
+        note = None
+        if spec.ship is not None:
+            from ..pyjob import RUNNER_COPY, Unshippable
+
+            try:
+                spec.files.update(spec.ship(shipped))
+                return [self.python, RUNNER_COPY, shipped]
+            except Unshippable as e:
+                note = f"pyrule: {e}: the node loads the Pipefile again to run it (--run-job)"
         if not spec.pipefile:
             return (
                 "a Python body runs on a Slurm node as `python -m pyrule --run-job`, which needs the "
@@ -743,6 +757,7 @@ class SlurmExecutor(Executor):
             )
         target = spec.target or spec.name
         return [
+            *([self.shell, "-c", 'echo "$0" >&2; exec "$@"', note] if note else []),
             self.python,
             "-m",
             "pyrule",
@@ -1186,7 +1201,7 @@ def _essence(script: str) -> str:
     file, its attempt, comments): equal for an adopted job only if it runs what this run would."""
     lines = [ln for ln in script.splitlines()
              if not ln.startswith(("export PYRULE_JOB=", "export PYRULE_REPORT=", "# pyrule job", "# submitted"))]
-    return re.sub(r"\.a\d+\.(sh|usage\.json)", r".aN.\1", "\n".join(lines))
+    return re.sub(r"\.a\d+\.(sh|usage\.json|pyjob\.json)", r".aN.\1", "\n".join(lines))
 
 
 def _latest_script(workdir: str, name: str) -> str | None:

@@ -221,18 +221,6 @@ def test_a_killed_pyrules_container_is_stopped_by_the_next_run(project, engine):
             p.kill()
 
 
-def test_python_bodies_are_refused_a_container(project, engine):
-    project.pipefile(f"""
-        rule x:
-            output: "x.txt"
-            container: "{engine.image}"
-            python:
-                open(output[0], "w").close()
-    """)
-    err = project.error()
-    assert "rule 'x': container: runs shell: bodies only" in err and "venv:" in err
-
-
 def test_a_failing_body_fails_the_job_with_its_code_and_env_is_passed(project, engine):
     project.pipefile(f"""
         container: "{engine.image}"

@@ -79,3 +79,45 @@ def start_docker() -> bool:
 
 def stop_docker() -> None:
     _dockerd("stop")
+
+
+PYTHON_IMAGE = "localhost/pyrule-envs-python:1"
+_STDLIB_SKIP = {"test", "idlelib", "tkinter", "turtledemo", "ensurepip", "lib2to3", "pydoc_data", "site-packages",
+                "dist-packages", "unittest", "distutils", "asyncio", "email", "xml", "http", "curses", "sqlite3"}
+
+
+def make_python_image(tmp: Path, tag: str = PYTHON_IMAGE) -> str:
+    """An image holding busybox (its sh), /etc/os-release (ID=pyrule-python) and a copy of this
+    machine's /usr/bin/python3.X with its standard library (the big, unneeded packages left out)
+    and the shared libraries `ldd` names; made once (an image of that tag is reused)."""
+    if subprocess.run(["podman", "image", "exists", tag], env={**os.environ, **ENV}).returncode == 0:
+        return tag
+    version = f"python3.{subprocess.run(['/usr/bin/python3', '-c', 'import sys; print(sys.version_info[1])'], capture_output=True, text=True).stdout.strip()}"  # noqa: E501
+    root = tmp / "root-python"
+    (root / "usr" / "bin").mkdir(parents=True)
+    (root / "bin").mkdir()
+    (root / "etc").mkdir()
+    shutil.copy("/bin/busybox", root / "bin" / "busybox")
+    for name in ("sh", "cat", "echo", "ls"):
+        (root / "bin" / name).symlink_to("busybox")
+    (root / "etc" / "os-release").write_text("ID=pyrule-python\n")
+    shutil.copy(f"/usr/bin/{version}", root / "usr" / "bin" / "python3")
+    shutil.copytree(f"/usr/lib/{version}", root / "usr" / "lib" / version, symlinks=True,
+                    ignore=lambda d, names: [n for n in names if n in _STDLIB_SKIP or n.startswith("config-")])
+    libs = subprocess.run(["ldd", f"/usr/bin/{version}"], capture_output=True, text=True).stdout
+    for path in lib_paths(libs):
+        target = root / path.lstrip("/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(os.path.realpath(path), target)
+    archive = tmp / "python.tar"
+    with tarfile.open(archive, "w") as tar:
+        tar.add(root, arcname=".")
+    podman("import", "-q", str(archive), tag)
+    return tag
+
+
+def lib_paths(ldd: str) -> list[str]:
+    """The absolute library paths in `ldd`'s output."""
+    import re
+
+    return re.findall(r"(/\S+) \(0x", ldd)

@@ -59,8 +59,8 @@ def test_the_top_level_container_is_the_default_of_shell_rules(project):
 
 
 @pytest.mark.parametrize("text, message, line", [
-    ('rule x:\n    output: "x"\n    container: "img"\n    python: pass\n',
-     "rule 'x': container: runs shell: bodies only", 3),
+    ('rule x:\n    output: "x"\n    container: "img"\n',
+     "rule 'x': container: runs shell:, python: and script: bodies", 3),
     ('rule x:\n    output: "x"\n    container: 3\n    shell: true\n', "rule 'x': container: must be an image name", 3),
     ('rule x:\n    output: "x"\n    venv: "envs/none.txt"\n    shell: true\n',
      "rule 'x': venv: no such requirements file 'envs/none.txt'", 3),
