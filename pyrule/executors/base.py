@@ -48,6 +48,7 @@ class JobSpec:
     overrides: list[str] = field(default_factory=list)  # the run's NAME=VALUE overrides, as typed
     target: str | None = None  # what to plan to find this job again: its first output, or its rule's name
     local: bool = False  # the rule's `local: True`: an executor that runs jobs elsewhere runs it here
+    pack: str | None = None  # Slurm: the pack (one allocation for short jobs) it goes in; None: on its own
 
 
 @record(slots=True)  # one per job: no per-instance __dict__

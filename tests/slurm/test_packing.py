@@ -1,0 +1,101 @@
+"""Packing short jobs on the REAL Slurm test cluster: the jobs of a rule with `group:` started
+together go in one allocation (one sbatch per pack) that runs them in parallel; each job has its
+own start, end, exit code and peak memory, and a failing job fails only itself.
+
+sbatch calls are counted with the PATH wrapper of test_arrays.py. N jobs: PYRULE_SLURM_PACK_N
+(default 200)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from harness import ok, pipefile, pyrule, write
+from test_arrays import counting_sbatch, sbatch_calls
+
+N = int(os.environ.get("PYRULE_SLURM_PACK_N", "200"))
+
+
+def grouped(d: Path, n: int, shell: str, section: str = 'group: "short"') -> None:
+    pipefile(d, f"""
+        rule all:
+            input: [f"out/{{i}}.txt" for i in range({n})]
+
+        rule one:
+            output: "out/{{i}}.txt"
+            {section}
+            shell: {shell}
+        """)
+
+
+def test_grouped_jobs_are_packed_each_with_its_own_stats(slurm_cluster, tmp_path):
+    # job 7 holds 200 MB for a moment: its peak must be its own, not its pack's
+    grouped(tmp_path, N, 'if [ {i} = 7 ]; then python3 -c "b = bytearray(200 << 20); import time; time.sleep(1)"; '
+                         'fi; echo "job {i}" > {output}')
+    env, calls = counting_sbatch(tmp_path, slurm_cluster.env)
+    r = ok(tmp_path, "--executor", "slurm", "-j", str(N), "-q", env=env, timeout=1200)
+    made = sbatch_calls(calls)
+    assert 1 <= len(made) <= 10, made
+    assert all("--job-name=pack-short" in c and "--array" not in c for c in made), made
+    for i in range(N):
+        assert (tmp_path / "out" / f"{i}.txt").read_text() == f"job {i}\n"
+    jobs = {n: j for n, j in r.jobs().items() if n.startswith("one[")}
+    assert len(jobs) == N and all(j["status"] == "ran" and j["exit_code"] == 0 for j in jobs.values())
+    # each job's own start and end: they differ between the jobs of a pack, and lie in its run
+    starts = {j["start"] for j in jobs.values()}
+    assert len(starts) == N, "each job its own start"
+    assert all(j["start"] <= j["end"] for j in jobs.values())
+    big, small = jobs["one[i=7]"]["peak_rss_bytes"], jobs["one[i=8]"]["peak_rss_bytes"]
+    assert big > 150 << 20 > small, (big, small)
+    # the pack's Slurm job: several jobs share it
+    ids = {j["reported"]["slurm_job_id"] for j in jobs.values()}
+    assert len(ids) == len(made), ids
+
+
+def test_a_failing_job_fails_alone_in_its_pack(slurm_cluster, tmp_path):
+    grouped(tmp_path, 6, 'if [ {i} = 2 ]; then echo "job two fails" >&2; exit 3; fi; echo {i} > {output}')
+    env, calls = counting_sbatch(tmp_path, slurm_cluster.env)
+    r = pyrule(tmp_path, "--executor", "slurm", "-k", env=env)
+    assert (r.rc, len(sbatch_calls(calls))) == (1, 1), str(r)  # one pack; the run fails
+    assert {p.name for p in (tmp_path / "out").iterdir()} == {f"{i}.txt" for i in (0, 1, 3, 4, 5)}
+    statuses = {n: (j["status"], j["exit_code"]) for n, j in r.jobs().items() if n.startswith("one[")}
+    assert statuses == {f"one[i={i}]": ("failed", 3) if i == 2 else ("ran", 0) for i in range(6)}, statuses
+    assert "FAILED one[i=2]: exit code 3: Slurm job" in r.err and "+2 FAILED" in r.err, r.err
+    assert "job two fails" in (tmp_path / ".pyrule" / "logs" / "one" / "one.i=2.log").read_text()
+
+
+def test_group_false_keeps_a_short_rule_unpacked(slurm_cluster, tmp_path):
+    """pack_below packs short jobs on its own (their declared runtime here); `group: False` opts out."""
+    write(tmp_path / "pyproject.toml", "[tool.pyrule.slurm]\npack_below = 120\n")
+    pipefile(tmp_path, """
+        rule all:
+            input: [f"a/{i}.txt" for i in range(4)], [f"b/{i}.txt" for i in range(4)]
+
+        rule a:
+            output: "a/{i}.txt"
+            resources: runtime = "1m"
+            shell: echo {i} > {output}
+
+        rule b:
+            output: "b/{i}.txt"
+            resources: runtime = "1m"
+            group: False
+            shell: echo {i} > {output}
+        """)
+    env, calls = counting_sbatch(tmp_path, slurm_cluster.env)
+    ok(tmp_path, "--executor", "slurm", env=env)
+    made = sbatch_calls(calls)
+    assert len(made) == 2, made
+    assert sum("--job-name=pack-a" in c for c in made) == 1, made
+    assert sum("--array=0-3" in c and "--job-name=b" in c for c in made) == 1, made
+    assert (tmp_path / "b" / "3.txt").read_text() == "3\n" and (tmp_path / "a" / "3.txt").read_text() == "3\n"
+
+
+def test_dry_run_shows_the_pack(slurm_cluster, tmp_path):
+    grouped(tmp_path, 3, "echo {i} > {output}")
+    env, calls = counting_sbatch(tmp_path, slurm_cluster.env)
+    r = ok(tmp_path, "-n", "--executor", "slurm", env=env)
+    assert "# 3 jobs as one pack (group short): sbatch " in r.out, r.out
+    assert "--job-name=pack-short" in r.out and "pyrule_pack.py" in r.out
+    assert "# one[i=1]: in that pack," in r.out and "echo 1 > out/1.txt" in r.out
+    assert not sbatch_calls(calls) and not (tmp_path / ".pyrule" / "slurm").exists()
