@@ -120,6 +120,18 @@ def manifest(cores: int, mem: int | None, shell: str, jobs: Sequence[dict[str, A
     return json.dumps({"cores": cores, "mem_mb": mem, "shell": shell, "jobs": list(jobs)}, indent=1) + "\n"
 
 
+def index_in(script_path: str, name: str) -> int | None:
+    """The index of job `name` in the pack whose script is script_path (its `#  I) … # NAME` lines)."""
+    import re
+
+    try:
+        with open(script_path, encoding="utf-8", errors="replace") as f:
+            found = re.findall(r"^#  (\d+)\) .* # (.*)$", f.read(), re.M)
+    except OSError:
+        return None
+    return next((int(i) for i, job in found if job == name), None)
+
+
 def header(what: str, command: Sequence[str]) -> list[str]:
     """The first lines of an array's or a pack's script: what it is and how it was submitted."""
     return ["#!/bin/bash", f"# pyrule {what}, written by pyrule's Slurm executor.", "# submitted with:",

@@ -1265,7 +1265,8 @@ def _adoptable(name: str, key: str, workdir: str) -> dict[str, Any] | None:
 def _unrecorded(name: str, workdir: str) -> str:
     """The Slurm job ("ID" or "ID_TASK") of job `name` that a pyrule which died before it
     recorded the id had submitted: among the user's jobs, the one of that name and directory,
-    or the array task whose array script (squeue's %o) runs that job ("" if none)."""
+    or the array task whose array script (squeue's %o) runs that job, or the pack ("ID+I") whose
+    script lists it ("" if none)."""
     try:
         p = _run(["squeue", "-h", "-r", "--me", "-t", "all", "-o", "%i|%T|%j|%Z|%o"], timeout=30)
     except (OSError, subprocess.TimeoutExpired):
@@ -1280,6 +1281,10 @@ def _unrecorded(name: str, workdir: str) -> str:
         key, _state, slurm_name, _wd, command = parts
         if "_" not in key and slurm_name == _job_name(name):
             return key
+        if "_" not in key and slurm_name.startswith(packing.PREFIX):  # a pack: is the job in it?
+            index = packing.index_in(command, name)
+            if index is not None:
+                return f"{key}+{index}"
         if "_" in key and slurm_name == rule:
             if command not in scripts:  # task index -> job name, from the lines `  I) exec ... # NAME`
                 try:

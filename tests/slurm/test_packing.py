@@ -99,3 +99,50 @@ def test_dry_run_shows_the_pack(slurm_cluster, tmp_path):
     assert "--job-name=pack-short" in r.out and "pyrule_pack.py" in r.out
     assert "# one[i=1]: in that pack," in r.out and "echo 1 > out/1.txt" in r.out
     assert not sbatch_calls(calls) and not (tmp_path / ".pyrule" / "slurm").exists()
+
+
+def test_a_killed_pyrule_s_pack_is_adopted_not_resubmitted(slurm_cluster, tmp_path):
+    """kill -9 while a pack runs (some of its jobs done): the next run adopts each of its jobs,
+    submits nothing, and the pack ran once. Then once more with the ids not on record (pyrule
+    died before it recorded them): found through the pack's script."""
+    import sqlite3
+
+    from harness import spawn, wait_for
+    from test_reattach import UNSUBMITTED, recorded_ids, tasks_in
+
+    for unrecorded in (False, True):
+        d = tmp_path / str(unrecorded)
+        grouped(d, 10, 'sleep $(( {i} < 4 ? 1 : 4 )); echo "job {i}" > {output}')
+        p = spawn(d, "--executor", "slurm", "-j", "10", env=slurm_cluster.env)
+        try:
+            wait_for(lambda: list(tasks_in(slurm_cluster, d).values()) == ["RUNNING"], 60, "the pack running")
+            wait_for(lambda: len(ids := recorded_ids(d)) == 10 and UNSUBMITTED not in ids, 30, "ids on record")
+            wait_for(lambda: (d / "out" / "0.txt").exists(), 60, "a job of the pack done")
+        finally:
+            p.kill()
+            p.communicate()
+        if unrecorded:
+            db = sqlite3.connect(d / ".pyrule" / "state.db")
+            with db:
+                db.execute("UPDATE running SET pgid=?", (UNSUBMITTED,))
+            db.close()
+        env, calls = counting_sbatch(d, slurm_cluster.env)
+        r = ok(d, "--executor", "slurm", "-j", "10", env=env, timeout=300)
+        assert sbatch_calls(calls) == [], r.err  # nothing submitted again
+        assert r.err.count("adopted Slurm job") == 10, r.err
+        assert all((d / "out" / f"{i}.txt").read_text() == f"job {i}\n" for i in range(10))
+        assert list(tasks_in(slurm_cluster, d).values()) == ["COMPLETED"]  # the one pack, once
+        assert all(r.jobs()[f"one[i={i}]"]["status"] == "ran" for i in range(10))
+
+
+def test_pack_below_packs_jobs_by_their_recorded_runtime(slurm_cluster, tmp_path):
+    """No declared runtime: the first run (nothing recorded) submits an array; once their wall
+    times are recorded (short), pack_below packs them."""
+    grouped(tmp_path, 4, "echo {i} > {output}", section="priority: 0")
+    write(tmp_path / "pyproject.toml", "[tool.pyrule.slurm]\npack_below = 30\n")
+    env, calls = counting_sbatch(tmp_path, slurm_cluster.env)
+    ok(tmp_path, "--executor", "slurm", env=env)
+    assert ["--array=0-3" in c for c in sbatch_calls(calls)] == [True]
+    ok(tmp_path, "--executor", "slurm", "-B", env=env)
+    made = sbatch_calls(calls)[1:]  # (and `all` alone: -B reruns it too)
+    assert sum("--job-name=pack-one" in c for c in made) == 1 and not any("--array" in c for c in made), made
