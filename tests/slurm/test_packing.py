@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
 from harness import ok, pipefile, pyrule, write
 from test_arrays import counting_sbatch, sbatch_calls
 
@@ -101,38 +102,39 @@ def test_dry_run_shows_the_pack(slurm_cluster, tmp_path):
     assert not sbatch_calls(calls) and not (tmp_path / ".pyrule" / "slurm").exists()
 
 
-def test_a_killed_pyrule_s_pack_is_adopted_not_resubmitted(slurm_cluster, tmp_path):
+@pytest.mark.parametrize("unrecorded", [False, True], ids=["ids-recorded", "ids-not-recorded"])
+def test_a_killed_pyrule_s_pack_is_adopted_not_resubmitted(slurm_cluster, tmp_path, unrecorded):
     """kill -9 while a pack runs (some of its jobs done): the next run adopts each of its jobs,
-    submits nothing, and the pack ran once. Then once more with the ids not on record (pyrule
-    died before it recorded them): found through the pack's script."""
+    submits nothing, and the pack ran once. Also with the ids not on record (pyrule died before
+    it recorded them): found through the pack's script."""
     import sqlite3
 
     from harness import spawn, wait_for
     from test_reattach import UNSUBMITTED, recorded_ids, tasks_in
 
-    for unrecorded in (False, True):
-        d = tmp_path / str(unrecorded)
-        grouped(d, 10, 'sleep $(( {i} < 4 ? 1 : 4 )); echo "job {i}" > {output}')
-        p = spawn(d, "--executor", "slurm", "-j", "10", env=slurm_cluster.env)
-        try:
-            wait_for(lambda: list(tasks_in(slurm_cluster, d).values()) == ["RUNNING"], 60, "the pack running")
-            wait_for(lambda: len(ids := recorded_ids(d)) == 10 and UNSUBMITTED not in ids, 30, "ids on record")
-            wait_for(lambda: (d / "out" / "0.txt").exists(), 60, "a job of the pack done")
-        finally:
-            p.kill()
-            p.communicate()
-        if unrecorded:
-            db = sqlite3.connect(d / ".pyrule" / "state.db")
-            with db:
-                db.execute("UPDATE running SET pgid=?", (UNSUBMITTED,))
-            db.close()
-        env, calls = counting_sbatch(d, slurm_cluster.env)
-        r = ok(d, "--executor", "slurm", "-j", "10", env=env, timeout=300)
-        assert sbatch_calls(calls) == [], r.err  # nothing submitted again
-        assert r.err.count("adopted Slurm job") == 10, r.err
-        assert all((d / "out" / f"{i}.txt").read_text() == f"job {i}\n" for i in range(10))
-        assert list(tasks_in(slurm_cluster, d).values()) == ["COMPLETED"]  # the one pack, once
-        assert all(r.jobs()[f"one[i={i}]"]["status"] == "ran" for i in range(10))
+    d = tmp_path
+    grouped(d, 10, 'sleep $(( {i} < 4 ? 1 : 4 )); echo "job {i}" > {output}')
+    p = spawn(d, "--executor", "slurm", "-j", "10", env=slurm_cluster.env)
+    try:
+        wait_for(lambda: list(tasks_in(slurm_cluster, d).values()) == ["RUNNING"], 60, "the pack running")
+        wait_for(lambda: len(ids := recorded_ids(d)) == 10 and UNSUBMITTED not in ids, 30, "ids on record")
+        wait_for(lambda: (d / "out" / "0.txt").exists(), 60, "a job of the pack done")
+    finally:
+        p.kill()
+        p.communicate()
+    if unrecorded:
+        db = sqlite3.connect(d / ".pyrule" / "state.db")
+        with db:
+            db.execute("UPDATE running SET pgid=?", (UNSUBMITTED,))
+        db.close()
+    env, calls = counting_sbatch(d, slurm_cluster.env)
+    r = ok(d, "--executor", "slurm", "-j", "10", env=env, timeout=300)
+    assert sbatch_calls(calls) == [], r.err  # nothing submitted again
+    assert r.err.count("adopted Slurm job") == 10, r.err
+    assert all((d / "out" / f"{i}.txt").read_text() == f"job {i}\n" for i in range(10))
+    # the one pack, once (its last job's end comes just before the pack's)
+    wait_for(lambda: list(tasks_in(slurm_cluster, d).values()) == ["COMPLETED"], 30, "the one pack completed")
+    assert all(r.jobs()[f"one[i={i}]"]["status"] == "ran" for i in range(10))
 
 
 def test_pack_below_packs_jobs_by_their_recorded_runtime(slurm_cluster, tmp_path):
