@@ -57,3 +57,19 @@ def test_convert_maps_snakemakes_group(tmp_path):
     assert '    group: "short"\n' in r.out
     assert '    # group: lambda wc: "x"' in r.out
     assert "Snakefile:8: not converted: rule 'b': group:" in r.err
+
+
+def test_the_language_server_offers_group_with_its_documentation(tmp_path):
+    import pytest
+
+    pytest.importorskip("pygls")
+    from pyrule.lsp.complete import complete
+    from pyrule.lsp.model import Model
+
+    text = 'rule a:\n    output: "a.txt"\n    \n    shell: touch {output}\n'
+    path = write(tmp_path / "Pipefile", text)
+    model = Model()
+    items = {i.label: i for i in complete(model, model.update(str(path), text), 2, 4)}
+    assert "group" in items, sorted(items)
+    doc = items["group"].documentation
+    assert "pack" in str(getattr(doc, "value", doc))
