@@ -148,3 +148,25 @@ def test_pack_below_packs_jobs_by_their_recorded_runtime(slurm_cluster, tmp_path
     ok(tmp_path, "--executor", "slurm", "-B", env=env)
     made = sbatch_calls(calls)[1:]  # (and `all` alone: -B reruns it too)
     assert sum("--job-name=pack-one" in c for c in made) == 1 and not any("--array" in c for c in made), made
+
+
+def test_sigterm_cancels_the_pack_and_its_jobs(slurm_cluster, tmp_path):
+    import signal
+    import subprocess
+
+    from harness import spawn, wait_for
+    from test_reattach import tasks_in
+
+    grouped(tmp_path, 6, 'sleep 30; echo "job {i}" > {output}')
+    p = spawn(tmp_path, "--executor", "slurm", "-j", "6", env=slurm_cluster.env, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: list(tasks_in(slurm_cluster, tmp_path).values()) == ["RUNNING"], 60, "the pack running")
+        wait_for(lambda: len(list((tmp_path / ".pyrule" / "logs" / "one").glob("*.log"))) >= 2, 30, "jobs started")
+        p.send_signal(signal.SIGTERM)
+        code = p.wait(timeout=120)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert code == 143
+    assert list(tasks_in(slurm_cluster, tmp_path).values()) == ["CANCELLED"]
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
