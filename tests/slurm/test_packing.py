@@ -170,3 +170,11 @@ def test_sigterm_cancels_the_pack_and_its_jobs(slurm_cluster, tmp_path):
     assert code == 143
     assert list(tasks_in(slurm_cluster, tmp_path).values()) == ["CANCELLED"]
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
+
+
+def test_a_bad_pack_setting_says_which_and_what_to_write(slurm_cluster, tmp_path):
+    grouped(tmp_path, 2, "echo {i} > {output}")
+    write(tmp_path / "pyproject.toml", "[tool.pyrule.slurm]\npack_size = 0\n")
+    r = pyrule(tmp_path, "--executor", "slurm", env=slurm_cluster.env)
+    assert r.rc == 2 and "[tool.pyrule.slurm] pack_size = 0: not a number >= 1" in r.err, r.err
+    assert "hint: pack_size = 50" in r.err and "Traceback" not in r.err
