@@ -459,7 +459,7 @@ class SlurmExecutor(Executor):
             out.append(f"# {len(chunk)} jobs as one pack (group {group}): sbatch {shlex.join([*args, script])}")
             out.append(text)
             out.append(f"# its list of jobs, {listing}:")
-            out.append(packing.manifest(*self._pack_allocation(chunk)[:2], self.shell, jobs))
+            out.append(jobs)
             for q in chunk:
                 out.append(f"# {q.spec.name}: in that pack, {q.script}")
                 out.append(q.text)
@@ -477,9 +477,8 @@ class SlurmExecutor(Executor):
         return out
 
     def _adopt(self, spec: JobSpec, a: dict[str, Any]) -> int:
-        job_id, _, index = a["key"].replace("+", "_p").partition("_")
-        packed = index.startswith("p")
-        index = index.lstrip("p")
+        packed = "+" in a["key"]  # "ID+I": the I-th job of pack ID; "ID_I": task I of array ID
+        job_id, _, index = a["key"].replace("+", "_").partition("_")
         j = _Job(spec, int(job_id), time.time(), a["script"], a["usage"], a["report"], a["limit"], a["mem"],
                  task=int(index) if index and not packed else None, pack=int(index) if packed else None)
         self._jobs[spec.name] = j
@@ -652,27 +651,23 @@ class SlurmExecutor(Executor):
                 pass
         return self._pack_cores
 
-    def _pack_allocation(self, chunk: list[_Queued]) -> tuple[int, int | None, int | None]:
-        needs = [(max(1, math.ceil(_number((q.spec.resources or {}).get("cores", 1)) or 1)), q.mem_mb,
-                  q.time_limit_min) for q in chunk]
-        return packing.allocation(needs, self.pack_cores())
-
-    def _pack(self, group: str, chunk: list[_Queued]) -> tuple[list[str], str, str, str, list[dict[str, Any]]]:
-        """A pack's sbatch options, script path, script, list path and list of jobs."""
+    def _pack(self, group: str, chunk: list[_Queued]) -> tuple[list[str], str, str, str, str]:
+        """A pack's sbatch options, script path, script, and its list of jobs' path and text."""
         workdir = os.path.abspath(chunk[0].spec.workdir)
         base = os.path.join(workdir, SLURM_DIR, f"{packing.PREFIX}{_safe(chunk[0].spec.name)}.a{chunk[0].spec.attempt}"
                             f"-n{len(chunk)}")
-        cores, mem, limit = self._pack_allocation(chunk)
+        needs = [max(1, math.ceil(_number((q.spec.resources or {}).get("cores", 1)) or 1)) for q in chunk]
+        jobs = [{"name": q.spec.name, "script": q.script, "log": q.log, "usage": q.usage, "cores": c, "mem_mb": q.mem_mb}
+                for c, q in zip(needs, chunk)]
+        cores, mem, limit = packing.allocation(
+            [(c, q.mem_mb, q.time_limit_min) for c, q in zip(needs, chunk)], self.pack_cores())
         args = [*packing.common(chunk[0].args), f"--job-name={_job_name(packing.PREFIX + group)}",
                 "--output=" + base.replace("%", "%%") + ".out", "--open-mode=append", f"--cpus-per-task={cores}",
                 *([f"--mem={mem}M"] if mem else []), *([f"--time={limit}"] if limit else [])]
-        jobs = [{"name": q.spec.name, "script": q.script, "log": q.log, "usage": q.usage,
-                 "cores": max(1, math.ceil(_number((q.spec.resources or {}).get("cores", 1)) or 1)), "mem_mb": q.mem_mb}
-                for q in chunk]
         runner = os.path.join(workdir, SLURM_DIR, packing.RUNNER)
         listing = base + ".json"
         text = packing.script(group, args, base + ".sh", workdir, self.python, runner, listing, jobs)
-        return args, base + ".sh", text, listing, jobs
+        return args, base + ".sh", text, listing, packing.manifest(cores, mem, self.shell, jobs)
 
     def _submit_pack(self, group: str, chunk: list[_Queued]) -> None:
         """One sbatch for the pack; each of its jobs followed on its own (its usage file)."""
@@ -680,7 +675,7 @@ class SlurmExecutor(Executor):
         if self._runner is None:
             self._runner = os.path.join(os.path.dirname(script), packing.RUNNER)
             _write(self._runner, packing.runner_source(), 0o644)
-        _write(listing, packing.manifest(*self._pack_allocation(chunk)[:2], self.shell, jobs), 0o644)
+        _write(listing, jobs, 0o644)
         job_id = self._submit_script(args, script, text, chunk)
         for i, q in enumerate(chunk if job_id else ()):
             j = _Job(q.spec, job_id, q.submitted, q.script, q.usage, q.report, q.time_limit_min, q.mem_mb, pack=i)
