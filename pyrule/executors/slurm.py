@@ -1443,17 +1443,17 @@ def _unlink(path: str) -> None:
         pass
 
 
-def _slurm_id(key: str) -> str:
+def _slurm_id(key: str | int) -> str:
     """The Slurm job a key names: "ID" or "ID_TASK"; a packed job's "ID+I": its pack, "ID"."""
-    return key.partition("+")[0]
+    return str(key).partition("+")[0]
 
 
-def _slurm_name(name: str, key: str) -> str | None:
+def _slurm_name(name: str, key: str | int) -> str | None:
     """The Slurm job name the job `name` runs under as `key`: its own, its rule's for an array
     task; None for a packed job (its pack's name, "pack-GROUP": checked by its prefix)."""
-    if "+" in key:
+    if "+" in str(key):
         return None
-    return _job_name(name.split("[", 1)[0] if "_" in key else name)
+    return _job_name(name.split("[", 1)[0] if "_" in str(key) else name)
 
 
 def _named(slurm_name: str, want: str | None) -> bool:
