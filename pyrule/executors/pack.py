@@ -117,7 +117,8 @@ def allocation(needs: Sequence[tuple[int, int | None, int | None]], max_cores: i
 
 def manifest(cores: int, mem: int | None, shell: str, jobs: Sequence[dict[str, Any]]) -> str:
     """PACK.json, what the node's runner reads."""
-    return json.dumps({"cores": cores, "mem_mb": mem, "shell": shell, "jobs": list(jobs)}, indent=1) + "\n"
+    head = json.dumps({"cores": cores, "mem_mb": mem, "shell": shell})[:-1]
+    return head + ', "jobs": [\n' + ",\n".join(json.dumps(j) for j in jobs) + "\n]}\n"  # a job a line
 
 
 def index_in(script_path: str, name: str) -> int | None:
@@ -146,7 +147,10 @@ def script(group: str, args: Sequence[str], path: str, workdir: str, python: str
     lines = [
         *header(f"pack: {len(jobs)} jobs of group {group}", ["sbatch", *args, path]),
         *(f"#  {i}) {q(j['script'])} >>{q(j['log'])}  # {j['name']}" for i, j in enumerate(jobs)),
-        f"cd {q(workdir)} || {{ echo \"pyrule: cannot cd to {workdir} on $(hostname)\" >&2; exit 1; }}",
-        f"exec {q(python)} {q(runner)} {q(listing)}",
+        f"PYRULE_DIR={q(workdir)}",
+        f"PYRULE_PYTHON={q(python)}",
+        'cd "$PYRULE_DIR" || { echo "pyrule: cannot cd to $PYRULE_DIR on $(hostname): the project directory must'
+        ' be shared with the nodes" >&2; exit 1; }',
+        f'exec "$PYRULE_PYTHON" {q(runner)} {q(listing)}',
     ]
     return "\n".join(lines) + "\n"

@@ -678,7 +678,8 @@ class SlurmExecutor(Executor):
         _write(listing, jobs, 0o644)
         job_id = self._submit_script(args, script, text, chunk)
         for i, q in enumerate(chunk if job_id else ()):
-            j = _Job(q.spec, job_id, q.submitted, q.script, q.usage, q.report, q.time_limit_min, q.mem_mb, pack=i)
+            j = _Job(q.spec, job_id, q.submitted, q.script, q.usage, q.report, q.time_limit_min, q.mem_mb, pack=i,
+                     slurm_out=script[:-3] + ".out")
             self._track(j, _PACK_FLAG | job_id << _TASK_BITS | i)
 
     def _pack_job_ended(self, j: _Job, row: tuple[str, ...] | None, now: float) -> bool:
@@ -867,7 +868,7 @@ class SlurmExecutor(Executor):
         lines = [
             "#!/bin/bash",
             f"# pyrule job {spec.name} (attempt {spec.attempt}), written by pyrule's Slurm executor.",
-            "# submitted with (or as a task of an array: see its array-*.sh):",
+            "# submitted with (or as a task of an array, or in a pack: see its array-*.sh or pack-*.sh):",
             "#   " + " ".join(q(a) for a in command).replace("\n", "\n#   "),
             f"PYRULE_DIR={q(workdir)}",
             f"PYRULE_PYTHON={q(self.python)}",
@@ -993,11 +994,13 @@ class SlurmExecutor(Executor):
                     _scancel([j.key])
 
     def _result(self, j: _Job, usage: dict[str, Any] | None) -> JobResult:
-        if j.slurm_out:  # an array task: what Slurm said about it goes to its log
+        # an array task, or a packed job that did not end on its own: what Slurm said goes to its log
+        if j.slurm_out and (j.pack is None or usage is None):
             try:
                 with open(j.slurm_out, encoding="utf-8", errors="replace") as f:
                     said = f.read()
-                os.unlink(j.slurm_out)
+                if j.pack is None:  # (a pack's is shared by its jobs)
+                    os.unlink(j.slurm_out)
             except OSError:
                 said = ""
             if said:

@@ -122,6 +122,8 @@ def test_a_killed_pyrule_s_pack_is_adopted_not_resubmitted(slurm_cluster, tmp_pa
     finally:
         p.kill()
         p.communicate()
+    left = len(recorded_ids(d))  # (the jobs the killed run saw end are recorded as done)
+    assert left >= 5, left
     if unrecorded:
         db = sqlite3.connect(d / ".pyrule" / "state.db")
         with db:
@@ -130,11 +132,12 @@ def test_a_killed_pyrule_s_pack_is_adopted_not_resubmitted(slurm_cluster, tmp_pa
     env, calls = counting_sbatch(d, slurm_cluster.env)
     r = ok(d, "--executor", "slurm", "-j", "10", env=env, timeout=300)
     assert sbatch_calls(calls) == [], r.err  # nothing submitted again
-    assert r.err.count("adopted Slurm job") == 10, r.err
+    assert r.err.count("adopted Slurm job") == left, r.err
     assert all((d / "out" / f"{i}.txt").read_text() == f"job {i}\n" for i in range(10))
     # the one pack, once (its last job's end comes just before the pack's)
     wait_for(lambda: list(tasks_in(slurm_cluster, d).values()) == ["COMPLETED"], 30, "the one pack completed")
-    assert all(r.jobs()[f"one[i={i}]"]["status"] == "ran" for i in range(10))
+    statuses = [r.jobs()[f"one[i={i}]"]["status"] for i in range(10)]
+    assert statuses.count("ran") == left and set(statuses) <= {"ran", "up-to-date"}, statuses
 
 
 def test_pack_below_packs_jobs_by_their_recorded_runtime(slurm_cluster, tmp_path):
@@ -178,3 +181,29 @@ def test_a_bad_pack_setting_says_which_and_what_to_write(slurm_cluster, tmp_path
     r = pyrule(tmp_path, "--executor", "slurm", env=slurm_cluster.env)
     assert r.rc == 2 and "[tool.pyrule.slurm] pack_size = 0: not a number >= 1" in r.err, r.err
     assert "hint: pack_size = 50" in r.err and "Traceback" not in r.err
+
+
+def test_a_pack_cancelled_from_outside_fails_each_job_with_what_slurm_said(slurm_cluster, tmp_path):
+    """scancel of the pack by hand while two of its four jobs run (two cores) and two wait: the
+    running ones end killed, those not started fail as cancelled, Slurm's message in their logs."""
+    from harness import wait_for
+    from test_reattach import tasks_in
+
+    write(tmp_path / "pyproject.toml", "[tool.pyrule.slurm]\npack_cores = 2\n")
+    grouped(tmp_path, 4, 'sleep 60; echo "job {i}" > {output}')
+    from harness import spawn
+
+    p = spawn(tmp_path, "--executor", "slurm", "-k", env=slurm_cluster.env)
+    try:
+        wait_for(lambda: list(tasks_in(slurm_cluster, tmp_path).values()) == ["RUNNING"], 60, "the pack running")
+        wait_for(lambda: len(list((tmp_path / ".pyrule" / "logs" / "one").glob("*.log"))) == 2, 30, "two started")
+        slurm_cluster.run("scancel", *tasks_in(slurm_cluster, tmp_path))
+        out, err = p.communicate(timeout=120)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert p.returncode == 1, err
+    assert err.count("Slurm job") >= 4 and "CANCELLED" in err, err
+    logs = sorted((tmp_path / ".pyrule" / "logs" / "one").glob("*.log"))
+    assert len(logs) == 4 and sum("CANCELLED" in log.read_text() for log in logs) >= 2, [x.read_text() for x in logs]
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
