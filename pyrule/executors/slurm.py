@@ -327,7 +327,7 @@ class SlurmExecutor(Executor):
         spec.overrides = list(overrides)
         spec.target = job.outputs[0] if job.outputs else job.rule.name
         spec.local = job.rule.local
-        spec.pack = self._pack_of(job.rule.group, job.rule.name, spec.name, spec.resources.get("runtime", 0))
+        spec.pack = self._pack_of(job.rule.group, job.rule.name, spec.name, spec.resources)
 
     @classmethod
     def recorded(cls, handle: int) -> int:
@@ -627,12 +627,15 @@ class SlurmExecutor(Executor):
 
     # --- packs: many short jobs in one allocation (pack.py; the node side: pack_runner.py) -------
 
-    def _pack_of(self, group: str | bool | None, rule: str, name: str, runtime: Any) -> str | None:
-        """The pack the job goes in (None: on its own): see pack.group_of."""
+    def _pack_of(self, group: str | bool | None, rule: str, name: str, resources: dict[str, Any]) -> str | None:
+        """The pack the job goes in (None: on its own): see pack.group_of. A job that asks for GPUs
+        is never packed (the runner shares out cores and memory, not GPUs)."""
+        if _number(resources.get("gpus", 0)):
+            return None
         if group is None and self.pack_below > 0 and self._recorded is None:
             self._recorded = packing.recorded_runtimes(self.project_dir)
         recorded = self._recorded.get(name) if self._recorded else None
-        return packing.group_of(group, rule, _number(runtime), recorded, self.pack_below)
+        return packing.group_of(group, rule, _number(resources.get("runtime", 0)), recorded, self.pack_below)
 
     def _packs(self, queue: list[_Queued]) -> tuple[list[tuple[str, list[_Queued]]], list[_Queued]]:
         return packing.packs(queue, lambda q: q.spec.pack, lambda q: q.args, self.pack_size)

@@ -207,3 +207,10 @@ def test_a_pack_cancelled_from_outside_fails_each_job_with_what_slurm_said(slurm
     logs = sorted((tmp_path / ".pyrule" / "logs" / "one").glob("*.log"))
     assert len(logs) == 4 and sum("CANCELLED" in log.read_text() for log in logs) >= 2, [x.read_text() for x in logs]
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
+
+
+def test_jobs_asking_for_gpus_are_never_packed(slurm_cluster, tmp_path):
+    grouped(tmp_path, 3, "echo {i} > {output}", section='group: "short"\n            resources: gpus = 1')
+    r = ok(tmp_path, "-n", "--executor", "slurm", env=slurm_cluster.env)
+    assert "# 3 jobs as one array: sbatch " in r.out and "--gres=gpu:1" in r.out, r.out
+    assert "pack" not in r.out.split("\n# one[i=0]")[0]
