@@ -58,7 +58,6 @@ _UNSUPPORTED_SECTION = {
     "template_engine": "pyrule renders no templates",
     "benchmark": "pyrule records each job's time and memory itself (pyrule --stats)",
     "message": "pyrule prints the job's name; the docstring is shown by --list",
-    "group": "pyrule has no job groups",
     "shadow": "pyrule has no shadow directories",
     "cache": "pyrule has no between-workflow output cache",
     "handover": "pyrule has no handover rules",
@@ -621,6 +620,8 @@ class _Rule:
                 resources += self._resources(word, head, block)
             elif word in ("priority", "retries"):
                 out.append(f"    {word}: {self.c._text(self._value(head, block))}")
+            elif word == "group":  # Snakemake's job groups: pyrule packs the group's jobs started together
+                out += self._group(head, block, end)
             elif word == "localrule":  # Snakemake's per-rule `localrule: True`
                 out.append(f"    local: {self.c._text(self._value(head, block))}")
             elif word == "shell":
@@ -806,6 +807,22 @@ class _Rule:
             if len(names) > 1:
                 self.c.note(item.line, f"rule '{self.name}': a {word} function of {', '.join(names)}: "
                                        "pyrule calls it with the wildcards only", converted=True)
+
+    def _group(self, head: _Line, block: list[_Line], end: int) -> list[str]:
+        """`group: "name"`: pyrule's group: packs the group's jobs that are ready together into one
+        Slurm allocation (Snakemake also runs a chain of dependent jobs in one); any other value
+        (a function) is kept as a comment."""
+        import ast
+
+        text = self.c._text(self._value(head, block))
+        try:
+            name = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            name = None
+        if isinstance(name, str) and name and all(ch.isalnum() or ch in "_.-" for ch in name):
+            return [f"    group: {text}"]
+        self.c.note(head.start, f"rule '{self.name}': group: {text}: pyrule's group: is a pack's name (a string)")
+        return self._kept(head, end)
 
     def _log(self, head: _Line, block: list[_Line], end: int) -> list[str]:
         items = self._items(head, block)

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 SECTIONS = ("output", "input", "params", "resources", "slurm", "log", "check", "retries", "priority", "env", "script",
-            "local", "cache", "container", "venv")
+            "local", "cache", "container", "venv", "group")
 CHECKS = ("checksum", "mtime")
 _SLURM_KEYS = ("partition", "account", "qos", "constraint", "extra")
 
@@ -41,7 +41,7 @@ class Definitions:
              slurm: dict | None = None, checkpoint: bool = False, loc: Location | None = None,
              section_locs: dict[str, Location] | None = None, script: str | None = None,
              local: bool = False, cache: bool = True, container: str | None = None,
-             venv: str | None = None) -> Any:
+             venv: str | None = None, group: str | bool | None = None) -> Any:
         """Add a rule; without `shell`/`python`/`script` (and with no name), return a decorator for a body.
 
         `script`: a Python script file (relative to the project directory) run as the body, with
@@ -49,7 +49,10 @@ class Definitions:
         `local`: with --executor slurm, run the jobs on this machine instead of submitting them.
         `cache`: False: never restored from nor published to the cache of job results (cache.py).
         `container`: an image the shell body runs in; `venv`: a pip requirements file (relative to the
-        project directory) whose environment the body runs with (docs/environments.md)."""
+        project directory) whose environment the body runs with (docs/environments.md).
+        `group`: with --executor slurm, a name: the rule's short jobs started together go in one
+        allocation with the others of that group (executors/pack.py); False: never packed."""
+        check_group(name, group, (section_locs or {}).get("group", loc))
         for flag, flag_value, hint in (("local", local, "write 'local: True'"), ("cache", cache, "write 'cache: False'")):
             if not isinstance(flag_value, bool):
                 raise PipefileError(f"rule '{name}': {flag}: must be True or False, not {flag_value!r}",
@@ -63,7 +66,7 @@ class Definitions:
             outputs=items(output), inputs=items(input), params=dict(params or {}),
             resources=dict(resources or {}), log=log, check=check, retries=retries, priority=priority,
             env=dict(env or {}), doc=doc, checkpoint=checkpoint, loc=loc, section_locs=dict(section_locs or {}),
-            local=local, cache=cache, **software(name, container, venv, next((b for b in (shell, script, python) if isinstance(b, str)), None), self.directory, section_locs or {}, loc),
+            local=local, cache=cache, group=group, **software(name, container, venv, next((b for b in (shell, script, python) if isinstance(b, str)), None), self.directory, section_locs or {}, loc),
         )
         if slurm:
             fields["resources"]["slurm"] = dict(slurm)
@@ -149,6 +152,17 @@ def software(rule: Any, container: Any, venv: Any, body: str | None, directory: 
         raise PipefileError(f"rule '{rule}': venv: no such requirements file '{out['venv']}'", locs.get("venv", loc),
                             "venv: names a pip requirements file, relative to the Pipefile's directory")
     return out
+
+
+def check_group(rule: Any, group: Any, loc: Location | None) -> None:
+    """`group:` is a pack's name (letters, digits, `_.-`), True (the rule's name) or False."""
+    import re
+
+    if isinstance(group, bool) or group is None:
+        return
+    if not isinstance(group, str) or not re.fullmatch(r"[A-Za-z0-9_.-]+", group):
+        raise PipefileError(f"rule '{rule}': group: must be a name (letters, digits, _ . -), True or False, "
+                            f"not {group!r}", loc, "write e.g. 'group: \"short\"', or 'group: False' to never pack it")
 
 
 def check_script(script: Any, directory: str, loc: Location | None, rule: Any) -> str:

@@ -44,7 +44,7 @@ SUBSTITUTION = String.Interpol.Substitution
 
 STATEMENT_KEYWORDS = ("rule", "checkpoint", "default", "include", "configfile", "container", "import", "from", "python")
 SECTIONS = ("output", "input", "params", "resources", "slurm", "log", "check", "retries", "priority", "env", "script", "local", "cache",
-            "container", "venv")
+            "container", "venv", "group")
 BODIES = ("shell", "python")
 
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     StrPath = str | os.PathLike[str]
 
 _KEYWORD_SECTIONS = ("params", "resources", "env", "slurm")
-_SINGLE_SECTIONS = ("log", "check", "retries", "priority", "script", "local", "cache", "container", "venv")
+_SINGLE_SECTIONS = ("log", "check", "retries", "priority", "script", "local", "cache", "container", "venv", "group")
 
 
 def parse_override(text: str) -> tuple[str, Any]:

@@ -165,6 +165,9 @@ class Rule:
     func: Callable[..., Any] | None = None  # Python body as a function (API)
     script: str | None = None  # a Python script file run as the body (relative to the project directory)
     local: bool = False  # with --executor slurm: run on this machine, never submitted (Snakemake's localrules)
+    # with --executor slurm: the pack its jobs go in (one allocation for many short jobs; executors/pack.py);
+    # None: packed only if short and packing is on ([tool.pyrule.slurm] pack_below); False: never packed
+    group: str | bool | None = None
     container: str | None = None  # the image a shell body runs in (containers.py)
     venv: str | None = None  # a pip requirements file: the Python environment the body runs with (venvs.py)
     doc: str | None = None

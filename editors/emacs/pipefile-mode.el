@@ -74,7 +74,7 @@
 
   (defconst pipefile-expression-sections
     '("output" "input" "params" "resources" "slurm" "log" "check" "retries"
-      "priority" "env" "script" "local" "cache" "container" "venv")
+      "priority" "env" "script" "local" "cache" "container" "venv" "group")
     "Rule sections whose value is a Python expression.")
 
   (defconst pipefile-body-sections '("shell" "python")

@@ -55,6 +55,7 @@ class JobSpec:
     # path (relative to workdir) its spec is to be written to, the files to write (spec.files);
     # raises pyjob.Unshippable when a top-level name it uses cannot be shipped.
     ship: Callable[[str], dict[str, str]] | None = None
+    pack: str | None = None  # Slurm: the pack (one allocation for short jobs) it goes in; None: on its own
 
 
 @record(slots=True)  # one per job: no per-instance __dict__

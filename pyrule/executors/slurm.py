@@ -49,6 +49,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import UsageError, suggest
 from ..record import record
 from ..rules import Scaled
+from . import pack as packing
 from .base import Executor, JobResult, JobSpec, custom_needs, read_report, resolve, write_files
 
 if TYPE_CHECKING:
@@ -70,7 +71,8 @@ FINAL_STATES = frozenset(
         "PREEMPTED",
     }
 )
-PROFILE_KEYS = ("partition", "account", "qos", "constraint", "extra", "array_size")
+PROFILE_KEYS = ("partition", "account", "qos", "constraint", "extra", "array_size", "pack_below", "pack_cores",
+                "pack_size")
 SLURM_DIR = os.path.join(".pyrule", "slurm")
 MEASURE = "pyrule_measure.py"
 DEFAULT_JOBS = 100  # --jobs default with --executor slurm: jobs submitted at once
@@ -81,6 +83,8 @@ QUEUED = -UNSUBMITTED
 # An array task's handle: _TASK_FLAG | array job id << _TASK_BITS | task index (recorded negated).
 _TASK_BITS = 24
 _TASK_FLAG = 1 << 60
+# A packed job's handle: _PACK_FLAG | pack's job id << _TASK_BITS | its index in the pack ("ID+I").
+_PACK_FLAG = 1 << 59
 
 _POLL_S = 0.5  # squeue interval while things happen...
 _POLL_IDLE_S = 1.0  # ...and after 10 s without any change
@@ -221,11 +225,18 @@ class _Job:
     cancelled_by_us: bool = False
     task: int | None = None  # its index in a job array (job_id is then the array's)
     slurm_out: str | None = None  # an array task's Slurm output file, appended to its log at the end
+    pack: int | None = None  # its index in a pack (job_id is then the pack's; settled by its usage file)
 
     @property
     def key(self) -> str:
-        """How squeue, sacct and scancel name it: "ID", or "ID_TASK" for an array task."""
+        """How squeue, sacct and scancel name it: "ID", or "ID_TASK" for an array task (a packed
+        job: its pack's "ID")."""
         return str(self.job_id) if self.task is None else f"{self.job_id}_{self.task}"
+
+    @property
+    def label(self) -> str:
+        """How messages name it: its key, "ID+I" for the I-th job of pack ID."""
+        return self.key if self.pack is None else f"{self.job_id}+{self.pack}"
 
 
 @record
@@ -278,6 +289,7 @@ class SlurmExecutor(Executor):
         if size is not None and not (size.isdigit() and int(size) >= 1):
             raise UsageError(f"[tool.pyrule.slurm] array_size = {size}: not a whole number >= 1",
                              hint="array_size = 1 submits every job alone; leave it out for the cluster's MaxArraySize")
+        self.pack_below, self.pack_size, self._pack_cores = _pack_settings(defaults)
         self.defaults = defaults
         self.poll_interval = poll_interval
         self.python = sys.executable or "python3"
@@ -291,6 +303,8 @@ class SlurmExecutor(Executor):
         self._queue: list[_Queued] = []  # started, submitted at the next wait()
         self._assigned: list[tuple[str, int]] = []  # submitted since the runner last asked
         self._max_array: int | None = int(size) if size else None
+        self._recorded: dict[str, float] | None = None  # earlier runs' wall times, read at the first need
+        self._runner: str | None = None  # .pyrule/slurm/pyrule_pack.py, written at the first pack
 
     # --- what the runner asks beside running jobs -------------------------------------
 
@@ -316,6 +330,7 @@ class SlurmExecutor(Executor):
         # (a job without outputs by its name: `estimate[s=a]`, a value-only job of values.py)
         spec.target = job.outputs[0] if job.outputs else job.name
         spec.local = job.rule.local
+        spec.pack = self._pack_of(job.rule.group, job.rule.name, spec.name, spec.resources)
 
     @classmethod
     def recorded(cls, handle: int) -> int:
@@ -331,6 +346,8 @@ class SlurmExecutor(Executor):
         if record == UNSUBMITTED:
             return ""
         handle = -record
+        if handle & _PACK_FLAG and not handle & _TASK_FLAG:
+            return f"{(handle & ~_PACK_FLAG) >> _TASK_BITS}+{handle & ((1 << _TASK_BITS) - 1)}"
         if handle & _TASK_FLAG:
             return f"{(handle & ~_TASK_FLAG) >> _TASK_BITS}_{handle & ((1 << _TASK_BITS) - 1)}"
         return str(handle)
@@ -440,6 +457,16 @@ class SlurmExecutor(Executor):
                 out.append(f"# {spec.name}: {q}")
             else:
                 queue.append(q)
+        packs, queue = self._packs(queue)
+        for group, chunk in packs:
+            args, script, text, listing, jobs = self._pack(group, chunk)
+            out.append(f"# {len(chunk)} jobs as one pack (group {group}): sbatch {shlex.join([*args, script])}")
+            out.append(text)
+            out.append(f"# its list of jobs, {listing}:")
+            out.append(jobs)
+            for q in chunk:
+                out.append(f"# {q.spec.name}: in that pack, {q.script}")
+                out.append(q.text)
         for shared, chunk in self._groups(queue):
             if len(chunk) == 1:
                 out.append(f"# {chunk[0].spec.name}: sbatch {shlex.join([*chunk[0].args, chunk[0].script])}")
@@ -454,11 +481,14 @@ class SlurmExecutor(Executor):
         return out
 
     def _adopt(self, spec: JobSpec, a: dict[str, Any]) -> int:
-        job_id, _, task = a["key"].partition("_")
+        packed = "+" in a["key"]  # "ID+I": the I-th job of pack ID; "ID_I": task I of array ID
+        job_id, _, index = a["key"].replace("+", "_").partition("_")
         j = _Job(spec, int(job_id), time.time(), a["script"], a["usage"], a["report"], a["limit"], a["mem"],
-                 task=int(task) if task else None)
+                 task=int(index) if index and not packed else None, pack=int(index) if packed else None)
         self._jobs[spec.name] = j
         self._last_change = time.monotonic()
+        if j.pack is not None:
+            return _PACK_FLAG | j.job_id << _TASK_BITS | j.pack
         return int(job_id) if j.task is None else _TASK_FLAG | j.job_id << _TASK_BITS | j.task
 
     @staticmethod
@@ -467,7 +497,7 @@ class SlurmExecutor(Executor):
         environment or resources): cancelled, its outputs removed; the job is submitted anew."""
         from ..outputs import remove
 
-        key = a["key"]
+        key = _slurm_id(a["key"])  # (a packed job: its whole pack)
         _scancel([key])
         if _wait_final([key], 30.0):
             _scancel([key], "KILL")
@@ -492,7 +522,12 @@ class SlurmExecutor(Executor):
         blocked = {signal.SIGINT, signal.SIGTERM}
         old = signal.pthread_sigmask(signal.SIG_BLOCK, blocked)
         try:
-            for shared, chunk in self._groups(self._queue):
+            packs, rest = self._packs(self._queue)
+            for group, chunk in packs:
+                self._submit_pack(group, chunk)
+                done = set(map(id, chunk))
+                self._queue = [q for q in self._queue if id(q) not in done]
+            for shared, chunk in self._groups(rest):
                 if len(chunk) == 1:
                     self._submit_one(chunk[0])
                 else:
@@ -525,12 +560,8 @@ class SlurmExecutor(Executor):
         going to that job's log; Slurm's own messages about task i go to ARRAY_i.out, appended
         to the job's log when it ends."""
         args, script, text, out_pattern = self._array(shared, chunk)
-        _write(script, text, 0o755)
-        out, err, rc = self._sbatch([*args, script])
-        job_id = self._accepted(out, err, rc, chunk)
-        if not job_id:
-            return
-        for i, job in enumerate(chunk):
+        job_id = self._submit_script(args, script, text, chunk)
+        for i, job in enumerate(chunk if job_id else ()):
             j = _Job(job.spec, job_id, job.submitted, job.script, job.usage, job.report, job.time_limit_min,
                      job.mem_mb, task=i, slurm_out=out_pattern.replace("%a", str(i)))
             self._track(j, _TASK_FLAG | job_id << _TASK_BITS | i)
@@ -552,16 +583,19 @@ class SlurmExecutor(Executor):
         ]
         q = shlex.quote
         lines = [
-            "#!/bin/bash",
-            f"# pyrule job array: {len(chunk)} jobs of rule {rule}, written by pyrule's Slurm executor.",
-            "# submitted with:",
-            "#   " + " ".join(q(a) for a in ["sbatch", *args, script]),
+            *packing.header(f"job array: {len(chunk)} jobs of rule {rule}", ["sbatch", *args, script]),
             'case "$SLURM_ARRAY_TASK_ID" in',
         ]
         for i, job in enumerate(chunk):
             lines.append(f"  {i}) exec {q(self.shell)} {q(job.script)} >>{q(job.log)} 2>&1 ;;  # {job.spec.name}")
         lines += ["esac", 'echo "pyrule: no task $SLURM_ARRAY_TASK_ID in this array" >&2', "exit 1"]
         return args, script, "\n".join(lines) + "\n", out_pattern
+
+    def _submit_script(self, args: list[str], script: str, text: str, chunk: list[_Queued]) -> int:
+        """Write the script of an array or pack and sbatch it: its job id, or 0 (its jobs failed)."""
+        _write(script, text, 0o755)
+        out, err, rc = self._sbatch([*args, script])
+        return self._accepted(out, err, rc, chunk)
 
     def _accepted(self, out: str, err: str, rc: int, jobs: list[_Queued]) -> int:
         """The job id sbatch answered, or 0 after failing the jobs with its message."""
@@ -594,6 +628,80 @@ class SlurmExecutor(Executor):
             except (OSError, subprocess.TimeoutExpired):
                 pass
         return self._max_array
+
+    # --- packs: many short jobs in one allocation (pack.py; the node side: pack_runner.py) -------
+
+    def _pack_of(self, group: str | bool | None, rule: str, name: str, resources: dict[str, Any]) -> str | None:
+        """The pack the job goes in (None: on its own): see pack.group_of. A job that asks for GPUs
+        is never packed (the runner shares out cores and memory, not GPUs)."""
+        if _number(resources.get("gpus", 0)):
+            return None
+        if group is None and self.pack_below > 0 and self._recorded is None:
+            self._recorded = packing.recorded_runtimes(self.project_dir)
+        recorded = self._recorded.get(name) if self._recorded else None
+        return packing.group_of(group, rule, _number(resources.get("runtime", 0)), recorded, self.pack_below)
+
+    def _packs(self, queue: list[_Queued]) -> tuple[list[tuple[str, list[_Queued]]], list[_Queued]]:
+        return packing.packs(queue, lambda q: q.spec.pack, lambda q: q.args, self.pack_size)
+
+    def pack_cores(self) -> int:
+        """Cores a pack asks for at most: `pack_cores`, else pack.DEFAULT_CORES but no more than
+        the largest node has (sinfo, asked once)."""
+        if self._pack_cores is None:
+            self._pack_cores = packing.DEFAULT_CORES
+            try:
+                p = _run(["sinfo", "-h", "-o", "%c"], timeout=30)
+                cpus = [int(c.rstrip("+")) for c in p.stdout.split() if c.rstrip("+").isdigit()]
+                if cpus:
+                    self._pack_cores = max(1, min(self._pack_cores, max(cpus)))
+            except (OSError, subprocess.TimeoutExpired):
+                pass
+        return self._pack_cores
+
+    def _pack(self, group: str, chunk: list[_Queued]) -> tuple[list[str], str, str, str, str]:
+        """A pack's sbatch options, script path, script, and its list of jobs' path and text."""
+        workdir = os.path.abspath(chunk[0].spec.workdir)
+        base = os.path.join(workdir, SLURM_DIR, f"{packing.PREFIX}{_safe(chunk[0].spec.name)}.a{chunk[0].spec.attempt}"
+                            f"-n{len(chunk)}")
+        needs = [max(1, math.ceil(_number((q.spec.resources or {}).get("cores", 1)) or 1)) for q in chunk]
+        jobs = [{"name": q.spec.name, "script": q.script, "log": q.log, "usage": q.usage, "cores": c, "mem_mb": q.mem_mb}
+                for c, q in zip(needs, chunk)]
+        cores, mem, limit = packing.allocation(
+            [(c, q.mem_mb, q.time_limit_min) for c, q in zip(needs, chunk)], self.pack_cores())
+        args = [*packing.common(chunk[0].args), f"--job-name={_job_name(packing.PREFIX + group)}",
+                "--output=" + base.replace("%", "%%") + ".out", "--open-mode=append", f"--cpus-per-task={cores}",
+                *([f"--mem={mem}M"] if mem else []), *([f"--time={limit}"] if limit else [])]
+        runner = os.path.join(workdir, SLURM_DIR, packing.RUNNER)
+        listing = base + ".json"
+        text = packing.script(group, args, base + ".sh", workdir, self.python, runner, listing, jobs)
+        return args, base + ".sh", text, listing, packing.manifest(cores, mem, self.shell, jobs)
+
+    def _submit_pack(self, group: str, chunk: list[_Queued]) -> None:
+        """One sbatch for the pack; each of its jobs followed on its own (its usage file)."""
+        args, script, text, listing, jobs = self._pack(group, chunk)
+        if self._runner is None:
+            self._runner = os.path.join(os.path.dirname(script), packing.RUNNER)
+            _write(self._runner, packing.runner_source(), 0o644)
+        _write(listing, jobs, 0o644)
+        job_id = self._submit_script(args, script, text, chunk)
+        for i, q in enumerate(chunk if job_id else ()):
+            j = _Job(q.spec, job_id, q.submitted, q.script, q.usage, q.report, q.time_limit_min, q.mem_mb, pack=i,
+                     slurm_out=script[:-3] + ".out")
+            self._track(j, _PACK_FLAG | job_id << _TASK_BITS | i)
+
+    def _pack_job_ended(self, j: _Job, row: tuple[str, ...] | None, now: float) -> bool:
+        """A packed job ends when its usage file appears (its own exit code), while its pack may
+        run on. True if that settled it this poll, or its pack still runs; False: its pack ended
+        (or is unknown) without it, to be settled as a job of its own."""
+        usage = _read_json(j.usage)
+        if usage is not None and isinstance(usage.get("exit_code"), int):
+            j.state = "COMPLETED" if usage["exit_code"] == 0 else "FAILED"
+            j.reason, j.final_seen, self._last_change = "", now, now
+            return True
+        if row is not None and row[0] not in FINAL_STATES:
+            j.unknown_polls = 0
+            return True
+        return False
 
     def _here(self) -> LocalExecutor:
         """The local executor for `local: True` jobs, made at the first one."""
@@ -779,7 +887,7 @@ class SlurmExecutor(Executor):
         lines = [
             "#!/bin/bash",
             f"# pyrule job {spec.name} (attempt {spec.attempt}), written by pyrule's Slurm executor.",
-            "# submitted with (or as a task of an array: see its array-*.sh):",
+            "# submitted with (or as a task of an array, or in a pack: see its array-*.sh or pack-*.sh):",
             "#   " + " ".join(q(a) for a in command).replace("\n", "\n#   "),
             f"PYRULE_DIR={q(workdir)}",
             f"PYRULE_PYTHON={q(self.python)}",
@@ -883,6 +991,8 @@ class SlurmExecutor(Executor):
         accounted = sacct(missing) if missing else {}
         now = time.monotonic()
         for j in jobs:
+            if j.pack is not None and self._pack_job_ended(j, rows.get(j.key), now):
+                continue
             if j.key in rows:
                 state, reason, _ = rows[j.key]
                 j.unknown_polls = 0
@@ -903,17 +1013,21 @@ class SlurmExecutor(Executor):
                     _scancel([j.key])
 
     def _result(self, j: _Job, usage: dict[str, Any] | None) -> JobResult:
-        if j.slurm_out:  # an array task: what Slurm said about it goes to its log
+        # an array task, or a packed job that did not end on its own: what Slurm said goes to its log
+        if j.slurm_out and (j.pack is None or usage is None):
             try:
                 with open(j.slurm_out, encoding="utf-8", errors="replace") as f:
                     said = f.read()
-                os.unlink(j.slurm_out)
+                if j.pack is None:  # (a pack's is shared by its jobs)
+                    os.unlink(j.slurm_out)
             except OSError:
                 said = ""
             if said:
                 with open(resolve(os.path.abspath(j.spec.workdir), j.spec.log_path), "a", encoding="utf-8") as f:
                     f.write(said)
         state = j.state or "CANCELLED"
+        if j.pack is not None and usage is None and state == "COMPLETED":
+            state, j.reason = "FAILED", "its pack ended without running it"
         if state == "FAILED" and _memory_killed(resolve(os.path.abspath(j.spec.workdir), j.spec.log_path)):
             state = "OUT_OF_MEMORY"  # killed by JobAcctGatherParams=OverMemoryKill (no cgroups): FAILED to Slurm
         exit_code = usage.get("exit_code") if usage else None
@@ -943,7 +1057,7 @@ class SlurmExecutor(Executor):
         )
 
     def _reason(self, j: _Job, state: str) -> str:
-        head = f"Slurm job {j.key} {state}"
+        head = f"Slurm job {j.label} {state}"
         if state == "TIMEOUT":
             limit = f" ({j.time_limit_min} min)" if j.time_limit_min else ""
             return f"{head}: it ran over its time limit{limit}; raise the rule's resources: runtime"
@@ -955,7 +1069,7 @@ class SlurmExecutor(Executor):
                 "cancelled by pyrule" if j.cancelled_by_us else "cancelled (scancel, or an administrator)"
             )
         if state == "VANISHED":
-            return f"Slurm job {j.key} is no longer known to squeue or sacct (was the cluster restarted?)"
+            return f"Slurm job {j.label} is no longer known to squeue or sacct (was the cluster restarted?)"
         if state in ("NODE_FAIL", "BOOT_FAIL"):
             return f"{head}: its node failed"
         if state == "FAILED" and j.reason == "JobLaunchFailure":
@@ -996,7 +1110,7 @@ def squeue(ids: list[int] | list[str], fields: str = "%i|%T|%r|%j") -> dict[str,
     result. Raises SlurmError if squeue does not answer."""
     if not ids:
         return {}
-    argv = ["squeue", "-h", "-r", "-t", "all", "-j", ",".join(sorted({str(i).split("_")[0] for i in ids})),
+    argv = ["squeue", "-h", "-r", "-t", "all", "-j", ",".join(sorted({_slurm_id(str(i)).split("_")[0] for i in ids})),
             "-o", fields]
     try:
         p = _run(argv, timeout=30)
@@ -1108,13 +1222,12 @@ def cancel_orphans(
     ours: list[tuple[str, str, str]] = []
     for name, jid in jobs:
         if jid:
-            rows = [(jid, found[jid])] if jid in found else []
+            rows = [(jid, found[_slurm_id(jid)])] if _slurm_id(jid) in found else []
         else:
             rows = [(k, row) for k, row in found.items() if row[1] == _job_name(name)]
         for key, (state, slurm_name, wd) in rows:
-            want = _job_name(name.split("[", 1)[0] if "_" in key else name)
-            if state not in FINAL_STATES and slurm_name == want and os.path.realpath(wd) == workdir:
-                ours.append((name, key, state))
+            if state not in FINAL_STATES and _named(slurm_name, _slurm_name(name, key)) and os.path.realpath(wd) == workdir:
+                ours.append((name, _slurm_id(key), state))
     if ours:
         _scancel([jid for _, jid, _ in ours])
         left = _wait_final([jid for _, jid, _ in ours], 30.0)
@@ -1144,10 +1257,10 @@ def _adoptable(name: str, key: str, workdir: str) -> dict[str, Any] | None:
         rows = squeue([key], "%i|%T|%j|%Z")
     except SlurmError:
         return None
-    want = _job_name(name.split("[", 1)[0] if "_" in key else name)
-    if key in rows:
-        state, slurm_name, wd = rows[key]
-        if slurm_name != want or os.path.realpath(wd) != os.path.realpath(workdir):
+    want = _slurm_name(name, key)
+    if _slurm_id(key) in rows:
+        state, slurm_name, wd = rows[_slurm_id(key)]
+        if not _named(slurm_name, want) or os.path.realpath(wd) != os.path.realpath(workdir):
             return None
         if state in FINAL_STATES and state != "COMPLETED":
             return None
@@ -1169,7 +1282,8 @@ def _adoptable(name: str, key: str, workdir: str) -> dict[str, Any] | None:
 def _unrecorded(name: str, workdir: str) -> str:
     """The Slurm job ("ID" or "ID_TASK") of job `name` that a pyrule which died before it
     recorded the id had submitted: among the user's jobs, the one of that name and directory,
-    or the array task whose array script (squeue's %o) runs that job ("" if none)."""
+    or the array task whose array script (squeue's %o) runs that job, or the pack ("ID+I") whose
+    script lists it ("" if none)."""
     try:
         p = _run(["squeue", "-h", "-r", "--me", "-t", "all", "-o", "%i|%T|%j|%Z|%o"], timeout=30)
     except (OSError, subprocess.TimeoutExpired):
@@ -1184,6 +1298,10 @@ def _unrecorded(name: str, workdir: str) -> str:
         key, _state, slurm_name, _wd, command = parts
         if "_" not in key and slurm_name == _job_name(name):
             return key
+        if "_" not in key and slurm_name.startswith(packing.PREFIX):  # a pack: is the job in it?
+            index = packing.index_in(command, name)
+            if index is not None:
+                return f"{key}+{index}"
         if "_" in key and slurm_name == rule:
             if command not in scripts:  # task index -> job name, from the lines `  I) exec ... # NAME`
                 try:
@@ -1345,3 +1463,42 @@ def _unlink(path: str) -> None:
         os.unlink(path)
     except FileNotFoundError:
         pass
+
+
+def _slurm_id(key: str | int) -> str:
+    """The Slurm job a key names: "ID" or "ID_TASK"; a packed job's "ID+I": its pack, "ID"."""
+    return str(key).partition("+")[0]
+
+
+def _slurm_name(name: str, key: str | int) -> str | None:
+    """The Slurm job name the job `name` runs under as `key`: its own, its rule's for an array
+    task; None for a packed job (its pack's name, "pack-GROUP": checked by its prefix)."""
+    if "+" in str(key):
+        return None
+    return _job_name(name.split("[", 1)[0] if "_" in str(key) else name)
+
+
+def _named(slurm_name: str, want: str | None) -> bool:
+    return slurm_name.startswith(packing.PREFIX) if want is None else slurm_name == want
+
+
+def _pack_settings(profile: dict[str, str]) -> tuple[float, int, int | None]:
+    """(pack_below seconds, pack_size, pack_cores or None) from `[tool.pyrule.slurm]` (removed from it)."""
+    out: list[Any] = []
+    for key, default, minimum, hint in (
+        ("pack_below", "0", 0, "pack_below = 60 packs jobs whose runtime is under a minute; 0: only rules with group:"),
+        ("pack_size", str(packing.DEFAULT_SIZE), 1, "pack_size = 50: at most 50 jobs per pack"),
+        ("pack_cores", "", 1, "pack_cores = 8: a pack asks for at most 8 cores"),
+    ):
+        value = profile.pop(key, default)
+        if value == "":
+            out.append(None)
+            continue
+        try:
+            number = float(value)
+        except ValueError:
+            number = -1
+        if number < minimum or (key != "pack_below" and not number.is_integer()):
+            raise UsageError(f"[tool.pyrule.slurm] {key} = {value}: not a number >= {minimum}", hint=hint)
+        out.append(number if key == "pack_below" else int(number))
+    return out[0], out[1], out[2]

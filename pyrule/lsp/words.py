@@ -26,6 +26,8 @@ SECTION_DOCS = {
     "local": "`True`: with a cluster executor (`--executor`), the rule's jobs run on the machine pyrule runs on",
     "container": "an image the `shell:` body runs in (podman, docker, apptainer); `None`: not the top-level default",
     "venv": "a pip requirements file: the body runs with its environment, built once into a shared cache",
+    "group": "a pack's name: with a cluster executor (`--executor`), the rule's short jobs started together run "
+             "in one allocation (one submission per pack, not per job); `False`: never packed",
 }
 
 HELPER_DOCS = {

@@ -163,13 +163,13 @@ def test_unsupported_constructs_are_comments_and_listed_with_their_lines():
     assert got == {
         (1, False, "import from snakemake (utils, min_version)"), (2, False, "uses min_version from snakemake"),
         (4, True, "ruleorder"), (10, True, "rule 'a'"), (11, False, "rule 'a'"),
-        (12, False, "rule 'a'"), (13, False, "rule 'a'"), (14, False, "rule 'a'"), (16, False, "module"),
+        (13, False, "rule 'a'"), (14, False, "rule 'a'"), (16, False, "module"),
         (19, False, "'use rule' (Snakemake modules)"),
     }
     for line in ("# from snakemake.utils import min_version", "# min_version(\"7.0\")", "# localrules: all",
                  "    # conda: \"envs/a.yaml\"", "    # wrapper: \"v1.0/bio/bwa/mem\"",
                  "# module other:", "#     snakefile: \"other/Snakefile\"", "# use rule * from other as other_*",
-                 '    # output: pipe("a.txt")', '    output: "a.txt"'):
+                 '    # output: pipe("a.txt")', '    output: "a.txt"', '    group: "g"'):  # (packs on Slurm)
         assert line in text.split("\n"), line
     parses(text)
 

@@ -145,7 +145,7 @@ def test_rule_with_every_section_on_one_line():
     shell = rule.sections["shell"]
     assert shell.body == S.Body("wc -l {input} > {output}  # stays in the shell line\n", at(13, 12))
     # (script: is a body too, as a path: a rule has shell:, python: or script:; local: is for Slurm)
-    assert set(grammar_keywords()["sections"]) - {"script", "local", "cache", "container", "venv"} | {"shell"} == set(rule.sections)
+    assert set(grammar_keywords()["sections"]) - {"script", "local", "cache", "container", "venv", "group"} | {"shell"} == set(rule.sections)
 
 
 def test_rule_with_every_section_as_a_block():
@@ -186,7 +186,7 @@ def test_rule_with_every_section_as_a_block():
     body = rule.sections["python"].body
     assert body.loc == at(25, 9)
     assert body.text == "import os\nfor p in input:\n    # a comment\n    print(p)\n"
-    assert set(rule.sections) == set(grammar_keywords()["sections"]) - {"script", "local", "cache", "container", "venv"} | {"python"}
+    assert set(rule.sections) == set(grammar_keywords()["sections"]) - {"script", "local", "cache", "container", "venv", "group"} | {"python"}
 
 
 def test_shell_block_keeps_hashes_quotes_and_nesting():

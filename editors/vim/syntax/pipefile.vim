@@ -67,7 +67,7 @@ syntax region pipefileTargetString contained oneline
       \ contains=pipefileBraceEscape,pipefileWildcard
 
 syntax match pipefileColon contained
-      \ /\%(^\%(python\|default\|configfile\|cache\|container\|\%(rule\|checkpoint\)\s\+\h\w*\|\s\+\%(output\|input\|params\|resources\|slurm\|log\|check\|retries\|priority\|env\|script\|local\|cache\|container\|venv\|shell\|python\)\)\s*\)\@<=:/
+      \ /\%(^\%(python\|default\|configfile\|cache\|container\|\%(rule\|checkpoint\)\s\+\h\w*\|\s\+\%(output\|input\|params\|resources\|slurm\|log\|check\|retries\|priority\|env\|script\|local\|cache\|container\|venv\|group\|shell\|python\)\)\s*\)\@<=:/
 " a comment that ends a one-line statement (excludenl: the statement ends with the line)
 syntax match pipefileLineComment excludenl /#.*$/ contained contains=pipefileTodo,@Spell
 
@@ -124,7 +124,7 @@ syntax region pipefileDocstring start=/^\s\+\zs[rRuU]\=\z("""\|'''\)/ end=/\z1/ 
 
 " sections with a Python value: a one-line value or an indented block
 syntax region pipefileExprSection matchgroup=pipefileSection
-      \ start=/^\z(\s\+\)\zs\%(output\|input\|params\|resources\|slurm\|log\|check\|retries\|priority\|env\|script\|local\|cache\|container\|venv\)\ze\s*:/
+      \ start=/^\z(\s\+\)\zs\%(output\|input\|params\|resources\|slurm\|log\|check\|retries\|priority\|env\|script\|local\|cache\|container\|venv\|group\)\ze\s*:/
       \ end=/^\%(\z1\s\|\s*$\|\s*#\)\@!/ keepend
       \ contains=pipefileColon,pipefileExprString,@Python
 " shell: commands, one line or an indented block
