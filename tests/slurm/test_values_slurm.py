@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from harness import ok, pipefile
+from harness import ok, pipefile, wait_for
 from test_arrays import counting_sbatch, sbatch_calls
 from test_executor import pyrule
 from test_reattach import kill_once_submitted
@@ -78,6 +78,8 @@ def test_a_killed_pyrules_value_job_is_adopted_and_its_value_kept(slurm_cluster,
                 return 42
     """)
     kill_once_submitted(slurm_cluster, tmp_path, 1)
+    # the job ends (its value written) while no pyrule follows it; the next run adopts it then
+    wait_for(lambda: list((tmp_path / ".pyrule" / "values").glob("*.val")), 60, "the value written")
     env, calls = counting_sbatch(tmp_path, slurm_cluster.env)
     r = ok(tmp_path, "--executor", "slurm", "use.txt", env=env, timeout=300)
     assert "adopted Slurm job" in r.err, r.err
