@@ -139,10 +139,20 @@ def _existing(values: array.array) -> bytes:
 def _check(paths: list[str], expected: list[str], all_of_them: bool) -> tuple[array.array, list[int]]:
     """Stat the paths: (their packed results, the chunks whose digest differs). Stops at the first
     such chunk unless `all_of_them` (the partial path needs every path's result)."""
-    values = array.array("Q")
-    extend, stat, full = values.extend, os.stat, _CHUNK * _WIDTH
+    chunks: list[bytes] = []  # (not one growing array: its copies when it grows would double the peak)
+    a = array.array("Q")
+    extend, stat, full = a.extend, os.stat, _CHUNK * _WIDTH
     changed: list[int] = []
-    start = chunk = 0
+
+    def seal() -> bool:
+        """The chunk in `a` is done: compare it. False when the check may stop here."""
+        data = a.tobytes()
+        if xxhash.xxh3_128_hexdigest(data) != expected[len(chunks)]:
+            changed.append(len(chunks))
+        chunks.append(data)
+        del a[:]
+        return all_of_them or not changed
+
     for path in paths:  # the hot loop: 200,000 paths at 100,000 jobs
         try:
             st = stat(path)
@@ -150,17 +160,12 @@ def _check(paths: list[str], expected: list[str], all_of_them: bool) -> tuple[ar
             extend(_ABSENT)
         else:
             extend((st.st_mode, st.st_size, st.st_mtime_ns & _MASK, st.st_ino, st.st_ctime_ns & _MASK))
-        if len(values) - start == full:
-            with memoryview(values) as view:
-                if xxhash.xxh3_128_hexdigest(view[start:]) != expected[chunk]:
-                    changed.append(chunk)
-                    if not all_of_them:
-                        return values, changed
-            start, chunk = start + full, chunk + 1
-    with memoryview(values) as view:
-        if xxhash.xxh3_128_hexdigest(view[start:]) != expected[chunk]:
-            changed.append(chunk)
-    return values, changed
+        if len(a) == full and not seal():
+            return a, changed
+    seal()
+    if changed:
+        a.frombytes(b"".join(chunks))
+    return a, changed
 
 
 def save(state: State, key: str, generation: int, stats: StatCache, up_to_date: int, jobs: list[Job] | None = None
