@@ -58,7 +58,8 @@ _ABSENT = (0, 0, 0, 0, 0)  # a path that does not exist (no stat result has mode
 _CHUNK = 4096  # paths per digest: a changed file ends the check within its chunk
 _SUB = 64  # paths per sub-digest (kept with the graph): which paths of a changed chunk changed
 _WIDTH = 5  # values a path takes in the packed stat results
-_GRAPH_FORMAT = 1
+_GRAPH_FORMAT = 2
+_ITEMSIZES = tuple(array.array(t).itemsize for t in "IQi")  # a memo from a machine where they differ: not read
 
 
 def memo_key(rules: Rules, targets: list[str], until: list[str]) -> str | None:
@@ -132,8 +133,9 @@ def _sub_digests(values: array.array) -> array.array:
         return array.array("Q", [xxhash.xxh3_64_intdigest(view[i:i + step]) for i in range(0, len(values), step)])
 
 
-def _existing(values: array.array) -> bytes:
-    return bytes(1 if mode else 0 for mode in values[::_WIDTH])
+def _modes(values: array.array) -> array.array:
+    """Each path's mode (0: it did not exist)."""
+    return array.array("I", values[::_WIDTH])
 
 
 def _check(paths: list[str], expected: list[str], all_of_them: bool) -> tuple[array.array, list[int]]:
@@ -185,7 +187,10 @@ def save(state: State, key: str, generation: int, stats: StatCache, up_to_date: 
 class Graph:
     """The job graph of a memo, as indexes into its paths: each job's outputs and inputs (gathers,
     which only follow their inputs' jobs, left out), each path's producer and consumers, whether
-    each path existed, and a digest per _SUB paths of their stat fields."""
+    each path existed (its mode), and a digest per _SUB paths of their stat fields. The structure
+    is kept compressed as read (`shape`): a run that leaves the memo again rewrites only the rest."""
+
+    shape: bytes | None = None
 
     def __init__(self, parts: list[Any]) -> None:
         (self.existed, self.subs, self.producer, self.cons_at, self.cons, self.ins_at, self.ins, self.outs_at,
@@ -221,23 +226,35 @@ class Graph:
             for p in ins[ins_at[j]:ins_at[j + 1]]:
                 cons[fill[p]] = j
                 fill[p] += 1
-        return cls([_existing(values), _sub_digests(values), producer, cons_at, cons, ins_at, ins, outs_at, outs])
+        return cls([_modes(values), _sub_digests(values), producer, cons_at, cons, ins_at, ins, outs_at, outs])
 
     def encode(self) -> bytes:
-        parts = [self.existed, *(a.tobytes() for a in (self.subs, self.producer, self.cons_at, self.cons,
-                                                        self.ins_at, self.ins, self.outs_at, self.outs))]
-        return zlib.compress(marshal.dumps((_GRAPH_FORMAT, array.array("Q").itemsize, parts)), 1)
+        if self.shape is None:
+            self.shape = zlib.compress(b"".join(a.tobytes() for a in (self.producer, self.cons_at, self.cons,
+                                                                      self.ins_at, self.ins, self.outs_at, self.outs)), 1)
+        sizes = [len(a) for a in (self.producer, self.cons_at, self.cons, self.ins_at, self.ins, self.outs_at)]
+        stats = zlib.compress(self.existed.tobytes() + self.subs.tobytes(), 1)
+        return marshal.dumps((_GRAPH_FORMAT, _ITEMSIZES, len(self.existed), sizes, self.shape, stats))
 
     @classmethod
     def decode(cls, blob: bytes) -> Graph | None:
         try:
-            version, size, parts = marshal.loads(zlib.decompress(blob))
+            version, itemsizes, n, sizes, shape, stats = marshal.loads(blob)
+            if version != _GRAPH_FORMAT or itemsizes != _ITEMSIZES:
+                return None
+            arrays = [array.array("I"), array.array("Q"), array.array("i")] + [array.array("I") for _ in range(6)]
+            arrays[0].frombytes((raw := zlib.decompress(stats))[:n * arrays[0].itemsize])
+            arrays[1].frombytes(raw[n * arrays[0].itemsize:])
+            raw, at = zlib.decompress(shape), 0
+            for a, size in zip(arrays[2:], [*sizes, None]):
+                end = len(raw) if size is None else at + size * a.itemsize
+                a.frombytes(raw[at:end])
+                at = end
         except (ValueError, EOFError, TypeError, zlib.error):
             return None
-        if version != _GRAPH_FORMAT or size != array.array("Q").itemsize:
-            return None
-        arrays = [array.array(t, b) for t, b in zip("QiIIIIII", parts[1:])]
-        return cls([parts[0], *arrays])
+        graph = cls(arrays)
+        graph.shape = shape
+        return graph
 
     def consumers(self, path: int) -> array.array:
         return self.cons[self.cons_at[path]:self.cons_at[path + 1]]
@@ -278,6 +295,7 @@ class Partial:
         self.why: str | None = None
         self.reached: set[int] = set()
         self.mine: set[int] = set()  # the memo's jobs in the planned graph (matches)
+        self.index: dict[str, int] = {}  # path -> its position, for the paths the run met
         g = graph
         for i in changed:
             mode = values[i * _WIDTH]
@@ -302,8 +320,7 @@ class Partial:
         """Whether the planned graph is the memo's graph where they meet: every job in it is the
         memo's job making the same outputs from the same inputs, the jobs to decide among them.
         Otherwise planning differs from the memo's: decide the long way."""
-        wanted = {p for job in jobs for paths in (job.outputs, job.inputs) for p in paths}
-        index = {p: i for i, p in enumerate(self.paths) if p in wanted}
+        index = self._index({p for job in jobs for paths in (job.outputs, job.inputs) for p in paths})
         g, mine = self.graph, set()
         for job in jobs:
             if not job.outputs or any(p not in index for p in (*job.outputs, *job.inputs)):
@@ -316,6 +333,13 @@ class Partial:
         self.mine = mine
         return self.reached <= mine
 
+    def _index(self, wanted: Iterable[str]) -> dict[str, int]:
+        """Where each wanted path is among the memo's (one pass over them for those not known yet)."""
+        rest = {p for p in wanted if p not in self.index}
+        if rest:
+            self.index.update((p, i) for i, p in enumerate(self.paths) if p in rest)
+        return self.index
+
     def save(self, state: State, start: int | None, stats: StatCache) -> str | None:
         """Leave the memo again, with the stat results the run's decisions used (`stats`) and the
         check's for the rest; None when saved, else why not. `start`: the store's generation when
@@ -325,12 +349,11 @@ class Partial:
         now = state.generation()
         if now - start != state.raised:
             return "another process wrote to the store meanwhile"
-        values, g, mine, seen = array.array("Q", self.values), self.graph, self.mine, 0
-        for i, path in enumerate(self.paths):
-            if path not in stats:
-                continue
-            seen += 1
-            st = stats[path]
+        values, g, mine, index = array.array("Q", self.values), self.graph, self.mine, self._index(stats)
+        if any(p not in index for p in stats):
+            return "the run looked at paths the memo does not know"
+        for path, st in stats.items():
+            i = index[path]
             new = _ABSENT if st is None else (st.st_mode, st.st_size, st.st_mtime_ns & _MASK, st.st_ino,
                                               st.st_ctime_ns & _MASK)
             at = i * _WIDTH
@@ -341,9 +364,7 @@ class Partial:
                 # a path that trusted jobs (or planning) read, changed after the check
                 return f"{path} changed during the run"
             values[at:at + _WIDTH] = array.array("Q", new)
-        if seen != len(stats):
-            return "the run looked at paths the memo does not know"
-        g.existed, g.subs = _existing(values), _sub_digests(values)
+        g.existed, g.subs = _modes(values), _sub_digests(values)
         saved = state.save_noop_memo(self.key, now, self.up_to_date, self.blob, "".join(_digests(values)),
                                      (xxhash.xxh3_128_hexdigest(self.blob), g.encode()))
         return None if saved else "the store changed meanwhile"
