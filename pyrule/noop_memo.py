@@ -19,9 +19,10 @@ every consumer of those downstream, planned with what they need upstream (class 
 rest it trusts, as the memo would have. Where that could be wrong it decides the long way:
 a path that appeared or vanished and that no job makes (planning reads existence, and only of
 such paths can it change the graph), a directory, a planned job that differs from the memo's,
-a dry run, --until, and an open journal of a run that died. The memo that such a run leaves is
-the old one with the stat results of what it decided, and only if no other process wrote to
-the store meanwhile (State.raised).
+a dry run, --until, an open journal of a run that died, and graphs of fewer than
+PARTIAL_MIN_JOBS jobs (the long way is cheap there, and records every job). The memo that such
+a run leaves is the old one with the stat results of what it decided, and only if no other
+process wrote to the store meanwhile (State.raised).
 
 Decided the long way every time instead: rules with input, param, resource or env functions, or
 checkpoints (their results depend on what they read, which pyrule cannot see); directories
@@ -59,6 +60,9 @@ _CHUNK = 4096  # paths per digest: a changed file ends the check within its chun
 _SUB = 64  # paths per sub-digest (kept with the graph): which paths of a changed chunk changed
 _WIDTH = 5  # values a path takes in the packed stat results
 _GRAPH_FORMAT = 2
+# Below this many jobs the long way takes milliseconds, and a run decided in full records every
+# job (gathers too) in its stats and report: the partial path is for big graphs.
+PARTIAL_MIN_JOBS = 200
 _ITEMSIZES = tuple(array.array(t).itemsize for t in "IQi")  # a memo from a machine where they differ: not read
 
 
@@ -438,6 +442,7 @@ def check(state: State, key: str, partial: bool) -> tuple[int, int] | Partial | 
     expected = [digests[i:i + width] for i in range(0, len(digests), width)]
     if len(expected) != len(paths) // _CHUNK + 1:
         return None
+    partial = partial and up_to_date >= PARTIAL_MIN_JOBS
     values, changed = _check(paths, expected, partial)
     if not changed:
         return up_to_date, len(paths)

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from harness import write
 
+from pyrule import noop_memo
 from pyrule.decide import Decider
 from pyrule.noop_memo import Graph, Partial, check, leave, unchanged
 from pyrule.stat_cache import StatCache
@@ -23,7 +24,8 @@ KEY = "memo-key"
 
 
 @pytest.fixture
-def built(proj: Path) -> Path:  # noqa: F811 (the fixture imported above)
+def built(proj: Path, monkeypatch: pytest.MonkeyPatch) -> Path:  # noqa: F811 (the fixture imported above)
+    monkeypatch.setattr(noop_memo, "PARTIAL_MIN_JOBS", 0)  # (a graph of two jobs: the long way, else)
     build()
     with store() as state:
         stats = StatCache()
@@ -64,6 +66,13 @@ def test_the_memo_keeps_the_jobs_of_every_path(built: Path):
 def test_unchanged_paths_answer_at_once(built: Path):
     with store() as state:
         assert check(state, KEY, partial=True) == (2, 3)
+
+
+def test_a_small_graph_decides_the_long_way(built: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(noop_memo, "PARTIAL_MIN_JOBS", 3)
+    write("a.txt", "changed\n")
+    with store() as state:
+        assert check(state, KEY, partial=True) is None
 
 
 def test_a_changed_input_names_the_jobs_it_reaches(built: Path):
