@@ -478,7 +478,7 @@ def _main(args: argparse.Namespace, argv: list[str], console) -> int:
         from .stats_view import show_stats
 
         return show_stats(console, args.stats or None)
-    from .run import Options, check_software, dry_run, execute, known_unchanged
+    from .run import Options, check_software, dry_run, execute, known_unchanged, partial_graph
 
     options = Options(
         jobs=args.jobs, mem=args.mem, resources=args.resources, keep_going=args.keep_going,
@@ -494,19 +494,24 @@ def _main(args: argparse.Namespace, argv: list[str], console) -> int:
         from .plan import plan
 
         return commands.run(args, plan(rules, targets, until=args.until), rules, options, console)
+    known = None
     if not (args.dag or args.why or args.status or args.force or args.force_all
             or os.environ.get("PYRULE_NOOP_MEMO") == "0"):
         # Nothing changed since a run that had nothing to do: say so without planning (noop_memo.py).
         from .noop_memo import memo_key
 
         options.noop_key = memo_key(rules, targets, args.until)
-        known = known_unchanged(options.noop_key) if options.noop_key else None
-        if known is not None:
+        # Some paths changed: a run decides only the jobs they reach (run.partial_graph).
+        known = known_unchanged(options.noop_key, partial=not (args.dry_run or args.until)) \
+            if options.noop_key else None
+        if isinstance(known, tuple):
             console.unchanged(*known, dry_run=args.dry_run)
             return EXIT_OK
     from .plan import plan
 
-    graph = plan(rules, targets, until=args.until)
+    graph = partial_graph(known, rules, options, console) if known is not None and not isinstance(known, tuple) else None
+    if graph is None:
+        graph = plan(rules, targets, until=args.until)
     check_software(rules, graph)  # images and environments, before any job starts (issue 19)
     if args.dag:
         from .report.command import dag_command

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
     from .executors.base import Executor
     from .locks import ProjectLock
+    from .noop_memo import Partial
 
 _LOCK_RETRY_S = 0.2
 _GRACE_S = 5.0
@@ -56,6 +57,8 @@ class Options:
     print_commands: bool = False  # -p: each job's command as it starts
     noop_key: str | None = None  # noop_memo.memo_key: a run with nothing to do leaves a memo under it
     cache: str | None = None  # --cache DIR (cache.py); None: $PYRULE_CACHE, else the Pipefile's `cache:`
+    # noop_memo.Partial: the graph is the part of the memo's that changed paths reach; the rest is trusted
+    partial: Any = None
 
 
 @record
@@ -138,19 +141,44 @@ def running_elsewhere(state: State | None) -> dict[str, int]:
             if r.owner_pid != os.getpid() and alive_since(r.owner_pid, r.owner_start)}
 
 
-def known_unchanged(key: str) -> tuple[int, int] | None:
+def known_unchanged(key: str, partial: bool = False) -> tuple[int, int] | Partial | None:
     """(jobs up to date, paths checked) if the no-op memo under `key` holds (noop_memo.py): the
     run (or dry run) would find nothing to do. Read-only: such a run writes nothing, not even
-    its entry in the store's list of runs."""
+    its entry in the store's list of runs. `partial`: when some paths changed, the memo's
+    Partial naming them (for partial_graph)."""
     state = open_state(readonly=True)
     if state is None:
         return None
-    from .noop_memo import unchanged
+    from .noop_memo import check
 
     try:
-        return unchanged(state, key)
+        return check(state, key, partial)
     finally:
         state.close()
+
+
+def partial_graph(known: Partial, rules: Rules, options: Options, console) -> JobGraph | None:
+    """The graph of the jobs the changed paths reach (noop_memo.Partial), planned; None when the
+    long way must decide (console -v says why)."""
+    from .journal import dead
+    from .noop_memo import reads_values
+    from .plan import plan
+
+    why = known.why
+    if why is None and dead(STATE_DIR):
+        why = "a run that died left its journal"
+    if why is None and reads_values(rules):
+        why = "a Python body may read job values"
+    graph = plan(rules, known.targets) if why is None else None
+    if graph is not None and (not known.matches(graph.jobs) or any(getattr(j, "reads", ()) or j.after for j in graph.jobs)):
+        why, graph = "the planned jobs differ from the memo's", None
+    if console.verbose:
+        console.note(f"  (memo of the last no-op not usable: {why}; deciding the long way)" if graph is None else
+                     f"  ({len(known.changed)} path(s) changed since a run that had nothing to do: deciding the "
+                     f"{len(graph.jobs)} job(s) they reach, trusting the other {known.trusted})")
+    if graph is not None:
+        options.partial = known
+    return graph
 
 
 def dry_run(graph: JobGraph, rules: Rules, options: Options, console=None) -> list[Decision]:
@@ -300,6 +328,7 @@ class Runner:
         self._enter()
         try:
             self.state = open_state(readonly=False)
+            self.state.few = self.options.partial is not None  # a few jobs decided of many: read them alone
             self.lock_dir: int | None = _lock_dir()
             if self._creating and self.project_lock:  # the store exists now: let other runs in
                 import fcntl
@@ -382,7 +411,7 @@ class Runner:
                 from .noop_memo import leave
 
                 leave(self.state, self.options.noop_key, generation, self.stats, self.graph.jobs, self.decider, noop,
-                      events.logged)
+                      events.logged, self.options.partial)
         except Interrupted:
             status = "interrupted"
             self._stop_all()

@@ -47,6 +47,9 @@ CREATE TABLE IF NOT EXISTS noop_memo (
     key TEXT PRIMARY KEY, generation INTEGER NOT NULL, jobs INTEGER NOT NULL, paths BLOB NOT NULL,
     digest TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS noop_memo_graph (
+    key TEXT PRIMARY KEY, generation INTEGER NOT NULL, paths TEXT NOT NULL, graph BLOB NOT NULL
+);
 """ + "".join(
     # The generation: every job record written or removed, and every job marked running, by any
     # program (another pyrule version, the sqlite3 shell), raises it in the same transaction. A
@@ -140,6 +143,13 @@ class State:
         self._pending_values: dict[str, Stored | None] = {}
         self.warning: str | None = None
         self.readonly = readonly
+        # How much this process's own writes raised the generation (in its transactions): a run
+        # that decided part of the graph (noop_memo.Partial) leaves a memo only if no other
+        # process wrote meanwhile.
+        self.raised = 0
+        # Records and fingerprints read one at a time, when asked, not the whole tables first: set
+        # by a run that decides a few jobs of many (noop_memo.Partial).
+        self.few = False
         try:
             if not readonly:
                 os.makedirs(root, exist_ok=True)
@@ -207,6 +217,8 @@ class State:
     # --- reading ------------------------------------------------------------------------------
 
     def records(self) -> dict[str, Record]:
+        if self._records is None and self.few:
+            self._records = _OnDemand(self._record_row)
         if self._records is None:
             # Digests only: a signature is read (and decoded) when a job's digest differs, to say
             # what changed. At 100k jobs the texts alone were 26 MB.
@@ -256,8 +268,19 @@ class State:
             self._reports = {n: json.loads(d) for n, d in rows}
         return self._reports
 
+    def _record_row(self, name: str) -> Record | None:
+        row = self.db.execute("SELECT digest FROM jobs WHERE name=?", (name,)).fetchone()
+        return Record(row[0], None) if row else None
+
+    def _file_row(self, path: str) -> tuple | None:
+        row = self.db.execute("SELECT size, mtime_ns, inode, ctime_ns, hash FROM files WHERE path=?",
+                              (path,)).fetchone()
+        return tuple(row) if row else None
+
     def file_cache(self) -> dict[str, tuple]:
         """path -> (size, mtime_ns, inode, ctime_ns, hash); ctime None: recorded before pyrule kept it."""
+        if self._files is None and self.few:
+            self._files = _OnDemand(self._file_row)
         if self._files is None:
             try:
                 rows = self.db.execute("SELECT path, size, mtime_ns, inode, ctime_ns, hash FROM files").fetchall()
@@ -364,11 +387,11 @@ class State:
             self.db.execute("DELETE FROM running WHERE run_id=?", (run_id,))
 
     def forget_job(self, name: str) -> None:
-        self.db.execute("DELETE FROM jobs WHERE name=?", (name,))
+        self.raised += self.db.execute("DELETE FROM jobs WHERE name=?", (name,)).rowcount  # one trigger a row
         self.db.execute("DELETE FROM reported WHERE name=?", (name,))
         if self._reports is not None:
             self._reports.pop(name, None)
-        self.db.execute("DELETE FROM job_values WHERE name=?", (name,))
+        self.raised += self.db.execute("DELETE FROM job_values WHERE name=?", (name,)).rowcount  # (a trigger too)
         self._values.pop(name, None)
         if self._records is not None:
             self._records.pop(name, None)
@@ -430,8 +453,20 @@ class State:
             return None
         return row[1], row[2], row[3]
 
-    def save_noop_memo(self, key: str, generation: int, jobs: int, paths: bytes, digest: str) -> bool:
-        """Keep the memo if the store is still at `generation` (what the run's decisions read)."""
+    def noop_memo_graph(self, key: str, generation: int, paths: str) -> bytes | None:
+        """The job graph kept with the memo under `key` (noop_memo.Partial), if it was made at
+        `generation` over the paths whose digest is `paths`."""
+        try:
+            row = self.db.execute("SELECT graph FROM noop_memo_graph WHERE key=? AND generation=? AND paths=?",
+                                  (key, generation, paths)).fetchone()
+        except sqlite3.Error:  # a store from before the graphs, opened read-only: decide the long way
+            return None
+        return row[0] if row else None
+
+    def save_noop_memo(self, key: str, generation: int, jobs: int, paths: bytes, digest: str,
+                       graph: tuple[str, bytes] | None = None) -> bool:
+        """Keep the memo if the store is still at `generation` (what the run's decisions read);
+        `graph`: (digest of `paths`, the job graph) for its partial path (noop_memo.Partial)."""
         with self._transaction():
             if self.generation() != generation:
                 return False
@@ -440,6 +475,11 @@ class State:
                             (key, generation, jobs, paths, digest))
             self.db.execute("DELETE FROM noop_memo WHERE rowid NOT IN "
                             f"(SELECT rowid FROM noop_memo ORDER BY rowid DESC LIMIT {_MEMOS_KEPT})")
+            if graph is not None:
+                self.db.execute("INSERT OR REPLACE INTO noop_memo_graph VALUES (?,?,?,?)", (key, generation, *graph))
+            self.db.execute("DELETE FROM noop_memo_graph WHERE generation != ? OR key NOT IN "
+                            "(SELECT key FROM noop_memo)" + (" OR key = ?" if graph is None else ""),
+                            (generation, key) if graph is None else (generation,))
         return True
 
     def run_started(self, run_id: str, argv: list[str]) -> None:
@@ -452,7 +492,7 @@ class State:
             self.db.execute("UPDATE runs SET ended=?, status=? WHERE id=?", (time.time(), status, run_id))
 
     def _transaction(self):
-        return _Transaction(self.db, self.path)
+        return _Transaction(self.db, self.path, self)
 
     def close(self) -> None:
         try:
@@ -491,22 +531,43 @@ def _checked(db: sqlite3.Connection) -> sqlite3.Connection:
         raise
 
 
+class _OnDemand(dict):
+    """A table read one key at a time, when first asked (`get`): for a run that decides a few jobs
+    of many. A key without a row is kept as None."""
+
+    def __init__(self, fetch) -> None:
+        super().__init__()
+        self.fetch = fetch
+
+    def get(self, key, default=None):
+        try:
+            value = self[key]
+        except KeyError:
+            value = self[key] = self.fetch(key)
+        return default if value is None else value
+
+
 class _Transaction:
     """BEGIN IMMEDIATE ... COMMIT; a store that cannot be written (full disk, file size limit,
     I/O error, held locked past the timeout) raises StateError, with the transaction undone."""
 
-    def __init__(self, db: sqlite3.Connection, path: str):
+    def __init__(self, db: sqlite3.Connection, path: str, state: State):
         self.db = db
         self.path = path
+        self.state = state
+        self.generation = 0
 
     def __enter__(self):
         try:
             self.db.execute("BEGIN IMMEDIATE")
+            self.generation = self.state.generation()  # nobody else writes until COMMIT
         except sqlite3.Error as e:
             raise _problem(self.path, e, writing=True) from None
 
     def __exit__(self, exc_type, exc, tb):
         try:
+            if exc_type is None:
+                self.state.raised += self.state.generation() - self.generation
             self.db.execute("COMMIT" if exc_type is None else "ROLLBACK")
         except sqlite3.Error as e:
             if self.db.in_transaction:
