@@ -56,6 +56,7 @@ class Options:
     print_commands: bool = False  # -p: each job's command as it starts
     noop_key: str | None = None  # noop_memo.memo_key: a run with nothing to do leaves a memo under it
     cache: str | None = None  # --cache DIR (cache.py); None: $PYRULE_CACHE, else the Pipefile's `cache:`
+    detach: bool = False  # --detach (detach.py): submit every job to Slurm, and end without waiting
 
 
 @record
@@ -191,6 +192,8 @@ def execute(graph: JobGraph, rules: Rules, options: Options, console) -> int:
     result = Runner(graph, rules, options, console).run()
     if result.status == "interrupted":
         return 130 if result.signum in (None, signal.SIGINT) else 143
+    if result.status == "detached":  # (detach.py) its jobs run on; one that failed already: 1
+        return 1 if result.count("failed") else 0
     return 0 if result.ok else 1
 
 
@@ -286,6 +289,10 @@ class Runner:
         try:
             self.state = open_state(readonly=False)
             self.lock_dir: int | None = _lock_dir()
+            if not executors.EXECUTORS[self.options.executor].detach:  # jobs a detached run left: not here
+                from .detached import check_collector
+
+                check_collector(self.state, self.options.executor)
             if self._creating and self.project_lock:  # the store exists now: let other runs in
                 import fcntl
 
@@ -348,13 +355,18 @@ class Runner:
         internal: BaseException | None = None
         old = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
         try:
-            if stale_jobs:  # a no-op run needs no executor, no locks, no process bookkeeping
+            if stale_jobs and self.options.detach:  # submitted to Slurm, collected by a later run
+                from .detach import submit_all
+
+                status = submit_all(self._life(), self.executor_class, self.options.executor, self.events, stale_jobs,
+                                    self._check_signal)
+            elif stale_jobs:  # a no-op run needs no executor, no locks, no process bookkeeping
                 self._schedule(stale_jobs)
             if self.failed:
                 status = "failed"
                 life.skip_unstarted(stale_jobs)
             self._orphans()
-            if self.options.noop_key is not None and not self.failed and not self.busy:
+            if self.options.noop_key is not None and status == "ok" and not self.failed and not self.busy:
                 from .noop_memo import leave
 
                 leave(self.state, self.options.noop_key, generation, self.stats, self.graph.jobs, self.decider, noop,
@@ -551,6 +563,10 @@ class Runner:
                 if ok:
                     temps.drop(job, done)
         self.state.flush()
+
+    def _check_signal(self) -> None:
+        if self.interrupted:
+            raise Interrupted(self.interrupted)
 
     def _sched(self) -> Schedule:
         assert self.schedule is not None, "used only while jobs are scheduled"
