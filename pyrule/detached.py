@@ -56,6 +56,13 @@ def status_text(r: RunningJob, word: str, said: str) -> str:
     return f"detached, {word} ({said}, run {r.run_id}, submitted {since}); " + then.format(collector(r))
 
 
+def collected(state: State | None, dead: list[RunningJob]) -> dict[str, str]:
+    """Why the jobs of detached runs among `dead` (marks without a live owner) are stale, for -n."""
+    runs = detached_runs(state)
+    return {r.name: f"submitted by detached run {r.run_id}: {collector(r)} collects it" for r in dead
+            if r.run_id in runs}
+
+
 def check_collector(state: State, executor: str) -> None:
     """A UsageError if jobs of a detached run are still pending or running, or completed
     uncollected, and `executor` cannot follow them (the local one): it would build them here

@@ -156,13 +156,18 @@ def dry_run(graph: JobGraph, rules: Rules, options: Options, console=None) -> li
     from .journal import dead
 
     state = open_state(readonly=True, console=console)
-    incomplete = {r.name for r in dead_jobs(state)}
+    left = dead_jobs(state)
+    incomplete = {r.name for r in left}
     incomplete.update(e.name for _, entries in dead(STATE_DIR) for e in entries)
     forced, busy = forced_jobs(graph, options), running_elsewhere(state)
     lost = state is None and _run_without_store()  # then decided as a run would after waiting (Runner._enter)
     # The planner's stat cache, as a run's: planning stat'ed these paths already.
     stats = graph.planner.stats if graph.planner is not None else StatCache()
     decider = Decider(state, stats, forced, incomplete, busy, adopt=not lost)
+    if left:
+        from .detached import collected
+
+        decider.incomplete_why.update(collected(state, left))
     if lost and console is not None:
         console.warn(f"another pyrule process is running in this directory, and {STATE_DIR}/ was deleted "
                      "during its run: deciding as after it (outputs without a record are not adopted)")
@@ -289,10 +294,6 @@ class Runner:
         try:
             self.state = open_state(readonly=False)
             self.lock_dir: int | None = _lock_dir()
-            if not executors.EXECUTORS[self.options.executor].detach:  # jobs a detached run left: not here
-                from .detached import check_collector
-
-                check_collector(self.state, self.options.executor)
             if self._creating and self.project_lock:  # the store exists now: let other runs in
                 import fcntl
 
@@ -309,6 +310,8 @@ class Runner:
         # Before anything the decisions read; a memo needs nothing marked running then, as a new
         # mark raises the generation and a removed one does not.
         generation = None if self.state.running() else self.state.generation()
+        if generation is None and not executors.EXECUTORS[self.options.executor].detach:
+            self._check_collector()  # marks left: a detached run's jobs, which this executor cannot follow?
         self.state.run_started(self.run_id, self.options.argv)
         self.busy = running_elsewhere(self.state)
         recovery = Recovery(self.state, self.lock_dir, self.run_id, self.busy, self.graph.producers, self.stats,
@@ -563,6 +566,16 @@ class Runner:
                 if ok:
                     temps.drop(job, done)
         self.state.flush()
+
+    def _check_collector(self) -> None:
+        from .detached import check_collector
+
+        try:
+            check_collector(self.state, self.options.executor)
+        except UsageError:  # nothing recorded yet: the run never started
+            self.state.close()
+            self._leave()
+            raise
 
     def _check_signal(self) -> None:
         if self.interrupted:

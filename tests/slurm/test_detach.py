@@ -97,6 +97,8 @@ def test_detach_submits_the_whole_graph_and_a_later_run_collects(slurm_cluster, 
     assert all(any(w in ln for w in ("pending", "running", "done")) for ln in lines), st.out
     assert f"(dtchain{CHAIN - 1}): detached, pending" in st.out, st.out  # waits for its dependency
     assert f"detached: {n} target(s) in its executor's hands" in st.out
+    dry = ok(tmp_path, "-n", env=slurm_cluster.env)
+    assert "dtfan[i=0]: submitted by detached run " in dry.out and "pyrule --executor slurm collects it" in dry.out
 
     # the collecting run: adopts them all, submits nothing
     env, calls = counting_sbatch(tmp_path, slurm_cluster.env)
