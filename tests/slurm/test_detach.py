@@ -7,6 +7,7 @@ job's Slurm jobs are found by the project directory (test_reattach.tasks_in)."""
 
 from __future__ import annotations
 
+import os
 import time
 
 from harness import ok, pipefile, pyrule
@@ -56,6 +57,19 @@ rule dtchain0:
     output: "chain/0.txt"
     shell: sleep 2; echo 0 > {{output}}
 """ + chain, dedent=False)
+
+
+def accounted(cluster, d, n: int) -> list[tuple[str, str]]:
+    """The job completion log's (sacct -c) rows of this project's jobs (all named dt...):
+    (id, name); waits until it has n (it is written as each job ends)."""
+    def rows():
+        out = cluster.run("sacct", "-c", "-n", "--parsable2", "-o", "jobid,jobname,state,workdir").stdout
+        return [(jid, name) for jid, name, _state, wd in (ln.split("|", 3) for ln in out.splitlines() if ln.count("|") == 3)
+                if name.startswith("dt") and os.path.realpath(wd) == os.path.realpath(d)]
+    deadline = time.monotonic() + 20
+    while len(found := rows()) < n and time.monotonic() < deadline:
+        time.sleep(0.5)
+    return found
 
 
 def check_outputs(d) -> None:
@@ -108,6 +122,8 @@ def test_detach_submits_the_whole_graph_and_a_later_run_collects(slurm_cluster, 
     check_outputs(tmp_path)
     after = tasks_in(slurm_cluster, tmp_path)
     assert set(after) == set(tasks) and set(after.values()) == {"COMPLETED"}, after  # each job ran once
+    acct = accounted(slurm_cluster, tmp_path, n)
+    assert len(acct) == n and len({jid for jid, _ in acct}) == n, acct  # sacct: each job once
     jobs = c.jobs()
     assert all(j["status"] == "ran" for name, j in jobs.items() if name != "all"), jobs
     assert jobs["dtfan[i=3]"]["reported"]["slurm_job_id"] in tasks  # recorded as its own run records it
@@ -133,6 +149,7 @@ def test_a_failed_detached_job_is_reported_and_only_it_submitted_again(slurm_clu
     assert c.err.count("adopted Slurm job") == n - 1, c.err
     check_outputs(tmp_path)
     assert len(tasks_in(slurm_cluster, tmp_path)) == n + 1
+    assert len(accounted(slurm_cluster, tmp_path, n + 1)) == n + 1  # the failed one twice, the others once
     assert c.jobs()["dtfan[i=2]"]["status"] == "ran"
 
 
