@@ -59,14 +59,14 @@ def submit_all(life: JobLife, kind: type[Executor], name: str, events: Events, s
             if failed is not None:
                 gone.add(job)
                 life.skipped([(job, f"upstream {failed.name} failed")])
+            elif job.gather and not all(d in ok for d in deps):
+                gathers.append(job)  # (it runs nothing: the collecting run settles it)
             elif waits is not None:
                 left[job] = f"needs {waits.name}"
             elif job.waits_for is not None:
                 left[job] = f"waits for checkpoint {job.waits_for.name}"
             elif job.rule.local:
                 left[job] = "local: True, it runs on the machine pyrule runs on"
-            elif job.gather and not all(d in ok for d in deps):
-                gathers.append(job)  # (it runs nothing: the collecting run settles it)
             elif all(d in inflight or d in ok for d in deps):
                 wave.append(job)
             else:

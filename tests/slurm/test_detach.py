@@ -201,3 +201,33 @@ def test_a_detached_checkpoint_leaves_its_askers_to_the_collecting_run(slurm_clu
     c = ok(tmp_path, "--executor", "slurm", env=slurm_cluster.env, timeout=300)
     assert c.err.count("adopted Slurm job") == 1, c.err
     assert (tmp_path / "all.txt").read_text() == "a\nb\n"
+
+
+def test_local_rules_are_left_for_the_collecting_run(slurm_cluster, tmp_path):
+    """A `local: True` job runs on the machine pyrule runs on: a detached run leaves it, and the
+    cluster job that needs it, to the collecting run; the rest is submitted."""
+    pipefile(tmp_path, """
+        rule all:
+            input: "summary.txt", "other.txt"
+
+        rule dtfetch:
+            output: "fetched.txt"
+            local: True
+            shell: echo fetched > {output}
+
+        rule dtsum:
+            input: "fetched.txt"
+            output: "summary.txt"
+            shell: cat {input} > {output}
+
+        rule dtother:
+            output: "other.txt"
+            shell: sleep 2; echo other > {output}
+        """)
+    r = ok(tmp_path, "--executor", "slurm", "--detach", env=slurm_cluster.env)
+    assert "detached: 1 job(s) submitted" in r.err and "2 job(s) left for the collecting run" in r.err, r.err
+    assert not (tmp_path / "fetched.txt").exists()
+    c = ok(tmp_path, "--executor", "slurm", env=slurm_cluster.env, timeout=300)
+    assert c.err.count("adopted Slurm job") == 1, c.err
+    assert (tmp_path / "summary.txt").read_text() == "fetched\n" and (tmp_path / "other.txt").read_text() == "other\n"
+    assert c.ran == {"dtfetch", "dtsum", "dtother"}
