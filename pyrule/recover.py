@@ -48,6 +48,7 @@ class Recovery:
         self.stats = stats
         self.warn = warn
         self.log = log
+        self.failed_detached: set[str] = set()  # jobs of detached runs found failed: their attempt counts
 
     def at_start(self) -> set[str]:
         """Clean up every dead job of the store and of dead runs' journals, each under its lock,
@@ -147,6 +148,8 @@ class Recovery:
 
             word, said = detached_states([r]).get(r.name, ("", executors.owner(r.pgid).describe(r)))
             what = "failed" if word == "failed" else "could not be followed"  # (e.g. its script changed)
+            if word == "failed":
+                self.failed_detached.add(r.name)
             self.warn(f"{r.name} {what}: {said} (submitted by detached run {r.run_id}); "
                       "removed its outputs; it will be submitted again")
             self.log(f"recover {r.name}: detached, {said}; removed its outputs {r.outputs}")

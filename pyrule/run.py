@@ -433,8 +433,13 @@ class Runner:
         o, rules = self.options, self.rules
         setting = RunSetting(self.run_id, self.run_dir, o.executor, o.executor_options, o.overrides, o.print_commands,
                              rules.namespace, rules.files[0] if rules.files else None)
-        return JobLife(setting, self.state, self.decider, self.stats, self.graph.producers, self.lock_dir, recovery,
+        life = JobLife(setting, self.state, self.decider, self.stats, self.graph.producers, self.lock_dir, recovery,
                        journal, self.events)
+        if recovery.failed_detached:  # (detached.py) their failed attempt counts, as if this run had made it
+            for job in self.graph.jobs:
+                if job.name in recovery.failed_detached and job.rule.retries >= 1:
+                    life.attempts[job] = 1
+        return life
 
     after_lost_store = False  # this run waited for one whose .pyrule/ was deleted (see _enter)
     project_lock: ProjectLock | None = None  # held while the run lasts

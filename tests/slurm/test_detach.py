@@ -231,3 +231,28 @@ def test_local_rules_are_left_for_the_collecting_run(slurm_cluster, tmp_path):
     assert c.err.count("adopted Slurm job") == 1, c.err
     assert (tmp_path / "summary.txt").read_text() == "fetched\n" and (tmp_path / "other.txt").read_text() == "other\n"
     assert c.ran == {"dtfetch", "dtsum", "dtother"}
+
+
+HOG = 'python3 -c "import time; x = bytearray(100 * 2**20); x[::4096] = b\\"x\\" * len(x[::4096]); time.sleep(3)"'
+
+
+def test_a_detached_job_out_of_memory_is_resubmitted_as_its_retry(slurm_cluster, tmp_path):
+    """Its failed attempt counts, as if the collecting run had made it: `retries: 1` and
+    `mem = "80M" * attempt` resubmit it with 160M, once."""
+    pipefile(tmp_path, f"""
+        rule dtbig:
+            output: "big.txt"
+            retries: 1
+            resources: mem = "80M" * attempt
+            shell: {HOG}; echo done > {{output}}
+        """)
+    ok(tmp_path, "--executor", "slurm", "--detach", env=slurm_cluster.env)
+    wait_final(slurm_cluster, tmp_path, 1)
+    env, calls = counting_sbatch(tmp_path, slurm_cluster.env)
+    c = ok(tmp_path, "--executor", "slurm", env=env, timeout=300)
+    made = sbatch_calls(calls)
+    assert len(made) == 1 and "--mem=160M" in made[0], made
+    said = "OUT_OF_MEMORY" if slurm_cluster.memory_mode == "cgroup" else "FAILED"
+    assert "dtbig failed: Slurm job" in c.err and said in c.err, c.err
+    assert (tmp_path / "big.txt").read_text() == "done\n"
+    assert c.jobs()["dtbig"]["attempts"] == 2
