@@ -1,7 +1,8 @@
 """What a detached run (`pyrule --detach`, detach.py) left in its executor's hands: which runs
 were detached (the store's list of runs), and the state of their jobs (Executor.states: one
-poll for all), for `--status` (status.py) and for the collecting run's recovery (recover.py),
-which adopts them."""
+poll for all), for `--status` (status.py), `-n` (collected) and the collecting run's recovery
+(recover.py), which adopts them; and the check that refuses a run whose executor cannot follow
+them (check_collector: the local one)."""
 
 from __future__ import annotations
 
