@@ -256,3 +256,33 @@ def test_a_detached_job_out_of_memory_is_resubmitted_as_its_retry(slurm_cluster,
     assert "dtbig failed: Slurm job" in c.err and said in c.err, c.err
     assert (tmp_path / "big.txt").read_text() == "done\n"
     assert c.jobs()["dtbig"]["attempts"] == 2
+
+
+def test_python_bodies_wait_for_their_inputs_too(slurm_cluster, tmp_path):
+    """A python: body's job, submitted before its input exists, plans it on the node when its
+    dependency has completed."""
+    pipefile(tmp_path, """
+        rule dtupper:
+            input: "again.txt"
+            output: "upper.txt"
+            python:
+                with open(input[0]) as f, open(output[0], "w") as g:
+                    g.write(f.read().upper())
+
+        rule dtmake:
+            output: "low.txt"
+            shell: sleep 2; echo hello > {output}
+
+        rule dtagain:
+            input: "low.txt"
+            output: "again.txt"
+            python:
+                with open(input[0]) as f, open(output[0], "w") as g:
+                    g.write(f.read() + "again\\n")
+        """)
+    r = ok(tmp_path, "--executor", "slurm", "--detach", env=slurm_cluster.env)
+    assert "detached: 3 job(s) submitted" in r.err, r.err
+    env, calls = counting_sbatch(tmp_path, slurm_cluster.env)
+    c = ok(tmp_path, "--executor", "slurm", env=env, timeout=300)
+    assert sbatch_calls(calls) == [] and c.err.count("adopted Slurm job") == 3, c.err
+    assert (tmp_path / "upper.txt").read_text() == "HELLO\nAGAIN\n"
