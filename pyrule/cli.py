@@ -120,6 +120,11 @@ def build_parser() -> argparse.ArgumentParser:
                    "apptainer, singularity or a path; default: the first of these on PATH)")
     p.add_argument("--build-envs", action="store_true", help="build every venv: environment and check every "
                    "container: image, without running jobs")
+    # issue 21: submit to Slurm and exit; a later run collects (detach.py, docs/slurm.md#detach)
+    p.add_argument("--detach", action="store_true", help="submit every job (each waits for those it needs) and "
+                   "exit, with an executor whose jobs outlive pyrule (" + ", ".join(
+                       n for n, e in executors.EXECUTORS.items() if e.detach) + "); --status follows them, a later "
+                   "run collects them")
     # issue 22 commands (cmds): in their own modules
     from . import commands, completion, settings
 
@@ -143,6 +148,7 @@ _LONG = ("--file", "--directory", "--dry-run", "--print-commands", "--jobs", "--
 _LSP = ("--lsp",)  # the language server (pyrule/lsp/)
 _CACHE_LONG = ("--cache", "--cache-info", "--cache-prune", "--value")  # issue 20 (cache.py, values.py)
 _ENVS = ("--container-engine", "--build-envs")  # issue 19 (containers.py, venvs.py)
+_DETACH = ("--detach",)  # issue 21 (detach.py)
 
 
 def long_options() -> tuple[str, ...]:
@@ -150,7 +156,7 @@ def long_options() -> tuple[str, ...]:
     as an executor may be registered after this module is imported."""
     from . import commands, completion, settings
 
-    return _LONG + _LSP + _CACHE_LONG + _ENVS + commands.LONG + settings.LONG + completion.LONG + tuple(flag for flag, *_ in _executor_options())
+    return _LONG + _LSP + _CACHE_LONG + _ENVS + _DETACH + commands.LONG + settings.LONG + completion.LONG + tuple(flag for flag, *_ in _executor_options())
 _SHORT = ("-f", "-C", "-n", "-p", "-j", "-k", "-B", "-q", "-v", "-h", "-o")
 
 # What Make and Snakemake users type, in pyrule's words.
@@ -308,6 +314,10 @@ def check_options(args: argparse.Namespace, executors_too: bool = True) -> None:
         raise UsageError(f"-o {args.output}: only with --convert", hint=f"write pyrule --convert Snakefile -o {args.output}")
     if args.run is not None and args.report is None:
         raise UsageError(f"--run {args.run}: only with --report", hint=f"write pyrule --report --run {args.run}")
+    if args.detach and executors_too and not executors.EXECUTORS[args.executor].detach:
+        able = [n for n, e in executors.EXECUTORS.items() if e.detach]
+        raise UsageError(f"--detach: not with --executor {args.executor}, whose jobs end with pyrule",
+                         hint=f"write pyrule --executor {able[0]} --detach" if able else None)
     for flag, name, _option, _text in _executor_options() if executors_too else ():
         value = getattr(args, _dest(flag))
         if value is not None and args.executor != name:
@@ -486,7 +496,7 @@ def _main(args: argparse.Namespace, argv: list[str], console) -> int:
         overwrite_protected=args.overwrite_protected, executor=args.executor, argv=list(argv),
         overrides=override_args(args) + config_words,
         print_commands=args.print_commands,
-        executor_options=executor_options(args), cache=args.cache,
+        executor_options=executor_options(args), cache=args.cache, detach=args.detach,
     )
     from . import commands
 

@@ -267,6 +267,7 @@ class Decider:
         self.fps = Fingerprints(state, stats)
         self.forced = forced or set()
         self.incomplete = incomplete or set()
+        self.incomplete_why: dict[str, str] = {}  # a reason other than an interrupted run (detached.py)
         self.busy = busy or {}  # job name -> pid of the other pyrule process running it now
         self.will_run: set[Job] = set()
         # Outputs without a record, newer than the inputs, are accepted; not after a run whose
@@ -354,7 +355,7 @@ class Decider:
                     return Decision(job, f"upstream {dep.name} will run", upstream=True, pending=True)
             return Decision(job, None, why="gathers its inputs")
         if job.name in self.incomplete:
-            return Decision(job, "incomplete after an interrupted run")
+            return Decision(job, self.incomplete_why.get(job.name, "incomplete after an interrupted run"))
         if not fresh and job.name in self.busy:
             # Its outputs may be half-written: never adopt them; the runner waits for the job's
             # lock and decides again (fresh) once the other process is done with it.

@@ -21,6 +21,7 @@ from .state import StateError
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start
 if TYPE_CHECKING:
+    from collections.abc import Container
     from typing import Any
 
     from .cache import JobCache
@@ -236,9 +237,11 @@ class JobLife:
 
     # -- start and end -------------------------------------------------------------------------
 
-    def start(self, starts: list[tuple[Job, Any, Decision]]) -> list[tuple[Job, Any, str]]:
+    def start(self, starts: list[tuple[Job, Any, Decision]], unmade: Container[Job] = ()) -> list[tuple[Job, Any, str]]:
         """Start the jobs; those that cannot start (an input that cannot be read, an output
-        directory that cannot be made...) come back as (job, lock, why): they fail unrun."""
+        directory that cannot be made...) come back as (job, lock, why): they fail unrun.
+        `unmade`: jobs whose inputs are not made yet (a detached run submits them to wait for
+        the jobs that make them: detach.py); their inputs are not signed now."""
         from .jobspec import command_text, job_spec
         from .journal import DIR
 
@@ -260,7 +263,8 @@ class JobLife:
         for job, lock, d in starts:
             attempts[job] = attempts.get(job, 0) + 1
             try:
-                sig = self.decider.signature(job)  # inputs as they are when the job starts
+                # inputs as they are when the job starts (a detached run's collector signs its own)
+                sig = None if job in unmade else self.decider.signature(job)
             except InputError as e:
                 unstarted.append((job, lock, str(e)))
                 continue

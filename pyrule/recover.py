@@ -48,6 +48,7 @@ class Recovery:
         self.stats = stats
         self.warn = warn
         self.log = log
+        self.failed_detached: set[str] = set()  # jobs of detached runs found failed: their attempt counts
 
     def at_start(self) -> set[str]:
         """Clean up every dead job of the store and of dead runs' journals, each under its lock,
@@ -121,7 +122,13 @@ class Recovery:
         executor adopts it (a Slurm job still pending, running or completed), leave both: True."""
         # Its executor stops it first (a local one's processes, a Slurm job), as it would go on
         # writing the outputs unseen; only a job recorded as its own is asked about.
-        if executors.owner(r.pgid).stop_leftover(r, self.warn, self.log):
+        detached = r.run_id in self.detached
+        if detached:  # submitted by `pyrule --detach` (detach.py), which ended on purpose
+            from .detached import whose
+
+            if executors.owner(r.pgid).stop_leftover(r, self.warn, self.log, whose(r.run_id)):
+                return True
+        elif executors.owner(r.pgid).stop_leftover(r, self.warn, self.log):
             return True
         from .containers import stop_leftover
 
@@ -136,6 +143,28 @@ class Recovery:
                 continue
             remove(p)
             self.stats.forget(p)
+        if detached:
+            from .detached import detached_states
+
+            word, said = detached_states([r]).get(r.name, ("", executors.owner(r.pgid).describe(r)))
+            what = "failed" if word == "failed" else "could not be followed"  # (e.g. its script changed)
+            if word == "failed":
+                self.failed_detached.add(r.name)
+            self.warn(f"{r.name} {what}: {said} (submitted by detached run {r.run_id}); "
+                      "removed its outputs; it will be submitted again")
+            self.log(f"recover {r.name}: detached, {said}; removed its outputs {r.outputs}")
+            return False
         self.warn(f"{r.name} was running when pyrule died: removed its outputs; it will be rebuilt")
         self.log(f"recover {r.name}: removed incomplete outputs {r.outputs}")
         return False
+
+    _detached: set[str] | None = None
+
+    @property
+    def detached(self) -> set[str]:
+        """The ids of detached runs (detach.py): their jobs' owner ended on purpose."""
+        if self._detached is None:
+            from .detached import detached_runs
+
+            self._detached = detached_runs(self.state)
+        return self._detached

@@ -59,6 +59,7 @@ class Options:
     cache: str | None = None  # --cache DIR (cache.py); None: $PYRULE_CACHE, else the Pipefile's `cache:`
     # noop_memo.Partial: the graph is the part of the memo's that changed paths reach; the rest is trusted
     partial: Any = None
+    detach: bool = False  # --detach (detach.py): submit every job to Slurm, and end without waiting
 
 
 @record
@@ -186,13 +187,18 @@ def dry_run(graph: JobGraph, rules: Rules, options: Options, console=None) -> li
     from .journal import dead
 
     state = open_state(readonly=True, console=console)
-    incomplete = {r.name for r in dead_jobs(state)}
+    left = dead_jobs(state)
+    incomplete = {r.name for r in left}
     incomplete.update(e.name for _, entries in dead(STATE_DIR) for e in entries)
     forced, busy = forced_jobs(graph, options), running_elsewhere(state)
     lost = state is None and _run_without_store()  # then decided as a run would after waiting (Runner._enter)
     # The planner's stat cache, as a run's: planning stat'ed these paths already.
     stats = graph.planner.stats if graph.planner is not None else StatCache()
     decider = Decider(state, stats, forced, incomplete, busy, adopt=not lost)
+    if left:
+        from .detached import collected
+
+        decider.incomplete_why.update(collected(state, left))
     if lost and console is not None:
         console.warn(f"another pyrule process is running in this directory, and {STATE_DIR}/ was deleted "
                      "during its run: deciding as after it (outputs without a record are not adopted)")
@@ -222,6 +228,8 @@ def execute(graph: JobGraph, rules: Rules, options: Options, console) -> int:
     result = Runner(graph, rules, options, console).run()
     if result.status == "interrupted":
         return 130 if result.signum in (None, signal.SIGINT) else 143
+    if result.status == "detached":  # (detach.py) its jobs run on; one that failed already: 1
+        return 1 if result.count("failed") else 0
     return 0 if result.ok else 1
 
 
@@ -351,6 +359,8 @@ class Runner:
         # Before anything the decisions read; a memo needs nothing marked running then, as a new
         # mark raises the generation and a removed one does not.
         generation = None if self.state.running() else self.state.generation()
+        if generation is None and not executors.EXECUTORS[self.options.executor].detach:
+            self._check_collector()  # marks left: a detached run's jobs, which this executor cannot follow?
         self.state.run_started(self.run_id, self.options.argv)
         self.busy = running_elsewhere(self.state)
         recovery = Recovery(self.state, self.lock_dir, self.run_id, self.busy, self.graph.producers, self.stats,
@@ -401,13 +411,18 @@ class Runner:
         internal: BaseException | None = None
         old = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
         try:
-            if stale_jobs:  # a no-op run needs no executor, no locks, no process bookkeeping
+            if stale_jobs and self.options.detach:  # submitted to Slurm, collected by a later run
+                from .detach import submit_all
+
+                status = submit_all(self._life(), self.executor_class, self.options.executor, self.events, stale_jobs,
+                                    self._check_signal)
+            elif stale_jobs:  # a no-op run needs no executor, no locks, no process bookkeeping
                 self._schedule(stale_jobs)
             if self.failed:
                 status = "failed"
                 life.skip_unstarted(stale_jobs)
             self._orphans()
-            if self.options.noop_key is not None and not self.failed and not self.busy:
+            if self.options.noop_key is not None and status == "ok" and not self.failed and not self.busy:
                 from .noop_memo import leave
 
                 leave(self.state, self.options.noop_key, generation, self.stats, self.graph.jobs, self.decider, noop,
@@ -473,8 +488,13 @@ class Runner:
         o, rules = self.options, self.rules
         setting = RunSetting(self.run_id, self.run_dir, o.executor, o.executor_options, o.overrides, o.print_commands,
                              rules.namespace, rules.files[0] if rules.files else None)
-        return JobLife(setting, self.state, self.decider, self.stats, self.graph.producers, self.lock_dir, recovery,
+        life = JobLife(setting, self.state, self.decider, self.stats, self.graph.producers, self.lock_dir, recovery,
                        journal, self.events)
+        if recovery.failed_detached:  # (detached.py) their failed attempt counts, as if this run had made it
+            for job in self.graph.jobs:
+                if job.name in recovery.failed_detached and job.rule.retries >= 1:
+                    life.attempts[job] = 1
+        return life
 
     after_lost_store = False  # this run waited for one whose .pyrule/ was deleted (see _enter)
     project_lock: ProjectLock | None = None  # held while the run lasts
@@ -608,6 +628,20 @@ class Runner:
                 if ok:
                     temps.drop(job, done)
         self.state.flush()
+
+    def _check_collector(self) -> None:
+        from .detached import check_collector
+
+        try:
+            check_collector(self.state, self.options.executor)
+        except UsageError:  # nothing recorded yet: the run never started
+            self.state.close()
+            self._leave()
+            raise
+
+    def _check_signal(self) -> None:
+        if self.interrupted:
+            raise Interrupted(self.interrupted)
 
     def _sched(self) -> Schedule:
         assert self.schedule is not None, "used only while jobs are scheduled"

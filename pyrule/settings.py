@@ -35,6 +35,7 @@ _NOT_SETTINGS = {
     "lsp", "fmt", "check", "convert", "output",
     "cache-info", "cache-prune",  # commands of the cache (cache.py); `cache = "DIR"` is a setting
     "config", "configfile",  # read before pyrule.toml; the Pipefile's `configfile:` is the project's
+    "detach",  # a default would detach the run that is to collect too (detach.py)
 }
 
 

@@ -325,6 +325,13 @@ class State:
                             "WHERE name=?", (name,)).fetchone()
         return RunningJob(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), r[6]) if r else None
 
+    def runs_with_status(self, status: str) -> set[str]:
+        """The ids of the recorded runs that ended with `status` (e.g. "detached": detach.py)."""
+        try:
+            return {r[0] for r in self.db.execute("SELECT id FROM runs WHERE status=?", (status,))}
+        except sqlite3.OperationalError:  # a store from before the runs table, opened read-only
+            return set()
+
     # --- writing ------------------------------------------------------------------------------
 
     def remember_file(self, path: str, size: int, mtime_ns: int, inode: int, ctime_ns: int, digest: str,

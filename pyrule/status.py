@@ -1,5 +1,6 @@
 """--status: each target of the graph (an output path, with the job that makes it; a job without
-outputs by its name) is up to date, stale (why), running elsewhere, or failed last time."""
+outputs by its name) is up to date, stale (why), running elsewhere, failed last time, or
+submitted by a detached run (`pyrule --detach`: pending, running, done or failed in Slurm)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,11 @@ def job_status(graph: JobGraph, rules: Rules, options) -> list[tuple[str, str]]:
             # "missing" is said of the path that is missing; its job's other outputs are stale.
             here = f"stale: {d.reason}" if text.startswith("missing (") and d.reason != f"output {p} missing" else text
             rows.append((f"{p} ({d.job.name})", here))
+    words = [text.split(" ", 2)[1] for _, text in rows if text.startswith("detached, ")]
+    if words:  # (a job's outputs count once each: as its rows say)
+        counts = ", ".join(f"{words.count(w)} {w}" for w in ("pending", "running", "done", "failed", "unknown")
+                           if w in words)
+        rows.append(("detached", f"{len(words)} target(s) in its executor's hands: {counts}"))
     return rows
 
 
@@ -30,7 +36,9 @@ def job_states(graph: JobGraph, rules: Rules, options) -> list:
 
     decisions = dry_run(graph, rules, options)
     state = open_state(readonly=True)
-    running = {r.name: r for r in (state.running() if state else []) if alive_since(r.owner_pid, r.owner_start)}
+    marks = state.running() if state else []
+    running = {r.name: r for r in marks if alive_since(r.owner_pid, r.owner_start)}
+    detached = _detached(state, [r for r in marks if r.name not in running])
     failed: dict[str, str] = {}
     skipped: dict[str, str] = {}
     runs = run_dirs()
@@ -42,6 +50,9 @@ def job_states(graph: JobGraph, rules: Rules, options) -> list:
     out = []
     for d in decisions:
         name = d.job.name
+        if name in detached:  # submitted by `pyrule --detach`: its Slurm state, one poll for all
+            out.append((d, detached[name]))
+            continue
         if d.pending and name not in running:
             out.append((d, _gather(d, by_name, failed, skipped)))
             continue
@@ -59,6 +70,19 @@ def job_states(graph: JobGraph, rules: Rules, options) -> list:
         else:
             out.append((d, f"stale: {d.reason}"))
     return out
+
+
+def _detached(state, marks: list) -> dict[str, str]:
+    """The jobs of detached runs (detach.py) still marked running: name -> their state, from one
+    squeue (and sacct) call for all."""
+    from .detached import detached_runs, detached_states, status_text
+
+    runs = detached_runs(state) if marks else set()
+    rows = [r for r in marks if r.run_id in runs]
+    if not rows:
+        return {}
+    by_name = {r.name: r for r in rows}
+    return {name: status_text(by_name[name], word, said) for name, (word, said) in detached_states(rows).items()}
 
 
 def _gather(d, by_name: dict, failed: dict[str, str], skipped: dict[str, str]) -> str:

@@ -293,8 +293,10 @@ class Console:
             ok = sum(1 for o in result.outcomes.values() if o.status == "up-to-date" and not o.job.gather)
             skipped = sum(1 for o in result.outcomes.values() if o.status == "skipped" and not o.job.gather)
             word = {"ok": "done", "failed": "FAILED", "interrupted": "interrupted"}.get(result.status, result.status)
+            submitted = result.count("submitted")  # --detach (detach.py): in Slurm's hands
             if ran or failed or stopped or skipped or result.status != "ok":
-                print(f"{word}: {ran} ran, {ok} up to date, {failed} failed, "
+                print(f"{word}: " + (f"{submitted} submitted, " if submitted else "")
+                      + f"{ran} ran, {ok} up to date, {failed} failed, "
                       + (f"{stopped} interrupted, " if stopped else "")
                       + f"{skipped} skipped in {_fmt_time(result.wall_s)}; stats in {result.run_dir}/stats.tsv",
                       file=self.err)

@@ -20,19 +20,23 @@ if TYPE_CHECKING:
 class Entry:
     """One registered executor: where its class is, and what the command line offers for it."""
 
-    __slots__ = ("target", "options", "jobs")
+    __slots__ = ("target", "options", "jobs", "detach")
 
-    def __init__(self, target: str | type[Executor], options: dict[str, str] | None = None, jobs: str | None = None):
+    def __init__(self, target: str | type[Executor], options: dict[str, str] | None = None, jobs: str | None = None,
+                 detach: bool = False):
         self.target = target  # "module:Class", or the class itself (registered at run time)
         # --NAME-OPTION VALUE on the command line, given to the class as OPTION=VALUE: {OPTION: help}
         self.options = options or {}
         self.jobs = jobs  # what -j N means with this executor, when not the cores budget (for --help)
+        # its jobs outlive pyrule and can wait for each other (Executor.wait_for): --detach allowed
+        self.detach = detach
 
 
 EXECUTORS: dict[str, Entry] = {
     "local": Entry("pyrule.executors.local:LocalExecutor"),
     "slurm": Entry("pyrule.executors.slurm:SlurmExecutor", jobs="jobs submitted at once (default 100)",
-                   options={"partition": "default partition (sbatch -p)", "account": "default account (sbatch -A)"}),
+                   options={"partition": "default partition (sbatch -p)", "account": "default account (sbatch -A)"},
+                   detach=True),
 }
 DEFAULT = "local"
 
@@ -42,10 +46,10 @@ def names() -> list[str]:
 
 
 def register(name: str, target: str | type[Executor], options: dict[str, str] | None = None,
-             jobs: str | None = None) -> None:
+             jobs: str | None = None, detach: bool = False) -> None:
     """Make `name` an executor: --executor NAME on a command line parsed after this, and
     `executor=NAME` in the Python API (Workflow.run)."""
-    EXECUTORS[name] = Entry(target, options, jobs)
+    EXECUTORS[name] = Entry(target, options, jobs, detach)
 
 
 def unregister(name: str) -> None:

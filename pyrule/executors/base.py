@@ -126,11 +126,13 @@ class Executor:
         return f"job {job.pgid}"
 
     @classmethod
-    def stop_leftover(cls, job: RunningJob, warn: Callable[[str], None], log: Callable[[str], None]) -> bool:
+    def stop_leftover(cls, job: RunningJob, warn: Callable[[str], None], log: Callable[[str], None],
+                      whose: str = "left by a pyrule that died") -> bool:
         """Stop a job that a pyrule which died left running (its outputs are removed after this):
         `warn` tells the user, `log` writes the run log. Or adopt it (an executor whose jobs
         outlive pyrule: Slurm's): True, then its outputs stay, it stays marked running, and the
-        next start() of that job (adopts()) follows it instead of starting it anew."""
+        next start() of that job (adopts()) follows it instead of starting it anew. `whose`: the
+        job's origin, in messages ("submitted by detached run ID": detach.py)."""
         return False
 
     def adopts(self, name: str) -> bool:
@@ -156,6 +158,25 @@ class Executor:
         once (an executor that submits the jobs started together at the next wait(): Slurm's
         arrays); the runner records them as it records start()'s. Asked after each wait()."""
         return []
+
+    # --- a detached run (`pyrule --detach`, detach.py; the registry's Entry.detach) -----------
+
+    def wait_for(self, name: str, keys: list[str]) -> None:
+        """Job `name`, started next, may begin only once the jobs `keys` (key()) succeeded."""
+        raise NotImplementedError
+
+    def key(self, name: str) -> str | None:
+        """How the executor names running job `name` (for wait_for), while it follows it."""
+        return None
+
+    def submit(self) -> None:
+        """Hand the jobs start() accepted to where they run, now (not at the next wait())."""
+
+    @classmethod
+    def states(cls, jobs: list[RunningJob]) -> dict[str, tuple[str, str]]:
+        """Each of these jobs of a detached run (name -> (word, what the executor says)), asked
+        once for all: word pending, running, done, failed or unknown."""
+        return {}
 
     def running(self) -> list[int]:
         raise NotImplementedError

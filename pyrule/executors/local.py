@@ -258,7 +258,8 @@ class LocalExecutor(Executor):
         return f"job pid {pid}" if pid else "job starting"
 
     @classmethod
-    def stop_leftover(cls, job: RunningJob, warn: Callable[[str], None], log: Callable[[str], None]) -> bool:
+    def stop_leftover(cls, job: RunningJob, warn: Callable[[str], None], log: Callable[[str], None],
+                      whose: str = "left by a pyrule that died") -> bool:
         """Its recorded process group, and the groups of the processes marked as the job's
         (PYRULE_JOB), because pyrule may have died before it recorded the group (pgid 0), and a
         process may have left its group."""

@@ -71,6 +71,9 @@ FINAL_STATES = frozenset(
         "PREEMPTED",
     }
 )
+# A detached run's job, for --status (states()): Slurm's state in a word; other final states: failed.
+_WORDS = {"PENDING": "pending", "RUNNING": "running", "COMPLETING": "running", "CONFIGURING": "running",
+          "COMPLETED": "done"}
 PROFILE_KEYS = ("partition", "account", "qos", "constraint", "extra", "array_size", "pack_below", "pack_cores",
                 "pack_size")
 SLURM_DIR = os.path.join(".pyrule", "slurm")
@@ -305,6 +308,9 @@ class SlurmExecutor(Executor):
         self._max_array: int | None = int(size) if size else None
         self._recorded: dict[str, float] | None = None  # earlier runs' wall times, read at the first need
         self._runner: str | None = None  # .pyrule/slurm/pyrule_pack.py, written at the first pack
+        # A detached run's (detach.py): job name -> the Slurm jobs ("ID", "ID_TASK") it must wait
+        # for, submitted with --dependency=afterok so that the whole graph is submitted at once.
+        self.after: dict[str, list[str]] = {}
 
     # --- what the runner asks beside running jobs -------------------------------------
 
@@ -358,7 +364,8 @@ class SlurmExecutor(Executor):
         return f"Slurm job {job_id}" if job_id else "Slurm job not submitted yet"
 
     @classmethod
-    def stop_leftover(cls, job: RunningJob, warn: Callable[[str], None], log: Callable[[str], None]) -> bool:
+    def stop_leftover(cls, job: RunningJob, warn: Callable[[str], None], log: Callable[[str], None],
+                      whose: str = "left by a pyrule that died") -> bool:
         """Adopt it if Slurm still has it pending or running, or it completed (True: the next
         start() of the job follows it, see adopts()); else cancel it (and wait): it would go on
         writing the outputs unseen. No id if pyrule died before sbatch answered: found by its
@@ -372,13 +379,13 @@ class SlurmExecutor(Executor):
             state = found.pop("state")
             found["outputs"] = list(job.outputs)
             _ADOPTED[(os.path.realpath(os.getcwd()), job.name)] = found
-            warn(f"adopted Slurm job {key} ({job.name}, {state}) left by a pyrule that died: "
+            warn(f"adopted Slurm job {key} ({job.name}, {state}) {whose}: "
                  "followed, not submitted again")
             log(f"recover {job.name}: adopted Slurm job {key} ({state})")
             return True
         cancelled, problems = cancel_orphans([(job.name, key)])
         for name, job_id, state in cancelled:
-            warn(f"cancelled Slurm job {job_id} ({name}, {state}) left by a pyrule that died: "
+            warn(f"cancelled Slurm job {job_id} ({name}, {state}) {whose}: "
                  "its outputs would be written unseen")
             log(f"recover {name}: cancelled Slurm job {job_id} ({state})")
         for problem in problems:
@@ -387,6 +394,44 @@ class SlurmExecutor(Executor):
 
     def adopts(self, name: str) -> bool:
         return (os.path.realpath(self.project_dir), name) in _ADOPTED
+
+    # --- a detached run (detach.py): the whole graph at once, with Slurm dependencies ---------
+
+    def wait_for(self, name: str, keys: list[str]) -> None:
+        """Job `name` is submitted with --dependency=afterok on the Slurm jobs `keys`."""
+        self.after[name] = list(keys)
+
+    def key(self, name: str) -> str | None:
+        """The Slurm job ("ID" or "ID_TASK") that job `name` is followed as, while it is."""
+        j = self._jobs.get(name)
+        # (a packed job's dependents wait for its whole pack: Slurm knows no "ID+I")
+        return _slurm_id(j.key) if j is not None else None
+
+    @classmethod
+    def states(cls, jobs: list[RunningJob]) -> dict[str, tuple[str, str]]:
+        """One squeue call for all, and one sacct call for the ids squeue no longer knows."""
+        keys = {r.name: cls.job_id(r.pgid) for r in jobs}
+        ids = [k for k in keys.values() if k]
+        try:
+            rows = squeue(ids, "%i|%T|%r") if ids else {}
+        except SlurmError:
+            rows = {}
+        # (a packed job, "ID+I", is looked up as its pack, "ID")
+        missing = sorted({int(_slurm_id(k).split("_")[0]) for k in ids if _slurm_id(k) not in rows})
+        accounted = sacct(missing) if missing else {}
+        out: dict[str, tuple[str, str]] = {}
+        for name, key in keys.items():
+            sid = _slurm_id(key)
+            if sid in rows:
+                state = rows[sid][0]
+            elif sid and "_" not in sid and int(sid) in accounted:
+                state = accounted[int(sid)][0]
+            else:
+                out[name] = ("unknown", f"Slurm job {key or '(no id)'} no longer known to squeue or sacct")
+                continue
+            word = _WORDS.get(state, "failed" if state in FINAL_STATES else "pending")
+            out[name] = (word, f"Slurm job {key} {state}")
+        return out
 
     # --- the Executor interface -------------------------------------------------------
 
@@ -443,6 +488,7 @@ class SlurmExecutor(Executor):
         if isinstance(body, str):
             return body
         args, limit, mem = self.sbatch_args(spec, workdir, log)
+        args += dependency_args(self.after.get(spec.name, []))
         text = self._script(spec, workdir, env, usage, body, ["sbatch", *args, script])
         return _Queued(spec, args, script, usage, report, log, limit, mem, time.time(), text)
 
@@ -1201,7 +1247,7 @@ def cancel_orphans(
                 "if they still run, cancel them by hand (scancel ID)"
             )
         return [], problems
-    fields = "%i|%T|%j|%Z"
+    fields = "%i|%T|%j|%Z|%o"
     found: dict[str, tuple[str, ...]] = {}
     try:
         ids = [jid for _, jid in jobs if jid]
@@ -1210,8 +1256,8 @@ def cancel_orphans(
         if any(not jid for _, jid in jobs):
             p = _run(["squeue", "-h", "--me", "-o", fields], timeout=30)
             for line in p.stdout.splitlines():
-                parts = line.strip().split("|", 3)
-                if len(parts) == 4 and parts[0].isdigit():
+                parts = line.strip().split("|", 4)
+                if len(parts) == 5 and parts[0].isdigit():
                     found[parts[0]] = tuple(parts[1:])
     except (SlurmError, OSError, subprocess.TimeoutExpired) as e:
         problems.append(
@@ -1225,8 +1271,8 @@ def cancel_orphans(
             rows = [(jid, found[_slurm_id(jid)])] if _slurm_id(jid) in found else []
         else:
             rows = [(k, row) for k, row in found.items() if row[1] == _job_name(name)]
-        for key, (state, slurm_name, wd) in rows:
-            if state not in FINAL_STATES and _named(slurm_name, _slurm_name(name, key)) and os.path.realpath(wd) == workdir:
+        for key, (state, slurm_name, wd, command) in rows:
+            if state not in FINAL_STATES and _runs(key, name, slurm_name, command) and os.path.realpath(wd) == workdir:
                 ours.append((name, _slurm_id(key), state))
     if ours:
         _scancel([jid for _, jid, _ in ours])
@@ -1254,13 +1300,12 @@ def _adoptable(name: str, key: str, workdir: str) -> dict[str, Any] | None:
         return None
     usage = script[:-3] + ".usage.json"
     try:
-        rows = squeue([key], "%i|%T|%j|%Z")
+        rows = squeue([key], "%i|%T|%j|%Z|%o")
     except SlurmError:
         return None
-    want = _slurm_name(name, key)
     if _slurm_id(key) in rows:
-        state, slurm_name, wd = rows[_slurm_id(key)]
-        if not _named(slurm_name, want) or os.path.realpath(wd) != os.path.realpath(workdir):
+        state, slurm_name, wd, command = rows[_slurm_id(key)]
+        if not _runs(key, name, slurm_name, command) or os.path.realpath(wd) != os.path.realpath(workdir):
             return None
         if state in FINAL_STATES and state != "COMPLETED":
             return None
@@ -1277,6 +1322,30 @@ def _adoptable(name: str, key: str, workdir: str) -> dict[str, Any] | None:
     return {"state": state, "key": key, "script": script, "usage": usage, "essence": _essence(text),
             "report": shlex.split(report.group(1))[0] if report else None,
             "mem": int(mem.group(1)) if mem else None, "limit": int(limit.group(1)) if limit else None}
+
+
+def _runs(key: str, name: str, slurm_name: str, command: str) -> bool:
+    """Whether Slurm job `key` ("ID", or "ID_TASK" of an array), named `slurm_name` and running
+    the script `command`, runs pyrule job `name`: a job alone has its name; an array task its
+    rule's, or, in an array of jobs of several rules (named by the first), its line in the
+    array's script."""
+    key = str(key)
+    if "+" in key:  # a packed job "ID+I": its pack's (named pack-GROUP; the index from the pack's script)
+        return slurm_name.startswith(packing.PREFIX)
+    if "_" not in key:
+        return slurm_name == _job_name(name)
+    if slurm_name == _job_name(name.split("[", 1)[0]):
+        return True
+    return _array_tasks(command).get(key.partition("_")[2]) == name
+
+
+def _array_tasks(script: str) -> dict[str, str]:
+    """An array script's tasks: index -> job name (its lines `  I) exec ... # NAME`)."""
+    try:
+        with open(script, encoding="utf-8", errors="replace") as f:
+            return dict(re.findall(r"^  (\d+)\) exec .* # (.*)$", f.read(), re.M))
+    except OSError:
+        return {}
 
 
 def _unrecorded(name: str, workdir: str) -> str:
@@ -1303,15 +1372,17 @@ def _unrecorded(name: str, workdir: str) -> str:
             if index is not None:
                 return f"{key}+{index}"
         if "_" in key and slurm_name == rule:
-            if command not in scripts:  # task index -> job name, from the lines `  I) exec ... # NAME`
-                try:
-                    with open(command, encoding="utf-8", errors="replace") as f:
-                        scripts[command] = dict(re.findall(r"^  (\d+)\) exec .* # (.*)$", f.read(), re.M))
-                except OSError:
-                    scripts[command] = {}
+            if command not in scripts:
+                scripts[command] = _array_tasks(command)
             if scripts[command].get(key.partition("_")[2]) == name:
                 return key
     return ""
+
+
+def dependency_args(keys: list[str]) -> list[str]:
+    """sbatch's options for a job that may start only once the Slurm jobs `keys` ("ID" or
+    "ID_TASK") completed; cancelled by Slurm if one of them fails (it would wait forever)."""
+    return [f"--dependency=afterok:{':'.join(keys)}", "--kill-on-invalid-dep=yes"] if keys else []
 
 
 def _essence(script: str) -> str:
@@ -1319,7 +1390,9 @@ def _essence(script: str) -> str:
     file, its attempt, comments): equal for an adopted job only if it runs what this run would."""
     lines = [ln for ln in script.splitlines()
              if not ln.startswith(("export PYRULE_JOB=", "export PYRULE_REPORT=", "# pyrule job", "# submitted"))]
-    return re.sub(r"\.a\d+\.(sh|usage\.json|pyjob\.json)", r".aN.\1", "\n".join(lines))
+    # (nor the Slurm jobs it waited for: a detached run's, which a collecting run finds done)
+    text = re.sub(r" --dependency=afterok:\S+ --kill-on-invalid-dep=yes", "", "\n".join(lines))
+    return re.sub(r"\.a\d+\.(sh|usage\.json|pyjob\.json)", r".aN.\1", text)
 
 
 def _latest_script(workdir: str, name: str) -> str | None:
@@ -1468,18 +1541,6 @@ def _unlink(path: str) -> None:
 def _slurm_id(key: str | int) -> str:
     """The Slurm job a key names: "ID" or "ID_TASK"; a packed job's "ID+I": its pack, "ID"."""
     return str(key).partition("+")[0]
-
-
-def _slurm_name(name: str, key: str | int) -> str | None:
-    """The Slurm job name the job `name` runs under as `key`: its own, its rule's for an array
-    task; None for a packed job (its pack's name, "pack-GROUP": checked by its prefix)."""
-    if "+" in str(key):
-        return None
-    return _job_name(name.split("[", 1)[0] if "_" in str(key) else name)
-
-
-def _named(slurm_name: str, want: str | None) -> bool:
-    return slurm_name.startswith(packing.PREFIX) if want is None else slurm_name == want
 
 
 def _pack_settings(profile: dict[str, str]) -> tuple[float, int, int | None]:
