@@ -26,12 +26,14 @@ class Job:
     # Exported to the job: the rule's env (one dict shared by its jobs), or with an env function,
     # this job's own values.
     env: dict[str, str] = field(default_factory=dict)
-    deps: list[Job] = field(default_factory=list)  # jobs producing this job's inputs, in order
+    # Jobs producing this job's inputs, in order. () until the planner finds the first: most
+    # jobs of a large workflow need none (an empty list a job was 56 MB at a million jobs).
+    deps: list[Job] | tuple[()] = ()
     # The checkpoint job whose outputs this job's inputs depend on, while it has not run yet.
     waits_for: Job | None = None
     # Checkpoint jobs this job's input functions asked: it runs after them (Make's order-only
-    # prerequisites), without their outputs being among its inputs.
-    after: list[Job] = field(default_factory=list)
+    # prerequisites), without their outputs being among its inputs. () when none (most jobs).
+    after: list[Job] | tuple[()] = ()
 
     def __repr__(self) -> str:
         return f"Job({self.name})"

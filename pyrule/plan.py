@@ -88,6 +88,8 @@ class Planner:
         self._asking: list[Job] = []
         self._dir_outputs: dict[str, Job] = {}
         self._plain_env: dict[str, dict[str, str]] = {}  # rule name -> its env, without env functions
+        # rule name -> (params, resources) its jobs share when no value depends on the job (None: they do)
+        self._static_values: dict[str, tuple[Namespace, Namespace] | None] = {}
         proxy = rules.namespace.get("checkpoints")
         if isinstance(proxy, CheckpointsProxy):
             proxy.resolver = self._checkpoint
@@ -157,7 +159,7 @@ class Planner:
             return None
         cand = candidates[0] if len(candidates) == 1 else self._choose(path, candidates, needed_by)
         rule, _ = cand.key
-        return self._job(rule, cand.wildcards)
+        return self._job(rule, cand.wildcards, path)
 
     def _choose(self, path: str, candidates: list[Candidate], needed_by: Job | None) -> Candidate:
         ranked = sorted(candidates, key=lambda c: (-c.key[0].priority, c.wildcard_chars))
@@ -242,12 +244,20 @@ class Planner:
 
     # --- jobs ------------------------------------------------------------------------------
 
-    def _job(self, rule: Rule, wildcards: dict[str, str]) -> Job:
-        key = (rule.name, *wildcards.items())
+    def _job(self, rule: Rule, wildcards: dict[str, str], path: str | None = None) -> Job:
+        """The job of `rule` for these wildcards (made once); `path`: the file it was asked for,
+        one of its outputs, whose string the job keeps rather than an equal copy."""
+        # (names and values flat: one tuple a job, not one more per wildcard)
+        key = (rule.name, *itertools.chain.from_iterable(wildcards.items())) if wildcards else (rule.name,)
         job = self.jobs.get(key)
         if job is not None:
             return job
         outputs = Paths.from_items(_format_items(rule.outputs, wildcards))
+        if path is not None and path.__class__ is str:
+            for i, out in enumerate(outputs):
+                if out == path and out.__class__ is str:
+                    outputs[i] = path
+                    break
         # Only a value that is empty or holds '.' or '/' can lead a path out of the project:
         # the common case (names, numbers) skips the checks below.
         risky = any(not v or "." in v or "/" in v for v in wildcards.values())
@@ -346,7 +356,7 @@ class Planner:
             # The asking job runs after the checkpoint even if it only reads its outputs in an
             # input function (a sample sheet) and none of them is among its inputs.
             if job not in asking.after:
-                asking.after.append(job)
+                asking.after = [*asking.after, job]
         if job in self.completed or all(self.stats.exists(p) for p in job.outputs):
             return CheckpointResult(job.outputs, wildcards)
         raise CheckpointPending(job)
@@ -358,8 +368,8 @@ class Planner:
     def replan(self, job: Job) -> list[Job]:
         """Resolve `job`'s inputs again (a checkpoint it asked has run): the jobs it now needs, in order."""
         job.waits_for = None
-        job.deps = []
-        job.after = []
+        job.deps = ()
+        job.after = ()
         self._values(job)
         job.inputs = self._inputs(job.rule, job.wildcards, job)
         self._check_shell(job)
@@ -372,6 +382,12 @@ class Planner:
         rule = job.rule
         env_functions = any(callable(v) for v in rule.env.values())
         if not rule.params and not rule.resources and not env_functions:
+            return
+        if rule.name not in self._static_values:
+            self._static_values[rule.name] = _static_values(rule, env_functions)
+        shared = self._static_values[rule.name]
+        if shared is not None:  # the same values for every job of the rule: one pair it shares
+            job.params, job.resources = shared
             return
         self._asking.append(job)
         try:
@@ -451,7 +467,10 @@ class Planner:
                         continue
                     if dep not in seen:
                         seen.add(dep)
-                        job.deps.append(dep)
+                        if isinstance(job.deps, list):
+                            job.deps.append(dep)
+                        else:  # its first
+                            job.deps = [dep]
                     st = state.get(dep, _NEW)
                     if st == _NEW:
                         if len(stack) >= MAX_DEPTH:
@@ -590,6 +609,17 @@ def _evaluated(rule: Rule, section: str, values: dict[str, Any], wildcards: dict
             v = format_wildcards(v, wildcards)
         out[k] = v
     return out
+
+
+def _static_values(rule: Rule, env_functions: bool) -> tuple[Namespace, Namespace] | None:
+    """A rule's params and resources when they are the same for all its jobs (no function, no
+    string that could name a wildcard, no `upto()`): then its jobs share one pair (at a million
+    jobs, two dicts a job were ~300 MB). None when any value is the job's own."""
+    values = (*rule.params.values(), *rule.resources.values())
+    if env_functions or any(callable(v) or isinstance(v, UpTo) or (isinstance(v, str) and ("{" in v or "}" in v))
+                            for v in values):
+        return None
+    return Namespace(rule.params), Namespace(rule.resources)
 
 
 def _escapes(value: str) -> bool:
