@@ -16,7 +16,7 @@ from .checkpoints import CheckpointPending, CheckpointResult, CheckpointsProxy
 from .errors import Location, PipefileError, UsageError, suggest
 from .graph import Job, JobGraph
 from .paths import Namespace, Paths
-from .patterns import Candidate, Pattern, PatternIndex, format_wildcards
+from .patterns import Candidate, Pattern, PatternIndex, format_wildcards, template_of
 from .project import STATE_DIR, outside
 from .rules import FlaggedPath, Rule, Rules, UpTo
 from .stat_cache import StatCache
@@ -88,6 +88,8 @@ class Planner:
         self._asking: list[Job] = []
         self._dir_outputs: dict[str, Job] = {}
         self._plain_env: dict[str, dict[str, str]] = {}  # rule name -> its env, without env functions
+        # rule name -> its outputs' and inputs' str.format templates (_templates; None: not plain)
+        self._compiled: dict[str, tuple[list[str] | None, list[str] | None]] = {}
         # rule name -> (params, resources) its jobs share when no value depends on the job (None: they do)
         self._static_values: dict[str, tuple[Namespace, Namespace] | None] = {}
         proxy = rules.namespace.get("checkpoints")
@@ -252,7 +254,9 @@ class Planner:
         job = self.jobs.get(key)
         if job is not None:
             return job
-        outputs = Paths.from_items(_format_items(rule.outputs, wildcards))
+        outputs = self._formatted(rule, wildcards, 0)
+        if outputs is None:
+            outputs = Paths.from_items(_format_items(rule.outputs, wildcards))
         if path is not None and path.__class__ is str:
             for i, out in enumerate(outputs):
                 if out == path and out.__class__ is str:
@@ -282,7 +286,7 @@ class Planner:
             # cheap tests first: most paths pass them (a non-ASCII name may have over 255 bytes in fewer characters)
             if len(out) > 255 or STATE_DIR in out or not out.isascii():
                 _check_output_path(rule, out)
-        name = rule.name + ("[" + ",".join(f"{k}={v}" for k, v in wildcards.items()) + "]" if wildcards else "")
+        name = rule.name + ("[" + ",".join([f"{k}={v}" for k, v in wildcards.items()]) + "]" if wildcards else "")
         job = Job(
             rule=rule,
             wildcards=wildcards,
@@ -404,7 +408,27 @@ class Planner:
         finally:
             self._asking.pop()
 
+    def _formatted(self, rule: Rule, wildcards: dict[str, str], which: int) -> Paths | None:
+        """The rule's outputs (which=0) or inputs (1) for these wildcards by its compiled
+        templates, when every item is one plain unnamed path string; None: the general way."""
+        try:
+            compiled = self._compiled[rule.name]
+        except KeyError:
+            compiled = self._compiled[rule.name] = (_templates(rule.outputs), _templates(rule.inputs))
+        templates = compiled[which]
+        if templates is None or not wildcards:  # (no wildcards: nothing is formatted, `{{` stays)
+            return None
+        try:
+            if which == 0:
+                return Paths([t.format_map(wildcards) for t in templates])
+            return Paths([normpath(t.format_map(wildcards)) for t in templates])
+        except KeyError:  # a field that is no wildcard of this job: format_wildcards leaves it as written
+            return None
+
     def _inputs(self, rule: Rule, wildcards: dict[str, str], job: Job | None) -> Paths:
+        fast = self._formatted(rule, wildcards, 1)
+        if fast is not None:
+            return fast
         items: list = []
         self._input_items(rule, wildcards, job, items)
         return self._input_paths(items, wildcards)
@@ -548,6 +572,15 @@ def _format_items(items, wildcards: dict[str, str]) -> list:
         return items
     return [(n, _format(v, wildcards) if isinstance(v, str) else [_format(x, wildcards) for x in v])
             for n, v in items]
+
+
+def _templates(items) -> list[str] | None:
+    """One rule's outputs or inputs as str.format templates (format_wildcards' own), made once
+    per rule rather than looked up per job; None unless every item is one unnamed, unflagged
+    path string (a name, a list, flags or an input function take the general way)."""
+    if any(name is not None or value.__class__ is not str for name, value in items):
+        return None
+    return [template_of(value) for _, value in items]
 
 
 def _format(value: str, wildcards: dict[str, str]) -> str:

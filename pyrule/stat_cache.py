@@ -17,14 +17,16 @@ class Stat:
         self.st_ctime_ns = st.st_ctime_ns
 
 
+_UNKNOWN = object()
+
+
 class StatCache(dict):
     """path -> Stat, or None when the path does not exist."""
 
     def stat(self, path: str) -> Stat | None:
-        try:
-            return self[path]
-        except KeyError:
-            pass
+        known = self.get(path, _UNKNOWN)  # (not try/except KeyError: a miss, the first look at a path, is common)
+        if known is not _UNKNOWN:
+            return known
         try:
             st: Stat | None = Stat(os.stat(path))
         except (FileNotFoundError, NotADirectoryError):
