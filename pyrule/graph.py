@@ -148,6 +148,9 @@ if TYPE_CHECKING:  # for type checkers only: typing costs start-up time
         def asked(self) -> Mapping[Job, Sequence[Job]]:
             """Checkpoint job -> the jobs that asked for its outputs while planning (read only)."""
 
+        def release(self) -> None:
+            """No more planning of this graph (a dry run): the planner may let go of its maps."""
+
         def checkpoint_ran(self, checkpoint: Job) -> None:
             """The checkpoint job has run: from now on `checkpoints.NAME.get()` answers with its outputs."""
 

@@ -109,6 +109,14 @@ class Planner:
         graph.sources = [p for p, j in self.producer.items() if j is None]
         return self._cut(graph, until) if until else graph
 
+    def release(self) -> None:
+        """Planning is over and no job will be re-planned (a dry run): let go of the maps that
+        only planning reads (path -> job, the jobs by wildcards: ~200 bytes a job) before deciding."""
+        self.jobs = {}
+        self.producer = {}
+        self._makeable = {}
+        self._dir_outputs = {}
+
     def target_job(self, target: str, option: str = "target", loc: Location | None = None) -> Job | None:
         """The job for a rule name or a file named on the command line (None: an existing source)."""
         rule = self.rules.rules.get(target)
