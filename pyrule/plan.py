@@ -272,7 +272,11 @@ class Planner:
                     break
         # Only a value that is empty or holds '.' or '/' can lead a path out of the project:
         # the common case (names, numbers) skips the checks below.
-        risky = any(not v or "." in v or "/" in v for v in wildcards.values())
+        risky = False
+        for v in wildcards.values():
+            if not v or "." in v or "/" in v:
+                risky = True
+                break
         if risky and any(_escapes(v) for v in wildcards.values()):
             bad = next(v for v in wildcards.values() if _escapes(v))
             raise PipefileError(f"rule '{rule.name}': wildcard value '{bad}' would reach outside the project",
@@ -294,6 +298,7 @@ class Planner:
             # cheap tests first: most paths pass them (a non-ASCII name may have over 255 bytes in fewer characters)
             if len(out) > 255 or STATE_DIR in out or not out.isascii():
                 _check_output_path(rule, out)
+        shared = self._shared_values(rule)
         name = rule.name + ("[" + ",".join([f"{k}={v}" for k, v in wildcards.items()]) + "]" if wildcards else "")
         job = Job(
             rule=rule,
@@ -302,8 +307,8 @@ class Planner:
             outputs=outputs,
             inputs=Paths(),
             log=format_wildcards(rule.log, wildcards) if rule.log else None,
-            params=Namespace(),
-            resources=Namespace(),
+            params=shared[0] if shared is not None else Namespace(),
+            resources=shared[1] if shared is not None else Namespace(),
             env=self._rule_env(rule),
         )
         self.jobs[key] = job
@@ -387,20 +392,24 @@ class Planner:
         self._check_shell(job)
         return self._walk([job])
 
+    def _shared_values(self, rule: Rule) -> tuple[Namespace, Namespace] | None:
+        """The rule's (params, resources) when all its jobs have the same (_static_values)."""
+        try:
+            return self._static_values[rule.name]
+        except KeyError:
+            shared = self._static_values[rule.name] = _static_values(rule)
+            return shared
+
     def _values(self, job: Job) -> None:
         """The job's params, resources and env functions' values. A function among them may ask
         a checkpoint that has not run yet: the job then waits for it (as for an input function)
         and gets its values when it is re-planned."""
         rule = job.rule
-        env_functions = any(callable(v) for v in rule.env.values())
-        if not rule.params and not rule.resources and not env_functions:
-            return
-        if rule.name not in self._static_values:
-            self._static_values[rule.name] = _static_values(rule, env_functions)
-        shared = self._static_values[rule.name]
+        shared = self._shared_values(rule)
         if shared is not None:  # the same values for every job of the rule: one pair it shares
             job.params, job.resources = shared
             return
+        env_functions = any(callable(v) for v in rule.env.values())
         self._asking.append(job)
         try:
             job.params = Namespace(_evaluated(rule, "params", rule.params, job.wildcards, job.name))
@@ -652,14 +661,15 @@ def _evaluated(rule: Rule, section: str, values: dict[str, Any], wildcards: dict
     return out
 
 
-def _static_values(rule: Rule, env_functions: bool) -> tuple[Namespace, Namespace] | None:
+def _static_values(rule: Rule) -> tuple[Namespace, Namespace] | None:
     """A rule's params and resources when they are the same for all its jobs (no function, no
     string that could name a wildcard, no `upto()`): then its jobs share one pair (at a million
     jobs, two dicts a job were ~300 MB). None when any value is the job's own."""
-    values = (*rule.params.values(), *rule.resources.values())
-    if env_functions or any(callable(v) or isinstance(v, UpTo) or (isinstance(v, str) and ("{" in v or "}" in v))
-                            for v in values):
+    if any(callable(v) for v in rule.env.values()):
         return None
+    for v in (*rule.params.values(), *rule.resources.values()):
+        if callable(v) or isinstance(v, UpTo) or (isinstance(v, str) and ("{" in v or "}" in v)):
+            return None
     return Namespace(rule.params), Namespace(rule.resources)
 
 
