@@ -538,6 +538,8 @@ def _main(args: argparse.Namespace, argv: list[str], console) -> int:
         console.out("\n".join(f"{name}: {text}" for name, text in job_status(graph, rules, options)))
         return EXIT_OK
     if args.dry_run:
+        if graph.planner is not None:  # (nothing is re-planned in a dry run: memory back before deciding)
+            graph.planner.release()
         decisions = dry_run(graph, rules, options, console)
         if args.cache or (args.cache is None and (os.environ.get("PYRULE_CACHE") or rules.cache)):  # cache.py
             from .cache import annotate_dry_run

@@ -25,6 +25,7 @@ from .state import State
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from typing import Any
 
 _BLOCK = 1 << 22  # 4 MiB reads: xxh3 is far faster than the page cache, so fewer syscalls win
@@ -250,7 +251,8 @@ class Decision:
     # A gather (Job.gather) that is stale only because inputs of it will be built: not a job to
     # run of its own (-n and the counts leave it out), yet not up to date either.
     pending: bool = False
-    temp_gone: list[str] = field(default_factory=list)  # up to date, but these temp() outputs were removed
+    # Up to date, but these temp() outputs were removed. (() when none: no empty list a job)
+    temp_gone: Sequence[str] = ()
     # Only for adoption (recorded as if the job had run). Not kept otherwise: at 100k jobs the
     # signatures' parts held 100 MB for nothing.
     sig: tuple[str, dict[str, Any]] | None = field(default=None, repr=False)

@@ -26,12 +26,14 @@ class Job:
     # Exported to the job: the rule's env (one dict shared by its jobs), or with an env function,
     # this job's own values.
     env: dict[str, str] = field(default_factory=dict)
-    deps: list[Job] = field(default_factory=list)  # jobs producing this job's inputs, in order
+    # Jobs producing this job's inputs, in order. () until the planner finds the first: most
+    # jobs of a large workflow need none (an empty list a job was 56 MB at a million jobs).
+    deps: list[Job] | tuple[()] = ()
     # The checkpoint job whose outputs this job's inputs depend on, while it has not run yet.
     waits_for: Job | None = None
     # Checkpoint jobs this job's input functions asked: it runs after them (Make's order-only
-    # prerequisites), without their outputs being among its inputs.
-    after: list[Job] = field(default_factory=list)
+    # prerequisites), without their outputs being among its inputs. () when none (most jobs).
+    after: list[Job] | tuple[()] = ()
     # Jobs whose values (values.py) this job's functions read while planned: their values are
     # part of its signature. (A tuple: the common empty one is shared.)
     reads: tuple[Job, ...] = ()
@@ -154,6 +156,9 @@ if TYPE_CHECKING:  # for type checkers only: typing costs start-up time
             """Job -> the jobs that read its value while planning (values.py; read only)."""
 
         value_store: Any  # where values.NAME.get() reads values: the run's state.State once set
+
+        def release(self) -> None:
+            """No more planning of this graph (a dry run): the planner may let go of its maps."""
 
         def checkpoint_ran(self, checkpoint: Job) -> None:
             """The checkpoint job has run: from now on `checkpoints.NAME.get()` answers with its outputs."""

@@ -135,13 +135,20 @@ def _format_string(text: str) -> str:
     return "".join(out)
 
 
+def template_of(text: str) -> str:
+    """`text` as the str.format template format_wildcards uses: `template_of(t).format_map(w)`
+    is `format_wildcards(t, w)` when every field of `t` is in `w` (else KeyError)."""
+    fmt = _FORMATS.get(text)
+    if fmt is None:
+        fmt = _FORMATS[text] = _format_string(text)
+    return fmt
+
+
 def format_wildcards(text: str, wildcards: dict[str, str]) -> str:
     """Fill `{name}` fields that are wildcards; leave every other brace alone (`{{` gives `{`)."""
     if "{" not in text and "}" not in text:
         return text
-    fmt = _FORMATS.get(text)
-    if fmt is None:
-        fmt = _FORMATS[text] = _format_string(text)
+    fmt = template_of(text)
     try:
         return fmt.format_map(wildcards)
     except KeyError:  # a field that is no wildcard of this job stays as written

@@ -16,7 +16,7 @@ from .checkpoints import CheckpointPending, CheckpointResult, CheckpointsProxy
 from .errors import Location, PipefileError, UsageError, suggest
 from .graph import Job, JobGraph
 from .paths import Namespace, Paths
-from .patterns import Candidate, Pattern, PatternIndex, format_wildcards
+from .patterns import Candidate, Pattern, PatternIndex, format_wildcards, template_of
 from .project import STATE_DIR, outside
 from .rules import FlaggedPath, Rule, Rules, UpTo
 from .stat_cache import StatCache
@@ -89,6 +89,10 @@ class Planner:
         self._asking: list[Job] = []
         self._dir_outputs: dict[str, Job] = {}
         self._plain_env: dict[str, dict[str, str]] = {}  # rule name -> its env, without env functions
+        # rule name -> its outputs' and inputs' str.format templates (_templates; None: not plain)
+        self._compiled: dict[str, tuple[list[str] | None, list[str] | None]] = {}
+        # rule name -> (params, resources) its jobs share when no value depends on the job (None: they do)
+        self._static_values: dict[str, tuple[Namespace, Namespace] | None] = {}
         proxy = rules.namespace.get("checkpoints")
         if isinstance(proxy, CheckpointsProxy):
             proxy.resolver = self._checkpoint
@@ -112,6 +116,14 @@ class Planner:
                 graph.producers[out] = job
         graph.sources = [p for p, j in self.producer.items() if j is None]
         return self._cut(graph, until) if until else graph
+
+    def release(self) -> None:
+        """Planning is over and no job will be re-planned (a dry run): let go of the maps that
+        only planning reads (path -> job, the jobs by wildcards: ~200 bytes a job) before deciding."""
+        self.jobs = {}
+        self.producer = {}
+        self._makeable = {}
+        self._dir_outputs = {}
 
     def target_job(self, target: str, option: str = "target", loc: Location | None = None) -> Job | None:
         """The job for a rule name or a file named on the command line (None: an existing source)."""
@@ -173,7 +185,7 @@ class Planner:
             return None
         cand = candidates[0] if len(candidates) == 1 else self._choose(path, candidates, needed_by)
         rule, _ = cand.key
-        return self._job(rule, cand.wildcards)
+        return self._job(rule, cand.wildcards, path)
 
     def _choose(self, path: str, candidates: list[Candidate], needed_by: Job | None) -> Candidate:
         ranked = sorted(candidates, key=lambda c: (-c.key[0].priority, c.wildcard_chars))
@@ -258,15 +270,29 @@ class Planner:
 
     # --- jobs ------------------------------------------------------------------------------
 
-    def _job(self, rule: Rule, wildcards: dict[str, str]) -> Job:
-        key = (rule.name, *wildcards.items())
+    def _job(self, rule: Rule, wildcards: dict[str, str], path: str | None = None) -> Job:
+        """The job of `rule` for these wildcards (made once); `path`: the file it was asked for,
+        one of its outputs, whose string the job keeps rather than an equal copy."""
+        # (names and values flat: one tuple a job, not one more per wildcard)
+        key = (rule.name, *itertools.chain.from_iterable(wildcards.items())) if wildcards else (rule.name,)
         job = self.jobs.get(key)
         if job is not None:
             return job
-        outputs = Paths.from_items(_format_items(rule.outputs, wildcards))
+        outputs = self._formatted(rule, wildcards, 0)
+        if outputs is None:
+            outputs = Paths.from_items(_format_items(rule.outputs, wildcards))
+        if path is not None and path.__class__ is str:
+            for i, out in enumerate(outputs):
+                if out == path and out.__class__ is str:
+                    outputs[i] = path
+                    break
         # Only a value that is empty or holds '.' or '/' can lead a path out of the project:
         # the common case (names, numbers) skips the checks below.
-        risky = any(not v or "." in v or "/" in v for v in wildcards.values())
+        risky = False
+        for v in wildcards.values():
+            if not v or "." in v or "/" in v:
+                risky = True
+                break
         if risky and any(_escapes(v) for v in wildcards.values()):
             bad = next(v for v in wildcards.values() if _escapes(v))
             raise PipefileError(f"rule '{rule.name}': wildcard value '{bad}' would reach outside the project",
@@ -288,7 +314,8 @@ class Planner:
             # cheap tests first: most paths pass them (a non-ASCII name may have over 255 bytes in fewer characters)
             if len(out) > 255 or STATE_DIR in out or not out.isascii():
                 _check_output_path(rule, out)
-        name = rule.name + ("[" + ",".join(f"{k}={v}" for k, v in wildcards.items()) + "]" if wildcards else "")
+        shared = self._shared_values(rule)
+        name = rule.name + ("[" + ",".join([f"{k}={v}" for k, v in wildcards.items()]) + "]" if wildcards else "")
         job = Job(
             rule=rule,
             wildcards=wildcards,
@@ -296,8 +323,8 @@ class Planner:
             outputs=outputs,
             inputs=Paths(),
             log=format_wildcards(rule.log, wildcards) if rule.log else None,
-            params=Namespace(),
-            resources=Namespace(),
+            params=shared[0] if shared is not None else Namespace(),
+            resources=shared[1] if shared is not None else Namespace(),
             env=self._rule_env(rule),
         )
         self.jobs[key] = job
@@ -362,7 +389,7 @@ class Planner:
             # The asking job runs after the checkpoint even if it only reads its outputs in an
             # input function (a sample sheet) and none of them is among its inputs.
             if job not in asking.after:
-                asking.after.append(job)
+                asking.after = [*asking.after, job]
         if job in self.completed or all(self.stats.exists(p) for p in job.outputs):
             return CheckpointResult(job.outputs, wildcards)
         raise CheckpointPending(job)
@@ -394,7 +421,7 @@ class Planner:
             if asking not in readers:
                 readers.append(asking)
             if job not in asking.after:  # it runs after the job whose value it reads
-                asking.after.append(job)
+                asking.after = [*asking.after, job]
             if job not in asking.reads:
                 asking.reads = (*asking.reads, job)
         stored = self._stored(job.name)
@@ -425,22 +452,32 @@ class Planner:
     def replan(self, job: Job) -> list[Job]:
         """Resolve `job`'s inputs again (a checkpoint it asked has run): the jobs it now needs, in order."""
         job.waits_for = None
-        job.deps = []
-        job.after = []
+        job.deps = ()
+        job.after = ()
         job.reads = ()
         self._values(job)
         job.inputs = self._inputs(job.rule, job.wildcards, job)
         self._check_shell(job)
         return self._walk([job])
 
+    def _shared_values(self, rule: Rule) -> tuple[Namespace, Namespace] | None:
+        """The rule's (params, resources) when all its jobs have the same (_static_values)."""
+        try:
+            return self._static_values[rule.name]
+        except KeyError:
+            shared = self._static_values[rule.name] = _static_values(rule)
+            return shared
+
     def _values(self, job: Job) -> None:
         """The job's params, resources and env functions' values. A function among them may ask
         a checkpoint that has not run yet: the job then waits for it (as for an input function)
         and gets its values when it is re-planned."""
         rule = job.rule
-        env_functions = any(callable(v) for v in rule.env.values())
-        if not rule.params and not rule.resources and not env_functions:
+        shared = self._shared_values(rule)
+        if shared is not None:  # the same values for every job of the rule: one pair it shares
+            job.params, job.resources = shared
             return
+        env_functions = any(callable(v) for v in rule.env.values())
         self._asking.append(job)
         try:
             job.params = Namespace(_evaluated(rule, "params", rule.params, job.wildcards, job.name))
@@ -459,7 +496,27 @@ class Planner:
         finally:
             self._asking.pop()
 
+    def _formatted(self, rule: Rule, wildcards: dict[str, str], which: int) -> Paths | None:
+        """The rule's outputs (which=0) or inputs (1) for these wildcards by its compiled
+        templates, when every item is one plain unnamed path string; None: the general way."""
+        try:
+            compiled = self._compiled[rule.name]
+        except KeyError:
+            compiled = self._compiled[rule.name] = (_templates(rule.outputs), _templates(rule.inputs))
+        templates = compiled[which]
+        if templates is None or not wildcards:  # (no wildcards: nothing is formatted, `{{` stays)
+            return None
+        try:
+            if which == 0:
+                return Paths([t.format_map(wildcards) for t in templates])
+            return Paths([normpath(t.format_map(wildcards)) for t in templates])
+        except KeyError:  # a field that is no wildcard of this job: format_wildcards leaves it as written
+            return None
+
     def _inputs(self, rule: Rule, wildcards: dict[str, str], job: Job | None) -> Paths:
+        fast = self._formatted(rule, wildcards, 1)
+        if fast is not None:
+            return fast
         items: list = []
         self._input_items(rule, wildcards, job, items)
         return self._input_paths(items, wildcards)
@@ -522,7 +579,10 @@ class Planner:
                         continue
                     if dep not in seen:
                         seen.add(dep)
-                        job.deps.append(dep)
+                        if isinstance(job.deps, list):
+                            job.deps.append(dep)
+                        else:  # its first
+                            job.deps = [dep]
                     st = state.get(dep, _NEW)
                     if st == _NEW:
                         if len(stack) >= MAX_DEPTH:
@@ -608,6 +668,15 @@ def _format_items(items, wildcards: dict[str, str]) -> list:
             for n, v in items]
 
 
+def _templates(items) -> list[str] | None:
+    """One rule's outputs or inputs as str.format templates (format_wildcards' own), made once
+    per rule rather than looked up per job; None unless every item is one unnamed, unflagged
+    path string (a name, a list, flags or an input function take the general way)."""
+    if any(name is not None or value.__class__ is not str for name, value in items):
+        return None
+    return [template_of(value) for _, value in items]
+
+
 def _format(value: str, wildcards: dict[str, str]) -> str:
     """Fill in the wildcards; a temp()/protected()/directory() path keeps its flags."""
     text = format_wildcards(value, wildcards)
@@ -680,6 +749,18 @@ def _unit(rule: Rule, key: str, value: Any, job_name: str) -> Any:
         raise PipefileError(f"rule '{rule.name}': the resources function for {key} returned {value!r} for "
                             f"{job_name}: {e}", rule.where("resources"),
                             "return a size like \"2G\" (mem) or a duration like \"2h\" (runtime)") from None
+
+
+def _static_values(rule: Rule) -> tuple[Namespace, Namespace] | None:
+    """A rule's params and resources when they are the same for all its jobs (no function, no
+    string that could name a wildcard, no `upto()`): then its jobs share one pair (at a million
+    jobs, two dicts a job were ~300 MB). None when any value is the job's own."""
+    if any(callable(v) for v in rule.env.values()):
+        return None
+    for v in (*rule.params.values(), *rule.resources.values()):
+        if callable(v) or isinstance(v, UpTo) or (isinstance(v, str) and ("{" in v or "}" in v)):
+            return None
+    return Namespace(rule.params), Namespace(rule.resources)
 
 
 def _escapes(value: str) -> bool:

@@ -139,11 +139,11 @@ class Console:
         would run, shown indented under its line."""
         # (a gather waiting for its inputs is implied by them: --status and --why show it)
         stale = [d for d in decisions if d.reason is not None and not d.pending]
-        if stale:
-            commands = commands or {}
+        commands = commands or {}
+        for start in range(0, len(stale), 10_000):  # in parts: a million lines at once were ~150 MB
             self.out("\n".join(f"{d.job.name}: {d.reason}" + (f"\n{_indent(commands[d.job.name])}"
                                                               if commands.get(d.job.name) else "")
-                                for d in stale))
+                                for d in stale[start:start + 10_000]))
         if self.quiet < 1:
             n_ok = sum(1 for d in decisions if d.reason is None and not d.job.gather)
             self.out(f"{len(stale)} job(s) would run, {n_ok} up to date" if stale else _nothing_to_do(n_ok))
