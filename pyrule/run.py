@@ -175,7 +175,7 @@ def partial_graph(known: Partial, rules: Rules, options: Options, console) -> Jo
         why, graph = "the planned jobs differ from the memo's", None
     if console.verbose:
         console.note(f"  (memo of the last no-op not usable: {why}; deciding the long way)" if graph is None else
-                     f"  ({len(known.changed)} path(s) changed since a run that had nothing to do: deciding the "
+                     f"  ({len(known.changed)} path(s) in the blocks of 64 that changed since a run that had nothing to do: deciding the "
                      f"{len(graph.jobs)} job(s) they reach, trusting the other {known.trusted})")
     if graph is not None:
         options.partial = known
