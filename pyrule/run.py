@@ -75,6 +75,9 @@ class RunResult:
     # Job name -> the value its Python body returned (values.py), for the jobs of the run's graph
     # that have one (ran now or earlier).
     values: dict[str, Any] = field(default_factory=dict)
+    # Jobs up to date that the no-op memo vouched for without deciding them (noop_memo.Partial):
+    # not in `outcomes`, counted in the console's "up to date".
+    trusted: int = 0
 
     @property
     def ok(self) -> bool:
@@ -402,7 +405,9 @@ class Runner:
             self.log.keep()
         gathers = sum(1 for d in decisions if d.reason is None and d.job.gather)
         pending = sum(1 for d in stale if d.pending)
-        events.run_started(len(stale) - pending, len(decisions) - len(stale) - gathers)
+        # (the jobs the no-op memo vouched for without deciding them are up to date too)
+        trusted = self.options.partial.trusted if self.options.partial is not None else 0
+        events.run_started(len(stale) - pending, len(decisions) - len(stale) - gathers + trusted)
         # A build's decisions (one per job) are not kept through it: at 100,000 jobs, memory.
         stale_jobs, noop = [d.job for d in stale], (decisions if not stale else None)
         del decisions, stale
@@ -463,7 +468,7 @@ class Runner:
                 store_error = store_error or e
             self._leave()
         result = RunResult(self.run_id, self.outcomes, status, time.time() - t0, self.run_dir,
-                           self.interrupted if status == "interrupted" else None, values)
+                           self.interrupted if status == "interrupted" else None, values, trusted)
         events.run_ended(status)
         try:
             if self.log.kept:

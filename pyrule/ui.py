@@ -290,7 +290,8 @@ class Console:
         if result.status != "ok" or self.quiet < 2:
             ran, failed, stopped = (result.count(s) for s in ("ran", "failed", "interrupted"))
             # As run_started counted them: a gather (`all`) is not a job that is up to date, or skipped.
-            ok = sum(1 for o in result.outcomes.values() if o.status == "up-to-date" and not o.job.gather)
+            ok = sum(1 for o in result.outcomes.values() if o.status == "up-to-date" and not o.job.gather) \
+                + result.trusted
             skipped = sum(1 for o in result.outcomes.values() if o.status == "skipped" and not o.job.gather)
             word = {"ok": "done", "failed": "FAILED", "interrupted": "interrupted"}.get(result.status, result.status)
             submitted = result.count("submitted")  # --detach (detach.py): in Slurm's hands

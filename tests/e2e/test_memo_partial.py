@@ -9,6 +9,7 @@ same jobs and leave the same files.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -63,6 +64,11 @@ def _files(d: Path) -> dict[str, str]:
                                                      if (d / "sum.txt").exists() else {})
 
 
+def _counts(err: str) -> list[str]:
+    """The run's counts as the console says them: `N job(s) to run, M up to date` and the `done:` line's."""
+    return re.findall(r"\d+ job\(s\) to run, \d+ up to date|\d+ ran, \d+ up to date", err)
+
+
 def _both_ways(d: Path, change: Callable[[Path], None], partial: bool = True) -> set[str]:
     """Apply `change`, copy the workspace, run pyrule on both: the memo's way here and the long
     way (PYRULE_NOOP_MEMO=0) on the copy. They must run the same jobs and leave the same files.
@@ -75,6 +81,8 @@ def _both_ways(d: Path, change: Callable[[Path], None], partial: bool = True) ->
     assert MEMO not in r.err, str(r)
     rl = ok(long, "-v", env={"PYRULE_NOOP_MEMO": "0"})
     assert r.ran == rl.ran, f"partial:\n{r}\nlong way:\n{rl}"
+    # and say the same counts: the jobs the memo vouched for are up to date, as the long way finds
+    assert _counts(r.err) == _counts(rl.err), f"partial:\n{r}\nlong way:\n{rl}"
     assert _files(d) == _files(long)
     r2 = ok(d, "-v")  # the run left a memo, which answers now, and is right to
     assert MEMO in r2.err and not r2.ran, str(r2)
