@@ -614,7 +614,7 @@ class JobCache:
         """Whether the job's results are looked up and published at all."""
         rule = job.rule
         if not job.outputs:  # a value-only job (values.py): its value is its result
-            return getattr(rule, "cache", True) and (rule.python is not None or rule.func is not None)
+            return getattr(rule, "cache", True) and rule.returns_value
         return getattr(rule, "cache", True) and cacheable(list(job.outputs), job.flagged("temp")) is None
 
     def restore(self, job, decider) -> Hit | None:

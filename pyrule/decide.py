@@ -339,7 +339,7 @@ class Decider:
         """A job without outputs whose Python body returned a value at its last success: judged
         by its signature like any other job, not run whenever requested (values.py)."""
         rule = job.rule
-        return (rule.python is not None or rule.func is not None) and self.state is not None \
+        return rule.returns_value and self.state is not None \
             and self.state.value_of(job.name) is not None
 
     def _decide(self, job: Job, fresh: bool) -> Decision:

@@ -271,7 +271,7 @@ def _check_rule(rule: Rule) -> None:
                  "split the rule in two, or use the same wildcards in each output")
     # (a value-only rule, a Python body without outputs: its jobs' wildcards come from
     # `values.NAME.get(**wildcards)` or the job's name, values.py)
-    valued = not outputs and (rule.python is not None or rule.func is not None)
+    valued = not outputs and rule.returns_value
     for section, texts in (("input", _paths_of(rule.inputs)), ("log", [rule.log] if rule.log else []),
                            ("params", [v for v in rule.params.values() if isinstance(v, str)])):
         for text in texts if not valued else ():

@@ -154,5 +154,5 @@ class Events:
 def _trigger(job: Job) -> str:
     """What made jobs be re-planned: a checkpoint, or a job's value (values.py: a Python body)."""
     rule = job.rule
-    valued = not rule.checkpoint and (rule.python is not None or rule.func is not None)
+    valued = not rule.checkpoint and rule.returns_value
     return f"the value of {job.name}" if valued else f"checkpoint {job.name}"

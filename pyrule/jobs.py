@@ -216,7 +216,7 @@ class JobLife:
             self.up_to_date(hit.decision)
             self.outcomes[job.name].reported = hit.reported
             self.state.keep_reported(job.name, hit.reported)
-            if job.rule.python is not None or job.rule.func is not None:  # its value with its outputs
+            if job.rule.returns_value:  # its value with its outputs
                 self.state.set_value(job.name, hit.value)
             self.state.flush()
             lock.release()
@@ -333,7 +333,7 @@ class JobLife:
                     protect(p)
             self.state.succeeded(job.name, job.rule.name, sig[0], sig[1])
             self.state.keep_reported(job.name, res.reported)
-            if job.rule.python is not None or job.rule.func is not None:
+            if job.rule.returns_value:
                 self.state.set_value(job.name, value)
             if self.cache is not None:  # published (cache.py)
                 self.cache.publish(job, sig, res, value)
@@ -346,7 +346,7 @@ class JobLife:
         for p in job.outputs:
             remove(p)
             self.stats.forget(p)
-        if job.rule.python is not None or job.rule.func is not None:  # a failed job has no value
+        if job.rule.returns_value:  # a failed job has no value
             self.state.set_value(job.name, None)
         why = f"exit code {res.exit_code}" if res.exit_code != 0 else f"exited 0 but did not create {', '.join(missing)}"
         if value_error is not None:

@@ -57,7 +57,7 @@ def job_spec(job: Job, namespace: dict[str, Any], run_dir: str, attempt: int) ->
     safe = file_name(re.sub(r"[^\w.=,-]+", "_", job.name), job.name)
     report = os.path.join(run_dir, "reports", safe + ".tsv")
     rule = job.rule
-    if rule.python is not None or rule.func is not None:  # where its body's value goes (values.py)
+    if rule.returns_value:  # where its body's value goes (values.py)
         env["PYRULE_VALUE"] = os.path.abspath(value_path(job))
     spec = JobSpec(name=job.name, workdir=os.getcwd(), log_path=log_path(job), env=env, output_dirs=dirs,
                    report_path=report, attempt=attempt, log_optional=not job.log,
@@ -69,7 +69,7 @@ def job_spec(job: Job, namespace: dict[str, Any], run_dir: str, attempt: int) ->
                                        spec.workdir, spec.files)
             return spec
         spec.ship = _shipper(job, namespace, ctx, touched)
-    if rule.python is not None or rule.func is not None or rule.script is not None:
+    if rule.returns_value or rule.script is not None:
         spec.python = python_body(job, namespace, ctx, touched)
         return spec
     # (a rule without a body only gathers its inputs, or makes its touch() outputs)

@@ -130,7 +130,7 @@ class Planner:
         rule = self.rules.rules.get(target)
         if rule is not None:
             if rule.phony:
-                used = wildcards_used(rule) if rule.python is not None or rule.func is not None else []
+                used = wildcards_used(rule) if rule.returns_value else []
                 if used:  # a value-only rule with wildcards: one of its jobs is named
                     example = f"{rule.name}[" + ",".join(f"{n}=..." for n in used) + "]"
                     raise UsageError(f"rule '{target}' has wildcards: name one of its jobs, like '{example}'", rule.loc)

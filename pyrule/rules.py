@@ -184,6 +184,11 @@ class Rule:
         return not self.outputs
 
     @property
+    def returns_value(self) -> bool:
+        """A Python body (`python:` or an API function): what it returns is its job's value (values.py)."""
+        return self.python is not None or self.func is not None
+
+    @property
     def has_body(self) -> bool:
         return self.shell is not None or self.python is not None or self.func is not None or self.script is not None
 

@@ -174,7 +174,7 @@ def partial_graph(known: Partial, rules: Rules, options: Options, console) -> Jo
     if why is None and reads_values(rules):
         why = "a Python body may read job values"
     graph = plan(rules, known.targets) if why is None else None
-    if graph is not None and (not known.matches(graph.jobs) or any(getattr(j, "reads", ()) or j.after for j in graph.jobs)):
+    if graph is not None and (not known.matches(graph.jobs) or any(j.reads or j.after for j in graph.jobs)):
         why, graph = "the planned jobs differ from the memo's", None
     if console.verbose:
         console.note(f"  (memo of the last no-op not usable: {why}; deciding the long way)" if graph is None else
