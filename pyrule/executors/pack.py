@@ -151,6 +151,6 @@ def script(group: str, args: Sequence[str], path: str, workdir: str, python: str
         f"PYRULE_PYTHON={q(python)}",
         'cd "$PYRULE_DIR" || { echo "pyrule: cannot cd to $PYRULE_DIR on $(hostname): the project directory must'
         ' be shared with the nodes" >&2; exit 1; }',
-        f'exec "$PYRULE_PYTHON" {q(runner)} {q(listing)}',
+        f'exec "$PYRULE_PYTHON" -S {q(runner)} {q(listing)}',  # stdlib-only: no site hooks
     ]
     return "\n".join(lines) + "\n"
