@@ -735,12 +735,11 @@ class SlurmExecutor(Executor):
                      slurm_out=script[:-3] + ".out")
             self._track(j, _PACK_FLAG | job_id << _TASK_BITS | i)
 
-    def _pack_job_ended(self, j: _Job, row: tuple[str, ...] | None, now: float, present: set[str] | None) -> bool:
+    def _pack_job_ended(self, j: _Job, row: tuple[str, ...] | None, now: float) -> bool:
         """A packed job ends when its usage file appears (its own exit code), while its pack may
         run on. True if that settled it this poll, or its pack still runs; False: its pack ended
-        (or is unknown) without it, to be settled as a job of its own. `present`: the names in its
-        usage file's directory, listed this poll (None: not listed, open it to see)."""
-        usage = _read_json(j.usage) if present is None or os.path.basename(j.usage) in present else None
+        (or is unknown) without it, to be settled as a job of its own."""
+        usage = _read_json(j.usage)
         if usage is not None and isinstance(usage.get("exit_code"), int):
             j.state = "COMPLETED" if usage["exit_code"] == 0 else "FAILED"
             j.reason, j.final_seen, self._last_change = "", now, now
@@ -1037,10 +1036,9 @@ class SlurmExecutor(Executor):
         # sacct -c knows array tasks only by ids of their own: those the usage file settles (_result)
         missing = [j.job_id for j in jobs if j.key not in rows and j.task is None]
         accounted = sacct(missing) if missing else {}
-        present = _listings([j.usage for j in jobs if j.pack is not None])
         now = time.monotonic()
         for j in jobs:
-            if j.pack is not None and self._pack_job_ended(j, rows.get(j.key), now, present.get(os.path.dirname(j.usage))):
+            if j.pack is not None and self._pack_job_ended(j, rows.get(j.key), now):
                 continue
             if j.key in rows:
                 state, reason, _ = rows[j.key]
@@ -1517,20 +1515,6 @@ def _state_exit_code(state: str, exit_field: str = "") -> int:
     if state == "FAILED" and sig.isdigit() and int(sig):
         return -int(sig)
     return {"CANCELLED": -15, "TIMEOUT": -15, "PREEMPTED": -15, "DEADLINE": -15, "OUT_OF_MEMORY": -9}.get(state, 1)
-
-
-def _listings(paths: list[str]) -> dict[str, set[str]]:
-    """The names in the directories of these files, one listing per directory: cheaper than one
-    failing open per file at every poll (W8: 1000 packed jobs waiting made 123 000 opens, 7 s of
-    pyrule's CPU), and far cheaper than the squeue call the same poll makes, even for a large
-    .pyrule/slurm."""
-    out = {}
-    for folder in {os.path.dirname(path) for path in paths}:
-        try:
-            out[folder] = set(os.listdir(folder))
-        except OSError:
-            pass  # (then each file is opened to see)
-    return out
 
 
 def _read_json(path: str) -> dict[str, Any] | None:

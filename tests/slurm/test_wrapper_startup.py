@@ -78,39 +78,3 @@ def test_a_detached_job_whose_script_an_earlier_pyrule_wrote_is_still_adopted(sl
     assert "adopted Slurm job" in c.err, c.err
     assert (tmp_path / "out.txt").read_text() == "done\n"
 
-
-def test_following_a_pack_does_not_open_every_waiting_jobs_usage_file_at_every_poll(slurm_cluster, tmp_path):
-    """pyrule settles a packed job when its usage file appears: it looks for them with one listing
-    of .pyrule/slurm per poll, not one open() per job still waiting (W8: 1000 packed jobs made
-    123 000 failing opens, 7 s of pyrule's CPU). Counted in pyrule's process with an audit hook."""
-    hooks = tmp_path / "hooks"
-    counts = tmp_path / "opens.txt"
-    # (pyrule ends with os._exit: no atexit; each open of a usage file is noted as it happens)
-    write(hooks / "sitecustomize.py", f"""import os, sys
-if os.environ.get("W8_COUNT_OPENS") and "SLURM_JOB_ID" not in os.environ:
-    def hook(event, args):
-        if event == "open" and str(args[0]).endswith(".usage.json"):
-            fd = os.open({str(counts)!r}, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
-            os.write(fd, os.fsencode(str(args[0])) + b"\\n")
-            os.close(fd)
-    sys.addaudithook(hook)
-""")
-    n = 60
-    pipefile(tmp_path, f"""
-        rule all:
-            input: [f"out/{{i}}.txt" for i in range({n})]
-
-        rule one:
-            output: "out/{{i}}.txt"
-            group: "short"
-            shell: sleep 0.2; echo {{i}} > {{output}}
-        """)
-    env = {**slurm_cluster.env, "W8_COUNT_OPENS": "1",
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(hooks), os.environ.get("PYTHONPATH")]))}
-    r = ok(tmp_path, "--executor", "slurm", "-j", str(n), "-q", env=env, timeout=300)
-    assert all((tmp_path / "out" / f"{i}.txt").read_text() == f"{i}\n" for i in range(n))
-    assert all(j["status"] == "ran" for name, j in r.jobs().items() if name.startswith("one["))
-    opened = counts.read_text().splitlines()
-    total, distinct = len(opened), len(set(opened))
-    assert distinct == n, (total, distinct)
-    assert total <= 3 * n, f"{total} opens of {n} usage files"
