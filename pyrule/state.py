@@ -165,14 +165,19 @@ class State:
         while True:
             db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
             try:
+                # A new store's WAL switch and schema are written without fsync (tens of ms of a
+                # fresh run's start): cut short by a power loss, it is a damaged store, set aside
+                # and started afresh (_recover), as an empty one costs nothing to be. From then
+                # on NORMAL: each checkpoint syncs the log, then the file.
+                db.execute("PRAGMA synchronous=OFF")
                 db.execute("PRAGMA journal_mode=WAL")
-                db.execute("PRAGMA synchronous=NORMAL")
                 # A checkpoint (the log copied into the file: two fsyncs, ms each) only every
                 # ~1,000 jobs, not SQLite's default ~100 (1,000 pages; a job's start and end write
                 # ~10): in a chain each one delays the next job. The close checkpoints the rest.
                 # The log survives the process like the file (kill -9 loses nothing committed).
                 db.execute(f"PRAGMA wal_autocheckpoint={_CHECKPOINT_PAGES}")
                 db.executescript(_SCHEMA)
+                db.execute("PRAGMA synchronous=NORMAL")
                 _add_ctime(db)
                 _probe(db)
                 return db

@@ -6,8 +6,13 @@ the log is read back by the next process, as before."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
+import subprocess
+import sys
 import time
+
+import pytest
 
 from pyrule.state import State
 
@@ -61,4 +66,22 @@ def test_records_only_in_the_log_survive_a_kill_9(tmp_path):
     state = State(root)
     assert len(state.records()) == JOBS
     assert [r.name for r in state.running()] == ["link[i=151]"]
+    state.close()
+
+
+@pytest.mark.skipif(shutil.which("strace") is None, reason="needs strace to see the fsyncs")
+def test_creating_a_store_does_not_wait_for_the_disk(tmp_path):
+    """A new store's WAL switch and schema are written without fsync (26-34 ms of a fresh
+    run's start on a loaded machine, 1.6 ms without): a store cut short by a power loss then is
+    a damaged store, set aside and rebuilt, which an empty one costs nothing to be. Checkpoints
+    still sync (the first one makes the file whole on disk)."""
+    trace = tmp_path / "trace.txt"
+    code = f"import os; from pyrule.state import State; State({str(tmp_path / '.pyrule')!r}); os._exit(0)"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    subprocess.run(["strace", "-f", "-e", "trace=fsync,fdatasync", "-o", str(trace), sys.executable, "-c", code],
+                   check=True, env=env, timeout=120)
+    syncs = [line for line in trace.read_text().splitlines() if "sync(" in line]
+    assert syncs == []
+    state = State(str(tmp_path / ".pyrule"))  # whole, and in WAL mode
+    assert state.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal" and state.records() == {}
     state.close()
