@@ -162,14 +162,18 @@ class State:
         # Several pyrule processes creating the store at once: switching to WAL can meet
         # SQLITE_BUSY without SQLite's busy handler being asked, so retry here (as long as it would).
         deadline = time.monotonic() + 30
+        # A new store's WAL switch and schema are written without fsync (tens of ms of a fresh
+        # run's start): cut short by a power loss, it is a damaged store, set aside and started
+        # afresh (_recover), as an empty one costs nothing to be. Then (and for a store that has
+        # records) NORMAL: each checkpoint syncs the log, then the file.
+        try:
+            new = os.stat(self.path).st_size == 0
+        except OSError:  # none yet (or unreadable: connect says why)
+            new = True
         while True:
             db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
             try:
-                # A new store's WAL switch and schema are written without fsync (tens of ms of a
-                # fresh run's start): cut short by a power loss, it is a damaged store, set aside
-                # and started afresh (_recover), as an empty one costs nothing to be. From then
-                # on NORMAL: each checkpoint syncs the log, then the file.
-                db.execute("PRAGMA synchronous=OFF")
+                db.execute(f"PRAGMA synchronous={'OFF' if new else 'NORMAL'}")
                 db.execute("PRAGMA journal_mode=WAL")
                 # A checkpoint (the log copied into the file: two fsyncs, ms each) only every
                 # ~1,000 jobs, not SQLite's default ~100 (1,000 pages; a job's start and end write

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -69,19 +70,36 @@ def test_records_only_in_the_log_survive_a_kill_9(tmp_path):
     state.close()
 
 
+def _syncs_of_opening(root) -> list[str]:
+    """The fsync/fdatasync calls of a process that opens the store at `root` and exits (no close:
+    the close's checkpoint syncs, as it should), as strace shows them."""
+    trace = root.parent / "trace.txt"
+    code = f"import os; from pyrule.state import State; State({str(root)!r}); os._exit(0)"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    subprocess.run(["strace", "-f", "-e", "trace=fsync,fdatasync", "-o", str(trace), sys.executable, "-c", code],
+                   check=True, env=env, timeout=120)
+    return [line for line in trace.read_text().splitlines() if "sync(" in line]
+
+
 @pytest.mark.skipif(shutil.which("strace") is None, reason="needs strace to see the fsyncs")
 def test_creating_a_store_does_not_wait_for_the_disk(tmp_path):
     """A new store's WAL switch and schema are written without fsync (26-34 ms of a fresh
     run's start on a loaded machine, 1.6 ms without): a store cut short by a power loss then is
     a damaged store, set aside and rebuilt, which an empty one costs nothing to be. Checkpoints
     still sync (the first one makes the file whole on disk)."""
-    trace = tmp_path / "trace.txt"
-    code = f"import os; from pyrule.state import State; State({str(tmp_path / '.pyrule')!r}); os._exit(0)"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    subprocess.run(["strace", "-f", "-e", "trace=fsync,fdatasync", "-o", str(trace), sys.executable, "-c", code],
-                   check=True, env=env, timeout=120)
-    syncs = [line for line in trace.read_text().splitlines() if "sync(" in line]
-    assert syncs == []
+    assert _syncs_of_opening(tmp_path / ".pyrule") == []
     state = State(str(tmp_path / ".pyrule"))  # whole, and in WAL mode
     assert state.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal" and state.records() == {}
     state.close()
+
+
+@pytest.mark.skipif(shutil.which("strace") is None, reason="needs strace to see the fsyncs")
+def test_an_existing_store_switched_to_wal_is_synced(tmp_path):
+    """Only a new store skips the fsyncs: one that exists in another journal mode (made by hand
+    with the sqlite3 shell, say) holds records a torn switch would lose."""
+    root = tmp_path / ".pyrule"
+    State(str(root)).close()
+    db = sqlite3.connect(root / "state.db", isolation_level=None)
+    db.execute("PRAGMA journal_mode=DELETE")
+    db.close()
+    assert _syncs_of_opening(root) != []
