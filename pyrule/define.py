@@ -275,7 +275,7 @@ def _check_rule(rule: Rule) -> None:
     for section, texts in (("input", _paths_of(rule.inputs)), ("log", [rule.log] if rule.log else []),
                            ("params", [v for v in rule.params.values() if isinstance(v, str)])):
         for text in texts if not valued else ():
-            missing = [n for n in wildcard_names(text) if n not in wild]
+            missing = [n for n in wildcard_names(text) if n not in wild] if "{" in text else ()  # (no field)
             if missing:
                 have = f"the outputs have {', '.join('{' + n + '}' for n in sorted(wild))}" if wild else "the outputs have no wildcards"
                 fail(section, f"wildcard '{{{missing[0]}}}' in {section} '{text}' is not in the outputs",
