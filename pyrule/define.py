@@ -228,8 +228,11 @@ def _paths_of(entries: list[Item]) -> list[str]:
         if isinstance(v, str):
             out.append(v)
         elif not callable(v):
-            out.extend(str(x) for x in v)
+            out.extend(map(str, v))
     return out
+
+
+_PATH_TYPES = {str, FlaggedPath}
 
 
 def _check_rule(rule: Rule) -> None:
@@ -247,8 +250,9 @@ def _check_rule(rule: Rule) -> None:
                     vals = list(vals)
                 except TypeError:
                     vals = [value]
-                bads = [v for v in vals if not isinstance(v, str)]  # a list: None is a bad value too
-                if not bads and any(not v for v in vals):
+                # (a list: None is a bad value too; the types first, at C speed: 10,000 paths are common)
+                bads = [] if set(map(type, vals)) <= _PATH_TYPES else [v for v in vals if not isinstance(v, str)]
+                if not bads and "" in vals:
                     fail(section, f"{section} has an empty path")
             if bads:
                 bad = bads[0]
