@@ -82,6 +82,9 @@ def test_a_dry_run_without_a_store_imports_no_sqlite3_nor_json(tmp_path: Path, s
     _imported(d, "-n")  # (the parse cache)
     if store:
         _imported(d, "-q", "out/0.txt")
-    modules = {m.split(".")[0] for m in _imported(d, "-n")}
+    imported = _imported(d, "-n")
+    modules = {m.split(".")[0] for m in imported}
     assert (d / "out" / "1.txt").exists() is False
     assert modules & STORE == (STORE if store else set())
+    # no store, no no-op memo to look up: its key (a pass over every rule's paths) is not made
+    assert ("pyrule.noop_memo" in imported) == store
