@@ -7,7 +7,6 @@ same hash: an equal value cuts off early whether it was made locally, on a node 
 values.py reads what this writes.
 """
 
-import json
 import os
 
 SHORT = 40  # characters of a value shown in reasons (old → new)
@@ -25,6 +24,8 @@ def short(text):
 def encode_value(value):
     """(kind, data, short text) of `value`: JSON when it round-trips to an equal value of the same
     types, else pickle. Unstorable when it is neither."""
+    import json  # (here: pyrule's start-up imports this module, and a dry run writes no value)
+
     try:
         text = json.dumps(value, sort_keys=True, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
         if json.loads(text) == value:
@@ -51,6 +52,8 @@ def write_value(path, value):
     if value is None:
         return
     kind, data, text = encode_value(value)
+    import json
+
     head = json.dumps({"kind": kind, "short": text}).encode()
     tmp = f"{path}.{os.getpid()}.tmp"
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)

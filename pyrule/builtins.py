@@ -32,16 +32,52 @@ def expand(pattern: str | Iterable[str], zip_: Any = None, allow_missing: bool =
     keys = list(values)
     lists = [[v] if isinstance(v, (str, int, float)) else list(v) for v in values.values()]
     combos = zip(*lists) if zip_ is zip else itertools.product(*lists)
+    compiled = [_compile(p, keys, allow_missing) for p in patterns]
+    first = compiled[0][0] if len(compiled) == 1 and type(patterns[0]) is str else None
+    if first is not None and len(compiled[0][1]) == len(keys):  # one pattern, using every name
+        fmt = first.format
+        if len(keys) == 1:  # expand("out/{i}.txt", i=...)
+            return [fmt(str(v)) for v in lists[0]]
+        return [fmt(*map(str, combo)) for combo in combos]
     out: list[str] = []
     for combo in combos:
-        mapping = dict(zip(keys, combo))
-        for p in patterns:
-            text = _format(p, mapping, allow_missing)
+        for p, (template, used) in zip(patterns, compiled):
+            if template is None:  # not a plain string pattern, or a wildcard without a value
+                text = _format(p, dict(zip(keys, combo)), allow_missing)
+            else:  # (only the names it uses are made strings)
+                text = template.format(*[str(v) if i in used else "" for i, v in enumerate(combo)])
             out.append(FlaggedPath(text, p.flags) if isinstance(p, FlaggedPath) else text)
     return out
 
 
 _FIELD = re.compile(r"\{\{|\}\}|\{([A-Za-z_]\w*)(?:,[^{}]*(?:\{[^{}]*\}[^{}]*)*)?\}")
+
+
+def _compile(pattern: str, keys: list[str], allow_missing: bool) -> tuple[str | None, set[int]]:
+    """`pattern` as a str.format template whose fields are positions in a combination, and the
+    positions it uses: what _format gives, without a regex substitution per path. (None, set())
+    when _format must do it (a pattern that is not a string; a wildcard without a value: its error)."""
+    if not isinstance(pattern, str):
+        return None, set()
+    index = {k: i for i, k in enumerate(keys)}
+    out: list[str] = []
+    used: set[int] = set()
+    pos = 0
+    for m in _FIELD.finditer(pattern):
+        out.append(pattern[pos:m.start()].replace("{", "{{").replace("}", "}}"))
+        pos = m.end()
+        tok, name = m.group(0), m.group(1)
+        if name is None:  # {{ or }}
+            out.append(tok * 2 if allow_missing else tok)
+        elif name in index:
+            used.add(index[name])
+            out.append(f"{{{index[name]}}}")
+        elif allow_missing:
+            out.append(tok.replace("{", "{{").replace("}", "}}"))
+        else:
+            return None, set()
+    out.append(pattern[pos:].replace("{", "{{").replace("}", "}}"))
+    return "".join(out), used
 
 
 def _format(pattern: str, mapping: dict[str, Any], allow_missing: bool) -> str:

@@ -11,7 +11,7 @@ import sys
 
 from . import executors
 from .errors import PyruleError, UsageError
-from .project import find_pipefile
+from .project import STATE_DIR, find_pipefile
 from .version import __version__
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -506,7 +506,8 @@ def _main(args: argparse.Namespace, argv: list[str], console) -> int:
         return commands.run(args, plan(rules, targets, until=args.until), rules, options, console)
     known = None
     if not (args.dag or args.why or args.status or args.force or args.force_all
-            or os.environ.get("PYRULE_NOOP_MEMO") == "0"):
+            or os.environ.get("PYRULE_NOOP_MEMO") == "0"
+            or (args.dry_run and not os.path.lexists(os.path.join(STATE_DIR, "state.db")))):  # (no store: no memo)
         # Nothing changed since a run that had nothing to do: say so without planning (noop_memo.py).
         from .noop_memo import memo_key
 

@@ -228,8 +228,11 @@ def _paths_of(entries: list[Item]) -> list[str]:
         if isinstance(v, str):
             out.append(v)
         elif not callable(v):
-            out.extend(str(x) for x in v)
+            out.extend(map(str, v))
     return out
+
+
+_PATH_TYPES = {str, FlaggedPath}
 
 
 def _check_rule(rule: Rule) -> None:
@@ -247,8 +250,9 @@ def _check_rule(rule: Rule) -> None:
                     vals = list(vals)
                 except TypeError:
                     vals = [value]
-                bads = [v for v in vals if not isinstance(v, str)]  # a list: None is a bad value too
-                if not bads and any(not v for v in vals):
+                # (a list: None is a bad value too; the types first, at C speed: 10,000 paths are common)
+                bads = [] if set(map(type, vals)) <= _PATH_TYPES else [v for v in vals if not isinstance(v, str)]
+                if not bads and "" in vals:
                     fail(section, f"{section} has an empty path")
             if bads:
                 bad = bads[0]
@@ -275,7 +279,7 @@ def _check_rule(rule: Rule) -> None:
     for section, texts in (("input", _paths_of(rule.inputs)), ("log", [rule.log] if rule.log else []),
                            ("params", [v for v in rule.params.values() if isinstance(v, str)])):
         for text in texts if not valued else ():
-            missing = [n for n in wildcard_names(text) if n not in wild]
+            missing = [n for n in wildcard_names(text) if n not in wild] if "{" in text else ()  # (no field)
             if missing:
                 have = f"the outputs have {', '.join('{' + n + '}' for n in sorted(wild))}" if wild else "the outputs have no wildcards"
                 fail(section, f"wildcard '{{{missing[0]}}}' in {section} '{text}' is not in the outputs",

@@ -13,10 +13,20 @@ whatever the store says.
 from __future__ import annotations
 
 import errno
-import json
 import os
 
 from .procinfo import alive_since
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start
+if TYPE_CHECKING:
+    import json
+
+
+def _import_json() -> None:
+    """json, imported by the first journal written or read, not at start: a dry run of a
+    project with no journal reads none. Every use below comes after one of these calls."""
+    global json
+    import json
 
 DIR = "running"
 
@@ -38,6 +48,7 @@ class Journal:
 
     def __init__(self, root: str, run_id: str, owner_pid: int, owner_start: float):
         self.path = os.path.join(root, DIR, run_id)
+        _import_json()
         self._header = json.dumps({"run": run_id, "pid": owner_pid, "start": owner_start}) + "\n"
         self._fd: int | None = None
         self.open: set[str] = set()
@@ -89,7 +100,7 @@ def settle(root: str, run_id: str, names: set[str]) -> None:
     that run's journal too, which goes once nothing in it is open, so that the next run does not
     remove (and rebuild) what was rebuilt since."""
     path = os.path.join(root, DIR, run_id)
-    entries = _read(path)
+    entries = _read(path)  # (json imported)
     if entries is None:
         return
     if {e.name for e in entries} <= names:
@@ -126,6 +137,7 @@ def _read(path: str) -> list[Entry] | None:
             lines = f.read().decode("utf-8", "surrogateescape").split("\n")
     except OSError:
         return None
+    _import_json()
     try:
         head = json.loads(lines[0])
         run_id, pid, start = str(head["run"]), int(head["pid"]), float(head["start"])

@@ -10,9 +10,7 @@ Reads happen once per invocation; writes are batched.
 from __future__ import annotations
 
 import errno
-import json
 import os
-import sqlite3
 import time
 from collections.abc import Iterable
 
@@ -22,7 +20,18 @@ from .values import Stored
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start
 if TYPE_CHECKING:
+    import json
+    import sqlite3
     from typing import Any
+
+
+def _import_modules() -> None:
+    """sqlite3 and json, imported by the first State, not at start: a dry run or --status of a
+    project without a store opens none (sqlite3 and datetime, json: ~3 ms of start-up). Every use
+    of them below is a State's, or an error of one."""
+    global json, sqlite3
+    import json
+    import sqlite3
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -129,6 +138,7 @@ class State:
     """Open (and create) the store under `root` (the .pyrule directory)."""
 
     def __init__(self, root: str = ".pyrule", readonly: bool = False):
+        _import_modules()
         self.root = root
         self.path = os.path.join(root, "state.db")
         self._pending_jobs: list[tuple] = []

@@ -29,9 +29,18 @@ def _escape_char(m: re.Match) -> str:
     return f"\\x{c & 0xff:02x}" if c < 0x100 or 0xdc80 <= c <= 0xdcff else f"\\u{c:04x}"
 
 
+# What ASCII text may hold as it is: the printable characters, newline and tab.
+_PLAIN_ASCII = bytes(range(0x20, 0x7f)) + b"\n\t"
+
+
 def shown(text: str) -> str:
     """`text` (names, paths, messages) as it may go to a terminal: control characters escaped."""
-    return _CONTROL.sub(_escape_char, text) if _CONTROL.search(text) else text
+    if text.isascii():  # (a flag of the string): then one pass in C, a third of the regex's search
+        if not text.encode("ascii").translate(None, _PLAIN_ASCII):
+            return text
+    elif not _CONTROL.search(text):
+        return text
+    return _CONTROL.sub(_escape_char, text)
 
 
 def _fmt_time(s: float) -> str:
@@ -141,9 +150,10 @@ class Console:
         stale = [d for d in decisions if d.reason is not None and not d.pending]
         commands = commands or {}
         for start in range(0, len(stale), 10_000):  # in parts: a million lines at once were ~150 MB
+            part = stale[start:start + 10_000]
             self.out("\n".join(f"{d.job.name}: {d.reason}" + (f"\n{_indent(commands[d.job.name])}"
                                                               if commands.get(d.job.name) else "")
-                                for d in stale[start:start + 10_000]))
+                                for d in part) if commands else "\n".join([f"{d.job.name}: {d.reason}" for d in part]))
         if self.quiet < 1:
             n_ok = sum(1 for d in decisions if d.reason is None and not d.job.gather)
             self.out(f"{len(stale)} job(s) would run, {n_ok} up to date" if stale else _nothing_to_do(n_ok))

@@ -13,7 +13,6 @@ resolver, plan.Planner._value). A Python body reads the values its job read whil
 
 from __future__ import annotations
 
-import json
 import os
 
 import xxhash
@@ -52,6 +51,8 @@ class Stored:
 
     def load(self) -> Any:
         if self.kind == "json":
+            import json  # (not at start: a dry run reads no value)
+
             return json.loads(self.data)
         import pickle
 
@@ -76,6 +77,8 @@ def read(path: str) -> Stored | None:
     except FileNotFoundError:
         return None
     head, _, data = raw.partition(b"\n")
+    import json
+
     meta = json.loads(head)
     return Stored(digest(meta["kind"], data), meta["kind"], data, meta["short"])
 
@@ -110,6 +113,8 @@ def value_command(name: str, rules: Any, state: Any, out: Callable[[str], None])
         raise UsageError(f"--value {name}: the value of {name} ({stored.short}) is not JSON: it is stored with "
                          "pickle", hint="read it from Python: Workflow.run(...).values[" + repr(name) + "], or "
                          "return plain data (numbers, strings, lists, dicts) from the body")
+    import json
+
     out(json.dumps(stored.load(), indent=2, ensure_ascii=False))
     return 0
 

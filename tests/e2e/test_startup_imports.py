@@ -57,5 +57,34 @@ def test_a_run_imports_none_of_the_slow_modules(tmp_path: Path, run: str):
         _imported(d, "-q")
     modules = _imported(d, "-n" if run == "dry run" else "-q")
     assert (d / "b.txt").exists() == (run != "dry run")
-    assert {"pyrule.run", "pyrule.state", "sqlite3"} <= modules
+    assert {"pyrule.run", "pyrule.state"} <= modules
+    assert ("sqlite3" in modules) == (run != "dry run")  # (a dry run here: no store yet, see below)
     assert {m.split(".")[0] for m in modules} & HEAVY == set()
+
+
+# Imported by the first store (state.State) or journal opened: a dry run of a project without
+# them (a first `pyrule -n`) needs none of them.
+STORE = {"sqlite3", "json", "datetime"}
+
+
+@pytest.mark.parametrize("store", [False, True])
+def test_a_dry_run_without_a_store_imports_no_sqlite3_nor_json(tmp_path: Path, store: bool):
+    d = tmp_path / "project"
+    d.mkdir()
+    pipefile(d, """
+        rule all:
+            input: expand("out/{i}.txt", i=range(3))
+
+        rule copy:
+            output: "out/{i}.txt"
+            shell: echo {wildcards.i} > {output}
+    """)
+    _imported(d, "-n")  # (the parse cache)
+    if store:
+        _imported(d, "-q", "out/0.txt")
+    imported = _imported(d, "-n")
+    modules = {m.split(".")[0] for m in imported}
+    assert (d / "out" / "1.txt").exists() is False
+    assert modules & STORE == (STORE if store else set())
+    # no store, no no-op memo to look up: its key (a pass over every rule's paths) is not made
+    assert ("pyrule.noop_memo" in imported) == store
