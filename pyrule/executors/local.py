@@ -241,6 +241,9 @@ class LocalExecutor(Executor):
         self._cwd = os.getcwd()
         self._environ = dict(os.environ)  # decoded once, not for every job
         self._jobs: dict[int, _Job] = {}
+        # The last jobs reaped: a job's leftovers are looked for among the pids allocated since it
+        # started, where the other jobs' own processes (marked as theirs) need not be read.
+        self._reaped: deque[int] = deque(maxlen=64)
         self._done: list[JobResult] = []  # reaped, not yet returned by wait()
         self._monitor = TreeMonitor()
         self._sel = selectors.DefaultSelector()
@@ -713,6 +716,7 @@ class LocalExecutor(Executor):
             os.close(job.pidfd)
         self._watchdog.reaped(pid)
         stopped = [] if self._stopping else self._stop_leftovers(job, pid)
+        self._reaped.append(pid)
         if job.log_fd >= 0:
             self._logs.finish(job.log_fd, resolve(job.spec.workdir, job.spec.log_path), not _group_exists(pid))
         if job.script:
@@ -751,7 +755,8 @@ class LocalExecutor(Executor):
         killpg probe and a look at the pids allocated since the job started."""
         mark = job.spec.env.get("PYRULE_JOB")
         recent = time.monotonic() - job.start_mono < _FULL_SCAN_S
-        pids = set(marked_processes(mark, newer_than=pid if recent else 0, own_jobs=True)) if mark else set()
+        others = {*self._jobs, *self._reaped} if recent else ()
+        pids = set(marked_processes(mark, newer_than=pid if recent else 0, own_jobs=True, skip=others)) if mark else set()
         if not pids and not _group_exists(pid):
             return []
         groups = {pid} | {g for g in map(_pgid, pids) if g > 0}

@@ -49,6 +49,17 @@ _CODE = f"""\
 import _socket, array, marshal, os, select, signal
 for s in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM):
     signal.signal(s, signal.SIG_IGN)  # the runner decides; reset in each job (setsigdef)
+# SCHED_BATCH: woken by a request, it does not preempt the runner that sent it (which goes on
+# to its next job's start or last job's end); it runs on a free core, or when the runner waits.
+# Its jobs get the normal policy back (posix_spawn's scheduler), as the runner's children would.
+# Only from the normal policy: under another (chrt), it and its jobs keep the runner's.
+POLICY = {{}}  # posix_spawn's keyword for the jobs' policy
+try:
+    if os.sched_getscheduler(0) == os.SCHED_OTHER:
+        os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
+        POLICY = {{"scheduler": (os.SCHED_OTHER, os.sched_param(0))}}
+except (AttributeError, OSError):
+    pass
 sock = _socket.socket(fileno=os.dup(0))  # (close-on-exec, unlike fd 0)
 os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
 wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
@@ -67,7 +78,7 @@ def spawn(cwd, env, attempts, fds):
     std = [(os.POSIX_SPAWN_DUP2, fds[0], 0), (os.POSIX_SPAWN_DUP2, fds[1], 1), (os.POSIX_SPAWN_DUP2, fds[1], 2)]
     for i, (program, argv, redirects) in enumerate(attempts):
         try:
-            return os.posix_spawn(program, argv, env, setsid=True, setsigmask=(), setsigdef=DFL,
+            return os.posix_spawn(program, argv, env, setsid=True, setsigmask=(), setsigdef=DFL, **POLICY,
                                   file_actions=std + [(os.POSIX_SPAWN_OPEN, fd, path, flags, 0o666)
                                                       for fd, path, flags in redirects])
         except OSError:

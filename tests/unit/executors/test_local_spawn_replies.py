@@ -79,3 +79,16 @@ def _signal_all(ex: LocalExecutor) -> None:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+
+
+def test_a_job_runs_with_the_runners_scheduling_policy(tmp_path: Path) -> None:
+    # The spawner itself runs as SCHED_BATCH (it must not preempt the runner); its jobs must not.
+    ex = LocalExecutor()
+    try:
+        ex.start(spec(tmp_path, "j", "sleep 30"))
+        pid = ex.pid("j")
+        assert os.sched_getscheduler(pid) == os.sched_getscheduler(0)
+        assert os.getpriority(os.PRIO_PROCESS, pid) == os.getpriority(os.PRIO_PROCESS, 0)
+    finally:
+        _signal_all(ex)
+        ex.close()
