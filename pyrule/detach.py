@@ -113,13 +113,13 @@ def _submit_wave(life: JobLife, events: Events, executor: Executor, wave: list[J
         starts.append((job, *prepared))
         if after:
             unmade.add(job)
-    for job, lock, why in life.start(starts, unmade):
+    failed = life.start(starts, unmade)
+    executor.submit()
+    for job, lock, why in failed + life.assigned():
         life.not_started(job, why)
         gone.add(job)
         state.flush()
         lock.release()
-    executor.submit()
-    life.assigned()
     state.flush()
     for job, lock, _d in starts:
         key = executor.key(job.name)

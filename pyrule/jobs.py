@@ -300,13 +300,20 @@ class JobLife:
         out.status, out.reason, out.attempts = "failed", why, 1
         self.events.failed(out, why, ran=False)
 
-    def assigned(self) -> None:
+    def assigned(self) -> list[tuple[Job, Any, str]]:
         """Record the ids the executor gave at its last wait() (jobs it submits together there:
-        Slurm arrays), as start() records those it gives at once."""
+        Slurm arrays; the local executor's pids, which its spawner gives after start() returned),
+        as start() records those it gives at once. Returns the jobs that could not start after all,
+        as start() does: (job, lock, why), no longer running; they fail unrun (not_started)."""
         executor, kind = self.executor, self.kind
         assert executor is not None and kind is not None, "open() first"
         for name, handle in executor.assigned():
             self.state.set_pgid(name, kind.recorded(handle), now=kind.record_now)
+        unstarted = []
+        for name, why in executor.failed_starts():
+            job, lock, _start, _sig = self.running.pop(name)
+            unstarted.append((job, lock, why))
+        return unstarted
 
     def ended(self, res: JobResult, retrying: bool = True) -> tuple[Job, Any, bool | None]:
         """A running job ended (`res`, from the executor's wait()): its outputs are kept and

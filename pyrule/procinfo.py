@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import os
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start
+if TYPE_CHECKING:
+    from collections.abc import Container
+
 _TICKS = os.sysconf("SC_CLK_TCK")
 _boot: float | None = None
 
@@ -129,11 +133,13 @@ def read_proc(path: str) -> bytes:
         os.close(fd)
 
 
-def marked_processes(mark: str, prefix: bool = False, newer_than: int = 0, own_jobs: bool = False) -> list[int]:
+def marked_processes(mark: str, prefix: bool = False, newer_than: int = 0, own_jobs: bool = False,
+                     skip: Container[int] = ()) -> list[int]:
     """Processes (not this one) that carry PYRULE_JOB=mark, or a mark starting with `mark` if
     `prefix`. `newer_than`: only those started after that pid was (pids grow until they wrap
     around at pid_max; one wrap-around meanwhile is allowed for). `own_jobs`: the marks are of
-    jobs this process started (so a Python body's processes have its environment)."""
+    jobs this process started (so a Python body's processes have its environment). `skip`: pids
+    known not to carry it (not read)."""
     want = os.fsencode(mark)
     me = os.getpid()
     last = _last_pid() if newer_than else None
@@ -149,7 +155,7 @@ def marked_processes(mark: str, prefix: bool = False, newer_than: int = 0, own_j
             # Allocated after newer_than: above it, or (after a wrap-around) up to the last one.
             pids = [p for p in pids if newer_than < p <= last or (last < newer_than and (p > newer_than or p <= last))]
     forks_of = _own_environ() if own_jobs else None
-    return [p for p in pids if p != me and is_marked(p, want, prefix, forks_of)]
+    return [p for p in pids if p != me and p not in skip and is_marked(p, want, prefix, forks_of)]
 
 
 _environ: bytes | None = None

@@ -593,15 +593,7 @@ class Runner:
                     sched.started(job)
                     starts.append((job, *prepared))
             if starts:
-                unstarted = life.start(starts)
-                if unstarted:
-                    for job, _lock, why in unstarted:
-                        sched.stopped(job)
-                        life.not_started(job, why)
-                    self.state.flush()  # no longer marked running before the locks go
-                    for job, lock, _why in unstarted:
-                        lock.release()
-                        self._finish(job, False)
+                self._not_started(life.start(starts))
             if not life.running:
                 if lock_wait and not stop_new:
                     time.sleep(_LOCK_RETRY_S)  # another process holds them: retry shortly
@@ -614,7 +606,7 @@ class Runner:
                 results = executor.wait(_LOCK_RETRY_S if lock_wait else None)
             finally:
                 self._in_wait = False
-            life.assigned()
+            self._not_started(life.assigned())
             ended = []
             for res in results:
                 job, lock, ok = life.ended(res, retrying=not self.interrupted)
@@ -633,6 +625,19 @@ class Runner:
                 if ok:
                     temps.drop(job, done)
         self.state.flush()
+
+    def _not_started(self, unstarted: list[tuple[Job, Any, str]]) -> None:
+        """Jobs that could not start (JobLife.start, JobLife.assigned) fail unrun."""
+        if not unstarted:
+            return
+        sched, life = self._sched(), self._life()
+        for job, _lock, why in unstarted:
+            sched.stopped(job)
+            life.not_started(job, why)
+        self.state.flush()  # no longer marked running before the locks go
+        for job, lock, _why in unstarted:
+            lock.release()
+            self._finish(job, False)
 
     def _check_collector(self) -> None:
         from .detached import check_collector

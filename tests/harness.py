@@ -216,6 +216,23 @@ def alive(pid: int) -> bool:
     return state not in (b"Z", b"X")
 
 
+def spawner_of(pid: int) -> int:
+    """The pid of process pid's job spawner (pyrule/executors/spawner.py), 0 if none runs."""
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+            with open(f"/proc/{entry.name}/stat", "rb") as f:
+                ppid = int(f.read().rpartition(b")")[2].split()[1])
+        except OSError:
+            continue
+        if ppid == pid and b"pyrule-spawner" in argv:
+            return int(entry.name)
+    return 0
+
+
 def kill_with_watchdog(p: subprocess.Popen) -> None:
     """SIGKILL pyrule and its watchdog together (as `kill -9` of both, or the OOM killer would):
     nothing stops the jobs then, and the next run has to find what was left."""

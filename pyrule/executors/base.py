@@ -159,6 +159,12 @@ class Executor:
         arrays); the runner records them as it records start()'s. Asked after each wait()."""
         return []
 
+    def failed_starts(self) -> list[tuple[str, str]]:
+        """(job name, why) of jobs that start() accepted but that could not start after all (the
+        local executor's spawn, which fails after start() returned), each once; asked after each
+        wait() with assigned(); the runner fails them as it fails a job whose start() raised."""
+        return []
+
     # --- a detached run (`pyrule --detach`, detach.py; the registry's Entry.detach) -----------
 
     def wait_for(self, name: str, keys: list[str]) -> None:

@@ -27,6 +27,7 @@ import selectors
 import signal
 import sys
 import time
+from collections import deque
 from collections.abc import Callable
 
 from pyrule.executors import simple_command
@@ -198,14 +199,32 @@ class _Job:
     script: str = ""  # the script file a long shell body runs from, removed when it ends
 
 
+@record(slots=True)
+class _Request:
+    """A shell job asked of the spawner, whose reply (its pid) has not been read yet."""
+
+    job: _Job  # its pid still 0
+    argv: list[str]  # the shell's, should the runner have to start it itself (the spawner lost)
+    env: dict[str, str]  # the job's own variables, on top of the runner's
+    log_fd: int  # kept open until the reply (the spawner got its own copy with the request)
+    unnamed: bool  # the log is unnamed (joblog.py): the job keeps log_fd
+
+
 class LocalExecutor(Executor):
     """Runs jobs as child processes of the calling process.
 
     Not thread-safe: call every method from one thread (the one that lives for the run).
     """
 
-    def __init__(self, sample_interval: float = 0.2, use_pidfd: bool | None = None) -> None:
+    def __init__(self, sample_interval: float = 0.2, use_pidfd: bool | None = None, pid_later: bool = True) -> None:
         self.sample_interval = sample_interval
+        # start() sends a shell job's request to the spawner and returns without its pid (0): the
+        # pid comes out of assigned() after a wait(), and a spawn that failed out of
+        # failed_starts(). False: start() waits for the spawner's reply and returns the pid.
+        self._pid_later = pid_later
+        self._pending: deque[_Request] = deque()  # asked of the spawner, in order, no reply read yet
+        self._assigned: list[tuple[str, int]] = []  # (name, pid) of jobs whose pid came after start()
+        self._unstarted: list[tuple[str, int, str]] = []  # (name, errno, why) of jobs whose spawn failed after start()
         self._shell = _find_shell()
         # Shell jobs start through posix_spawn (vfork: no copy of the runner's page tables, ~2x
         # cheaper than fork+exec from a runner of tens of MB); one simple command skips the shell
@@ -222,6 +241,9 @@ class LocalExecutor(Executor):
         self._cwd = os.getcwd()
         self._environ = dict(os.environ)  # decoded once, not for every job
         self._jobs: dict[int, _Job] = {}
+        # The last jobs reaped: a job's leftovers are looked for among the pids allocated since it
+        # started, where the other jobs' own processes (marked as theirs) need not be read.
+        self._reaped: deque[int] = deque(maxlen=64)
         self._done: list[JobResult] = []  # reaped, not yet returned by wait()
         self._monitor = TreeMonitor()
         self._sel = selectors.DefaultSelector()
@@ -323,28 +345,30 @@ class LocalExecutor(Executor):
         except OSError as e:  # e.g. a full disk: say it is the log, not the job, that failed
             raise OSError(e.errno, f"its log could not be written: {e.strerror}", spec.log_path) from None
         script = ""
+        asked = False
         try:
             if spec.shell is not None:
-                full_env = {**self._environ, **env}
                 argv = [*self._shell, spec.shell]
                 if len(spec.shell) > _LONG_BODY // 4 and len(spec.shell.encode()) > _LONG_BODY and spec.script_path:
                     script = os.path.abspath(resolve(workdir, spec.script_path))
                     _write_script(script, spec.shell)
                     argv = [*self._shell[:-1], script]  # the shell's flags, without -c
                 start, start_mono = time.time(), time.monotonic()
-                pid = self._via_spawner(spec.shell, argv, env, log_fd, os.path.abspath(workdir))
-                if pid:
-                    self._spawned.add(pid)
-                elif os.path.abspath(workdir) == self._cwd:  # posix_spawn cannot chdir (Python < 3.13)
-                    pid = self._spawn(spec.shell, argv, full_env, log_fd)
+                job = _Job(spec, 0, start, start_mono, -1, report, start_mono + self.sample_interval,
+                           log_fd if unnamed else -1, script)
+                if self._via_spawner(spec.shell, argv, env, log_fd, os.path.abspath(workdir)):
+                    # Asked: the runner goes on while the spawner starts it; its pid comes with the
+                    # reply (_take_replies). Until then a stop finds it by its mark (PYRULE_JOB).
+                    self._pending.append(_Request(job, argv, env, log_fd, unnamed))
+                    asked = True
                 else:
-                    pid = _fork()
-                    if pid == 0:
-                        _exec_child(parent, log_fd, self._devnull, workdir, argv, full_env)
+                    pid = self._spawn_here(spec.shell, argv, env, log_fd, workdir)
             else:
                 assert spec.python is not None
                 own_fds = self._own_fds()
                 start, start_mono = time.time(), time.monotonic()
+                job = _Job(spec, 0, start, start_mono, -1, report, start_mono + self.sample_interval,
+                           log_fd if unnamed else -1, script)
                 pid = _fork()
                 if pid == 0:
                     _python_child(parent, log_fd, self._devnull, workdir, spec.python, env, own_fds)
@@ -353,13 +377,22 @@ class LocalExecutor(Executor):
             if script:
                 _unlink(script)
             raise
+        if asked:
+            return 0 if self._pid_later else self._wait_pid(spec.name)
+        try:
+            self._track(job, pid)
+        finally:
+            if not unnamed:
+                os.close(log_fd)
+        return pid
+
+    def _track(self, job: _Job, pid: int) -> None:
+        """A job whose process exists: told to the watchdog, its end watched, its tree sampled."""
         # At once: until the watchdog knows the group, a pyrule killed now would leave the job
-        # to the next run's recovery (the watchdog was started before the spawn, above).
+        # to the watchdog's search by marks (the watchdog was started before the spawn: start()).
         self._watchdog.started(pid)
-        if not unnamed:
-            os.close(log_fd)
-        pidfd = -1
         if self._use_pidfd and pid not in self._spawned:  # the spawner reports its jobs' ends
+            pidfd = -1
             try:
                 # A child that already exited is a zombie until wait4, so this cannot miss it.
                 pidfd = os.pidfd_open(pid)
@@ -371,21 +404,106 @@ class LocalExecutor(Executor):
                 if pidfd >= 0:
                     os.close(pidfd)
                 raise
-        self._jobs[pid] = _Job(
-            spec, pid, start, start_mono, pidfd, report, start_mono + self.sample_interval,
-            log_fd if unnamed else -1, script,
-        )
+            job.pidfd = pidfd
+        job.pid = pid
+        self._jobs[pid] = job
         self._monitor.add(pid)
+
+    def _spawn_here(self, script: str, argv: list[str], env: dict[str, str], log_fd: int, workdir: str) -> int:
+        """Start a shell job from the runner itself (no spawner, or it could not take the job)."""
+        full_env = {**self._environ, **env}
+        if os.path.abspath(workdir) == self._cwd:  # posix_spawn cannot chdir (Python < 3.13)
+            return self._spawn(script, argv, full_env, log_fd)
+        parent = os.getpid()
+        pid = _fork()
+        if pid == 0:
+            _exec_child(parent, log_fd, self._devnull, workdir, argv, full_env)
         return pid
 
+    def _take_replies(self) -> None:
+        """The spawner's replies to the requests, in their order: each job's pid (assigned()) or
+        why it could not start (failed_starts()). The jobs it was asked for and will never answer
+        (it was lost) were perhaps forked, perhaps not: their marked processes are stopped, and
+        the runner starts them itself (or, while stopping, reports them not started)."""
+        replies, pending = self._spawner.replies, self._pending
+        while replies and pending:
+            reply, req = replies[0], pending[0]
+            if reply[0] == "S":
+                pid = int(reply[1])
+                if pid not in self._jobs:  # (not seen by a nested call already)
+                    self._spawned.add(pid)
+                    self._track(req.job, pid)
+                    self._assigned.append((req.job.spec.name, pid))
+            else:
+                self._not_started(req, int(reply[1]), str(reply[2]))
+            replies.popleft()
+            pending.popleft()
+            if not req.unnamed or reply[0] != "S":
+                os.close(req.log_fd)
+        while pending and self._spawner.lost:
+            req = pending.popleft()
+            if mark := req.env.get("PYRULE_JOB"):  # a job nobody would know of must not run on
+                _signal(marked_processes(mark), signal.SIGKILL)
+            try:
+                if self._stopping:
+                    raise OSError(0, "pyrule's spawner process was lost (killed?) as the run stopped")
+                assert req.job.spec.shell is not None
+                pid = self._spawn_here(req.job.spec.shell, req.argv, req.env, req.log_fd, req.job.spec.workdir)
+                self._track(req.job, pid)
+                self._assigned.append((req.job.spec.name, pid))
+            except OSError as e:
+                self._not_started(req, e.errno or 0, e.strerror or str(e))
+                os.close(req.log_fd)
+            else:
+                if not req.unnamed:
+                    os.close(req.log_fd)
+
+    def _not_started(self, req: _Request, errno: int, why: str) -> None:
+        self._unstarted.append((req.job.spec.name, errno, why))
+        if req.job.script:
+            _unlink(req.job.script)
+
+    def _settle(self) -> None:
+        """Wait for the spawner's reply to every request: every job asked for runs (its pid is
+        known) or did not start."""
+        if self._pending:
+            self._spawner.settle()
+            self._take_replies()
+
+    def _pid_of(self, name: str) -> int:
+        return next((pid for pid, j in self._jobs.items() if j.spec.name == name), 0)
+
+    def _wait_pid(self, name: str) -> int:
+        """start() without pid_later: the job's pid, or the OSError its spawn failed with."""
+        self._settle()
+        pid = self._pid_of(name)
+        failed = [u for u in self._unstarted if u[0] == name]
+        if failed:
+            self._unstarted.remove(failed[0])
+            raise OSError(failed[0][1], failed[0][2])
+        return pid
+
+    def pid(self, name: str) -> int:
+        """The pid of running job `name` (0: none), once the spawner's reply is read."""
+        self._settle()
+        return self._pid_of(name)
+
+    def assigned(self) -> list[tuple[str, int]]:
+        out, self._assigned = self._assigned, []
+        return out
+
+    def failed_starts(self) -> list[tuple[str, str]]:
+        out, self._unstarted = self._unstarted, []
+        return [(name, f"cannot start: {why}") for name, _errno, why in out]
+
     def wait(self, timeout: float | None) -> list[JobResult]:
-        if self._done:
+        if self._done or self._unstarted:
             self._reap_ready(0)
-        elif self._jobs:
+        elif self._jobs or self._pending:
             deadline = None if timeout is None else time.monotonic() + max(timeout, 0.0)
-            while not self._done and self._jobs:
+            while not self._done and not self._unstarted and (self._jobs or self._pending):
                 now = time.monotonic()
-                delay = min(j.next_sample for j in self._jobs.values()) - now
+                delay = min((j.next_sample for j in self._jobs.values()), default=now + self.sample_interval) - now
                 if deadline is not None:
                     if now >= deadline:
                         break
@@ -395,12 +513,14 @@ class LocalExecutor(Executor):
         return done
 
     def running(self) -> list[int]:
+        self._settle()
         return list(self._jobs)
 
     def terminate_all(self, grace: float = 5.0) -> None:
         """SIGTERM every job's group, and those of the processes that left them, SIGKILL after
         grace; the reaped jobs' results come out of the next wait()."""
         self._stopping = True
+        self._settle()  # a job asked of the spawner may run already: its pid first
         groups = list(self._jobs)  # each job leads its own session/process group
         groups += self._stray_groups(groups)
         deadline = time.monotonic() + grace
@@ -422,6 +542,7 @@ class LocalExecutor(Executor):
     def kill_all(self) -> None:
         """SIGKILL every job's group, and what left them, now; the results come out of the next wait()."""
         self._stopping = True
+        self._settle()  # a job asked of the spawner may run already: its pid first
         groups = list(self._jobs)
         groups += self._stray_groups(groups)
         self._signal_groups(groups, signal.SIGKILL)
@@ -436,10 +557,12 @@ class LocalExecutor(Executor):
         for job in self._jobs.values():
             if job.pidfd >= 0:
                 os.close(job.pidfd)
+        for req in self._pending:  # (after an error: the watchdog stops them, by their marks)
+            os.close(req.log_fd)
         self._sel.close()
         os.close(self._devnull)
         self._spawner.close()
-        self._watchdog.close(jobs_left=bool(self._jobs))
+        self._watchdog.close(jobs_left=bool(self._jobs or self._pending))
         self._logs.close()
         if self._wake_r >= 0:
             signal.set_wakeup_fd(self._old_wakeup)
@@ -456,22 +579,21 @@ class LocalExecutor(Executor):
 
     # --- internals --------------------------------------------------------------------
 
-    def _via_spawner(self, script: str, argv: list[str], env: dict[str, str], log_fd: int, cwd: str) -> int | None:
-        """Start the job through the spawner: the command itself when it is one simple command
+    def _via_spawner(self, script: str, argv: list[str], env: dict[str, str], log_fd: int, cwd: str) -> bool:
+        """Ask the spawner to start the job: the command itself when it is one simple command
         (then the shell if a redirection or the exec fails, as _spawn), else the shell. `env`: the
-        job's own variables, on top of the runner's. None: the spawner cannot (lost, or too big a
+        job's own variables, on top of the runner's. False: the spawner cannot (lost, or too big a
         request): the caller spawns it."""
         if self._spawner.sock is None:
-            return None
+            return False
         cmd = simple_command.parse(script)
         program = self._program(cmd.argv[0], env.get("PATH", self._environ.get("PATH", os.defpath))) if cmd else None
         attempts = [(program, cmd.argv, cmd.redirects)] if cmd is not None and program is not None else []
         attempts.append((argv[0], argv, []))
-        pid = self._spawner.spawn(cwd, self._environ, env, attempts, [self._devnull, log_fd])
-        if pid is None and self._spawner.lost and (mark := env.get("PYRULE_JOB")):
-            # Lost while it forked the job, perhaps: a job nobody would know of must not run on.
-            _signal(marked_processes(mark), signal.SIGKILL)
-        return pid
+        if self._spawner.request(cwd, self._environ, env, attempts, [self._devnull, log_fd]):
+            return True
+        self._take_replies()  # lost now, perhaps: what it was asked before is the runner's
+        return False
 
     def _spawn(self, script: str, argv: list[str], env: dict[str, str], log_fd: int) -> int:
         """posix_spawn the job: the command itself when it is one simple command, else the shell."""
@@ -516,6 +638,7 @@ class LocalExecutor(Executor):
         fds += [j.pidfd for j in self._jobs.values() if j.pidfd >= 0]
         fds += [fd for fd in (self._wake_r, self._wake_w, self._watchdog.fd, self._spawner.fd) if fd >= 0]
         fds += [j.log_fd for j in self._jobs.values() if j.log_fd >= 0]
+        fds += [r.log_fd for r in self._pending]
         return fds + self._logs.spare_fds()
 
     def _reap_ready(self, timeout: float, sample: bool = True) -> None:
@@ -525,6 +648,8 @@ class LocalExecutor(Executor):
             self._sample_due()
         if any(key.data == _SPAWNER for key, _ in events):
             self._spawner.poll()
+        if self._pending:
+            self._take_replies()
         if self._use_pidfd:
             pids = [key.data for key, _ in events if key.data != _SPAWNER]
             flags = 0
@@ -591,6 +716,7 @@ class LocalExecutor(Executor):
             os.close(job.pidfd)
         self._watchdog.reaped(pid)
         stopped = [] if self._stopping else self._stop_leftovers(job, pid)
+        self._reaped.append(pid)
         if job.log_fd >= 0:
             self._logs.finish(job.log_fd, resolve(job.spec.workdir, job.spec.log_path), not _group_exists(pid))
         if job.script:
@@ -629,7 +755,8 @@ class LocalExecutor(Executor):
         killpg probe and a look at the pids allocated since the job started."""
         mark = job.spec.env.get("PYRULE_JOB")
         recent = time.monotonic() - job.start_mono < _FULL_SCAN_S
-        pids = set(marked_processes(mark, newer_than=pid if recent else 0, own_jobs=True)) if mark else set()
+        others = {*self._jobs, *self._reaped} if recent else ()
+        pids = set(marked_processes(mark, newer_than=pid if recent else 0, own_jobs=True, skip=others)) if mark else set()
         if not pids and not _group_exists(pid):
             return []
         groups = {pid} | {g for g in map(_pgid, pids) if g > 0}

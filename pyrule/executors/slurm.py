@@ -754,7 +754,7 @@ class SlurmExecutor(Executor):
         if self._local is None:
             from .local import LocalExecutor
 
-            self._local = LocalExecutor()
+            self._local = LocalExecutor(pid_later=False)  # its pid is the job's handle at once
         return self._local
 
     def wait(self, timeout: float | None) -> list[JobResult]:

@@ -17,7 +17,11 @@ The runner talks to it over a SOCK_SEQPACKET socket pair (one message per reques
   once: None after that) updated with `extra`; `attempts` are `(program, argv, redirects)` to exec
   in turn (the simple command, then bash: what LocalExecutor._spawn does with posix_spawn);
 - spawner -> runner: `("S", pid)` right after the fork (or `("F", errno, message)`), and
-  `("E", pid, status, utime, stime, maxrss_kib)` when it has reaped a job.
+  `("E", pid, status, utime, stime, maxrss_kib)` when it has reaped a job. The runner does not
+  wait for the `S`: it sends the request and goes on (the next job's start, the last one's end);
+  the executor takes the pid when it reads the socket next, as it does for the `E`s. Until then
+  the job's process is found by its mark (PYRULE_JOB in its environment), as recovery and the
+  watchdog find any job whose group was not reported yet.
 
 The job runs in its own session, as before; the runner signals its group directly, and the
 watchdog still stops every job group if the runner dies (the spawner then reads EOF and exits).
@@ -28,6 +32,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections import deque
 
 from ..record import record
 
@@ -44,6 +49,17 @@ _CODE = f"""\
 import _socket, array, marshal, os, select, signal
 for s in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM):
     signal.signal(s, signal.SIG_IGN)  # the runner decides; reset in each job (setsigdef)
+# SCHED_BATCH: woken by a request, it does not preempt the runner that sent it (which goes on
+# to its next job's start or last job's end); it runs on a free core, or when the runner waits.
+# Its jobs get the normal policy back (posix_spawn's scheduler), as the runner's children would.
+# Only from the normal policy: under another (chrt), it and its jobs keep the runner's.
+POLICY = {{}}  # posix_spawn's keyword for the jobs' policy
+try:
+    if os.sched_getscheduler(0) == os.SCHED_OTHER:
+        os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
+        POLICY = {{"scheduler": (os.SCHED_OTHER, os.sched_param(0))}}
+except (AttributeError, OSError):
+    pass
 sock = _socket.socket(fileno=os.dup(0))  # (close-on-exec, unlike fd 0)
 os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
 wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
@@ -62,7 +78,7 @@ def spawn(cwd, env, attempts, fds):
     std = [(os.POSIX_SPAWN_DUP2, fds[0], 0), (os.POSIX_SPAWN_DUP2, fds[1], 1), (os.POSIX_SPAWN_DUP2, fds[1], 2)]
     for i, (program, argv, redirects) in enumerate(attempts):
         try:
-            return os.posix_spawn(program, argv, env, setsid=True, setsigmask=(), setsigdef=DFL,
+            return os.posix_spawn(program, argv, env, setsid=True, setsigmask=(), setsigdef=DFL, **POLICY,
                                   file_actions=std + [(os.POSIX_SPAWN_OPEN, fd, path, flags, 0o666)
                                                       for fd, path, flags in redirects])
         except OSError:
@@ -135,7 +151,9 @@ class Spawner:
         self.pid = 0
         self.sock: socket.socket | None = None
         self.ended: dict[int, Ended] = {}
-        self._base: dict[str, str] | None = None  # the base environment the spawner holds  # reaped by the spawner, not yet taken by the executor
+        self._base: dict[str, str] | None = None  # the base environment the spawner holds
+        self.asked = 0  # requests sent whose reply has not come yet
+        self.replies: deque[tuple] = deque()  # ("S", pid) or ("F", errno, message), not yet taken
         self.lost = False
 
     def start(self) -> None:
@@ -162,40 +180,39 @@ class Spawner:
     def fd(self) -> int:
         return self.sock.fileno() if self.sock is not None else -1
 
-    def spawn(self, cwd: str, base: dict[str, str], extra: dict[str, str],
-              attempts: list[tuple[str, list[str], list[tuple[int, str, int]]]], fds: list[int]) -> int | None:
-        """Start one job, in environment `base` updated with `extra`; its pid, or None if the
-        spawner cannot take it (too big a request, or the spawner is lost: then `lost` is set):
-        the caller starts it itself. OSError: the spawn failed."""
+    def request(self, cwd: str, base: dict[str, str], extra: dict[str, str],
+                attempts: list[tuple[str, list[str], list[tuple[int, str, int]]]], fds: list[int]) -> bool:
+        """Ask for one job, in environment `base` updated with `extra`, and return at once: its
+        reply, `("S", pid)` or `("F", errno, message)`, comes into `replies` (in the order of the
+        requests) when the socket is read (poll, wait_for, settle). False: the spawner cannot take
+        it (too big a request, or the spawner is lost: then `lost` is set): the caller starts it."""
         import marshal
         import socket
 
         if self.sock is None:
-            return None
+            return False
         send_base = base if base is not self._base else None
         data = marshal.dumps((cwd, send_base, extra, attempts))
         if len(data) > MAX_REQUEST:
-            return None
+            return False
         try:
             socket.send_fds(self.sock, [data], fds)
         except ConnectionError:
             self._lose()
-            return None
+            return False
         except OSError:  # e.g. EMSGSIZE: nothing was sent
-            return None
+            return False
         self._base = base
-        while True:
+        self.asked += 1
+        return True
+
+    def settle(self) -> None:
+        """Block until every request has its reply in `replies` (or the spawner is lost)."""
+        while self.asked and self.sock is not None:
             try:
-                msg = self._receive(block=True)
+                self._receive(block=True)
             except ConnectionError:
                 self._lose()
-                return None
-            if msg is None:  # (not when blocking)
-                continue
-            if msg[0] == "S":
-                return int(msg[1])
-            if msg[0] == "F":
-                raise OSError(msg[1], msg[2])
 
     def poll(self) -> None:
         """Take every message waiting (the socket was readable)."""
@@ -230,6 +247,9 @@ class Spawner:
         msg = marshal.loads(data)
         if msg[0] == "E":
             self.ended[msg[1]] = Ended(msg[2], msg[3], msg[4], msg[5])
+        else:
+            self.asked -= 1
+            self.replies.append(msg)
         return msg
 
     def _lose(self) -> None:

@@ -7,23 +7,7 @@ import os
 import signal
 from pathlib import Path
 
-from harness import alive, pipefile, spawn, wait_for
-
-
-def _spawner_of(pid: int) -> int:
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/cmdline", "rb") as f:
-                argv = f.read().split(b"\0")
-            with open(f"/proc/{entry.name}/stat", "rb") as f:
-                ppid = int(f.read().rpartition(b")")[2].split()[1])
-        except OSError:
-            continue
-        if ppid == pid and b"pyrule-spawner" in argv:
-            return int(entry.name)
-    return 0
+from harness import alive, pipefile, spawn, spawner_of, wait_for
 
 
 def test_a_lost_spawner_fails_its_running_jobs_and_the_run_goes_on(tmp_path: Path):
@@ -40,7 +24,7 @@ def test_a_lost_spawner_fails_its_running_jobs_and_the_run_goes_on(tmp_path: Pat
     p = spawn(tmp_path, "-j", "2", "-k")
     try:
         wait_for(lambda: len(list((tmp_path / "out").glob("*.pid"))) == 2, what="two jobs running")
-        pid = wait_for(lambda: _spawner_of(p.pid), what="the spawner")
+        pid = wait_for(lambda: spawner_of(p.pid), what="the spawner")
         jobs = [int(f.read_text()) for f in (tmp_path / "out").glob("*.pid")]
         os.kill(pid, signal.SIGKILL)
         out, err = p.communicate(timeout=60)

@@ -47,8 +47,13 @@ def spec(tmp_path: Path, name: str = "job", **kw: object) -> JobSpec:
     return JobSpec(name=name, workdir=str(tmp_path), log_path=f".pyrule/logs/{name}.log", **kw)  # type: ignore[arg-type]
 
 
+def start(ex: LocalExecutor, job: JobSpec) -> int:
+    """Start the job; its pid (start() returns 0 while the spawner's reply is not read yet)."""
+    return ex.start(job) or ex.pid(job.name)
+
+
 def run(ex: LocalExecutor, job: JobSpec) -> JobResult:
-    pid = ex.start(job)
+    pid = start(ex, job)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         for r in ex.wait(5):
@@ -121,7 +126,7 @@ def test_an_optional_log_exists_only_when_the_job_printed_or_ran_long(ex: LocalE
             time.sleep(0.02)
         print("late")
 
-    pid = ex.start(job("long", f"while [ ! -e {go} ]; do sleep 0.02; done; echo late", hold))
+    pid = start(ex, job("long", f"while [ ! -e {go} ]; do sleep 0.02; done; echo late", hold))
     deadline = time.monotonic() + 30
     while not (log / "long.log").exists() and time.monotonic() < deadline:
         ex.wait(0.05)
@@ -312,7 +317,7 @@ def wait_for_members(pgid: int, n: int) -> None:
 
 
 def test_terminate_all_kills_grandchildren(ex_any: LocalExecutor, tmp_path: Path) -> None:
-    pid = ex_any.start(spec(tmp_path, shell="sleep 100 & sleep 100; wait"))
+    pid = start(ex_any, spec(tmp_path, shell="sleep 100 & sleep 100; wait"))
     wait_for_members(pid, 3)  # bash and both sleeps
     t = time.monotonic()
     # Had the sleeps not been sent SIGTERM too, they would outlive bash for the whole 30 s
@@ -327,7 +332,7 @@ def test_terminate_all_kills_grandchildren(ex_any: LocalExecutor, tmp_path: Path
 
 
 def test_terminate_all_escalates_to_sigkill(ex: LocalExecutor, tmp_path: Path) -> None:
-    pid = ex.start(spec(tmp_path, shell="trap '' TERM; sleep 100 & wait"))
+    pid = start(ex, spec(tmp_path, shell="trap '' TERM; sleep 100 & wait"))
     wait_for_members(pid, 2)
     t = time.monotonic()
     ex.terminate_all(grace=0.5)
@@ -341,7 +346,7 @@ def test_terminate_all_escalates_to_sigkill(ex: LocalExecutor, tmp_path: Path) -
 
 
 def test_terminate_all_wakes_stopped_job(ex: LocalExecutor, tmp_path: Path) -> None:
-    pid = ex.start(spec(tmp_path, shell="kill -STOP $$; sleep 100"))
+    pid = start(ex, spec(tmp_path, shell="kill -STOP $$; sleep 100"))
     deadline = time.monotonic() + 30  # only bounds a failure
     while Path(f"/proc/{pid}/stat").read_bytes().rpartition(b")")[2].split()[0] != b"T":
         assert time.monotonic() < deadline
@@ -357,7 +362,7 @@ def test_python_body_does_not_run_the_runners_handlers(ex: LocalExecutor, tmp_pa
     old = signal.signal(signal.SIGTERM, lambda signum, frame: calls.append(signum))
     try:
         started = tmp_path / "started"
-        pid = ex.start(spec(tmp_path, python=lambda: (started.touch(), time.sleep(30))))
+        pid = start(ex, spec(tmp_path, python=lambda: (started.touch(), time.sleep(30))))
         deadline = time.monotonic() + 30  # the body runs once the child has installed its own handlers
         while not started.exists():
             assert time.monotonic() < deadline, "the Python body never started"
@@ -371,7 +376,7 @@ def test_python_body_does_not_run_the_runners_handlers(ex: LocalExecutor, tmp_pa
 
 
 def test_kill_all(ex: LocalExecutor, tmp_path: Path) -> None:
-    pids = [ex.start(spec(tmp_path, f"j{i}", shell="sleep 100")) for i in range(3)]
+    pids = [start(ex, spec(tmp_path, f"j{i}", shell="sleep 100")) for i in range(3)]
     assert sorted(ex.running()) == sorted(pids)
     ex.kill_all()
     results = ex.wait(None)
@@ -390,7 +395,7 @@ def test_signal_handler_may_kill_all_during_wait(ex_any: LocalExecutor, tmp_path
 
     old = signal.signal(signal.SIGALRM, handler)
     try:
-        pids = [ex_any.start(spec(tmp_path, f"j{i}", shell="sleep 30")) for i in range(3)]
+        pids = [start(ex_any, spec(tmp_path, f"j{i}", shell="sleep 30")) for i in range(3)]
         signal.setitimer(signal.ITIMER_REAL, 0.3)
         with pytest.raises(Interrupted):
             ex_any.wait(None)
@@ -408,7 +413,7 @@ def test_parent_death_kills_job(tmp_path: Path) -> None:
         import sys, time
         from pyrule.executors import JobSpec, LocalExecutor
         ex = LocalExecutor()
-        pid = ex.start(JobSpec("s", {str(tmp_path)!r}, "s.log", {{}}, shell="sleep 60"))
+        pid = ex.start(JobSpec("s", {str(tmp_path)!r}, "s.log", {{}}, shell="sleep 60")) or ex.pid("s")
         print(pid, flush=True)
         time.sleep(60)
     """)
@@ -460,8 +465,8 @@ def test_report_values(ex: LocalExecutor, tmp_path: Path) -> None:
 
 def test_wait_returns_jobs_as_they_end(ex_any: LocalExecutor, tmp_path: Path) -> None:
     # slow waits for `go`, made once fast has ended: the order does not rest on timing
-    slow = ex_any.start(spec(tmp_path, "slow", shell="while [ ! -e go ]; do sleep 0.02; done; sleep 0.8"))
-    fast = ex_any.start(spec(tmp_path, "fast", shell="sleep 0.1"))
+    slow = start(ex_any, spec(tmp_path, "slow", shell="while [ ! -e go ]; do sleep 0.02; done; sleep 0.8"))
+    fast = start(ex_any, spec(tmp_path, "fast", shell="sleep 0.1"))
     first = ex_any.wait(None)
     assert [r.pid for r in first] == [fast] and first[0].name == "fast"
     assert ex_any.running() == [slow]
@@ -500,7 +505,7 @@ def test_wait_with_nothing_running(ex: LocalExecutor) -> None:
 
 
 def test_many_short_jobs(ex_any: LocalExecutor, tmp_path: Path) -> None:
-    pids = {ex_any.start(spec(tmp_path, f"j{i}", shell=f"exit {i % 3}")) for i in range(20)}
+    pids = {start(ex_any, spec(tmp_path, f"j{i}", shell=f"exit {i % 3}")) for i in range(20)}
     results: list[JobResult] = []
     while ex_any.running():
         results += ex_any.wait(None)
