@@ -35,9 +35,14 @@ if TYPE_CHECKING:
     from .state import State
 
 
+# The `reported` of every outcome whose job reported nothing: one dict shared by all (a dict a
+# job is 64 bytes, 64 MB at a million jobs). Never changed in place: an outcome is given a new one.
+NO_REPORT: dict[str, str] = {}
+
+
 @record(slots=True)  # one per job: no per-instance __dict__
 class JobOutcome:
-    """One job's fate in a run, as written to stats.tsv/json."""
+    """One job's fate in a run, as written to stats.tsv/json. `log`: the job's log, once it started."""
 
     job: Job
     status: str  # ran, up-to-date, failed, interrupted, skipped
@@ -49,8 +54,22 @@ class JobOutcome:
     peak_rss_bytes: int = 0
     exit_code: int | None = None
     attempts: int = 0
-    reported: dict[str, str] = field(default_factory=dict)
-    log: str | None = None
+    reported: dict[str, str] = NO_REPORT
+    # The log's path, or True: the one jobspec.log_path names (computed when asked: ~80 bytes a
+    # job not kept through a run). Read as `log`.
+    logged: str | bool | None = None
+
+    @property
+    def log(self) -> str | None:
+        if self.logged is True:
+            from .jobspec import log_path
+
+            return log_path(self.job)
+        return self.logged or None
+
+    @log.setter
+    def log(self, path: str | None) -> None:
+        self.logged = path
 
 
 @record
@@ -90,7 +109,7 @@ class JobLife:
         self.decider, self.stats, self.producers = decider, stats, producers
         self.outcomes: dict[str, JobOutcome] = {}
         self.running: dict[str, tuple[Job, Any, float, Any]] = {}
-        self.attempts: dict[Job, int] = {}
+        self.attempts: dict[Job, int] = {}  # the jobs started and not ended (or ended to be retried)
         self.executor: Executor | None = None  # made by open(), when there is a job to start
         self.kind: type[Executor] | None = None  # its class
         self._told_waiting: set[str] = set()  # jobs we said wait for another pyrule's job of their name
@@ -114,7 +133,7 @@ class JobLife:
             self.state.succeeded(d.job.name, d.job.rule.name, d.sig[0], d.sig[1])
         # What it reported when it last ran stays with it until it runs again (issue 20).
         reported = self.state.reports().get(d.job.name)
-        self.outcomes[d.job.name] = JobOutcome(d.job, "up-to-date", d.why, reported=dict(reported) if reported else {})
+        self.outcomes[d.job.name] = JobOutcome(d.job, "up-to-date", d.why, reported=dict(reported) if reported else NO_REPORT)
 
     def skipped(self, skipped: list[tuple[Job, str]]) -> None:
         for j, why in skipped:
@@ -289,7 +308,7 @@ class JobLife:
                 continue
             # At once: from here on, a stop (a signal, an error) must find it.
             self.running[job.name] = (job, lock, time.time(), sig)
-            self.outcomes[job.name].log = spec.log_path
+            self.outcomes[job.name].logged = True  # spec.log_path: jobspec.log_path(job)
             self.state.set_pgid(job.name, kind.recorded(pid), now=kind.record_now)
         return unstarted
 
@@ -320,10 +339,12 @@ class JobLife:
         recorded (True), or removed: to retry it (None) or failed (False). `retrying`: a failed
         job that has attempts left is retried (not after a signal). Returns (job, lock, that)."""
         job, lock, _start, sig = self.running.pop(res.name)
-        attempt = self.attempts[job]
+        # Kept only while it may start again (a retry): the dict holds the running jobs, not all.
+        attempt = self.attempts.pop(job)
         out = self.outcomes[job.name]
         out.start, out.end, out.wall_s, out.cpu_s = res.start, res.end, res.wall_s, res.cpu_s
-        out.peak_rss_bytes, out.exit_code, out.attempts, out.reported = res.peak_rss_bytes, res.exit_code, attempt, res.reported
+        out.peak_rss_bytes, out.exit_code, out.attempts = res.peak_rss_bytes, res.exit_code, attempt
+        out.reported = res.reported or NO_REPORT
         stopped = getattr(res, "stopped", None)
         if stopped:
             # Stopped before its outputs are looked at: what is recorded is what stays. The job
@@ -365,6 +386,7 @@ class JobLife:
         if getattr(res, "reason", None):  # e.g. the Slurm state, or sbatch's message
             why = f"{why}: {res.reason}"
         if attempt <= job.rule.retries and retrying:
+            self.attempts[job] = attempt
             self.events.retrying(job, why, attempt)
             self.state.finished(job.name)
             return job, lock, None

@@ -397,12 +397,12 @@ class Runner:
             events.run_error(e)
             self.log.close()
             raise
+        if stale or incomplete or any(d.adopt for d in decisions):  # something to run or record
+            self.log.keep()  # first: each decision's line then goes to the file, not to a list of N
         for d in decisions:
             events.decided(d)
             if d.reason is None:
                 life.up_to_date(d)
-        if stale or incomplete or any(d.adopt for d in decisions):  # something to run or record
-            self.log.keep()
         gathers = sum(1 for d in decisions if d.reason is None and d.job.gather)
         pending = sum(1 for d in stale if d.pending)
         # (the jobs the no-op memo vouched for without deciding them are up to date too)

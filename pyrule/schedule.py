@@ -58,7 +58,8 @@ class Schedule:
         self.keep_going = keep_going
         self.failed = False
         self.done: set[Job] = set()  # finished, skipped or dropped: never to start (again)
-        # Every job of the schedule is a key of both; consumers are stale jobs only.
+        # Every job of the schedule is a key of both (of `consumers` until it finished); consumers
+        # are stale jobs only.
         self.consumers: dict[Job, list[Job]] = {j: [] for j in stale}
         self.waiting: dict[Job, int] = {}
         for j in stale:
@@ -141,7 +142,9 @@ class Schedule:
         skipped: list[tuple[Job, str]] = []
         if not ok:
             self.failed = True
-        for c in self.consumers[job]:
+        # Its list goes: a done job's consumers are never looked at again (skip stops at it), and
+        # at a million jobs the lists are ~70 MB.
+        for c in self.consumers.pop(job, ()):
             if not ok:
                 skipped += self.skip(c, f"upstream {job.name} failed")
                 continue

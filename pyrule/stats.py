@@ -26,22 +26,24 @@ def write_stats(result, jobs: list[Job], argv: list[str], pipefiles: list[str]) 
     rules were loaded from (their digest is recorded)."""
     from .version import __version__
 
-    done = [(job, o) for job in jobs if (o := result.outcomes.get(job.name)) is not None]
-    keys = sorted({k for _, o in done for k in o.reported})
+    outcomes = result.outcomes
+    done = [job for job in jobs if job.name in outcomes]  # (the jobs, not pairs: 8 bytes a job)
+    keys = sorted({k for job in done for k in outcomes[job.name].reported})
     head: dict[str, Any] = {
         "run_id": result.run_id, "pyrule_version": __version__, "argv": argv,
         "pipefile_hash": _hash_files(pipefiles), "status": result.status,
         "wall_s": round(result.wall_s, 4),
         "totals": {s: result.count(s) for s in ("ran", "up-to-date", "failed", "interrupted", "skipped")},
-        "start": min((o.start for _, o in done if o.start), default=None),
-        "end": max((o.end for _, o in done if o.end), default=None),
+        "start": min((o.start for job in done if (o := outcomes[job.name]).start), default=None),
+        "end": max((o.end for job in done if (o := outcomes[job.name]).end), default=None),
     }
     with open(os.path.join(result.run_dir, "stats.json"), "w", encoding="utf-8") as fj, \
             open(os.path.join(result.run_dir, "stats.tsv"), "w", encoding="utf-8", newline="") as ft:
         fj.write(_to_json(head)[:-1] + ',"jobs":[')
         w = csv.writer(ft, delimiter="\t", lineterminator="\n")
         w.writerow(COLUMNS + keys)
-        for i, (job, o) in enumerate(done):
+        for i, job in enumerate(done):
+            o = outcomes[job.name]
             j = {
                 "rule": job.rule.name, "job": job.name, "status": o.status, "reason": o.reason,
                 "start": o.start or None, "end": o.end or None, "wall_s": round(o.wall_s, 4),
@@ -50,9 +52,33 @@ def write_stats(result, jobs: list[Job], argv: list[str], pipefiles: list[str]) 
                 "outputs": list(job.outputs), "deps": [d.name for d in job.deps],
                 "resources": {k: v for k, v in job.resources.items() if isinstance(v, (int, float, str))},
             }
-            fj.write(("," if i else "") + _to_json(j))
+            if i:
+                fj.write(",")
+            _write_json(fj, j)
             w.writerow([j[c] if j[c] is not None else "" for c in COLUMNS] + [o.reported.get(k, "") for k in keys])
         fj.write("]}")
+
+
+_PIECE = 4096  # items of a long list encoded at a time
+
+
+def _write_json(f, j: dict[str, Any]) -> None:
+    """`_to_json(j)` written to `f`; a long list (the inputs and deps of a job that gathers
+    100,000 others) a piece at a time: its text in one string, and the encoder's list of pieces
+    of it, cost ~1 KB an item at once."""
+    if all(len(v) <= _PIECE for k in ("inputs", "outputs", "deps") if isinstance(v := j[k], list)):
+        f.write(_to_json(j))
+        return
+    for n, (k, v) in enumerate(j.items()):
+        f.write(("{" if n == 0 else ",") + _to_json(k) + ":")
+        if isinstance(v, list) and len(v) > _PIECE:
+            f.write("[")
+            for i in range(0, len(v), _PIECE):
+                f.write(("," if i else "") + _to_json(v[i:i + _PIECE])[1:-1])
+            f.write("]")
+        else:
+            f.write(_to_json(v))
+    f.write("}")
 
 
 def _hash_files(files: list[str]) -> str:

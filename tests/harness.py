@@ -272,6 +272,26 @@ def read_intervals(path: Path) -> dict[str, tuple[float, float]]:
     return out
 
 
+def fanout(d: str | os.PathLike, n: int) -> Path:
+    """W7's shape in d (benchmarks/generate.py): `all` gathers `out/{i}.txt`, each a `cat` of
+    `in/{i}.txt`, for i < n; the Pipefile and the n inputs written. Returns d as a Path."""
+    d = Path(d)
+    pipefile(d, f"""
+        rule all:
+            input: expand("out/{{i}}.txt", i=range({n}))
+
+        rule copy:
+            output: "out/{{i}}.txt"
+            input: "in/{{i}}.txt"
+            shell: cat {{input}} > {{output}}
+    """)
+    os.makedirs(d / "in", exist_ok=True)
+    for i in range(n):
+        with open(d / "in" / f"{i}.txt", "w", encoding="utf-8") as f:
+            f.write("x\n")
+    return d
+
+
 def mount(*args: str) -> bool:
     """`mount ARGS` as root; False when not root, no mount(8), or it fails."""
     if os.geteuid() != 0 or not shutil.which("mount"):

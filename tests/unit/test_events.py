@@ -53,7 +53,7 @@ def sink(tmp_path: Path):
 
 def test_each_job_fact_goes_once_to_the_console_and_once_to_the_log(sink):
     events, console, logged = sink
-    out = JobOutcome(a, "ran", wall_s=1.5, peak_rss_bytes=2048, log=".pyrule/logs/a.log")
+    out = JobOutcome(a, "ran", wall_s=1.5, peak_rss_bytes=2048, logged=".pyrule/logs/a.log")
     events.started(a, 1, "output a.out is missing", "echo hi\necho there", False)
     events.retrying(a, "exit code 1", 1)
     events.finished(out)
