@@ -4,7 +4,8 @@ Creating a file costs ~100-200 us on ext4 here: as much as the rest of the runne
 `cat a > b` job. So a log that does not exist yet starts as an unnamed file (O_TMPFILE, ~12 us)
 in its directory, and gets its name (linkat, ~50 us) when the job ends having written something,
 or as soon as the job has run one sampling interval (so `tail -f` works on every longer job).
-A short job that printed nothing leaves no log file. Each run of a job starts its logs afresh
+A job that printed nothing leaves no log file once it succeeded (a longer one's named log is
+removed then). Each run of a job starts its logs afresh
 (a log left by an earlier run is truncated; a retry appends); pyrule's own log starts with a
 header (when, where, what: see header()), which does not count as printing something; a rule's
 own `log:` file is the user's: always created, no header.
@@ -111,6 +112,20 @@ class LogFiles:
         finally:
             if fd >= 0:
                 os.close(fd)
+
+    def named(self, fd: int) -> int:
+        """A log named while its job runs (its fd about to be closed): the size of its header."""
+        return self._headers.pop(fd, 0)
+
+    @staticmethod
+    def remove_quiet(path: str, header: int) -> None:
+        """A job that succeeded having printed nothing leaves no log, however long it ran: a
+        build of long quiet jobs leaves no file per job (its command is in run.log)."""
+        try:
+            if os.stat(path).st_size <= header:
+                os.unlink(path)
+        except FileNotFoundError:
+            pass
 
     def spare_fds(self) -> list[int]:
         """The spares' fds (a forked Python body closes them)."""

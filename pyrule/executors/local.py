@@ -197,6 +197,7 @@ class _Job:
     next_sample: float
     log_fd: int  # its log while still unnamed (joblog.py), else -1
     script: str = ""  # the script file a long shell body runs from, removed when it ends
+    log_header: int = -1  # its log's header size once named while it runs (a quiet success removes it)
 
 
 @record(slots=True)
@@ -676,6 +677,7 @@ class LocalExecutor(Executor):
             job = self._jobs[pid]
             job.next_sample = now + self.sample_interval
             if job.log_fd >= 0 and self._logs.name(job.log_fd, resolve(job.spec.workdir, job.spec.log_path)):
+                job.log_header = self._logs.named(job.log_fd)
                 os.close(job.log_fd)  # a longer job: its log gets its name now, for `tail -f`
                 job.log_fd = -1
 
@@ -719,6 +721,8 @@ class LocalExecutor(Executor):
         self._reaped.append(pid)
         if job.log_fd >= 0:
             self._logs.finish(job.log_fd, resolve(job.spec.workdir, job.spec.log_path), not _group_exists(pid))
+        elif job.log_header >= 0 and status == 0:
+            self._logs.remove_quiet(resolve(job.spec.workdir, job.spec.log_path), job.log_header)
         if job.script:
             _unlink(job.script)
         st = self._monitor.remove(pid)
