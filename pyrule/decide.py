@@ -258,35 +258,6 @@ class Decision:
     sig: tuple[str, dict[str, Any]] | None = field(default=None, repr=False)
 
 
-_LAZY: Any = object()  # in a _FirstOutputMissing's reason slot: the text is made when read
-_REASON = Decision.__dict__["reason"]  # the slot itself
-
-
-class _FirstOutputMissing(Decision):
-    """A Decision whose reason is "output OUT missing" for its job's first output, as text only
-    when read: at a million stale jobs (a dry run of an unbuilt tree) the million strings were
-    ~80 MB. The same object otherwise: `reason` reads and can be set as a Decision's."""
-
-    __slots__ = ()
-
-    @property  # type: ignore[override]  # (a property over the slot)
-    def reason(self) -> str | None:
-        text = _REASON.__get__(self)
-        return f"output {self.job.outputs[0]} missing" if text is _LAZY else text
-
-    @reason.setter
-    def reason(self, text: str | None) -> None:
-        _REASON.__set__(self, text)
-
-    def __eq__(self, other: object) -> bool:  # equal to a Decision of the same fields, as it would be
-        if isinstance(other, Decision):
-            return self._record_key(self) == other._record_key(other)  # type: ignore[attr-defined]  # (record's)
-        return NotImplemented
-
-    def __repr__(self) -> str:
-        return "Decision(" + super().__repr__().partition("(")[2]
-
-
 class Decider:
     """Decides each job in dependency order; `will_run` grows as it goes. The runner tells it what
     happens meanwhile through its methods (force, mark_incomplete, ran), not by editing its sets."""
@@ -398,8 +369,6 @@ class Decider:
         temps = job.flagged("temp") if missing else []
         for p in missing:
             if p not in temps:
-                if p is job.outputs[0]:
-                    return _FirstOutputMissing(job, _LAZY)
                 return Decision(job, f"output {p} missing")
         for dep in job.deps:
             if dep in self.will_run:
