@@ -541,6 +541,8 @@ def _main(args: argparse.Namespace, argv: list[str], console) -> int:
     if args.dry_run:
         if graph.planner is not None:  # (nothing is re-planned in a dry run: memory back before deciding)
             graph.planner.release()
+        if not options.force:  # (only --force FILE looks a job up by its output here: ~40 bytes a job)
+            graph.producers = {}
         decisions = dry_run(graph, rules, options, console)
         if args.cache or (args.cache is None and (os.environ.get("PYRULE_CACHE") or rules.cache)):  # cache.py
             from .cache import annotate_dry_run

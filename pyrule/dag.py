@@ -37,7 +37,7 @@ def render(graph: JobGraph, fmt: str, decisions: Sequence | None = None) -> str:
     if fmt == "json":
         nodes = []
         for j in graph.jobs:
-            node = {"id": j.name, "rule": j.rule.name, "wildcards": j.wildcards, "outputs": list(j.outputs),
+            node = {"id": j.name, "rule": j.rule.name, "wildcards": dict(j.wildcards), "outputs": list(j.outputs),
                     "inputs": list(j.inputs)}
             if j.name in st:
                 node["status"], node["reason"] = st[j.name]

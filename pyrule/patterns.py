@@ -8,7 +8,7 @@ costs one dict probe per distinct suffix length, then a prefix check, then one r
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 from .record import record
 
@@ -86,7 +86,7 @@ class Pattern:
         m = self._regex.fullmatch(path)
         return m.groupdict() if m else None
 
-    def format(self, wildcards: dict[str, str]) -> str:
+    def format(self, wildcards: Mapping[str, str]) -> str:
         """The path for these wildcard values (KeyError names a missing one)."""
         if not self.names:
             return self.prefix
@@ -144,7 +144,7 @@ def template_of(text: str) -> str:
     return fmt
 
 
-def format_wildcards(text: str, wildcards: dict[str, str]) -> str:
+def format_wildcards(text: str, wildcards: Mapping[str, str]) -> str:
     """Fill `{name}` fields that are wildcards; leave every other brace alone (`{{` gives `{`)."""
     if "{" not in text and "}" not in text:
         return text

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from .checkpoints import CheckpointPending, CheckpointResult, CheckpointsProxy
 from .errors import Location, PipefileError, UsageError, suggest
-from .graph import Job, JobGraph
+from .graph import NO_WILDCARDS, Job, JobGraph, Wildcards
 from .paths import Namespace, Paths
 from .patterns import Candidate, Pattern, PatternIndex, format_wildcards, template_of
 from .project import STATE_DIR, outside
@@ -80,7 +80,7 @@ class Planner:
                     self._shell_checks[rule.name] = fields
             for i, p in enumerate(pats):
                 self.index.add((rule, i), p)
-        self.jobs: dict[tuple, Job] = {}
+        self.jobs: dict[tuple[str, tuple[str, ...]], dict[Any, Job]] = {}  # see _job
         self.producer: dict[str, Job | None] = {}
         self._makeable: dict[str, bool] = {}
         # Checkpoints: which jobs asked which checkpoint job, and which checkpoint jobs ran here.
@@ -88,6 +88,7 @@ class Planner:
         self.completed: set[Job] = set()
         self._asking: list[Job] = []
         self._dir_outputs: dict[str, Job] = {}
+        self._names: dict[tuple[str, ...], tuple[str, ...]] = {}  # wildcard names, one tuple the jobs share
         self._plain_env: dict[str, dict[str, str]] = {}  # rule name -> its env, without env functions
         # rule name -> its outputs' and inputs' str.format templates (_templates; None: not plain)
         self._compiled: dict[str, tuple[list[str] | None, list[str] | None]] = {}
@@ -243,7 +244,7 @@ class Planner:
         why = f"needed by {needed_by.name}" + (f" for '{needed_by.outputs[0]}'" if needed_by.outputs else "")
         named = self.rules.rules.get(path)
         if named is not None and named.phony:  # `out: all` where `all` is a rule that makes no file
-            chain = self._chain(self.jobs.get((path,)), needed_by)
+            chain = self._chain(self.jobs.get((path, ()), {}).get(()), needed_by)
             what = (f"dependency cycle: {' -> '.join([*chain, path])}: " if chain else "") + \
                 f"'{path}' is a rule that makes no file, and an input must be a file ({why})"
             return PipefileError(what, needed_by.rule.where("input"),
@@ -270,12 +271,19 @@ class Planner:
 
     # --- jobs ------------------------------------------------------------------------------
 
-    def _job(self, rule: Rule, wildcards: dict[str, str], path: str | None = None) -> Job:
+    def _job(self, rule: Rule, wildcards: Mapping[str, str], path: str | None = None) -> Job:
         """The job of `rule` for these wildcards (made once); `path`: the file it was asked for,
         one of its outputs, whose string the job keeps rather than an equal copy."""
-        # (names and values flat: one tuple a job, not one more per wildcard)
-        key = (rule.name, *itertools.chain.from_iterable(wildcards.items())) if wildcards else (rule.name,)
-        job = self.jobs.get(key)
+        # The jobs by rule and wildcard names (in their order), then by the values: the value
+        # itself (one wildcard) or the tuple of them, which the job's Wildcards keeps: no key
+        # object a job (a tuple of the rule name, names and values was 64 bytes a job).
+        names = tuple(wildcards)
+        jobs = self.jobs.get((rule.name, names))
+        if jobs is None:
+            names = self._names.setdefault(names, names)
+            jobs = self.jobs[(rule.name, names)] = {}
+        key = next(iter(wildcards.values())) if len(names) == 1 else tuple(wildcards.values())
+        job = jobs.get(key)
         if job is not None:
             return job
         outputs = self._formatted(rule, wildcards, 0)
@@ -318,7 +326,7 @@ class Planner:
         name = rule.name + ("[" + ",".join([f"{k}={v}" for k, v in wildcards.items()]) + "]" if wildcards else "")
         job = Job(
             rule=rule,
-            wildcards=wildcards,
+            wildcards=Wildcards(self._names[names], key) if wildcards else NO_WILDCARDS,
             name=name,
             outputs=outputs,
             inputs=Paths(),
@@ -327,7 +335,7 @@ class Planner:
             resources=shared[1] if shared is not None else Namespace(),
             env=self._rule_env(rule),
         )
-        self.jobs[key] = job
+        jobs[key] = job
         for out in outputs:
             self.producer[out] = job
             if "directory" in getattr(out, "flags", ()):
@@ -338,7 +346,9 @@ class Planner:
             _check_utf8(rule, "input", job.inputs)
             self._check_shell(job)
         except BaseException:
-            del self.jobs[key]
+            del jobs[key]
+            if not jobs:
+                del self.jobs[(rule.name, names)]
             raise
         return job
 
@@ -496,7 +506,7 @@ class Planner:
         finally:
             self._asking.pop()
 
-    def _formatted(self, rule: Rule, wildcards: dict[str, str], which: int) -> Paths | None:
+    def _formatted(self, rule: Rule, wildcards: Mapping[str, str], which: int) -> Paths | None:
         """The rule's outputs (which=0) or inputs (1) for these wildcards by its compiled
         templates, when every item is one plain unnamed path string; None: the general way."""
         try:
@@ -513,7 +523,7 @@ class Planner:
         except KeyError:  # a field that is no wildcard of this job: format_wildcards leaves it as written
             return None
 
-    def _inputs(self, rule: Rule, wildcards: dict[str, str], job: Job | None) -> Paths:
+    def _inputs(self, rule: Rule, wildcards: Mapping[str, str], job: Job | None) -> Paths:
         fast = self._formatted(rule, wildcards, 1)
         if fast is not None:
             return fast
@@ -521,7 +531,7 @@ class Planner:
         self._input_items(rule, wildcards, job, items)
         return self._input_paths(items, wildcards)
 
-    def _input_items(self, rule: Rule, wildcards: dict[str, str], job: Job | None, items: list) -> None:
+    def _input_items(self, rule: Rule, wildcards: Mapping[str, str], job: Job | None, items: list) -> None:
         for item_name, value in rule.inputs:
             if callable(value):
                 if job is not None:
@@ -548,7 +558,7 @@ class Planner:
                                             rule.where("input"), "return a path or a list of paths") from None
             items.append((item_name, value))
 
-    def _input_paths(self, items: list, wildcards: dict[str, str]) -> Paths:
+    def _input_paths(self, items: list, wildcards: Mapping[str, str]) -> Paths:
         paths = Paths.from_items(_format_items(items, wildcards))
         for i, p in enumerate(paths):
             n = normpath(p)
@@ -661,7 +671,7 @@ def _flat(items) -> list[str]:
     return out
 
 
-def _format_items(items, wildcards: dict[str, str]) -> list:
+def _format_items(items, wildcards: Mapping[str, str]) -> list:
     if not wildcards:
         return items
     return [(n, _format(v, wildcards) if isinstance(v, str) else [_format(x, wildcards) for x in v])
@@ -677,13 +687,13 @@ def _templates(items) -> list[str] | None:
     return [template_of(value) for _, value in items]
 
 
-def _format(value: str, wildcards: dict[str, str]) -> str:
+def _format(value: str, wildcards: Mapping[str, str]) -> str:
     """Fill in the wildcards; a temp()/protected()/directory() path keeps its flags."""
     text = format_wildcards(value, wildcards)
     return text if value.__class__ is str else FlaggedPath(text, value.flags)  # type: ignore[attr-defined]  # a FlaggedPath
 
 
-def _call(rule: Rule, section: str, fn: Callable, wildcards: dict[str, str], job_name: str) -> Any:
+def _call(rule: Rule, section: str, fn: Callable, wildcards: Mapping[str, str], job_name: str) -> Any:
     try:
         return fn(Namespace(wildcards))
     except (PipefileError, CheckpointPending):
@@ -727,7 +737,7 @@ def _user_line(e: BaseException) -> Location | None:
     return Location(found[0], found[1], len(text) - len(text.lstrip()) + 1)  # (1 when the line is gone: '')
 
 
-def _evaluated(rule: Rule, section: str, values: dict[str, Any], wildcards: dict[str, str], job_name: str) -> dict:
+def _evaluated(rule: Rule, section: str, values: dict[str, Any], wildcards: Mapping[str, str], job_name: str) -> dict:
     out = {}
     for k, v in values.items():
         if callable(v):

@@ -28,6 +28,7 @@ from .errors import Location, PipefileError
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from typing import Any
 
 # A step is `.name`, `[i]` or `[key]` (`{config[samples]}`, as in Python's str.format).
@@ -67,7 +68,7 @@ def context(job, namespace: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def substitute(text: str, ctx: dict[str, Any], wildcards: dict[str, str], namespace: dict[str, Any]) -> str:
+def substitute(text: str, ctx: dict[str, Any], wildcards: Mapping[str, str], namespace: dict[str, Any]) -> str:
     return template(text).render(ctx, wildcards, namespace)
 
 
@@ -125,13 +126,13 @@ class Template:
         # Paths that may not fit where they are: checked per job.
         self.checked = [f for f in self.fields if f.escaped or f.quoting in (SINGLE, HEREDOC, HEREDOC_QUOTED, UNSURE)]
 
-    def render(self, ctx: dict[str, Any], wildcards: dict[str, str], namespace: dict[str, Any]) -> str:
+    def render(self, ctx: dict[str, Any], wildcards: Mapping[str, str], namespace: dict[str, Any]) -> str:
         out = []
         for part in self.parts:
             out.append(part if part.__class__ is str else self._value(part, ctx, wildcards, namespace))  # type: ignore[arg-type]  # not a str: a Field
         return "".join(out)
 
-    def check(self, fields: list[Field], ctx: dict[str, Any], wildcards: dict[str, str],
+    def check(self, fields: list[Field], ctx: dict[str, Any], wildcards: Mapping[str, str],
               namespace: dict[str, Any], rule: str, loc: Location | None) -> None:
         """Raise a located PipefileError for the first of these fields (check_rule() gives them)
         that cannot be substituted for this job."""
@@ -184,7 +185,7 @@ class Template:
         before = self.text[:f.start]
         return Location(loc.file, loc.line + before.count("\n"), loc.col + f.start - (before.rfind("\n") + 1))
 
-    def _value(self, f: Field, ctx: dict[str, Any], wildcards: dict[str, str], namespace: dict[str, Any]) -> str:
+    def _value(self, f: Field, ctx: dict[str, Any], wildcards: Mapping[str, str], namespace: dict[str, Any]) -> str:
         root = f.root
         if root in ctx:
             value, what = ctx[root], _QUOTED.get(root)
