@@ -67,7 +67,8 @@ def run(args: argparse.Namespace, graph: JobGraph, rules: Rules, options, consol
 @contextmanager
 def _locked(graph: JobGraph, command: str, dry: bool):
     """The outputs of every job of the graph locked as a run locks them while it runs a job
-    (locks.JobLock): refused while another pyrule holds one; a dry run takes none."""
+    (locks.JobLock; each lock file nobody else uses locked whole, so a million outputs take 64
+    locks): refused while another pyrule holds one; a dry run takes none."""
     from .locks import JobLock
     from .project import STATE_DIR
 
@@ -75,7 +76,7 @@ def _locked(graph: JobGraph, command: str, dry: bool):
     if dry or not jobs:
         yield
         return
-    lock = JobLock(STATE_DIR, [p for j in jobs for p in j.outputs])
+    lock = JobLock(STATE_DIR, [p for j in jobs for p in j.outputs], whole_files=True)
     try:
         acquired = lock.try_acquire()
     except OSError as e:  # .pyrule or .pyrule/locks a file, a read-only directory

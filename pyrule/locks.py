@@ -48,9 +48,9 @@ def _place(key: str) -> tuple[int, int]:
     return h >> 58, h & _MASK
 
 
-def _flock(kind: int, offset: int) -> bytes:
-    # struct flock (64-bit Linux): l_type, l_whence, l_start, l_len, l_pid (0 for OFD locks)
-    return struct.pack("hhqqi4x", kind, os.SEEK_SET, offset, 1, 0)
+def _flock(kind: int, offset: int, length: int = 1) -> bytes:
+    # struct flock (64-bit Linux): l_type, l_whence, l_start, l_len (0: to the end), l_pid (0 for OFD locks)
+    return struct.pack("hhqqi4x", kind, os.SEEK_SET, offset, length, 0)
 
 
 class ProjectLock:
@@ -126,17 +126,24 @@ def open_dir(root: str) -> int:
 
 class JobLock:
     """Non-blocking lock on a job's outputs (one byte per output, taken in sorted order), and
-    shared locks on `shared` (its inputs made by other jobs). `dir_fd`: the run's open_dir()."""
+    shared locks on `shared` (its inputs made by other jobs). `dir_fd`: the run's open_dir().
+
+    `whole_files`: for a command over a whole graph's outputs (--touch, --delete-all-output),
+    each lock file that no other process holds a lock in is locked whole, with one lock: a
+    million outputs one byte each would take hours (each lock walks the file's list). That also
+    keeps other runs from starting any job while the command runs (they wait, as for a job);
+    a file another process holds a lock in gets one byte per output, as without."""
 
     def __init__(self, root: str, keys: list[str], shared: list[str] | tuple[str, ...] = (),
-                 dir_fd: int | None = None):
+                 dir_fd: int | None = None, whole_files: bool = False):
         self._dir = os.path.join(root, "locks")
         self._dir_fd = dir_fd
         own = set(keys)
         self._wanted = sorted({(*_place(k), fcntl.F_WRLCK) for k in own})
         self._wanted += sorted({(*_place(k), fcntl.F_RDLCK) for k in set(shared) - own})
+        self._whole_files = whole_files
         self._fds: dict[int, int] = {}  # file number -> fd
-        self._taken: list[tuple[int, int]] = []  # (fd, offset)
+        self._taken: list[tuple[int, int, int]] = []  # (fd, offset, length)
         self.held = False
 
     def _open(self, number: int) -> int:
@@ -159,23 +166,41 @@ class JobLock:
         return fd
 
     def try_acquire(self) -> bool:
+        whole: dict[int, bool] = {}  # file number -> locked whole (whole_files)
         for number, offset, kind in self._wanted:
             try:
                 fd = self._open(number)
-                fcntl.fcntl(fd, fcntl.F_OFD_SETLK, _flock(kind, offset))
-            except OSError as e:
+                if self._whole_files:
+                    if number not in whole:
+                        whole[number] = self._lock(fd, fcntl.F_WRLCK, 0, 0)
+                    if whole[number]:
+                        continue
+                if not self._lock(fd, kind, offset, 1):
+                    self._unlock_all()
+                    return False
+            except OSError as e:  # EAGAIN from _open: a lock file replaced meanwhile
                 self._unlock_all()
                 if e.errno in _BUSY:
                     return False
                 raise
-            self._taken.append((fd, offset))
         self.held = True
+        return True
+
+    def _lock(self, fd: int, kind: int, offset: int, length: int) -> bool:
+        """One lock (length 0: the whole file), without waiting; False if held elsewhere."""
+        try:
+            fcntl.fcntl(fd, fcntl.F_OFD_SETLK, _flock(kind, offset, length))
+        except OSError as e:
+            if e.errno in _BUSY:
+                return False
+            raise
+        self._taken.append((fd, offset, length))
         return True
 
     def _unlock_all(self) -> None:
         try:  # explicitly: a forked Python body shares the descriptors, and closing ours alone would not
-            for fd, offset in self._taken:
-                fcntl.fcntl(fd, fcntl.F_OFD_SETLK, _flock(fcntl.F_UNLCK, offset))
+            for fd, offset, length in self._taken:
+                fcntl.fcntl(fd, fcntl.F_OFD_SETLK, _flock(fcntl.F_UNLCK, offset, length))
         finally:
             for fd in self._fds.values():
                 os.close(fd)

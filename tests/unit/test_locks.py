@@ -107,17 +107,24 @@ def file_of(root: Path, key: str) -> str:
 
 
 def locked_bytes(path: Path) -> list[tuple[int, int, int]]:
-    """(type, start, length) of the locks others hold on `path`, seen from a new open file description."""
+    """(type, start, length) of the locks others hold on `path`, seen from a new open file
+    description, in order. F_OFD_GETLK names one conflicting lock of a range (not the lowest
+    when several processes hold some), so the ranges either side of each are probed again."""
     fd = os.open(path, os.O_RDWR)
     try:
-        found, start = [], 0
-        while True:
-            probe = struct.pack("hhqqi4x", fcntl.F_WRLCK, os.SEEK_SET, start, 0, 0)
+        found, ranges = [], [(0, 0)]  # (start, length; 0: to the end)
+        while ranges:
+            start, length = ranges.pop()
+            probe = struct.pack("hhqqi4x", fcntl.F_WRLCK, os.SEEK_SET, start, length, 0)
             kind, _, lstart, llen, _ = struct.unpack("hhqqi4x", fcntl.fcntl(fd, fcntl.F_OFD_GETLK, probe))
             if kind == fcntl.F_UNLCK:
-                return found
+                continue
             found.append((kind, lstart, llen))
-            start = lstart + llen
+            if lstart > start:
+                ranges.append((start, lstart - start))
+            if llen and (not length or lstart + llen < start + length):
+                ranges.append((lstart + llen, 0 if not length else start + length - lstart - llen))
+        return sorted(found, key=lambda f: f[1])
     finally:
         os.close(fd)
 
@@ -365,3 +372,50 @@ def test_the_project_lock_is_on_a_directory(tmp_path: Path):
         assert os.path.samestat(os.fstat(lock.fd), os.stat("."))
     finally:
         lock.close()
+
+
+# --- whole files: a command over a whole graph's outputs (--touch, --delete-all-output) ---------
+
+
+def test_whole_files_lock_each_free_file_with_one_lock(tmp_path: Path):
+    keys = [f"out/{i}.txt" for i in range(5000)]  # every one of the 64 files, ~80 keys each
+    lock = JobLock(str(tmp_path), keys, whole_files=True)
+    assert lock.try_acquire() and lock.held
+    names = lock_files(tmp_path)
+    assert len(names) == 64
+    for name in names:  # one lock from byte 0 to the end: not a byte per key
+        assert locked_bytes(tmp_path / "locks" / name) == [(fcntl.F_WRLCK, 0, 0)], name
+    # so another process can take none of them, nor any other key (it waits, as for a job)
+    assert not JobLock(str(tmp_path), ["out/17.txt"]).try_acquire()
+    assert not JobLock(str(tmp_path), ["unrelated"]).try_acquire()
+    lock.release()
+    for name in names:
+        assert locked_bytes(tmp_path / "locks" / name) == [], name
+    assert JobLock(str(tmp_path), ["unrelated"]).try_acquire()
+
+
+def test_whole_files_are_refused_a_key_another_holds(tmp_path: Path):
+    keys = [f"out/{i}.txt" for i in range(300)]
+    other = JobLock(str(tmp_path), [keys[123]])
+    assert other.try_acquire()
+    lock = JobLock(str(tmp_path), keys, whole_files=True)
+    assert not lock.try_acquire() and not lock.held
+    for name in lock_files(tmp_path):  # it gave back all it took; only the other's byte is locked
+        assert len(locked_bytes(tmp_path / "locks" / name)) == (name == file_of(tmp_path, keys[123]))
+    other.release()
+
+
+def test_a_file_another_holds_an_unrelated_key_in_is_locked_byte_by_byte(tmp_path: Path):
+    keys = [f"out/{i}.txt" for i in range(300)]
+    crowded = file_of(tmp_path, keys[0])
+    unrelated = next(k for k in (f"elsewhere/{i}" for i in range(10_000)) if file_of(tmp_path, k) == crowded)
+    other = JobLock(str(tmp_path), [unrelated])
+    assert other.try_acquire()
+    lock = JobLock(str(tmp_path), keys, whole_files=True)
+    assert lock.try_acquire()  # not refused for a key it does not want
+    mine = [k for k in keys if file_of(tmp_path, k) == crowded]
+    assert len(locked_bytes(tmp_path / "locks" / crowded)) == len(mine) + 1  # its bytes and the other's
+    for k in mine:
+        assert not JobLock(str(tmp_path), [k]).try_acquire(), k
+    lock.release()
+    other.release()
