@@ -272,11 +272,10 @@ def read_intervals(path: Path) -> dict[str, tuple[float, float]]:
     return out
 
 
-def fanout(d: str | os.PathLike, n: int) -> Path:
-    """W7's shape in d (benchmarks/generate.py): `all` gathers `out/{i}.txt`, each a `cat` of
-    `in/{i}.txt`, for i < n; the Pipefile and the n inputs written. Returns d as a Path."""
-    d = Path(d)
-    pipefile(d, f"""
+def fanout_pipefile(n: int) -> str:
+    """W7's shape (benchmarks/generate.py): `all` gathers `out/{i}.txt`, each a `cat` of
+    `in/{i}.txt`, for i < n."""
+    return f"""
         rule all:
             input: expand("out/{{i}}.txt", i=range({n}))
 
@@ -284,7 +283,13 @@ def fanout(d: str | os.PathLike, n: int) -> Path:
             output: "out/{{i}}.txt"
             input: "in/{{i}}.txt"
             shell: cat {{input}} > {{output}}
-    """)
+    """
+
+
+def fanout(d: str | os.PathLike, n: int) -> Path:
+    """fanout_pipefile(n) in d, and its n inputs (`x`). Returns d as a Path."""
+    d = Path(d)
+    pipefile(d, fanout_pipefile(n))
     os.makedirs(d / "in", exist_ok=True)
     for i in range(n):
         with open(d / "in" / f"{i}.txt", "w", encoding="utf-8") as f:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from harness import ok, pipefile, write
+from harness import fanout_pipefile, ok, pipefile, write
 
 PARTIAL = "job(s) they reach"
 MEMO = "no-op memo"  # a whole no-op answered from the memo
@@ -130,16 +130,7 @@ def test_a_deleted_output_is_rebuilt(tmp_path: Path, path: str, rerun: set[str])
 def test_two_changed_inputs_in_different_chunks(tmp_path: Path):
     # 2 x 2100 paths: more than one chunk of 4096 paths, far apart
     n = 2100
-    text = f"""
-    rule all:
-        input: expand("out/{{i}}.txt", i=range({n}))
-
-    rule copy:
-        output: "out/{{i}}.txt"
-        input: "in/{{i}}.txt"
-        shell: cat {{input}} > {{output}}
-    """
-    d = _project(tmp_path / "p", text, n)
+    d = _project(tmp_path / "p", fanout_pipefile(n), n)
 
     def change(d: Path) -> None:
         write(d / "in" / "3.txt", "changed\n")

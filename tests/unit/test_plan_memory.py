@@ -10,10 +10,10 @@ params/resources dicts back, it failed at ~1,455; with a dict as a job's wildcar
 
 from __future__ import annotations
 
-import os
 import tracemalloc
 
 import pytest
+from harness import fanout
 
 from pyrule.load import load
 from pyrule.plan import plan
@@ -28,20 +28,7 @@ BOUND = 1_060
 
 @pytest.mark.slow
 def test_peak_memory_per_planned_job_at_100k(project):
-    project.pipefile(f"""
-        rule all:
-            input: expand("out/{{i}}.txt", i=range({N}))
-
-        rule copy:
-            output: "out/{{i}}.txt"
-            input: "in/{{i}}.txt"
-            shell: cat {{input}} > {{output}}
-    """)
-    os.mkdir(project / "in")
-    for i in range(N):
-        fd = os.open(project / "in" / f"{i}.txt", os.O_WRONLY | os.O_CREAT, 0o644)
-        os.write(fd, b"x\n")
-        os.close(fd)
+    fanout(project, N)
     rules = load("Pipefile")
     tracemalloc.start()
     try:
