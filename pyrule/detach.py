@@ -133,8 +133,8 @@ def _submit_wave(life: JobLife, events: Events, executor: Executor, wave: list[J
         job, lock, done = life.ended(res)
         inflight.pop(job, None)
         ended.append((job, lock, done))
+    life.journal.ended([job.name for job, _, _ in ended])  # before the marks go (jobs.JobLife.start)
     state.flush()
-    life.journal.ended([job.name for job, _, _ in ended])
     for job, lock, done in ended:
         lock.release()
         if done:

@@ -267,17 +267,23 @@ class JobLife:
         executor, kind = self.executor, self.kind
         assert executor is not None and kind is not None, "open() first"
         setting, attempts = self.setting, self.attempts
-        # The journal first: a kill between the two leaves the job journaled, never only marked.
-        try:
-            self.journal.started([(j.name, list(j.outputs)) for j, _, _ in starts], setting.executor, time.time())
-        except OSError as e:
-            for _job, lock, _d in starts:  # not started: nothing to stop, and the locks go back now
-                lock.release()
-            raise StateError(f"cannot write the journal of running jobs {self.journal.path}: {e.strerror or e}",
-                             hint=f"is the disk full, or {STATE_DIR}/{DIR} not a directory pyrule can write in?") from None
+        # The store's mark first, then the journal; at the end the journal first, then the mark goes
+        # (run.Runner's wait loop): a job is open in the journal only while the store has it
+        # marked. Another live pyrule that takes the lock of a dead run's job sees only the mark
+        # (and then ends the job in that run's journal too: journal.settle); the next run sees
+        # both, and would otherwise rebuild a job the other one finished.
         # Which executor runs them is on record from now: recovery asks each executor only about its own jobs.
         self.state.mark_running([(j.name, kind.unstarted, list(j.outputs)) for j, _, _ in starts], setting.run_id,
                                 self_start())
+        try:
+            self.journal.started([(j.name, list(j.outputs)) for j, _, _ in starts], setting.executor, time.time())
+        except OSError as e:
+            # not started: nothing to stop; unmarked before the locks go back
+            self.state.forget_running([j.name for j, _, _ in starts])
+            for _job, lock, _d in starts:
+                lock.release()
+            raise StateError(f"cannot write the journal of running jobs {self.journal.path}: {e.strerror or e}",
+                             hint=f"is the disk full, or {STATE_DIR}/{DIR} not a directory pyrule can write in?") from None
         unstarted: list[tuple[Job, Any, str]] = []
         for job, lock, d in starts:
             attempts[job] = attempts.get(job, 0) + 1
@@ -313,7 +319,9 @@ class JobLife:
         return unstarted
 
     def not_started(self, job: Job, why: str) -> None:
-        """A job that could not start fails (not retried: it would fail the same way)."""
+        """A job that could not start fails (not retried: it would fail the same way). Its end is
+        in the journal at once and its mark goes with the caller's next flush (see start())."""
+        self.journal.ended([job.name])
         self.state.finished(job.name)
         out = self.outcomes[job.name]
         out.status, out.reason, out.attempts = "failed", why, 1
@@ -427,11 +435,11 @@ class JobLife:
             out.start, out.end, out.wall_s = start, end, end - start
             self.state.finished(job.name)
             self.events.interrupted(job)
+        self.journal.ended(list(running))  # (before the marks go: see start())
         try:
             self.state.flush()  # no longer marked running before another pyrule can take the locks
         except StateError:  # the store is failing (that may be why we stop): still marked, so
             pass  # the next run finds them incomplete, and their outputs are gone already
-        self.journal.ended(list(running))
         for _job, lock, _start, _ in running.values():
             lock.release()
 

@@ -612,10 +612,11 @@ class Runner:
                 job, lock, ok = life.ended(res, retrying=not self.interrupted)
                 sched.stopped(job)
                 ended.append((job, lock, ok))
-            # Recorded before the locks go: another pyrule waiting on them re-checks the job
-            # against the store at once, and must find this success there.
-            self.state.flush()
+            # Ended in the journal before the store's marks go (JobLife.start says why); recorded
+            # before the locks go: another pyrule waiting on them re-checks the job against the
+            # store at once, and must find this success there.
             life.journal.ended([job.name for job, _, _ in ended])
+            self.state.flush()
             for job, lock, ok in ended:
                 lock.release()
                 if ok is None:  # retry

@@ -1,0 +1,109 @@
+"""A pyrule process killed (SIGKILL) at an exact step of starting or ending a job, while another
+pyrule process runs in the same directory: the other one must finish the job and leave the tree
+up to date, with no stale "interrupted" trace that makes the next run rebuild it.
+
+A job is noted as running twice, in the store (state.py, a row per job) and in the run's journal
+(journal.py, a file per run, which survives a damaged store). A live process that later takes the
+dead one's job lock sees only the store; the next run sees both. So the journal may have a job
+open only while the store has it marked: opened after the mark, ended before the mark goes. Found
+by tests/reliability/test_concurrency_stress.py on CI: a kill between the store's flush and the
+journal's "end" line left `make[i=83]: incomplete after an interrupted run` after both other
+processes had finished it.
+
+The kill is aimed by running pyrule with one of its own steps wrapped to kill the process when
+it reaches that step for job `j` (KILLER below): everything else is the real pyrule, real files
+and real processes.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from harness import ok, pipefile, spawn, wait_for
+
+KILLER = """
+import os, runpy, signal, sys
+
+step = os.environ["KILL_AT"]
+
+def killing(cls, name, hits):
+    inner = getattr(cls, name)
+    def step_then_die(self, *args, **kwargs):
+        if hits(*args):
+            os.kill(os.getpid(), signal.SIGKILL)
+        return inner(self, *args, **kwargs)
+    setattr(cls, name, step_then_die)
+
+from pyrule.journal import Journal
+from pyrule.state import State
+
+if step == "mark_running":
+    killing(State, "mark_running", lambda jobs, *rest: any(j[0] == "j" for j in jobs))
+elif step == "journal_started":
+    killing(Journal, "started", lambda jobs, *rest: any(j[0] == "j" for j in jobs))
+elif step == "journal_ended":
+    killing(Journal, "ended", lambda names: "j" in names)
+sys.argv[0] = "pyrule"
+runpy.run_module("pyrule", run_name="__main__")
+"""
+
+PIPEFILE = """
+    rule all:
+        input: "j.txt", "k.txt"
+
+    rule p:
+        output: "p.txt"
+        shell:
+            touch p-started
+            while [ ! -e gate-p ]; do sleep 0.02; done
+            echo p > {output}
+
+    rule j:
+        output: "j.txt"
+        input: "p.txt"
+        shell: cat {input} > {output}; echo j >> {output}
+
+    rule k:
+        output: "k.txt"
+        shell:
+            touch k-started
+            while [ ! -e gate-k ]; do sleep 0.02; done
+            echo k > {output}
+"""
+
+
+@pytest.mark.parametrize("step", ["mark_running", "journal_started", "journal_ended"])
+def test_killed_at_a_step_of_a_job_another_run_finishes_it_and_the_tree_is_up_to_date(tmp_path: Path, step: str):
+    d = tmp_path / "proj"
+    d.mkdir()
+    pipefile(d, PIPEFILE)
+    env = dict(os.environ, KILL_AT=step, NO_COLOR="1")
+    env.pop("PYRULE_REPORT", None)
+    # A builds j.txt; it is killed at `step` of job j, after p (which holds it until gate-p).
+    a = subprocess.Popen([sys.executable, "-c", KILLER, "j.txt"], cwd=d, env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: (d / "p-started").exists(), timeout=60, what="A's job p")
+        # B starts while A lives (so its start-up recovery has nothing to do) and runs k, alone
+        # (-j1), until gate-k: it meets j only after A is dead.
+        b = spawn(d, "-j1", "all")
+        wait_for(lambda: (d / "k-started").exists(), timeout=60, what="B's job k")
+        (d / "gate-p").touch()
+        _, a_err = a.communicate(timeout=60)
+        assert a.returncode == -signal.SIGKILL, f"A was not killed at {step} (exit {a.returncode}):\n{a_err}"
+        (d / "gate-k").touch()
+        b_out, b_err = b.communicate(timeout=60)
+        assert b.returncode == 0, f"B exit {b.returncode}\n{b_out}\n{b_err}"
+    finally:
+        for p in (a, *([b] if "b" in locals() else [])):
+            if p.poll() is None:
+                p.kill()
+                p.communicate()
+    assert (d / "j.txt").read_text() == "p\nj\n"
+    again = ok(d, "-n", "-q")
+    assert again.out.strip() == "", f"not up to date after B finished:\n{again.out}"
