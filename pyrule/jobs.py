@@ -215,10 +215,7 @@ class JobLife:
             # Another run has it marked running, yet we hold its lock and its pyrule is gone: it
             # died while running it (after this run started). A run always clears the mark
             # before it gives the lock back, so its outputs are suspect: never adopt or keep them.
-            self.decider.mark_incomplete(self.recovery.locked([left]))
-            from .journal import settle
-
-            settle(STATE_DIR, left.run_id, {left.name})
+            self.decider.mark_incomplete(self.recovery.locked([left]))  # (ended in its journal too)
         for p in job.outputs:
             self.stats.forget(p)
         d = self.decider.decide(job, fresh=True)
@@ -270,7 +267,7 @@ class JobLife:
         # The store's mark first, then the journal; at the end the journal first, then the mark goes
         # (run.Runner's wait loop): a job is open in the journal only while the store has it
         # marked. Another live pyrule that takes the lock of a dead run's job sees only the mark
-        # (and then ends the job in that run's journal too: journal.settle); the next run sees
+        # (and then ends the job in that run's journal too: recover.Recovery); the next run sees
         # both, and would otherwise rebuild a job the other one finished.
         # Which executor runs them is on record from now: recovery asks each executor only about its own jobs.
         self.state.mark_running([(j.name, kind.unstarted, list(j.outputs)) for j, _, _ in starts], setting.run_id,

@@ -62,6 +62,7 @@ class Recovery:
         return self._rows(rows, locked=True)
 
     def _rows(self, rows: list[RunningJob], locked: bool) -> set[str]:
+        from .journal import settle
         from .locks import JobLock
 
         names = set()
@@ -77,6 +78,9 @@ class Recovery:
                 if now is None or now.run_id != r.run_id:
                     continue  # cleaned up (and perhaps rebuilt) by another pyrule meanwhile
                 if not self.one(r):  # (an adopted job stays marked until its new run ends it)
+                    # Ended in the dead run's journal before its mark goes, as a run ends its own
+                    # jobs (jobs.JobLife.start): a kill between the two must leave it marked.
+                    settle(STATE_DIR, r.run_id, {r.name})
                     self.state.forget_running([r.name])
                 names.add(r.name)
             finally:

@@ -39,6 +39,15 @@ def killing(cls, name, hits):
         return inner(self, *args, **kwargs)
     setattr(cls, name, step_then_die)
 
+def killing_function(module, name, hits):
+    inner = getattr(module, name)
+    def step_then_die(*args, **kwargs):
+        if hits(*args):
+            os.kill(os.getpid(), signal.SIGKILL)
+        return inner(*args, **kwargs)
+    setattr(module, name, step_then_die)
+
+import pyrule.journal
 from pyrule.journal import Journal
 from pyrule.state import State
 
@@ -48,6 +57,10 @@ elif step == "journal_started":
     killing(Journal, "started", lambda jobs, *rest: any(j[0] == "j" for j in jobs))
 elif step == "journal_ended":
     killing(Journal, "ended", lambda names: "j" in names)
+elif step == "settle":  # another run's job, taken over: ended in that run's journal
+    killing_function(pyrule.journal, "settle", lambda root, run_id, names: "j" in names)
+elif step == "forget_running":  # another run's job, taken over: its mark goes
+    killing(State, "forget_running", lambda names: "j" in list(names))
 sys.argv[0] = "pyrule"
 runpy.run_module("pyrule", run_name="__main__")
 """
@@ -107,3 +120,63 @@ def test_killed_at_a_step_of_a_job_another_run_finishes_it_and_the_tree_is_up_to
     assert (d / "j.txt").read_text() == "p\nj\n"
     again = ok(d, "-n", "-q")
     assert again.out.strip() == "", f"not up to date after B finished:\n{again.out}"
+
+
+TAKEOVER = PIPEFILE.replace("""
+    rule p:""", """
+    rule c:
+        input: "j.txt", "m.txt"
+
+    rule m:
+        output: "m.txt"
+        shell:
+            touch m-started
+            while [ ! -e gate-m ]; do sleep 0.02; done
+            echo m > {output}
+
+    rule p:""").replace("shell: cat {input} > {output}; echo j >> {output}", """shell:
+            touch j-started
+            while [ ! -e gate-j ]; do sleep 0.02; done
+            cat {input} > {output}; echo j >> {output}""")
+
+
+@pytest.mark.parametrize("step", ["settle", "forget_running"])
+def test_killed_while_taking_over_a_dead_runs_job_a_third_run_finishes_it(tmp_path: Path, step: str):
+    """A dies running j; B takes j over (its mark in the store, its line in A's journal) and is
+    killed at `step`; C then takes j over from what B left, and the tree ends up to date."""
+    d = tmp_path / "proj"
+    d.mkdir()
+    pipefile(d, TAKEOVER)
+    (d / "gate-p").touch()
+    env = dict(os.environ, KILL_AT=step, NO_COLOR="1")
+    env.pop("PYRULE_REPORT", None)
+    procs: list[subprocess.Popen] = []
+    try:
+        a = spawn(d, "j.txt")
+        procs.append(a)
+        wait_for(lambda: (d / "j-started").exists(), timeout=60, what="A's job j")
+        # B and C start while A lives, each held in a job of its own until its gate opens.
+        b = subprocess.Popen([sys.executable, "-c", KILLER, "-j1", "all"], cwd=d, env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+        procs.append(b)
+        wait_for(lambda: (d / "k-started").exists(), timeout=60, what="B's job k")
+        c = spawn(d, "-j1", "c")
+        procs.append(c)
+        wait_for(lambda: (d / "m-started").exists(), timeout=60, what="C's job m")
+        a.kill()
+        a.communicate(timeout=60)
+        (d / "gate-j").touch()
+        (d / "gate-k").touch()
+        _, b_err = b.communicate(timeout=60)
+        assert b.returncode == -signal.SIGKILL, f"B was not killed at {step} (exit {b.returncode}):\n{b_err}"
+        (d / "gate-m").touch()
+        c_out, c_err = c.communicate(timeout=60)
+        assert c.returncode == 0, f"C exit {c.returncode}\n{c_out}\n{c_err}"
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.communicate()
+    assert (d / "j.txt").read_text() == "p\nj\n"
+    again = ok(d, "-n", "-q", "all", "c")
+    assert again.out.strip() == "", f"not up to date after C finished:\n{again.out}"
