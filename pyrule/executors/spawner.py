@@ -31,6 +31,7 @@ If the spawner cannot be started or is lost, the executor spawns jobs itself, as
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from collections import deque
 
@@ -261,11 +262,19 @@ class Spawner:
         self.lost = True
         self._reap_self()
 
-    def close(self) -> None:
-        """Let it go: it reads EOF and exits (jobs still running are the watchdog's)."""
+    def close(self, idle: bool = False) -> None:
+        """Let it go: it reads EOF and exits (jobs still running are the watchdog's). `idle`: it
+        has no job left (each reaped and reported, no request unanswered): it is killed, not
+        waited for while its Python winds down (a few ms at the end of every run, or forever if
+        it was stopped); reaped, it hands its jobs' rusage on all the same."""
         if self.sock is not None:
             self.sock.close()
             self.sock = None
+        if idle and self.pid:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         self._reap_self()
 
     def _reap_self(self) -> None:
