@@ -12,7 +12,7 @@ import threading
 import time
 from pathlib import Path
 
-from harness import spawner_of
+from harness import spawner_of, wait_for
 
 from pyrule.executors import JobResult, JobSpec, LocalExecutor
 
@@ -33,8 +33,8 @@ def run_one(ex: LocalExecutor, job: JobSpec) -> JobResult:
 
 def test_close_with_every_job_reaped_does_not_wait_for_a_stopped_spawner(tmp_path: Path) -> None:
     ex = LocalExecutor()
-    spawner = spawner_of(os.getpid())
-    assert spawner, "no spawner process"
+    # (its argv shows in /proc a moment after posix_spawn returned: the vfork parent goes on at exec)
+    spawner = wait_for(lambda: spawner_of(os.getpid()), what="the spawner")
     assert run_one(ex, spec(tmp_path, "j", "true")).exit_code == 0
     os.kill(spawner, signal.SIGSTOP)  # it cannot read the socket's end now
     closing = threading.Thread(target=ex.close, daemon=True)
