@@ -562,7 +562,7 @@ class LocalExecutor(Executor):
             os.close(req.log_fd)
         self._sel.close()
         os.close(self._devnull)
-        self._spawner.close()
+        self._spawner.close(idle=not (self._spawned or self._pending or self._spawner.asked))
         self._watchdog.close(jobs_left=bool(self._jobs or self._pending))
         self._logs.close()
         if self._wake_r >= 0:

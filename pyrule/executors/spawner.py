@@ -31,6 +31,7 @@ If the spawner cannot be started or is lost, the executor spawns jobs itself, as
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from collections import deque
 
@@ -46,7 +47,9 @@ MAX_REQUEST = 1 << 18  # a bigger request (a huge environment) is spawned by the
 _SENTINEL = -1  # selector data of the spawner's socket, beside the pids of pidfds
 
 _CODE = f"""\
-import _socket, array, marshal, os, select, signal
+# _signal, not signal (which imports enum), and no array (collections): a few ms of the start
+# each, and the build's first job waits for this start (tests/unit/executors/test_helper_startup.py)
+import _signal as signal, _socket, marshal, os, select
 for s in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM):
     signal.signal(s, signal.SIG_IGN)  # the runner decides; reset in each job (setsigdef)
 # SCHED_BATCH: woken by a request, it does not preempt the runner that sent it (which goes on
@@ -66,7 +69,8 @@ wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
 signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
 signal.signal(signal.SIGCHLD, lambda *_: None)
 DFL = (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT, signal.SIGHUP, signal.SIGTERM, signal.SIGCHLD)
-CMSG = _socket.CMSG_SPACE(2 * array.array("i").itemsize)
+INT = memoryview(bytes(8)).cast("i").itemsize  # a descriptor's size in SCM_RIGHTS data
+CMSG = _socket.CMSG_SPACE(2 * INT)
 here = None
 base = {{}}  # the runner's environment, sent with its first request; each job's adds to it
 
@@ -109,10 +113,10 @@ def serve():
         data, anc, _, _ = sock.recvmsg({MAX_REQUEST + 4096}, CMSG, _socket.MSG_CMSG_CLOEXEC)
         if not data:
             return  # the runner closed its end, or died: the watchdog stops what still runs
-        fds = array.array("i")
+        fds = []
         for level, kind, fd_data in anc:
             if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
-                fds.frombytes(fd_data[:len(fd_data) - len(fd_data) % fds.itemsize])
+                fds += memoryview(fd_data[:len(fd_data) - len(fd_data) % INT]).cast("i")
         cwd, new_base, extra, attempts = marshal.loads(data)
         if new_base is not None:
             base.clear()
@@ -261,11 +265,19 @@ class Spawner:
         self.lost = True
         self._reap_self()
 
-    def close(self) -> None:
-        """Let it go: it reads EOF and exits (jobs still running are the watchdog's)."""
+    def close(self, idle: bool = False) -> None:
+        """Let it go: it reads EOF and exits (jobs still running are the watchdog's). `idle`: it
+        has no job left (each reaped and reported, no request unanswered): it is killed, not
+        waited for while its Python winds down (a few ms at the end of every run, or forever if
+        it was stopped); reaped, it hands its jobs' rusage on all the same."""
         if self.sock is not None:
             self.sock.close()
             self.sock = None
+        if idle and self.pid:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         self._reap_self()
 
     def _reap_self(self) -> None:

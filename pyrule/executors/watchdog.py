@@ -34,7 +34,7 @@ _PIPE_SIZE = 1 << 20
 _PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # holds pyrule/
 
 _CODE = f"""\
-import os, signal, sys, time
+import _signal as signal, os, sys, time  # (not signal.py, which imports enum: ms at every run's start)
 os.chdir("/")  # hold no directory busy (an unmount, a removal) while it waits
 for s in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM, signal.SIGPIPE):
     signal.signal(s, signal.SIG_IGN)

@@ -10,7 +10,7 @@ import threading
 import time
 from pathlib import Path
 
-from harness import spawner_of
+from harness import spawner_of, wait_for
 
 from pyrule.executors import JobResult, JobSpec, LocalExecutor
 from pyrule.procinfo import marked_processes
@@ -49,8 +49,7 @@ def test_a_stop_right_after_the_spawn_requests_stops_every_job(tmp_path: Path) -
 
 def test_a_spawner_lost_before_it_replied_leaves_the_jobs_to_the_runner(tmp_path: Path) -> None:
     ex = LocalExecutor()
-    spawner = spawner_of(os.getpid())
-    assert spawner, "no spawner process"
+    spawner = wait_for(lambda: spawner_of(os.getpid()), what="the spawner")  # (its argv shows a moment later)
     os.kill(spawner, signal.SIGSTOP)  # it takes no request now: they wait in its socket
     timer = threading.Timer(0.5, os.kill, (spawner, signal.SIGKILL))
     timer.start()
