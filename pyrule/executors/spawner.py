@@ -12,10 +12,10 @@ high-water mark, ~9 MB). A fork per job would start from its current RSS (~5 MB)
 
 The runner talks to it over two SOCK_SEQPACKET socket pairs (one message per request or event):
 the requests and their replies on one, the events (job ends) on the other. The runner waits on
-the events' socket only: a reply does not wake it (a wake-up per job start, as much of the
-runner's time as a tenth of a short job's bookkeeping); it reads the replies when an end wakes it
-(a job's reply was sent before its end: it is there to be read first), when its wait times out to
-sample the running jobs, or when it needs them (a stop: settle).
+the events' socket only: a reply does not wake it (it used to, once per job start: a context
+switch and ~0.1 ms of the runner's CPU for a pid it did not need yet); it reads the replies when
+an end wakes it (a job's reply was sent before its end: it is there to be read), when its wait
+times out to sample the running jobs, or when it needs them (a stop: settle).
 
 - runner -> spawner: `marshal((cwd, base, extra, attempts))` with two descriptors (stdin, the
   job's log) passed alongside (SCM_RIGHTS); the job's environment is `base` (the runner's, sent
@@ -23,9 +23,9 @@ sample the running jobs, or when it needs them (a stop: settle).
   in turn (the simple command, then bash: what LocalExecutor._spawn does with posix_spawn);
 - spawner -> runner, on the first pair: `("S", pid)` right after the fork (or `("F", errno,
   message)`, followed by a `("W",)` on the second pair to wake the runner: no end will come for
-  it); on the second: `("E", pid, status, utime, stime, maxrss_kib)` when it has reaped a job. The runner does not
-  wait for the `S`: it sends the request and goes on (the next job's start, the last one's end);
-  the executor takes the pid when it reads the socket next, as it does for the `E`s. Until then
+  that job); on the second: `("E", pid, status, utime, stime, maxrss_kib)` when it has reaped a
+  job. The runner does not wait for the `S`: it sends the request and goes on (the next job's
+  start, the last one's end); the executor takes the pid when it reads the replies next. Until then
   the job's process is found by its mark (PYRULE_JOB in its environment), as recovery and the
   watchdog find any job whose group was not reported yet.
 
@@ -198,9 +198,9 @@ class Spawner:
                 attempts: list[tuple[str, list[str], list[tuple[int, str, int]]]], fds: list[int]) -> bool:
         """Ask for one job, in environment `base` updated with `extra`, and return at once: its
         reply, `("S", pid)` or `("F", errno, message)`, comes into `replies` (in the order of the
-        requests) when the replies are read (poll, settle), never waking a wait on `fd` unless it
-        failed. False: the spawner cannot take
-        it (too big a request, or the spawner is lost: then `lost` is set): the caller starts it."""
+        requests) when the replies are read (poll, settle); only a failed one wakes a wait on `fd`.
+        False: the spawner cannot take it (too big a request, or the spawner is lost: then `lost`
+        is set): the caller starts it."""
         import marshal
         import socket
 
@@ -269,7 +269,7 @@ class Spawner:
         return msg
 
     def _lose(self) -> None:
-        for sock in (self.events, self.sock):  # what it sent before it went: which jobs it started, which ended
+        for sock in (self.events, self.sock):  # what it sent before it went: the jobs it started, those that ended
             while sock is not None:
                 try:
                     if self._receive(sock, block=False) is None:
