@@ -492,6 +492,10 @@ class Bench:
                 argv = tool.argv(phase, wl.jobs)
                 first = t not in first_run
                 logfile = self.log_root / f"{wl.id}-{phase}-{t}.log"
+                # Every round from the same start, as a user's rerun: no write-back of the workspace
+                # just copied, of the one just deleted or of the previous tool's files still pending
+                # (the file system's flusher and journal would do it during the timed run).
+                os.sync()
                 s = run_timed(argv, d, logfile, self.opts.timeout, measure_rss=first, env=tool.env)
                 log(
                     f"[{wl.id} {PHASE_LABEL[phase]}] {t:9s} {what:8s} "

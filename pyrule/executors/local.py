@@ -647,7 +647,8 @@ class LocalExecutor(Executor):
         events = self._sel.select(timeout)
         if sample:
             self._sample_due()
-        if any(key.data == _SPAWNER for key, _ in events):
+        # The spawner's replies wake no one (spawner.py): read with an end, or whenever it wakes.
+        if self._pending or any(key.data == _SPAWNER for key, _ in events):
             self._spawner.poll()
         if self._pending:
             self._take_replies()

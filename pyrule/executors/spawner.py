@@ -10,16 +10,22 @@ one included. It spawns with posix_spawn too (vfork: the child starts from the s
 high-water mark, ~9 MB). A fork per job would start from its current RSS (~5 MB) but cost
 ~1.2 ms of CPU per job more (copy-on-write faults of the forked Python), as much as the job.
 
-The runner talks to it over a SOCK_SEQPACKET socket pair (one message per request or event):
+The runner talks to it over two SOCK_SEQPACKET socket pairs (one message per request or event):
+the requests and their replies on one, the events (job ends) on the other. The runner waits on
+the events' socket only: a reply does not wake it (it used to, once per job start: a context
+switch and ~0.1 ms of the runner's CPU for a pid it did not need yet); it reads the replies when
+an end wakes it (a job's reply was sent before its end: it is there to be read), when its wait
+times out to sample the running jobs, or when it needs them (a stop: settle).
 
 - runner -> spawner: `marshal((cwd, base, extra, attempts))` with two descriptors (stdin, the
   job's log) passed alongside (SCM_RIGHTS); the job's environment is `base` (the runner's, sent
   once: None after that) updated with `extra`; `attempts` are `(program, argv, redirects)` to exec
   in turn (the simple command, then bash: what LocalExecutor._spawn does with posix_spawn);
-- spawner -> runner: `("S", pid)` right after the fork (or `("F", errno, message)`), and
-  `("E", pid, status, utime, stime, maxrss_kib)` when it has reaped a job. The runner does not
-  wait for the `S`: it sends the request and goes on (the next job's start, the last one's end);
-  the executor takes the pid when it reads the socket next, as it does for the `E`s. Until then
+- spawner -> runner, on the first pair: `("S", pid)` right after the fork (or `("F", errno,
+  message)`, followed by a `("W",)` on the second pair to wake the runner: no end will come for
+  that job); on the second: `("E", pid, status, utime, stime, maxrss_kib)` when it has reaped a
+  job. The runner does not wait for the `S`: it sends the request and goes on (the next job's
+  start, the last one's end); the executor takes the pid when it reads the replies next. Until then
   the job's process is found by its mark (PYRULE_JOB in its environment), as recovery and the
   watchdog find any job whose group was not reported yet.
 
@@ -63,8 +69,10 @@ try:
         POLICY = {{"scheduler": (os.SCHED_OTHER, os.sched_param(0))}}
 except (AttributeError, OSError):
     pass
-sock = _socket.socket(fileno=os.dup(0))  # (close-on-exec, unlike fd 0)
+sock = _socket.socket(fileno=os.dup(0))  # requests in, replies out (close-on-exec, unlike fd 0)
+events = _socket.socket(fileno=os.dup(1))  # job ends out: what the runner waits for
 os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
 wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
 signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
 signal.signal(signal.SIGCHLD, lambda *_: None)
@@ -97,7 +105,7 @@ def reap():
             return
         if pid == 0:
             return
-        sock.send(marshal.dumps(("E", pid, status, ru.ru_utime, ru.ru_stime, ru.ru_maxrss)))
+        events.send(marshal.dumps(("E", pid, status, ru.ru_utime, ru.ru_stime, ru.ru_maxrss)))
 
 def serve():
   while True:
@@ -125,6 +133,7 @@ def serve():
             pid = spawn(cwd, {{**base, **extra}}, attempts, fds)
         except OSError as e:
             sock.send(marshal.dumps(("F", e.errno, e.strerror or str(e))))
+            events.send(marshal.dumps(("W",)))  # the runner may wait for nothing else
         else:
             sock.send(marshal.dumps(("S", pid)))
         for fd in fds:
@@ -153,7 +162,8 @@ class Spawner:
     def __init__(self, on_lost: Callable[[int], None] | None = None) -> None:
         self.on_lost = on_lost  # called with the socket's fd before it is closed (a selector lets it go)
         self.pid = 0
-        self.sock: socket.socket | None = None
+        self.sock: socket.socket | None = None  # requests and their replies
+        self.events: socket.socket | None = None  # job ends (and a failed spawn's wake-up): `fd`
         self.ended: dict[int, Ended] = {}
         self._base: dict[str, str] | None = None  # the base environment the spawner holds
         self.asked = 0  # requests sent whose reply has not come yet
@@ -165,31 +175,36 @@ class Spawner:
         import socket
 
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        ev_ours, ev_theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
             ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, MAX_REQUEST + 65536)
             argv = [sys.executable, "-I", "-S", "-c", _CODE, MARKER]
             self.pid = os.posix_spawn(
                 sys.executable, argv, {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}, setsid=True,
-                file_actions=[(os.POSIX_SPAWN_DUP2, theirs.fileno(), 0)],
+                file_actions=[(os.POSIX_SPAWN_DUP2, theirs.fileno(), 0), (os.POSIX_SPAWN_DUP2, ev_theirs.fileno(), 1)],
             )
         except OSError:
             ours.close()
+            ev_ours.close()
             self.lost = True
             raise
         finally:
             theirs.close()
-        self.sock = ours
+            ev_theirs.close()
+        self.sock, self.events = ours, ev_ours
 
     @property
     def fd(self) -> int:
-        return self.sock.fileno() if self.sock is not None else -1
+        """What to wait on: readable when a job ended, a spawn failed, or the spawner is lost."""
+        return self.events.fileno() if self.events is not None else -1
 
     def request(self, cwd: str, base: dict[str, str], extra: dict[str, str],
                 attempts: list[tuple[str, list[str], list[tuple[int, str, int]]]], fds: list[int]) -> bool:
         """Ask for one job, in environment `base` updated with `extra`, and return at once: its
         reply, `("S", pid)` or `("F", errno, message)`, comes into `replies` (in the order of the
-        requests) when the socket is read (poll, wait_for, settle). False: the spawner cannot take
-        it (too big a request, or the spawner is lost: then `lost` is set): the caller starts it."""
+        requests) when the replies are read (poll, settle); only a failed one wakes a wait on `fd`.
+        False: the spawner cannot take it (too big a request, or the spawner is lost: then `lost`
+        is set): the caller starts it."""
         import marshal
         import socket
 
@@ -214,36 +229,37 @@ class Spawner:
         """Block until every request has its reply in `replies` (or the spawner is lost)."""
         while self.asked and self.sock is not None:
             try:
-                self._receive(block=True)
+                self._receive(self.sock, block=True)
             except ConnectionError:
                 self._lose()
 
     def poll(self) -> None:
-        """Take every message waiting (the socket was readable)."""
-        while self.sock is not None:
-            try:
-                if self._receive(block=False) is None:
+        """Take every message waiting: the events, then the replies (those of the jobs whose
+        ends were just read among them: each was sent before its job's end)."""
+        for which in ("events", "sock"):
+            while (sock := getattr(self, which)) is not None:
+                try:
+                    if self._receive(sock, block=False) is None:
+                        break
+                except ConnectionError:
+                    self._lose()
                     return
-            except ConnectionError:
-                self._lose()
-                return
 
     def wait_for(self, pid: int) -> Ended | None:
         """Block until the spawner reports `pid` reaped; None if the spawner is lost."""
-        while pid not in self.ended and self.sock is not None:
+        while pid not in self.ended and self.events is not None:
             try:
-                self._receive(block=True)
+                self._receive(self.events, block=True)
             except ConnectionError:
                 self._lose()
         return self.ended.pop(pid, None)
 
-    def _receive(self, block: bool) -> tuple | None:
+    def _receive(self, sock: socket.socket, block: bool) -> tuple | None:
         import marshal
         import socket
 
-        assert self.sock is not None
         try:
-            data = self.sock.recv(4096, 0 if block else socket.MSG_DONTWAIT)
+            data = sock.recv(4096, 0 if block else socket.MSG_DONTWAIT)
         except BlockingIOError:
             return None
         if not data:
@@ -251,17 +267,22 @@ class Spawner:
         msg = marshal.loads(data)
         if msg[0] == "E":
             self.ended[msg[1]] = Ended(msg[2], msg[3], msg[4], msg[5])
-        else:
+        elif msg[0] != "W":  # (W: only a wake-up, for the F on the other socket)
             self.asked -= 1
             self.replies.append(msg)
         return msg
 
     def _lose(self) -> None:
-        if self.sock is not None:
-            if self.on_lost is not None:
-                self.on_lost(self.sock.fileno())
-            self.sock.close()
-            self.sock = None
+        for sock in (self.events, self.sock):  # what it sent before it went: the jobs it started, those that ended
+            while sock is not None:
+                try:
+                    if self._receive(sock, block=False) is None:
+                        break
+                except OSError:
+                    break
+        if self.events is not None and self.on_lost is not None:
+            self.on_lost(self.events.fileno())
+        self._close_sockets()
         self.lost = True
         self._reap_self()
 
@@ -270,15 +291,19 @@ class Spawner:
         has no job left (each reaped and reported, no request unanswered): it is killed, not
         waited for while its Python winds down (a few ms at the end of every run, or forever if
         it was stopped); reaped, it hands its jobs' rusage on all the same."""
-        if self.sock is not None:
-            self.sock.close()
-            self.sock = None
+        self._close_sockets()
         if idle and self.pid:
             try:
                 os.kill(self.pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
         self._reap_self()
+
+    def _close_sockets(self) -> None:
+        for sock in (self.sock, self.events):
+            if sock is not None:
+                sock.close()
+        self.sock = self.events = None
 
     def _reap_self(self) -> None:
         if self.pid:
