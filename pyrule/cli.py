@@ -522,7 +522,9 @@ def _main(args: argparse.Namespace, argv: list[str], console) -> int:
 
     graph = partial_graph(known, rules, options, console) if known is not None and not isinstance(known, tuple) else None
     if graph is None:
-        graph = plan(rules, targets, until=args.until)
+        from .stat_cache import SnapshotStatCache  # (a dry run writes nothing: empty directories stay so)
+
+        graph = plan(rules, targets, until=args.until, stats=SnapshotStatCache() if args.dry_run else None)
     check_software(rules, graph)  # images and environments, before any job starts (issue 19)
     if args.dag:
         from .report.command import dag_command
