@@ -51,15 +51,17 @@ class StatCache(dict):
 
 
 class SnapshotStatCache(StatCache):
-    """A StatCache for a command that writes no file while it looks (`pyrule -n`): when two
-    paths in a row are missing from the same directory, the directory is looked at once, and
-    if it is empty (or absent) its other paths are missing without a stat each (a dry run of
-    an unbuilt tree: one stat a missing output saved). Only paths below the project (relative,
-    no `..`) are so answered, and only names (not `.`, `..`): an empty directory holds no name
-    on any file system."""
+    """A StatCache for a command that writes no file while it looks (`pyrule -n`): once
+    frozen (nothing writes from then on: planning, and the Pipefile functions it calls, are
+    over), when two paths in a row are missing from the same directory, the directory is
+    looked at once, and if it is empty (or absent) its other paths are missing without a stat
+    each (a dry run of an unbuilt tree: one stat a missing output saved). Only paths below the
+    project (relative, no `..`) are so answered, and only names (not `.`, `..`): an empty
+    directory holds no name on any file system. Until frozen it is a plain StatCache."""
 
     def __init__(self) -> None:
         super().__init__()
+        self.frozen = False
         self._last_missing = ""  # the directory of the last missing path
         self._listed: set[str] = set()  # directories looked at (at most _MAX_LISTED)
         self._empty: set[str] = set()  # those of them that were empty or absent
@@ -74,7 +76,7 @@ class SnapshotStatCache(StatCache):
                 self[path] = None
                 return None
         st = StatCache.stat(self, path)
-        if st is None:
+        if st is None and self.frozen:
             parent = path.rpartition("/")[0]
             if parent == self._last_missing and parent and parent not in self._listed \
                     and len(self._listed) < _MAX_LISTED and _below(path):
