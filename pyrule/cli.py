@@ -521,8 +521,12 @@ def _main(args: argparse.Namespace, argv: list[str], console) -> int:
     from .plan import plan
 
     graph = partial_graph(known, rules, options, console) if known is not None and not isinstance(known, tuple) else None
+    snapshot = None
     if graph is None:
-        graph = plan(rules, targets, until=args.until)
+        from .stat_cache import SnapshotStatCache  # (a dry run writes nothing: empty directories stay so)
+
+        snapshot = SnapshotStatCache() if args.dry_run else None
+        graph = plan(rules, targets, until=args.until, stats=snapshot)
     check_software(rules, graph)  # images and environments, before any job starts (issue 19)
     if args.dag:
         from .report.command import dag_command
@@ -541,6 +545,8 @@ def _main(args: argparse.Namespace, argv: list[str], console) -> int:
     if args.dry_run:
         if graph.planner is not None:  # (nothing is re-planned in a dry run: memory back before deciding)
             graph.planner.release()
+        if snapshot is not None:  # (planning and the Pipefile's functions are over: nothing writes now)
+            snapshot.frozen = True
         if not options.force:  # (only --force FILE looks a job up by its output here: ~40 bytes a job)
             graph.producers = {}
         decisions = dry_run(graph, rules, options, console)

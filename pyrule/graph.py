@@ -99,6 +99,8 @@ class Job:
         """The job's outputs that its rule marks with `flag` (temp, protected, directory), in order."""
         out: list[str] = []
         for _, value in self.rule.outputs:
+            if value.__class__ is str:  # a plain path has no flags (most of them: decided jobs ask each)
+                continue
             for v in [value] if isinstance(value, str) else value:
                 if flag in getattr(v, "flags", ()):
                     if self.wildcards:

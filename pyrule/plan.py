@@ -36,6 +36,7 @@ MAX_DEPTH = 10_000
 # Choosing between rules looks ahead at their inputs, recursively: this far, then a candidate
 # counts as makeable and the walk (with MAX_DEPTH) finds out.
 _LOOKAHEAD = 100
+_UNKNOWN: Any = object()  # not in a map yet
 
 
 def plan(rules: Rules, targets: list[str], until: list[str] | None = None, directory: str = ".",
@@ -112,9 +113,10 @@ class Planner:
         roots = [self.target_job(t, option, loc) for t in targets]
         order = self._walk([j for j in roots if j is not None])
         graph = JobGraph(order, [j for j in roots if j is not None], {}, [], list(targets), planner=self)
+        producers = graph.producers
         for job in order:
             for out in job.outputs:
-                graph.producers[out] = job
+                producers[out] = job
         graph.sources = [p for p, j in self.producer.items() if j is None]
         return self._cut(graph, until) if until else graph
 
@@ -171,16 +173,15 @@ class Planner:
 
     def producer_of(self, path: str, needed_by: Job | None) -> Job | None:
         """The job that makes `path`, or None when it is a source; error when it can be neither."""
-        try:
-            return self.producer[path]
-        except KeyError:
-            pass
+        known = self.producer.get(path, _UNKNOWN)  # (no KeyError raised: the first look at a path is a miss)
+        if known is not _UNKNOWN:
+            return known
         candidates = self.index.lookup(path)
         if not candidates:
-            owner = self._directory_owner(path)
+            owner = self._directory_owner(path) if self._dir_outputs else None
             if owner is not None:  # a file inside a directory() output is made by that output's job
                 return owner
-            if not self.stats.exists(path):
+            if self.stats.stat(path) is None:
                 raise self._missing(path, needed_by)
             self.producer[path] = None
             return None
@@ -323,26 +324,35 @@ class Planner:
             if len(out) > 255 or STATE_DIR in out or not out.isascii():
                 _check_output_path(rule, out)
         shared = self._shared_values(rule)
-        name = rule.name + ("[" + ",".join([f"{k}={v}" for k, v in wildcards.items()]) + "]" if wildcards else "")
+        if len(names) == 1:  # (the common case, without a list to join)
+            name = f"{rule.name}[{names[0]}={key}]"
+        else:
+            name = rule.name + ("[" + ",".join([f"{k}={v}" for k, v in wildcards.items()]) + "]" if wildcards else "")
+        # Plain input templates (no input function, nothing named or flagged) need nothing of the
+        # job: formatted now, without a placeholder list made and replaced.
+        inputs = self._formatted(rule, wildcards, 1)
         job = Job(
             rule=rule,
             wildcards=Wildcards(self._names[names], key) if wildcards else NO_WILDCARDS,
             name=name,
             outputs=outputs,
-            inputs=Paths(),
+            inputs=inputs if inputs is not None else Paths(),
             log=format_wildcards(rule.log, wildcards) if rule.log else None,
             params=shared[0] if shared is not None else Namespace(),
             resources=shared[1] if shared is not None else Namespace(),
             env=self._rule_env(rule),
         )
         jobs[key] = job
+        producer = self.producer
         for out in outputs:
-            self.producer[out] = job
-            if "directory" in getattr(out, "flags", ()):
+            producer[out] = job
+            if out.__class__ is not str and "directory" in getattr(out, "flags", ()):
                 self._dir_outputs[out] = job
         try:
-            self._values(job)
-            job.inputs = self._inputs(rule, wildcards, job)
+            if shared is None:  # (else the job has its values: the pair its rule's jobs share)
+                self._values(job)
+            if inputs is None:
+                job.inputs = self._inputs(rule, wildcards, job)
             _check_utf8(rule, "input", job.inputs)
             self._check_shell(job)
         except BaseException:
@@ -517,6 +527,9 @@ class Planner:
         if templates is None or not wildcards:  # (no wildcards: nothing is formatted, `{{` stays)
             return None
         try:
+            if len(templates) == 1:  # (the common case, without a list comprehension)
+                path = templates[0].format_map(wildcards)
+                return Paths((path if which == 0 else normpath(path),))
             if which == 0:
                 return Paths([t.format_map(wildcards) for t in templates])
             return Paths([normpath(t.format_map(wildcards)) for t in templates])
@@ -560,6 +573,8 @@ class Planner:
 
     def _input_paths(self, items: list, wildcards: Mapping[str, str]) -> Paths:
         paths = Paths.from_items(_format_items(items, wildcards))
+        if len(paths) > 1 and _all_normal(paths):  # (an expand() list of thousands: tested at once)
+            return paths
         for i, p in enumerate(paths):
             n = normpath(p)
             if n is not p:
@@ -570,6 +585,7 @@ class Planner:
         """Resolve every job's inputs depth-first; return jobs in dependency order."""
         state: dict[Job, int] = {}
         order: list[Job] = []
+        producer_of = self.producer_of
         for root in roots:
             if state.get(root, _NEW) != _NEW:
                 continue
@@ -580,7 +596,7 @@ class Planner:
                 job, it, seen = stack[-1]
                 for path in it:
                     try:
-                        dep = path if isinstance(path, Job) else self.producer_of(path, job)
+                        dep = path if isinstance(path, Job) else producer_of(path, job)
                     except NameTooLong:
                         if len(stack) < 8:  # not a chain: the name itself is too long
                             raise
@@ -773,6 +789,23 @@ def _static_values(rule: Rule) -> tuple[Namespace, Namespace] | None:
     return Namespace(rule.params), Namespace(rule.resources)
 
 
+def _joined(paths, sep: str) -> str:
+    """The paths joined (to test a long list at C speed); "\0/" when one is no string (then the
+    caller tests them one by one, as it would have)."""
+    try:
+        return sep.join(paths)
+    except TypeError:
+        return "\0/"
+
+
+def _all_normal(paths) -> bool:
+    """Whether normpath() leaves every path of the list as it is: tested on the list joined, as
+    no path has './' at its start, '/.' or '//' in it, nor '/' at its end."""
+    text = _joined(paths, "\n")
+    return not (text.startswith("./") or "\n./" in text or "/." in text or "//" in text or "/\n" in text
+                or text.endswith("/"))
+
+
 def _escapes(value: str) -> bool:
     return value.startswith("/") or value == ".." or value.startswith("../") or "/../" in value or value.endswith("/..")
 
@@ -780,6 +813,10 @@ def _escapes(value: str) -> bool:
 def _check_utf8(rule: Rule, section: str, paths) -> None:
     """File names that are not UTF-8 (undecodable bytes, as os.listdir gives them) cannot be
     recorded in the state store, the run log or the stats: refuse them up front."""
+    if len(paths) > 1:  # (an expand() list of thousands: tested at once)
+        text = _joined(paths, "")
+        if text.isascii() and "\0" not in text:
+            return
     for p in paths:
         if "\0" in p:  # no file name holds one (os.stat would raise ValueError)
             raise PipefileError(f"rule '{rule.name}': the {section} {str(p)!r} contains a NUL character",

@@ -48,3 +48,59 @@ class StatCache(dict):
 
     def forget(self, path: str) -> None:
         self.pop(path, None)
+
+
+class SnapshotStatCache(StatCache):
+    """A StatCache for a command that writes no file while it looks (`pyrule -n`): once
+    frozen (nothing writes from then on: planning, and the Pipefile functions it calls, are
+    over), when two paths in a row are missing from the same directory, the directory is
+    looked at once, and if it is empty (or absent) its other paths are missing without a stat
+    each (a dry run of an unbuilt tree: one stat a missing output saved). Only paths below the
+    project (relative, no `..`) are so answered, and only names (not `.`, `..`): an empty
+    directory holds no name on any file system. Until frozen it is a plain StatCache."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.frozen = False
+        self._last_missing = ""  # the directory of the last missing path
+        self._listed: set[str] = set()  # directories looked at (at most _MAX_LISTED)
+        self._empty: set[str] = set()  # those of them that were empty or absent
+
+    def stat(self, path: str) -> Stat | None:
+        known = self.get(path, _UNKNOWN)
+        if known is not _UNKNOWN:
+            return known
+        if self._empty:
+            parent, _, name = path.rpartition("/")
+            if parent in self._empty and name and name != "." and name != "..":
+                self[path] = None
+                return None
+        st = StatCache.stat(self, path)
+        if st is None and self.frozen:
+            parent = path.rpartition("/")[0]
+            if parent == self._last_missing and parent and parent not in self._listed \
+                    and len(self._listed) < _MAX_LISTED and _below(path):
+                self._listed.add(parent)
+                if _empty_dir(parent):
+                    self._empty.add(parent)
+            self._last_missing = parent
+        return st
+
+
+_MAX_LISTED = 65_536  # (each a directory name kept: a bound on what a million one-file directories cost)
+
+
+def _below(path: str) -> bool:
+    """A path relative to the project and below it: no leading '/', no '..' component."""
+    return not path.startswith(("/", "../")) and "/../" not in path and not path.endswith("/..")
+
+
+def _empty_dir(path: str) -> bool:
+    """Whether the directory holds no entry, or is absent (then no path below it exists either)."""
+    try:
+        with os.scandir(path) as entries:
+            return next(entries, None) is None
+    except (FileNotFoundError, NotADirectoryError):
+        return True
+    except (OSError, ValueError):
+        return False
