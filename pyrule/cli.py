@@ -525,7 +525,8 @@ def _main(args: argparse.Namespace, argv: list[str], console) -> int:
     if graph is None:
         from .stat_cache import SnapshotStatCache  # (a dry run writes nothing: empty directories stay so)
 
-        snapshot = SnapshotStatCache() if args.dry_run else None
+        # -n: sources as exists-only entries (StatCache's exists_only: ~160 bytes a source less)
+        snapshot = SnapshotStatCache(exists_only=True) if args.dry_run else None
         graph = plan(rules, targets, until=args.until, stats=snapshot)
     check_software(rules, graph)  # images and environments, before any job starts (issue 19)
     if args.dag:

@@ -214,7 +214,8 @@ if TYPE_CHECKING:  # for type checkers only: typing costs start-up time
         value_store: Any  # where values.NAME.get() reads values: the run's state.State once set
 
         def release(self) -> None:
-            """No more planning of this graph (a dry run): the planner may let go of its maps."""
+            """No more planning of this graph (a dry run, a run nothing re-plans): the planner may
+            let go of its maps."""
 
         def checkpoint_ran(self, checkpoint: Job) -> None:
             """The checkpoint job has run: from now on `checkpoints.NAME.get()` answers with its outputs."""

@@ -374,6 +374,29 @@ class Partial:
         return None if saved else "the store changed meanwhile"
 
 
+def _up_to_date(decisions: Iterable[Decision]) -> int:
+    """How many of these (up-to-date) decisions are of jobs, gathers left out."""
+    return sum(1 for d in decisions if not (d.job.phony and not d.job.rule.has_body))
+
+
+def _decide_again(again: Decider, jobs: list[Job], state: State, stats: StatCache) -> tuple[Decision | None, int]:
+    """The first job of `jobs` that `again` finds stale (or would adopt), and else how many are up
+    to date, as its decide_all would tell, without keeping a decision a job (at a million jobs,
+    ~100 MB at the end of a build)."""
+    up_to_date = 0
+    for job in jobs:
+        d = again.decide(job)
+        if d.reason is not None or d.adopt:
+            if again.temp_gone:  # decide_all may make an earlier job stale (a removed temp() it needs)
+                from .decide import Decider
+
+                d = next(x for x in Decider(state, stats).decide_all(jobs) if x.reason is not None or x.adopt)
+            return d, 0
+        if not (job.phony and not job.rule.has_body):
+            up_to_date += 1
+    return None, up_to_date
+
+
 def leave(state: State, key: str, generation: int | None, stats: StatCache, jobs: list[Job], decider: Decider,
           decisions: list[Decision] | None, log: Callable[[str], None], partial: Partial | None = None) -> None:
     """At the end of a run, leave a memo if the same run again would find nothing to do, and say
@@ -395,25 +418,25 @@ def leave(state: State, key: str, generation: int | None, stats: StatCache, jobs
             log("no-op memo not left: jobs are marked running")
             return
         if decisions is None:
-            state.reread()  # what another process recorded meanwhile counts too
+            state.reread(keep=False)  # what another process recorded meanwhile counts too
             again = Decider(state, stats)
-            decisions = again.decide_all(jobs)
-            stale = next((d for d in decisions if d.reason is not None or d.adopt), None)
+            stale, up_to_date = _decide_again(again, jobs, state, stats)
             if stale is not None:
                 log(f"no-op memo not left: {stale.job.name} would run again ({stale.reason})")
                 return
             settled = again.settled(earlier=decider)
         else:
             settled = decider.settled()
+            up_to_date = _up_to_date(decisions)
         if not settled:
             # A file hashed within its timestamp tick may change without its stat showing it.
             log("no-op memo not left: a file changed within its timestamp tick, or its tick is not over")
             return
+        stats.settle()  # (exists-only entries, if any: the memo keeps every path's whole result)
         if partial is not None:
             why = partial.save(state, start, stats)
             log("no-op memo left (after deciding part of the graph)" if why is None else f"no-op memo not left: {why}")
             return
-        up_to_date = sum(1 for d in decisions if not (d.job.phony and not d.job.rule.has_body))
         saved = save(state, key, generation, stats, up_to_date, jobs)
     except StateError as e:  # only a shortcut for the next run: this one is done
         log(f"no-op memo not left: {e.message}")

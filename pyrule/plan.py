@@ -121,12 +121,14 @@ class Planner:
         return self._cut(graph, until) if until else graph
 
     def release(self) -> None:
-        """Planning is over and no job will be re-planned (a dry run): let go of the maps that
-        only planning reads (path -> job, the jobs by wildcards: ~200 bytes a job) before deciding."""
+        """Planning is over and no job will be re-planned (a dry run, or a run in which no job
+        asked a checkpoint or read a value): let go of the maps that only planning reads (path ->
+        job, the jobs by wildcards: ~200 bytes a job) before deciding."""
         self.jobs = {}
         self.producer = {}
         self._makeable = {}
         self._dir_outputs = {}
+        self.stats.drop_exists_only()  # (a dry run's sources: deciding reads them only if it stats them)
 
     def target_job(self, target: str, option: str = "target", loc: Location | None = None) -> Job | None:
         """The job for a rule name or a file named on the command line (None: an existing source)."""
@@ -181,7 +183,7 @@ class Planner:
             owner = self._directory_owner(path) if self._dir_outputs else None
             if owner is not None:  # a file inside a directory() output is made by that output's job
                 return owner
-            if self.stats.stat(path) is None:
+            if not self.stats.exists(path):  # (not stat(): a dry run keeps a source as exists-only)
                 raise self._missing(path, needed_by)
             self.producer[path] = None
             return None

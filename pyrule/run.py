@@ -311,9 +311,11 @@ class Runner:
             self._budget = {**self.executor_class.budgets(self.options.jobs, mem), **custom}
         return self._budget
 
+    _failed = False  # the schedule's `failed`, once it is let go
+
     @property
     def failed(self) -> bool:
-        return self.schedule is not None and self.schedule.failed
+        return self._failed or (self.schedule is not None and self.schedule.failed)
 
     # -- setup ---------------------------------------------------------------------------------
 
@@ -353,6 +355,8 @@ class Runner:
             if planner.value_store is not None and planner.value_store is not self.state:
                 planner.value_store.close()  # (the read-only one planning opened)
             planner.value_store = self.state
+            if not (planner.asked or planner.readers):  # no checkpoint or value re-plans a job (replan.py):
+                planner.release()  # its maps back before deciding (~140 bytes a job)
         events = self.events
         if self.state.warning:
             events.warn(self.state.warning)
@@ -423,6 +427,8 @@ class Runner:
                                     self._check_signal)
             elif stale_jobs:  # a no-op run needs no executor, no locks, no process bookkeeping
                 self._schedule(stale_jobs)
+                # Nothing runs now: the schedule's maps (four entries a job) go before the memo's check.
+                self._failed, self.schedule = self.failed, None
             if self.failed:
                 status = "failed"
                 life.skip_unstarted(stale_jobs)
@@ -466,6 +472,7 @@ class Runner:
                 self.state.close()
             except StateError as e:
                 store_error = store_error or e
+            self.stats.clear()  # (every path's stat result: nothing decides after this)
             self._leave()
         result = RunResult(self.run_id, self.outcomes, status, time.time() - t0, self.run_dir,
                            self.interrupted if status == "interrupted" else None, values, trusted)

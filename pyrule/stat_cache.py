@@ -25,14 +25,26 @@ _MODES: dict[int, int] = {}
 
 
 _UNKNOWN = object()
+# An exists-only entry (StatCache(exists_only=True)): the path existed when `exists` asked; a
+# later `stat` of it stats it again and keeps the full result.
+_EXISTS = object()
 
 
 class StatCache(dict):
-    """path -> Stat, or None when the path does not exist."""
+    """path -> Stat, or None when the path does not exist.
+
+    `exists_only`: what `exists` learns is kept as an exists-only entry rather than the whole
+    result (a `Stat` and its ints are ~160 bytes, one a source file: 160 MB for a million-job
+    dry run's inputs, which it never reads more of when their jobs' outputs are missing). A
+    later `stat` of such a path stats it a second time. Iterate the entries only after `settle`."""
+
+    def __init__(self, exists_only: bool = False) -> None:
+        super().__init__()
+        self.exists_only = exists_only
 
     def stat(self, path: str) -> Stat | None:
         known = self.get(path, _UNKNOWN)  # (not try/except KeyError: a miss, the first look at a path, is common)
-        if known is not _UNKNOWN:
+        if known is not _UNKNOWN and known is not _EXISTS:
             return known
         try:
             st: Stat | None = Stat(os.stat(path))
@@ -44,7 +56,33 @@ class StatCache(dict):
         return st
 
     def exists(self, path: str) -> bool:
-        return self.stat(path) is not None
+        if not self.exists_only:
+            return self.stat(path) is not None
+        known = self.get(path, _UNKNOWN)
+        if known is not _UNKNOWN:
+            return known is not None
+        try:
+            os.stat(path)
+        except (OSError, ValueError):  # (as `stat`: whatever cannot be stat'ed counts as missing)
+            self[path] = None
+            return False
+        self[path] = _EXISTS
+        return True
+
+    def drop_exists_only(self) -> None:
+        """Forget the exists-only entries (planning is over: a later `stat` stats such a path
+        again), in a table of the size of what is left: a dict does not shrink as keys go."""
+        if self.exists_only:
+            kept = [(p, st) for p, st in self.items() if st is not _EXISTS]
+            self.clear()
+            self.update(kept)
+
+    def settle(self) -> None:
+        """Every exists-only entry a full one (stat'ed again): before the entries are read as a
+        whole (the no-op memo)."""
+        if self.exists_only:
+            for path in [p for p, st in self.items() if st is _EXISTS]:
+                self.stat(path)
 
     def forget(self, path: str) -> None:
         self.pop(path, None)
@@ -59,8 +97,8 @@ class SnapshotStatCache(StatCache):
     project (relative, no `..`) are so answered, and only names (not `.`, `..`): an empty
     directory holds no name on any file system. Until frozen it is a plain StatCache."""
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, exists_only: bool = False) -> None:
+        super().__init__(exists_only)
         self.frozen = False
         self._last_missing = ""  # the directory of the last missing path
         self._listed: set[str] = set()  # directories looked at (at most _MAX_LISTED)
@@ -68,9 +106,9 @@ class SnapshotStatCache(StatCache):
 
     def stat(self, path: str) -> Stat | None:
         known = self.get(path, _UNKNOWN)
-        if known is not _UNKNOWN:
+        if known is not _UNKNOWN and known is not _EXISTS:
             return known
-        if self._empty:
+        if self._empty and known is _UNKNOWN:
             parent, _, name = path.rpartition("/")
             if parent in self._empty and name and name != "." and name != "..":
                 self[path] = None

@@ -261,9 +261,12 @@ class State:
             return rec
         return self.records().get(name)
 
-    def reread(self) -> None:
-        """Forget the records read so far: the next record() reads the store as it is now."""
-        self._records = None
+    def reread(self, keep: bool = True) -> None:
+        """Forget the records read so far: the next record() reads the store as it is now.
+        `keep=False`: each record is read alone when asked and not kept (one pass that asks each
+        job once, as the no-op memo's check after a build: a million jobs' names and digests
+        held were ~200 MB; a row at a time costs ~1 µs a job more than reading them all)."""
+        self._records = None if keep else _OnDemand(self._record_row, keep=False)
 
     def signature_of(self, name: str, rec: Record) -> dict[str, Any]:
         """The recorded signature's parts (read from the store on first use)."""
@@ -531,6 +534,12 @@ class State:
             self.flush()
         finally:
             self.db.close()
+            # What was read of the store, in memory (two entries a job, ~400 bytes): emptied in
+            # place, as the run's deciders hold the fingerprint cache too.
+            for cache in (self._records, self._files):
+                if cache is not None:
+                    cache.clear()
+            self._records = self._files = None
 
 
 def _add_ctime(db: sqlite3.Connection) -> None:
@@ -565,17 +574,20 @@ def _checked(db: sqlite3.Connection) -> sqlite3.Connection:
 
 class _OnDemand(dict):
     """A table read one key at a time, when first asked (`get`): for a run that decides a few jobs
-    of many. A key without a row is kept as None."""
+    of many. A key without a row is kept as None; with `keep=False` nothing read is kept (what
+    is set is)."""
 
-    def __init__(self, fetch) -> None:
+    def __init__(self, fetch, keep: bool = True) -> None:
         super().__init__()
-        self.fetch = fetch
+        self.fetch, self.keep = fetch, keep
 
     def get(self, key, default=None):
         try:
             value = self[key]
         except KeyError:
-            value = self[key] = self.fetch(key)
+            value = self.fetch(key)
+            if self.keep:
+                self[key] = value
         return default if value is None else value
 
 
