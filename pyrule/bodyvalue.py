@@ -62,6 +62,27 @@ def write_value(path, value):
     os.replace(tmp, path)
 
 
+def has_return(text):
+    """Whether a `python:` body has a `return` of its own (outside its functions and classes):
+    then what it returns is its job's value. False for a body that does not parse."""
+    if "return" not in text:
+        return False
+    import ast
+
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        return False
+    todo = list(ast.iter_child_nodes(tree))
+    while todo:
+        node = todo.pop()
+        if isinstance(node, ast.Return):
+            return True
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            todo.extend(ast.iter_child_nodes(node))
+    return False
+
+
 def returning_code(text, file, line):
     """A `python:` body that returns, compiled: a `return` outside its functions raises
     `__pyrule_return__(value)` (the caller binds it to an exception class that carries the value).

@@ -270,6 +270,7 @@ class Decider:
         self.forced = forced or set()
         self.incomplete = incomplete or set()
         self.incomplete_why: dict[str, str] = {}  # a reason other than an interrupted run (detached.py)
+        self._returning: dict[str, bool] = {}  # rule name -> its python: body has a `return` (_returns)
         self.busy = busy or {}  # job name -> pid of the other pyrule process running it now
         self.will_run: set[Job] = set()
         # Outputs without a record, newer than the inputs, are accepted; not after a run whose
@@ -342,6 +343,15 @@ class Decider:
         return rule.returns_value and self.state is not None \
             and self.state.value_of(job.name) is not None
 
+    def _returns(self, rule) -> bool:
+        """A `python:` body with a `return` of its own: its job's value comes from it (values.py)."""
+        known = self._returning.get(rule.name)
+        if known is None:
+            from .bodyvalue import has_return
+
+            known = self._returning[rule.name] = rule.python is not None and has_return(rule.python)
+        return known
+
     def _decide(self, job: Job, fresh: bool) -> Decision:
         if job.waits_for is not None:
             what = "checkpoint" if job.waits_for.rule.checkpoint else "the value of"
@@ -350,6 +360,8 @@ class Decider:
             return Decision(job, "forced")
         if job.phony and not self._valued(job):
             if job.rule.has_body:
+                if self._returns(job.rule):  # (judged by its signature once it has one: _valued)
+                    return Decision(job, "no value recorded yet")
                 return Decision(job, "phony rule: runs whenever requested")
             # A gather is only as done as its inputs: never "up to date" while one will be built.
             for dep in job.deps:
