@@ -42,9 +42,13 @@ def test_grouped_jobs_are_packed_each_with_its_own_stats(slurm_cluster, tmp_path
         assert (tmp_path / "out" / f"{i}.txt").read_text() == f"job {i}\n"
     jobs = {n: j for n, j in r.jobs().items() if n.startswith("one[")}
     assert len(jobs) == N and all(j["status"] == "ran" and j["exit_code"] == 0 for j in jobs.values())
-    # each job's own start and end: they differ between the jobs of a pack, and lie in its run
-    starts = {j["start"] for j in jobs.values()}
-    assert len(starts) == N, "each job its own start"
+    # each job's own start and end: they differ between the jobs of a pack (not the pack's one
+    # start for all; two jobs the pack started at once may share a clock reading), in its run
+    packs: dict[str, list[float]] = {}
+    for j in jobs.values():
+        packs.setdefault(j["reported"]["slurm_job_id"], []).append(j["start"])
+    assert len({j["start"] for j in jobs.values()}) > N // 2, "each job its own start"
+    assert all(len(set(starts)) > 1 for starts in packs.values() if len(starts) > 1), packs
     assert all(j["start"] <= j["end"] for j in jobs.values())
     big, small = jobs["one[i=7]"]["peak_rss_bytes"], jobs["one[i=8]"]["peak_rss_bytes"]
     assert big > 150 << 20 > small, (big, small)
