@@ -90,21 +90,36 @@ PIPEFILE = """
 """
 
 
+def _killed_at(step: str, d: Path, *args: str) -> subprocess.Popen:
+    """pyrule ARGS in d, killed (SIGKILL, by itself) when it reaches `step` for job j (KILLER)."""
+    env = dict(os.environ, KILL_AT=step, NO_COLOR="1")
+    env.pop("PYRULE_REPORT", None)
+    return subprocess.Popen([sys.executable, "-c", KILLER, *args], cwd=d, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+
+
+def _kill_left(procs: list[subprocess.Popen]) -> None:
+    """A failed test leaves no pyrule running."""
+    for p in procs:
+        if p.poll() is None:
+            p.kill()
+            p.communicate()
+
+
 @pytest.mark.parametrize("step", ["mark_running", "journal_started", "journal_ended"])
 def test_killed_at_a_step_of_a_job_another_run_finishes_it_and_the_tree_is_up_to_date(tmp_path: Path, step: str):
     d = tmp_path / "proj"
     d.mkdir()
     pipefile(d, PIPEFILE)
-    env = dict(os.environ, KILL_AT=step, NO_COLOR="1")
-    env.pop("PYRULE_REPORT", None)
     # A builds j.txt; it is killed at `step` of job j, after p (which holds it until gate-p).
-    a = subprocess.Popen([sys.executable, "-c", KILLER, "j.txt"], cwd=d, env=env, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+    a = _killed_at(step, d, "j.txt")
+    procs = [a]
     try:
         wait_for(lambda: (d / "p-started").exists(), timeout=60, what="A's job p")
         # B starts while A lives (so its start-up recovery has nothing to do) and runs k, alone
         # (-j1), until gate-k: it meets j only after A is dead.
         b = spawn(d, "-j1", "all")
+        procs.append(b)
         wait_for(lambda: (d / "k-started").exists(), timeout=60, what="B's job k")
         (d / "gate-p").touch()
         _, a_err = a.communicate(timeout=60)
@@ -113,10 +128,7 @@ def test_killed_at_a_step_of_a_job_another_run_finishes_it_and_the_tree_is_up_to
         b_out, b_err = b.communicate(timeout=60)
         assert b.returncode == 0, f"B exit {b.returncode}\n{b_out}\n{b_err}"
     finally:
-        for p in (a, *([b] if "b" in locals() else [])):
-            if p.poll() is None:
-                p.kill()
-                p.communicate()
+        _kill_left(procs)
     assert (d / "j.txt").read_text() == "p\nj\n"
     again = ok(d, "-n", "-q")
     assert again.out.strip() == "", f"not up to date after B finished:\n{again.out}"
@@ -148,16 +160,13 @@ def test_killed_while_taking_over_a_dead_runs_job_a_third_run_finishes_it(tmp_pa
     d.mkdir()
     pipefile(d, TAKEOVER)
     (d / "gate-p").touch()
-    env = dict(os.environ, KILL_AT=step, NO_COLOR="1")
-    env.pop("PYRULE_REPORT", None)
     procs: list[subprocess.Popen] = []
     try:
         a = spawn(d, "j.txt")
         procs.append(a)
         wait_for(lambda: (d / "j-started").exists(), timeout=60, what="A's job j")
         # B and C start while A lives, each held in a job of its own until its gate opens.
-        b = subprocess.Popen([sys.executable, "-c", KILLER, "-j1", "all"], cwd=d, env=env, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+        b = _killed_at(step, d, "-j1", "all")
         procs.append(b)
         wait_for(lambda: (d / "k-started").exists(), timeout=60, what="B's job k")
         c = spawn(d, "-j1", "c")
@@ -173,10 +182,7 @@ def test_killed_while_taking_over_a_dead_runs_job_a_third_run_finishes_it(tmp_pa
         c_out, c_err = c.communicate(timeout=60)
         assert c.returncode == 0, f"C exit {c.returncode}\n{c_out}\n{c_err}"
     finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-                p.communicate()
+        _kill_left(procs)
     assert (d / "j.txt").read_text() == "p\nj\n"
     again = ok(d, "-n", "-q", "all", "c")
     assert again.out.strip() == "", f"not up to date after C finished:\n{again.out}"
